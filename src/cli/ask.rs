@@ -1,0 +1,551 @@
+//! `clerk ask`: one question, streamed to stdout, saved as it arrives.
+//!
+//! The user's message is committed before the request goes out; the answer is written at
+//! least once a second while it streams and finalised at the end, so a crash or Ctrl-C
+//! loses nothing that arrived. Model text is sanitized when stdout is a terminal.
+
+use std::io::{IsTerminal, Read, Write};
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::json;
+
+use super::output::{self, money};
+use super::{CliError, Ctx, Exit};
+use crate::config::ModelInfo;
+use crate::llm::context::{count_tokens, fit};
+use crate::llm::sanitize::Sanitizer;
+use crate::llm::{
+    Answer, AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint, EngineEvent, run_chat,
+};
+use crate::secrets::{self, OsKeyring};
+use crate::store::{MessageFinish, MessageStatus, NewMessage, NewSession, Role, Store, Usage};
+
+/// Arguments of `clerk ask`.
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question (words are joined with spaces). Piped stdin is added as a document.
+    pub question: Vec<String>,
+    /// Continue a session: its id, or `last`
+    #[arg(long, short = 's', value_name = "ID|last")]
+    pub session: Option<String>,
+    /// System prompt (instructions) for this session
+    #[arg(long, value_name = "TEXT")]
+    pub system: Option<String>,
+    /// Print one JSON object (answer, status, usage, cost, timings) instead of streaming
+    #[arg(long)]
+    pub json: bool,
+    /// Do not save this exchange in the history
+    #[arg(long)]
+    pub no_save: bool,
+}
+
+/// A short, deterministic title from the first question.
+pub fn title_from(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(|l| l.trim().trim_start_matches(['#', '>', '-', '*']).trim())
+        .find(|l| !l.is_empty())
+        .unwrap_or("Untitled");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let mut title = String::new();
+    for w in words {
+        let extra = if title.is_empty() { 0 } else { 1 } + w.chars().count();
+        if title.chars().count() + extra > 60 {
+            if title.is_empty() {
+                title = w.chars().take(59).collect();
+            }
+            title.push('…');
+            return title;
+        }
+        if !title.is_empty() {
+            title.push(' ');
+        }
+        title.push_str(w);
+    }
+    title
+}
+
+/// Build the user's message from the question and an optional piped document.
+pub fn compose(question: &str, document: Option<&str>) -> String {
+    match document {
+        Some(doc) if question.is_empty() => doc.to_string(),
+        Some(doc) => format!("<document>\n{}\n</document>\n\n{question}", doc.trim_end()),
+        None => question.to_string(),
+    }
+}
+
+fn read_stdin_document() -> Result<Option<String>, CliError> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    stdin
+        .lock()
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError::new(Exit::BadInput, format!("cannot read standard input: {e}")))?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Ok((!text.trim().is_empty()).then_some(text))
+}
+
+struct Saving {
+    store: Store,
+    session_id: i64,
+    answer_id: i64,
+}
+
+/// Run `clerk ask`.
+pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
+    let question = args.question.join(" ").trim().to_string();
+    let document = read_stdin_document()?;
+    if question.is_empty() && document.is_none() {
+        return Err(CliError::new(
+            Exit::BadInput,
+            "nothing to ask: give a question (`clerk ask \"…\"`) or pipe a document in",
+        ));
+    }
+    let user_text = compose(&question, document.as_deref());
+    let profile = ctx.profile()?.clone();
+    let model = ctx.model()?;
+    let (key, source) = secrets::resolve(
+        &ctx.profile_name,
+        profile.api_key_cmd.as_deref(),
+        &secrets::process_env,
+        &OsKeyring,
+    )?;
+    tracing::info!(profile = %ctx.profile_name, %source, %model, "ask");
+    let endpoint = Endpoint::new(&profile, &key, ctx.base_url.as_deref())?;
+    drop(key);
+
+    let save = !args.no_save && ctx.config.file.history.enabled;
+    let mut store = if save { Some(ctx.open_store()?) } else { None };
+
+    // The conversation so far.
+    let (session_id, mut history, system) = match (&mut store, &args.session) {
+        (Some(store), Some(which)) => {
+            let id = resolve_session(store, which)?;
+            let session = store.session(id)?.ok_or_else(|| {
+                CliError::new(Exit::BadInput, format!("there is no session {id}"))
+            })?;
+            let history: Vec<ChatMessage> = store
+                .messages(id)?
+                .into_iter()
+                .filter(|m| !m.content.is_empty() && m.role != Role::System)
+                .map(|m| ChatMessage {
+                    role: chat_role(m.role),
+                    content: m.content,
+                })
+                .collect();
+            let system = args.system.clone().or(session.system_prompt);
+            if args.system.is_some() {
+                store.set_session_system_prompt(id, args.system.as_deref())?;
+            }
+            (Some(id), history, system)
+        }
+        (None, Some(_)) => {
+            return Err(CliError::new(
+                Exit::BadInput,
+                "--session needs the history (it is turned off by --no-save or [history] enabled = false)",
+            ));
+        }
+        (_, None) => (None, Vec::new(), args.system.clone()),
+    };
+    history.push(ChatMessage {
+        role: ChatRole::User,
+        content: user_text.clone(),
+    });
+    let mut messages = Vec::with_capacity(history.len() + 1);
+    if let Some(s) = &system {
+        messages.push(ChatMessage {
+            role: ChatRole::System,
+            content: s.clone(),
+        });
+    }
+    messages.extend(history);
+
+    let info = ctx.config.models.get(&model).cloned().unwrap_or_default();
+    let reserve = profile
+        .max_output_tokens
+        .or(info.max_output_tokens)
+        .unwrap_or(4096)
+        .min(info.context_window.unwrap_or(u64::MAX) / 4);
+    let fitted = fit(&messages, info.context_window, reserve, &count_tokens)
+        .map_err(|e| CliError::new(Exit::BadInput, e.to_string()))?;
+    if fitted.omitted > 0 {
+        eprintln!(
+            "note: {} earlier message(s) left out so the conversation fits {model}'s context window",
+            fitted.omitted
+        );
+    }
+
+    // Commit the question before anything is sent.
+    let mut saving = match store {
+        Some(mut store) => {
+            let now = output::now_ms();
+            let sid = match session_id {
+                Some(id) => id,
+                None => store.create_session(&NewSession {
+                    title: title_from(if question.is_empty() {
+                        &user_text
+                    } else {
+                        &question
+                    }),
+                    profile: ctx.profile_name.clone(),
+                    model: model.clone(),
+                    system_prompt: system.clone(),
+                    now_ms: now,
+                })?,
+            };
+            store.add_message(&NewMessage {
+                session_id: sid,
+                role: Role::User,
+                content: user_text.clone(),
+                status: MessageStatus::Complete,
+                model: None,
+                now_ms: now,
+            })?;
+            let answer_id = store.add_message(&NewMessage {
+                session_id: sid,
+                role: Role::Assistant,
+                content: String::new(),
+                status: MessageStatus::Streaming,
+                model: Some(model.clone()),
+                now_ms: output::now_ms(),
+            })?;
+            Some(Saving {
+                store,
+                session_id: sid,
+                answer_id,
+            })
+        }
+        None => None,
+    };
+
+    let request = ChatRequest {
+        model: model.clone(),
+        messages: fitted.messages,
+        max_output_tokens: profile.max_output_tokens,
+    };
+    let rt = super::runtime()?;
+    let price = ctx.config.models.get(&model).cloned();
+    let session_id = saving.as_ref().map(|s| s.session_id);
+    let outcome = rt.block_on(stream_answer(
+        endpoint,
+        request,
+        args.json,
+        price.as_ref(),
+        saving.as_mut(),
+    ));
+    report(ctx, &model, args.json, session_id, fitted.omitted, outcome)
+}
+
+fn chat_role(role: Role) -> ChatRole {
+    match role {
+        Role::System => ChatRole::System,
+        Role::User => ChatRole::User,
+        Role::Assistant => ChatRole::Assistant,
+    }
+}
+
+/// `last` or a number.
+pub fn resolve_session(store: &Store, which: &str) -> Result<i64, CliError> {
+    if which == "last" {
+        return store
+            .last_session_id()?
+            .ok_or_else(|| CliError::new(Exit::BadInput, "there are no sessions yet"));
+    }
+    which.parse::<i64>().map_err(|_| {
+        CliError::new(
+            Exit::BadInput,
+            format!(
+                "`{which}` is not a session id: use a number from `clerk sessions list`, or `last`"
+            ),
+        )
+    })
+}
+
+/// How the streaming part ended.
+enum Outcome {
+    Answered(Answer, Option<String>),
+    Failed(crate::llm::LlmError),
+    Stopped {
+        text: String,
+        signal: Exit,
+        save_error: Option<String>,
+    },
+}
+
+async fn stream_answer(
+    endpoint: Endpoint,
+    request: ChatRequest,
+    json: bool,
+    price: Option<&ModelInfo>,
+    mut saving: Option<&mut Saving>,
+) -> Outcome {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(run_chat(endpoint, request, tx));
+    let tty = output::stdout_is_tty();
+    let mut sanitizer = Sanitizer::new();
+    let mut shown = String::new();
+    let mut text = String::new();
+    let mut dirty = false;
+    let mut save_error: Option<String> = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut stdout = std::io::stdout().lock();
+    let term = terminate_signal();
+    tokio::pin!(term);
+    loop {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(EngineEvent::Delta(d)) => {
+                    text.push_str(&d);
+                    dirty = true;
+                    if !json {
+                        let out = if tty { shown.clear(); sanitizer.push_into(&d, &mut shown); shown.as_str() } else { d.as_str() };
+                        let _ = stdout.write_all(out.as_bytes());
+                        let _ = stdout.flush();
+                    }
+                }
+                Some(EngineEvent::Retrying(n)) => {
+                    eprintln!("{}, retrying in {} (retry {} of {})…", n.reason, crate::llm::error::human_duration(n.wait), n.retry, n.of);
+                }
+                Some(EngineEvent::Started) => {}
+                Some(EngineEvent::Finished(result)) => {
+                    if !json && !text.is_empty() && !text.ends_with('\n') {
+                        let _ = stdout.write_all(b"\n");
+                        let _ = stdout.flush();
+                    }
+                    return match result {
+                        Ok(answer) => {
+                            let err = finish(saving.as_deref_mut(), &answer, price).err();
+                            Outcome::Answered(answer, save_error.or(err))
+                        }
+                        Err(e) => {
+                            if let Some(s) = saving.as_deref_mut() {
+                                let _ = s.store.finish_message(s.answer_id, &MessageFinish { content: text, status: MessageStatus::Error, error: Some(e.to_string()), usage: Usage::default(), cost_usd: None, ttft_ms: None, duration_ms: None, now_ms: output::now_ms() });
+                            }
+                            Outcome::Failed(e)
+                        }
+                    };
+                }
+                None => return Outcome::Stopped { text, signal: Exit::Failure, save_error: Some("the answer task ended unexpectedly".to_string()) },
+            },
+            _ = tick.tick() => {
+                if let Some(s) = saving.as_deref_mut()
+                    && dirty
+                    && let Err(e) = s.store.update_partial(s.answer_id, &text)
+                {
+                    save_error.get_or_insert(e.to_string());
+                }
+                dirty = false;
+            }
+            signal = &mut term => {
+                task.abort();
+                if !json && !text.is_empty() {
+                    let _ = stdout.write_all(b"\n");
+                    let _ = stdout.flush();
+                }
+                if let Some(s) = saving.as_deref_mut() {
+                    let r = s.store.finish_message(s.answer_id, &MessageFinish { content: text.clone(), status: MessageStatus::Interrupted, error: Some("stopped by you".to_string()), usage: Usage::default(), cost_usd: None, ttft_ms: None, duration_ms: None, now_ms: output::now_ms() });
+                    if let Err(e) = r { save_error.get_or_insert(e.to_string()); }
+                }
+                return Outcome::Stopped { text, signal, save_error };
+            }
+        }
+    }
+}
+
+/// Ctrl-C (exit 130) or, on Unix, SIGTERM (also treated as a stop; exit 130).
+async fn terminate_signal() -> Exit {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return Exit::Interrupted;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => Exit::Interrupted,
+            _ = term.recv() => Exit::Interrupted,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        Exit::Interrupted
+    }
+}
+
+fn store_status(status: AnswerStatus) -> MessageStatus {
+    match status {
+        AnswerStatus::Complete => MessageStatus::Complete,
+        AnswerStatus::Truncated => MessageStatus::Truncated,
+        AnswerStatus::Interrupted => MessageStatus::Interrupted,
+        AnswerStatus::Error => MessageStatus::Error,
+    }
+}
+
+fn finish(
+    saving: Option<&mut Saving>,
+    answer: &Answer,
+    price: Option<&ModelInfo>,
+) -> Result<(), String> {
+    let Some(s) = saving else { return Ok(()) };
+    let usage = answer
+        .usage
+        .map(|u| Usage {
+            tokens_in: Some(u.input),
+            tokens_cached: Some(u.cached),
+            tokens_out: Some(u.output),
+        })
+        .unwrap_or_default();
+    s.store
+        .finish_message(
+            s.answer_id,
+            &MessageFinish {
+                content: answer.text.clone(),
+                status: store_status(answer.status),
+                error: answer.reason.clone(),
+                usage,
+                cost_usd: answer
+                    .usage
+                    .and_then(|u| price.and_then(|p| p.cost(u.input, u.cached, u.output))),
+                ttft_ms: answer.ttft.map(|d| d.as_millis() as u64),
+                duration_ms: Some(answer.duration.as_millis() as u64),
+                now_ms: output::now_ms(),
+            },
+        )
+        .map_err(|e| e.to_string())
+}
+
+fn report(
+    ctx: &Ctx,
+    model: &str,
+    json: bool,
+    session_id: Option<i64>,
+    omitted: usize,
+    outcome: Outcome,
+) -> Result<Exit, CliError> {
+    match outcome {
+        Outcome::Answered(answer, save_error) => {
+            let info = ctx.config.models.get(model);
+            let cost = answer
+                .usage
+                .and_then(|u| info.and_then(|i| i.cost(u.input, u.cached, u.output)));
+            if json {
+                let v = json!({
+                    "session_id": session_id,
+                    "answer": answer.text,
+                    "status": answer.status.as_str(),
+                    "reason": answer.reason,
+                    "finish_reason": answer.finish_reason,
+                    "model": answer.model.clone().unwrap_or_else(|| model.to_string()),
+                    "usage": answer.usage.map(|u| json!({"input_tokens": u.input, "cached_tokens": u.cached, "output_tokens": u.output})),
+                    "cost_usd": cost,
+                    "timings": {"ttft_ms": answer.ttft.map(|d| d.as_millis() as u64), "total_ms": answer.duration.as_millis() as u64},
+                    "omitted_messages": omitted,
+                    "malformed_chunks": answer.malformed,
+                });
+                println!("{v}");
+            } else if output::stderr_is_tty() {
+                let tokens = answer
+                    .usage
+                    .map(|u| format!("{} in / {} out tokens", u.input, u.output))
+                    .unwrap_or_else(|| "no usage reported".to_string());
+                eprintln!(
+                    "\x1b[2m{model} · {tokens} · {} · {:.1} s\x1b[0m",
+                    money(cost),
+                    answer.duration.as_secs_f64()
+                );
+            }
+            if answer.malformed > 0 {
+                eprintln!(
+                    "warning: {} malformed chunk(s) from the server were skipped",
+                    answer.malformed
+                );
+            }
+            if let Some(e) = save_error {
+                eprintln!("clerk: the answer was shown but could not be saved: {e}");
+                return Ok(Exit::Failure);
+            }
+            match answer.status {
+                AnswerStatus::Complete => {
+                    if let Some(note) = &answer.reason {
+                        eprintln!("note: {note}");
+                    }
+                    Ok(Exit::Ok)
+                }
+                _ => {
+                    eprintln!(
+                        "clerk: the answer is {}: {}",
+                        answer.status.as_str(),
+                        answer.reason.unwrap_or_default()
+                    );
+                    Ok(Exit::Incomplete)
+                }
+            }
+        }
+        Outcome::Failed(e) => {
+            if json {
+                println!(
+                    "{}",
+                    json!({"session_id": session_id, "status": "error", "error": e.to_string(), "answer": ""})
+                );
+            }
+            Err(e.into())
+        }
+        Outcome::Stopped {
+            text,
+            signal,
+            save_error,
+        } => {
+            if json {
+                println!(
+                    "{}",
+                    json!({"session_id": session_id, "status": "interrupted", "reason": "stopped by you", "answer": text})
+                );
+            }
+            if let Some(e) = save_error {
+                eprintln!("clerk: {e}");
+            }
+            eprintln!("clerk: stopped; what arrived is saved");
+            Ok(signal)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_short_and_deterministic() {
+        assert_eq!(
+            title_from("  How do I file travel expenses?\nmore"),
+            "How do I file travel expenses?"
+        );
+        let long = "word ".repeat(40);
+        let t = title_from(&long);
+        assert!(t.chars().count() <= 61 && t.ends_with('…'), "{t}");
+        assert_eq!(title_from("# Heading\nbody"), "Heading");
+        assert_eq!(title_from(""), "Untitled");
+        assert_eq!(
+            title_from("我想了解差旅报销的流程"),
+            "我想了解差旅报销的流程"
+        );
+    }
+
+    #[test]
+    fn piped_document_wraps_before_the_question() {
+        assert_eq!(
+            compose("summarise this", Some("notes\n")),
+            "<document>\nnotes\n</document>\n\nsummarise this"
+        );
+        assert_eq!(compose("", Some("just text")), "just text");
+        assert_eq!(compose("q", None), "q");
+    }
+}

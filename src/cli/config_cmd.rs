@@ -1,0 +1,99 @@
+//! `clerk config`: where things are, the effective settings, and a commented example.
+//!
+//! `show` masks anything that looks like a secret in custom headers; keys themselves are
+//! never in the config.
+
+use clap::Subcommand;
+
+use super::{CliError, Ctx, Exit};
+use crate::secrets::mask;
+
+/// `clerk config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the config file, data, database and log paths
+    Path,
+    /// Print the effective configuration (defaults filled in, secrets masked)
+    Show,
+    /// Write a commented example config file
+    Init {
+        /// Overwrite an existing file
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn looks_secret(header: &str) -> bool {
+    let h = header.to_ascii_lowercase();
+    ["auth", "key", "token", "secret", "cookie", "password"]
+        .iter()
+        .any(|w| h.contains(w))
+}
+
+/// Run `clerk config …`.
+pub fn run(ctx: &Ctx, cmd: &ConfigCommand) -> Result<Exit, CliError> {
+    match cmd {
+        ConfigCommand::Path => {
+            let exists = if ctx.config.file_exists {
+                ""
+            } else {
+                " (not created yet: defaults apply)"
+            };
+            println!("config:   {}{exists}", ctx.paths.config_file.display());
+            println!("data:     {}", ctx.paths.data_dir.display());
+            println!("database: {}", ctx.paths.database().display());
+            println!("log:      {}", ctx.paths.log_file().display());
+        }
+        ConfigCommand::Show => {
+            let mut file = ctx.config.file.clone();
+            for profile in file.profiles.values_mut() {
+                for (name, value) in profile.headers.iter_mut() {
+                    if looks_secret(name) {
+                        *value = mask(value);
+                    }
+                }
+            }
+            let mut models = std::collections::BTreeMap::new();
+            for (name, info) in ctx.config.models.iter() {
+                models.insert(name.clone(), info.clone());
+            }
+            file.models = models;
+            file.default_profile = Some(ctx.profile_name.clone());
+            let text = toml::to_string_pretty(&file).map_err(|e| {
+                CliError::new(Exit::Failure, format!("cannot show the config: {e}"))
+            })?;
+            println!(
+                "# effective configuration (from {})\n{text}",
+                ctx.paths.config_file.display()
+            );
+        }
+        ConfigCommand::Init { force } => {
+            let path = &ctx.paths.config_file;
+            if path.exists() && !force {
+                return Err(CliError::new(
+                    Exit::BadInput,
+                    format!(
+                        "{} already exists; use --force to overwrite it",
+                        path.display()
+                    ),
+                ));
+            }
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    CliError::new(
+                        Exit::Failure,
+                        format!("cannot create {}: {e}", dir.display()),
+                    )
+                })?;
+            }
+            std::fs::write(path, crate::config::EXAMPLE).map_err(|e| {
+                CliError::new(
+                    Exit::Failure,
+                    format!("cannot write {}: {e}", path.display()),
+                )
+            })?;
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    Ok(Exit::Ok)
+}

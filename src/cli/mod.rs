@@ -1,0 +1,257 @@
+//! The command line: argument parsing, shared set-up, exit codes, and dispatch.
+//!
+//! Answers go to stdout; progress, notes and errors to stderr. Each subcommand lives in
+//! its own file. Nothing here prints a key: only [`crate::secrets::ApiKey::masked`].
+
+mod ask;
+mod auth;
+mod config_cmd;
+mod output;
+mod sessions;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{Config, ConfigError, Paths, Profile};
+use crate::llm::{ErrorClass, LlmError};
+use crate::secrets::SecretError;
+use crate::store::StoreError;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    other failure (history database, files)
+  2    bad input (usage, config, unknown session or model, message too long)
+  3    authentication (no key, key rejected or revoked, no keyring, quota)
+  4    network or server (DNS, connection, TLS, timeout, rate limit, 5xx)
+  5    the answer was interrupted, truncated, or the server reported an error in it
+  130  stopped with Ctrl-C (what arrived is saved)";
+
+/// clerk: a terminal assistant for people at work.
+#[derive(Debug, Parser)]
+#[command(name = "clerk", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Config file [default: the platform config folder's clerk/config.toml]
+    #[arg(long, global = true, env = "CLERK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Profile (named endpoint) to use
+    #[arg(long, global = true, env = "CLERK_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Model to use instead of the profile's
+    #[arg(long, global = true, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Base URL instead of the profile's (also OPENAI_BASE_URL)
+    #[arg(long, global = true, env = "OPENAI_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// What to do
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ask a question and stream the answer to stdout
+    #[command(after_help = EXIT_CODES)]
+    Ask(ask::AskArgs),
+    /// Store, check or remove the API key in the OS keyring
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
+    /// List, show, search, export, rename and delete saved sessions
+    #[command(subcommand)]
+    Sessions(sessions::SessionsCommand),
+    /// Show where the config is, show it, or write an example
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
+    /// Print shell completions
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+/// Shells for completions.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Shell {
+    /// bash
+    Bash,
+    /// zsh
+    Zsh,
+    /// fish
+    Fish,
+}
+
+/// Exit codes, documented in `--help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0
+    Ok = 0,
+    /// 1
+    Failure = 1,
+    /// 2
+    BadInput = 2,
+    /// 3
+    Auth = 3,
+    /// 4
+    Network = 4,
+    /// 5
+    Incomplete = 5,
+    /// 130
+    Interrupted = 130,
+}
+
+/// A failure to report on stderr, with its exit code.
+#[derive(Debug)]
+pub struct CliError {
+    /// The exit code.
+    pub exit: Exit,
+    /// What to tell the user.
+    pub message: String,
+}
+
+impl CliError {
+    /// A new error.
+    pub fn new(exit: Exit, message: impl Into<String>) -> Self {
+        CliError {
+            exit,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        CliError::new(Exit::BadInput, e.to_string())
+    }
+}
+
+impl From<SecretError> for CliError {
+    fn from(e: SecretError) -> Self {
+        CliError::new(Exit::Auth, e.to_string())
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        CliError::new(Exit::Failure, e.to_string())
+    }
+}
+
+impl From<LlmError> for CliError {
+    fn from(e: LlmError) -> Self {
+        let exit = match e.class() {
+            ErrorClass::Auth => Exit::Auth,
+            ErrorClass::Network => Exit::Network,
+            ErrorClass::BadInput => Exit::BadInput,
+        };
+        CliError::new(exit, e.to_string())
+    }
+}
+
+/// What every command needs: paths, config, and the chosen profile.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Folders.
+    pub paths: Paths,
+    /// The config.
+    pub config: Config,
+    /// The chosen profile's name.
+    pub profile_name: String,
+    /// `--model`.
+    pub model_override: Option<String>,
+    /// `--base-url` / `OPENAI_BASE_URL`.
+    pub base_url: Option<String>,
+}
+
+impl Ctx {
+    fn load(cli: &Cli) -> Result<Ctx, CliError> {
+        let data_override = std::env::var_os("CLERK_DATA_DIR").map(PathBuf::from);
+        let mut paths = Paths::resolve(cli.config.clone(), data_override.clone())?;
+        let config = Config::load(&paths)?;
+        if data_override.is_none()
+            && let Some(dir) = &config.file.data_dir
+        {
+            paths.data_dir = dir.clone();
+        }
+        let profile_name = config.profile_name(cli.profile.as_deref()).to_string();
+        Ok(Ctx {
+            paths,
+            config,
+            profile_name,
+            model_override: cli.model.clone(),
+            base_url: cli.base_url.clone().filter(|u| !u.is_empty()),
+        })
+    }
+
+    /// The chosen profile.
+    pub fn profile(&self) -> Result<&Profile, CliError> {
+        Ok(self.config.profile(&self.profile_name)?)
+    }
+
+    /// The model to use.
+    pub fn model(&self) -> Result<String, CliError> {
+        Ok(self
+            .model_override
+            .clone()
+            .unwrap_or_else(|| self.profile().map(|p| p.model.clone()).unwrap_or_default()))
+    }
+
+    /// Open the history database.
+    pub fn open_store(&self) -> Result<crate::store::Store, CliError> {
+        let store = crate::store::Store::open(&self.paths.database())?;
+        if store.recovered() > 0 {
+            eprintln!(
+                "note: {} answer(s) cut off by an earlier crash were kept and marked interrupted",
+                store.recovered()
+            );
+        }
+        Ok(store)
+    }
+}
+
+/// Run the command line and return the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(exit) => exit,
+        Err(e) => {
+            eprintln!("clerk: {}", e.message);
+            e.exit
+        }
+    };
+    ExitCode::from(code as u8)
+}
+
+fn run(cli: Cli) -> Result<Exit, CliError> {
+    let Some(command) = &cli.command else {
+        eprintln!(
+            "clerk: the full-screen app is not built yet. Try `clerk ask \"question\"` or `clerk --help`."
+        );
+        return Ok(Exit::BadInput);
+    };
+    if let Command::Completions { shell } = command {
+        output::completions(*shell);
+        return Ok(Exit::Ok);
+    }
+    let ctx = Ctx::load(&cli)?;
+    output::init_logging(&ctx);
+    match command {
+        Command::Ask(args) => ask::run(&ctx, args),
+        Command::Auth(cmd) => auth::run(&ctx, cmd),
+        Command::Sessions(cmd) => sessions::run(&ctx, cmd),
+        Command::Config(cmd) => config_cmd::run(&ctx, cmd),
+        Command::Completions { .. } => Ok(Exit::Ok),
+    }
+}
+
+/// A tokio runtime for one command.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(Exit::Failure, format!("cannot start: {e}")))
+}

@@ -1,0 +1,125 @@
+//! Shared output helpers: logging to a file, completions, time and money formatting.
+//!
+//! The log goes to a file in the state folder, never to the terminal; it records what
+//! happened (model, status, timings), never keys or headers.
+
+use std::io::IsTerminal;
+
+use clap::CommandFactory;
+
+use super::{Cli, Ctx, Shell};
+
+/// Send `tracing` output to `clerk.log` in the state folder. Failing to open the log is not
+/// fatal: clerk works without it.
+pub fn init_logging(ctx: &Ctx) {
+    let level = std::env::var("CLERK_LOG")
+        .ok()
+        .or_else(|| ctx.config.file.log_level.clone())
+        .unwrap_or_else(|| "info".to_string());
+    let level = match level.to_ascii_lowercase().as_str() {
+        "error" => tracing::Level::ERROR,
+        "warn" => tracing::Level::WARN,
+        "debug" => tracing::Level::DEBUG,
+        "trace" => tracing::Level::TRACE,
+        _ => tracing::Level::INFO,
+    };
+    let dir = &ctx.paths.state_dir;
+    if crate::store::create_private_dir(dir).is_err() {
+        return;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(ctx.paths.log_file());
+    if let Ok(file) = file {
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_ansi(false)
+            .with_target(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .try_init();
+    }
+}
+
+/// Print completions for `shell` to stdout.
+pub fn completions(shell: Shell) {
+    let mut cmd = Cli::command();
+    let shell = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut cmd, "clerk", &mut std::io::stdout());
+}
+
+/// Whether stdout is a terminal (then model text is sanitized and marks are coloured).
+pub fn stdout_is_tty() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+/// Whether stderr is a terminal.
+pub fn stderr_is_tty() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A local date-time like `2026-11-28 14:05`.
+pub fn local_time(ms: i64) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_millis_opt(ms) {
+        chrono::LocalResult::Single(t) => t.format("%Y-%m-%d %H:%M").to_string(),
+        _ => "?".to_string(),
+    }
+}
+
+/// `$0.000123` with enough digits to be non-zero, or `cost unknown`.
+pub fn money(cost: Option<f64>) -> String {
+    match cost {
+        None => "cost unknown".to_string(),
+        Some(c) if c >= 0.01 => format!("${c:.2}"),
+        Some(c) if c <= 0.0 => "$0".to_string(),
+        Some(c) => format!("${c:.6}"),
+    }
+}
+
+/// Text safe for the terminal when stdout is one; unchanged when it is a pipe or file.
+pub fn for_stdout(text: &str, tty: bool) -> std::borrow::Cow<'_, str> {
+    if tty && !crate::llm::sanitize::is_clean(text) {
+        std::borrow::Cow::Owned(crate::llm::sanitize::sanitize(text))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// Cut to `max` characters with an ellipsis.
+pub fn clip(text: &str, max: usize) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        let cut: String = one_line.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_is_never_zero_for_a_small_cost_and_unknown_is_said() {
+        assert_eq!(money(Some(0.0000036)), "$0.000004");
+        assert_eq!(money(Some(1.5)), "$1.50");
+        assert_eq!(money(None), "cost unknown");
+    }
+
+    #[test]
+    fn clip_folds_and_cuts() {
+        assert_eq!(clip("a\n b   c", 10), "a b c");
+        assert_eq!(clip("abcdefghij", 5), "abcd…");
+    }
+}

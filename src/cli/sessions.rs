@@ -1,0 +1,274 @@
+//! `clerk sessions`: list, show, search, export, rename and delete saved sessions.
+//!
+//! Reads and edits the history database; prints model text sanitized when stdout is a
+//! terminal, exactly as stored otherwise.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Subcommand, ValueEnum};
+use serde_json::json;
+
+use super::ask::resolve_session;
+use super::output::{self, clip, for_stdout, local_time, money};
+use super::{CliError, Ctx, Exit};
+use crate::store::{Message, MessageStatus, Role, Session, Store};
+
+/// `clerk sessions …`
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List sessions, most recent first
+    List {
+        /// Include archived sessions
+        #[arg(long)]
+        all: bool,
+        /// Show at most N sessions
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a session's messages
+    Show {
+        /// Session id, or `last`
+        id: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search every message (English, Chinese and other languages)
+    Search {
+        /// Words to find
+        #[arg(required = true)]
+        query: Vec<String>,
+        /// At most N results
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        limit: usize,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export a session as Markdown or JSON
+    Export {
+        /// Session id, or `last`
+        id: String,
+        /// Format
+        #[arg(long, value_enum, default_value_t = Format::Md)]
+        format: Format,
+        /// Write to this file instead of stdout
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Rename a session
+    Rename {
+        /// Session id, or `last`
+        id: String,
+        /// The new title
+        #[arg(required = true)]
+        title: Vec<String>,
+    },
+    /// Delete a session and its messages
+    Rm {
+        /// Session id, or `last`
+        id: String,
+    },
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Markdown
+    Md,
+    /// JSON
+    Json,
+}
+
+/// Run `clerk sessions …`.
+pub fn run(ctx: &Ctx, cmd: &SessionsCommand) -> Result<Exit, CliError> {
+    let mut store = ctx.open_store()?;
+    let tty = output::stdout_is_tty();
+    let mut out = std::io::stdout().lock();
+    let w =
+        |e: std::io::Error| CliError::new(Exit::Failure, format!("cannot write the output: {e}"));
+    match cmd {
+        SessionsCommand::List { all, limit, json } => {
+            let list = store.list_sessions(*limit, *all)?;
+            if *json {
+                writeln!(out, "{}", serde_json::to_string(&list).unwrap_or_default()).map_err(w)?;
+            } else if list.is_empty() {
+                eprintln!("no sessions yet: ask something with `clerk ask \"…\"`");
+            } else {
+                writeln!(out, "{:>6}  {:<16}  {:>5}  TITLE", "ID", "UPDATED", "MSGS").map_err(w)?;
+                for s in &list {
+                    let title = for_stdout(&s.session.title, tty);
+                    let archived = if s.session.archived {
+                        " (archived)"
+                    } else {
+                        ""
+                    };
+                    writeln!(
+                        out,
+                        "{:>6}  {:<16}  {:>5}  {}{archived}",
+                        s.session.id,
+                        local_time(s.session.updated_ms),
+                        s.message_count,
+                        clip(&title, 70)
+                    )
+                    .map_err(w)?;
+                }
+            }
+        }
+        SessionsCommand::Show { id, json } => {
+            let (session, messages) = load(&store, id)?;
+            if *json {
+                writeln!(out, "{}", json!({"session": session, "messages": messages}))
+                    .map_err(w)?;
+            } else {
+                out.write_all(for_stdout(&markdown(&session, &messages), tty).as_bytes())
+                    .map_err(w)?;
+            }
+        }
+        SessionsCommand::Search { query, limit, json } => {
+            let q = query.join(" ");
+            let marks = if *json {
+                ("[", "]")
+            } else if tty {
+                ("\u{1}B", "\u{1}E")
+            } else {
+                ("**", "**")
+            };
+            let hits = store.search(&q, *limit, marks)?;
+            if *json {
+                writeln!(out, "{}", serde_json::to_string(&hits).unwrap_or_default()).map_err(w)?;
+            } else if hits.is_empty() {
+                eprintln!("nothing found for `{q}`");
+            } else {
+                for h in &hits {
+                    let who = match h.role {
+                        Role::User => "you",
+                        Role::Assistant => "assistant",
+                        Role::System => "system",
+                    };
+                    let snippet = clip(&for_stdout(&h.snippet, tty), 200);
+                    // Marks go in as inert placeholders and become bold only after sanitizing.
+                    let snippet = snippet
+                        .replace("\u{1}B", "\x1b[1;33m")
+                        .replace("\u{1}E", "\x1b[0m");
+                    writeln!(
+                        out,
+                        "#{}  {}  {}\n    {who}: {snippet}",
+                        h.session_id,
+                        local_time(h.created_ms),
+                        clip(&for_stdout(&h.session_title, tty), 60)
+                    )
+                    .map_err(w)?;
+                }
+            }
+        }
+        SessionsCommand::Export {
+            id,
+            format,
+            output: file,
+        } => {
+            let (session, messages) = load(&store, id)?;
+            let text = match format {
+                Format::Md => markdown(&session, &messages),
+                Format::Json => {
+                    format!("{:#}\n", json!({"session": session, "messages": messages}))
+                }
+            };
+            match file {
+                Some(path) => {
+                    std::fs::write(path, text).map_err(|e| {
+                        CliError::new(
+                            Exit::Failure,
+                            format!("cannot write {}: {e}", path.display()),
+                        )
+                    })?;
+                    eprintln!("exported session {} to {}", session.id, path.display());
+                }
+                None => out.write_all(text.as_bytes()).map_err(w)?,
+            }
+        }
+        SessionsCommand::Rename { id, title } => {
+            let id = resolve_session(&store, id)?;
+            let title = title.join(" ");
+            if title.trim().is_empty() {
+                return Err(CliError::new(Exit::BadInput, "the title is empty"));
+            }
+            if !store.rename_session(id, title.trim(), output::now_ms())? {
+                return Err(no_session(id));
+            }
+            eprintln!("renamed session {id}");
+        }
+        SessionsCommand::Rm { id } => {
+            let id = resolve_session(&store, id)?;
+            if !store.delete_session(id)? {
+                return Err(no_session(id));
+            }
+            eprintln!("deleted session {id}");
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+fn no_session(id: i64) -> CliError {
+    CliError::new(
+        Exit::BadInput,
+        format!("there is no session {id}; see `clerk sessions list`"),
+    )
+}
+
+fn load(store: &Store, which: &str) -> Result<(Session, Vec<Message>), CliError> {
+    let id = resolve_session(store, which)?;
+    let session = store.session(id)?.ok_or_else(|| no_session(id))?;
+    let messages = store.messages(id)?;
+    Ok((session, messages))
+}
+
+/// A session as Markdown: a title, then each message under a heading.
+pub fn markdown(session: &Session, messages: &[Message]) -> String {
+    let mut md = format!(
+        "# {}\n\n_Session {} · {} · {} · {}_\n\n",
+        session.title,
+        session.id,
+        session.model,
+        session.profile,
+        local_time(session.created_ms)
+    );
+    if let Some(s) = &session.system_prompt {
+        md.push_str(&format!("> System: {}\n\n", s.replace('\n', "\n> ")));
+    }
+    for m in messages {
+        let who = match m.role {
+            Role::User => "You",
+            Role::Assistant => "Assistant",
+            Role::System => "System",
+        };
+        md.push_str(&format!("## {who}\n\n"));
+        md.push_str(m.content.trim_end());
+        md.push_str("\n\n");
+        if m.role == Role::Assistant {
+            let mut facts = Vec::new();
+            if m.status != MessageStatus::Complete {
+                facts.push(format!(
+                    "{}{}",
+                    m.status.as_str(),
+                    m.error
+                        .as_ref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ));
+            }
+            if let (Some(i), Some(o)) = (m.usage.tokens_in, m.usage.tokens_out) {
+                facts.push(format!("{i} in / {o} out tokens"));
+                facts.push(money(m.cost_usd));
+            }
+            if !facts.is_empty() {
+                md.push_str(&format!("_{}_\n\n", facts.join(" · ")));
+            }
+        }
+    }
+    md
+}

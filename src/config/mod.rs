@@ -1,0 +1,413 @@
+//! Configuration: the TOML file, its profiles (named endpoints), and the model table.
+//!
+//! Every key is optional and merged over built-in defaults (`#[serde(default)]`). Unknown
+//! keys are errors, so a typo is reported instead of silently ignored. Errors name the
+//! file, the line and the key. This module reads files; it never writes secrets anywhere
+//! (there is no key field in the config at all: keys live in the OS keyring).
+
+pub mod models;
+pub mod paths;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use models::{ModelInfo, ModelTable};
+pub use paths::Paths;
+
+/// The OpenAI endpoint used when nothing else is configured.
+pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+/// The default model.
+pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
+/// The name of the built-in profile.
+pub const DEFAULT_PROFILE: &str = "default";
+
+/// Something is wrong with the configuration; the message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file exists but could not be read.
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file named with --config or CLERK_CONFIG does not exist.
+    #[error(
+        "the config file {0} does not exist (named by --config or CLERK_CONFIG); create it with `clerk config init` or fix the path"
+    )]
+    Missing(PathBuf),
+    /// The TOML is invalid or a value has the wrong type.
+    #[error("{path}, line {line}, column {column}{}: {message}", key.as_ref().map(|k| format!(", key `{k}`")).unwrap_or_default())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The dotted key at fault, when it can be told.
+        key: Option<String>,
+        /// What was expected.
+        message: String,
+    },
+    /// A profile was asked for that the config does not define.
+    #[error(
+        "there is no profile `{name}`; defined profiles: {known}. Add [profiles.{name}] to {path}"
+    )]
+    UnknownProfile {
+        /// The requested profile.
+        name: String,
+        /// The profiles that exist.
+        known: String,
+        /// The config file.
+        path: PathBuf,
+    },
+    /// A profile is incomplete or contradictory.
+    #[error("profile `{profile}`: {message}")]
+    BadProfile {
+        /// The profile.
+        profile: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// No home folder, so no platform folders.
+    #[error(
+        "cannot find the home folder to place clerk's files; set HOME or use --config and CLERK_DATA_DIR"
+    )]
+    NoHome,
+}
+
+/// API flavour of an endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiStyle {
+    /// OpenAI and every OpenAI-compatible server: `{base_url}/chat/completions`, Bearer key.
+    #[default]
+    Openai,
+    /// Azure OpenAI: `{base_url}/openai/deployments/{deployment}/chat/completions?api-version=…`,
+    /// `api-key` header.
+    Azure,
+}
+
+/// A named endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Profile {
+    /// Base URL up to and including the API version path (`https://api.openai.com/v1`).
+    pub base_url: String,
+    /// Model used when none is given.
+    pub model: String,
+    /// `openai` (default) or `azure`.
+    pub style: ApiStyle,
+    /// Azure deployment name (style = "azure").
+    pub deployment: Option<String>,
+    /// Azure api-version (style = "azure").
+    pub api_version: Option<String>,
+    /// Extra HTTP headers sent with every request (e.g. a gateway's routing header).
+    pub headers: BTreeMap<String, String>,
+    /// Seconds to wait for the server to start answering (connect + response headers).
+    pub request_timeout_secs: u64,
+    /// Seconds without a single byte from a streaming answer before it is called interrupted.
+    pub idle_timeout_secs: u64,
+    /// A command that prints the API key (e.g. `pass show openai`), run with a timeout.
+    pub api_key_cmd: Option<String>,
+    /// Cap on the answer's length in tokens (sent as `max_completion_tokens`).
+    pub max_output_tokens: Option<u64>,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile {
+            base_url: OPENAI_BASE_URL.to_string(),
+            model: DEFAULT_MODEL.to_string(),
+            style: ApiStyle::Openai,
+            deployment: None,
+            api_version: None,
+            headers: BTreeMap::new(),
+            request_timeout_secs: 60,
+            idle_timeout_secs: 60,
+            api_key_cmd: None,
+            max_output_tokens: None,
+        }
+    }
+}
+
+/// History settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistoryConfig {
+    /// Save conversations at all (false: nothing is written to the database).
+    pub enabled: bool,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig { enabled: true }
+    }
+}
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The profile used when `--profile` is not given.
+    pub default_profile: Option<String>,
+    /// Named endpoints. `default` always exists (OpenAI) and can be overridden.
+    pub profiles: BTreeMap<String, Profile>,
+    /// Model facts and prices, overriding the built-in table.
+    pub models: BTreeMap<String, ModelInfo>,
+    /// History settings.
+    pub history: HistoryConfig,
+    /// Folder for the history database (default: the platform data folder).
+    pub data_dir: Option<PathBuf>,
+    /// Log level for the log file: error, warn, info, debug, trace.
+    pub log_level: Option<String>,
+}
+
+/// The loaded configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where it came from (it may not exist).
+    pub path: PathBuf,
+    /// Whether the file existed.
+    pub file_exists: bool,
+    /// The parsed file, defaults filled in.
+    pub file: ConfigFile,
+    /// Models: built-ins overlaid with the file's.
+    pub models: ModelTable,
+}
+
+impl Config {
+    /// Load from `paths.config_file`. A missing file means defaults, unless it was named
+    /// explicitly.
+    pub fn load(paths: &Paths) -> Result<Config, ConfigError> {
+        let path = &paths.config_file;
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if paths.config_explicit {
+                    Err(ConfigError::Missing(path.clone()))
+                } else {
+                    Ok(Config::from_file(path, false, ConfigFile::default()))
+                }
+            }
+            Err(source) => Err(ConfigError::Read {
+                path: path.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// Parse TOML text that came from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| invalid(path, text, &e))?;
+        Ok(Config::from_file(path, true, file))
+    }
+
+    fn from_file(path: &Path, file_exists: bool, mut file: ConfigFile) -> Config {
+        file.profiles
+            .entry(DEFAULT_PROFILE.to_string())
+            .or_default();
+        let models = ModelTable::new(&file.models);
+        Config {
+            path: path.to_path_buf(),
+            file_exists,
+            file,
+            models,
+        }
+    }
+
+    /// The name of the profile to use: the explicit choice, else `default_profile`, else
+    /// `default`.
+    pub fn profile_name<'a>(&'a self, explicit: Option<&'a str>) -> &'a str {
+        explicit
+            .or(self.file.default_profile.as_deref())
+            .unwrap_or(DEFAULT_PROFILE)
+    }
+
+    /// Look up a profile and check it is usable.
+    pub fn profile(&self, name: &str) -> Result<&Profile, ConfigError> {
+        let profile = self
+            .file
+            .profiles
+            .get(name)
+            .ok_or_else(|| ConfigError::UnknownProfile {
+                name: name.to_string(),
+                known: self
+                    .file
+                    .profiles
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                path: self.path.clone(),
+            })?;
+        validate_profile(name, profile)?;
+        Ok(profile)
+    }
+}
+
+fn validate_profile(name: &str, p: &Profile) -> Result<(), ConfigError> {
+    let bad = |message: String| ConfigError::BadProfile {
+        profile: name.to_string(),
+        message,
+    };
+    if !(p.base_url.starts_with("http://") || p.base_url.starts_with("https://")) {
+        return Err(bad(format!(
+            "base_url `{}` must start with http:// or https://",
+            p.base_url
+        )));
+    }
+    if p.style == ApiStyle::Azure && (p.deployment.is_none() || p.api_version.is_none()) {
+        return Err(bad(
+            "style = \"azure\" needs `deployment` and `api_version` (e.g. api_version = \"2024-10-21\")"
+                .to_string(),
+        ));
+    }
+    if p.request_timeout_secs == 0 || p.idle_timeout_secs == 0 {
+        return Err(bad("timeouts must be at least 1 second".to_string()));
+    }
+    for (k, v) in &p.headers {
+        if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err()
+            || reqwest::header::HeaderValue::from_str(v).is_err()
+        {
+            return Err(bad(format!("header `{k}` is not a valid HTTP header")));
+        }
+    }
+    Ok(())
+}
+
+/// Turn a toml error into one that names the file, line, column and key.
+fn invalid(path: &Path, text: &str, err: &toml::de::Error) -> ConfigError {
+    let (line, column, key) = match err.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+            let column = before[line_start..].chars().count() + 1;
+            (line, column, key_at(text, line))
+        }
+        None => (1, 1, None),
+    };
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line,
+        column,
+        key,
+        message: err.message().to_string(),
+    }
+}
+
+/// The dotted key written on `line` (1-based), prefixed with its table header.
+fn key_at(text: &str, line: usize) -> Option<String> {
+    let mut table = String::new();
+    for (i, raw) in text.lines().enumerate() {
+        let l = raw.trim();
+        if i + 1 == line {
+            if l.starts_with('[') {
+                return Some(l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+            }
+            let key = l.split('=').next()?.trim();
+            if key.is_empty() {
+                return None;
+            }
+            return Some(if table.is_empty() {
+                key.to_string()
+            } else {
+                format!("{table}.{key}")
+            });
+        }
+        if l.starts_with('[') {
+            table = l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+        }
+    }
+    None
+}
+
+/// The commented example written by `clerk config init`.
+pub const EXAMPLE: &str = include_str!("example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/tmp/c.toml"), text)
+    }
+
+    #[test]
+    fn empty_file_gives_openai_default_profile() {
+        let c = parse("").unwrap();
+        let p = c.profile(c.profile_name(None)).unwrap();
+        assert_eq!(p.base_url, "https://api.openai.com/v1");
+        assert_eq!(p.model, "gpt-4o-mini");
+        assert_eq!(p.idle_timeout_secs, 60);
+        assert!(c.file.history.enabled);
+    }
+
+    #[test]
+    fn example_file_parses() {
+        let c = parse(EXAMPLE).unwrap();
+        assert!(c.file.profiles.contains_key("default"));
+        for name in c.file.profiles.keys() {
+            c.profile(name).unwrap();
+        }
+    }
+
+    #[test]
+    fn wrong_type_names_file_line_and_key() {
+        let text = "default_profile = \"default\"\n\n[profiles.work]\nbase_url = \"https://x/v1\"\nmodel = 5\n";
+        let err = parse(text).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("/tmp/c.toml"), "{msg}");
+        assert!(msg.contains("line 5"), "{msg}");
+        assert!(msg.contains("profiles.work.model"), "{msg}");
+        assert!(msg.contains("expected a string"), "{msg}");
+    }
+
+    #[test]
+    fn typo_key_is_reported_not_ignored() {
+        let err = parse("[profiles.default]\nmodle = \"gpt-4o\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("line 2"), "{msg}");
+        assert!(msg.contains("modle"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_profile_lists_known_ones() {
+        let c = parse("[profiles.work]\nmodel = \"gpt-4o\"\n").unwrap();
+        let err = c.profile("home").unwrap_err().to_string();
+        assert!(err.contains("default, work"), "{err}");
+    }
+
+    #[test]
+    fn azure_needs_deployment_and_version() {
+        let c =
+            parse("[profiles.az]\nstyle = \"azure\"\nbase_url = \"https://r.openai.azure.com\"\n")
+                .unwrap();
+        let err = c.profile("az").unwrap_err().to_string();
+        assert!(err.contains("deployment"), "{err}");
+    }
+
+    #[test]
+    fn user_default_profile_merges_over_builtin() {
+        let c = parse("[profiles.default]\nmodel = \"gpt-4o\"\n").unwrap();
+        let p = c.profile("default").unwrap();
+        assert_eq!(p.model, "gpt-4o");
+        assert_eq!(p.base_url, OPENAI_BASE_URL);
+    }
+
+    #[test]
+    fn bad_base_url_is_rejected() {
+        let c = parse("[profiles.default]\nbase_url = \"api.openai.com\"\n").unwrap();
+        assert!(
+            c.profile("default")
+                .unwrap_err()
+                .to_string()
+                .contains("http")
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! clerk: a terminal assistant for people at work.
+//!
+//! How the parts fit (see docs/architecture.md for the whole story):
+//! - [`config`]: the TOML config, profiles and the model/price table;
+//! - [`secrets`]: the API key (environment, command, OS keyring) and its masking;
+//! - [`llm`]: requests, streaming, retries, errors, context fitting, sanitizing;
+//! - [`store`]: the SQLite history with full-text search;
+//! - [`cli`]: the command line, which wires the others together.
+
+pub mod cli;
+pub mod config;
+pub mod llm;
+pub mod secrets;
+pub mod store;

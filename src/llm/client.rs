@@ -1,0 +1,409 @@
+//! One endpoint (a profile plus its key), and sending requests to it with clerk's retries.
+//!
+//! Requests go through async-openai's transport boundary: its `Config` (OpenAI or Azure
+//! URL, query and auth headers) and a replayable `HttpRequestFactory` executed by its
+//! plain `ReqwestService` tower service. async-openai's own retry layer is not used: the
+//! retry loop here follows [`super::retry`] and reports every wait to the caller. The key
+//! lives only inside the async-openai config; nothing here logs headers.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_openai::config::{AzureConfig, Config as ApiConfig, OpenAIConfig};
+use async_openai::error::OpenAIError;
+use async_openai::middleware::{HttpRequestFactory, ReqwestService};
+use bytes::Bytes;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, Response};
+use serde::Deserialize;
+use tower::ServiceExt;
+
+use super::answer::parse_error_body;
+use super::error::{LlmError, excerpt};
+use super::retry::{self, Decision, MAX_RETRIES};
+use crate::config::{ApiStyle, Profile};
+use crate::secrets::ApiKey;
+
+/// A wait before a retry, reported so the user sees what is happening.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryNotice {
+    /// Which retry this will be (1-based).
+    pub retry: u32,
+    /// How many retries at most.
+    pub of: u32,
+    /// How long clerk waits first.
+    pub wait: Duration,
+    /// Why, e.g. "rate limited (429)".
+    pub reason: String,
+}
+
+/// Everything needed to talk to one endpoint.
+#[derive(Clone)]
+pub struct Endpoint {
+    service: ReqwestService,
+    http: reqwest::Client,
+    api: Arc<dyn ApiConfig>,
+    extra: HeaderMap,
+    base_url: String,
+    /// Connect + response headers.
+    pub request_timeout: Duration,
+    /// Longest silence inside a stream.
+    pub idle_timeout: Duration,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// Build an endpoint from a (validated) profile, its key, and an optional base URL
+    /// override (`--base-url` or `OPENAI_BASE_URL`).
+    pub fn new(
+        profile: &Profile,
+        key: &ApiKey,
+        base_url: Option<&str>,
+    ) -> Result<Endpoint, LlmError> {
+        let base_url = base_url
+            .unwrap_or(&profile.base_url)
+            .trim_end_matches('/')
+            .to_string();
+        let api: Arc<dyn ApiConfig> = match profile.style {
+            ApiStyle::Openai => Arc::new(
+                OpenAIConfig::new()
+                    .with_api_base(&base_url)
+                    .with_api_key(key.expose()),
+            ),
+            ApiStyle::Azure => Arc::new(
+                AzureConfig::new()
+                    .with_api_base(&base_url)
+                    .with_api_key(key.expose())
+                    .with_deployment_id(profile.deployment.clone().unwrap_or_default())
+                    .with_api_version(profile.api_version.clone().unwrap_or_default()),
+            ),
+        };
+        let mut extra = HeaderMap::new();
+        for (k, v) in &profile.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                LlmError::Other(format!("header `{k}` is not a valid HTTP header name"))
+            })?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|_| LlmError::Other(format!("header `{k}` has an invalid value")))?;
+            extra.insert(name, value);
+        }
+        // No overall timeout: answers stream for minutes. Connect and idle limits are ours.
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(profile.request_timeout_secs.min(30)))
+            .user_agent(concat!("clerk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| LlmError::Other(format!("cannot set up HTTPS: {e}")))?;
+        Ok(Endpoint {
+            service: ReqwestService::new(http.clone()),
+            http,
+            api,
+            extra,
+            base_url,
+            request_timeout: Duration::from_secs(profile.request_timeout_secs),
+            idle_timeout: Duration::from_secs(profile.idle_timeout_secs),
+        })
+    }
+
+    /// The base URL in use.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The full URL for an API path.
+    pub fn url(&self, path: &str) -> String {
+        self.api.url(path)
+    }
+
+    fn factory(&self, method: Method, path: &str, body: Option<Bytes>) -> HttpRequestFactory {
+        let url = self.api.url(path);
+        let query: Vec<(String, String)> = self
+            .api
+            .query()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut headers = self.api.headers();
+        headers.extend(self.extra.clone());
+        if body.is_some() {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        let http = self.http.clone();
+        HttpRequestFactory::new(move || {
+            let mut builder = http
+                .request(method.clone(), &url)
+                .query(&query)
+                .headers(headers.clone());
+            if let Some(b) = &body {
+                builder = builder.body(b.clone());
+            }
+            let request = builder.build().map_err(OpenAIError::Reqwest);
+            async move { request }
+        })
+    }
+
+    /// Send a request, retrying per [`super::retry`], until a 2xx response arrives (its
+    /// body unread) or the failure is final. `on_wait` hears about every wait.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        on_wait: &mut (dyn FnMut(RetryNotice) + Send),
+    ) -> Result<Response, LlmError> {
+        let factory = self.factory(method, path, body);
+        let url = self.url(path);
+        let mut attempt = 0;
+        loop {
+            let call = self.service.clone().oneshot(factory.clone());
+            let (failure, decision) = match tokio::time::timeout(self.request_timeout, call).await {
+                Ok(Ok(resp)) if resp.status().is_success() => return Ok(resp),
+                Ok(Ok(resp)) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    let body = read_limited(resp, 64 * 1024).await;
+                    let api = parse_error_body(&body);
+                    let code = api.as_ref().and_then(|e| e.code.clone());
+                    let decision = retry::decide(
+                        attempt,
+                        Some(status),
+                        code.as_deref(),
+                        &headers,
+                        SystemTime::now(),
+                        fastrand::f64(),
+                    );
+                    let wait = retry::server_wait(&headers, SystemTime::now());
+                    let message = api
+                        .map(|e| excerpt(&e.message, 300))
+                        .unwrap_or_else(|| excerpt(&body, 200));
+                    (
+                        Failure::Http {
+                            status,
+                            code,
+                            message,
+                            wait,
+                        },
+                        decision,
+                    )
+                }
+                Ok(Err(e)) => {
+                    let failure = transport_failure(&url, &e);
+                    let decision = if failure.retryable() {
+                        retry::decide(
+                            attempt,
+                            None,
+                            None,
+                            &HeaderMap::new(),
+                            SystemTime::now(),
+                            fastrand::f64(),
+                        )
+                    } else {
+                        Decision::GiveUp
+                    };
+                    (Failure::Transport(failure), decision)
+                }
+                Err(_) => (
+                    Failure::Transport(LlmError::Timeout {
+                        url: url.clone(),
+                        secs: self.request_timeout.as_secs(),
+                    }),
+                    retry::decide(
+                        attempt,
+                        None,
+                        None,
+                        &HeaderMap::new(),
+                        SystemTime::now(),
+                        fastrand::f64(),
+                    ),
+                ),
+            };
+            match decision {
+                Decision::Retry(wait) => {
+                    tracing::info!(attempt, ?wait, reason = %failure.reason(), "retrying");
+                    on_wait(RetryNotice {
+                        retry: attempt + 1,
+                        of: MAX_RETRIES,
+                        wait,
+                        reason: failure.reason(),
+                    });
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Decision::WaitTooLong(wait) => {
+                    return Err(match failure {
+                        Failure::Http { message, .. } => LlmError::RateLimited {
+                            message,
+                            retry_after: Some(wait),
+                        },
+                        Failure::Transport(e) => e,
+                    });
+                }
+                Decision::GiveUp => return Err(self.final_error(failure, &url, attempt).await),
+            }
+        }
+    }
+
+    async fn final_error(&self, failure: Failure, url: &str, retries: u32) -> LlmError {
+        let (status, code, message, wait) = match failure {
+            Failure::Http {
+                status,
+                code,
+                message,
+                wait,
+            } => (status, code, message, wait),
+            Failure::Transport(e) => return e,
+        };
+        let code = code.unwrap_or_default();
+        let lower = message.to_lowercase();
+        match status {
+            401 => LlmError::Unauthorized { message },
+            403 => LlmError::Forbidden { message },
+            404 if code == "model_not_found" || lower.contains("model") => {
+                // The caller knows which model it asked for and fills it in.
+                let available = self.list_models_once().await.unwrap_or_default();
+                LlmError::UnknownModel {
+                    model: String::new(),
+                    message,
+                    available,
+                }
+            }
+            404 => LlmError::NotFound {
+                url: url.to_string(),
+                message,
+            },
+            429 if code == "insufficient_quota" => LlmError::Quota { message },
+            429 => LlmError::RateLimited {
+                message,
+                retry_after: wait,
+            },
+            400 | 413
+                if code == "context_length_exceeded"
+                    || lower.contains("context length")
+                    || lower.contains("maximum context") =>
+            {
+                LlmError::ContextTooLong { message }
+            }
+            500..=599 => LlmError::Server {
+                status,
+                message,
+                retries,
+            },
+            _ => LlmError::BadRequest { status, message },
+        }
+    }
+}
+
+/// What went wrong in one attempt.
+enum Failure {
+    Http {
+        status: u16,
+        code: Option<String>,
+        message: String,
+        wait: Option<Duration>,
+    },
+    Transport(LlmError),
+}
+
+impl Failure {
+    fn reason(&self) -> String {
+        match self {
+            Failure::Http { status: 429, .. } => "rate limited (HTTP 429)".to_string(),
+            Failure::Http { status, .. } => format!("server error (HTTP {status})"),
+            Failure::Transport(LlmError::Timeout { .. }) => "no answer in time".to_string(),
+            Failure::Transport(_) => "connection failed".to_string(),
+        }
+    }
+}
+
+impl LlmError {
+    fn retryable(&self) -> bool {
+        matches!(
+            self,
+            LlmError::Connect { .. } | LlmError::Timeout { .. } | LlmError::Other(_)
+        )
+    }
+}
+
+/// Classify a transport error by walking its causes.
+fn transport_failure(url: &str, e: &OpenAIError) -> LlmError {
+    let mut chain = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        chain.push(err.to_string());
+        cur = err.source();
+    }
+    let all = chain.join(": ").to_lowercase();
+    let detail = chain.last().cloned().unwrap_or_default();
+    let url = url.to_string();
+    if all.contains("dns error")
+        || all.contains("failed to lookup address")
+        || all.contains("name or service not known")
+    {
+        LlmError::Dns { url, detail }
+    } else if all.contains("certificate") || all.contains("tls") || all.contains("handshake") {
+        LlmError::Tls { url, detail }
+    } else if let OpenAIError::Reqwest(r) = e
+        && r.is_timeout()
+    {
+        LlmError::Timeout { url, secs: 0 }
+    } else if let OpenAIError::Reqwest(r) = e
+        && (r.is_connect() || r.is_request())
+    {
+        LlmError::Connect { url, detail }
+    } else {
+        LlmError::Other(format!("request to {url} failed: {detail}"))
+    }
+}
+
+/// Read at most `limit` bytes of a body as text (lossy); errors give what was read.
+pub(crate) async fn read_limited(mut resp: Response, limit: usize) -> String {
+    let mut buf = Vec::new();
+    while buf.len() < limit {
+        match resp.chunk().await {
+            Ok(Some(c)) => buf.extend_from_slice(&c),
+            _ => break,
+        }
+    }
+    buf.truncate(limit);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[derive(Deserialize)]
+struct ModelList {
+    #[serde(default)]
+    data: Vec<ModelId>,
+}
+
+#[derive(Deserialize)]
+struct ModelId {
+    id: String,
+}
+
+impl Endpoint {
+    /// `GET /models`: the ids the endpoint offers, sorted. Used to check a key and to say
+    /// what is available when a model is unknown.
+    pub async fn list_models(&self) -> Result<Vec<String>, LlmError> {
+        let resp = self.send(Method::GET, "/models", None, &mut |_| {}).await?;
+        let body = read_limited(resp, 4 * 1024 * 1024).await;
+        let list: ModelList = serde_json::from_str(&body).map_err(|_| {
+            LlmError::Other(format!(
+                "the model list is not JSON: {}",
+                excerpt(&body, 120)
+            ))
+        })?;
+        let mut ids: Vec<String> = list.data.into_iter().map(|m| m.id).collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn list_models_once(&self) -> Option<Vec<String>> {
+        // Box the recursion (send → final_error → list_models → send).
+        Box::pin(self.list_models()).await.ok()
+    }
+}

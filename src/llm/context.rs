@@ -1,0 +1,197 @@
+//! Fitting a conversation into the model's context window.
+//!
+//! Counts tokens with tiktoken's o200k_base (the GPT-4o family's tokenizer; used as a close
+//! estimate for other models). Loading it costs ~0.2 s, so it is loaded once, lazily, and
+//! only when the conversation might not fit: a token is never shorter than one byte, so a
+//! conversation whose bytes fit needs no counting at all. When turns must be left out, the
+//! oldest go first and the caller is told how many: never silently.
+
+use super::stream::{ChatMessage, ChatRole};
+
+/// Tokens added per message by the chat format (role markers), as OpenAI documents.
+const PER_MESSAGE: u64 = 4;
+/// Tokens that prime the reply.
+const REPLY_PRIMING: u64 = 3;
+
+/// The result of fitting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fitted {
+    /// The messages to send, oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// How many earlier messages were left out.
+    pub omitted: usize,
+    /// Estimated prompt tokens (`None` when the fast path skipped counting).
+    pub prompt_tokens: Option<u64>,
+}
+
+/// The newest message alone does not fit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the message is about {needed} tokens but the model accepts {budget} for the prompt (context window {window}, {reserved} kept for the answer). Shorten it, or attach it as a document to summarise"
+)]
+pub struct TooLong {
+    /// Tokens needed by the system prompt and the newest message.
+    pub needed: u64,
+    /// Tokens available for the prompt.
+    pub budget: u64,
+    /// The model's window.
+    pub window: u64,
+    /// Tokens reserved for the answer.
+    pub reserved: u64,
+}
+
+/// Count tokens with o200k_base (loaded on first use).
+pub fn count_tokens(text: &str) -> u64 {
+    tiktoken_rs::o200k_base_singleton()
+        .encode_ordinary(text)
+        .len() as u64
+}
+
+/// Keep the system message (if first) and the newest message, then as many of the most
+/// recent earlier messages as fit in `window - reserve`. `count` counts tokens.
+pub fn fit(
+    messages: &[ChatMessage],
+    window: Option<u64>,
+    reserve: u64,
+    count: &dyn Fn(&str) -> u64,
+) -> Result<Fitted, TooLong> {
+    let Some(window) = window else {
+        return Ok(Fitted {
+            messages: messages.to_vec(),
+            omitted: 0,
+            prompt_tokens: None,
+        });
+    };
+    let budget = window.saturating_sub(reserve);
+    let overhead = |n: usize| n as u64 * PER_MESSAGE + REPLY_PRIMING;
+    let bytes: u64 = messages.iter().map(|m| m.content.len() as u64).sum();
+    if bytes + overhead(messages.len()) <= budget {
+        return Ok(Fitted {
+            messages: messages.to_vec(),
+            omitted: 0,
+            prompt_tokens: None,
+        });
+    }
+    let (system, rest) = match messages.first() {
+        Some(m) if m.role == ChatRole::System => (Some(m), &messages[1..]),
+        _ => (None, messages),
+    };
+    let Some((newest, earlier)) = rest.split_last() else {
+        return Ok(Fitted {
+            messages: messages.to_vec(),
+            omitted: 0,
+            prompt_tokens: None,
+        });
+    };
+    let mut used = REPLY_PRIMING + PER_MESSAGE + count(&newest.content);
+    if let Some(s) = system {
+        used += PER_MESSAGE + count(&s.content);
+    }
+    if used > budget {
+        return Err(TooLong {
+            needed: used,
+            budget,
+            window,
+            reserved: reserve,
+        });
+    }
+    let mut kept = 0;
+    for m in earlier.iter().rev() {
+        let cost = PER_MESSAGE + count(&m.content);
+        if used + cost > budget {
+            break;
+        }
+        used += cost;
+        kept += 1;
+    }
+    // Never start the kept history with an assistant turn cut from its question.
+    let mut start = earlier.len() - kept;
+    while start < earlier.len() && earlier[start].role == ChatRole::Assistant {
+        start += 1;
+    }
+    let mut out = Vec::with_capacity(2 + earlier.len() - start);
+    out.extend(system.cloned());
+    out.extend_from_slice(&earlier[start..]);
+    out.push(newest.clone());
+    Ok(Fitted {
+        messages: out,
+        omitted: start,
+        prompt_tokens: Some(used),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(role: ChatRole, content: &str) -> ChatMessage {
+        ChatMessage {
+            role,
+            content: content.to_string(),
+        }
+    }
+
+    fn words(text: &str) -> u64 {
+        text.split_whitespace().count() as u64
+    }
+
+    fn convo() -> Vec<ChatMessage> {
+        vec![
+            msg(ChatRole::System, "be brief"),
+            msg(ChatRole::User, "one two three four five"),
+            msg(ChatRole::Assistant, "six seven eight nine ten"),
+            msg(ChatRole::User, "a b c d e"),
+            msg(ChatRole::Assistant, "f g h i j"),
+            msg(ChatRole::User, "last question"),
+        ]
+    }
+
+    #[test]
+    fn small_conversation_is_sent_whole_without_counting() {
+        let c = convo();
+        let f = fit(&c, Some(128_000), 16_384, &|_| panic!("must not count")).unwrap();
+        assert_eq!(f.messages, c);
+        assert_eq!(f.omitted, 0);
+    }
+
+    #[test]
+    fn oldest_turns_go_first_and_are_counted() {
+        let c = convo();
+        // system 2+4, newest 2+4, priming 3 = 15; each earlier turn costs 5+4 = 9.
+        let f = fit(&c, Some(15 + 18 + 5), 0, &words).unwrap();
+        assert_eq!(f.omitted, 2);
+        assert_eq!(f.messages.len(), 4);
+        assert_eq!(f.messages[0].role, ChatRole::System);
+        assert_eq!(f.messages[1].content, "a b c d e");
+        assert_eq!(f.messages.last().unwrap().content, "last question");
+    }
+
+    #[test]
+    fn a_kept_history_never_starts_with_an_orphan_answer() {
+        let c = convo();
+        // room for exactly one earlier message: it would be the assistant's "f g h i j"
+        let f = fit(&c, Some(15 + 9), 0, &words).unwrap();
+        assert_eq!(f.omitted, 4);
+        assert_eq!(f.messages.len(), 2);
+    }
+
+    #[test]
+    fn newest_message_too_long_is_an_error_with_numbers() {
+        let c = vec![msg(ChatRole::User, &"w ".repeat(100))];
+        let e = fit(&c, Some(60), 10, &words).unwrap_err();
+        assert_eq!(e.budget, 50);
+        assert!(e.to_string().contains("107 tokens"), "{e}");
+    }
+
+    #[test]
+    fn unknown_window_sends_everything() {
+        let c = convo();
+        assert_eq!(fit(&c, None, 0, &words).unwrap().messages, c);
+    }
+
+    #[test]
+    fn o200k_counts_real_tokens() {
+        assert_eq!(count_tokens("hello world"), 2);
+        assert!(count_tokens("我想了解差旅报销的流程") >= 4);
+    }
+}

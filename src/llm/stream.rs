@@ -1,0 +1,361 @@
+//! Running one chat completion as a stream: request, retries, reading, timeouts.
+//!
+//! [`run_chat`] is meant to run in its own task; it reports through a channel
+//! ([`EngineEvent`]) and is cancelled by aborting the task (the caller keeps the text it
+//! was sent). Failures before the answer starts are errors; once text is flowing, a
+//! dropped connection or a silent server yields an interrupted [`Answer`] holding every
+//! word that arrived. Streams are never retried once started.
+
+use std::time::{Duration, Instant};
+
+use async_openai::types::chat::{
+    ChatCompletionRequestAssistantMessage, ChatCompletionRequestAssistantMessageContent,
+    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+    ChatCompletionRequestUserMessage, ChatCompletionStreamOptions, CreateChatCompletionRequest,
+};
+use bytes::Bytes;
+use reqwest::Method;
+use reqwest::header::CONTENT_TYPE;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::answer::{AnswerState, AnswerStatus, TokenUsage, parse_error_body};
+use super::client::{Endpoint, RetryNotice, read_limited};
+use super::error::{LlmError, excerpt};
+
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatRole {
+    /// Instructions.
+    System,
+    /// The person.
+    User,
+    /// The model.
+    Assistant,
+}
+
+/// One message sent to the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// Who said it.
+    pub role: ChatRole,
+    /// What was said.
+    pub content: String,
+}
+
+/// What to ask.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    /// Model name.
+    pub model: String,
+    /// The conversation, oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// Cap on the answer length.
+    pub max_output_tokens: Option<u64>,
+}
+
+impl ChatRequest {
+    /// The JSON body, built with async-openai's request types.
+    pub fn to_body(&self) -> Result<Bytes, LlmError> {
+        let messages = self
+            .messages
+            .iter()
+            .map(|m| -> ChatCompletionRequestMessage {
+                match m.role {
+                    ChatRole::System => ChatCompletionRequestSystemMessage {
+                        content: m.content.as_str().into(),
+                        name: None,
+                    }
+                    .into(),
+                    ChatRole::User => ChatCompletionRequestUserMessage {
+                        content: m.content.as_str().into(),
+                        name: None,
+                    }
+                    .into(),
+                    ChatRole::Assistant => ChatCompletionRequestAssistantMessage {
+                        content: Some(ChatCompletionRequestAssistantMessageContent::Text(
+                            m.content.clone(),
+                        )),
+                        ..Default::default()
+                    }
+                    .into(),
+                }
+            })
+            .collect();
+        let request = CreateChatCompletionRequest {
+            model: self.model.clone(),
+            messages,
+            stream: Some(true),
+            stream_options: Some(ChatCompletionStreamOptions {
+                include_usage: Some(true),
+                include_obfuscation: None,
+            }),
+            max_completion_tokens: self
+                .max_output_tokens
+                .map(|n| n.min(u32::MAX as u64) as u32),
+            ..Default::default()
+        };
+        serde_json::to_vec(&request)
+            .map(Bytes::from)
+            .map_err(|e| LlmError::Other(format!("cannot encode the request: {e}")))
+    }
+}
+
+/// Progress of a running answer.
+#[derive(Debug)]
+pub enum EngineEvent {
+    /// Waiting before a retry.
+    Retrying(RetryNotice),
+    /// The server accepted the request; the answer is starting.
+    Started,
+    /// More answer text, exactly as received (sanitize before printing).
+    Delta(String),
+    /// The end: an answer (possibly partial) or an error before it started.
+    Finished(Result<Answer, LlmError>),
+}
+
+/// A finished (or stopped) answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Answer {
+    /// The text exactly as received.
+    pub text: String,
+    /// How it ended.
+    pub status: AnswerStatus,
+    /// Why, when it is not a plain complete answer.
+    pub reason: Option<String>,
+    /// The server's finish reason.
+    pub finish_reason: Option<String>,
+    /// Token usage, when the server sent it.
+    pub usage: Option<TokenUsage>,
+    /// The model that answered, as the server named it.
+    pub model: Option<String>,
+    /// Time from sending to the first text.
+    pub ttft: Option<Duration>,
+    /// Time from sending to the end.
+    pub duration: Duration,
+    /// Chunks that could not be parsed (skipped).
+    pub malformed: usize,
+}
+
+/// Run one chat completion, reporting through `tx`. Always ends with exactly one
+/// [`EngineEvent::Finished`] unless the task is aborted.
+pub async fn run_chat(endpoint: Endpoint, request: ChatRequest, tx: UnboundedSender<EngineEvent>) {
+    let result = chat(&endpoint, &request, &tx).await;
+    let _ = tx.send(EngineEvent::Finished(result));
+}
+
+async fn chat(
+    endpoint: &Endpoint,
+    request: &ChatRequest,
+    tx: &UnboundedSender<EngineEvent>,
+) -> Result<Answer, LlmError> {
+    let start = Instant::now();
+    let body = request.to_body()?;
+    let mut on_wait = |n: RetryNotice| {
+        let _ = tx.send(EngineEvent::Retrying(n));
+    };
+    let resp = match endpoint
+        .send(Method::POST, "/chat/completions", Some(body), &mut on_wait)
+        .await
+    {
+        Ok(r) => r,
+        Err(LlmError::UnknownModel {
+            message, available, ..
+        }) => {
+            return Err(LlmError::UnknownModel {
+                model: request.model.clone(),
+                message,
+                available,
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let _ = tx.send(EngineEvent::Started);
+    let content_type = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/json") {
+        let text = read_limited(resp, 16 * 1024 * 1024).await;
+        return whole_json_answer(&text, start, tx);
+    }
+    read_stream(endpoint, resp, &content_type, start, tx).await
+}
+
+/// Some servers ignore `stream: true` and send one JSON completion.
+fn whole_json_answer(
+    text: &str,
+    start: Instant,
+    tx: &UnboundedSender<EngineEvent>,
+) -> Result<Answer, LlmError> {
+    if let Some(e) = parse_error_body(text) {
+        return Err(LlmError::Other(format!(
+            "the server reported an error: {}",
+            excerpt(&e.message, 300)
+        )));
+    }
+    #[derive(Deserialize)]
+    struct Whole {
+        #[serde(default)]
+        choices: Vec<WholeChoice>,
+        #[serde(default)]
+        model: Option<String>,
+        #[serde(default)]
+        usage: Option<serde_json::Value>,
+    }
+    #[derive(Deserialize)]
+    struct WholeChoice {
+        message: WholeMessage,
+        #[serde(default)]
+        finish_reason: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct WholeMessage {
+        #[serde(default)]
+        content: Option<String>,
+    }
+    let whole: Whole = serde_json::from_str(text).map_err(|_| LlmError::NotAStream {
+        content_type: "JSON".to_string(),
+        excerpt: excerpt(text, 200),
+    })?;
+    let choice = whole
+        .choices
+        .into_iter()
+        .next()
+        .ok_or_else(|| LlmError::Other("the server's answer has no choices".to_string()))?;
+    let answer_text = choice.message.content.unwrap_or_default();
+    let _ = tx.send(EngineEvent::Delta(answer_text.clone()));
+    let usage = whole.usage.map(|u| TokenUsage {
+        input: u["prompt_tokens"].as_u64().unwrap_or(0),
+        cached: u["prompt_tokens_details"]["cached_tokens"]
+            .as_u64()
+            .unwrap_or(0),
+        output: u["completion_tokens"].as_u64().unwrap_or(0),
+    });
+    let elapsed = start.elapsed();
+    let (status, reason) = match &choice.finish_reason {
+        Some(_) => (AnswerStatus::Complete, None),
+        None => (
+            AnswerStatus::Truncated,
+            Some("the server's answer has no finish reason".to_string()),
+        ),
+    };
+    Ok(Answer {
+        text: answer_text,
+        status,
+        reason,
+        finish_reason: choice.finish_reason,
+        usage,
+        model: whole.model,
+        ttft: Some(elapsed),
+        duration: elapsed,
+        malformed: 0,
+    })
+}
+
+async fn read_stream(
+    endpoint: &Endpoint,
+    mut resp: reqwest::Response,
+    content_type: &str,
+    start: Instant,
+    tx: &UnboundedSender<EngineEvent>,
+) -> Result<Answer, LlmError> {
+    let mut state = AnswerState::new();
+    let mut ttft = None;
+    let mut checked = content_type.starts_with("text/event-stream");
+    let mut sniff = Vec::new();
+    let mut on_delta = |d: &str| {
+        if ttft.is_none() {
+            ttft = Some(start.elapsed());
+        }
+        let _ = tx.send(EngineEvent::Delta(d.to_string()));
+    };
+    let mut stopped: Option<String> = None;
+    loop {
+        let next = tokio::time::timeout(endpoint.idle_timeout, resp.chunk()).await;
+        match next {
+            Ok(Ok(Some(bytes))) => {
+                if !checked {
+                    // Not labelled as an event stream: look at the first bytes before
+                    // trusting it (a proxy's HTML page must not become an empty answer).
+                    sniff.extend_from_slice(&bytes);
+                    let head = String::from_utf8_lossy(&sniff);
+                    let trimmed = head.trim_start();
+                    if trimmed.len() < 6 && sniff.len() < 1024 {
+                        continue;
+                    }
+                    if !(trimmed.starts_with("data:")
+                        || trimmed.starts_with(':')
+                        || trimmed.starts_with("event:"))
+                    {
+                        let rest = read_limited(resp, 64 * 1024).await;
+                        let body = format!("{head}{rest}");
+                        return Err(LlmError::NotAStream {
+                            content_type: if content_type.is_empty() {
+                                "no content type".to_string()
+                            } else {
+                                content_type.to_string()
+                            },
+                            excerpt: excerpt(&body, 200),
+                        });
+                    }
+                    checked = true;
+                    let first = std::mem::take(&mut sniff);
+                    state.feed(&first, &mut on_delta);
+                } else {
+                    state.feed(&bytes, &mut on_delta);
+                }
+                if state.is_over() {
+                    break;
+                }
+            }
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => {
+                stopped = Some(format!("the connection dropped: {}", root_cause(&e)));
+                break;
+            }
+            Err(_) => {
+                stopped = Some(format!(
+                    "no data from the server for {} s",
+                    endpoint.idle_timeout.as_secs()
+                ));
+                break;
+            }
+        }
+    }
+    if !checked && !sniff.is_empty() {
+        let first = std::mem::take(&mut sniff);
+        state.feed(&first, &mut on_delta);
+    }
+    if stopped.is_none() {
+        state.finish(&mut on_delta);
+    }
+    let (status, reason) = match stopped {
+        Some(why) if state.error().is_none() && state.finish_reason().is_none() => {
+            (AnswerStatus::Interrupted, Some(why))
+        }
+        _ => state.status_at_end(),
+    };
+    Ok(Answer {
+        text: state.text().to_string(),
+        status,
+        reason,
+        finish_reason: state.finish_reason().map(str::to_string),
+        usage: state.usage(),
+        model: state.model().map(str::to_string),
+        ttft,
+        duration: start.elapsed(),
+        malformed: state.malformed(),
+    })
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}

@@ -1,0 +1,265 @@
+//! Plain data types of the session store: sessions, messages, their roles and
+//! statuses, token usage and search hits, plus the text form each enum takes in
+//! the database.
+//!
+//! This file must not touch the database or do any I/O: it only describes
+//! values. The strings returned by `as_str` are stored on disk, so they must
+//! never change once released (add new variants instead).
+
+use serde::{Deserialize, Serialize};
+
+/// Row id of a session in the history database.
+pub type SessionId = i64;
+
+/// Row id of a message in the history database.
+pub type MessageId = i64;
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions given to the model (the system prompt).
+    System,
+    /// Text typed by the person using clerk.
+    User,
+    /// An answer written by the model.
+    Assistant,
+}
+
+impl Role {
+    /// The lowercase name stored in the database and used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+
+    /// Parses the lowercase name written by [`Role::as_str`]; `None` for
+    /// anything else.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "system" => Some(Role::System),
+            "user" => Some(Role::User),
+            "assistant" => Some(Role::Assistant),
+            _ => None,
+        }
+    }
+}
+
+/// Where a message is in its life: still being written, or final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    /// The whole text is there.
+    Complete,
+    /// The answer is still arriving; its content is the partial text so far.
+    Streaming,
+    /// The answer stopped early (cancelled, or clerk stopped); `error` says why.
+    Interrupted,
+    /// The model stopped because of a length limit; `error` says which.
+    Truncated,
+    /// The request failed; `error` holds the reason and `content` any partial text.
+    Error,
+}
+
+impl MessageStatus {
+    /// The lowercase name stored in the database and used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Complete => "complete",
+            MessageStatus::Streaming => "streaming",
+            MessageStatus::Interrupted => "interrupted",
+            MessageStatus::Truncated => "truncated",
+            MessageStatus::Error => "error",
+        }
+    }
+
+    /// Parses the lowercase name written by [`MessageStatus::as_str`]; `None`
+    /// for anything else.
+    pub fn parse(s: &str) -> Option<MessageStatus> {
+        match s {
+            "complete" => Some(MessageStatus::Complete),
+            "streaming" => Some(MessageStatus::Streaming),
+            "interrupted" => Some(MessageStatus::Interrupted),
+            "truncated" => Some(MessageStatus::Truncated),
+            "error" => Some(MessageStatus::Error),
+            _ => None,
+        }
+    }
+
+    /// True for every status except [`MessageStatus::Streaming`]: the text will
+    /// not change any more and the message is searchable.
+    pub fn is_final(self) -> bool {
+        !matches!(self, MessageStatus::Streaming)
+    }
+}
+
+/// What is needed to start a new session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// Title shown in the session list.
+    pub title: String,
+    /// Name of the configuration profile the session uses.
+    pub profile: String,
+    /// Model the session talks to.
+    pub model: String,
+    /// System prompt for the session, if any.
+    pub system_prompt: Option<String>,
+    /// Current time in milliseconds since the Unix epoch (created and updated).
+    pub now_ms: i64,
+}
+
+/// A stored session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Session {
+    /// Row id.
+    pub id: SessionId,
+    /// Title shown in the session list.
+    pub title: String,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_ms: i64,
+    /// Time of the last change (new message, finished answer, rename).
+    pub updated_ms: i64,
+    /// Name of the configuration profile the session uses.
+    pub profile: String,
+    /// Model the session talks to.
+    pub model: String,
+    /// System prompt for the session, if any.
+    pub system_prompt: Option<String>,
+    /// Hidden from the default session list.
+    pub archived: bool,
+}
+
+/// A session with its number of messages, as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionSummary {
+    /// The session itself.
+    pub session: Session,
+    /// How many messages it holds.
+    pub message_count: u64,
+}
+
+/// What is needed to add a message to a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// Session the message belongs to.
+    pub session_id: SessionId,
+    /// Who wrote it.
+    pub role: Role,
+    /// Its text (empty or partial for a streaming answer).
+    pub content: String,
+    /// Its status; use [`MessageStatus::Streaming`] for an answer that is
+    /// still arriving and finish it later with `Store::finish_message`.
+    pub status: MessageStatus,
+    /// Model that wrote it (assistant messages).
+    pub model: Option<String>,
+    /// Current time in milliseconds since the Unix epoch.
+    pub now_ms: i64,
+}
+
+/// Token counts reported by the API for one answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    /// Prompt tokens sent.
+    pub tokens_in: Option<u64>,
+    /// Prompt tokens served from the provider's cache.
+    pub tokens_cached: Option<u64>,
+    /// Completion tokens received.
+    pub tokens_out: Option<u64>,
+}
+
+/// The final state of an answer that was streaming.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageFinish {
+    /// The final text.
+    pub content: String,
+    /// A final status (anything but [`MessageStatus::Streaming`]).
+    pub status: MessageStatus,
+    /// Why the answer is interrupted, truncated or an error; `None` when complete.
+    pub error: Option<String>,
+    /// Token counts, when known.
+    pub usage: Usage,
+    /// Cost in US dollars, when known.
+    pub cost_usd: Option<f64>,
+    /// Time to the first token, in milliseconds.
+    pub ttft_ms: Option<u64>,
+    /// Time from the request to the last token, in milliseconds.
+    pub duration_ms: Option<u64>,
+    /// Current time in milliseconds since the Unix epoch (bumps the session).
+    pub now_ms: i64,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    /// Row id; increases in the order messages were added.
+    pub id: MessageId,
+    /// Session it belongs to.
+    pub session_id: SessionId,
+    /// Who wrote it.
+    pub role: Role,
+    /// Its text (the partial text while streaming).
+    pub content: String,
+    /// Where it is in its life.
+    pub status: MessageStatus,
+    /// Why it is interrupted, truncated or an error.
+    pub error: Option<String>,
+    /// Model that wrote it.
+    pub model: Option<String>,
+    /// Token counts, when known.
+    pub usage: Usage,
+    /// Cost in US dollars, when known.
+    pub cost_usd: Option<f64>,
+    /// Time to the first token, in milliseconds.
+    pub ttft_ms: Option<u64>,
+    /// Time from the request to the last token, in milliseconds.
+    pub duration_ms: Option<u64>,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_ms: i64,
+}
+
+/// One message found by a full-text search.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    /// The message found.
+    pub message_id: MessageId,
+    /// Its session.
+    pub session_id: SessionId,
+    /// Title of its session.
+    pub session_title: String,
+    /// Who wrote it.
+    pub role: Role,
+    /// A short extract around the match, with the matched words between the
+    /// caller's marks.
+    pub snippet: String,
+    /// Creation time of the message, milliseconds since the Unix epoch.
+    pub created_ms: i64,
+    /// bm25 score as computed by SQLite: lower (more negative) is a better match.
+    pub rank: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_and_status_names_round_trip() {
+        for role in [Role::System, Role::User, Role::Assistant] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        for status in [
+            MessageStatus::Complete,
+            MessageStatus::Streaming,
+            MessageStatus::Interrupted,
+            MessageStatus::Truncated,
+            MessageStatus::Error,
+        ] {
+            assert_eq!(MessageStatus::parse(status.as_str()), Some(status));
+            assert_eq!(status.is_final(), status != MessageStatus::Streaming);
+        }
+        assert_eq!(Role::parse("User"), None);
+        assert_eq!(MessageStatus::parse("done"), None);
+    }
+}

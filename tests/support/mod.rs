@@ -1,0 +1,3 @@
+//! Test support shared by the integration tests: a misbehaving OpenAI-compatible server.
+#![allow(dead_code)]
+pub mod server;
