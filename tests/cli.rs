@@ -657,3 +657,29 @@ fn without_a_key_ask_says_how_to_get_one() {
     );
     assert!(env.server.chat_requests().is_empty());
 }
+
+#[test]
+fn http_proxy_and_no_proxy_from_the_environment_are_honoured() {
+    let env = Env::new();
+    let proxy = format!("http://{}", env.server.addr());
+    // The endpoint's host does not exist: only the proxy can answer.
+    let out = env
+        .cmd(&["ask", "via proxy"])
+        .env("OPENAI_BASE_URL", "http://clerk-proxy-test.invalid/v1")
+        .env("HTTP_PROXY", &proxy)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Hello world\n");
+    assert_eq!(env.server.chat_requests()[0].path, "http://clerk-proxy-test.invalid/v1/chat/completions");
+    let out = env
+        .cmd(&["ask", "bypass"])
+        .env("OPENAI_BASE_URL", "http://clerk-proxy-test.invalid/v1")
+        .env("HTTP_PROXY", &proxy)
+        .env("NO_PROXY", "clerk-proxy-test.invalid")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot resolve"), "{}", stderr(&out));
+    assert_eq!(env.server.chat_requests().len(), 1);
+}
