@@ -671,7 +671,10 @@ fn http_proxy_and_no_proxy_from_the_environment_are_honoured() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "Hello world\n");
-    assert_eq!(env.server.chat_requests()[0].path, "http://clerk-proxy-test.invalid/v1/chat/completions");
+    assert_eq!(
+        env.server.chat_requests()[0].path,
+        "http://clerk-proxy-test.invalid/v1/chat/completions"
+    );
     let out = env
         .cmd(&["ask", "bypass"])
         .env("OPENAI_BASE_URL", "http://clerk-proxy-test.invalid/v1")
