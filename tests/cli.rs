@@ -428,22 +428,7 @@ fn piped_output_is_exact_and_terminal_output_is_sanitized() {
     // Under a pseudo-terminal (util-linux `script`), the escape sequences must not pass.
     env.server
         .push(Reply::stream(&["x\x1b]52;c;ZXZpbA==", "\x07y\x1b[31mz"]));
-    let bin = env!("CARGO_BIN_EXE_clerk");
-    let mut script = Command::new("script");
-    script
-        .args(["-qec", &format!("{bin} ask hi"), "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", env.home())
-        .env("XDG_CONFIG_HOME", env.home().join("config"))
-        .env("XDG_DATA_HOME", env.home().join("data"))
-        .env("XDG_STATE_HOME", env.home().join("state"))
-        .env("CLERK_API_KEY", CANARY)
-        .env("OPENAI_BASE_URL", env.server.base_url())
-        .stdin(Stdio::null());
-    let Ok(out) = script.output() else {
-        panic!("util-linux `script` is needed for the terminal test");
-    };
+    let out = in_pty(&env, "ask hi");
     let text = stdout(&out);
     assert!(text.contains("xyz"), "{text:?}");
     assert!(
@@ -456,6 +441,27 @@ fn piped_output_is_exact_and_terminal_output_is_sanitized() {
         show["messages"][1]["content"],
         "x\x1b]52;c;ZXZpbA==\x07y\x1b[31mz"
     );
+    // On a terminal, search hits are highlighted (and nothing else of the text is lost).
+    let text = stdout(&in_pty(&env, "sessions search hi"));
+    assert!(text.contains("\x1b[1;33mhi\x1b[0m"), "{text:?}");
+}
+
+/// Run clerk under a pseudo-terminal (util-linux `script`), so stdout is a terminal.
+fn in_pty(env: &Env, args: &str) -> Output {
+    let bin = env!("CARGO_BIN_EXE_clerk");
+    Command::new("script")
+        .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.home())
+        .env("XDG_CONFIG_HOME", env.home().join("config"))
+        .env("XDG_DATA_HOME", env.home().join("data"))
+        .env("XDG_STATE_HOME", env.home().join("state"))
+        .env("CLERK_API_KEY", CANARY)
+        .env("OPENAI_BASE_URL", env.server.base_url())
+        .stdin(Stdio::null())
+        .output()
+        .expect("util-linux `script` is needed for the terminal tests")
 }
 
 fn wait_for(what: &str, deadline: Duration, mut f: impl FnMut() -> bool) {
@@ -685,4 +691,41 @@ fn http_proxy_and_no_proxy_from_the_environment_are_honoured() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot resolve"), "{}", stderr(&out));
     assert_eq!(env.server.chat_requests().len(), 1);
+}
+
+#[test]
+fn smart_titles_rename_a_new_session_after_its_first_answer() {
+    let env = Env::new();
+    let config = env.home().join("titles.toml");
+    std::fs::write(&config, "[history]\nsmart_titles = true\n").unwrap();
+    env.server
+        .push(Reply::stream(&["Submit the form within 30 days."]));
+    env.server
+        .push(Reply::stream(&["\"Travel expense deadline\""]));
+    let out = env.run(&[
+        "--config",
+        config.to_str().unwrap(),
+        "ask",
+        "when must I file my travel expenses",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Submit the form within 30 days.\n");
+    let reqs = env.server.chat_requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(
+        reqs[1].json()["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("when must I file")
+    );
+    let list = env.json(&["sessions", "list", "--json"]);
+    assert_eq!(list[0]["session"]["title"], "Travel expense deadline");
+    // Without the setting, only one request and the question's start as title.
+    env.server.push(Reply::stream(&["ok"]));
+    assert!(
+        env.run(&["ask", "second session question"])
+            .status
+            .success()
+    );
+    assert_eq!(env.server.chat_requests().len(), 3);
 }

@@ -230,6 +230,7 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
     let rt = super::runtime()?;
     let price = ctx.config.models.get(&model).cloned();
     let session_id = saving.as_ref().map(|s| s.session_id);
+    let title_endpoint = endpoint.clone();
     let outcome = rt.block_on(stream_answer(
         endpoint,
         request,
@@ -237,7 +238,70 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
         price.as_ref(),
         saving.as_mut(),
     ));
+    if let (Outcome::Answered(answer, None), Some(s)) = (&outcome, saving.as_mut())
+        && ctx.config.file.history.smart_titles
+        && args.session.is_none()
+        && answer.status == AnswerStatus::Complete
+        && let Some(title) = rt.block_on(smart_title(
+            title_endpoint,
+            &model,
+            &user_text,
+            &answer.text,
+        ))
+    {
+        tracing::info!(session = s.session_id, "smart title");
+        let _ = s
+            .store
+            .rename_session(s.session_id, &title, output::now_ms());
+    }
     report(ctx, &model, args.json, session_id, fitted.omitted, outcome)
+}
+
+/// Ask the model for a short title (one small request, at most 10 s); `None` on any failure:
+/// the deterministic title stays.
+async fn smart_title(
+    endpoint: Endpoint,
+    model: &str,
+    question: &str,
+    answer: &str,
+) -> Option<String> {
+    let excerpt = |t: &str| t.chars().take(1_500).collect::<String>();
+    let request = ChatRequest {
+        model: model.to_string(),
+        messages: vec![
+            ChatMessage {
+                role: ChatRole::System,
+                content: "Write a title of at most six words for this conversation, in the language of the question. Reply with the title only, no quotes, no punctuation at the end.".to_string(),
+            },
+            ChatMessage {
+                role: ChatRole::User,
+                content: format!("Question: {}\n\nAnswer: {}", excerpt(question), excerpt(answer)),
+            },
+        ],
+        max_output_tokens: Some(24),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(run_chat(endpoint, request, tx));
+    let finished = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(ev) = rx.recv().await {
+            if let EngineEvent::Finished(result) = ev {
+                return result.ok();
+            }
+        }
+        None
+    })
+    .await;
+    task.abort();
+    let answer = finished.ok().flatten()?;
+    if answer.status != AnswerStatus::Complete {
+        return None;
+    }
+    let title = crate::llm::sanitize::sanitize(&answer.text);
+    let title = title
+        .trim()
+        .trim_matches(['"', '\'', '“', '”', '「', '」', '.', '。'])
+        .trim();
+    (!title.is_empty()).then(|| output::clip(title, 60))
 }
 
 fn chat_role(role: Role) -> ChatRole {
@@ -432,6 +496,12 @@ fn report(
 ) -> Result<Exit, CliError> {
     match outcome {
         Outcome::Answered(answer, save_error) => {
+            tracing::info!(
+                status = answer.status.as_str(),
+                tokens_out = answer.usage.map(|u| u.output),
+                ms = answer.duration.as_millis() as u64,
+                "answer"
+            );
             let info = ctx.config.models.get(model);
             let cost = answer
                 .usage
@@ -475,7 +545,7 @@ fn report(
             match answer.status {
                 AnswerStatus::Complete => {
                     if let Some(note) = &answer.reason {
-                        eprintln!("note: {note}");
+                        eprintln!("note: {}", crate::llm::sanitize::sanitize(note));
                     }
                     Ok(Exit::Ok)
                 }
@@ -483,7 +553,7 @@ fn report(
                     eprintln!(
                         "clerk: the answer is {}: {}",
                         answer.status.as_str(),
-                        answer.reason.unwrap_or_default()
+                        crate::llm::sanitize::sanitize(&answer.reason.unwrap_or_default())
                     );
                     Ok(Exit::Incomplete)
                 }

@@ -109,7 +109,12 @@ fn login(ctx: &Ctx, no_verify: bool) -> Result<Exit, CliError> {
 fn status(ctx: &Ctx, offline: bool) -> Result<Exit, CliError> {
     match secrets::keyring::platform_vendor() {
         Ok(vendor) => println!("keyring: {vendor}"),
-        Err(e) => println!("keyring: {} (unavailable: {e})", OsKeyring.backend()),
+        Err(secrets::SecretError::KeyringUnavailable { reason }) => println!(
+            "keyring: {} — not available: {}",
+            OsKeyring.backend(),
+            reason.split_whitespace().collect::<Vec<_>>().join(" ")
+        ),
+        Err(e) => println!("keyring: {} — not available: {e}", OsKeyring.backend()),
     }
     let names: Vec<String> =
         if ctx.config.file.profiles.len() > 1 && std::env::var_os("CLERK_PROFILE").is_none() {
@@ -146,7 +151,11 @@ fn status(ctx: &Ctx, offline: bool) -> Result<Exit, CliError> {
                     None => "not checked".to_string(),
                     Some(rt) => match Endpoint::new(&profile, &key, ctx.base_url.as_deref()) {
                         Ok(ep) => match rt.block_on(ep.list_models()) {
-                            Ok(m) => format!("works ({} models)", m.len()),
+                            Ok(m) => format!(
+                                "works ({} model{} offered)",
+                                m.len(),
+                                if m.len() == 1 { "" } else { "s" }
+                            ),
                             Err(e) => {
                                 all_ok = false;
                                 format!("does not work: {e}")

@@ -218,7 +218,8 @@ pub fn main() -> ExitCode {
     let code = match run(cli) {
         Ok(exit) => exit,
         Err(e) => {
-            eprintln!("clerk: {}", e.message);
+            // Messages can quote a server; nothing reaches the terminal un-sanitized.
+            eprintln!("clerk: {}", crate::llm::sanitize::sanitize(&e.message));
             e.exit
         }
     };

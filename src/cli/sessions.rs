@@ -134,7 +134,7 @@ pub fn run(ctx: &Ctx, cmd: &SessionsCommand) -> Result<Exit, CliError> {
             let marks = if *json {
                 ("[", "]")
             } else if tty {
-                ("\u{1}B", "\u{1}E")
+                ("\u{E000}", "\u{E001}")
             } else {
                 ("**", "**")
             };
@@ -153,8 +153,8 @@ pub fn run(ctx: &Ctx, cmd: &SessionsCommand) -> Result<Exit, CliError> {
                     let snippet = clip(&for_stdout(&h.snippet, tty), 200);
                     // Marks go in as inert placeholders and become bold only after sanitizing.
                     let snippet = snippet
-                        .replace("\u{1}B", "\x1b[1;33m")
-                        .replace("\u{1}E", "\x1b[0m");
+                        .replace('\u{E000}', "\x1b[1;33m")
+                        .replace('\u{E001}', "\x1b[0m");
                     writeln!(
                         out,
                         "#{}  {}  {}\n    {who}: {snippet}",

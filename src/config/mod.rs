@@ -141,11 +141,17 @@ impl Default for Profile {
 pub struct HistoryConfig {
     /// Save conversations at all (false: nothing is written to the database).
     pub enabled: bool,
+    /// After the first answer of a new session, ask the model for a better title (one small
+    /// extra request, billed like any other). Off: the title is the first question's start.
+    pub smart_titles: bool,
 }
 
 impl Default for HistoryConfig {
     fn default() -> Self {
-        HistoryConfig { enabled: true }
+        HistoryConfig {
+            enabled: true,
+            smart_titles: false,
+        }
     }
 }
 

@@ -570,24 +570,4 @@ mod tests {
         assert_eq!(t.push("x\x07y"), "y");
         assert_eq!(s.push("x\x07y"), "y");
     }
-
-    /// Rough throughput check: `cargo test --release -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn throughput() {
-        let deltas = [
-            "Hello", " world", ",", " this", " is", " 你好", " 🎉", "\n", "\x1b[31m", "red",
-        ];
-        let n = 2_000_000;
-        let mut s = Sanitizer::new();
-        let mut out = String::with_capacity(64);
-        let start = std::time::Instant::now();
-        for k in 0..n {
-            out.clear();
-            s.push_into(deltas[k % deltas.len()], &mut out);
-            std::hint::black_box(&out);
-        }
-        let secs = start.elapsed().as_secs_f64();
-        println!("{:.1} M deltas/s", n as f64 / secs / 1e6);
-    }
 }
