@@ -505,3 +505,40 @@ async fn list_models_reads_the_endpoint() {
     assert!(models.contains(&"gpt-4o-mini".to_string()));
     assert_eq!(server.requests()[0].path_only(), "/v1/models");
 }
+
+#[tokio::test]
+async fn status_403_says_the_key_is_not_allowed() {
+    let server = MockServer::start().await;
+    server.push(Reply::error(
+        403,
+        "Project does not have access to model",
+        "invalid_request_error",
+        None,
+    ));
+    let err = run(&server).await.result.unwrap_err();
+    assert!(matches!(err, LlmError::Forbidden { .. }), "{err:?}");
+    assert!(err.to_string().contains("administrator"));
+    assert_eq!(server.chat_requests().len(), 1);
+}
+
+#[tokio::test]
+async fn https_to_a_server_that_does_not_speak_tls_is_a_tls_error() {
+    // A server that answers in plain text whatever it is sent.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let _ = sock
+                .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let p = Profile {
+        base_url: format!("https://{addr}/v1"),
+        ..Profile::default()
+    };
+    let err = run_with(p).await.result.unwrap_err();
+    assert!(matches!(err, LlmError::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains("certificate store"), "{err}");
+}

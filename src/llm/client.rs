@@ -193,7 +193,7 @@ impl Endpoint {
                     )
                 }
                 Ok(Err(e)) => {
-                    let failure = transport_failure(&url, &e);
+                    let failure = transport_failure(&url, &e, self.request_timeout);
                     let decision = if failure.retryable() {
                         retry::decide(
                             attempt,
@@ -330,12 +330,31 @@ impl LlmError {
     }
 }
 
+/// Whether an io::Error carries a rustls error (`source()` skips the wrapped error itself).
+fn io_wraps_tls(e: &std::io::Error) -> bool {
+    match e.get_ref() {
+        Some(inner) => {
+            inner.is::<rustls::Error>()
+                || inner
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(io_wraps_tls)
+        }
+        None => false,
+    }
+}
+
 /// Classify a transport error by walking its causes.
-fn transport_failure(url: &str, e: &OpenAIError) -> LlmError {
+fn transport_failure(url: &str, e: &OpenAIError, timeout: Duration) -> LlmError {
     let mut chain = Vec::new();
+    let mut is_tls = false;
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         chain.push(err.to_string());
+        // rustls errors arrive bare or wrapped in (nested) io::Errors.
+        is_tls |= err.is::<rustls::Error>()
+            || err
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(io_wraps_tls);
         cur = err.source();
     }
     let all = chain.join(": ").to_lowercase();
@@ -346,12 +365,15 @@ fn transport_failure(url: &str, e: &OpenAIError) -> LlmError {
         || all.contains("name or service not known")
     {
         LlmError::Dns { url, detail }
-    } else if all.contains("certificate") || all.contains("tls") || all.contains("handshake") {
+    } else if is_tls || all.contains("certificate") || all.contains("tls handshake") {
         LlmError::Tls { url, detail }
     } else if let OpenAIError::Reqwest(r) = e
         && r.is_timeout()
     {
-        LlmError::Timeout { url, secs: 0 }
+        LlmError::Timeout {
+            url,
+            secs: timeout.as_secs(),
+        }
     } else if let OpenAIError::Reqwest(r) = e
         && (r.is_connect() || r.is_request())
     {
