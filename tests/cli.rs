@@ -37,8 +37,14 @@ impl Env {
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_clerk"));
-        c.args(args)
-            .env_clear()
+        c.args(args);
+        self.isolate(&mut c);
+        c
+    }
+
+    /// A clean environment: temporary home folders, the canary key, the test server.
+    fn isolate(&self, c: &mut Command) {
+        c.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home())
             .env("XDG_CONFIG_HOME", self.home().join("config"))
@@ -47,7 +53,6 @@ impl Env {
             .env("CLERK_API_KEY", CANARY)
             .env("OPENAI_BASE_URL", self.server.base_url())
             .stdin(Stdio::null());
-        c
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -449,18 +454,10 @@ fn piped_output_is_exact_and_terminal_output_is_sanitized() {
 /// Run clerk under a pseudo-terminal (util-linux `script`), so stdout is a terminal.
 fn in_pty(env: &Env, args: &str) -> Output {
     let bin = env!("CARGO_BIN_EXE_clerk");
-    Command::new("script")
-        .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", env.home())
-        .env("XDG_CONFIG_HOME", env.home().join("config"))
-        .env("XDG_DATA_HOME", env.home().join("data"))
-        .env("XDG_STATE_HOME", env.home().join("state"))
-        .env("CLERK_API_KEY", CANARY)
-        .env("OPENAI_BASE_URL", env.server.base_url())
-        .stdin(Stdio::null())
-        .output()
+    let mut c = Command::new("script");
+    c.args(["-qec", &format!("{bin} {args}"), "/dev/null"]);
+    env.isolate(&mut c);
+    c.output()
         .expect("util-linux `script` is needed for the terminal tests")
 }
 

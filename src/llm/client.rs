@@ -195,14 +195,7 @@ impl Endpoint {
                 Ok(Err(e)) => {
                     let failure = transport_failure(&url, &e, self.request_timeout);
                     let decision = if failure.retryable() {
-                        retry::decide(
-                            attempt,
-                            None,
-                            None,
-                            &HeaderMap::new(),
-                            SystemTime::now(),
-                            fastrand::f64(),
-                        )
+                        without_status(attempt)
                     } else {
                         Decision::GiveUp
                     };
@@ -213,14 +206,7 @@ impl Endpoint {
                         url: url.clone(),
                         secs: self.request_timeout.as_secs(),
                     }),
-                    retry::decide(
-                        attempt,
-                        None,
-                        None,
-                        &HeaderMap::new(),
-                        SystemTime::now(),
-                        fastrand::f64(),
-                    ),
+                    without_status(attempt),
                 ),
             };
             match decision {
@@ -328,6 +314,18 @@ impl LlmError {
             LlmError::Connect { .. } | LlmError::Timeout { .. } | LlmError::Other(_)
         )
     }
+}
+
+/// The retry decision for a failure that has no HTTP status (connection error, timeout).
+fn without_status(attempt: u32) -> Decision {
+    retry::decide(
+        attempt,
+        None,
+        None,
+        &HeaderMap::new(),
+        SystemTime::now(),
+        fastrand::f64(),
+    )
 }
 
 /// Whether an io::Error carries a rustls error (`source()` skips the wrapped error itself).

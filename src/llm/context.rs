@@ -27,7 +27,7 @@ pub struct Fitted {
 /// The newest message alone does not fit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the message is about {needed} tokens but the model accepts {budget} for the prompt (context window {window}, {reserved} kept for the answer). Shorten it, or attach it as a document to summarise"
+    "the message is about {needed} tokens but the model accepts {budget} for the prompt (context window {window}, {reserved} kept for the answer). Shorten it or send it in parts"
 )]
 pub struct TooLong {
     /// Tokens needed by the system prompt and the newest message.
