@@ -7,8 +7,11 @@
 //! - [`store`]: the SQLite history with full-text search;
 //! - [`cli`]: the command line, which wires the others together.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod llm;
 pub mod secrets;
 pub mod store;
+pub mod tui;
+pub mod ui;

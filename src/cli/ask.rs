@@ -40,31 +40,7 @@ pub struct AskArgs {
     pub no_save: bool,
 }
 
-/// A short, deterministic title from the first question.
-pub fn title_from(text: &str) -> String {
-    let line = text
-        .lines()
-        .map(|l| l.trim().trim_start_matches(['#', '>', '-', '*']).trim())
-        .find(|l| !l.is_empty())
-        .unwrap_or("Untitled");
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let mut title = String::new();
-    for w in words {
-        let extra = if title.is_empty() { 0 } else { 1 } + w.chars().count();
-        if title.chars().count() + extra > 60 {
-            if title.is_empty() {
-                title = w.chars().take(59).collect();
-            }
-            title.push('…');
-            return title;
-        }
-        if !title.is_empty() {
-            title.push(' ');
-        }
-        title.push_str(w);
-    }
-    title
-}
+pub use crate::store::title_from;
 
 /// Build the user's message from the question and an optional piped document.
 pub fn compose(question: &str, document: Option<&str>) -> String {

@@ -228,10 +228,7 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<Exit, CliError> {
     let Some(command) = &cli.command else {
-        eprintln!(
-            "clerk: the full-screen app is not built yet. Try `clerk ask \"question\"` or `clerk --help`."
-        );
-        return Ok(Exit::BadInput);
+        return run_app(&cli);
     };
     if let Command::Completions { shell } = command {
         output::completions(*shell);
@@ -246,6 +243,43 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Config(cmd) => config_cmd::run(&ctx, cmd),
         Command::Completions { .. } => Ok(Exit::Ok),
     }
+}
+
+/// `clerk` with no command: the full-screen app.
+fn run_app(cli: &Cli) -> Result<Exit, CliError> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(CliError::new(
+            Exit::BadInput,
+            "the full-screen app needs a terminal; for scripts use `clerk ask` (see `clerk --help`)",
+        ));
+    }
+    let ctx = Ctx::load(cli)?;
+    output::init_logging(&ctx);
+    let profile = ctx.profile()?.clone();
+    let model = ctx.model()?;
+    let themes_dir = ctx
+        .paths
+        .config_file
+        .parent()
+        .map(|p| p.join("themes"))
+        .unwrap_or_default();
+    let start = crate::tui::Start {
+        database: ctx
+            .config
+            .file
+            .history
+            .enabled
+            .then(|| ctx.paths.database()),
+        config: ctx.config.clone(),
+        profile_name: ctx.profile_name.clone(),
+        profile,
+        model,
+        base_url: ctx.base_url.clone(),
+        themes_dir,
+    };
+    crate::tui::run(start).map_err(|e| CliError::new(Exit::Failure, e))?;
+    Ok(Exit::Ok)
 }
 
 /// A tokio runtime for one command.

@@ -76,15 +76,7 @@ pub fn local_time(ms: i64) -> String {
     }
 }
 
-/// `$0.000123` with enough digits to be non-zero, or `cost unknown`.
-pub fn money(cost: Option<f64>) -> String {
-    match cost {
-        None => "cost unknown".to_string(),
-        Some(c) if c >= 0.01 => format!("${c:.2}"),
-        Some(c) if c <= 0.0 => "$0".to_string(),
-        Some(c) => format!("${c:.6}"),
-    }
-}
+pub use crate::config::models::format_usd as money;
 
 /// Text safe for the terminal when stdout is one; unchanged when it is a pipe or file.
 pub fn for_stdout(text: &str, tty: bool) -> std::borrow::Cow<'_, str> {

@@ -171,6 +171,10 @@ pub struct ConfigFile {
     pub data_dir: Option<PathBuf>,
     /// Log level for the log file: error, warn, info, debug, trace.
     pub log_level: Option<String>,
+    /// Theme of the full-screen app (the choice made in the app's picker wins).
+    pub theme: Option<String>,
+    /// Key bindings per mode (`global`, `input`, `sessions`, `transcript`): key = command.
+    pub keys: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The loaded configuration.

@@ -124,6 +124,16 @@ impl ModelTable {
     }
 }
 
+/// `$0.000123` with enough digits to be non-zero, or `cost unknown`.
+pub fn format_usd(cost: Option<f64>) -> String {
+    match cost {
+        None => "cost unknown".to_string(),
+        Some(c) if c >= 0.01 => format!("${c:.2}"),
+        Some(c) if c <= 0.0 => "$0".to_string(),
+        Some(c) => format!("${c:.6}"),
+    }
+}
+
 /// `name-YYYY-MM-DD` → `name`.
 fn strip_date_suffix(model: &str) -> Option<&str> {
     let (base, date) = model.len().checked_sub(11).map(|i| model.split_at(i))?;

@@ -20,7 +20,7 @@ mod types;
 pub use self::search::{RANK_WINDOW, is_cjk, match_query, segment};
 pub use self::types::{
     Message, MessageFinish, MessageId, MessageStatus, NewMessage, NewSession, Role, SearchHit,
-    Session, SessionId, SessionSummary, Usage,
+    Session, SessionId, SessionSummary, Usage, title_from,
 };
 
 use std::fs::{self, OpenOptions};
@@ -84,11 +84,21 @@ const MIGRATIONS: &[&[&str]] = &[
              DELETE FROM messages_fts WHERE rowid = old.id;
          END;",
     ],
+    // 3: pinned sessions, drafts kept per session, small settings (e.g. the theme).
+    &["ALTER TABLE sessions ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1));
+       CREATE TABLE drafts (
+           session_id INTEGER PRIMARY KEY,
+           text       TEXT NOT NULL
+       );
+       CREATE TABLE settings (
+           key   TEXT PRIMARY KEY,
+           value TEXT NOT NULL
+       );"],
 ];
 
 /// Columns read by [`row_to_session`], in its order.
 const SESSION_COLUMNS: &str =
-    "id, title, created_ms, updated_ms, profile, model, system_prompt, archived";
+    "id, title, created_ms, updated_ms, profile, model, system_prompt, archived, pinned";
 
 /// Columns read by [`row_to_message`], in its order.
 const MESSAGE_COLUMNS: &str = "id, session_id, role, content, status, error, model, \
@@ -292,7 +302,7 @@ impl Store {
         let rows = stmt.query_map([limit], |row| {
             Ok(SessionSummary {
                 session: row_to_session(row)?,
-                message_count: get_count(row, 8)?,
+                message_count: get_count(row, 9)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -479,6 +489,79 @@ impl Store {
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"
         ))?;
         Ok(stmt.query_row([id], row_to_message).optional()?)
+    }
+
+    /// Pins or unpins a session (pinned sessions are listed first by the app); false if it
+    /// does not exist.
+    pub fn set_pinned(&mut self, id: SessionId, pinned: bool) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE sessions SET pinned = ?2 WHERE id = ?1",
+            params![id, pinned],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// The unsent draft kept for a session (`0` is the draft of a new, unsaved session).
+    pub fn draft(&self, session_id: SessionId) -> Result<Option<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT text FROM drafts WHERE session_id = ?1")?;
+        Ok(stmt.query_row([session_id], |r| r.get(0)).optional()?)
+    }
+
+    /// Keeps (or, when empty, forgets) the unsent draft of a session.
+    pub fn set_draft(&mut self, session_id: SessionId, text: &str) -> Result<(), StoreError> {
+        if text.is_empty() {
+            self.conn
+                .execute("DELETE FROM drafts WHERE session_id = ?1", [session_id])?;
+        } else {
+            self.conn.execute(
+                "INSERT INTO drafts (session_id, text) VALUES (?1, ?2)
+                 ON CONFLICT (session_id) DO UPDATE SET text = excluded.text",
+                params![session_id, text],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A small setting remembered across runs (e.g. `theme`).
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT value FROM settings WHERE key = ?1")?;
+        Ok(stmt.query_row([key], |r| r.get(0)).optional()?)
+    }
+
+    /// Remembers a setting.
+    pub fn set_setting(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes one message (and its search entry); false if it does not exist.
+    pub fn delete_message(&mut self, id: MessageId) -> Result<bool, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let session: Option<SessionId> = tx
+            .query_row(
+                "DELETE FROM messages WHERE id = ?1 RETURNING session_id",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(sid) = session {
+            tx.execute(
+                "UPDATE sessions SET message_count = message_count - 1 WHERE id = ?1",
+                [sid],
+            )?;
+        }
+        tx.commit()?;
+        Ok(session.is_some())
     }
 
     /// Adds whole sessions with their (finished) messages in one transaction:
@@ -785,6 +868,7 @@ fn row_to_session(row: &Row<'_>) -> rusqlite::Result<Session> {
         model: row.get(5)?,
         system_prompt: row.get(6)?,
         archived: row.get(7)?,
+        pinned: row.get(8)?,
     })
 }
 
@@ -873,6 +957,7 @@ mod tests {
                 model: "gpt-test".into(),
                 system_prompt: Some("Be brief.".into()),
                 archived: false,
+                pinned: false,
             }
         );
         assert_eq!(s.session(9999).unwrap(), None);
@@ -1060,6 +1145,36 @@ mod tests {
             s.finish_message(id, &still),
             Err(StoreError::NotFinal { .. })
         ));
+    }
+
+    #[test]
+    fn pins_drafts_settings_and_message_delete() {
+        let mut s = Store::open_in_memory().unwrap();
+        let a = s.create_session(&new_session("A", 1)).unwrap();
+        assert!(s.set_pinned(a, true).unwrap());
+        assert!(s.session(a).unwrap().unwrap().pinned);
+        assert!(!s.set_pinned(999, true).unwrap());
+        s.set_draft(a, "half a thought 报销").unwrap();
+        assert_eq!(s.draft(a).unwrap().as_deref(), Some("half a thought 报销"));
+        s.set_draft(a, "").unwrap();
+        assert_eq!(s.draft(a).unwrap(), None);
+        s.set_setting("theme", "light").unwrap();
+        s.set_setting("theme", "gruvbox").unwrap();
+        assert_eq!(s.setting("theme").unwrap().as_deref(), Some("gruvbox"));
+        let m = s
+            .add_message(&NewMessage {
+                session_id: a,
+                role: Role::User,
+                content: "delete me".into(),
+                status: MessageStatus::Complete,
+                model: None,
+                now_ms: 2,
+            })
+            .unwrap();
+        assert!(s.delete_message(m).unwrap());
+        assert!(s.messages(a).unwrap().is_empty());
+        assert!(s.search("delete", 5, ("[", "]")).unwrap().is_empty());
+        assert_eq!(s.list_sessions(None, false).unwrap()[0].message_count, 0);
     }
 
     #[test]

@@ -130,6 +130,8 @@ pub struct Session {
     pub system_prompt: Option<String>,
     /// Hidden from the default session list.
     pub archived: bool,
+    /// Whether the session is pinned to the top of the list.
+    pub pinned: bool,
 }
 
 /// A session with its number of messages, as listed.
@@ -238,6 +240,32 @@ pub struct SearchHit {
     pub created_ms: i64,
     /// bm25 score as computed by SQLite: lower (more negative) is a better match.
     pub rank: f64,
+}
+
+/// A short, deterministic session title from the first question: its first non-empty line,
+/// Markdown markers trimmed, at most 60 characters (cut at a word, with an ellipsis).
+pub fn title_from(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(|l| l.trim().trim_start_matches(['#', '>', '-', '*']).trim())
+        .find(|l| !l.is_empty())
+        .unwrap_or("Untitled");
+    let mut title = String::new();
+    for w in line.split_whitespace() {
+        let extra = usize::from(!title.is_empty()) + w.chars().count();
+        if title.chars().count() + extra > 60 {
+            if title.is_empty() {
+                title = w.chars().take(59).collect();
+            }
+            title.push('…');
+            return title;
+        }
+        if !title.is_empty() {
+            title.push(' ');
+        }
+        title.push_str(w);
+    }
+    title
 }
 
 #[cfg(test)]

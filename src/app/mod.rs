@@ -1,0 +1,426 @@
+//! The full-screen app's state and behaviour, with no IO.
+//!
+//! [`App`] is plain data (sessions, the open transcript, the input box, an optional
+//! dialog, live answers, notices). [`update::update`] turns a [`Msg`] into state changes
+//! and a list of [`Effect`]s for the runtime (`crate::tui`) to carry out. Nothing here
+//! reads the clock (time arrives in messages), touches the terminal, the network or the
+//! store.
+
+pub mod keymap;
+pub mod msg;
+pub mod update;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+
+use ratatui_textarea::TextArea;
+
+pub use keymap::{Command, Keymap, Mode};
+pub use msg::{Effect, Msg, StreamEvent};
+
+use crate::store::{
+    Message, MessageId, MessageStatus, Role, SearchHit, SessionId, SessionSummary, Usage,
+};
+
+/// The draft key of a session not saved yet.
+pub const NEW_SESSION: SessionId = 0;
+/// How long a deleted session can be brought back.
+pub const UNDO_MS: i64 = 5_000;
+/// How long a notice stays.
+pub const NOTICE_MS: i64 = 4_000;
+
+/// A row of the session list as drawn: a group heading or a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListRow {
+    /// "Pinned", "Today", "Yesterday", "Previous 7 days", "Older".
+    Heading(&'static str),
+    /// Index into [`App::visible_sessions`].
+    Session(usize),
+}
+
+/// Where the transcript view is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scroll {
+    /// Following the end as text arrives.
+    Follow,
+    /// Fixed with this line at the top (the user scrolled up).
+    Top(usize),
+}
+
+/// Which pane has the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    /// The input box.
+    Input,
+    /// The session list.
+    Sessions,
+    /// The transcript.
+    Transcript,
+}
+
+/// A row of the session list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionEntry {
+    /// Id.
+    pub id: SessionId,
+    /// Title.
+    pub title: String,
+    /// Model.
+    pub model: String,
+    /// Last activity.
+    pub updated_ms: i64,
+    /// Pinned to the top.
+    pub pinned: bool,
+    /// Messages in it.
+    pub message_count: u64,
+}
+
+impl From<&SessionSummary> for SessionEntry {
+    fn from(s: &SessionSummary) -> Self {
+        SessionEntry {
+            id: s.session.id,
+            title: s.session.title.clone(),
+            model: s.session.model.clone(),
+            updated_ms: s.session.updated_ms,
+            pinned: s.session.pinned,
+            message_count: s.message_count,
+        }
+    }
+}
+
+/// One message of the open transcript.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turn {
+    /// Its row, once saved.
+    pub id: Option<MessageId>,
+    /// Who.
+    pub role: Role,
+    /// The text exactly as received (sanitized only when drawn).
+    pub content: String,
+    /// Complete, streaming, interrupted, truncated, error.
+    pub status: MessageStatus,
+    /// Why it is not complete.
+    pub error: Option<String>,
+    /// The model that answered.
+    pub model: Option<String>,
+    /// Tokens.
+    pub usage: Usage,
+    /// Cost in USD.
+    pub cost_usd: Option<f64>,
+    /// Time to first token.
+    pub ttft_ms: Option<u64>,
+    /// Duration.
+    pub duration_ms: Option<u64>,
+}
+
+impl From<Message> for Turn {
+    fn from(m: Message) -> Self {
+        Turn {
+            id: Some(m.id),
+            role: m.role,
+            content: m.content,
+            status: m.status,
+            error: m.error,
+            model: m.model,
+            usage: m.usage,
+            cost_usd: m.cost_usd,
+            ttft_ms: m.ttft_ms,
+            duration_ms: m.duration_ms,
+        }
+    }
+}
+
+impl Turn {
+    /// A new turn with default metadata.
+    pub fn new(role: Role, content: String, status: MessageStatus) -> Turn {
+        Turn {
+            id: None,
+            role,
+            content,
+            status,
+            error: None,
+            model: None,
+            usage: Usage::default(),
+            cost_usd: None,
+            ttft_ms: None,
+            duration_ms: None,
+        }
+    }
+}
+
+/// An answer being written, per session (several can run at once).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Live {
+    /// The answer's row, once the store accepted the question.
+    pub answer_id: Option<MessageId>,
+    /// Text so far.
+    pub text: String,
+    /// "rate limited, retrying in 3 s" while waiting.
+    pub waiting: Option<String>,
+}
+
+/// Open dialogs, one at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dialog {
+    /// The keys.
+    Help,
+    /// Full-text search.
+    Search {
+        /// What is typed.
+        query: String,
+        /// Results.
+        hits: Vec<SearchHit>,
+        /// Selected result.
+        selected: usize,
+    },
+    /// Rename the session.
+    Rename {
+        /// Which.
+        id: SessionId,
+        /// The new title as typed.
+        title: String,
+    },
+    /// Confirm deleting a session.
+    ConfirmDelete {
+        /// Which.
+        id: SessionId,
+        /// Its title.
+        title: String,
+    },
+    /// Confirm quitting while answers stream.
+    ConfirmQuit,
+    /// Choose a theme.
+    Themes {
+        /// Selected row.
+        selected: usize,
+        /// The theme before the dialog opened (Esc goes back to it).
+        original: String,
+    },
+    /// Paste an API key.
+    ApiKey {
+        /// The key as typed (shown masked).
+        key: String,
+        /// Why it could not be stored.
+        error: Option<String>,
+    },
+}
+
+/// Kinds of notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Neutral.
+    Info,
+    /// Something to watch.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// A short message in the status bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// Text.
+    pub text: String,
+    /// Kind.
+    pub level: Level,
+    /// When it goes away.
+    pub until_ms: i64,
+}
+
+/// What the app is started with.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// Profile name.
+    pub profile: String,
+    /// Model.
+    pub model: String,
+    /// Whether a key was found.
+    pub has_key: bool,
+    /// Why there is no key (shown in the key dialog).
+    pub key_problem: Option<String>,
+    /// Theme names available.
+    pub themes: Vec<String>,
+    /// The theme in use.
+    pub theme: String,
+    /// Keys.
+    pub keymap: Keymap,
+    /// The model's context window, for the status bar.
+    pub context_window: Option<u64>,
+    /// Whether history is saved.
+    pub history: bool,
+    /// The local time zone's offset from UTC, for grouping sessions by day.
+    pub tz_offset_secs: i64,
+}
+
+/// The whole state of the full-screen app.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// Sessions, as loaded (pinned first, then newest first).
+    pub sessions: Vec<SessionEntry>,
+    /// Index into [`App::visible_sessions`].
+    pub selected: usize,
+    /// The session-list filter.
+    pub filter: String,
+    /// Typing goes to the filter.
+    pub filtering: bool,
+    /// The open session (`None`: a new one, not saved yet).
+    pub current: Option<SessionId>,
+    /// Its messages.
+    pub transcript: Vec<Turn>,
+    /// Where the transcript view is.
+    pub scroll: Scroll,
+    /// Lines in the transcript and the height of its view, as last drawn.
+    pub view: (usize, usize),
+    /// A message to select once its session has loaded (from search).
+    pub jump_to: Option<MessageId>,
+    /// Text arrived below while scrolled up.
+    pub new_below: bool,
+    /// The selected message in the transcript.
+    pub selected_turn: Option<usize>,
+    /// The input box.
+    pub input: TextArea<'static>,
+    /// Drafts of sessions switched away from (`0`: the new session).
+    pub drafts: HashMap<SessionId, String>,
+    /// Answers being written.
+    pub live: HashMap<SessionId, Live>,
+    /// An answer sent from the new session, before the store gave it an id.
+    pub pending_new: Option<Live>,
+    /// Sessions whose answer finished while not open.
+    pub unread: HashSet<SessionId>,
+    /// Keyboard focus.
+    pub focus: Focus,
+    /// The open dialog.
+    pub dialog: Option<Dialog>,
+    /// The status-bar notice.
+    pub notice: Option<Notice>,
+    /// A deleted session waiting out its undo time.
+    pub pending_delete: Option<(SessionEntry, i64)>,
+    /// Messages sent in this run, for recall.
+    pub sent: Vec<String>,
+    /// Start-up facts.
+    pub setup: Setup,
+    /// Show the session list.
+    pub sidebar: bool,
+    /// Terminal size.
+    pub size: (u16, u16),
+    /// The last time seen (from ticks and events).
+    pub now_ms: i64,
+    /// Set when the app should end.
+    pub quit: bool,
+}
+
+impl App {
+    /// A fresh app.
+    pub fn new(setup: Setup, size: (u16, u16), now_ms: i64) -> App {
+        let mut app = App {
+            sessions: Vec::new(),
+            selected: 0,
+            filter: String::new(),
+            filtering: false,
+            current: None,
+            transcript: Vec::new(),
+            scroll: Scroll::Follow,
+            view: (0, 0),
+            jump_to: None,
+            new_below: false,
+            selected_turn: None,
+            input: TextArea::default(),
+            drafts: HashMap::new(),
+            live: HashMap::new(),
+            pending_new: None,
+            unread: HashSet::new(),
+            focus: Focus::Input,
+            dialog: None,
+            notice: None,
+            pending_delete: None,
+            sent: Vec::new(),
+            setup,
+            sidebar: true,
+            size,
+            now_ms,
+            quit: false,
+        };
+        if !app.setup.has_key {
+            app.dialog = Some(Dialog::ApiKey {
+                key: String::new(),
+                error: app.setup.key_problem.clone(),
+            });
+        }
+        app
+    }
+
+    /// Sessions shown in the list: filtered, without one waiting to be deleted.
+    pub fn visible_sessions(&self) -> Vec<&SessionEntry> {
+        let f = self.filter.to_lowercase();
+        self.sessions
+            .iter()
+            .filter(|s| {
+                self.pending_delete
+                    .as_ref()
+                    .is_none_or(|(d, _)| d.id != s.id)
+            })
+            .filter(|s| f.is_empty() || s.title.to_lowercase().contains(&f))
+            .collect()
+    }
+
+    /// The session list's rows with group headings, newest first, pinned on top.
+    pub fn list_rows(&self) -> Vec<ListRow> {
+        let day = |ms: i64| (ms / 1000 + self.setup.tz_offset_secs).div_euclid(86_400);
+        let today = day(self.now_ms);
+        let mut rows = Vec::new();
+        let mut last: Option<&'static str> = None;
+        for (i, s) in self.visible_sessions().iter().enumerate() {
+            let group = if s.pinned {
+                "Pinned"
+            } else {
+                match today - day(s.updated_ms) {
+                    i64::MIN..=0 => "Today",
+                    1 => "Yesterday",
+                    2..=7 => "Previous 7 days",
+                    _ => "Older",
+                }
+            };
+            if last != Some(group) {
+                rows.push(ListRow::Heading(group));
+                last = Some(group);
+            }
+            rows.push(ListRow::Session(i));
+        }
+        rows
+    }
+
+    /// The input box's text.
+    pub fn input_text(&self) -> String {
+        self.input.lines().join("\n")
+    }
+
+    /// Whether any answer is being written.
+    pub fn streaming(&self) -> bool {
+        !self.live.is_empty() || self.pending_new.is_some()
+    }
+
+    /// The live answer of the open session, if any.
+    pub fn current_live(&self) -> Option<&Live> {
+        match self.current {
+            Some(id) => self.live.get(&id),
+            None => self.pending_new.as_ref(),
+        }
+    }
+
+    /// Cost of the open session so far.
+    pub fn session_cost(&self) -> Option<f64> {
+        let costs: Vec<f64> = self.transcript.iter().filter_map(|t| t.cost_usd).collect();
+        (!costs.is_empty()).then(|| costs.iter().sum())
+    }
+
+    /// Tokens of the last request of the open session (its prompt plus answer), for the
+    /// context gauge.
+    pub fn context_used(&self) -> Option<u64> {
+        self.transcript
+            .iter()
+            .rev()
+            .find_map(|t| Some(t.usage.tokens_in? + t.usage.tokens_out.unwrap_or(0)))
+    }
+}

@@ -1,0 +1,135 @@
+//! The one message type (everything that happens) and the one effect type (everything the
+//! app wants done). Plain data: no channels, no handles.
+
+use ratatui::crossterm::event::{KeyEvent, MouseEvent};
+
+use crate::llm::{Answer, RetryNotice};
+use crate::store::{Message, MessageId, SearchHit, SessionId, SessionSummary};
+
+/// Something that happened.
+#[derive(Debug)]
+pub enum Msg {
+    /// A key was pressed.
+    Key(KeyEvent),
+    /// Text was pasted (bracketed paste): inserted, never sent.
+    Paste(String),
+    /// The terminal changed size.
+    Resize(u16, u16),
+    /// The mouse did something.
+    Mouse(MouseEvent),
+    /// Time passed (only sent while something animates or waits).
+    Tick(i64),
+    /// The session list (re)loaded.
+    SessionsLoaded(Vec<SessionSummary>),
+    /// A session's messages and its saved draft loaded.
+    TranscriptLoaded {
+        /// Which session.
+        session_id: SessionId,
+        /// Its messages, oldest first.
+        messages: Vec<Message>,
+        /// The unsent draft kept for it.
+        draft: Option<String>,
+    },
+    /// The store accepted a question: the session (maybe new) and the two rows exist.
+    SendAccepted {
+        /// The session (new or existing).
+        session_id: SessionId,
+        /// Whether the session was created for this message.
+        created: bool,
+        /// The user's message row.
+        user_id: MessageId,
+        /// The streaming answer's row.
+        answer_id: MessageId,
+    },
+    /// Progress of an answer.
+    Stream {
+        /// Whose answer.
+        session_id: SessionId,
+        /// What happened.
+        event: StreamEvent,
+    },
+    /// Search results for the search dialog.
+    SearchResults {
+        /// The query they answer.
+        query: String,
+        /// The hits.
+        hits: Vec<SearchHit>,
+    },
+    /// A key was stored (masked form) or could not be.
+    KeyStored(Result<String, String>),
+    /// A clipboard copy finished: how, or why not.
+    Copied(Result<&'static str, String>),
+    /// Something failed in the background; shown as a notice.
+    Failed(String),
+    /// Something worth saying (e.g. earlier messages left out to fit the context window).
+    Info(String),
+    /// The transcript as last drawn: its total lines and the view's height.
+    Layout {
+        /// Total wrapped lines.
+        lines: usize,
+        /// Rows of the transcript view.
+        height: usize,
+    },
+}
+
+/// Progress of one answer.
+#[derive(Debug)]
+pub enum StreamEvent {
+    /// Waiting before a retry.
+    Retrying(RetryNotice),
+    /// More text.
+    Delta(String),
+    /// Finished (possibly partial); the store already holds the final state. With its cost.
+    Done(Answer, Option<f64>),
+    /// Could not start (the message says why); the store marked the answer failed.
+    Failed(String),
+}
+
+/// Something the app wants done by the runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Reload the session list.
+    LoadSessions,
+    /// Load a session's messages and draft.
+    LoadTranscript(SessionId),
+    /// Save the question and start an answer. `session_id: None` creates a session.
+    Send {
+        /// Existing session, or none for a new one.
+        session_id: Option<SessionId>,
+        /// The user's message.
+        text: String,
+        /// Model to ask.
+        model: String,
+    },
+    /// Answer the last question of a session again (its last answer is replaced).
+    Regenerate {
+        /// The session.
+        session_id: SessionId,
+        /// The answer being replaced (deleted first).
+        replace: Option<MessageId>,
+        /// Model to ask.
+        model: String,
+    },
+    /// Stop an answer.
+    Stop(SessionId),
+    /// Rename a session.
+    Rename(SessionId, String),
+    /// Delete a session for good (after the undo window).
+    Delete(SessionId),
+    /// Pin or unpin.
+    SetPinned(SessionId, bool),
+    /// Archive or unarchive.
+    SetArchived(SessionId, bool),
+    /// Full-text search.
+    Search(String),
+    /// Keep a draft (`0` = the new, unsaved session).
+    SaveDraft(SessionId, String),
+    /// Remember a setting.
+    SaveSetting(String, String),
+    /// Copy text to the clipboard.
+    Copy(String),
+    /// Store an API key in the keyring and start using it.
+    StoreKey(String),
+    /// Leave.
+    Quit,
+}

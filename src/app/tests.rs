@@ -1,0 +1,733 @@
+//! Unit tests of `update`: every kind of message, no terminal, no IO.
+
+use std::time::Duration;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+
+use super::update::update;
+use super::*;
+use crate::llm::{Answer, AnswerStatus, RetryNotice, TokenUsage};
+use crate::store::{Message, SearchHit, Session, SessionSummary};
+
+fn setup(has_key: bool) -> Setup {
+    Setup {
+        profile: "default".into(),
+        model: "gpt-4o-mini".into(),
+        has_key,
+        key_problem: if has_key {
+            None
+        } else {
+            Some("no API key".into())
+        },
+        themes: vec!["dark".into(), "light".into(), "gruvbox".into()],
+        theme: "dark".into(),
+        keymap: Keymap::default(),
+        context_window: Some(128_000),
+        history: true,
+        tz_offset_secs: 0,
+    }
+}
+
+const NOW: i64 = 1_764_000_000_000;
+
+fn app() -> App {
+    App::new(setup(true), (120, 40), NOW)
+}
+
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ctrl(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        update(app, key(KeyCode::Char(c)));
+    }
+}
+
+fn summary(id: i64, title: &str, updated_ms: i64, pinned: bool) -> SessionSummary {
+    SessionSummary {
+        session: Session {
+            id,
+            title: title.into(),
+            created_ms: updated_ms,
+            updated_ms,
+            profile: "default".into(),
+            model: "gpt-4o-mini".into(),
+            system_prompt: None,
+            archived: false,
+            pinned,
+        },
+        message_count: 2,
+    }
+}
+
+fn message(id: i64, session_id: i64, role: Role, content: &str, status: MessageStatus) -> Message {
+    Message {
+        id,
+        session_id,
+        role,
+        content: content.into(),
+        status,
+        error: None,
+        model: None,
+        usage: Usage::default(),
+        cost_usd: None,
+        ttft_ms: None,
+        duration_ms: None,
+        created_ms: NOW,
+    }
+}
+
+fn answer(text: &str, status: AnswerStatus) -> Answer {
+    Answer {
+        text: text.into(),
+        status,
+        reason: (status != AnswerStatus::Complete).then(|| "the connection dropped".to_string()),
+        finish_reason: Some("stop".into()),
+        usage: Some(TokenUsage {
+            input: 10,
+            cached: 0,
+            output: 3,
+        }),
+        model: Some("gpt-4o-mini".into()),
+        ttft: Some(Duration::from_millis(300)),
+        duration: Duration::from_secs(1),
+        malformed: 0,
+    }
+}
+
+/// An app with two sessions loaded and session 1 open.
+fn with_sessions() -> App {
+    let mut a = app();
+    update(
+        &mut a,
+        Msg::SessionsLoaded(vec![
+            summary(2, "Newer", NOW - 1000, false),
+            summary(1, "Older", NOW - 2 * 86_400_000, false),
+        ]),
+    );
+    a
+}
+
+#[test]
+fn typing_goes_to_the_input_and_enter_sends_it() {
+    let mut a = app();
+    type_text(&mut a, "hello 你好");
+    assert_eq!(a.input_text(), "hello 你好");
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        vec![Effect::Send {
+            session_id: None,
+            text: "hello 你好".into(),
+            model: "gpt-4o-mini".into()
+        }]
+    );
+    assert_eq!(a.input_text(), "");
+    assert_eq!(a.transcript.len(), 2);
+    assert_eq!(a.transcript[1].status, MessageStatus::Streaming);
+    assert!(a.pending_new.is_some() && a.streaming());
+}
+
+#[test]
+fn empty_input_does_not_send() {
+    let mut a = app();
+    type_text(&mut a, "   ");
+    assert!(update(&mut a, key(KeyCode::Enter)).is_empty());
+}
+
+#[test]
+fn alt_enter_and_ctrl_j_add_newlines_and_paste_never_sends() {
+    let mut a = app();
+    type_text(&mut a, "a");
+    update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)),
+    );
+    type_text(&mut a, "b");
+    update(&mut a, ctrl('j'));
+    type_text(&mut a, "c");
+    assert_eq!(a.input_text(), "a\nb\nc");
+    let fx = update(&mut a, Msg::Paste("line 1\r\nline 2\n".into()));
+    assert!(fx.is_empty());
+    assert_eq!(a.input_text(), "a\nb\ncline 1\nline 2\n");
+}
+
+#[test]
+fn without_a_key_send_opens_the_key_dialog_and_nothing_is_sent() {
+    let mut a = App::new(setup(false), (120, 40), NOW);
+    assert!(matches!(a.dialog, Some(Dialog::ApiKey { .. })));
+    update(&mut a, key(KeyCode::Esc));
+    assert!(a.dialog.is_none());
+    assert!(a.notice.as_ref().unwrap().text.contains("Ctrl+K"));
+    type_text(&mut a, "hi");
+    assert!(update(&mut a, key(KeyCode::Enter)).is_empty());
+    assert!(matches!(a.dialog, Some(Dialog::ApiKey { .. })));
+    assert_eq!(a.input_text(), "hi", "the message is kept");
+}
+
+#[test]
+fn key_dialog_stores_the_key_and_reports_errors() {
+    let mut a = App::new(setup(false), (120, 40), NOW);
+    update(&mut a, Msg::Paste("  sk-test-123456789\n".into()));
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert_eq!(fx, vec![Effect::StoreKey("sk-test-123456789".into())]);
+    update(&mut a, Msg::KeyStored(Err("no keyring".into())));
+    assert!(matches!(&a.dialog, Some(Dialog::ApiKey { error: Some(e), .. }) if e == "no keyring"));
+    update(&mut a, Msg::KeyStored(Ok("sk-…6789".into())));
+    assert!(a.dialog.is_none() && a.setup.has_key);
+}
+
+#[test]
+fn send_accepted_makes_the_new_session_current_and_streams_append() {
+    let mut a = app();
+    type_text(&mut a, "q");
+    update(&mut a, key(KeyCode::Enter));
+    let fx = update(
+        &mut a,
+        Msg::SendAccepted {
+            session_id: 7,
+            created: true,
+            user_id: 70,
+            answer_id: 71,
+        },
+    );
+    assert_eq!(fx, vec![Effect::LoadSessions]);
+    assert_eq!(a.current, Some(7));
+    assert_eq!(a.transcript[1].id, Some(71));
+    update(
+        &mut a,
+        Msg::Stream {
+            session_id: 7,
+            event: StreamEvent::Delta("Hel".into()),
+        },
+    );
+    update(
+        &mut a,
+        Msg::Stream {
+            session_id: 7,
+            event: StreamEvent::Delta("lo".into()),
+        },
+    );
+    assert_eq!(a.transcript[1].content, "Hello");
+    assert_eq!(a.live[&7].text, "Hello");
+    update(
+        &mut a,
+        Msg::Stream {
+            session_id: 7,
+            event: StreamEvent::Done(answer("Hello", AnswerStatus::Complete), Some(0.0001)),
+        },
+    );
+    assert!(!a.streaming());
+    assert_eq!(a.transcript[1].status, MessageStatus::Complete);
+    assert_eq!(a.transcript[1].usage.tokens_out, Some(3));
+    assert_eq!(a.session_cost(), Some(0.0001));
+    assert_eq!(a.context_used(), Some(13));
+}
+
+#[test]
+fn esc_stops_the_open_sessions_answer() {
+    let mut a = with_sessions();
+    update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::ALT)),
+    );
+    let id = a.current.unwrap();
+    type_text(&mut a, "q");
+    update(&mut a, key(KeyCode::Enter));
+    let fx = update(&mut a, key(KeyCode::Esc));
+    assert_eq!(fx, vec![Effect::Stop(id)]);
+    update(
+        &mut a,
+        Msg::Stream {
+            session_id: id,
+            event: StreamEvent::Done(answer("part", AnswerStatus::Interrupted), None),
+        },
+    );
+    assert_eq!(
+        a.transcript.last().unwrap().status,
+        MessageStatus::Interrupted
+    );
+    assert!(a.notice.as_ref().unwrap().text.contains("interrupted"));
+}
+
+#[test]
+fn an_answer_in_another_session_keeps_streaming_and_marks_it_unread() {
+    let mut a = with_sessions();
+    update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::ALT)),
+    );
+    let first = a.current.unwrap();
+    type_text(&mut a, "q");
+    update(&mut a, key(KeyCode::Enter));
+    let fx = update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::ALT)),
+    );
+    let second = a.current.unwrap();
+    assert_ne!(first, second);
+    assert!(fx.contains(&Effect::LoadTranscript(second)));
+    assert!(
+        !fx.iter().any(|f| matches!(f, Effect::Stop(_))),
+        "switching does not stop it"
+    );
+    update(
+        &mut a,
+        Msg::Stream {
+            session_id: first,
+            event: StreamEvent::Delta("x".into()),
+        },
+    );
+    assert_eq!(a.live[&first].text, "x");
+    update(
+        &mut a,
+        Msg::Stream {
+            session_id: first,
+            event: StreamEvent::Done(answer("x", AnswerStatus::Complete), None),
+        },
+    );
+    assert!(a.unread.contains(&first));
+    // Opening it clears the mark.
+    update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::ALT)),
+    );
+    assert!(!a.unread.contains(&first));
+}
+
+#[test]
+fn sending_while_an_answer_streams_in_the_same_session_is_refused_and_kept() {
+    let mut a = app();
+    type_text(&mut a, "one");
+    update(&mut a, key(KeyCode::Enter));
+    type_text(&mut a, "two");
+    assert!(update(&mut a, key(KeyCode::Enter)).is_empty());
+    assert_eq!(a.input_text(), "two");
+    assert!(
+        a.notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("still being written")
+    );
+}
+
+#[test]
+fn transcript_loaded_shows_messages_and_overlays_a_live_answer() {
+    let mut a = with_sessions();
+    a.current = Some(1);
+    a.live.insert(
+        1,
+        Live {
+            answer_id: Some(11),
+            text: "live text".into(),
+            waiting: None,
+        },
+    );
+    update(
+        &mut a,
+        Msg::TranscriptLoaded {
+            session_id: 1,
+            messages: vec![
+                message(10, 1, Role::User, "q", MessageStatus::Complete),
+                message(11, 1, Role::Assistant, "li", MessageStatus::Streaming),
+            ],
+            draft: Some("half typed".into()),
+        },
+    );
+    assert_eq!(a.transcript.len(), 2);
+    assert_eq!(a.transcript[1].content, "live text");
+    assert_eq!(a.input_text(), "half typed");
+    // A transcript for a session no longer open is ignored.
+    update(
+        &mut a,
+        Msg::TranscriptLoaded {
+            session_id: 2,
+            messages: vec![],
+            draft: None,
+        },
+    );
+    assert_eq!(a.transcript.len(), 2);
+}
+
+#[test]
+fn drafts_are_kept_per_session_when_switching() {
+    let mut a = with_sessions();
+    type_text(&mut a, "draft for new");
+    let fx = update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::ALT)),
+    );
+    assert!(fx.contains(&Effect::SaveDraft(NEW_SESSION, "draft for new".into())));
+    assert_eq!(a.input_text(), "");
+    type_text(&mut a, "draft for 2");
+    let fx = update(&mut a, ctrl('n'));
+    assert!(fx.contains(&Effect::SaveDraft(2, "draft for 2".into())));
+    assert_eq!(a.input_text(), "draft for new");
+}
+
+#[test]
+fn sessions_are_grouped_and_pinned_first() {
+    let mut a = app();
+    update(
+        &mut a,
+        Msg::SessionsLoaded(vec![
+            summary(3, "today", NOW - 1000, false),
+            summary(2, "yesterday", NOW - 86_400_000, false),
+            summary(1, "pinned old", NOW - 40 * 86_400_000, true),
+            summary(4, "week", NOW - 3 * 86_400_000, false),
+        ]),
+    );
+    assert_eq!(a.sessions[0].title, "pinned old");
+    let rows = a.list_rows();
+    assert_eq!(rows[0], ListRow::Heading("Pinned"));
+    let headings: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| match r {
+            ListRow::Heading(h) => Some(*h),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        headings,
+        ["Pinned", "Today", "Yesterday", "Previous 7 days"]
+    );
+}
+
+#[test]
+fn filter_narrows_the_list_as_you_type() {
+    let mut a = with_sessions();
+    update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)),
+    );
+    update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)),
+    );
+    assert_eq!(a.focus, Focus::Sessions);
+    update(&mut a, key(KeyCode::Char('/')));
+    assert!(a.filtering);
+    type_text(&mut a, "old");
+    assert_eq!(a.visible_sessions().len(), 1);
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert_eq!(fx, vec![Effect::LoadTranscript(1)]);
+    assert!(!a.filtering);
+}
+
+#[test]
+fn rename_pin_archive_from_the_session_list() {
+    let mut a = with_sessions();
+    a.focus = Focus::Sessions;
+    update(&mut a, key(KeyCode::Char('r')));
+    assert!(matches!(&a.dialog, Some(Dialog::Rename { id: 2, .. })));
+    for _ in 0.."Newer".len() {
+        update(&mut a, key(KeyCode::Backspace));
+    }
+    type_text(&mut a, "Renamed");
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert_eq!(fx, vec![Effect::Rename(2, "Renamed".into())]);
+    assert_eq!(a.sessions[0].title, "Renamed");
+    update(&mut a, key(KeyCode::Down));
+    let fx = update(&mut a, key(KeyCode::Char('p')));
+    assert!(fx.contains(&Effect::SetPinned(1, true)));
+    assert_eq!(a.sessions[0].id, 1, "pinned moves to the top");
+    let fx = update(&mut a, key(KeyCode::Char('a')));
+    assert!(fx.contains(&Effect::SetArchived(1, true)));
+    assert!(a.sessions.iter().all(|s| s.id != 1));
+}
+
+#[test]
+fn delete_asks_then_can_be_undone_or_happens_after_the_undo_time() {
+    let mut a = with_sessions();
+    a.focus = Focus::Sessions;
+    update(&mut a, key(KeyCode::Char('d')));
+    assert!(matches!(
+        &a.dialog,
+        Some(Dialog::ConfirmDelete { id: 2, .. })
+    ));
+    assert!(
+        update(&mut a, key(KeyCode::Char('y'))).is_empty(),
+        "nothing deleted yet"
+    );
+    assert_eq!(a.visible_sessions().len(), 1);
+    update(&mut a, ctrl('z'));
+    assert_eq!(a.visible_sessions().len(), 2, "undo brings it back");
+    update(&mut a, key(KeyCode::Char('d')));
+    update(&mut a, key(KeyCode::Enter));
+    assert!(update(&mut a, Msg::Tick(NOW + 1000)).is_empty());
+    let fx = update(&mut a, Msg::Tick(NOW + UNDO_MS + 1));
+    assert!(fx.contains(&Effect::Delete(2)));
+    assert!(a.pending_delete.is_none());
+}
+
+#[test]
+fn quitting_while_streaming_asks_first() {
+    let mut a = app();
+    type_text(&mut a, "q");
+    update(&mut a, key(KeyCode::Enter));
+    assert!(update(&mut a, ctrl('c')).is_empty());
+    assert_eq!(a.dialog, Some(Dialog::ConfirmQuit));
+    update(&mut a, key(KeyCode::Char('n')));
+    assert!(!a.quit);
+    update(&mut a, ctrl('q'));
+    let fx = update(&mut a, key(KeyCode::Char('y')));
+    assert!(a.quit && fx.contains(&Effect::Quit));
+}
+
+#[test]
+fn quitting_when_idle_is_immediate_and_keeps_the_draft() {
+    let mut a = app();
+    type_text(&mut a, "unsent");
+    let fx = update(&mut a, ctrl('q'));
+    assert!(a.quit);
+    assert_eq!(
+        fx,
+        vec![
+            Effect::SaveDraft(NEW_SESSION, "unsent".into()),
+            Effect::Quit
+        ]
+    );
+}
+
+#[test]
+fn search_queries_and_jumps_to_the_message() {
+    let mut a = with_sessions();
+    update(&mut a, ctrl('f'));
+    type_text(&mut a, "报销");
+    let fx = update(&mut a, key(KeyCode::Backspace));
+    assert_eq!(fx, vec![Effect::Search("报".into())]);
+    type_text(&mut a, "销");
+    let hit = SearchHit {
+        message_id: 11,
+        session_id: 1,
+        session_title: "Older".into(),
+        role: Role::Assistant,
+        snippet: "\u{E000}报销\u{E001}".into(),
+        created_ms: NOW,
+        rank: -1.0,
+    };
+    update(
+        &mut a,
+        Msg::SearchResults {
+            query: "stale".into(),
+            hits: vec![hit.clone()],
+        },
+    );
+    assert!(
+        matches!(&a.dialog, Some(Dialog::Search { hits, .. }) if hits.is_empty()),
+        "stale results are ignored"
+    );
+    update(
+        &mut a,
+        Msg::SearchResults {
+            query: "报销".into(),
+            hits: vec![hit],
+        },
+    );
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert_eq!(fx, vec![Effect::LoadTranscript(1)]);
+    update(
+        &mut a,
+        Msg::TranscriptLoaded {
+            session_id: 1,
+            messages: vec![
+                message(10, 1, Role::User, "q", MessageStatus::Complete),
+                message(11, 1, Role::Assistant, "报销", MessageStatus::Complete),
+            ],
+            draft: None,
+        },
+    );
+    assert_eq!(a.selected_turn, Some(1));
+    assert_eq!(a.focus, Focus::Transcript);
+}
+
+#[test]
+fn help_and_theme_picker() {
+    let mut a = app();
+    update(&mut a, key(KeyCode::F(1)));
+    assert_eq!(a.dialog, Some(Dialog::Help));
+    update(&mut a, key(KeyCode::Esc));
+    assert!(a.dialog.is_none());
+    update(&mut a, ctrl('t'));
+    update(&mut a, key(KeyCode::Down));
+    assert_eq!(a.setup.theme, "light", "previewed at once");
+    update(&mut a, key(KeyCode::Esc));
+    assert_eq!(a.setup.theme, "dark", "Esc reverts");
+    update(&mut a, ctrl('t'));
+    update(&mut a, key(KeyCode::Down));
+    update(&mut a, key(KeyCode::Down));
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        vec![Effect::SaveSetting("theme".into(), "gruvbox".into())]
+    );
+}
+
+#[test]
+fn scrolling_up_holds_the_view_and_new_text_is_flagged() {
+    let mut a = app();
+    type_text(&mut a, "q");
+    update(&mut a, key(KeyCode::Enter));
+    update(
+        &mut a,
+        Msg::SendAccepted {
+            session_id: 1,
+            created: true,
+            user_id: 1,
+            answer_id: 2,
+        },
+    );
+    update(
+        &mut a,
+        Msg::Layout {
+            lines: 100,
+            height: 20,
+        },
+    );
+    update(&mut a, key(KeyCode::PageUp));
+    assert_eq!(a.scroll, Scroll::Top(62));
+    update(
+        &mut a,
+        Msg::Stream {
+            session_id: 1,
+            event: StreamEvent::Delta("more".into()),
+        },
+    );
+    assert!(a.new_below);
+    assert_eq!(a.scroll, Scroll::Top(62), "the view does not move");
+    update(
+        &mut a,
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::ScrollDown,
+            column: 50,
+            row: 10,
+            modifiers: KeyModifiers::NONE,
+        }),
+    );
+    assert_eq!(a.scroll, Scroll::Top(65));
+    update(&mut a, key(KeyCode::PageDown));
+    update(&mut a, key(KeyCode::PageDown));
+    assert_eq!(a.scroll, Scroll::Follow);
+    assert!(!a.new_below);
+}
+
+#[test]
+fn copy_regenerate_and_recall() {
+    let mut a = with_sessions();
+    a.current = Some(1);
+    update(
+        &mut a,
+        Msg::TranscriptLoaded {
+            session_id: 1,
+            messages: vec![
+                message(10, 1, Role::User, "question", MessageStatus::Complete),
+                message(11, 1, Role::Assistant, "answer", MessageStatus::Truncated),
+            ],
+            draft: None,
+        },
+    );
+    assert_eq!(
+        update(&mut a, ctrl('y')),
+        vec![Effect::Copy("answer".into())]
+    );
+    let fx = update(&mut a, ctrl('r'));
+    assert_eq!(
+        fx,
+        vec![Effect::Regenerate {
+            session_id: 1,
+            replace: Some(11),
+            model: "gpt-4o-mini".into()
+        }]
+    );
+    assert_eq!(a.transcript.len(), 2);
+    assert_eq!(a.transcript[1].status, MessageStatus::Streaming);
+    update(
+        &mut a,
+        Msg::Stream {
+            session_id: 1,
+            event: StreamEvent::Done(answer("new", AnswerStatus::Complete), None),
+        },
+    );
+    update(&mut a, key(KeyCode::Up));
+    assert_eq!(
+        a.input_text(),
+        "question",
+        "Up in an empty box recalls the last message"
+    );
+}
+
+#[test]
+fn retry_waits_and_failures_become_notices() {
+    let mut a = app();
+    type_text(&mut a, "q");
+    update(&mut a, key(KeyCode::Enter));
+    update(
+        &mut a,
+        Msg::SendAccepted {
+            session_id: 5,
+            created: true,
+            user_id: 1,
+            answer_id: 2,
+        },
+    );
+    let n = RetryNotice {
+        retry: 1,
+        of: 2,
+        wait: Duration::from_secs(3),
+        reason: "rate limited (HTTP 429)".into(),
+    };
+    update(
+        &mut a,
+        Msg::Stream {
+            session_id: 5,
+            event: StreamEvent::Retrying(n),
+        },
+    );
+    assert_eq!(
+        a.live[&5].waiting.as_deref(),
+        Some("rate limited (HTTP 429), retrying in 3 s (1 of 2)")
+    );
+    update(
+        &mut a,
+        Msg::Stream {
+            session_id: 5,
+            event: StreamEvent::Failed("the API key was rejected … run `clerk auth login`".into()),
+        },
+    );
+    assert_eq!(a.transcript[1].status, MessageStatus::Error);
+    let text = &a.notice.as_ref().unwrap().text;
+    assert!(text.contains("Ctrl+K"), "{text}");
+    assert_eq!(a.notice.as_ref().unwrap().level, Level::Error);
+    update(&mut a, Msg::Tick(NOW + NOTICE_MS + 1));
+    assert!(a.notice.is_none(), "notices expire");
+}
+
+#[test]
+fn resize_copied_info_and_failed() {
+    let mut a = app();
+    update(&mut a, Msg::Resize(60, 20));
+    assert_eq!(a.size, (60, 20));
+    update(&mut a, Msg::Copied(Ok("system clipboard")));
+    assert_eq!(a.notice.as_ref().unwrap().text, "copied (system clipboard)");
+    update(&mut a, Msg::Info("2 earlier message(s) left out".into()));
+    assert_eq!(a.notice.as_ref().unwrap().level, Level::Info);
+    update(&mut a, Msg::Failed("disk full".into()));
+    assert_eq!(a.notice.as_ref().unwrap().level, Level::Error);
+}
+
+#[test]
+fn sidebar_toggles_and_focus_cycles() {
+    let mut a = app();
+    update(&mut a, ctrl('b'));
+    assert!(!a.sidebar);
+    update(&mut a, key(KeyCode::Tab));
+    assert_eq!(a.focus, Focus::Transcript);
+    update(&mut a, key(KeyCode::Tab));
+    assert_eq!(a.focus, Focus::Input, "the hidden list is skipped");
+}

@@ -1,0 +1,951 @@
+//! `update(&mut App, Msg) -> Vec<Effect>`: all of the app's behaviour, pure.
+//!
+//! No IO, no clock, no await: time comes in with `Msg::Tick`, results come back as
+//! messages, and what must be done goes out as effects.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind};
+use ratatui_textarea::TextArea;
+
+use super::keymap::{Command, Mode};
+use super::{
+    App, Dialog, Effect, Focus, Level, Live, Msg, NEW_SESSION, NOTICE_MS, Notice, Scroll,
+    SessionEntry, StreamEvent, Turn, UNDO_MS,
+};
+use crate::store::{MessageStatus, Role};
+
+/// Apply one message; return what the runtime must do.
+pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    match msg {
+        Msg::Key(key) if key.kind != KeyEventKind::Release => on_key(app, key, &mut fx),
+        Msg::Key(_) => {}
+        Msg::Paste(text) => on_paste(app, &text),
+        Msg::Resize(w, h) => app.size = (w, h),
+        Msg::Mouse(m) => match m.kind {
+            MouseEventKind::ScrollUp => scroll_up(app, 3),
+            MouseEventKind::ScrollDown => scroll_down(app, 3),
+            _ => {}
+        },
+        Msg::Tick(now) => on_tick(app, now, &mut fx),
+        Msg::Layout { lines, height } => {
+            app.view = (lines, height);
+            if let Scroll::Top(top) = app.scroll
+                && top + height >= lines
+            {
+                app.scroll = Scroll::Follow;
+                app.new_below = false;
+            }
+        }
+        Msg::SessionsLoaded(list) => {
+            let keep = selected_id(app);
+            let mut entries: Vec<SessionEntry> = list.iter().map(SessionEntry::from).collect();
+            entries.sort_by_key(|e| !e.pinned);
+            app.sessions = entries;
+            select_id(app, keep.or(app.current));
+        }
+        Msg::TranscriptLoaded {
+            session_id,
+            messages,
+            draft,
+        } => {
+            if app.current != Some(session_id) {
+                return fx;
+            }
+            app.transcript = messages.into_iter().map(Turn::from).collect();
+            if let Some(live) = app.live.get(&session_id) {
+                let idx = app
+                    .transcript
+                    .iter()
+                    .position(|t| t.id.is_some() && t.id == live.answer_id);
+                match idx {
+                    Some(i) => {
+                        app.transcript[i].content = live.text.clone();
+                        app.transcript[i].status = MessageStatus::Streaming;
+                    }
+                    None => app.transcript.push(Turn::new(
+                        Role::Assistant,
+                        live.text.clone(),
+                        MessageStatus::Streaming,
+                    )),
+                }
+            }
+            if !app.drafts.contains_key(&session_id)
+                && let Some(d) = draft
+            {
+                set_input(app, &d);
+            }
+            app.selected_turn = None;
+            app.scroll = Scroll::Follow;
+            app.new_below = false;
+            if let Some(target) = app.jump_to.take()
+                && let Some(i) = app.transcript.iter().position(|t| t.id == Some(target))
+            {
+                app.selected_turn = Some(i);
+                app.focus = Focus::Transcript;
+            }
+        }
+        Msg::SendAccepted {
+            session_id,
+            created,
+            user_id,
+            answer_id,
+        } => {
+            let mut live = if created {
+                app.pending_new.take().unwrap_or_default()
+            } else {
+                app.live.remove(&session_id).unwrap_or_default()
+            };
+            live.answer_id = Some(answer_id);
+            app.live.insert(session_id, live);
+            if created && app.current.is_none() {
+                app.current = Some(session_id);
+            }
+            if app.current == Some(session_id) {
+                let n = app.transcript.len();
+                if n >= 2 {
+                    app.transcript[n - 2].id.get_or_insert(user_id);
+                    app.transcript[n - 1].id = Some(answer_id);
+                }
+            }
+            fx.push(Effect::LoadSessions);
+        }
+        Msg::Stream { session_id, event } => on_stream(app, session_id, event, &mut fx),
+        Msg::SearchResults { query, hits } => {
+            if let Some(Dialog::Search {
+                query: q,
+                hits: h,
+                selected,
+            }) = &mut app.dialog
+                && *q == query
+            {
+                *h = hits;
+                *selected = 0;
+            }
+        }
+        Msg::KeyStored(Ok(masked)) => {
+            app.setup.has_key = true;
+            app.dialog = None;
+            notice(
+                app,
+                format!("key {masked} stored in the keyring"),
+                Level::Info,
+            );
+        }
+        Msg::KeyStored(Err(e)) => {
+            if let Some(Dialog::ApiKey { error, .. }) = &mut app.dialog {
+                *error = Some(e);
+            }
+        }
+        Msg::Copied(Ok(how)) => notice(app, format!("copied ({how})"), Level::Info),
+        Msg::Copied(Err(e)) => notice(app, format!("could not copy: {e}"), Level::Error),
+        Msg::Failed(e) => notice(app, e, Level::Error),
+        Msg::Info(text) => notice(app, text, Level::Info),
+    }
+    fx
+}
+
+fn notice(app: &mut App, text: impl Into<String>, level: Level) {
+    app.notice = Some(Notice {
+        text: text.into(),
+        level,
+        until_ms: app.now_ms + NOTICE_MS,
+    });
+}
+
+fn on_tick(app: &mut App, now: i64, fx: &mut Vec<Effect>) {
+    app.now_ms = now;
+    if app.notice.as_ref().is_some_and(|n| n.until_ms <= now) {
+        app.notice = None;
+    }
+    if let Some((entry, at)) = &app.pending_delete
+        && *at <= now
+    {
+        fx.push(Effect::Delete(entry.id));
+        app.sessions.retain(|s| s.id != entry.id);
+        app.pending_delete = None;
+        fx.push(Effect::LoadSessions);
+    }
+}
+
+fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: &mut Vec<Effect>) {
+    let open = app.current == Some(session_id);
+    match event {
+        StreamEvent::Retrying(n) => {
+            let text = format!(
+                "{}, retrying in {} ({} of {})",
+                n.reason,
+                crate::llm::error::human_duration(n.wait),
+                n.retry,
+                n.of
+            );
+            if let Some(l) = app.live.get_mut(&session_id) {
+                l.waiting = Some(text.clone());
+            }
+            notice(app, text, Level::Warn);
+        }
+        StreamEvent::Delta(d) => {
+            if let Some(l) = app.live.get_mut(&session_id) {
+                l.text.push_str(&d);
+                l.waiting = None;
+            }
+            if open {
+                if let Some(t) = app
+                    .transcript
+                    .last_mut()
+                    .filter(|t| t.status == MessageStatus::Streaming)
+                {
+                    t.content.push_str(&d);
+                }
+                if app.scroll != Scroll::Follow {
+                    app.new_below = true;
+                }
+            }
+        }
+        StreamEvent::Done(answer, cost) => {
+            app.live.remove(&session_id);
+            let status = match answer.status {
+                crate::llm::AnswerStatus::Complete => MessageStatus::Complete,
+                crate::llm::AnswerStatus::Truncated => MessageStatus::Truncated,
+                crate::llm::AnswerStatus::Interrupted => MessageStatus::Interrupted,
+                crate::llm::AnswerStatus::Error => MessageStatus::Error,
+            };
+            if open {
+                if let Some(t) = app
+                    .transcript
+                    .iter_mut()
+                    .rev()
+                    .find(|t| t.status == MessageStatus::Streaming)
+                {
+                    t.content = answer.text.clone();
+                    t.status = status;
+                    t.error = answer.reason.clone();
+                    t.model = answer.model.clone();
+                    t.usage = crate::store::Usage {
+                        tokens_in: answer.usage.map(|u| u.input),
+                        tokens_cached: answer.usage.map(|u| u.cached),
+                        tokens_out: answer.usage.map(|u| u.output),
+                    };
+                    t.cost_usd = cost;
+                    t.ttft_ms = answer.ttft.map(|d| d.as_millis() as u64);
+                    t.duration_ms = Some(answer.duration.as_millis() as u64);
+                }
+            } else {
+                app.unread.insert(session_id);
+            }
+            if status != MessageStatus::Complete {
+                let why = answer.reason.unwrap_or_default();
+                notice(
+                    app,
+                    format!("answer {}: {why}", status.as_str()),
+                    Level::Warn,
+                );
+            }
+            fx.push(Effect::LoadSessions);
+        }
+        StreamEvent::Failed(e) => {
+            app.live.remove(&session_id);
+            if open
+                && let Some(t) = app
+                    .transcript
+                    .iter_mut()
+                    .rev()
+                    .find(|t| t.status == MessageStatus::Streaming)
+            {
+                t.status = MessageStatus::Error;
+                t.error = Some(e.clone());
+            }
+            let hint = if e.contains("clerk auth login") {
+                " · Ctrl+K adds a key"
+            } else {
+                ""
+            };
+            notice(app, format!("{e}{hint}"), Level::Error);
+            fx.push(Effect::LoadSessions);
+        }
+    }
+}
+
+fn mode(app: &App) -> Mode {
+    match app.focus {
+        Focus::Input => Mode::Input,
+        Focus::Sessions => Mode::Sessions,
+        Focus::Transcript => Mode::Transcript,
+    }
+}
+
+fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
+    if app.dialog.is_some() {
+        on_dialog_key(app, key, fx);
+        return;
+    }
+    if app.filtering && on_filter_key(app, key, fx) {
+        return;
+    }
+    match app.setup.keymap.lookup(mode(app), &key) {
+        Some(cmd) => run(app, cmd, key, fx),
+        None if app.focus == Focus::Input => {
+            app.input.input(key);
+        }
+        None => {}
+    }
+}
+
+fn on_filter_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) -> bool {
+    match key.code {
+        KeyCode::Esc => {
+            app.filtering = false;
+            app.filter.clear();
+        }
+        KeyCode::Enter => {
+            app.filtering = false;
+            open_selected(app, fx);
+        }
+        KeyCode::Backspace => {
+            app.filter.pop();
+            app.selected = 0;
+        }
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            app.filter.push(c);
+            app.selected = 0;
+        }
+        _ => return false,
+    }
+    true
+}
+
+fn selected_id(app: &App) -> Option<i64> {
+    app.visible_sessions().get(app.selected).map(|s| s.id)
+}
+
+fn select_id(app: &mut App, id: Option<i64>) {
+    if let Some(id) = id
+        && let Some(i) = app.visible_sessions().iter().position(|s| s.id == id)
+    {
+        app.selected = i;
+        return;
+    }
+    let n = app.visible_sessions().len();
+    app.selected = app.selected.min(n.saturating_sub(1));
+}
+
+fn set_input(app: &mut App, text: &str) {
+    let lines: Vec<String> = if text.is_empty() {
+        vec![String::new()]
+    } else {
+        text.split('\n').map(str::to_string).collect()
+    };
+    app.input = TextArea::new(lines);
+    app.input.move_cursor(ratatui_textarea::CursorMove::Bottom);
+    app.input.move_cursor(ratatui_textarea::CursorMove::End);
+}
+
+/// Keep the draft of the session being left, in memory and on disk.
+fn stash_draft(app: &mut App, fx: &mut Vec<Effect>) {
+    let key = app.current.unwrap_or(NEW_SESSION);
+    let text = app.input_text();
+    let before = app.drafts.get(&key).cloned().unwrap_or_default();
+    if text != before {
+        fx.push(Effect::SaveDraft(key, text.clone()));
+    }
+    if text.is_empty() {
+        app.drafts.remove(&key);
+    } else {
+        app.drafts.insert(key, text);
+    }
+}
+
+fn open_session(app: &mut App, id: i64, fx: &mut Vec<Effect>) {
+    if app.current == Some(id) {
+        return;
+    }
+    stash_draft(app, fx);
+    app.current = Some(id);
+    app.transcript.clear();
+    app.unread.remove(&id);
+    let draft = app.drafts.get(&id).cloned().unwrap_or_default();
+    set_input(app, &draft);
+    select_id(app, Some(id));
+    fx.push(Effect::LoadTranscript(id));
+}
+
+fn open_selected(app: &mut App, fx: &mut Vec<Effect>) {
+    if let Some(id) = selected_id(app) {
+        open_session(app, id, fx);
+    }
+}
+
+fn new_session(app: &mut App, fx: &mut Vec<Effect>) {
+    stash_draft(app, fx);
+    app.current = None;
+    app.transcript.clear();
+    if let Some(l) = &app.pending_new {
+        app.transcript.push(Turn::new(
+            Role::Assistant,
+            l.text.clone(),
+            MessageStatus::Streaming,
+        ));
+    }
+    let draft = app.drafts.get(&NEW_SESSION).cloned().unwrap_or_default();
+    set_input(app, &draft);
+    app.scroll = Scroll::Follow;
+    app.focus = Focus::Input;
+}
+
+fn scroll_up(app: &mut App, n: usize) {
+    let (lines, height) = app.view;
+    let max_top = lines.saturating_sub(height);
+    let top = match app.scroll {
+        Scroll::Follow => max_top,
+        Scroll::Top(t) => t,
+    };
+    app.scroll = Scroll::Top(top.saturating_sub(n));
+    if max_top == 0 {
+        app.scroll = Scroll::Follow;
+    }
+}
+
+fn scroll_down(app: &mut App, n: usize) {
+    if let Scroll::Top(t) = app.scroll {
+        let (lines, height) = app.view;
+        if t + n + height >= lines {
+            app.scroll = Scroll::Follow;
+            app.new_below = false;
+        } else {
+            app.scroll = Scroll::Top(t + n);
+        }
+    }
+}
+
+fn send(app: &mut App, fx: &mut Vec<Effect>) {
+    let text = app.input_text();
+    if text.trim().is_empty() {
+        return;
+    }
+    if !app.setup.has_key {
+        app.dialog = Some(Dialog::ApiKey {
+            key: String::new(),
+            error: app.setup.key_problem.clone(),
+        });
+        return;
+    }
+    if app.current_live().is_some() {
+        notice(
+            app,
+            "an answer is still being written: wait, or press Esc to stop it",
+            Level::Warn,
+        );
+        return;
+    }
+    app.transcript
+        .push(Turn::new(Role::User, text.clone(), MessageStatus::Complete));
+    app.transcript.push(Turn::new(
+        Role::Assistant,
+        String::new(),
+        MessageStatus::Streaming,
+    ));
+    match app.current {
+        Some(id) => {
+            app.live.insert(id, Live::default());
+        }
+        None => app.pending_new = Some(Live::default()),
+    }
+    app.sent.push(text.clone());
+    set_input(app, "");
+    let key = app.current.unwrap_or(NEW_SESSION);
+    if app.drafts.remove(&key).is_some() {
+        fx.push(Effect::SaveDraft(key, String::new()));
+    }
+    app.scroll = Scroll::Follow;
+    app.new_below = false;
+    app.selected_turn = None;
+    fx.push(Effect::Send {
+        session_id: app.current,
+        text,
+        model: app.setup.model.clone(),
+    });
+}
+
+fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
+    match cmd {
+        Command::Send => send(app, fx),
+        Command::Newline => app.input.insert_newline(),
+        Command::StopAnswer => {
+            if let Some(id) = app.current
+                && app.live.contains_key(&id)
+            {
+                fx.push(Effect::Stop(id));
+                notice(app, "stopping the answer…", Level::Info);
+            } else if app.current.is_none() && app.pending_new.is_some() {
+                notice(
+                    app,
+                    "the answer is starting; press Esc again in a moment",
+                    Level::Info,
+                );
+            } else if app.focus != Focus::Input {
+                app.focus = Focus::Input;
+            }
+        }
+        Command::Quit => {
+            if app.streaming() {
+                app.dialog = Some(Dialog::ConfirmQuit);
+            } else {
+                stash_draft(app, fx);
+                app.quit = true;
+                fx.push(Effect::Quit);
+            }
+        }
+        Command::NewSession => new_session(app, fx),
+        Command::NextSession | Command::PrevSession => {
+            let n = app.visible_sessions().len();
+            if n == 0 {
+                return;
+            }
+            let cur = app
+                .current
+                .and_then(|c| app.visible_sessions().iter().position(|s| s.id == c));
+            let base = if app.focus == Focus::Sessions {
+                Some(app.selected)
+            } else {
+                cur
+            };
+            app.selected = match (cmd, base) {
+                (Command::NextSession, Some(i)) => (i + 1).min(n - 1),
+                (Command::NextSession, None) => 0,
+                (_, Some(i)) => i.saturating_sub(1),
+                (_, None) => 0,
+            };
+            open_selected(app, fx);
+        }
+        Command::OpenSession => {
+            open_selected(app, fx);
+            app.focus = Focus::Input;
+        }
+        Command::FocusNext => {
+            app.focus = match app.focus {
+                Focus::Input => Focus::Transcript,
+                Focus::Transcript if app.sidebar => Focus::Sessions,
+                _ => Focus::Input,
+            };
+        }
+        Command::ToggleSidebar => {
+            app.sidebar = !app.sidebar;
+            if !app.sidebar && app.focus == Focus::Sessions {
+                app.focus = Focus::Input;
+            }
+        }
+        Command::Search => {
+            app.dialog = Some(Dialog::Search {
+                query: String::new(),
+                hits: Vec::new(),
+                selected: 0,
+            })
+        }
+        Command::Help => app.dialog = Some(Dialog::Help),
+        Command::RenameSession => {
+            if let Some(s) = target_session(app) {
+                app.dialog = Some(Dialog::Rename {
+                    id: s.id,
+                    title: s.title,
+                });
+            }
+        }
+        Command::DeleteSession => {
+            if let Some(s) = target_session(app) {
+                app.dialog = Some(Dialog::ConfirmDelete {
+                    id: s.id,
+                    title: s.title,
+                });
+            }
+        }
+        Command::PinSession => {
+            if let Some(s) = target_session(app) {
+                let pinned = !s.pinned;
+                if let Some(e) = app.sessions.iter_mut().find(|e| e.id == s.id) {
+                    e.pinned = pinned;
+                }
+                app.sessions.sort_by_key(|e| !e.pinned);
+                select_id(app, Some(s.id));
+                fx.push(Effect::SetPinned(s.id, pinned));
+                notice(app, if pinned { "pinned" } else { "unpinned" }, Level::Info);
+            }
+        }
+        Command::ArchiveSession => {
+            if let Some(s) = target_session(app) {
+                app.sessions.retain(|e| e.id != s.id);
+                fx.push(Effect::SetArchived(s.id, true));
+                if app.current == Some(s.id) {
+                    new_session(app, fx);
+                }
+                select_id(app, None);
+                notice(app, format!("archived “{}”", s.title), Level::Info);
+            }
+        }
+        Command::Undo => {
+            if let Some((entry, _)) = app.pending_delete.take() {
+                notice(app, format!("restored “{}”", entry.title), Level::Info);
+                select_id(app, Some(entry.id));
+            }
+        }
+        Command::ThemePicker => {
+            let selected = app
+                .setup
+                .themes
+                .iter()
+                .position(|t| *t == app.setup.theme)
+                .unwrap_or(0);
+            app.dialog = Some(Dialog::Themes {
+                selected,
+                original: app.setup.theme.clone(),
+            });
+        }
+        Command::ScrollUp => scroll_up(app, 3),
+        Command::ScrollDown => scroll_down(app, 3),
+        Command::PageUp => scroll_up(app, app.view.1.saturating_sub(2).max(1)),
+        Command::PageDown => scroll_down(app, app.view.1.saturating_sub(2).max(1)),
+        Command::ScrollBottom => {
+            app.scroll = Scroll::Follow;
+            app.new_below = false;
+            app.selected_turn = None;
+        }
+        Command::SelectPrev | Command::SelectNext => {
+            let n = app.transcript.len();
+            if n == 0 {
+                return;
+            }
+            app.selected_turn = Some(match (cmd, app.selected_turn) {
+                (Command::SelectPrev, None) => n - 1,
+                (Command::SelectPrev, Some(i)) => i.saturating_sub(1),
+                (_, None) => n - 1,
+                (_, Some(i)) => (i + 1).min(n - 1),
+            });
+        }
+        Command::CopyMessage => {
+            let turn = app
+                .selected_turn
+                .and_then(|i| app.transcript.get(i))
+                .or_else(|| {
+                    app.transcript
+                        .iter()
+                        .rev()
+                        .find(|t| t.role == Role::Assistant)
+                });
+            match turn {
+                Some(t) if !t.content.is_empty() => fx.push(Effect::Copy(t.content.clone())),
+                _ => notice(app, "nothing to copy yet", Level::Info),
+            }
+        }
+        Command::Regenerate => regenerate(app, fx),
+        Command::RecallLast => {
+            if app.input_text().is_empty() {
+                if let Some(last) = app.sent.last().cloned().or_else(|| {
+                    app.transcript
+                        .iter()
+                        .rev()
+                        .find(|t| t.role == Role::User)
+                        .map(|t| t.content.clone())
+                }) {
+                    set_input(app, &last);
+                }
+            } else {
+                app.input.input(key);
+            }
+        }
+        Command::AddKey => {
+            app.dialog = Some(Dialog::ApiKey {
+                key: String::new(),
+                error: None,
+            })
+        }
+        Command::FilterSessions => {
+            app.sidebar = true;
+            app.focus = Focus::Sessions;
+            app.filtering = true;
+        }
+    }
+}
+
+/// The session a session command applies to: the selected one in the list when the list
+/// has the focus, otherwise the open one.
+fn target_session(app: &App) -> Option<SessionEntry> {
+    let id = if app.focus == Focus::Sessions {
+        selected_id(app)
+    } else {
+        app.current.or_else(|| selected_id(app))
+    }?;
+    app.sessions.iter().find(|s| s.id == id).cloned()
+}
+
+fn regenerate(app: &mut App, fx: &mut Vec<Effect>) {
+    let Some(id) = app.current else {
+        notice(app, "nothing to regenerate yet", Level::Info);
+        return;
+    };
+    if app.live.contains_key(&id) {
+        notice(app, "an answer is still being written", Level::Warn);
+        return;
+    }
+    if !app.setup.has_key {
+        app.dialog = Some(Dialog::ApiKey {
+            key: String::new(),
+            error: app.setup.key_problem.clone(),
+        });
+        return;
+    }
+    let replace = match app.transcript.last() {
+        Some(t) if t.role == Role::Assistant => {
+            let id = t.id;
+            app.transcript.pop();
+            id
+        }
+        Some(t) if t.role == Role::User => None,
+        _ => {
+            notice(app, "nothing to regenerate yet", Level::Info);
+            return;
+        }
+    };
+    app.transcript.push(Turn::new(
+        Role::Assistant,
+        String::new(),
+        MessageStatus::Streaming,
+    ));
+    app.live.insert(id, Live::default());
+    app.scroll = Scroll::Follow;
+    fx.push(Effect::Regenerate {
+        session_id: id,
+        replace,
+        model: app.setup.model.clone(),
+    });
+}
+
+fn on_paste(app: &mut App, text: &str) {
+    let one_line = || text.replace(['\r', '\n'], " ");
+    match &mut app.dialog {
+        Some(Dialog::ApiKey { key, .. }) => key.push_str(text.trim()),
+        Some(Dialog::Search { query, .. }) => query.push_str(&one_line()),
+        Some(Dialog::Rename { title, .. }) => title.push_str(&one_line()),
+        Some(_) => {}
+        None => {
+            let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+            app.input.insert_str(normalized);
+            app.focus = Focus::Input;
+        }
+    }
+}
+
+fn edit_line(text: &mut String, key: &KeyEvent) -> bool {
+    match key.code {
+        KeyCode::Backspace => {
+            text.pop();
+            true
+        }
+        KeyCode::Char(c)
+            if !key
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+        {
+            text.push(c);
+            true
+        }
+        _ => false,
+    }
+}
+
+fn on_dialog_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let Some(dialog) = app.dialog.take() else {
+        return;
+    };
+    let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+    let keep = match dialog {
+        Dialog::Help => match key.code {
+            KeyCode::Esc
+            | KeyCode::Enter
+            | KeyCode::F(1)
+            | KeyCode::Char('q')
+            | KeyCode::Char('?') => None,
+            _ if ctrl_c => None,
+            _ => Some(Dialog::Help),
+        },
+        Dialog::Search {
+            mut query,
+            hits,
+            mut selected,
+        } => match key.code {
+            KeyCode::Esc => None,
+            _ if ctrl_c => None,
+            KeyCode::Up => {
+                selected = selected.saturating_sub(1);
+                Some(Dialog::Search {
+                    query,
+                    hits,
+                    selected,
+                })
+            }
+            KeyCode::Down => {
+                selected = (selected + 1).min(hits.len().saturating_sub(1));
+                Some(Dialog::Search {
+                    query,
+                    hits,
+                    selected,
+                })
+            }
+            KeyCode::Enter => match hits.get(selected) {
+                Some(hit) => {
+                    let (sid, mid) = (hit.session_id, hit.message_id);
+                    app.jump_to = Some(mid);
+                    if app.current == Some(sid) {
+                        if let Some(i) = app.transcript.iter().position(|t| t.id == Some(mid)) {
+                            app.selected_turn = Some(i);
+                            app.focus = Focus::Transcript;
+                        }
+                        app.jump_to = None;
+                    } else {
+                        open_session(app, sid, fx);
+                    }
+                    None
+                }
+                None => Some(Dialog::Search {
+                    query,
+                    hits,
+                    selected,
+                }),
+            },
+            _ => {
+                if edit_line(&mut query, &key) {
+                    fx.push(Effect::Search(query.clone()));
+                }
+                Some(Dialog::Search {
+                    query,
+                    hits,
+                    selected,
+                })
+            }
+        },
+        Dialog::Rename { id, mut title } => match key.code {
+            KeyCode::Esc => None,
+            _ if ctrl_c => None,
+            KeyCode::Enter => {
+                let t = title.trim().to_string();
+                if !t.is_empty() {
+                    if let Some(e) = app.sessions.iter_mut().find(|e| e.id == id) {
+                        e.title = t.clone();
+                    }
+                    fx.push(Effect::Rename(id, t));
+                }
+                None
+            }
+            _ => {
+                edit_line(&mut title, &key);
+                Some(Dialog::Rename { id, title })
+            }
+        },
+        Dialog::ConfirmDelete { id, title } => match key.code {
+            KeyCode::Char('y') | KeyCode::Enter => {
+                if let Some((prev, _)) = app.pending_delete.take() {
+                    fx.push(Effect::Delete(prev.id));
+                    app.sessions.retain(|s| s.id != prev.id);
+                }
+                if let Some(entry) = app.sessions.iter().find(|s| s.id == id).cloned() {
+                    app.pending_delete = Some((entry, app.now_ms + UNDO_MS));
+                }
+                if app.current == Some(id) {
+                    new_session(app, fx);
+                }
+                select_id(app, None);
+                let undo = app
+                    .setup
+                    .keymap
+                    .key_for(Mode::Global, Command::Undo)
+                    .map(|k| format!(" · {k} to undo"))
+                    .unwrap_or_default();
+                notice(app, format!("deleted “{title}”{undo}"), Level::Info);
+                None
+            }
+            KeyCode::Char('n') | KeyCode::Esc => None,
+            _ if ctrl_c => None,
+            _ => Some(Dialog::ConfirmDelete { id, title }),
+        },
+        Dialog::ConfirmQuit => match key.code {
+            KeyCode::Char('y') | KeyCode::Enter => {
+                stash_draft(app, fx);
+                app.quit = true;
+                fx.push(Effect::Quit);
+                None
+            }
+            KeyCode::Char('n') | KeyCode::Esc => None,
+            _ => Some(Dialog::ConfirmQuit),
+        },
+        Dialog::Themes {
+            mut selected,
+            original,
+        } => {
+            let n = app.setup.themes.len();
+            match key.code {
+                KeyCode::Up | KeyCode::Char('k') => {
+                    selected = selected.saturating_sub(1);
+                }
+                KeyCode::Down | KeyCode::Char('j') => {
+                    selected = (selected + 1).min(n.saturating_sub(1));
+                }
+                KeyCode::Enter => {
+                    fx.push(Effect::SaveSetting(
+                        "theme".to_string(),
+                        app.setup.theme.clone(),
+                    ));
+                    notice(app, format!("theme: {}", app.setup.theme), Level::Info);
+                    return;
+                }
+                KeyCode::Esc => {
+                    app.setup.theme = original;
+                    return;
+                }
+                _ if ctrl_c => {
+                    app.setup.theme = original;
+                    return;
+                }
+                _ => {}
+            }
+            if let Some(name) = app.setup.themes.get(selected) {
+                app.setup.theme = name.clone();
+            }
+            Some(Dialog::Themes { selected, original })
+        }
+        Dialog::ApiKey {
+            key: mut typed,
+            error,
+        } => match key.code {
+            KeyCode::Esc => {
+                if !app.setup.has_key {
+                    let hint = app
+                        .setup
+                        .keymap
+                        .key_for(Mode::Global, Command::AddKey)
+                        .map(|k| format!(": press {k} to add one"))
+                        .unwrap_or_default();
+                    notice(app, format!("no API key{hint}"), Level::Warn);
+                }
+                None
+            }
+            _ if ctrl_c => None,
+            KeyCode::Enter => {
+                let k = typed.trim().to_string();
+                if k.is_empty() {
+                    Some(Dialog::ApiKey {
+                        key: typed,
+                        error: Some("paste the key first".to_string()),
+                    })
+                } else {
+                    fx.push(Effect::StoreKey(k));
+                    Some(Dialog::ApiKey {
+                        key: typed,
+                        error: None,
+                    })
+                }
+            }
+            _ => {
+                edit_line(&mut typed, &key);
+                Some(Dialog::ApiKey { key: typed, error })
+            }
+        },
+    };
+    app.dialog = keep;
+}

@@ -1,0 +1,57 @@
+//! Copying text: the system clipboard through the platform's tool when there is one, else
+//! the OSC 52 escape sequence, which terminals (also over SSH and in tmux) turn into a copy.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use base64::Engine;
+
+fn try_tool(program: &str, args: &[&str], text: &str) -> bool {
+    let Ok(mut child) = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    let wrote = child
+        .stdin
+        .take()
+        .is_some_and(|mut s| s.write_all(text.as_bytes()).is_ok());
+    wrote && child.wait().is_ok_and(|st| st.success())
+}
+
+/// Copy `text`; says how it was done.
+pub fn copy(text: &str) -> Result<&'static str, String> {
+    let over_ssh = std::env::var_os("SSH_CONNECTION").is_some();
+    if !over_ssh {
+        if cfg!(target_os = "macos") && try_tool("pbcopy", &[], text) {
+            return Ok("system clipboard");
+        }
+        if cfg!(windows) && try_tool("clip.exe", &[], text) {
+            return Ok("system clipboard");
+        }
+        if std::env::var_os("WAYLAND_DISPLAY").is_some() && try_tool("wl-copy", &[], text) {
+            return Ok("system clipboard");
+        }
+        if std::env::var_os("DISPLAY").is_some()
+            && (try_tool("xclip", &["-selection", "clipboard"], text)
+                || try_tool("xsel", &["--clipboard", "--input"], text))
+        {
+            return Ok("system clipboard");
+        }
+    }
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    let seq = if std::env::var_os("TMUX").is_some() {
+        format!("\x1bPtmux;\x1b\x1b]52;c;{encoded}\x07\x1b\\")
+    } else {
+        format!("\x1b]52;c;{encoded}\x07")
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(seq.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| e.to_string())?;
+    Ok("terminal clipboard, OSC 52")
+}

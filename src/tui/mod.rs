@@ -1,0 +1,774 @@
+//! The runtime of the full-screen app: the terminal, the event loop, and the effects.
+//!
+//! Keys and resizes come from a reader thread; answers stream in spawned tasks that send
+//! messages back; the store is owned by one thread that applies jobs in order. The loop
+//! drains every pending message, runs `update`, carries out the effects, and draws at most
+//! once per frame, only when something changed; it ticks only while something waits or
+//! animates. The terminal is restored on quit, on error and on panic.
+
+mod clipboard;
+mod store_thread;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ratatui::DefaultTerminal;
+use ratatui::crossterm::event::{
+    self, DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    Event,
+};
+use ratatui::crossterm::execute;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::oneshot;
+
+pub use store_thread::StoreHandle;
+
+use crate::app::update::update;
+use crate::app::{App, Effect, Keymap, Msg, Setup, StreamEvent};
+use crate::config::{Config, ModelInfo, Profile};
+use crate::llm::context::{count_tokens, fit};
+use crate::llm::{
+    AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint, EngineEvent, run_chat,
+};
+use crate::secrets::{self, ApiKey, KeyStore, OsKeyring, SERVICE};
+use crate::store::{MessageFinish, MessageStatus, NewMessage, NewSession, Role, Store, Usage};
+use crate::ui::{self, RenderCache, Theme};
+
+/// Frames at most this often.
+const FRAME: Duration = Duration::from_millis(16);
+/// Partial answers are saved at least this often.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// Everything the runtime needs to start.
+#[derive(Debug)]
+pub struct Start {
+    /// The loaded config.
+    pub config: Config,
+    /// The profile's name.
+    pub profile_name: String,
+    /// The profile.
+    pub profile: Profile,
+    /// The model.
+    pub model: String,
+    /// `--base-url`.
+    pub base_url: Option<String>,
+    /// The history database (`None`: history is off; an in-memory store is used).
+    pub database: Option<std::path::PathBuf>,
+    /// The user's themes folder.
+    pub themes_dir: std::path::PathBuf,
+}
+
+/// Stop switches of running answers, by session.
+type Stops = Arc<Mutex<HashMap<i64, oneshot::Sender<()>>>>;
+
+struct Runtime {
+    tx: UnboundedSender<Msg>,
+    store: StoreHandle,
+    endpoint: Option<Endpoint>,
+    start: Start,
+    stops: Stops,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Pick the theme by name and adapt it to the terminal (NO_COLOR, 16 colours).
+fn resolve_theme(themes: &[Theme], name: &str) -> Theme {
+    let base = themes
+        .iter()
+        .find(|t| t.name == name)
+        .cloned()
+        .unwrap_or_else(Theme::default_theme);
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        return base.without_color();
+    }
+    let colorterm = std::env::var("COLORTERM").unwrap_or_default();
+    let term = std::env::var("TERM").unwrap_or_default();
+    if !(colorterm.contains("truecolor")
+        || colorterm.contains("24bit")
+        || term.contains("256")
+        || term.contains("direct"))
+    {
+        return base.to_ansi16();
+    }
+    base
+}
+
+/// Run the full-screen app until the user quits.
+pub fn run(start: Start) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start: {e}"))?;
+    let store = match &start.database {
+        Some(path) => Store::open(path).map_err(|e| e.to_string())?,
+        None => Store::open_in_memory().map_err(|e| e.to_string())?,
+    };
+    let recovered = store.recovered();
+    let remembered_theme = store.setting("theme").ok().flatten();
+    let (themes, theme_errors) = ui::theme::load_all(Some(&start.themes_dir));
+    let theme_names: Vec<String> = themes.iter().map(|t| t.name.clone()).collect();
+    let (keymap, key_error) = match Keymap::with_overrides(&start.config.file.keys) {
+        Ok(k) => (k, None),
+        Err(e) => (Keymap::default(), Some(e.to_string())),
+    };
+    let key = secrets::resolve(
+        &start.profile_name,
+        start.profile.api_key_cmd.as_deref(),
+        &secrets::process_env,
+        &OsKeyring,
+    );
+    let (endpoint, key_problem) = match key {
+        Ok((k, _)) => match Endpoint::new(&start.profile, &k, start.base_url.as_deref()) {
+            Ok(e) => (Some(e), None),
+            Err(e) => (None, Some(e.to_string())),
+        },
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let mut theme_name = remembered_theme
+        .or(start.config.file.theme.clone())
+        .unwrap_or_else(|| ui::theme::DEFAULT_THEME.to_string());
+    let mut startup_notes: Vec<String> = theme_errors.iter().map(|e| e.to_string()).collect();
+    if !theme_names.contains(&theme_name) {
+        startup_notes.push(format!(
+            "theme “{theme_name}” not found; using {}",
+            ui::theme::DEFAULT_THEME
+        ));
+        theme_name = ui::theme::DEFAULT_THEME.to_string();
+    }
+    startup_notes.extend(key_error);
+    if recovered > 0 {
+        startup_notes.push(format!(
+            "{recovered} answer(s) cut off by a crash were kept, marked interrupted"
+        ));
+    }
+    let info = start
+        .config
+        .models
+        .get(&start.model)
+        .cloned()
+        .unwrap_or_default();
+    let offset = chrono::Local::now().offset().local_minus_utc() as i64;
+    let setup = Setup {
+        profile: start.profile_name.clone(),
+        model: start.model.clone(),
+        has_key: endpoint.is_some(),
+        key_problem,
+        themes: theme_names,
+        theme: theme_name,
+        keymap,
+        context_window: info.context_window,
+        history: start.database.is_some(),
+        tz_offset_secs: offset,
+    };
+
+    let mut terminal = init_terminal();
+    let size = terminal
+        .size()
+        .map(|s| (s.width, s.height))
+        .unwrap_or((80, 24));
+    let mut app = App::new(setup, size, now_ms());
+    let (tx, rx) = unbounded_channel();
+    spawn_input_thread(tx.clone());
+    let store = StoreHandle::spawn(store, tx.clone());
+    let mut runtime = Runtime {
+        tx: tx.clone(),
+        store,
+        endpoint,
+        start,
+        stops: Arc::default(),
+        tasks: Vec::new(),
+    };
+    for note in startup_notes {
+        let _ = tx.send(Msg::Failed(note));
+    }
+    let result = rt.block_on(event_loop(
+        &mut app,
+        &mut runtime,
+        &themes,
+        &mut terminal,
+        rx,
+    ));
+    rt.block_on(runtime.finish_streams());
+    restore_terminal();
+    result
+}
+
+fn init_terminal() -> DefaultTerminal {
+    let terminal = ratatui::init();
+    let _ = execute!(std::io::stdout(), EnableBracketedPaste, EnableMouseCapture);
+    // ratatui::init's hook restores raw mode and the screen; this one also turns off the
+    // mouse and bracketed paste, so a panic leaves a usable shell.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(
+            std::io::stdout(),
+            DisableMouseCapture,
+            DisableBracketedPaste
+        );
+        previous(info);
+    }));
+    terminal
+}
+
+fn restore_terminal() {
+    let _ = execute!(
+        std::io::stdout(),
+        DisableMouseCapture,
+        DisableBracketedPaste
+    );
+    ratatui::restore();
+    let _ = std::io::stdout().flush();
+}
+
+fn spawn_input_thread(tx: UnboundedSender<Msg>) {
+    std::thread::spawn(move || {
+        loop {
+            let msg = match event::read() {
+                Ok(Event::Key(k)) => Msg::Key(k),
+                Ok(Event::Paste(p)) => Msg::Paste(p),
+                Ok(Event::Resize(w, h)) => Msg::Resize(w, h),
+                Ok(Event::Mouse(m)) => Msg::Mouse(m),
+                Ok(_) => continue,
+                Err(_) => break,
+            };
+            if tx.send(msg).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+fn needs_tick(app: &App) -> bool {
+    app.notice.is_some() || app.pending_delete.is_some()
+}
+
+async fn event_loop(
+    app: &mut App,
+    rt: &mut Runtime,
+    themes: &[Theme],
+    terminal: &mut DefaultTerminal,
+    mut rx: UnboundedReceiver<Msg>,
+) -> Result<(), String> {
+    let mut cache = RenderCache::default();
+    let mut theme_name = String::new();
+    let mut theme = Theme::default_theme();
+    rt.run_effects(vec![Effect::LoadSessions]);
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - FRAME;
+    loop {
+        if dirty {
+            let wait = FRAME.saturating_sub(last_draw.elapsed());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            if theme_name != app.setup.theme {
+                theme_name = app.setup.theme.clone();
+                theme = resolve_theme(themes, &theme_name);
+            }
+            let mut extent = (0, 0);
+            terminal
+                .draw(|f| extent = ui::render(app, &theme, &mut cache, f))
+                .map_err(|e| format!("cannot draw: {e}"))?;
+            last_draw = Instant::now();
+            dirty = false;
+            if extent != app.view {
+                let fx = update(
+                    app,
+                    Msg::Layout {
+                        lines: extent.0,
+                        height: extent.1,
+                    },
+                );
+                rt.run_effects(fx);
+            }
+        }
+        // Wait for something to happen; tick only while a notice or an undo is pending.
+        let first = if needs_tick(app) {
+            tokio::select! {
+                m = rx.recv() => m,
+                _ = tokio::time::sleep(Duration::from_millis(250)) => Some(Msg::Tick(now_ms())),
+            }
+        } else {
+            rx.recv().await
+        };
+        let Some(first) = first else { return Ok(()) };
+        let mut batch = vec![first];
+        while let Ok(m) = rx.try_recv() {
+            batch.push(m);
+        }
+        for msg in batch {
+            if !matches!(msg, Msg::Tick(_)) {
+                app.now_ms = now_ms();
+            }
+            let fx = update(app, msg);
+            rt.run_effects(fx);
+            dirty = true;
+        }
+        if app.quit {
+            return Ok(());
+        }
+    }
+}
+
+impl Runtime {
+    fn send(&self, msg: Msg) {
+        let _ = self.tx.send(msg);
+    }
+
+    fn run_effects(&mut self, effects: Vec<Effect>) {
+        for e in effects {
+            self.run_effect(e);
+        }
+    }
+
+    fn run_effect(&mut self, effect: Effect) {
+        let tx = self.tx.clone();
+        match effect {
+            Effect::LoadSessions => self.store.job(move |s| match s.list_sessions(None, false) {
+                Ok(list) => Msg::SessionsLoaded(list),
+                Err(e) => Msg::Failed(e.to_string()),
+            }),
+            Effect::LoadTranscript(id) => {
+                self.store
+                    .job(move |s| match (s.messages(id), s.draft(id)) {
+                        (Ok(messages), Ok(draft)) => Msg::TranscriptLoaded {
+                            session_id: id,
+                            messages,
+                            draft,
+                        },
+                        (Err(e), _) | (_, Err(e)) => Msg::Failed(e.to_string()),
+                    })
+            }
+            Effect::Send {
+                session_id,
+                text,
+                model,
+            } => self.start_answer(session_id, Some(text), None, model),
+            Effect::Regenerate {
+                session_id,
+                replace,
+                model,
+            } => self.start_answer(Some(session_id), None, replace, model),
+            Effect::Stop(id) => {
+                if let Some(stop) = self.stops.lock().ok().and_then(|mut m| m.remove(&id)) {
+                    let _ = stop.send(());
+                }
+            }
+            Effect::Rename(id, title) => {
+                self.store
+                    .job(move |s| match s.rename_session(id, &title, now_ms()) {
+                        Ok(_) => Msg::Info("renamed".to_string()),
+                        Err(e) => Msg::Failed(e.to_string()),
+                    })
+            }
+            Effect::Delete(id) => self.store.job(move |s| match s.delete_session(id) {
+                Ok(_) => Msg::Tick(now_ms()),
+                Err(e) => Msg::Failed(e.to_string()),
+            }),
+            Effect::SetPinned(id, on) => {
+                self.store.quiet(move |s| s.set_pinned(id, on).map(|_| ()))
+            }
+            Effect::SetArchived(id, on) => self
+                .store
+                .quiet(move |s| s.set_archived(id, on).map(|_| ())),
+            Effect::Search(query) => {
+                self.store.job(
+                    move |s| match s.search(&query, 50, ("\u{E000}", "\u{E001}")) {
+                        Ok(hits) => Msg::SearchResults { query, hits },
+                        Err(e) => Msg::Failed(e.to_string()),
+                    },
+                )
+            }
+            Effect::SaveDraft(id, text) => self.store.quiet(move |s| s.set_draft(id, &text)),
+            Effect::SaveSetting(k, v) => self.store.quiet(move |s| s.set_setting(&k, &v)),
+            Effect::Copy(text) => {
+                tokio::task::spawn_blocking(move || {
+                    let _ = tx.send(Msg::Copied(clipboard::copy(&text)));
+                });
+            }
+            Effect::StoreKey(raw) => {
+                let profile = self.start.profile.clone();
+                let name = self.start.profile_name.clone();
+                let base = self.start.base_url.clone();
+                let key = match ApiKey::new(&raw) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        self.send(Msg::KeyStored(Err(e.to_string())));
+                        return;
+                    }
+                };
+                match Endpoint::new(&profile, &key, base.as_deref()) {
+                    Ok(ep) => self.endpoint = Some(ep),
+                    Err(e) => {
+                        self.send(Msg::KeyStored(Err(e.to_string())));
+                        return;
+                    }
+                }
+                tokio::task::spawn_blocking(move || {
+                    let r = OsKeyring
+                        .set(SERVICE, &name, key.expose())
+                        .map(|()| key.masked())
+                        .map_err(|e| format!("{e}. The key works for this run only."));
+                    let _ = tx.send(Msg::KeyStored(r));
+                });
+            }
+            Effect::Quit => {}
+        }
+    }
+
+    /// Save the question (or drop the answer being replaced), then stream the answer.
+    fn start_answer(
+        &mut self,
+        session_id: Option<i64>,
+        text: Option<String>,
+        replace: Option<i64>,
+        model: String,
+    ) {
+        let Some(endpoint) = self.endpoint.clone() else {
+            self.send(Msg::Failed(
+                "no API key: press Ctrl+K to add one".to_string(),
+            ));
+            return;
+        };
+        let store = self.store.clone();
+        let tx = self.tx.clone();
+        let stops = self.stops.clone();
+        let profile = self.start.profile_name.clone();
+        let price = self.start.config.models.get(&model).cloned();
+        let max_out = self.start.profile.max_output_tokens;
+        let handle = tokio::spawn(async move {
+            let prepared = store
+                .call(move |s| prepare(s, session_id, text, replace, &profile, &model))
+                .await;
+            let p = match prepared {
+                Some(Ok(p)) => p,
+                Some(Err(e)) => {
+                    let _ = tx.send(Msg::Failed(e));
+                    return;
+                }
+                None => return,
+            };
+            let (stop_tx, stop_rx) = oneshot::channel();
+            if let Ok(mut map) = stops.lock() {
+                map.insert(p.session_id, stop_tx);
+            }
+            let _ = tx.send(Msg::SendAccepted {
+                session_id: p.session_id,
+                created: p.created,
+                user_id: p.user_id,
+                answer_id: p.answer_id,
+            });
+            let info = price.clone().unwrap_or_default();
+            let reserve = max_out
+                .or(info.max_output_tokens)
+                .unwrap_or(4096)
+                .min(info.context_window.unwrap_or(u64::MAX) / 4);
+            let fitted = match fit(&p.messages, info.context_window, reserve, &count_tokens) {
+                Ok(f) => f,
+                Err(e) => {
+                    finish(
+                        &store,
+                        p.answer_id,
+                        String::new(),
+                        MessageStatus::Error,
+                        Some(e.to_string()),
+                        None,
+                    );
+                    let _ = tx.send(Msg::Stream {
+                        session_id: p.session_id,
+                        event: StreamEvent::Failed(e.to_string()),
+                    });
+                    return;
+                }
+            };
+            if fitted.omitted > 0 {
+                let _ = tx.send(Msg::Info(format!(
+                    "{} earlier message(s) left out to fit the context window",
+                    fitted.omitted
+                )));
+            }
+            let request = ChatRequest {
+                model: p.model,
+                messages: fitted.messages,
+                max_output_tokens: max_out,
+            };
+            stream_to_app(
+                endpoint,
+                request,
+                p.session_id,
+                p.answer_id,
+                &store,
+                &tx,
+                stop_rx,
+                price.as_ref(),
+            )
+            .await;
+            if let Ok(mut map) = stops.lock() {
+                map.remove(&p.session_id);
+            }
+        });
+        self.tasks.retain(|t| !t.is_finished());
+        self.tasks.push(handle);
+    }
+
+    /// On quit: stop every answer and wait (briefly) until what arrived is saved.
+    async fn finish_streams(&mut self) {
+        let senders: Vec<oneshot::Sender<()>> = match self.stops.lock() {
+            Ok(mut map) => map.drain().map(|(_, s)| s).collect(),
+            Err(_) => Vec::new(),
+        };
+        for stop in senders {
+            let _ = stop.send(());
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        for t in self.tasks.drain(..) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let _ = tokio::time::timeout(left, t).await;
+        }
+        self.store.flush().await;
+    }
+}
+
+/// What the store prepared for an answer.
+struct Prepared {
+    session_id: i64,
+    created: bool,
+    user_id: i64,
+    answer_id: i64,
+    messages: Vec<ChatMessage>,
+    model: String,
+}
+
+/// On the store thread: create the session if needed, commit the question (or remove the
+/// answer being replaced), add the streaming answer, and gather the conversation.
+fn prepare(
+    s: &mut Store,
+    session_id: Option<i64>,
+    text: Option<String>,
+    replace: Option<i64>,
+    profile: &str,
+    model: &str,
+) -> Result<Prepared, String> {
+    let now = now_ms();
+    let e = |e: crate::store::StoreError| e.to_string();
+    let (sid, created) = match session_id {
+        Some(id) => (id, false),
+        None => {
+            let title = crate::store::title_from(text.as_deref().unwrap_or("Untitled"));
+            let id = s
+                .create_session(&NewSession {
+                    title,
+                    profile: profile.to_string(),
+                    model: model.to_string(),
+                    system_prompt: None,
+                    now_ms: now,
+                })
+                .map_err(e)?;
+            (id, true)
+        }
+    };
+    if let Some(old) = replace {
+        s.delete_message(old).map_err(e)?;
+    }
+    let user_id = match text {
+        Some(t) => s
+            .add_message(&NewMessage {
+                session_id: sid,
+                role: Role::User,
+                content: t,
+                status: MessageStatus::Complete,
+                model: None,
+                now_ms: now,
+            })
+            .map_err(e)?,
+        None => s
+            .messages(sid)
+            .map_err(e)?
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.id)
+            .ok_or("there is no question to answer again")?,
+    };
+    let answer_id = s
+        .add_message(&NewMessage {
+            session_id: sid,
+            role: Role::Assistant,
+            content: String::new(),
+            status: MessageStatus::Streaming,
+            model: Some(model.to_string()),
+            now_ms: now,
+        })
+        .map_err(e)?;
+    let session = s.session(sid).map_err(e)?;
+    let mut messages = Vec::new();
+    if let Some(sys) = session.and_then(|x| x.system_prompt) {
+        messages.push(ChatMessage {
+            role: ChatRole::System,
+            content: sys,
+        });
+    }
+    for m in s.messages(sid).map_err(e)? {
+        if m.id == answer_id || m.content.is_empty() || m.role == Role::System {
+            continue;
+        }
+        let role = if m.role == Role::User {
+            ChatRole::User
+        } else {
+            ChatRole::Assistant
+        };
+        messages.push(ChatMessage {
+            role,
+            content: m.content,
+        });
+    }
+    Ok(Prepared {
+        session_id: sid,
+        created,
+        user_id,
+        answer_id,
+        messages,
+        model: model.to_string(),
+    })
+}
+
+/// Write an answer's final state (on the store thread, in order with everything else).
+fn finish(
+    store: &StoreHandle,
+    id: i64,
+    content: String,
+    status: MessageStatus,
+    error: Option<String>,
+    answer: Option<(&crate::llm::Answer, Option<f64>)>,
+) {
+    let (usage, cost, ttft, dur) = match answer {
+        Some((a, cost)) => (
+            a.usage
+                .map(|u| Usage {
+                    tokens_in: Some(u.input),
+                    tokens_cached: Some(u.cached),
+                    tokens_out: Some(u.output),
+                })
+                .unwrap_or_default(),
+            cost,
+            a.ttft.map(|d| d.as_millis() as u64),
+            Some(a.duration.as_millis() as u64),
+        ),
+        None => (Usage::default(), None, None, None),
+    };
+    store.quiet(move |s| {
+        s.finish_message(
+            id,
+            &MessageFinish {
+                content,
+                status,
+                error,
+                usage,
+                cost_usd: cost,
+                ttft_ms: ttft,
+                duration_ms: dur,
+                now_ms: now_ms(),
+            },
+        )
+    });
+}
+
+fn store_status(status: AnswerStatus) -> MessageStatus {
+    match status {
+        AnswerStatus::Complete => MessageStatus::Complete,
+        AnswerStatus::Truncated => MessageStatus::Truncated,
+        AnswerStatus::Interrupted => MessageStatus::Interrupted,
+        AnswerStatus::Error => MessageStatus::Error,
+    }
+}
+
+/// Run one answer: forward its text to the app, save it at least once a second, finalise it.
+#[allow(clippy::too_many_arguments)]
+async fn stream_to_app(
+    endpoint: Endpoint,
+    request: ChatRequest,
+    sid: i64,
+    answer_id: i64,
+    store: &StoreHandle,
+    tx: &UnboundedSender<Msg>,
+    stop_rx: oneshot::Receiver<()>,
+    price: Option<&ModelInfo>,
+) {
+    let (etx, mut erx) = unbounded_channel();
+    let task = tokio::spawn(run_chat(endpoint, request, etx));
+    let started = Instant::now();
+    let mut text = String::new();
+    let mut dirty = false;
+    let mut tick = tokio::time::interval(SAVE_EVERY);
+    let stop = async move {
+        if stop_rx.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(stop);
+    let send = |event: StreamEvent| {
+        let _ = tx.send(Msg::Stream {
+            session_id: sid,
+            event,
+        });
+    };
+    loop {
+        tokio::select! {
+            ev = erx.recv() => match ev {
+                Some(EngineEvent::Delta(d)) => {
+                    text.push_str(&d);
+                    dirty = true;
+                    send(StreamEvent::Delta(d));
+                }
+                Some(EngineEvent::Retrying(n)) => send(StreamEvent::Retrying(n)),
+                Some(EngineEvent::Started) => {}
+                Some(EngineEvent::Finished(Ok(answer))) => {
+                    let cost = answer.usage.and_then(|u| price.and_then(|p| p.cost(u.input, u.cached, u.output)));
+                    finish(store, answer_id, answer.text.clone(), store_status(answer.status), answer.reason.clone(), Some((&answer, cost)));
+                    send(StreamEvent::Done(answer, cost));
+                    return;
+                }
+                Some(EngineEvent::Finished(Err(e))) => {
+                    finish(store, answer_id, text, MessageStatus::Error, Some(e.to_string()), None);
+                    send(StreamEvent::Failed(e.to_string()));
+                    return;
+                }
+                None => {
+                    finish(store, answer_id, text, MessageStatus::Interrupted, Some("the answer task ended".to_string()), None);
+                    send(StreamEvent::Failed("the answer task ended unexpectedly".to_string()));
+                    return;
+                }
+            },
+            _ = tick.tick() => {
+                if dirty {
+                    let partial = text.clone();
+                    store.quiet(move |s| s.update_partial(answer_id, &partial));
+                    dirty = false;
+                }
+            }
+            _ = &mut stop => {
+                task.abort();
+                let answer = crate::llm::Answer {
+                    text: text.clone(),
+                    status: AnswerStatus::Interrupted,
+                    reason: Some("stopped by you".to_string()),
+                    finish_reason: None,
+                    usage: None,
+                    model: None,
+                    ttft: None,
+                    duration: started.elapsed(),
+                    malformed: 0,
+                };
+                finish(store, answer_id, text, MessageStatus::Interrupted, answer.reason.clone(), Some((&answer, None)));
+                send(StreamEvent::Done(answer, None));
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,767 @@
+//! Drawing the full-screen app. Rendering only reads the [`App`]; the one thing it keeps is
+//! a cache of wrapped lines per message and width ([`RenderCache`]), so a long transcript
+//! is laid out once and each frame only copies the visible lines.
+//!
+//! Model text is sanitized here, right before it reaches the terminal; the app and the
+//! store keep it exactly as received.
+
+pub mod markdown;
+pub mod theme;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
+
+use crate::app::keymap::Command;
+use crate::app::{App, Dialog, Focus, Level, ListRow, Mode, Scroll, Turn};
+use crate::llm::sanitize::sanitize;
+use crate::store::{MessageStatus, Role};
+pub use theme::Theme;
+
+/// Smallest terminal the app draws in.
+pub const MIN_SIZE: (u16, u16) = (40, 10);
+/// Width of the session list.
+const SIDEBAR: u16 = 30;
+
+/// One message's drawn lines and what they were drawn from.
+#[derive(Debug)]
+struct CachedTurn {
+    len: usize,
+    status: MessageStatus,
+    selected: bool,
+    lines: Rc<Vec<Line<'static>>>,
+}
+
+/// Wrapped lines of each message, per width and theme.
+#[derive(Debug, Default)]
+pub struct RenderCache {
+    key: (u16, String),
+    turns: HashMap<(usize, Option<i64>), CachedTurn>,
+}
+
+/// Where each part of the screen is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    /// The session list, when shown.
+    pub sidebar: Option<Rect>,
+    /// The transcript.
+    pub transcript: Rect,
+    /// The input box.
+    pub input: Rect,
+    /// The status bar.
+    pub status: Rect,
+}
+
+/// Lay out the screen for `app`.
+pub fn areas(app: &App, area: Rect) -> Areas {
+    let [body, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let show_sidebar = app.sidebar && area.width >= 70;
+    let (sidebar, main) = if show_sidebar {
+        let [s, m] =
+            Layout::horizontal([Constraint::Length(SIDEBAR), Constraint::Min(1)]).areas(body);
+        (Some(s), m)
+    } else {
+        (None, body)
+    };
+    let input_lines = app.input.lines().len().clamp(1, 8) as u16;
+    let [transcript, input] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(input_lines + 2)]).areas(main);
+    Areas {
+        sidebar,
+        transcript,
+        input,
+        status,
+    }
+}
+
+/// Draw everything. Returns the transcript's total lines and view height (fed back to the
+/// app as `Msg::Layout` so scrolling knows the extent).
+pub fn render(
+    app: &App,
+    theme: &Theme,
+    cache: &mut RenderCache,
+    frame: &mut Frame<'_>,
+) -> (usize, usize) {
+    let area = frame.area();
+    frame.render_widget(Block::default().style(theme.text), area);
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        let msg = Paragraph::new(format!(
+            "terminal too small\nneed {}×{}",
+            MIN_SIZE.0, MIN_SIZE.1
+        ))
+        .alignment(Alignment::Center)
+        .style(theme.warning)
+        .wrap(Wrap { trim: true });
+        frame.render_widget(msg, area);
+        return (0, 0);
+    }
+    let a = areas(app, area);
+    if let Some(s) = a.sidebar {
+        draw_sessions(app, theme, frame, s);
+    }
+    let extent = draw_transcript(app, theme, cache, frame, a.transcript);
+    draw_input(app, theme, frame, a.input);
+    draw_status(app, theme, frame, a.status);
+    if let Some(d) = &app.dialog {
+        draw_dialog(app, d, theme, frame, area);
+    }
+    extent
+}
+
+fn pane(title: &str, focused: bool, theme: &Theme) -> Block<'static> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(if focused {
+            theme.border_focus
+        } else {
+            theme.border
+        })
+        .title(Span::styled(
+            format!(" {title} "),
+            if focused { theme.accent } else { theme.muted },
+        ))
+}
+
+fn clip(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut w = 0;
+    for c in text.chars() {
+        let cw = markdown::display_width(c.encode_utf8(&mut [0; 4]));
+        if w + cw > width {
+            if !out.is_empty() {
+                out.pop();
+                out.push('…');
+            }
+            return out;
+        }
+        w += cw;
+        out.push(c);
+    }
+    out
+}
+
+fn draw_sessions(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let focused = app.focus == Focus::Sessions;
+    let title = if app.filtering || !app.filter.is_empty() {
+        format!("Sessions /{}", app.filter)
+    } else {
+        "Sessions".to_string()
+    };
+    let block = pane(&title, focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let visible = app.visible_sessions();
+    let rows = app.list_rows();
+    let width = inner.width as usize;
+    let mut lines: Vec<Line<'static>> = Vec::with_capacity(rows.len());
+    let mut selected_line = 0;
+    for row in &rows {
+        match row {
+            ListRow::Heading(h) => lines.push(Line::from(Span::styled(
+                h.to_string(),
+                theme.muted.add_modifier(Modifier::BOLD),
+            ))),
+            ListRow::Session(i) => {
+                let s = visible[*i];
+                let marker = if app.live.contains_key(&s.id) {
+                    Span::styled("↻ ", theme.warning)
+                } else if app.unread.contains(&s.id) {
+                    Span::styled("● ", theme.accent)
+                } else if s.pinned {
+                    Span::styled("◆ ", theme.muted)
+                } else {
+                    Span::raw("  ")
+                };
+                let title = clip(&sanitize(&s.title), width.saturating_sub(2));
+                let mut style = if app.current == Some(s.id) {
+                    theme.accent
+                } else {
+                    theme.text
+                };
+                if *i == app.selected && (focused || app.current == Some(s.id)) {
+                    style = style.patch(theme.selection);
+                    selected_line = lines.len();
+                }
+                let pad = width.saturating_sub(2 + markdown::display_width(&title));
+                lines.push(Line::from(vec![
+                    marker,
+                    Span::styled(format!("{title}{}", " ".repeat(pad)), style),
+                ]));
+            }
+        }
+    }
+    if visible.is_empty() {
+        let hint = if app.filter.is_empty() {
+            "no sessions yet"
+        } else {
+            "no match"
+        };
+        lines.push(Line::from(Span::styled(hint, theme.muted)));
+    }
+    let h = inner.height as usize;
+    let top = selected_line.saturating_sub(h.saturating_sub(1));
+    frame.render_widget(Paragraph::new(lines).scroll((top as u16, 0)), inner);
+}
+
+fn key_hint(app: &App, mode: Mode, cmd: Command) -> String {
+    app.setup
+        .keymap
+        .key_for(mode, cmd)
+        .map(|k| k.to_string())
+        .unwrap_or_default()
+}
+
+fn turn_lines(app: &App, turn: &Turn, width: u16, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let (who, style) = match turn.role {
+        Role::User => ("You", theme.user),
+        Role::Assistant => ("Assistant", theme.assistant),
+        Role::System => ("System", theme.muted),
+    };
+    lines.push(Line::from(Span::styled(format!("▌{who}"), style)));
+    let body_width = width.saturating_sub(2).max(10);
+    let clean = sanitize(&turn.content);
+    let body: Vec<Line<'static>> = match turn.role {
+        Role::Assistant => markdown::render(&clean, body_width, theme).lines,
+        _ => markdown::render_plain(&clean, body_width, theme.text),
+    };
+    for l in body {
+        let mut spans = vec![Span::raw("  ")];
+        spans.extend(l.spans);
+        lines.push(Line::from(spans).style(l.style));
+    }
+    if turn.role == Role::Assistant {
+        match turn.status {
+            MessageStatus::Streaming => {
+                lines.push(Line::from(Span::styled("  ▍", theme.accent)));
+            }
+            MessageStatus::Complete => {}
+            other => {
+                let why = turn
+                    .error
+                    .as_deref()
+                    .map(|e| format!(": {}", sanitize(e)))
+                    .unwrap_or_default();
+                let style = if other == MessageStatus::Error {
+                    theme.error
+                } else {
+                    theme.warning
+                };
+                let retry = key_hint(app, Mode::Global, Command::Regenerate);
+                let text = format!("  ⚠ {}{why} · {retry} regenerates", other.as_str());
+                lines.extend(markdown::render_plain(&text, width, style));
+            }
+        }
+        if turn.status != MessageStatus::Streaming {
+            let mut meta = Vec::new();
+            if let Some(m) = &turn.model {
+                meta.push(sanitize(m));
+            }
+            if let (Some(i), Some(o)) = (turn.usage.tokens_in, turn.usage.tokens_out) {
+                meta.push(format!("{i} → {o} tokens"));
+                meta.push(crate::config::models::format_usd(turn.cost_usd));
+            }
+            if let Some(t) = turn.ttft_ms {
+                meta.push(format!("first token {:.1} s", t as f64 / 1000.0));
+            }
+            if let Some(d) = turn.duration_ms {
+                meta.push(format!("{:.1} s", d as f64 / 1000.0));
+            }
+            if !meta.is_empty() {
+                lines.extend(markdown::render_plain(
+                    &format!("  {}", meta.join(" · ")),
+                    width,
+                    theme.muted,
+                ));
+            }
+        }
+    }
+    lines.push(Line::default());
+    lines
+}
+
+fn draw_transcript(
+    app: &App,
+    theme: &Theme,
+    cache: &mut RenderCache,
+    frame: &mut Frame<'_>,
+    area: Rect,
+) -> (usize, usize) {
+    let focused = app.focus == Focus::Transcript;
+    let title = match app
+        .current
+        .and_then(|id| app.sessions.iter().find(|s| s.id == id))
+    {
+        Some(s) => clip(&sanitize(&s.title), area.width.saturating_sub(6) as usize),
+        None => "New session".to_string(),
+    };
+    let block = pane(&title, focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = inner.width;
+    if cache.key != (width, theme.name.clone()) {
+        cache.key = (width, theme.name.clone());
+        cache.turns.clear();
+    }
+    let mut all: Vec<Rc<Vec<Line<'static>>>> = Vec::with_capacity(app.transcript.len());
+    let mut starts = Vec::with_capacity(app.transcript.len());
+    let mut total = 0;
+    for (i, t) in app.transcript.iter().enumerate() {
+        let key = (
+            if t.id.is_some() { 0 } else { i },
+            t.id.or(Some(-(i as i64))),
+        );
+        let selected = app.selected_turn == Some(i);
+        let hit = cache
+            .turns
+            .get(&key)
+            .filter(|c| c.len == t.content.len() && c.status == t.status && c.selected == selected);
+        let lines = match hit {
+            Some(c) => c.lines.clone(),
+            None => {
+                let mut l = turn_lines(app, t, width, theme);
+                if selected && let Some(first) = l.first_mut() {
+                    *first = first.clone().patch_style(theme.selection);
+                }
+                let rc = Rc::new(l);
+                let entry = CachedTurn {
+                    len: t.content.len(),
+                    status: t.status,
+                    selected,
+                    lines: rc.clone(),
+                };
+                cache.turns.insert(key, entry);
+                rc
+            }
+        };
+        starts.push(total);
+        total += lines.len();
+        all.push(lines);
+    }
+    if app.transcript.is_empty() {
+        let send = key_hint(app, Mode::Input, Command::Send);
+        let help = key_hint(app, Mode::Global, Command::Help);
+        let search = key_hint(app, Mode::Global, Command::Search);
+        let hint = vec![
+            Line::default(),
+            Line::from(Span::styled("Ask anything about your work.", theme.accent)),
+            Line::from(Span::styled(
+                format!("{send} sends · {search} searches every session · {help} shows all keys"),
+                theme.muted,
+            )),
+        ];
+        frame.render_widget(
+            Paragraph::new(hint)
+                .alignment(Alignment::Center)
+                .wrap(Wrap { trim: true }),
+            inner,
+        );
+        return (0, inner.height as usize);
+    }
+    let height = inner.height as usize;
+    let max_top = total.saturating_sub(height);
+    let mut top = match app.scroll {
+        Scroll::Follow => max_top,
+        Scroll::Top(t) => t.min(max_top),
+    };
+    if let (Some(sel), Scroll::Follow) = (app.selected_turn, app.scroll)
+        && let Some(&start) = starts.get(sel)
+        && (start < top || start >= top + height)
+    {
+        top = start.min(max_top);
+    }
+    // Copy only the visible lines.
+    let mut visible: Vec<Line<'static>> = Vec::with_capacity(height);
+    for (lines, &start) in all.iter().zip(&starts) {
+        let end = start + lines.len();
+        if end <= top || start >= top + height {
+            continue;
+        }
+        let from = top.saturating_sub(start);
+        let to = (top + height - start).min(lines.len());
+        visible.extend(lines[from..to].iter().cloned());
+    }
+    frame.render_widget(Paragraph::new(visible), inner);
+    if app.new_below && app.scroll != Scroll::Follow {
+        let tag = " ↓ new text below ";
+        let w = tag.chars().count() as u16;
+        let r = Rect {
+            x: inner.x + inner.width.saturating_sub(w + 1),
+            y: inner.y + inner.height.saturating_sub(1),
+            width: w.min(inner.width),
+            height: 1,
+        };
+        frame.render_widget(Paragraph::new(Span::styled(tag, theme.highlight)), r);
+    }
+    (total, height)
+}
+
+fn draw_input(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let focused = app.focus == Focus::Input && app.dialog.is_none();
+    let title = match app.current_live() {
+        Some(l) => l.waiting.clone().unwrap_or_else(|| {
+            format!(
+                "writing… {} stops",
+                key_hint(app, Mode::Global, Command::StopAnswer)
+            )
+        }),
+        None => "Message".to_string(),
+    };
+    let mut input = app.input.clone();
+    input.set_block(pane(&title, focused, theme));
+    input.set_style(theme.text);
+    input.set_cursor_line_style(Style::default());
+    input.set_cursor_style(if focused {
+        theme.text.add_modifier(Modifier::REVERSED)
+    } else {
+        theme.text
+    });
+    input.set_placeholder_text(format!(
+        "Type a message · {} sends · {} new line",
+        key_hint(app, Mode::Input, Command::Send),
+        key_hint(app, Mode::Input, Command::Newline)
+    ));
+    input.set_placeholder_style(theme.muted);
+    input.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
+    frame.render_widget(&input, area);
+}
+
+fn short_tokens(n: u64) -> String {
+    if n >= 1000 {
+        format!("{:.1}k", n as f64 / 1000.0)
+    } else {
+        n.to_string()
+    }
+}
+
+fn draw_status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let mut left = format!(" {} · {}", app.setup.profile, app.setup.model);
+    if let (Some(used), Some(window)) = (app.context_used(), app.setup.context_window) {
+        left.push_str(&format!(
+            " · {}/{} ({}%)",
+            short_tokens(used),
+            short_tokens(window),
+            used * 100 / window.max(1)
+        ));
+    }
+    if let Some(c) = app.session_cost() {
+        left.push_str(&format!(
+            " · {}",
+            crate::config::models::format_usd(Some(c))
+        ));
+    }
+    if !app.setup.history {
+        left.push_str(" · history off");
+    }
+    left.push(' ');
+    let (middle, mstyle) = match &app.notice {
+        Some(n) => (
+            n.text.clone(),
+            match n.level {
+                Level::Info => theme.success,
+                Level::Warn => theme.warning,
+                Level::Error => theme.error,
+            },
+        ),
+        None if !app.setup.has_key => (
+            format!(
+                "no key: press {} to add one",
+                key_hint(app, Mode::Global, Command::AddKey)
+            ),
+            theme.warning,
+        ),
+        None => (String::new(), theme.muted),
+    };
+    let mode = match app.focus {
+        Focus::Input => Mode::Input,
+        Focus::Sessions => Mode::Sessions,
+        Focus::Transcript => Mode::Transcript,
+    };
+    let hints: Vec<String> = match mode {
+        Mode::Sessions => vec![
+            (Command::OpenSession, "open"),
+            (Command::RenameSession, "rename"),
+            (Command::DeleteSession, "delete"),
+            (Command::PinSession, "pin"),
+            (Command::FilterSessions, "filter"),
+        ],
+        Mode::Transcript => vec![
+            (Command::SelectPrev, "select"),
+            (Command::CopyMessage, "copy"),
+            (Command::Regenerate, "regenerate"),
+        ],
+        _ => vec![
+            (Command::Send, "send"),
+            (Command::Search, "search"),
+            (Command::NewSession, "new"),
+        ],
+    }
+    .into_iter()
+    .chain([(Command::Help, "help")])
+    .filter_map(|(c, what)| {
+        app.setup
+            .keymap
+            .key_for(mode, c)
+            .map(|k| format!("{k} {what}"))
+    })
+    .collect();
+    let right = format!(" {} ", hints.join(" · "));
+    let total = area.width as usize;
+    let lw = markdown::display_width(&left);
+    let rw = markdown::display_width(&right);
+    let room = total.saturating_sub(lw + rw);
+    let right = if room == 0 && lw + rw > total {
+        String::new()
+    } else {
+        right
+    };
+    let room = total.saturating_sub(lw + markdown::display_width(&right));
+    let mid = clip(&sanitize(&middle), room.saturating_sub(2));
+    let pad = room.saturating_sub(markdown::display_width(&mid));
+    let line = Line::from(vec![
+        Span::styled(
+            clip(&left, total),
+            theme.status.add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(format!(" {mid}"), theme.status.patch(mstyle)),
+        Span::styled(" ".repeat(pad.saturating_sub(1)), theme.status),
+        Span::styled(right, theme.status),
+    ]);
+    frame.render_widget(Paragraph::new(line).style(theme.status), area);
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width
+        .min(area.width.saturating_sub(2))
+        .max(10.min(area.width));
+    let h = height
+        .min(area.height.saturating_sub(2))
+        .max(3.min(area.height));
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn dialog_block(title: &str, theme: &Theme) -> Block<'static> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(theme.border_focus)
+        .title(Span::styled(format!(" {title} "), theme.accent))
+        .style(theme.text)
+}
+
+/// Spans of a snippet whose matches are marked with U+E000…U+E001.
+fn marked(snippet: &str, theme: &Theme) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    let mut rest = sanitize(snippet).replace('\n', " ");
+    while let Some(start) = rest.find('\u{E000}') {
+        spans.push(Span::styled(rest[..start].to_string(), theme.text));
+        let after = &rest[start + '\u{E000}'.len_utf8()..];
+        let end = after.find('\u{E001}').unwrap_or(after.len());
+        spans.push(Span::styled(after[..end].to_string(), theme.highlight));
+        rest = after[(end + '\u{E001}'.len_utf8()).min(after.len())..].to_string();
+    }
+    spans.push(Span::styled(rest, theme.text));
+    spans
+}
+
+fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let (title, width, height, lines): (&str, u16, u16, Vec<Line<'static>>) = match dialog {
+        Dialog::Help => {
+            let mut lines = Vec::new();
+            for (mode, name) in [
+                (Mode::Global, "Everywhere"),
+                (Mode::Input, "Message box"),
+                (Mode::Sessions, "Session list"),
+                (Mode::Transcript, "Transcript"),
+            ] {
+                lines.push(Line::from(Span::styled(name, theme.heading)));
+                for (cmd, keys) in app.setup.keymap.bindings(mode) {
+                    let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("  {:<18}", keys.join(", ")), theme.accent),
+                        Span::styled(cmd.describe().to_string(), theme.text),
+                    ]));
+                }
+                lines.push(Line::default());
+            }
+            lines.push(Line::from(Span::styled(
+                "Keys can be changed in the config file: see docs/keybindings.md",
+                theme.muted,
+            )));
+            ("Keys", 76, 40, lines)
+        }
+        Dialog::Search {
+            query,
+            hits,
+            selected,
+        } => {
+            let mut lines = vec![
+                Line::from(vec![
+                    Span::styled("› ", theme.accent),
+                    Span::styled(sanitize(query), theme.text),
+                    Span::styled("▏", theme.accent),
+                ]),
+                Line::default(),
+            ];
+            if hits.is_empty() && !query.is_empty() {
+                lines.push(Line::from(Span::styled("no match", theme.muted)));
+            }
+            for (i, h) in hits.iter().enumerate() {
+                let sel = i == *selected;
+                let head = Style::default().patch(if sel {
+                    theme.selection
+                } else {
+                    Style::default()
+                });
+                let who = if h.role == Role::User {
+                    "you"
+                } else {
+                    "assistant"
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(
+                        format!(
+                            "{} {}",
+                            if sel { "▶" } else { " " },
+                            sanitize(&h.session_title)
+                        ),
+                        theme.accent.patch(head),
+                    ),
+                    Span::styled(format!(" · {who}"), theme.muted.patch(head)),
+                ]));
+                let mut spans = vec![Span::raw("   ")];
+                spans.extend(marked(&h.snippet, theme));
+                lines.push(Line::from(spans));
+            }
+            (
+                "Search all sessions · Enter opens · Esc closes",
+                90,
+                30,
+                lines,
+            )
+        }
+        Dialog::Rename { title, .. } => (
+            "Rename session · Enter saves · Esc cancels",
+            60,
+            3,
+            vec![Line::from(vec![
+                Span::styled(sanitize(title), theme.text),
+                Span::styled("▏", theme.accent),
+            ])],
+        ),
+        Dialog::ConfirmDelete { title, .. } => (
+            "Delete session",
+            60,
+            4,
+            vec![
+                Line::from(Span::styled(
+                    format!("Delete “{}”?", sanitize(title)),
+                    theme.text,
+                )),
+                Line::from(Span::styled(
+                    "y / Enter deletes (undo for a few seconds) · n / Esc keeps it",
+                    theme.muted,
+                )),
+            ],
+        ),
+        Dialog::ConfirmQuit => (
+            "Quit",
+            64,
+            4,
+            vec![
+                Line::from(Span::styled(
+                    "An answer is still being written. Quit anyway?",
+                    theme.text,
+                )),
+                Line::from(Span::styled(
+                    "y / Enter quits (what arrived is saved) · n / Esc stays",
+                    theme.muted,
+                )),
+            ],
+        ),
+        Dialog::Themes { selected, .. } => {
+            let lines = app
+                .setup
+                .themes
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let style = if i == *selected {
+                        theme.selection.patch(theme.accent)
+                    } else {
+                        theme.text
+                    };
+                    Line::from(Span::styled(
+                        format!("{} {t}", if i == *selected { "▶" } else { " " }),
+                        style,
+                    ))
+                })
+                .collect();
+            (
+                "Theme · ↑↓ preview · Enter keeps · Esc reverts",
+                52,
+                app.setup.themes.len() as u16 + 2,
+                lines,
+            )
+        }
+        Dialog::ApiKey { key, error } => {
+            let shown = if key.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "{}{}",
+                    "•".repeat(key.chars().count().saturating_sub(4).min(40)),
+                    key.chars()
+                        .rev()
+                        .take(4)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect::<String>()
+                )
+            };
+            let mut lines = vec![
+                Line::from(Span::styled(
+                    format!("Paste the API key for profile “{}”.", app.setup.profile),
+                    theme.text,
+                )),
+                Line::from(Span::styled(
+                    "It is stored in the OS keyring, never in a file.",
+                    theme.muted,
+                )),
+                Line::default(),
+                Line::from(vec![
+                    Span::styled("key › ", theme.accent),
+                    Span::styled(shown, theme.text),
+                    Span::styled("▏", theme.accent),
+                ]),
+                Line::default(),
+            ];
+            if let Some(e) = error {
+                lines.push(Line::from(Span::styled(sanitize(e), theme.error)));
+                lines.push(Line::default());
+            }
+            lines.push(Line::from(Span::styled("Enter stores · Esc continues without a key (history, search and export still work)", theme.muted)));
+            ("API key", 76, if error.is_some() { 12 } else { 9 }, lines)
+        }
+    };
+    let rect = centered(area, width, height + 2);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(dialog_block(title, theme))
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+}
