@@ -8,6 +8,9 @@
 pub mod markdown;
 pub mod theme;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -217,6 +220,18 @@ fn key_hint(app: &App, mode: Mode, cmd: Command) -> String {
         .unwrap_or_default()
 }
 
+/// Wrap `text` two cells in from the left, every line indented alike.
+fn indented(text: &str, width: u16, style: Style) -> Vec<Line<'static>> {
+    markdown::render_plain(text, width.saturating_sub(2).max(10), style)
+        .into_iter()
+        .map(|l| {
+            let mut spans = vec![Span::raw("  ")];
+            spans.extend(l.spans);
+            Line::from(spans)
+        })
+        .collect()
+}
+
 fn turn_lines(app: &App, turn: &Turn, width: u16, theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     let (who, style) = match turn.role {
@@ -254,8 +269,8 @@ fn turn_lines(app: &App, turn: &Turn, width: u16, theme: &Theme) -> Vec<Line<'st
                     theme.warning
                 };
                 let retry = key_hint(app, Mode::Global, Command::Regenerate);
-                let text = format!("  ⚠ {}{why} · {retry} regenerates", other.as_str());
-                lines.extend(markdown::render_plain(&text, width, style));
+                let text = format!("⚠ {}{why} · {retry} regenerates", other.as_str());
+                lines.extend(indented(&text, width, style));
             }
         }
         if turn.status != MessageStatus::Streaming {
@@ -274,11 +289,7 @@ fn turn_lines(app: &App, turn: &Turn, width: u16, theme: &Theme) -> Vec<Line<'st
                 meta.push(format!("{:.1} s", d as f64 / 1000.0));
             }
             if !meta.is_empty() {
-                lines.extend(markdown::render_plain(
-                    &format!("  {}", meta.join(" · ")),
-                    width,
-                    theme.muted,
-                ));
+                lines.extend(indented(&meta.join(" · "), width, theme.muted));
             }
         }
     }
@@ -578,28 +589,49 @@ fn marked(snippet: &str, theme: &Theme) -> Vec<Span<'static>> {
 fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let (title, width, height, lines): (&str, u16, u16, Vec<Line<'static>>) = match dialog {
         Dialog::Help => {
-            let mut lines = Vec::new();
-            for (mode, name) in [
-                (Mode::Global, "Everywhere"),
+            let section = |modes: &[(Mode, &str)]| {
+                let mut lines: Vec<Line<'static>> = Vec::new();
+                for (mode, name) in modes {
+                    lines.push(Line::from(Span::styled(name.to_string(), theme.heading)));
+                    for (cmd, keys) in app.setup.keymap.bindings(*mode) {
+                        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                        lines.push(Line::from(vec![
+                            Span::styled(format!("  {:<18}", keys.join(", ")), theme.accent),
+                            Span::styled(cmd.describe().to_string(), theme.text),
+                        ]));
+                    }
+                    lines.push(Line::default());
+                }
+                lines
+            };
+            let left = section(&[(Mode::Global, "Everywhere")]);
+            let right = section(&[
                 (Mode::Input, "Message box"),
                 (Mode::Sessions, "Session list"),
                 (Mode::Transcript, "Transcript"),
-            ] {
-                lines.push(Line::from(Span::styled(name, theme.heading)));
-                for (cmd, keys) in app.setup.keymap.bindings(mode) {
-                    let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-                    lines.push(Line::from(vec![
-                        Span::styled(format!("  {:<18}", keys.join(", ")), theme.accent),
-                        Span::styled(cmd.describe().to_string(), theme.text),
-                    ]));
+            ]);
+            let mut lines = Vec::new();
+            if area.width >= 110 {
+                for i in 0..left.len().max(right.len()) {
+                    let l = left.get(i).cloned().unwrap_or_default();
+                    let pad = 55usize.saturating_sub(l.width());
+                    let mut spans = l.spans;
+                    spans.push(Span::raw(" ".repeat(pad)));
+                    if let Some(r) = right.get(i) {
+                        spans.extend(r.spans.clone());
+                    }
+                    lines.push(Line::from(spans));
                 }
-                lines.push(Line::default());
+            } else {
+                lines.extend(left);
+                lines.extend(right);
             }
             lines.push(Line::from(Span::styled(
                 "Keys can be changed in the config file: see docs/keybindings.md",
                 theme.muted,
             )));
-            ("Keys", 76, 40, lines)
+            let h = lines.len() as u16;
+            ("Keys · Esc closes", 112, h, lines)
         }
         Dialog::Search {
             query,
@@ -757,6 +789,17 @@ fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>,
         }
     };
     let rect = centered(area, width, height + 2);
+    // A wide character just left of the dialog would cover its border: blank it.
+    if rect.x > area.x {
+        let buf = frame.buffer_mut();
+        for y in rect.y..rect.y + rect.height {
+            if let Some(cell) = buf.cell_mut((rect.x - 1, y))
+                && markdown::display_width(cell.symbol()) > 1
+            {
+                cell.set_symbol(" ");
+            }
+        }
+    }
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines)

@@ -307,8 +307,10 @@ impl Theme {
         t
     }
 
-    /// For 16-colour terminals: every RGB or indexed colour becomes the nearest ANSI colour.
-    pub fn to_ansi16(self) -> Theme {
+    /// For 16-colour terminals: every RGB or indexed colour becomes the nearest ANSI colour,
+    /// and code is shown in the `code` role's colours (syntect's colours are RGB).
+    pub fn to_ansi16(mut self) -> Theme {
+        self.syntax = String::new();
         self.map_styles(|s| Style {
             fg: s.fg.map(nearest_ansi),
             bg: s.bg.map(nearest_ansi),

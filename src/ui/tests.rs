@@ -1,0 +1,312 @@
+//! Snapshot tests of every screen and dialog at 120x40 and 60x20 (insta + TestBackend).
+
+use std::time::Duration;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::{RenderCache, Theme, render};
+use crate::app::update::update;
+use crate::app::{App, Dialog, Keymap, Msg, Setup, StreamEvent};
+use crate::llm::{Answer, AnswerStatus, TokenUsage};
+use crate::store::{Message, MessageStatus, Role, SearchHit, Session, SessionSummary, Usage};
+
+const NOW: i64 = 1_764_000_000_000;
+
+fn setup(has_key: bool) -> Setup {
+    Setup {
+        profile: "work".into(),
+        model: "gpt-4o-mini".into(),
+        has_key,
+        key_problem: (!has_key).then(|| "the OS keyring is not available (no Secret Service). Set CLERK_API_KEY or api_key_cmd".into()),
+        themes: vec!["dark".into(), "light".into(), "high-contrast".into(), "gruvbox".into()],
+        theme: "dark".into(),
+        keymap: Keymap::default(),
+        context_window: Some(128_000),
+        history: true,
+        tz_offset_secs: 0,
+    }
+}
+
+fn session(id: i64, title: &str, age_days: i64, pinned: bool) -> SessionSummary {
+    SessionSummary {
+        session: Session {
+            id,
+            title: title.into(),
+            created_ms: NOW,
+            updated_ms: NOW - age_days * 86_400_000 - 1000,
+            profile: "work".into(),
+            model: "gpt-4o-mini".into(),
+            system_prompt: None,
+            archived: false,
+            pinned,
+        },
+        message_count: 4,
+    }
+}
+
+fn msg(id: i64, role: Role, content: &str, status: MessageStatus) -> Message {
+    Message {
+        id,
+        session_id: 1,
+        role,
+        content: content.into(),
+        status,
+        error: (status == MessageStatus::Interrupted).then(|| "the connection dropped".into()),
+        model: (role == Role::Assistant).then(|| "gpt-4o-mini".into()),
+        usage: if role == Role::Assistant && status == MessageStatus::Complete {
+            Usage {
+                tokens_in: Some(812),
+                tokens_cached: Some(0),
+                tokens_out: Some(145),
+            }
+        } else {
+            Usage::default()
+        },
+        cost_usd: (role == Role::Assistant && status == MessageStatus::Complete)
+            .then_some(0.000209),
+        ttft_ms: Some(420),
+        duration_ms: Some(2310),
+        created_ms: NOW,
+    }
+}
+
+const ANSWER: &str = "## 差旅报销流程\n\n请在出差结束后 **30 天内** 提交：\n\n- 发票原件\n- 审批单 (`form TR-2`)\n\n| 项目 | 金额 | 说明 |\n|---|---:|---|\n| 机票 | 1,200 元 | 经济舱 |\n| Hotel | 450 元 | 2 nights 🏨 |\n\n```rust\nfn main() {\n    println!(\"报销 ok\");\n}\n```\n\n> Ask finance if unsure.";
+
+fn base_app(w: u16, h: u16) -> App {
+    let mut app = App::new(setup(true), (w, h), NOW);
+    update(
+        &mut app,
+        Msg::SessionsLoaded(vec![
+            session(3, "Quarterly budget review", 0, true),
+            session(1, "我想了解差旅报销的流程", 0, false),
+            session(2, "VPN on the new laptop", 1, false),
+            session(4, "Contract renewal notes", 20, false),
+        ]),
+    );
+    app
+}
+
+fn open_transcript(app: &mut App, messages: Vec<Message>) {
+    app.current = Some(1);
+    update(
+        app,
+        Msg::TranscriptLoaded {
+            session_id: 1,
+            messages,
+            draft: None,
+        },
+    );
+}
+
+fn draw(app: &App, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    let mut cache = RenderCache::default();
+    terminal
+        .draw(|f| {
+            render(app, &Theme::default_theme(), &mut cache, f);
+        })
+        .unwrap();
+    terminal.backend().to_string()
+}
+
+fn both(name: &str, build: impl Fn(u16, u16) -> App) {
+    for (w, h) in [(120, 40), (60, 20)] {
+        let app = build(w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), draw(&app, w, h));
+    }
+}
+
+#[test]
+fn welcome() {
+    both("welcome", base_app);
+}
+
+#[test]
+fn chinese_transcript_with_table_and_code() {
+    both("transcript", |w, h| {
+        let mut app = base_app(w, h);
+        open_transcript(
+            &mut app,
+            vec![
+                msg(
+                    10,
+                    Role::User,
+                    "我想了解差旅报销的流程",
+                    MessageStatus::Complete,
+                ),
+                msg(11, Role::Assistant, ANSWER, MessageStatus::Complete),
+            ],
+        );
+        app
+    });
+}
+
+#[test]
+fn streaming_answer() {
+    both("streaming", |w, h| {
+        let mut app = base_app(w, h);
+        open_transcript(&mut app, vec![]);
+        for c in "Summarise the VPN steps".chars() {
+            update(
+                &mut app,
+                Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+            );
+        }
+        update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        );
+        update(
+            &mut app,
+            Msg::SendAccepted {
+                session_id: 1,
+                created: false,
+                user_id: 20,
+                answer_id: 21,
+            },
+        );
+        update(
+            &mut app,
+            Msg::Stream {
+                session_id: 1,
+                event: StreamEvent::Delta("1. Install the client\n2. Sign in with".into()),
+            },
+        );
+        app
+    });
+}
+
+#[test]
+fn error_states() {
+    both("errors", |w, h| {
+        let mut app = base_app(w, h);
+        open_transcript(
+            &mut app,
+            vec![
+                msg(10, Role::User, "Long question", MessageStatus::Complete),
+                msg(
+                    11,
+                    Role::Assistant,
+                    "Half an ans",
+                    MessageStatus::Interrupted,
+                ),
+            ],
+        );
+        update(
+            &mut app,
+            Msg::Failed("the API key was rejected (HTTP 401). Run `clerk auth login`".into()),
+        );
+        app
+    });
+}
+
+#[test]
+fn dialogs() {
+    let hit = SearchHit {
+        message_id: 11,
+        session_id: 1,
+        session_title: "我想了解差旅报销的流程".into(),
+        role: Role::Assistant,
+        snippet: "## 差旅\u{E000}报销\u{E001}流程 请在出差结束后".into(),
+        created_ms: NOW,
+        rank: -1.0,
+    };
+    let cases: Vec<(&str, Dialog)> = vec![
+        ("help", Dialog::Help),
+        (
+            "search",
+            Dialog::Search {
+                query: "报销".into(),
+                hits: vec![hit],
+                selected: 0,
+            },
+        ),
+        (
+            "rename",
+            Dialog::Rename {
+                id: 2,
+                title: "VPN on the new laptop".into(),
+            },
+        ),
+        (
+            "delete",
+            Dialog::ConfirmDelete {
+                id: 2,
+                title: "VPN on the new laptop".into(),
+            },
+        ),
+        ("quit", Dialog::ConfirmQuit),
+        (
+            "themes",
+            Dialog::Themes {
+                selected: 1,
+                original: "dark".into(),
+            },
+        ),
+    ];
+    for (name, dialog) in cases {
+        both(&format!("dialog_{name}"), |w, h| {
+            let mut app = base_app(w, h);
+            app.dialog = Some(dialog.clone());
+            app
+        });
+    }
+    both("dialog_first_run_key", |w, h| {
+        App::new(setup(false), (w, h), NOW)
+    });
+}
+
+#[test]
+fn too_small() {
+    let app = base_app(30, 8);
+    insta::assert_snapshot!("too_small_30x8", draw(&app, 30, 8));
+}
+
+#[test]
+fn done_answer_meta_line() {
+    let mut app = base_app(120, 40);
+    open_transcript(
+        &mut app,
+        vec![
+            msg(10, Role::User, "q", MessageStatus::Complete),
+            msg(11, Role::Assistant, "", MessageStatus::Streaming),
+        ],
+    );
+    app.live.insert(
+        1,
+        crate::app::Live {
+            answer_id: Some(11),
+            text: String::new(),
+            waiting: None,
+        },
+    );
+    let answer = Answer {
+        text: "Done.".into(),
+        status: AnswerStatus::Complete,
+        reason: None,
+        finish_reason: Some("stop".into()),
+        usage: Some(TokenUsage {
+            input: 20,
+            cached: 0,
+            output: 2,
+        }),
+        model: Some("gpt-4o-mini".into()),
+        ttft: Some(Duration::from_millis(350)),
+        duration: Duration::from_millis(900),
+        malformed: 0,
+    };
+    update(
+        &mut app,
+        Msg::Stream {
+            session_id: 1,
+            event: StreamEvent::Done(answer, Some(0.0000042)),
+        },
+    );
+    let screen = draw(&app, 120, 40);
+    assert!(
+        screen.contains("gpt-4o-mini · 20 → 2 tokens · $0.000004 · first token 0.3 s · 0.9 s"),
+        "{screen}"
+    );
+}

@@ -1,0 +1,195 @@
+//! The real binary in a real terminal (tmux) against the local test server: start, type,
+//! send, see the answer stream, stop one, switch session, search, quit — and the terminal
+//! is given back as it was.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::server::*;
+
+struct Tmux {
+    socket: String,
+    _home: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn start(server: &MockServer, width: u16, height: u16) -> Tmux {
+        let home = tempfile::tempdir().unwrap();
+        let socket = format!("clerk-e2e-{}-{}", std::process::id(), fastrand_suffix());
+        let h = home.path().display().to_string();
+        let cmd = format!(
+            "env -i PATH=\"$PATH\" TERM=xterm-256color HOME={h} XDG_CONFIG_HOME={h}/config XDG_DATA_HOME={h}/data XDG_STATE_HOME={h}/state CLERK_API_KEY=sk-e2e-0123456789abcdef OPENAI_BASE_URL={} {}; echo CLERK_EXIT=$?; sleep 600",
+            server.base_url(),
+            env!("CARGO_BIN_EXE_clerk")
+        );
+        let status = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                &cmd,
+            ])
+            .status()
+            .expect("tmux is needed for the end-to-end test");
+        assert!(status.success());
+        Tmux {
+            socket,
+            _home: home,
+        }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-t", "t", "-p"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    fn text(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "t", "-l", text]);
+    }
+
+    fn wait_for(&self, what: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(what) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "waited for {what:?}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn flag(&self, name: &str) -> String {
+        self.tmux(&["display-message", "-p", "-t", "t", &format!("#{{{name}}}")])
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+fn fastrand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64 % 1_000_000)
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_session_from_start_to_quit_in_a_real_terminal() {
+    let server = MockServer::start_blocking();
+    let t = Tmux::start(&server, 120, 40);
+    t.wait_for("Ask anything about your work.");
+    assert_eq!(
+        t.flag("alternate_on"),
+        "1",
+        "the app uses the alternate screen"
+    );
+
+    // Type and send; the answer streams in.
+    server.push(Reply::stream(&[
+        "Travel ",
+        "expenses: ",
+        "file within **30 days**.",
+    ]));
+    t.text("How do I file travel expenses? 报销");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("file within 30 days.");
+    assert!(
+        screen.contains("How do I file travel expenses? 报销"),
+        "{screen}"
+    );
+    let body = server.chat_requests()[0].json();
+    assert_eq!(
+        body["messages"][0]["content"],
+        "How do I file travel expenses? 报销"
+    );
+
+    // A slow answer, stopped with Esc: kept and marked interrupted.
+    let words: Vec<String> = (0..100).map(|i| format!("w{i} ")).collect();
+    let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+    server.push(Reply::stream(&refs).pace(Duration::from_millis(100)));
+    t.text("and a long answer please");
+    t.keys(&["Enter"]);
+    t.wait_for("w3 ");
+    t.keys(&["Escape"]);
+    t.wait_for("interrupted");
+
+    // A new session, then back to the first one with the list.
+    t.keys(&["C-n"]);
+    t.wait_for("New session");
+    server.push(Reply::stream(&["Second session answer"]));
+    t.text("second");
+    t.keys(&["Enter"]);
+    t.wait_for("Second session answer");
+    t.keys(&["M-Down"]);
+    t.wait_for("file within 30 days.");
+
+    // Search across sessions and jump.
+    t.keys(&["C-f"]);
+    t.wait_for("Search all sessions");
+    t.text("Second");
+    t.wait_for("· assistant");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("Second session answer");
+    assert!(!screen.contains("Search all sessions"), "{screen}");
+
+    // Quit: the terminal is restored.
+    t.keys(&["C-q"]);
+    t.wait_for("CLERK_EXIT=0");
+    assert_eq!(t.flag("alternate_on"), "0", "back on the normal screen");
+    assert_eq!(
+        t.flag("mouse_any_flag"),
+        "0",
+        "mouse reporting is off again"
+    );
+    assert_eq!(t.flag("pane_in_mode"), "0");
+}
+
+#[test]
+fn tiny_terminals_say_so_and_resizing_back_works() {
+    let server = MockServer::start_blocking();
+    let t = Tmux::start(&server, 30, 8);
+    t.wait_for("terminal too small");
+    t.tmux(&["resize-window", "-t", "t", "-x", "60", "-y", "20"]);
+    t.wait_for("Message");
+    t.keys(&["C-q"]);
+    t.wait_for("CLERK_EXIT=0");
+}
