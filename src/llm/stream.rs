@@ -267,11 +267,12 @@ async fn read_stream(
     let mut ttft = None;
     let mut checked = content_type.starts_with("text/event-stream");
     let mut sniff = Vec::new();
-    let mut on_delta = |d: &str| {
-        if ttft.is_none() {
-            ttft = Some(start.elapsed());
+    // The text of one read goes out as one delta: fewer messages and wake-ups per token.
+    let mut pending = String::new();
+    let flush = |pending: &mut String| {
+        if !pending.is_empty() {
+            let _ = tx.send(EngineEvent::Delta(std::mem::take(pending)));
         }
-        let _ = tx.send(EngineEvent::Delta(d.to_string()));
     };
     let mut stopped: Option<String> = None;
     loop {
@@ -304,10 +305,11 @@ async fn read_stream(
                     }
                     checked = true;
                     let first = std::mem::take(&mut sniff);
-                    state.feed(&first, &mut on_delta);
+                    feed(&mut state, &first, &mut ttft, start, &mut pending);
                 } else {
-                    state.feed(&bytes, &mut on_delta);
+                    feed(&mut state, &bytes, &mut ttft, start, &mut pending);
                 }
+                flush(&mut pending);
                 if state.is_over() {
                     break;
                 }
@@ -328,11 +330,15 @@ async fn read_stream(
     }
     if !checked && !sniff.is_empty() {
         let first = std::mem::take(&mut sniff);
-        state.feed(&first, &mut on_delta);
+        feed(&mut state, &first, &mut ttft, start, &mut pending);
     }
     if stopped.is_none() {
-        state.finish(&mut on_delta);
+        state.finish(&mut |d| {
+            ttft.get_or_insert_with(|| start.elapsed());
+            pending.push_str(d);
+        });
     }
+    flush(&mut pending);
     let (status, reason) = match stopped {
         Some(why) if state.error().is_none() && state.finish_reason().is_none() => {
             (AnswerStatus::Interrupted, Some(why))
@@ -350,6 +356,20 @@ async fn read_stream(
         duration: start.elapsed(),
         malformed: state.malformed(),
     })
+}
+
+/// Feed bytes, noting the time of the first text and gathering the text of this read.
+fn feed(
+    state: &mut AnswerState,
+    bytes: &[u8],
+    ttft: &mut Option<Duration>,
+    start: Instant,
+    pending: &mut String,
+) {
+    state.feed(bytes, &mut |d| {
+        ttft.get_or_insert_with(|| start.elapsed());
+        pending.push_str(d);
+    });
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {

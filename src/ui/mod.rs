@@ -11,6 +11,41 @@ pub mod theme;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    #[test]
+    fn the_stable_prefix_ends_after_a_blank_line_outside_fences() {
+        assert_eq!(stable_prefix("para one\n\npara two"), 10);
+        assert_eq!(stable_prefix("```\ncode\n\nmore\n"), 0);
+        assert_eq!(stable_prefix("a\n\n```\nx\n\n"), 3);
+        assert_eq!(stable_prefix("no blank line yet"), 0);
+    }
+
+    #[test]
+    fn streaming_render_matches_the_full_render_and_numbers_code_blocks_on() {
+        let theme = Theme::default_theme();
+        let text = "Intro with **bold**.\n\n```sh\necho one\n```\n\nMiddle 报销 paragraph.\n\n```rust\nfn two() {}\n```\n\nLast line still stream";
+        let full: Vec<String> = markdown::render(text, 60, &theme)
+            .lines
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        let mut prefix = None;
+        // Render as the text grows; the final state must equal the full render.
+        let mut got = Vec::new();
+        for end in (1..=text.len()).filter(|i| text.is_char_boundary(*i)) {
+            got = streaming_body(&text[..end], 60, &theme, &mut prefix)
+                .iter()
+                .map(|l| l.to_string())
+                .collect();
+        }
+        assert_eq!(got, full);
+        assert!(got.iter().any(|l| l.contains("[2] rust")), "{got:#?}");
+    }
+}
+
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -40,10 +75,20 @@ struct CachedTurn {
     lines: Rc<Vec<Line<'static>>>,
 }
 
+/// The stable part of a streaming answer, rendered once.
+#[derive(Debug)]
+struct StreamPrefix {
+    len: usize,
+    text: String,
+    lines: Rc<Vec<Line<'static>>>,
+    blocks: usize,
+}
+
 /// Wrapped lines of each message, per width and theme.
 #[derive(Debug, Default)]
 pub struct RenderCache {
     key: (u16, String),
+    stream: Option<StreamPrefix>,
     turns: HashMap<(usize, Option<i64>), CachedTurn>,
 }
 
@@ -232,7 +277,81 @@ fn indented(text: &str, width: u16, style: Style) -> Vec<Line<'static>> {
         .collect()
 }
 
-fn turn_lines(app: &App, turn: &Turn, width: u16, theme: &Theme) -> Vec<Line<'static>> {
+/// Where a streaming answer can be cut so that the part before it renders the same alone:
+/// after the last blank line that is outside a code fence.
+fn stable_prefix(text: &str) -> usize {
+    let mut in_fence = false;
+    let mut cut = 0;
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.starts_with("```") || t.starts_with("~~~") {
+            in_fence = !in_fence;
+        }
+        pos += line.len();
+        if !in_fence && line.trim().is_empty() && pos < text.len() {
+            cut = pos;
+        }
+    }
+    cut
+}
+
+/// Render a streaming answer: the stable prefix once (cached), the tail every frame. Code
+/// block numbers in the tail continue from the prefix's.
+fn streaming_body(
+    clean: &str,
+    width: u16,
+    theme: &Theme,
+    prefix: &mut Option<StreamPrefix>,
+) -> Vec<Line<'static>> {
+    let cut = stable_prefix(clean);
+    let cached = prefix
+        .as_ref()
+        .filter(|p| p.len == cut && clean.starts_with(&p.text));
+    let (head, blocks) = match cached {
+        Some(p) => (p.lines.clone(), p.blocks),
+        None => {
+            let r = markdown::render(&clean[..cut], width, theme);
+            let p = StreamPrefix {
+                len: cut,
+                text: clean[..cut].to_string(),
+                lines: Rc::new(r.lines),
+                blocks: r.code_blocks.len(),
+            };
+            let out = (p.lines.clone(), p.blocks);
+            *prefix = Some(p);
+            out
+        }
+    };
+    let mut lines: Vec<Line<'static>> = head.as_ref().clone();
+    let tail = markdown::render(&clean[cut..], width, theme);
+    // Blocks are separated by one blank line, as in the whole render.
+    if !lines.is_empty() && !tail.lines.is_empty() && lines.last().is_some_and(|l| l.width() > 0) {
+        lines.push(Line::default());
+    }
+    for mut l in tail.lines {
+        if blocks > 0 {
+            for span in l.spans.iter_mut() {
+                if let Some(rest) = span.content.strip_prefix('[')
+                    && let Some((n, after)) = rest.split_once(']')
+                    && let Ok(n) = n.parse::<usize>()
+                {
+                    span.content = format!("[{}]{after}", n + blocks).into();
+                }
+            }
+        }
+        lines.push(l);
+    }
+    lines
+}
+
+fn turn_lines(
+    app: &App,
+    turn: &Turn,
+    width: u16,
+    theme: &Theme,
+    prefix: &mut Option<StreamPrefix>,
+) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     let (who, style) = match turn.role {
         Role::User => ("You", theme.user),
@@ -243,6 +362,9 @@ fn turn_lines(app: &App, turn: &Turn, width: u16, theme: &Theme) -> Vec<Line<'st
     let body_width = width.saturating_sub(2).max(10);
     let clean = sanitize(&turn.content);
     let body: Vec<Line<'static>> = match turn.role {
+        Role::Assistant if turn.status == MessageStatus::Streaming => {
+            streaming_body(&clean, body_width, theme, prefix)
+        }
         Role::Assistant => markdown::render(&clean, body_width, theme).lines,
         _ => markdown::render_plain(&clean, body_width, theme.text),
     };
@@ -319,6 +441,7 @@ fn draw_transcript(
     if cache.key != (width, theme.name.clone()) {
         cache.key = (width, theme.name.clone());
         cache.turns.clear();
+        cache.stream = None;
     }
     let mut all: Vec<Rc<Vec<Line<'static>>>> = Vec::with_capacity(app.transcript.len());
     let mut starts = Vec::with_capacity(app.transcript.len());
@@ -336,7 +459,7 @@ fn draw_transcript(
         let lines = match hit {
             Some(c) => c.lines.clone(),
             None => {
-                let mut l = turn_lines(app, t, width, theme);
+                let mut l = turn_lines(app, t, width, theme, &mut cache.stream);
                 if selected && let Some(first) = l.first_mut() {
                     *first = first.clone().patch_style(theme.selection);
                 }
