@@ -73,6 +73,44 @@ pub enum Command {
     FilterSessions,
     /// Open the selected session.
     OpenSession,
+    /// Copy code block 1–9 of the selected message (or the last answer).
+    CopyCode1,
+    /// Copy code block 2.
+    CopyCode2,
+    /// Copy code block 3.
+    CopyCode3,
+    /// Copy code block 4.
+    CopyCode4,
+    /// Copy code block 5.
+    CopyCode5,
+    /// Copy code block 6.
+    CopyCode6,
+    /// Copy code block 7.
+    CopyCode7,
+    /// Copy code block 8.
+    CopyCode8,
+    /// Copy code block 9.
+    CopyCode9,
+    /// Delete the selected message.
+    DeleteMessage,
+}
+
+impl Command {
+    /// For `copy_code_N`: N.
+    pub fn code_block(self) -> Option<usize> {
+        Some(match self {
+            Command::CopyCode1 => 1,
+            Command::CopyCode2 => 2,
+            Command::CopyCode3 => 3,
+            Command::CopyCode4 => 4,
+            Command::CopyCode5 => 5,
+            Command::CopyCode6 => 6,
+            Command::CopyCode7 => 7,
+            Command::CopyCode8 => 8,
+            Command::CopyCode9 => 9,
+            _ => return None,
+        })
+    }
 }
 
 impl Command {
@@ -109,6 +147,16 @@ impl Command {
             Command::AddKey => "store an API key",
             Command::FilterSessions => "filter the session list",
             Command::OpenSession => "open the selected session",
+            Command::CopyCode1 => "copy code block N of the message",
+            Command::CopyCode2
+            | Command::CopyCode3
+            | Command::CopyCode4
+            | Command::CopyCode5
+            | Command::CopyCode6
+            | Command::CopyCode7
+            | Command::CopyCode8
+            | Command::CopyCode9 => "copy that code block",
+            Command::DeleteMessage => "delete the selected message",
         }
     }
 }
@@ -313,6 +361,16 @@ const DEFAULTS: &[(Mode, &str, Command)] = &[
     (Mode::Transcript, "end", Command::ScrollBottom),
     (Mode::Transcript, "g", Command::ScrollBottom),
     (Mode::Transcript, "?", Command::Help),
+    (Mode::Transcript, "d", Command::DeleteMessage),
+    (Mode::Transcript, "1", Command::CopyCode1),
+    (Mode::Transcript, "2", Command::CopyCode2),
+    (Mode::Transcript, "3", Command::CopyCode3),
+    (Mode::Transcript, "4", Command::CopyCode4),
+    (Mode::Transcript, "5", Command::CopyCode5),
+    (Mode::Transcript, "6", Command::CopyCode6),
+    (Mode::Transcript, "7", Command::CopyCode7),
+    (Mode::Transcript, "8", Command::CopyCode8),
+    (Mode::Transcript, "9", Command::CopyCode9),
 ];
 
 impl Default for Keymap {

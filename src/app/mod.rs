@@ -351,6 +351,18 @@ impl App {
         app
     }
 
+    /// Put back the unsent draft of the new session (kept from the last run).
+    pub fn restore_draft(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        self.drafts.insert(NEW_SESSION, text.to_string());
+        let lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+        self.input = TextArea::new(lines);
+        self.input.move_cursor(ratatui_textarea::CursorMove::Bottom);
+        self.input.move_cursor(ratatui_textarea::CursorMove::End);
+    }
+
     /// Sessions shown in the list: filtered, without one waiting to be deleted.
     pub fn visible_sessions(&self) -> Vec<&SessionEntry> {
         let f = self.filter.to_lowercase();

@@ -116,6 +116,8 @@ pub enum Effect {
     Rename(SessionId, String),
     /// Delete a session for good (after the undo window).
     Delete(SessionId),
+    /// Delete one message.
+    DeleteMessage(MessageId),
     /// Pin or unpin.
     SetPinned(SessionId, bool),
     /// Archive or unarchive.

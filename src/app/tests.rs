@@ -731,3 +731,53 @@ fn sidebar_toggles_and_focus_cycles() {
     update(&mut a, key(KeyCode::Tab));
     assert_eq!(a.focus, Focus::Input, "the hidden list is skipped");
 }
+
+#[test]
+fn copy_code_block_n_and_delete_a_message() {
+    let mut a = with_sessions();
+    a.current = Some(1);
+    let answer_text = "Run this:\n\n```sh\necho one\n```\n\nthen\n\n```rust\nfn two() {}\n```\n";
+    update(
+        &mut a,
+        Msg::TranscriptLoaded {
+            session_id: 1,
+            messages: vec![
+                message(10, 1, Role::User, "q", MessageStatus::Complete),
+                message(11, 1, Role::Assistant, answer_text, MessageStatus::Complete),
+            ],
+            draft: None,
+        },
+    );
+    a.focus = Focus::Transcript;
+    assert_eq!(
+        update(&mut a, key(KeyCode::Char('2'))),
+        vec![Effect::Copy("fn two() {}".into())]
+    );
+    assert_eq!(
+        update(&mut a, key(KeyCode::Char('1'))),
+        vec![Effect::Copy("echo one".into())]
+    );
+    assert!(update(&mut a, key(KeyCode::Char('3'))).is_empty());
+    assert!(a.notice.as_ref().unwrap().text.contains("no code block 3"));
+    update(&mut a, key(KeyCode::Up));
+    update(&mut a, key(KeyCode::Up));
+    assert_eq!(a.selected_turn, Some(0));
+    assert_eq!(
+        update(&mut a, key(KeyCode::Char('d'))),
+        vec![Effect::DeleteMessage(10)]
+    );
+    assert_eq!(a.transcript.len(), 1);
+}
+
+#[test]
+fn the_new_sessions_draft_is_restored_at_start() {
+    let mut a = app();
+    a.restore_draft("line one\nline two");
+    assert_eq!(a.input_text(), "line one\nline two");
+    let fx = update(&mut a, ctrl('q'));
+    assert_eq!(
+        fx,
+        vec![Effect::Quit],
+        "an unchanged draft is not written again"
+    );
+}

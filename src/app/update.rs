@@ -635,6 +635,52 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
         }
         Command::Regenerate => regenerate(app, fx),
+        Command::CopyCode1
+        | Command::CopyCode2
+        | Command::CopyCode3
+        | Command::CopyCode4
+        | Command::CopyCode5
+        | Command::CopyCode6
+        | Command::CopyCode7
+        | Command::CopyCode8
+        | Command::CopyCode9 => {
+            let n = cmd.code_block().unwrap_or(1);
+            let turn = app
+                .selected_turn
+                .and_then(|i| app.transcript.get(i))
+                .or_else(|| {
+                    app.transcript
+                        .iter()
+                        .rev()
+                        .find(|t| t.role == Role::Assistant)
+                });
+            match turn.and_then(|t| code_blocks(&t.content).into_iter().nth(n - 1)) {
+                Some(code) => fx.push(Effect::Copy(code)),
+                None => notice(app, format!("there is no code block {n}"), Level::Info),
+            }
+        }
+        Command::DeleteMessage => match app.selected_turn {
+            Some(i) if app.transcript[i].status == MessageStatus::Streaming => {
+                notice(app, "stop the answer first (Esc)", Level::Info);
+            }
+            Some(i) => {
+                let turn = app.transcript.remove(i);
+                if let Some(id) = turn.id {
+                    fx.push(Effect::DeleteMessage(id));
+                }
+                app.selected_turn = if app.transcript.is_empty() {
+                    None
+                } else {
+                    Some(i.min(app.transcript.len() - 1))
+                };
+                notice(app, "message deleted", Level::Info);
+            }
+            None => notice(
+                app,
+                "select a message first (↑/↓ in the transcript)",
+                Level::Info,
+            ),
+        },
         Command::RecallLast => {
             if app.input_text().is_empty() {
                 if let Some(last) = app.sent.last().cloned().or_else(|| {
@@ -662,6 +708,38 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
             app.filtering = true;
         }
     }
+}
+
+/// The fenced code blocks of a Markdown text, in order, exactly as written.
+pub fn code_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in markdown.split('\n') {
+        let t = line.trim_start();
+        match &mut current {
+            None if t.starts_with("```") || t.starts_with("~~~") => {
+                current = Some((t[..3].to_string(), String::new()));
+            }
+            Some((fence, body))
+                if t.starts_with(fence.as_str())
+                    && t.trim_start_matches(fence.chars().next().unwrap_or('`'))
+                        .trim()
+                        .is_empty() =>
+            {
+                blocks.push(std::mem::take(body).trim_end_matches('\n').to_string());
+                current = None;
+            }
+            Some((_, body)) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            None => {}
+        }
+    }
+    if let Some((_, body)) = current {
+        blocks.push(body.trim_end_matches('\n').to_string());
+    }
+    blocks
 }
 
 /// The session a session command applies to: the selected one in the list when the list

@@ -116,6 +116,7 @@ pub fn run(start: Start) -> Result<(), String> {
     };
     let recovered = store.recovered();
     let remembered_theme = store.setting("theme").ok().flatten();
+    let new_draft = store.draft(crate::app::NEW_SESSION).ok().flatten();
     let (themes, theme_errors) = ui::theme::load_all(Some(&start.themes_dir));
     let theme_names: Vec<String> = themes.iter().map(|t| t.name.clone()).collect();
     let (keymap, key_error) = match Keymap::with_overrides(&start.config.file.keys) {
@@ -178,6 +179,9 @@ pub fn run(start: Start) -> Result<(), String> {
         .map(|s| (s.width, s.height))
         .unwrap_or((80, 24));
     let mut app = App::new(setup, size, now_ms());
+    if let Some(d) = new_draft {
+        app.restore_draft(&d);
+    }
     let (tx, rx) = unbounded_channel();
     spawn_input_thread(tx.clone());
     let store = StoreHandle::spawn(store, tx.clone());
@@ -395,6 +399,9 @@ impl Runtime {
                 Ok(_) => Msg::Tick(now_ms()),
                 Err(e) => Msg::Failed(e.to_string()),
             }),
+            Effect::DeleteMessage(id) => {
+                self.store.quiet(move |s| s.delete_message(id).map(|_| ()))
+            }
             Effect::SetPinned(id, on) => {
                 self.store.quiet(move |s| s.set_pinned(id, on).map(|_| ()))
             }

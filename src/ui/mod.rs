@@ -717,7 +717,18 @@ fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>,
                 for (mode, name) in modes {
                     lines.push(Line::from(Span::styled(name.to_string(), theme.heading)));
                     for (cmd, keys) in app.setup.keymap.bindings(*mode) {
-                        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                        // Code blocks 2–9 share one line with block 1.
+                        if cmd.code_block().is_some_and(|n| n > 1) {
+                            continue;
+                        }
+                        let keys: Vec<String> = if cmd.code_block() == Some(1) {
+                            vec![format!(
+                                "{}…9",
+                                keys.first().map(|k| k.to_string()).unwrap_or_default()
+                            )]
+                        } else {
+                            keys.iter().map(|k| k.to_string()).collect()
+                        };
                         lines.push(Line::from(vec![
                             Span::styled(format!("  {:<18}", keys.join(", ")), theme.accent),
                             Span::styled(cmd.describe().to_string(), theme.text),

@@ -259,6 +259,26 @@ fn dialogs() {
 }
 
 #[test]
+fn smallest_supported_size() {
+    let mut app = base_app(40, 10);
+    open_transcript(
+        &mut app,
+        vec![
+            msg(
+                10,
+                Role::User,
+                "我想了解差旅报销的流程",
+                MessageStatus::Complete,
+            ),
+            msg(11, Role::Assistant, ANSWER, MessageStatus::Complete),
+        ],
+    );
+    insta::assert_snapshot!("transcript_40x10", draw(&app, 40, 10));
+    app.dialog = Some(Dialog::Help);
+    insta::assert_snapshot!("help_40x10", draw(&app, 40, 10));
+}
+
+#[test]
 fn too_small() {
     let app = base_app(30, 8);
     insta::assert_snapshot!("too_small_30x8", draw(&app, 30, 8));
