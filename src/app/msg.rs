@@ -55,7 +55,7 @@ pub enum Msg {
         /// The hits.
         hits: Vec<SearchHit>,
     },
-    /// A key was stored (masked form) or could not be.
+    /// A key is in use (what to tell: stored, or this run only), or it was refused.
     KeyStored(Result<String, String>),
     /// A clipboard copy finished: how, or why not.
     Copied(Result<&'static str, String>),

@@ -178,8 +178,12 @@ fn key_dialog_stores_the_key_and_reports_errors() {
     assert_eq!(fx, vec![Effect::StoreKey("sk-test-123456789".into())]);
     update(&mut a, Msg::KeyStored(Err("no keyring".into())));
     assert!(matches!(&a.dialog, Some(Dialog::ApiKey { error: Some(e), .. }) if e == "no keyring"));
-    update(&mut a, Msg::KeyStored(Ok("sk-…6789".into())));
+    update(
+        &mut a,
+        Msg::KeyStored(Ok("key sk-…6789 works for this run only".into())),
+    );
     assert!(a.dialog.is_none() && a.setup.has_key);
+    assert!(a.notice.as_ref().unwrap().text.contains("this run only"));
 }
 
 #[test]

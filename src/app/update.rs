@@ -122,14 +122,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                 *selected = 0;
             }
         }
-        Msg::KeyStored(Ok(masked)) => {
+        Msg::KeyStored(Ok(text)) => {
             app.setup.has_key = true;
             app.dialog = None;
-            notice(
-                app,
-                format!("key {masked} stored in the keyring"),
-                Level::Info,
-            );
+            notice(app, text, Level::Info);
         }
         Msg::KeyStored(Err(e)) => {
             if let Some(Dialog::ApiKey { error, .. }) = &mut app.dialog {

@@ -442,11 +442,15 @@ impl Runtime {
                     }
                 }
                 tokio::task::spawn_blocking(move || {
-                    let r = OsKeyring
-                        .set(SERVICE, &name, key.expose())
-                        .map(|()| key.masked())
-                        .map_err(|e| format!("{e}. The key works for this run only."));
-                    let _ = tx.send(Msg::KeyStored(r));
+                    // Either way the key is in use now; only where it is kept differs.
+                    let text = match OsKeyring.set(SERVICE, &name, key.expose()) {
+                        Ok(()) => format!("key {} stored in the keyring", key.masked()),
+                        Err(e) => format!(
+                            "key {} works for this run only; not stored: {e}",
+                            key.masked()
+                        ),
+                    };
+                    let _ = tx.send(Msg::KeyStored(Ok(text)));
                 });
             }
             Effect::Quit => {}
