@@ -199,12 +199,7 @@ fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: &mut Vec<Ef
         }
         StreamEvent::Done(answer, cost) => {
             app.live.remove(&session_id);
-            let status = match answer.status {
-                crate::llm::AnswerStatus::Complete => MessageStatus::Complete,
-                crate::llm::AnswerStatus::Truncated => MessageStatus::Truncated,
-                crate::llm::AnswerStatus::Interrupted => MessageStatus::Interrupted,
-                crate::llm::AnswerStatus::Error => MessageStatus::Error,
-            };
+            let status = MessageStatus::from(answer.status);
             if open {
                 if let Some(t) = app
                     .transcript
@@ -412,16 +407,21 @@ fn scroll_down(app: &mut App, n: usize) {
     }
 }
 
+/// Open the key dialog with the reason there is no key.
+fn ask_for_key(app: &mut App) {
+    app.dialog = Some(Dialog::ApiKey {
+        key: String::new(),
+        error: app.setup.key_problem.clone(),
+    });
+}
+
 fn send(app: &mut App, fx: &mut Vec<Effect>) {
     let text = app.input_text();
     if text.trim().is_empty() {
         return;
     }
     if !app.setup.has_key {
-        app.dialog = Some(Dialog::ApiKey {
-            key: String::new(),
-            error: app.setup.key_problem.clone(),
-        });
+        ask_for_key(app);
         return;
     }
     if app.current_live().is_some() {
@@ -759,10 +759,7 @@ fn regenerate(app: &mut App, fx: &mut Vec<Effect>) {
         return;
     }
     if !app.setup.has_key {
-        app.dialog = Some(Dialog::ApiKey {
-            key: String::new(),
-            error: app.setup.key_problem.clone(),
-        });
+        ask_for_key(app);
         return;
     }
     let replace = match app.transcript.last() {

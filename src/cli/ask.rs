@@ -420,15 +420,6 @@ async fn terminate_signal() -> Exit {
     }
 }
 
-fn store_status(status: AnswerStatus) -> MessageStatus {
-    match status {
-        AnswerStatus::Complete => MessageStatus::Complete,
-        AnswerStatus::Truncated => MessageStatus::Truncated,
-        AnswerStatus::Interrupted => MessageStatus::Interrupted,
-        AnswerStatus::Error => MessageStatus::Error,
-    }
-}
-
 fn finish(
     saving: Option<&mut Saving>,
     answer: &Answer,
@@ -448,7 +439,7 @@ fn finish(
             s.answer_id,
             &MessageFinish {
                 content: answer.text.clone(),
-                status: store_status(answer.status),
+                status: MessageStatus::from(answer.status),
                 error: answer.reason.clone(),
                 usage,
                 cost_usd: answer

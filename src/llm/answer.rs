@@ -48,6 +48,17 @@ impl AnswerStatus {
     }
 }
 
+impl From<AnswerStatus> for crate::store::MessageStatus {
+    fn from(s: AnswerStatus) -> Self {
+        match s {
+            AnswerStatus::Complete => crate::store::MessageStatus::Complete,
+            AnswerStatus::Truncated => crate::store::MessageStatus::Truncated,
+            AnswerStatus::Interrupted => crate::store::MessageStatus::Interrupted,
+            AnswerStatus::Error => crate::store::MessageStatus::Error,
+        }
+    }
+}
+
 /// An error object as OpenAI-compatible servers send it (`{"error": {...}}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -714,15 +714,6 @@ fn finish(
     });
 }
 
-fn store_status(status: AnswerStatus) -> MessageStatus {
-    match status {
-        AnswerStatus::Complete => MessageStatus::Complete,
-        AnswerStatus::Truncated => MessageStatus::Truncated,
-        AnswerStatus::Interrupted => MessageStatus::Interrupted,
-        AnswerStatus::Error => MessageStatus::Error,
-    }
-}
-
 /// Run one answer: forward its text to the app, save it at least once a second, finalise it.
 #[allow(clippy::too_many_arguments)]
 async fn stream_to_app(
@@ -765,7 +756,7 @@ async fn stream_to_app(
                 Some(EngineEvent::Started) => {}
                 Some(EngineEvent::Finished(Ok(answer))) => {
                     let cost = answer.usage.and_then(|u| price.and_then(|p| p.cost(u.input, u.cached, u.output)));
-                    finish(store, answer_id, answer.text.clone(), store_status(answer.status), answer.reason.clone(), Some((&answer, cost)));
+                    finish(store, answer_id, answer.text.clone(), MessageStatus::from(answer.status), answer.reason.clone(), Some((&answer, cost)));
                     send(StreamEvent::Done(answer, cost));
                     return;
                 }
