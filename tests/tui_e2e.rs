@@ -90,6 +90,21 @@ impl Tmux {
         }
     }
 
+    fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "waited for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn flag(&self, name: &str) -> String {
         self.tmux(&["display-message", "-p", "-t", "t", &format!("#{{{name}}}")])
             .trim()
@@ -168,8 +183,10 @@ fn a_session_from_start_to_quit_in_a_real_terminal() {
     t.text("Second");
     t.wait_for("· assistant");
     t.keys(&["Enter"]);
-    let screen = t.wait_for("Second session answer");
-    assert!(!screen.contains("Search all sessions"), "{screen}");
+    // The hit itself shows the text too: wait for the dialog to close.
+    t.wait_until("the search to jump to the answer", |s| {
+        !s.contains("Search all sessions") && s.contains("Second session answer")
+    });
 
     // Quit: the terminal is restored.
     t.keys(&["C-q"]);

@@ -93,6 +93,10 @@ pub enum Command {
     CopyCode9,
     /// Delete the selected message.
     DeleteMessage,
+    /// Choose the model.
+    ModelPicker,
+    /// Set the session's system prompt.
+    SystemPrompt,
 }
 
 impl Command {
@@ -157,6 +161,8 @@ impl Command {
             | Command::CopyCode8
             | Command::CopyCode9 => "copy that code block",
             Command::DeleteMessage => "delete the selected message",
+            Command::ModelPicker => "choose the model",
+            Command::SystemPrompt => "set the session's system prompt",
         }
     }
 }
@@ -336,6 +342,8 @@ const DEFAULTS: &[(Mode, &str, Command)] = &[
     (Mode::Global, "ctrl+r", Command::Regenerate),
     (Mode::Global, "ctrl+z", Command::Undo),
     (Mode::Global, "ctrl+k", Command::AddKey),
+    (Mode::Global, "ctrl+o", Command::ModelPicker),
+    (Mode::Global, "f2", Command::SystemPrompt),
     (Mode::Input, "enter", Command::Send),
     (Mode::Input, "alt+enter", Command::Newline),
     (Mode::Input, "ctrl+j", Command::Newline),

@@ -75,6 +75,8 @@ pub struct SessionEntry {
     pub pinned: bool,
     /// Messages in it.
     pub message_count: u64,
+    /// Its system prompt.
+    pub system_prompt: Option<String>,
 }
 
 impl From<&SessionSummary> for SessionEntry {
@@ -86,6 +88,7 @@ impl From<&SessionSummary> for SessionEntry {
             updated_ms: s.session.updated_ms,
             pinned: s.session.pinned,
             message_count: s.message_count,
+            system_prompt: s.session.system_prompt.clone(),
         }
     }
 }
@@ -198,6 +201,16 @@ pub enum Dialog {
         /// The theme before the dialog opened (Esc goes back to it).
         original: String,
     },
+    /// Choose the model.
+    Models {
+        /// Selected row.
+        selected: usize,
+    },
+    /// Edit the session's system prompt.
+    SystemPrompt {
+        /// The text as typed.
+        text: String,
+    },
     /// Paste an API key.
     ApiKey {
         /// The key as typed (shown masked).
@@ -248,6 +261,8 @@ pub struct Setup {
     pub keymap: Keymap,
     /// The model's context window, for the status bar.
     pub context_window: Option<u64>,
+    /// Models to choose from, with their context windows.
+    pub models: Vec<(String, Option<u64>)>,
     /// Whether history is saved.
     pub history: bool,
     /// The local time zone's offset from UTC, for grouping sessions by day.
@@ -299,6 +314,8 @@ pub struct App {
     pub pending_delete: Option<(SessionEntry, i64)>,
     /// Messages sent in this run, for recall.
     pub sent: Vec<String>,
+    /// The system prompt for the new, unsaved session.
+    pub pending_system: Option<String>,
     /// Start-up facts.
     pub setup: Setup,
     /// Show the session list.
@@ -336,6 +353,7 @@ impl App {
             notice: None,
             pending_delete: None,
             sent: Vec::new(),
+            pending_system: None,
             setup,
             sidebar: true,
             size,

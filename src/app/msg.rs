@@ -100,6 +100,8 @@ pub enum Effect {
         text: String,
         /// Model to ask.
         model: String,
+        /// System prompt for a new session.
+        system: Option<String>,
     },
     /// Answer the last question of a session again (its last answer is replaced).
     Regenerate {
@@ -120,6 +122,10 @@ pub enum Effect {
     DeleteMessage(MessageId),
     /// Pin or unpin.
     SetPinned(SessionId, bool),
+    /// Change a session's model.
+    SetModel(SessionId, String),
+    /// Set (or clear) a session's system prompt.
+    SetSystemPrompt(SessionId, Option<String>),
     /// Archive or unarchive.
     SetArchived(SessionId, bool),
     /// Full-text search.

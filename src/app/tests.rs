@@ -23,6 +23,10 @@ fn setup(has_key: bool) -> Setup {
         theme: "dark".into(),
         keymap: Keymap::default(),
         context_window: Some(128_000),
+        models: vec![
+            ("gpt-4o-mini".into(), Some(128_000)),
+            ("gpt-4.1".into(), Some(1_047_576)),
+        ],
         history: true,
         tz_offset_secs: 0,
     }
@@ -122,6 +126,7 @@ fn typing_goes_to_the_input_and_enter_sends_it() {
     assert_eq!(
         fx,
         vec![Effect::Send {
+            system: None,
             session_id: None,
             text: "hello 你好".into(),
             model: "gpt-4o-mini".into()
@@ -783,5 +788,57 @@ fn the_new_sessions_draft_is_restored_at_start() {
         fx,
         vec![Effect::Quit],
         "an unchanged draft is not written again"
+    );
+}
+
+#[test]
+fn model_picker_and_system_prompt() {
+    let mut a = with_sessions();
+    update(&mut a, ctrl('o'));
+    assert_eq!(a.dialog, Some(Dialog::Models { selected: 0 }));
+    update(&mut a, key(KeyCode::Down));
+    assert!(
+        update(&mut a, key(KeyCode::Enter)).is_empty(),
+        "no session open: nothing to save"
+    );
+    assert_eq!(a.setup.model, "gpt-4.1");
+    assert_eq!(a.setup.context_window, Some(1_047_576));
+    // A system prompt for the new session goes with its first message.
+    update(&mut a, key(KeyCode::F(2)));
+    type_text(&mut a, "Answer in French");
+    update(&mut a, key(KeyCode::Enter));
+    type_text(&mut a, "hi");
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        vec![Effect::Send {
+            session_id: None,
+            text: "hi".into(),
+            model: "gpt-4.1".into(),
+            system: Some("Answer in French".into())
+        }]
+    );
+    // For a saved session it is stored at once; opening a session brings back its model.
+    update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::ALT)),
+    );
+    assert_eq!(a.setup.model, "gpt-4o-mini");
+    update(&mut a, key(KeyCode::F(2)));
+    type_text(&mut a, "Be brief");
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        vec![Effect::SetSystemPrompt(
+            a.current.unwrap(),
+            Some("Be brief".into())
+        )]
+    );
+    update(&mut a, ctrl('o'));
+    update(&mut a, key(KeyCode::Down));
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        vec![Effect::SetModel(a.current.unwrap(), "gpt-4.1".into())]
     );
 }

@@ -345,9 +345,31 @@ fn stash_draft(app: &mut App, fx: &mut Vec<Effect>) {
     }
 }
 
+/// Use a model from now on (and show its context window).
+fn set_model(app: &mut App, name: &str, window: Option<u64>) {
+    app.setup.model = name.to_string();
+    app.setup.context_window = window;
+}
+
 fn open_session(app: &mut App, id: i64, fx: &mut Vec<Effect>) {
     if app.current == Some(id) {
         return;
+    }
+    // The session's own model is used when it is continued.
+    if let Some(model) = app
+        .sessions
+        .iter()
+        .find(|s| s.id == id)
+        .map(|s| s.model.clone())
+        && model != app.setup.model
+    {
+        let window = app
+            .setup
+            .models
+            .iter()
+            .find(|(m, _)| *m == model)
+            .and_then(|(_, w)| *w);
+        set_model(app, &model, window);
     }
     stash_draft(app, fx);
     app.current = Some(id);
@@ -454,10 +476,16 @@ fn send(app: &mut App, fx: &mut Vec<Effect>) {
     app.scroll = Scroll::Follow;
     app.new_below = false;
     app.selected_turn = None;
+    let system = if app.current.is_none() {
+        app.pending_system.take()
+    } else {
+        None
+    };
     fx.push(Effect::Send {
         session_id: app.current,
         text,
         model: app.setup.model.clone(),
+        system,
     });
 }
 
@@ -692,6 +720,28 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
                 app.input.input(key);
             }
         }
+        Command::ModelPicker => {
+            let selected = app
+                .setup
+                .models
+                .iter()
+                .position(|(m, _)| *m == app.setup.model)
+                .unwrap_or(0);
+            app.dialog = Some(Dialog::Models { selected });
+        }
+        Command::SystemPrompt => {
+            let text = match app.current {
+                Some(id) => app
+                    .sessions
+                    .iter()
+                    .find(|s| s.id == id)
+                    .and_then(|s| s.system_prompt.clone()),
+                None => app.pending_system.clone(),
+            };
+            app.dialog = Some(Dialog::SystemPrompt {
+                text: text.unwrap_or_default(),
+            });
+        }
         Command::AddKey => {
             app.dialog = Some(Dialog::ApiKey {
                 key: String::new(),
@@ -794,6 +844,7 @@ fn on_paste(app: &mut App, text: &str) {
         Some(Dialog::ApiKey { key, .. }) => key.push_str(text.trim()),
         Some(Dialog::Search { query, .. }) => query.push_str(&one_line()),
         Some(Dialog::Rename { title, .. }) => title.push_str(&one_line()),
+        Some(Dialog::SystemPrompt { text: t }) => t.push_str(&one_line()),
         Some(_) => {}
         None => {
             let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
@@ -980,6 +1031,63 @@ fn on_dialog_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
             Some(Dialog::Themes { selected, original })
         }
+        Dialog::Models { mut selected } => {
+            let n = app.setup.models.len();
+            match key.code {
+                KeyCode::Up | KeyCode::Char('k') => selected = selected.saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => {
+                    selected = (selected + 1).min(n.saturating_sub(1))
+                }
+                KeyCode::Enter => {
+                    if let Some((name, window)) = app.setup.models.get(selected).cloned() {
+                        set_model(app, &name, window);
+                        if let Some(id) = app.current {
+                            if let Some(e) = app.sessions.iter_mut().find(|e| e.id == id) {
+                                e.model = name.clone();
+                            }
+                            fx.push(Effect::SetModel(id, name.clone()));
+                        }
+                        notice(app, format!("model: {name}"), Level::Info);
+                    }
+                    return;
+                }
+                KeyCode::Esc => return,
+                _ if ctrl_c => return,
+                _ => {}
+            }
+            Some(Dialog::Models { selected })
+        }
+        Dialog::SystemPrompt { mut text } => match key.code {
+            KeyCode::Esc => None,
+            _ if ctrl_c => None,
+            KeyCode::Enter => {
+                let t = text.trim().to_string();
+                let value = (!t.is_empty()).then_some(t);
+                match app.current {
+                    Some(id) => {
+                        if let Some(e) = app.sessions.iter_mut().find(|e| e.id == id) {
+                            e.system_prompt = value.clone();
+                        }
+                        fx.push(Effect::SetSystemPrompt(id, value.clone()));
+                    }
+                    None => app.pending_system = value.clone(),
+                }
+                notice(
+                    app,
+                    if value.is_some() {
+                        "system prompt set"
+                    } else {
+                        "system prompt cleared"
+                    },
+                    Level::Info,
+                );
+                None
+            }
+            _ => {
+                edit_line(&mut text, &key);
+                Some(Dialog::SystemPrompt { text })
+            }
+        },
         Dialog::ApiKey {
             key: mut typed,
             error,

@@ -169,6 +169,18 @@ pub fn run(start: Start) -> Result<(), String> {
         theme: theme_name,
         keymap,
         context_window: info.context_window,
+        models: {
+            let mut names: Vec<(String, Option<u64>)> = start
+                .config
+                .models
+                .iter()
+                .map(|(n, i)| (n.clone(), i.context_window))
+                .collect();
+            if !names.iter().any(|(n, _)| *n == start.model) {
+                names.insert(0, (start.model.clone(), info.context_window));
+            }
+            names
+        },
         history: start.database.is_some(),
         tz_offset_secs: offset,
     };
@@ -377,12 +389,13 @@ impl Runtime {
                 session_id,
                 text,
                 model,
-            } => self.start_answer(session_id, Some(text), None, model),
+                system,
+            } => self.start_answer(session_id, Some(text), None, model, system),
             Effect::Regenerate {
                 session_id,
                 replace,
                 model,
-            } => self.start_answer(Some(session_id), None, replace, model),
+            } => self.start_answer(Some(session_id), None, replace, model, None),
             Effect::Stop(id) => {
                 if let Some(stop) = self.stops.lock().ok().and_then(|mut m| m.remove(&id)) {
                     let _ = stop.send(());
@@ -402,6 +415,12 @@ impl Runtime {
             Effect::DeleteMessage(id) => {
                 self.store.quiet(move |s| s.delete_message(id).map(|_| ()))
             }
+            Effect::SetModel(id, model) => self
+                .store
+                .quiet(move |s| s.set_session_model(id, &model).map(|_| ())),
+            Effect::SetSystemPrompt(id, text) => self
+                .store
+                .quiet(move |s| s.set_session_system_prompt(id, text.as_deref()).map(|_| ())),
             Effect::SetPinned(id, on) => {
                 self.store.quiet(move |s| s.set_pinned(id, on).map(|_| ()))
             }
@@ -464,6 +483,7 @@ impl Runtime {
         text: Option<String>,
         replace: Option<i64>,
         model: String,
+        system: Option<String>,
     ) {
         let Some(endpoint) = self.endpoint.clone() else {
             self.send(Msg::Failed(
@@ -479,7 +499,7 @@ impl Runtime {
         let max_out = self.start.profile.max_output_tokens;
         let handle = tokio::spawn(async move {
             let prepared = store
-                .call(move |s| prepare(s, session_id, text, replace, &profile, &model))
+                .call(move |s| prepare(s, session_id, text, replace, &profile, &model, system))
                 .await;
             let p = match prepared {
                 Some(Ok(p)) => p,
@@ -589,6 +609,7 @@ fn prepare(
     replace: Option<i64>,
     profile: &str,
     model: &str,
+    system: Option<String>,
 ) -> Result<Prepared, String> {
     let now = now_ms();
     let e = |e: crate::store::StoreError| e.to_string();
@@ -601,7 +622,7 @@ fn prepare(
                     title,
                     profile: profile.to_string(),
                     model: model.to_string(),
-                    system_prompt: None,
+                    system_prompt: system,
                     now_ms: now,
                 })
                 .map_err(e)?;

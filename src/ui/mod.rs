@@ -881,6 +881,57 @@ fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>,
                 lines,
             )
         }
+        Dialog::Models { selected } => {
+            let lines = app
+                .setup
+                .models
+                .iter()
+                .enumerate()
+                .map(|(i, (name, window))| {
+                    let style = if i == *selected {
+                        theme.selection.patch(theme.accent)
+                    } else {
+                        theme.text
+                    };
+                    let ctx = window
+                        .map(|w| format!("  {} tokens", short_tokens(w)))
+                        .unwrap_or_default();
+                    Line::from(vec![
+                        Span::styled(
+                            format!(
+                                "{} {}",
+                                if i == *selected { "▶" } else { " " },
+                                sanitize(name)
+                            ),
+                            style,
+                        ),
+                        Span::styled(ctx, theme.muted),
+                    ])
+                })
+                .collect();
+            (
+                "Model · Enter chooses · Esc keeps",
+                56,
+                app.setup.models.len() as u16,
+                lines,
+            )
+        }
+        Dialog::SystemPrompt { text } => (
+            "System prompt · Enter sets (empty clears) · Esc cancels",
+            76,
+            4,
+            vec![
+                Line::from(Span::styled(
+                    "Instructions the model follows throughout this session.",
+                    theme.muted,
+                )),
+                Line::default(),
+                Line::from(vec![
+                    Span::styled(sanitize(text), theme.text),
+                    Span::styled("▏", theme.accent),
+                ]),
+            ],
+        ),
         Dialog::ApiKey { key, error } => {
             let shown = if key.is_empty() {
                 String::new()

@@ -24,6 +24,7 @@ fn setup(has_key: bool) -> Setup {
         theme: "dark".into(),
         keymap: Keymap::default(),
         context_window: Some(128_000),
+        models: vec![("gpt-4o-mini".into(), Some(128_000)), ("gpt-4.1".into(), Some(1_047_576))],
         history: true,
         tz_offset_secs: 0,
     }
