@@ -842,3 +842,52 @@ fn model_picker_and_system_prompt() {
         vec![Effect::SetModel(a.current.unwrap(), "gpt-4.1".into())]
     );
 }
+
+#[test]
+fn mouse_clicks_open_sessions_and_focus_panes_and_the_wheel_follows_the_pointer() {
+    use ratatui::crossterm::event::MouseButton;
+    let mut a = with_sessions();
+    let click = |col, row| {
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: col,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // Rows inside the list: 1 = "Today", 2 = Newer, 3 = "Previous 7 days", 4 = Older.
+    let fx = update(&mut a, click(5, 4));
+    assert_eq!(fx, vec![Effect::LoadTranscript(1)]);
+    assert_eq!(a.current, Some(1));
+    assert_eq!(a.focus, Focus::Sessions);
+    let fx = update(&mut a, click(5, 2));
+    assert!(fx.contains(&Effect::LoadTranscript(2)), "{fx:?}");
+    assert!(
+        update(&mut a, click(5, 1)).is_empty(),
+        "a heading opens nothing"
+    );
+    update(&mut a, click(60, 10));
+    assert_eq!(a.focus, Focus::Transcript);
+    update(&mut a, click(60, 38));
+    assert_eq!(a.focus, Focus::Input);
+    // The wheel over the list moves the selection, not the transcript.
+    a.selected = 0;
+    update(
+        &mut a,
+        Msg::Layout {
+            lines: 100,
+            height: 20,
+        },
+    );
+    update(
+        &mut a,
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::ScrollDown,
+            column: 5,
+            row: 5,
+            modifiers: KeyModifiers::NONE,
+        }),
+    );
+    assert_eq!(a.selected, 1);
+    assert_eq!(a.scroll, Scroll::Follow);
+}

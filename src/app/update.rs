@@ -21,11 +21,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Key(_) => {}
         Msg::Paste(text) => on_paste(app, &text),
         Msg::Resize(w, h) => app.size = (w, h),
-        Msg::Mouse(m) => match m.kind {
-            MouseEventKind::ScrollUp => scroll_up(app, 3),
-            MouseEventKind::ScrollDown => scroll_down(app, 3),
-            _ => {}
-        },
+        Msg::Mouse(m) => on_mouse(app, m, &mut fx),
         Msg::Tick(now) => on_tick(app, now, &mut fx),
         Msg::Layout { lines, height } => {
             app.view = (lines, height);
@@ -138,6 +134,42 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Info(text) => notice(app, text, Level::Info),
     }
     fx
+}
+
+fn on_mouse(app: &mut App, m: ratatui::crossterm::event::MouseEvent, fx: &mut Vec<Effect>) {
+    if app.dialog.is_some() {
+        return;
+    }
+    let screen = ratatui::layout::Rect::new(0, 0, app.size.0, app.size.1);
+    let at = ratatui::layout::Position {
+        x: m.column,
+        y: m.row,
+    };
+    let areas = crate::ui::areas(app, screen);
+    let over_list = areas.sidebar.is_some_and(|r| r.contains(at));
+    match m.kind {
+        // The wheel moves what is under the pointer.
+        MouseEventKind::ScrollUp if over_list => app.selected = app.selected.saturating_sub(1),
+        MouseEventKind::ScrollDown if over_list => {
+            app.selected = (app.selected + 1).min(app.visible_sessions().len().saturating_sub(1));
+        }
+        MouseEventKind::ScrollUp => scroll_up(app, 3),
+        MouseEventKind::ScrollDown => scroll_down(app, 3),
+        MouseEventKind::Down(ratatui::crossterm::event::MouseButton::Left) => {
+            if over_list {
+                app.focus = Focus::Sessions;
+                if let Some(i) = crate::ui::session_at(app, screen, m.column, m.row) {
+                    app.selected = i;
+                    open_selected(app, fx);
+                }
+            } else if areas.transcript.contains(at) {
+                app.focus = Focus::Transcript;
+            } else if areas.input.contains(at) {
+                app.focus = Focus::Input;
+            }
+        }
+        _ => {}
+    }
 }
 
 fn notice(app: &mut App, text: impl Into<String>, level: Level) {

@@ -252,9 +252,35 @@ fn draw_sessions(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         };
         lines.push(Line::from(Span::styled(hint, theme.muted)));
     }
-    let h = inner.height as usize;
-    let top = selected_line.saturating_sub(h.saturating_sub(1));
+    let top = list_top(selected_line, inner.height as usize);
     frame.render_widget(Paragraph::new(lines).scroll((top as u16, 0)), inner);
+}
+
+/// The first list line shown, keeping the selected line in view.
+fn list_top(selected_line: usize, height: usize) -> usize {
+    selected_line.saturating_sub(height.saturating_sub(1))
+}
+
+/// The session (index into `App::visible_sessions`) drawn at screen cell (`col`, `row`) of a
+/// `screen`-sized terminal, for mouse clicks.
+pub fn session_at(app: &App, screen: Rect, col: u16, row: u16) -> Option<usize> {
+    let list = areas(app, screen).sidebar?;
+    let inner = Block::default().borders(Borders::ALL).inner(list);
+    if !inner.contains(ratatui::layout::Position { x: col, y: row }) {
+        return None;
+    }
+    let rows = app.list_rows();
+    let focused = app.focus == Focus::Sessions;
+    let visible = app.visible_sessions();
+    let selected_line = rows
+        .iter()
+        .position(|r| matches!(r, ListRow::Session(i) if *i == app.selected && (focused || app.current == Some(visible[*i].id))))
+        .unwrap_or(0);
+    let top = list_top(selected_line, inner.height as usize);
+    match rows.get(top + (row - inner.y) as usize) {
+        Some(ListRow::Session(i)) => Some(*i),
+        _ => None,
+    }
 }
 
 fn key_hint(app: &App, mode: Mode, cmd: Command) -> String {
