@@ -676,15 +676,7 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
             });
         }
         Command::CopyMessage => {
-            let turn = app
-                .selected_turn
-                .and_then(|i| app.transcript.get(i))
-                .or_else(|| {
-                    app.transcript
-                        .iter()
-                        .rev()
-                        .find(|t| t.role == Role::Assistant)
-                });
+            let turn = target_turn(app);
             match turn {
                 Some(t) if !t.content.is_empty() => fx.push(Effect::Copy(t.content.clone())),
                 _ => notice(app, "nothing to copy yet", Level::Info),
@@ -701,15 +693,7 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
         | Command::CopyCode8
         | Command::CopyCode9 => {
             let n = cmd.code_block().unwrap_or(1);
-            let turn = app
-                .selected_turn
-                .and_then(|i| app.transcript.get(i))
-                .or_else(|| {
-                    app.transcript
-                        .iter()
-                        .rev()
-                        .find(|t| t.role == Role::Assistant)
-                });
+            let turn = target_turn(app);
             match turn.and_then(|t| code_blocks(&t.content).into_iter().nth(n - 1)) {
                 Some(code) => fx.push(Effect::Copy(code)),
                 None => notice(app, format!("there is no code block {n}"), Level::Info),
@@ -818,6 +802,18 @@ pub fn code_blocks(markdown: &str) -> Vec<String> {
         blocks.push(body.trim_end_matches('\n').to_string());
     }
     blocks
+}
+
+/// The message a copy applies to: the selected one, else the last answer.
+fn target_turn(app: &App) -> Option<&Turn> {
+    app.selected_turn
+        .and_then(|i| app.transcript.get(i))
+        .or_else(|| {
+            app.transcript
+                .iter()
+                .rev()
+                .find(|t| t.role == Role::Assistant)
+        })
 }
 
 /// The session a session command applies to: the selected one in the list when the list
