@@ -49,6 +49,30 @@ pub enum Scroll {
     Top(usize),
 }
 
+/// The transcript as last drawn.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct View {
+    /// Total wrapped lines.
+    pub lines: usize,
+    /// Rows of the transcript view.
+    pub height: usize,
+    /// The line at the top of the view.
+    pub top: usize,
+    /// The first line of each message.
+    pub starts: Vec<usize>,
+}
+
+impl View {
+    /// The message drawn on a row of the view (0 = its first row).
+    pub fn turn_at(&self, row: usize) -> Option<usize> {
+        let line = self.top + row;
+        if row >= self.height || line >= self.lines {
+            return None;
+        }
+        self.starts.partition_point(|&s| s <= line).checked_sub(1)
+    }
+}
+
 /// Which pane has the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -167,8 +191,11 @@ pub struct Live {
 /// Open dialogs, one at a time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Dialog {
-    /// The keys.
-    Help,
+    /// The keys, scrolled down this many rows.
+    Help {
+        /// Rows scrolled.
+        scroll: u16,
+    },
     /// Full-text search.
     Search {
         /// What is typed.
@@ -286,8 +313,8 @@ pub struct App {
     pub transcript: Vec<Turn>,
     /// Where the transcript view is.
     pub scroll: Scroll,
-    /// Lines in the transcript and the height of its view, as last drawn.
-    pub view: (usize, usize),
+    /// The transcript as last drawn.
+    pub view: View,
     /// A message to select once its session has loaded (from search).
     pub jump_to: Option<MessageId>,
     /// Text arrived below while scrolled up.
@@ -339,7 +366,7 @@ impl App {
             current: None,
             transcript: Vec::new(),
             scroll: Scroll::Follow,
-            view: (0, 0),
+            view: View::default(),
             jump_to: None,
             new_below: false,
             selected_turn: None,

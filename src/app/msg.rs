@@ -63,13 +63,8 @@ pub enum Msg {
     Failed(String),
     /// Something worth saying (e.g. earlier messages left out to fit the context window).
     Info(String),
-    /// The transcript as last drawn: its total lines and the view's height.
-    Layout {
-        /// Total wrapped lines.
-        lines: usize,
-        /// Rows of the transcript view.
-        height: usize,
-    },
+    /// The transcript as last drawn.
+    Layout(super::View),
 }
 
 /// Progress of one answer.

@@ -560,7 +560,7 @@ fn search_queries_and_jumps_to_the_message() {
 fn help_and_theme_picker() {
     let mut a = app();
     update(&mut a, key(KeyCode::F(1)));
-    assert_eq!(a.dialog, Some(Dialog::Help));
+    assert_eq!(a.dialog, Some(Dialog::Help { scroll: 0 }));
     update(&mut a, key(KeyCode::Esc));
     assert!(a.dialog.is_none());
     update(&mut a, ctrl('t'));
@@ -594,10 +594,11 @@ fn scrolling_up_holds_the_view_and_new_text_is_flagged() {
     );
     update(
         &mut a,
-        Msg::Layout {
+        Msg::Layout(View {
             lines: 100,
             height: 20,
-        },
+            ..View::default()
+        }),
     );
     update(&mut a, key(KeyCode::PageUp));
     assert_eq!(a.scroll, Scroll::Top(62));
@@ -874,10 +875,11 @@ fn mouse_clicks_open_sessions_and_focus_panes_and_the_wheel_follows_the_pointer(
     a.selected = 0;
     update(
         &mut a,
-        Msg::Layout {
+        Msg::Layout(View {
             lines: 100,
             height: 20,
-        },
+            ..View::default()
+        }),
     );
     update(
         &mut a,
@@ -890,4 +892,60 @@ fn mouse_clicks_open_sessions_and_focus_panes_and_the_wheel_follows_the_pointer(
     );
     assert_eq!(a.selected, 1);
     assert_eq!(a.scroll, Scroll::Follow);
+}
+
+#[test]
+fn a_click_in_the_transcript_selects_the_message_under_it() {
+    use ratatui::crossterm::event::MouseButton;
+    let mut a = with_sessions();
+    a.current = Some(1);
+    update(
+        &mut a,
+        Msg::TranscriptLoaded {
+            session_id: 1,
+            messages: vec![
+                message(10, 1, Role::User, "q", MessageStatus::Complete),
+                message(11, 1, Role::Assistant, "a", MessageStatus::Complete),
+                message(12, 1, Role::User, "q2", MessageStatus::Complete),
+            ],
+            draft: None,
+        },
+    );
+    // As drawn: message 0 on lines 0-2, message 1 on lines 3-9, message 2 from line 10;
+    // the view shows lines 2..22 (it was scrolled while following the end).
+    update(
+        &mut a,
+        Msg::Layout(View {
+            lines: 14,
+            height: 20,
+            top: 2,
+            starts: vec![0, 3, 10],
+        }),
+    );
+    let click = |row| {
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: 60,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // Row 0 is the pane's border; row 1 shows line 2 (message 0), row 2 line 3 (message 1).
+    update(&mut a, click(1));
+    assert_eq!(a.selected_turn, Some(0));
+    assert_eq!(a.focus, Focus::Transcript);
+    assert_eq!(a.scroll, Scroll::Top(2), "the view stays where it was");
+    update(&mut a, click(2));
+    assert_eq!(a.selected_turn, Some(1));
+    update(&mut a, click(9));
+    assert_eq!(a.selected_turn, Some(2));
+    // Below the last line: nothing changes.
+    update(&mut a, click(15));
+    assert_eq!(a.selected_turn, Some(2));
+    // What a click selected is what y copies.
+    update(&mut a, click(2));
+    assert_eq!(
+        update(&mut a, key(KeyCode::Char('y'))),
+        vec![Effect::Copy("a".into())]
+    );
 }

@@ -23,8 +23,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Resize(w, h) => app.size = (w, h),
         Msg::Mouse(m) => on_mouse(app, m, &mut fx),
         Msg::Tick(now) => on_tick(app, now, &mut fx),
-        Msg::Layout { lines, height } => {
-            app.view = (lines, height);
+        Msg::Layout(view) => {
+            let (lines, height) = (view.lines, view.height);
+            app.view = view;
             if let Scroll::Top(top) = app.scroll
                 && top + height >= lines
             {
@@ -137,6 +138,17 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
 }
 
 fn on_mouse(app: &mut App, m: ratatui::crossterm::event::MouseEvent, fx: &mut Vec<Effect>) {
+    if matches!(app.dialog, Some(Dialog::Help { .. })) {
+        let max = crate::ui::help_max_scroll(app);
+        if let Some(Dialog::Help { scroll }) = &mut app.dialog {
+            match m.kind {
+                MouseEventKind::ScrollUp => *scroll = (*scroll).min(max).saturating_sub(3),
+                MouseEventKind::ScrollDown => *scroll = (*scroll + 3).min(max),
+                _ => {}
+            }
+        }
+        return;
+    }
     if app.dialog.is_some() {
         return;
     }
@@ -164,6 +176,18 @@ fn on_mouse(app: &mut App, m: ratatui::crossterm::event::MouseEvent, fx: &mut Ve
                 }
             } else if areas.transcript.contains(at) {
                 app.focus = Focus::Transcript;
+                // The pane's border is one row.
+                let row = m.row.saturating_sub(areas.transcript.y + 1) as usize;
+                if m.row > areas.transcript.y
+                    && let Some(i) = app.view.turn_at(row)
+                {
+                    app.selected_turn = Some(i);
+                    // Keep the view still: selecting by click must not jump to the
+                    // message's first line.
+                    if app.scroll == Scroll::Follow && app.view.starts[i] < app.view.top {
+                        app.scroll = Scroll::Top(app.view.top);
+                    }
+                }
             } else if areas.input.contains(at) {
                 app.focus = Focus::Input;
             }
@@ -437,7 +461,7 @@ fn new_session(app: &mut App, fx: &mut Vec<Effect>) {
 }
 
 fn scroll_up(app: &mut App, n: usize) {
-    let (lines, height) = app.view;
+    let (lines, height) = (app.view.lines, app.view.height);
     let max_top = lines.saturating_sub(height);
     let top = match app.scroll {
         Scroll::Follow => max_top,
@@ -451,7 +475,7 @@ fn scroll_up(app: &mut App, n: usize) {
 
 fn scroll_down(app: &mut App, n: usize) {
     if let Scroll::Top(t) = app.scroll {
-        let (lines, height) = app.view;
+        let (lines, height) = (app.view.lines, app.view.height);
         if t + n + height >= lines {
             app.scroll = Scroll::Follow;
             app.new_below = false;
@@ -596,7 +620,7 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
                 selected: 0,
             })
         }
-        Command::Help => app.dialog = Some(Dialog::Help),
+        Command::Help => app.dialog = Some(Dialog::Help { scroll: 0 }),
         Command::RenameSession => {
             if let Some(s) = target_session(app) {
                 app.dialog = Some(Dialog::Rename {
@@ -656,8 +680,8 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
         }
         Command::ScrollUp => scroll_up(app, 3),
         Command::ScrollDown => scroll_down(app, 3),
-        Command::PageUp => scroll_up(app, app.view.1.saturating_sub(2).max(1)),
-        Command::PageDown => scroll_down(app, app.view.1.saturating_sub(2).max(1)),
+        Command::PageUp => scroll_up(app, app.view.height.saturating_sub(2).max(1)),
+        Command::PageDown => scroll_down(app, app.view.height.saturating_sub(2).max(1)),
         Command::ScrollBottom => {
             app.scroll = Scroll::Follow;
             app.new_below = false;
@@ -906,15 +930,26 @@ fn on_dialog_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     };
     let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
     let keep = match dialog {
-        Dialog::Help => match key.code {
-            KeyCode::Esc
-            | KeyCode::Enter
-            | KeyCode::F(1)
-            | KeyCode::Char('q')
-            | KeyCode::Char('?') => None,
-            _ if ctrl_c => None,
-            _ => Some(Dialog::Help),
-        },
+        Dialog::Help { scroll } => {
+            let max = crate::ui::help_max_scroll(app);
+            let page = app.size.1.saturating_sub(4).max(1);
+            let scroll = match key.code {
+                KeyCode::Esc
+                | KeyCode::Enter
+                | KeyCode::F(1)
+                | KeyCode::Char('q')
+                | KeyCode::Char('?') => return,
+                _ if ctrl_c => return,
+                KeyCode::Up | KeyCode::Char('k') => scroll.min(max).saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => (scroll + 1).min(max),
+                KeyCode::PageUp => scroll.min(max).saturating_sub(page),
+                KeyCode::PageDown | KeyCode::Char(' ') => (scroll + page).min(max),
+                KeyCode::Home | KeyCode::Char('g') => 0,
+                KeyCode::End | KeyCode::Char('G') => max,
+                _ => scroll,
+            };
+            Some(Dialog::Help { scroll })
+        }
         Dialog::Search {
             mut query,
             hits,

@@ -294,20 +294,14 @@ async fn event_loop(
                 theme_name = app.setup.theme.clone();
                 theme = resolve_theme(themes, &theme_name);
             }
-            let mut extent = (0, 0);
+            let mut extent = crate::app::View::default();
             terminal
                 .draw(|f| extent = ui::render(app, &theme, &mut cache, f))
                 .map_err(|e| format!("cannot draw: {e}"))?;
             last_draw = Instant::now();
             next_draw = None;
             if extent != app.view {
-                let fx = update(
-                    app,
-                    Msg::Layout {
-                        lines: extent.0,
-                        height: extent.1,
-                    },
-                );
+                let fx = update(app, Msg::Layout(extent));
                 rt.run_effects(fx);
             }
         }

@@ -56,7 +56,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
 use crate::app::keymap::Command;
-use crate::app::{App, Dialog, Focus, Level, ListRow, Mode, Scroll, Turn};
+use crate::app::{App, Dialog, Focus, Level, ListRow, Mode, Scroll, Turn, View};
 use crate::llm::sanitize::sanitize;
 use crate::store::{MessageStatus, Role};
 pub use theme::Theme;
@@ -127,14 +127,9 @@ pub fn areas(app: &App, area: Rect) -> Areas {
     }
 }
 
-/// Draw everything. Returns the transcript's total lines and view height (fed back to the
-/// app as `Msg::Layout` so scrolling knows the extent).
-pub fn render(
-    app: &App,
-    theme: &Theme,
-    cache: &mut RenderCache,
-    frame: &mut Frame<'_>,
-) -> (usize, usize) {
+/// Draw everything. Returns the transcript as drawn (fed back to the app as `Msg::Layout`
+/// so scrolling and clicks know where each message is).
+pub fn render(app: &App, theme: &Theme, cache: &mut RenderCache, frame: &mut Frame<'_>) -> View {
     let area = frame.area();
     frame.render_widget(Block::default().style(theme.text), area);
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
@@ -146,7 +141,7 @@ pub fn render(
         .style(theme.warning)
         .wrap(Wrap { trim: true });
         frame.render_widget(msg, area);
-        return (0, 0);
+        return View::default();
     }
     let a = areas(app, area);
     if let Some(s) = a.sidebar {
@@ -451,7 +446,7 @@ fn draw_transcript(
     cache: &mut RenderCache,
     frame: &mut Frame<'_>,
     area: Rect,
-) -> (usize, usize) {
+) -> View {
     let focused = app.focus == Focus::Transcript;
     let title = match app
         .current
@@ -522,7 +517,10 @@ fn draw_transcript(
                 .wrap(Wrap { trim: true }),
             inner,
         );
-        return (0, inner.height as usize);
+        return View {
+            height: inner.height as usize,
+            ..View::default()
+        };
     }
     let height = inner.height as usize;
     let max_top = total.saturating_sub(height);
@@ -559,7 +557,12 @@ fn draw_transcript(
         };
         frame.render_widget(Paragraph::new(Span::styled(tag, theme.highlight)), r);
     }
-    (total, height)
+    View {
+        lines: total,
+        height,
+        top,
+        starts,
+    }
 }
 
 fn draw_input(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
@@ -735,63 +738,88 @@ fn marked(snippet: &str, theme: &Theme) -> Vec<Span<'static>> {
     spans
 }
 
-fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
-    let (title, width, height, lines): (&str, u16, u16, Vec<Line<'static>>) = match dialog {
-        Dialog::Help => {
-            let section = |modes: &[(Mode, &str)]| {
-                let mut lines: Vec<Line<'static>> = Vec::new();
-                for (mode, name) in modes {
-                    lines.push(Line::from(Span::styled(name.to_string(), theme.heading)));
-                    for (cmd, keys) in app.setup.keymap.bindings(*mode) {
-                        // Code blocks 2–9 share one line with block 1.
-                        if cmd.code_block().is_some_and(|n| n > 1) {
-                            continue;
-                        }
-                        let keys: Vec<String> = if cmd.code_block() == Some(1) {
-                            vec![format!(
-                                "{}…9",
-                                keys.first().map(|k| k.to_string()).unwrap_or_default()
-                            )]
-                        } else {
-                            keys.iter().map(|k| k.to_string()).collect()
-                        };
-                        lines.push(Line::from(vec![
-                            Span::styled(format!("  {:<18}", keys.join(", ")), theme.accent),
-                            Span::styled(cmd.describe().to_string(), theme.text),
-                        ]));
-                    }
-                    lines.push(Line::default());
+/// The help overlay's lines, generated from the keymap (two columns on wide screens).
+fn help_lines(app: &App, theme: &Theme, screen_width: u16) -> Vec<Line<'static>> {
+    let section = |modes: &[(Mode, &str)]| {
+        let mut lines: Vec<Line<'static>> = Vec::new();
+        for (mode, name) in modes {
+            lines.push(Line::from(Span::styled(name.to_string(), theme.heading)));
+            for (cmd, keys) in app.setup.keymap.bindings(*mode) {
+                // Code blocks 2–9 share one line with block 1.
+                if cmd.code_block().is_some_and(|n| n > 1) {
+                    continue;
                 }
-                lines
-            };
-            let left = section(&[(Mode::Global, "Everywhere")]);
-            let right = section(&[
-                (Mode::Input, "Message box"),
-                (Mode::Sessions, "Session list"),
-                (Mode::Transcript, "Transcript"),
-            ]);
-            let mut lines = Vec::new();
-            if area.width >= 110 {
-                for i in 0..left.len().max(right.len()) {
-                    let l = left.get(i).cloned().unwrap_or_default();
-                    let pad = 55usize.saturating_sub(l.width());
-                    let mut spans = l.spans;
-                    spans.push(Span::raw(" ".repeat(pad)));
-                    if let Some(r) = right.get(i) {
-                        spans.extend(r.spans.clone());
-                    }
-                    lines.push(Line::from(spans));
-                }
-            } else {
-                lines.extend(left);
-                lines.extend(right);
+                let keys: Vec<String> = if cmd.code_block() == Some(1) {
+                    vec![format!(
+                        "{}…9",
+                        keys.first().map(|k| k.to_string()).unwrap_or_default()
+                    )]
+                } else {
+                    keys.iter().map(|k| k.to_string()).collect()
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  {:<18}", keys.join(", ")), theme.accent),
+                    Span::styled(cmd.describe().to_string(), theme.text),
+                ]));
             }
-            lines.push(Line::from(Span::styled(
-                "Keys can be changed in the config file: see docs/keybindings.md",
-                theme.muted,
-            )));
-            let h = lines.len() as u16;
-            ("Keys · Esc closes", 112, h, lines)
+            lines.push(Line::default());
+        }
+        lines
+    };
+    let left = section(&[(Mode::Global, "Everywhere")]);
+    let right = section(&[
+        (Mode::Input, "Message box"),
+        (Mode::Sessions, "Session list"),
+        (Mode::Transcript, "Transcript"),
+    ]);
+    let mut lines = Vec::new();
+    if screen_width >= 110 {
+        for i in 0..left.len().max(right.len()) {
+            let l = left.get(i).cloned().unwrap_or_default();
+            let pad = 55usize.saturating_sub(l.width());
+            let mut spans = l.spans;
+            spans.push(Span::raw(" ".repeat(pad)));
+            if let Some(r) = right.get(i) {
+                spans.extend(r.spans.clone());
+            }
+            lines.push(Line::from(spans));
+        }
+    } else {
+        lines.extend(left);
+        lines.extend(right);
+    }
+    lines.push(Line::from(Span::styled(
+        "Keys can be changed in the config file: see docs/keybindings.md",
+        theme.muted,
+    )));
+    lines
+}
+
+/// How far the help overlay can scroll on the current screen.
+pub fn help_max_scroll(app: &App) -> u16 {
+    let area = Rect::new(0, 0, app.size.0, app.size.1);
+    let lines = help_lines(app, &Theme::default_theme(), area.width);
+    let rect = centered(area, 112, lines.len() as u16 + 2);
+    let rows = Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .line_count(rect.width.saturating_sub(2)) as u16;
+    rows.saturating_sub(rect.height.saturating_sub(2))
+}
+
+fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let mut top = 0;
+    let (title, width, height, lines): (&str, u16, u16, Vec<Line<'static>>) = match dialog {
+        Dialog::Help { scroll } => {
+            let max = help_max_scroll(app);
+            let title = if max > 0 {
+                "Keys · ↑↓ scroll · Esc closes"
+            } else {
+                "Keys · Esc closes"
+            };
+            let lines = help_lines(app, theme, area.width);
+            let rows = lines.len() as u16;
+            top = (*scroll).min(max);
+            (title, 112, rows, lines)
         }
         Dialog::Search {
             query,
@@ -1015,7 +1043,8 @@ fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>,
     frame.render_widget(
         Paragraph::new(lines)
             .block(dialog_block(title, theme))
-            .wrap(Wrap { trim: false }),
+            .wrap(Wrap { trim: false })
+            .scroll((top, 0)),
         rect,
     );
 }

@@ -215,7 +215,7 @@ fn dialogs() {
         rank: -1.0,
     };
     let cases: Vec<(&str, Dialog)> = vec![
-        ("help", Dialog::Help),
+        ("help", Dialog::Help { scroll: 0 }),
         (
             "search",
             Dialog::Search {
@@ -275,8 +275,39 @@ fn smallest_supported_size() {
         ],
     );
     insta::assert_snapshot!("transcript_40x10", draw(&app, 40, 10));
-    app.dialog = Some(Dialog::Help);
+    app.dialog = Some(Dialog::Help { scroll: 0 });
     insta::assert_snapshot!("help_40x10", draw(&app, 40, 10));
+}
+
+#[test]
+fn help_scrolls_to_its_last_line_on_a_small_screen() {
+    let mut app = base_app(40, 10);
+    update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)),
+    );
+    let first = draw(&app, 40, 10);
+    assert!(first.contains("scroll"), "{first}");
+    assert!(!first.contains("docs/keybindings.md"), "{first}");
+    update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE)),
+    );
+    let last = draw(&app, 40, 10);
+    assert!(last.contains("docs/keybindings.md"), "{last}");
+    // Every row between was reachable: scrolling back up one row at a time reaches the top.
+    let max = super::help_max_scroll(&app);
+    assert!(max > 10, "the help is much taller than 8 rows: {max}");
+    for _ in 0..max {
+        update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE)),
+        );
+    }
+    assert_eq!(draw(&app, 40, 10), first);
+    // A big screen needs no scrolling.
+    app.size = (160, 50);
+    assert_eq!(super::help_max_scroll(&app), 0);
 }
 
 #[test]
@@ -330,4 +361,49 @@ fn done_answer_meta_line() {
         screen.contains("gpt-4o-mini · 20 → 2 tokens · $0.000004 · first token 0.3 s · 0.9 s"),
         "{screen}"
     );
+}
+
+#[test]
+fn clicking_a_drawn_message_selects_that_message() {
+    use ratatui::crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut app = base_app(120, 40);
+    open_transcript(
+        &mut app,
+        vec![
+            msg(
+                10,
+                Role::User,
+                "我想了解差旅报销的流程",
+                MessageStatus::Complete,
+            ),
+            msg(11, Role::Assistant, ANSWER, MessageStatus::Complete),
+        ],
+    );
+    // Draw as the runtime does and feed the layout back.
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let mut cache = RenderCache::default();
+    let mut view = crate::app::View::default();
+    terminal
+        .draw(|f| view = render(&app, &Theme::default_theme(), &mut cache, f))
+        .unwrap();
+    update(&mut app, Msg::Layout(view));
+    let screen = terminal.backend().to_string();
+    let row_of = |needle: &str| {
+        screen
+            .lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} not drawn:\n{screen}")) as u16
+    };
+    let click = |row| {
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: 70,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    update(&mut app, click(row_of("Ask finance")));
+    assert_eq!(app.selected_turn, Some(1));
+    update(&mut app, click(row_of("▌You")));
+    assert_eq!(app.selected_turn, Some(0));
 }
