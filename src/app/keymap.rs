@@ -97,6 +97,9 @@ pub enum Command {
     ModelPicker,
     /// Set the session's system prompt.
     SystemPrompt,
+    /// Put the selected question back in the message box; sending it replaces it and
+    /// everything after it.
+    EditMessage,
 }
 
 impl Command {
@@ -163,6 +166,7 @@ impl Command {
             Command::DeleteMessage => "delete the selected message",
             Command::ModelPicker => "choose the model",
             Command::SystemPrompt => "set the session's system prompt",
+            Command::EditMessage => "edit the question and resend it",
         }
     }
 }
@@ -370,6 +374,7 @@ const DEFAULTS: &[(Mode, &str, Command)] = &[
     (Mode::Transcript, "g", Command::ScrollBottom),
     (Mode::Transcript, "?", Command::Help),
     (Mode::Transcript, "d", Command::DeleteMessage),
+    (Mode::Transcript, "e", Command::EditMessage),
     (Mode::Transcript, "1", Command::CopyCode1),
     (Mode::Transcript, "2", Command::CopyCode2),
     (Mode::Transcript, "3", Command::CopyCode3),

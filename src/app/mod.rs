@@ -247,6 +247,15 @@ pub enum Dialog {
     },
 }
 
+/// A question being edited in the message box, to be resent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Editing {
+    /// Its row: this message and every later one are replaced on send.
+    pub id: MessageId,
+    /// What the message box held before (put back after sending or on cancel).
+    pub draft: String,
+}
+
 /// Kinds of notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -321,6 +330,8 @@ pub struct App {
     pub new_below: bool,
     /// The selected message in the transcript.
     pub selected_turn: Option<usize>,
+    /// A question being edited for resending.
+    pub editing: Option<Editing>,
     /// The input box.
     pub input: TextArea<'static>,
     /// Drafts of sessions switched away from (`0`: the new session).
@@ -370,6 +381,7 @@ impl App {
             jump_to: None,
             new_below: false,
             selected_turn: None,
+            editing: None,
             input: TextArea::default(),
             drafts: HashMap::new(),
             live: HashMap::new(),
@@ -464,6 +476,13 @@ impl App {
             Some(id) => self.live.get(&id),
             None => self.pending_new.as_ref(),
         }
+    }
+
+    /// While a question is edited: how many messages after it will be replaced.
+    pub fn editing_replaces(&self) -> Option<usize> {
+        let e = self.editing.as_ref()?;
+        let i = self.transcript.iter().position(|t| t.id == Some(e.id))?;
+        Some(self.transcript.len() - i - 1)
     }
 
     /// Cost of the open session so far.

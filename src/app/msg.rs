@@ -97,6 +97,8 @@ pub enum Effect {
         model: String,
         /// System prompt for a new session.
         system: Option<String>,
+        /// Edit and resend: this message and every later one are replaced.
+        replace_from: Option<MessageId>,
     },
     /// Answer the last question of a session again (its last answer is replaced).
     Regenerate {

@@ -127,6 +127,7 @@ fn typing_goes_to_the_input_and_enter_sends_it() {
         fx,
         vec![Effect::Send {
             system: None,
+            replace_from: None,
             session_id: None,
             text: "hello 你好".into(),
             model: "gpt-4o-mini".into()
@@ -816,7 +817,8 @@ fn model_picker_and_system_prompt() {
             session_id: None,
             text: "hi".into(),
             model: "gpt-4.1".into(),
-            system: Some("Answer in French".into())
+            system: Some("Answer in French".into()),
+            replace_from: None,
         }]
     );
     // For a saved session it is stored at once; opening a session brings back its model.
@@ -948,4 +950,104 @@ fn a_click_in_the_transcript_selects_the_message_under_it() {
         update(&mut a, key(KeyCode::Char('y'))),
         vec![Effect::Copy("a".into())]
     );
+}
+
+#[test]
+fn edit_and_resend_replaces_the_question_and_what_followed() {
+    let mut a = with_sessions();
+    a.current = Some(1);
+    update(
+        &mut a,
+        Msg::TranscriptLoaded {
+            session_id: 1,
+            messages: vec![
+                message(10, 1, Role::User, "first", MessageStatus::Complete),
+                message(11, 1, Role::Assistant, "a1", MessageStatus::Complete),
+                message(12, 1, Role::User, "second", MessageStatus::Complete),
+                message(13, 1, Role::Assistant, "a2", MessageStatus::Complete),
+            ],
+            draft: None,
+        },
+    );
+    type_text(&mut a, "half-typed draft");
+    // Select the first answer: `e` edits its question.
+    a.focus = Focus::Transcript;
+    a.selected_turn = Some(1);
+    update(&mut a, key(KeyCode::Char('e')));
+    assert_eq!(a.focus, Focus::Input);
+    assert_eq!(a.input_text(), "first");
+    assert_eq!(a.editing_replaces(), Some(3));
+    // Esc cancels and gives the draft back.
+    update(&mut a, key(KeyCode::Esc));
+    assert_eq!(a.editing, None);
+    assert_eq!(a.input_text(), "half-typed draft");
+    // Edit again, change the text, send.
+    a.focus = Focus::Transcript;
+    a.selected_turn = Some(0);
+    update(&mut a, key(KeyCode::Char('e')));
+    type_text(&mut a, " (edited)");
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        vec![Effect::Send {
+            session_id: Some(1),
+            text: "first (edited)".into(),
+            model: "gpt-4o-mini".into(),
+            system: None,
+            replace_from: Some(10),
+        }]
+    );
+    let shown: Vec<&str> = a.transcript.iter().map(|t| t.content.as_str()).collect();
+    assert_eq!(shown, vec!["first (edited)", ""]);
+    assert!(a.notice.as_ref().unwrap().text.contains("3 message(s)"));
+    assert_eq!(a.input_text(), "half-typed draft", "the draft comes back");
+    assert_eq!(a.editing, None);
+}
+
+#[test]
+fn an_edit_is_refused_while_answering_and_kept_when_switching_sessions() {
+    let mut a = with_sessions();
+    a.current = Some(1);
+    update(
+        &mut a,
+        Msg::TranscriptLoaded {
+            session_id: 1,
+            messages: vec![
+                message(10, 1, Role::User, "q", MessageStatus::Complete),
+                message(11, 1, Role::Assistant, "a", MessageStatus::Complete),
+            ],
+            draft: None,
+        },
+    );
+    a.focus = Focus::Transcript;
+    update(&mut a, key(KeyCode::Char('e')));
+    assert!(
+        a.notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("select a question")
+    );
+    a.selected_turn = Some(0);
+    a.live.insert(1, Live::default());
+    update(&mut a, key(KeyCode::Char('e')));
+    assert_eq!(a.editing, None);
+    assert!(a.notice.as_ref().unwrap().text.contains("stop the answer"));
+    a.live.clear();
+    type_text(&mut a, "");
+    a.input.insert_str("my draft");
+    a.focus = Focus::Transcript;
+    update(&mut a, key(KeyCode::Char('e')));
+    a.input.insert_str(" changed");
+    // Deleting while editing would move the message being edited: refused.
+    a.focus = Focus::Transcript;
+    update(&mut a, key(KeyCode::Char('d')));
+    assert_eq!(a.transcript.len(), 2);
+    // Switching away keeps both texts as the session's draft.
+    let fx = update(&mut a, ctrl('n'));
+    assert!(
+        fx.contains(&Effect::SaveDraft(1, "my draft\n\nq changed".into())),
+        "{fx:?}"
+    );
+    assert_eq!(a.editing, None);
 }

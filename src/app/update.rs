@@ -8,7 +8,7 @@ use ratatui_textarea::TextArea;
 
 use super::keymap::{Command, Mode};
 use super::{
-    App, Dialog, Effect, Focus, Level, Live, Msg, NEW_SESSION, NOTICE_MS, Notice, Scroll,
+    App, Dialog, Editing, Effect, Focus, Level, Live, Msg, NEW_SESSION, NOTICE_MS, Notice, Scroll,
     SessionEntry, StreamEvent, Turn, UNDO_MS,
 };
 use crate::store::{MessageStatus, Role};
@@ -386,8 +386,19 @@ fn set_input(app: &mut App, text: &str) {
     app.input.move_cursor(ratatui_textarea::CursorMove::End);
 }
 
-/// Keep the draft of the session being left, in memory and on disk.
+/// Keep the draft of the session being left, in memory and on disk. An edit in progress
+/// becomes part of the draft (after the draft it had set aside): nothing typed is lost.
 fn stash_draft(app: &mut App, fx: &mut Vec<Effect>) {
+    if let Some(e) = app.editing.take() {
+        let edited = app.input_text();
+        let text = match (e.draft.is_empty(), edited.is_empty()) {
+            (true, _) => edited,
+            (false, true) => e.draft,
+            (false, false) => format!("{}\n\n{edited}", e.draft),
+        };
+        set_input(app, &text);
+        notice(app, "the edit was kept as a draft", Level::Info);
+    }
     let key = app.current.unwrap_or(NEW_SESSION);
     let text = app.input_text();
     let before = app.drafts.get(&key).cloned().unwrap_or_default();
@@ -485,6 +496,43 @@ fn scroll_down(app: &mut App, n: usize) {
     }
 }
 
+/// Put the selected question (or the question of the selected answer) in the message box
+/// for editing; sending it replaces it and everything after it.
+fn edit_message(app: &mut App) {
+    let Some(sel) = app.selected_turn.filter(|&i| i < app.transcript.len()) else {
+        notice(
+            app,
+            "select a question first (↑/↓ in the transcript)",
+            Level::Info,
+        );
+        return;
+    };
+    let Some(index) = (0..=sel)
+        .rev()
+        .find(|&i| app.transcript[i].role == Role::User)
+    else {
+        notice(app, "there is no question here to edit", Level::Info);
+        return;
+    };
+    if app.current_live().is_some() {
+        notice(app, "stop the answer first (Esc)", Level::Warn);
+        return;
+    }
+    let Some(id) = app.transcript[index].id else {
+        notice(app, "the message is not saved yet", Level::Info);
+        return;
+    };
+    let draft = match app.editing.take() {
+        Some(e) => e.draft,
+        None => app.input_text(),
+    };
+    let text = app.transcript[index].content.clone();
+    set_input(app, &text);
+    app.editing = Some(Editing { id, draft });
+    app.selected_turn = Some(index);
+    app.focus = Focus::Input;
+}
+
 /// Open the key dialog with the reason there is no key.
 fn ask_for_key(app: &mut App) {
     app.dialog = Some(Dialog::ApiKey {
@@ -510,6 +558,14 @@ fn send(app: &mut App, fx: &mut Vec<Effect>) {
         );
         return;
     }
+    // Resending an edited question: it and everything after it are replaced.
+    let editing = app.editing.take();
+    let replace_from = editing.as_ref().and_then(|e| {
+        let i = app.transcript.iter().position(|t| t.id == Some(e.id))?;
+        let replaced = app.transcript.len() - i - 1;
+        app.transcript.truncate(i);
+        Some((e.id, replaced))
+    });
     app.transcript
         .push(Turn::new(Role::User, text.clone(), MessageStatus::Complete));
     app.transcript.push(Turn::new(
@@ -524,10 +580,30 @@ fn send(app: &mut App, fx: &mut Vec<Effect>) {
         None => app.pending_new = Some(Live::default()),
     }
     app.sent.push(text.clone());
-    set_input(app, "");
     let key = app.current.unwrap_or(NEW_SESSION);
-    if app.drafts.remove(&key).is_some() {
-        fx.push(Effect::SaveDraft(key, String::new()));
+    match &editing {
+        // The draft set aside for the edit comes back.
+        Some(e) if !e.draft.is_empty() => set_input(app, &e.draft),
+        _ => {
+            set_input(app, "");
+            if app.drafts.remove(&key).is_some() {
+                fx.push(Effect::SaveDraft(key, String::new()));
+            }
+        }
+    }
+    match replace_from {
+        Some((_, n)) if n > 0 => notice(
+            app,
+            format!("resent; the {n} message(s) after it were replaced"),
+            Level::Info,
+        ),
+        Some(_) => {}
+        None if editing.is_some() => notice(
+            app,
+            "the edited message was gone; sent as a new message",
+            Level::Warn,
+        ),
+        None => {}
     }
     app.scroll = Scroll::Follow;
     app.new_below = false;
@@ -542,6 +618,7 @@ fn send(app: &mut App, fx: &mut Vec<Effect>) {
         text,
         model: app.setup.model.clone(),
         system,
+        replace_from: replace_from.map(|(id, _)| id),
     });
 }
 
@@ -561,10 +638,14 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
                     "the answer is starting; press Esc again in a moment",
                     Level::Info,
                 );
+            } else if let Some(e) = app.editing.take() {
+                set_input(app, &e.draft);
+                notice(app, "edit cancelled", Level::Info);
             } else if app.focus != Focus::Input {
                 app.focus = Focus::Input;
             }
         }
+        Command::EditMessage => edit_message(app),
         Command::Quit => {
             if app.streaming() {
                 app.dialog = Some(Dialog::ConfirmQuit);
@@ -722,6 +803,9 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
                 Some(code) => fx.push(Effect::Copy(code)),
                 None => notice(app, format!("there is no code block {n}"), Level::Info),
             }
+        }
+        Command::DeleteMessage if app.editing.is_some() => {
+            notice(app, "finish or cancel the edit first (Esc)", Level::Info);
         }
         Command::DeleteMessage => match app.selected_turn {
             Some(i) if app.transcript[i].status == MessageStatus::Streaming => {

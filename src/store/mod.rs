@@ -564,6 +564,32 @@ impl Store {
         Ok(session.is_some())
     }
 
+    /// Deletes a message and every later message of its session (edit and resend);
+    /// returns how many were deleted.
+    pub fn delete_messages_from(&mut self, id: MessageId) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let session: Option<SessionId> = tx
+            .query_row("SELECT session_id FROM messages WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let Some(sid) = session else {
+            return Ok(0);
+        };
+        let n = tx.execute(
+            "DELETE FROM messages WHERE session_id = ?1 AND id >= ?2",
+            params![sid, id],
+        )?;
+        tx.execute(
+            "UPDATE sessions SET message_count = message_count - ?2 WHERE id = ?1",
+            params![sid, n as i64],
+        )?;
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// Adds whole sessions with their (finished) messages in one transaction:
     /// for restoring exports and for filling large test databases quickly.
     /// Each message's `session_id` is ignored (the new session's id is used);
@@ -1175,6 +1201,53 @@ mod tests {
         assert!(s.messages(a).unwrap().is_empty());
         assert!(s.search("delete", 5, ("[", "]")).unwrap().is_empty());
         assert_eq!(s.list_sessions(None, false).unwrap()[0].message_count, 0);
+    }
+
+    #[test]
+    fn delete_messages_from_cuts_the_session_at_a_message() {
+        let mut s = Store::open_in_memory().unwrap();
+        let a = s.create_session(&new_session("A", 1)).unwrap();
+        let b = s.create_session(&new_session("B", 1)).unwrap();
+        let mut add = |sid, text: &str| {
+            s.add_message(&NewMessage {
+                session_id: sid,
+                role: Role::User,
+                content: text.into(),
+                status: MessageStatus::Complete,
+                model: None,
+                now_ms: 2,
+            })
+            .unwrap()
+        };
+        let _keep = add(a, "first question");
+        let cut = add(a, "second question");
+        let _other = add(b, "other session's message");
+        let _later = add(a, "third question");
+        assert_eq!(s.delete_messages_from(cut).unwrap(), 2);
+        let left: Vec<String> = s
+            .messages(a)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.content)
+            .collect();
+        assert_eq!(left, vec!["first question"]);
+        assert_eq!(
+            s.messages(b).unwrap().len(),
+            1,
+            "other sessions are untouched"
+        );
+        assert!(s.search("third", 5, ("[", "]")).unwrap().is_empty());
+        let counts: Vec<(i64, u64)> = s
+            .list_sessions(None, false)
+            .unwrap()
+            .iter()
+            .map(|x| (x.session.id, x.message_count))
+            .collect();
+        assert!(
+            counts.contains(&(a, 1)) && counts.contains(&(b, 1)),
+            "{counts:?}"
+        );
+        assert_eq!(s.delete_messages_from(999).unwrap(), 0);
     }
 
     #[test]

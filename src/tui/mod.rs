@@ -384,12 +384,19 @@ impl Runtime {
                 text,
                 model,
                 system,
-            } => self.start_answer(session_id, Some(text), None, model, system),
+                replace_from,
+            } => {
+                let replace = replace_from.map_or(Replace::Nothing, Replace::From);
+                self.start_answer(session_id, Some(text), replace, model, system)
+            }
             Effect::Regenerate {
                 session_id,
                 replace,
                 model,
-            } => self.start_answer(Some(session_id), None, replace, model, None),
+            } => {
+                let replace = replace.map_or(Replace::Nothing, Replace::Answer);
+                self.start_answer(Some(session_id), None, replace, model, None)
+            }
             Effect::Stop(id) => {
                 if let Some(stop) = self.stops.lock().ok().and_then(|mut m| m.remove(&id)) {
                     let _ = stop.send(());
@@ -475,7 +482,7 @@ impl Runtime {
         &mut self,
         session_id: Option<i64>,
         text: Option<String>,
-        replace: Option<i64>,
+        replace: Replace,
         model: String,
         system: Option<String>,
     ) {
@@ -584,6 +591,17 @@ impl Runtime {
     }
 }
 
+/// What a new answer replaces.
+#[derive(Debug, Clone, Copy)]
+enum Replace {
+    /// Nothing: a new question.
+    Nothing,
+    /// The last answer (regenerate).
+    Answer(i64),
+    /// This question and everything after it (edit and resend).
+    From(i64),
+}
+
 /// What the store prepared for an answer.
 struct Prepared {
     session_id: i64,
@@ -600,7 +618,7 @@ fn prepare(
     s: &mut Store,
     session_id: Option<i64>,
     text: Option<String>,
-    replace: Option<i64>,
+    replace: Replace,
     profile: &str,
     model: &str,
     system: Option<String>,
@@ -623,8 +641,14 @@ fn prepare(
             (id, true)
         }
     };
-    if let Some(old) = replace {
-        s.delete_message(old).map_err(e)?;
+    match replace {
+        Replace::Nothing => {}
+        Replace::Answer(old) => {
+            s.delete_message(old).map_err(e)?;
+        }
+        Replace::From(first) => {
+            s.delete_messages_from(first).map_err(e)?;
+        }
     }
     let user_id = match text {
         Some(t) => s
@@ -811,5 +835,59 @@ async fn stream_to_app(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(s: &mut Store, sid: i64, role: Role, text: &str) -> i64 {
+        s.add_message(&NewMessage {
+            session_id: sid,
+            role,
+            content: text.into(),
+            status: MessageStatus::Complete,
+            model: None,
+            now_ms: 1,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_resent_edit_replaces_the_question_and_what_followed_in_the_store() {
+        let mut s = Store::open_in_memory().unwrap();
+        let sid = s
+            .create_session(&NewSession {
+                title: "t".into(),
+                profile: "default".into(),
+                model: "gpt-4o-mini".into(),
+                system_prompt: None,
+                now_ms: 1,
+            })
+            .unwrap();
+        add(&mut s, sid, Role::User, "q1");
+        add(&mut s, sid, Role::Assistant, "a1");
+        let q2 = add(&mut s, sid, Role::User, "q2");
+        add(&mut s, sid, Role::Assistant, "a2");
+        let p = prepare(
+            &mut s,
+            Some(sid),
+            Some("q2 edited".into()),
+            Replace::From(q2),
+            "default",
+            "gpt-4o-mini",
+            None,
+        )
+        .unwrap();
+        let sent: Vec<&str> = p.messages.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(sent, vec!["q1", "a1", "q2 edited"]);
+        let stored: Vec<String> = s
+            .messages(sid)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.content)
+            .collect();
+        assert_eq!(stored, vec!["q1", "a1", "q2 edited", ""]);
     }
 }

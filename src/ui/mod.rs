@@ -567,14 +567,19 @@ fn draw_transcript(
 
 fn draw_input(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let focused = app.focus == Focus::Input && app.dialog.is_none();
-    let title = match app.current_live() {
-        Some(l) => l.waiting.clone().unwrap_or_else(|| {
+    let esc = key_hint(app, Mode::Global, Command::StopAnswer);
+    let title = match (app.current_live(), app.editing_replaces()) {
+        (Some(l), _) => l
+            .waiting
+            .clone()
+            .unwrap_or_else(|| format!("writing… {esc} stops")),
+        (None, Some(0)) => format!("Editing · Enter resends · {esc} cancels"),
+        (None, Some(n)) => {
             format!(
-                "writing… {} stops",
-                key_hint(app, Mode::Global, Command::StopAnswer)
+                "Editing · Enter resends and replaces the {n} message(s) after it · {esc} cancels"
             )
-        }),
-        None => "Message".to_string(),
+        }
+        (None, None) => "Message".to_string(),
     };
     let mut input = app.input.clone();
     input.set_block(pane(&title, focused, theme));
@@ -657,6 +662,7 @@ fn draw_status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         Mode::Transcript => vec![
             (Command::SelectPrev, "select"),
             (Command::CopyMessage, "copy"),
+            (Command::EditMessage, "edit"),
             (Command::Regenerate, "regenerate"),
         ],
         _ => vec![

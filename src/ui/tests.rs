@@ -407,3 +407,33 @@ fn clicking_a_drawn_message_selects_that_message() {
     update(&mut app, click(row_of("▌You")));
     assert_eq!(app.selected_turn, Some(0));
 }
+
+#[test]
+fn editing_a_question_says_what_sending_replaces() {
+    let mut app = base_app(120, 40);
+    open_transcript(
+        &mut app,
+        vec![
+            msg(
+                10,
+                Role::User,
+                "我想了解差旅报销的流程",
+                MessageStatus::Complete,
+            ),
+            msg(11, Role::Assistant, ANSWER, MessageStatus::Complete),
+        ],
+    );
+    app.focus = crate::app::Focus::Transcript;
+    app.selected_turn = Some(1);
+    update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Char('e'), KeyModifiers::NONE)),
+    );
+    let screen = draw(&app, 120, 40);
+    assert!(
+        screen.contains(
+            "Editing · Enter resends and replaces the 1 message(s) after it · Esc cancels"
+        ),
+        "{screen}"
+    );
+}
