@@ -18,11 +18,17 @@ struct Tmux {
 
 impl Tmux {
     fn start(server: &MockServer, width: u16, height: u16) -> Tmux {
+        Tmux::start_with(server, width, height, "")
+    }
+
+    /// Start clerk with extra `NAME=value` words in its environment. After it exits the
+    /// pane says `CLERK_EXIT=<code>` and whether the tty settings are as they were.
+    fn start_with(server: &MockServer, width: u16, height: u16, env: &str) -> Tmux {
         let home = tempfile::tempdir().unwrap();
         let socket = format!("clerk-e2e-{}-{}", std::process::id(), fastrand_suffix());
         let h = home.path().display().to_string();
         let cmd = format!(
-            "env -i PATH=\"$PATH\" TERM=xterm-256color HOME={h} XDG_CONFIG_HOME={h}/config XDG_DATA_HOME={h}/data XDG_STATE_HOME={h}/state CLERK_API_KEY=sk-e2e-0123456789abcdef OPENAI_BASE_URL={} {}; echo CLERK_EXIT=$?; sleep 600",
+            "S=$(stty -g); env -i PATH=\"$PATH\" TERM=xterm-256color HOME={h} XDG_CONFIG_HOME={h}/config XDG_DATA_HOME={h}/data XDG_STATE_HOME={h}/state CLERK_API_KEY=sk-e2e-0123456789abcdef OPENAI_BASE_URL={} {env} {}; echo CLERK_EXIT=$?; if [ \"$(stty -g)\" = \"$S\" ]; then echo TTY_RESTORED; else echo TTY_CHANGED; fi; sleep 600",
             server.base_url(),
             env!("CARGO_BIN_EXE_clerk")
         );
@@ -191,6 +197,7 @@ fn a_session_from_start_to_quit_in_a_real_terminal() {
     // Quit: the terminal is restored.
     t.keys(&["C-q"]);
     t.wait_for("CLERK_EXIT=0");
+    t.wait_for("TTY_RESTORED");
     assert_eq!(t.flag("alternate_on"), "0", "back on the normal screen");
     assert_eq!(
         t.flag("mouse_any_flag"),
@@ -209,4 +216,76 @@ fn tiny_terminals_say_so_and_resizing_back_works() {
     t.wait_for("Message");
     t.keys(&["C-q"]);
     t.wait_for("CLERK_EXIT=0");
+}
+
+#[test]
+fn a_panic_gives_the_terminal_back() {
+    let server = MockServer::start_blocking();
+    let t = Tmux::start_with(&server, 100, 30, "CLERK_DEBUG_PANIC=1");
+    let screen = t.wait_for("CLERK_EXIT=");
+    assert!(screen.contains("CLERK_EXIT=101"), "{screen}");
+    assert!(
+        screen.contains("panicking on purpose"),
+        "the panic is reported: {screen}"
+    );
+    t.wait_for("TTY_RESTORED");
+    assert_eq!(t.flag("alternate_on"), "0", "back on the normal screen");
+    assert_eq!(t.flag("mouse_any_flag"), "0", "mouse reporting is off");
+    assert_eq!(t.flag("cursor_flag"), "1", "the cursor is shown");
+}
+
+#[test]
+fn long_pastes_become_a_chip_and_the_editor_gets_the_keys() {
+    let server = MockServer::start_blocking();
+    let dir = tempfile::tempdir().unwrap();
+    // An "editor" that reads a line from the terminal and appends it: it only works if
+    // clerk stops reading keys while it runs.
+    let editor = dir.path().join("ed.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nprintf 'EDITOR READY: '\nread line\nprintf '%s\\n' \"$line\" >> \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let t = Tmux::start_with(&server, 100, 30, &format!("EDITOR={}", editor.display()));
+    t.wait_for("Ask anything about your work.");
+
+    // A bracketed paste of 40 lines: a chip, not 40 lines in the box.
+    let doc: String = (1..=40).map(|i| format!("clause {i}\n")).collect();
+    let file = dir.path().join("doc.txt");
+    std::fs::write(&file, &doc).unwrap();
+    t.tmux(&["load-buffer", file.to_str().unwrap()]);
+    t.tmux(&["paste-buffer", "-p", "-t", "t"]);
+    t.wait_for("pasted 40 lines");
+    t.wait_for("tokens  ");
+    assert!(!t.screen().contains("clause 7"), "{}", t.screen());
+
+    // CJK and emoji typed after it.
+    t.text("总结 🙂");
+    t.wait_for("总结 🙂");
+
+    // Ctrl+E: the editor gets the whole message and the keys typed while it runs.
+    t.keys(&["C-e"]);
+    t.wait_for("EDITOR READY");
+    t.text("added in the editor");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("added in the editor");
+    assert!(
+        screen.contains("Sessions"),
+        "the whole screen is drawn again: {screen}"
+    );
+
+    // Sent: the model receives the pasted text, what was typed and the editor's line.
+    server.push(Reply::stream(&["Summary done."]));
+    t.keys(&["Enter"]);
+    t.wait_for("Summary done.");
+    let body = server.chat_requests()[0].json();
+    let sent = body["messages"][0]["content"].as_str().unwrap().to_string();
+    assert!(sent.starts_with("clause 1\nclause 2\n"), "{sent}");
+    assert!(
+        sent.contains("clause 40\n\n总结 🙂added in the editor"),
+        "{sent}"
+    );
+    t.keys(&["C-q"]);
+    t.wait_for("TTY_RESTORED");
 }

@@ -100,6 +100,10 @@ pub enum Command {
     /// Put the selected question back in the message box; sending it replaces it and
     /// everything after it.
     EditMessage,
+    /// Put the text of pasted chips into the message box.
+    ExpandPastes,
+    /// Write the message in `$VISUAL` / `$EDITOR`.
+    ComposeInEditor,
 }
 
 impl Command {
@@ -167,6 +171,8 @@ impl Command {
             Command::ModelPicker => "choose the model",
             Command::SystemPrompt => "set the session's system prompt",
             Command::EditMessage => "edit the question and resend it",
+            Command::ExpandPastes => "expand pasted text into the box",
+            Command::ComposeInEditor => "write the message in $EDITOR",
         }
     }
 }
@@ -352,6 +358,8 @@ const DEFAULTS: &[(Mode, &str, Command)] = &[
     (Mode::Input, "alt+enter", Command::Newline),
     (Mode::Input, "ctrl+j", Command::Newline),
     (Mode::Input, "up", Command::RecallLast),
+    (Mode::Input, "ctrl+p", Command::ExpandPastes),
+    (Mode::Input, "ctrl+e", Command::ComposeInEditor),
     (Mode::Sessions, "up", Command::PrevSession),
     (Mode::Sessions, "k", Command::PrevSession),
     (Mode::Sessions, "down", Command::NextSession),

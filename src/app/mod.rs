@@ -14,6 +14,7 @@ pub mod update;
 mod tests;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use ratatui_textarea::TextArea;
 
@@ -30,6 +31,86 @@ pub const NEW_SESSION: SessionId = 0;
 pub const UNDO_MS: i64 = 5_000;
 /// How long a notice stays.
 pub const NOTICE_MS: i64 = 4_000;
+
+/// A paste of at least this many lines becomes a chip.
+pub const CHIP_LINES: usize = 8;
+/// A paste of at least this many characters becomes a chip.
+pub const CHIP_CHARS: usize = 2_000;
+/// A saved draft this long comes back as a chip rather than in the box.
+pub const DRAFT_CHIP_LINES: usize = 200;
+/// A saved draft this long (in characters) comes back as a chip.
+pub const DRAFT_CHIP_CHARS: usize = 20_000;
+/// A chip longer than this is not expanded into the box (the editor takes it).
+pub const EXPAND_MAX_LINES: usize = 5_000;
+
+/// Whether text is long enough (in lines or characters) to be shown as a chip.
+pub fn is_long(text: &str, lines: usize, chars: usize) -> bool {
+    text.bytes().filter(|&b| b == b'\n').count() + 1 >= lines
+        || (text.len() >= chars && text.chars().count() >= chars)
+}
+
+/// Text pasted in one go that is too long for the box: kept whole, shown as a chip
+/// ("pasted 312 lines · 4,120 tokens") that can be expanded or removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paste {
+    /// Its number in this run (its token count comes back by it).
+    pub id: u64,
+    /// The text exactly as pasted (line ends normalised to `\n`).
+    pub text: Arc<str>,
+    /// Lines in it.
+    pub lines: usize,
+    /// Tokens, once counted off the UI's path.
+    pub tokens: Option<u64>,
+    /// Whether counting was asked for.
+    pub counting: bool,
+    /// It goes after the typed text (the box had text when it was pasted).
+    pub after: bool,
+}
+
+impl Paste {
+    /// A chip for `text`.
+    pub fn new(id: u64, text: Arc<str>, after: bool) -> Paste {
+        Paste {
+            id,
+            lines: text.lines().count().max(1),
+            text,
+            tokens: None,
+            counting: false,
+            after,
+        }
+    }
+}
+
+/// What the message box holds: the typed text and the chips of long pastes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Draft {
+    /// The typed text.
+    pub text: String,
+    /// Long pastes.
+    pub pastes: Vec<Paste>,
+}
+
+impl Draft {
+    /// The message as it will be sent: pastes made into an empty box come before the typed
+    /// text, later ones after it, separated by one blank line (a paste's final line ends
+    /// are dropped).
+    pub fn compose(&self) -> String {
+        let before = self.pastes.iter().filter(|p| !p.after).map(|p| &*p.text);
+        let after = self.pastes.iter().filter(|p| p.after).map(|p| &*p.text);
+        let parts: Vec<&str> = before
+            .chain(std::iter::once(self.text.as_str()))
+            .chain(after)
+            .map(|t| t.trim_end_matches('\n'))
+            .filter(|t| !t.is_empty())
+            .collect();
+        parts.join("\n\n")
+    }
+
+    /// Nothing typed and nothing pasted.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty() && self.pastes.is_empty()
+    }
+}
 
 /// A row of the session list as drawn: a group heading or a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,7 +334,7 @@ pub struct Editing {
     /// Its row: this message and every later one are replaced on send.
     pub id: MessageId,
     /// What the message box held before (put back after sending or on cancel).
-    pub draft: String,
+    pub draft: Draft,
 }
 
 /// Kinds of notice.
@@ -334,8 +415,14 @@ pub struct App {
     pub editing: Option<Editing>,
     /// The input box.
     pub input: TextArea<'static>,
+    /// Long pastes in the message box, shown as chips.
+    pub pastes: Vec<Paste>,
+    /// The last chip removed, until its undo time ends.
+    pub removed_paste: Option<(Paste, i64)>,
+    /// Numbers pastes.
+    pub paste_seq: u64,
     /// Drafts of sessions switched away from (`0`: the new session).
-    pub drafts: HashMap<SessionId, String>,
+    pub drafts: HashMap<SessionId, Draft>,
     /// Answers being written.
     pub live: HashMap<SessionId, Live>,
     /// An answer sent from the new session, before the store gave it an id.
@@ -383,6 +470,9 @@ impl App {
             selected_turn: None,
             editing: None,
             input: TextArea::default(),
+            pastes: Vec::new(),
+            removed_paste: None,
+            paste_seq: 0,
             drafts: HashMap::new(),
             live: HashMap::new(),
             pending_new: None,
@@ -413,11 +503,61 @@ impl App {
         if text.is_empty() {
             return;
         }
-        self.drafts.insert(NEW_SESSION, text.to_string());
-        let lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+        self.set_text(text);
+        self.drafts.insert(NEW_SESSION, self.draft());
+    }
+
+    /// Fill the message box with a saved text (a very long one comes back as a chip).
+    pub fn set_text(&mut self, text: &str) {
+        self.pastes.clear();
+        if is_long(text, DRAFT_CHIP_LINES, DRAFT_CHIP_CHARS) {
+            let id = self.next_paste_id();
+            self.pastes.push(Paste::new(id, Arc::from(text), false));
+            self.set_box("");
+        } else {
+            self.set_box(text);
+        }
+    }
+
+    /// Replace only the text in the box (the chips stay), the cursor at the end.
+    pub fn set_box(&mut self, text: &str) {
+        let lines: Vec<String> = if text.is_empty() {
+            vec![String::new()]
+        } else {
+            text.split('\n').map(str::to_string).collect()
+        };
         self.input = TextArea::new(lines);
         self.input.move_cursor(ratatui_textarea::CursorMove::Bottom);
         self.input.move_cursor(ratatui_textarea::CursorMove::End);
+    }
+
+    /// Put a draft (typed text and chips) in the box.
+    pub fn load_draft(&mut self, draft: Draft) {
+        self.set_box(&draft.text);
+        self.pastes = draft.pastes;
+    }
+
+    /// What the box holds now.
+    pub fn draft(&self) -> Draft {
+        Draft {
+            text: self.input_text(),
+            pastes: self.pastes.clone(),
+        }
+    }
+
+    /// The message the box would send (chips included).
+    pub fn message_text(&self) -> String {
+        if self.pastes.is_empty() {
+            self.input_text()
+        } else {
+            self.draft().compose()
+        }
+    }
+
+    /// A number for a new paste.
+    pub fn next_paste_id(&mut self) -> u64 {
+        self.paste_seq += 1;
+        self.paste_seq
     }
 
     /// Sessions shown in the list: filtered, without one waiting to be deleted.

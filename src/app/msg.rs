@@ -65,6 +65,15 @@ pub enum Msg {
     Info(String),
     /// The transcript as last drawn.
     Layout(super::View),
+    /// The editor closed: the message as saved, or why it could not be used.
+    Composed(Result<String, String>),
+    /// A chip's tokens were counted.
+    Counted {
+        /// Which paste.
+        paste: u64,
+        /// Its tokens (o200k).
+        tokens: u64,
+    },
 }
 
 /// Progress of one answer.
@@ -135,6 +144,15 @@ pub enum Effect {
     Copy(String),
     /// Store an API key in the keyring and start using it.
     StoreKey(String),
+    /// Hand the terminal to `$EDITOR` to write this message.
+    Compose(String),
+    /// Count a chip's tokens (off the UI's path).
+    CountTokens {
+        /// Which paste.
+        paste: u64,
+        /// Its text.
+        text: std::sync::Arc<str>,
+    },
     /// Leave.
     Quit,
 }

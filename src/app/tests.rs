@@ -1051,3 +1051,153 @@ fn an_edit_is_refused_while_answering_and_kept_when_switching_sessions() {
     );
     assert_eq!(a.editing, None);
 }
+
+fn lines(n: usize, word: &str) -> String {
+    (1..=n)
+        .map(|i| format!("{word} {i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_long_paste_becomes_a_chip_that_is_sent_whole() {
+    let mut a = app();
+    let doc = lines(312, "row");
+    // Pasted into an empty box: it goes before what is typed next.
+    let fx = update(&mut a, Msg::Paste(doc.replace('\n', "\r\n")));
+    assert_eq!(a.input_text(), "", "the box stays free for the question");
+    assert_eq!(a.pastes.len(), 1);
+    assert_eq!(a.pastes[0].lines, 312);
+    assert_eq!(a.pastes[0].tokens, None);
+    assert_eq!(
+        fx,
+        vec![Effect::CountTokens {
+            paste: a.pastes[0].id,
+            text: doc.clone().into()
+        }],
+        "tokens are counted once, off the UI's path"
+    );
+    assert!(update(&mut a, key(KeyCode::Char('S'))).is_empty());
+    let id = a.pastes[0].id;
+    update(
+        &mut a,
+        Msg::Counted {
+            paste: id,
+            tokens: 4120,
+        },
+    );
+    assert_eq!(a.pastes[0].tokens, Some(4120));
+    type_text(&mut a, "ummarise this");
+    // A second long paste, with text in the box, goes after it.
+    update(&mut a, Msg::Paste(lines(9, "tail")));
+    assert_eq!(a.pastes.len(), 2);
+    // A short paste goes into the box as before.
+    update(&mut a, Msg::Paste("!".into()));
+    assert_eq!(a.input_text(), "Summarise this!");
+    let fx = update(&mut a, key(KeyCode::Enter));
+    let Some(Effect::Send { text, .. }) = fx.first() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(
+        *text,
+        format!("{doc}\n\nSummarise this!\n\n{}", lines(9, "tail"))
+    );
+    assert!(a.pastes.is_empty() && a.input_text().is_empty());
+    assert_eq!(a.transcript[0].content, *text);
+}
+
+#[test]
+fn chips_can_be_removed_undone_and_expanded() {
+    let mut a = app();
+    update(&mut a, Msg::Paste(lines(10, "x")));
+    // Backspace with the cursor at the start removes the chip; Ctrl+Z brings it back.
+    update(&mut a, key(KeyCode::Backspace));
+    assert!(a.pastes.is_empty());
+    assert!(
+        a.notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("removed the pasted text (10 lines)")
+    );
+    update(&mut a, ctrl('z'));
+    assert_eq!(a.pastes.len(), 1);
+    // Backspace after typed text edits the text, not the chip.
+    type_text(&mut a, "ab");
+    update(&mut a, key(KeyCode::Backspace));
+    assert_eq!((a.input_text().as_str(), a.pastes.len()), ("a", 1));
+    // The undo window closes.
+    update(&mut a, key(KeyCode::Home));
+    update(&mut a, key(KeyCode::Backspace));
+    assert!(a.pastes.is_empty());
+    update(&mut a, Msg::Tick(NOW + UNDO_MS + 1));
+    assert_eq!(a.removed_paste, None);
+    update(&mut a, ctrl('z'));
+    assert!(a.pastes.is_empty());
+    // Ctrl+P puts the text into the box, in order.
+    update(&mut a, Msg::Paste(lines(8, "y")));
+    update(&mut a, ctrl('p'));
+    assert!(a.pastes.is_empty());
+    assert_eq!(a.input_text(), format!("a\n\n{}", lines(8, "y")));
+    // Too long to expand: kept as a chip, and the editor is suggested.
+    update(&mut a, Msg::Paste(lines(EXPAND_MAX_LINES + 1, "z")));
+    update(&mut a, ctrl('p'));
+    assert_eq!(a.pastes.len(), 1);
+    assert!(
+        a.notice.as_ref().unwrap().text.contains("Ctrl+E"),
+        "{:?}",
+        a.notice
+    );
+}
+
+#[test]
+fn chips_are_kept_with_the_draft_when_switching_sessions() {
+    let mut a = with_sessions();
+    update(&mut a, Msg::Paste(lines(20, "doc")));
+    type_text(&mut a, "question");
+    let fx = update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::ALT)),
+    );
+    let saved = format!("{}\n\nquestion", lines(20, "doc"));
+    assert!(
+        fx.contains(&Effect::SaveDraft(NEW_SESSION, saved)),
+        "{fx:?}"
+    );
+    assert!(a.pastes.is_empty());
+    update(&mut a, ctrl('n'));
+    assert_eq!(a.pastes.len(), 1, "the chip comes back as a chip");
+    assert_eq!(a.input_text(), "question");
+    // A very long draft from the last run comes back as a chip too.
+    let mut b = app();
+    b.restore_draft(&lines(DRAFT_CHIP_LINES, "old"));
+    assert_eq!((b.input_text().as_str(), b.pastes.len()), ("", 1));
+    let mut c = app();
+    c.restore_draft("short\ndraft");
+    assert_eq!(
+        (c.input_text().as_str(), c.pastes.len()),
+        ("short\ndraft", 0)
+    );
+}
+
+#[test]
+fn ctrl_e_hands_the_whole_message_to_the_editor_and_takes_back_what_it_saved() {
+    let mut a = app();
+    update(&mut a, Msg::Paste(lines(8, "p")));
+    type_text(&mut a, "q");
+    let fx = update(&mut a, ctrl('e'));
+    assert_eq!(fx, vec![Effect::Compose(format!("{}\n\nq", lines(8, "p")))]);
+    update(&mut a, Msg::Composed(Ok("written in vim\nline two".into())));
+    assert_eq!(a.input_text(), "written in vim\nline two");
+    assert!(a.pastes.is_empty());
+    update(
+        &mut a,
+        Msg::Composed(Err("the editor “nope” exited with 127".into())),
+    );
+    assert_eq!(
+        a.input_text(),
+        "written in vim\nline two",
+        "unchanged on failure"
+    );
+    assert_eq!(a.notice.as_ref().unwrap().level, Level::Error);
+}

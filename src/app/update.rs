@@ -4,12 +4,11 @@
 //! messages, and what must be done goes out as effects.
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind};
-use ratatui_textarea::TextArea;
 
 use super::keymap::{Command, Mode};
 use super::{
-    App, Dialog, Editing, Effect, Focus, Level, Live, Msg, NEW_SESSION, NOTICE_MS, Notice, Scroll,
-    SessionEntry, StreamEvent, Turn, UNDO_MS,
+    App, Dialog, Draft, EXPAND_MAX_LINES, Editing, Effect, Focus, Level, Live, Msg, NEW_SESSION,
+    NOTICE_MS, Notice, Paste, Scroll, SessionEntry, StreamEvent, Turn, UNDO_MS,
 };
 use crate::store::{MessageStatus, Role};
 
@@ -133,6 +132,33 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Copied(Err(e)) => notice(app, format!("could not copy: {e}"), Level::Error),
         Msg::Failed(e) => notice(app, e, Level::Error),
         Msg::Info(text) => notice(app, text, Level::Info),
+        Msg::Composed(Ok(text)) => {
+            set_input(app, &text);
+            app.focus = Focus::Input;
+        }
+        Msg::Composed(Err(e)) => notice(app, e, Level::Error),
+        Msg::Counted { paste, tokens } => {
+            let chips = app
+                .pastes
+                .iter_mut()
+                .chain(app.drafts.values_mut().flat_map(|d| d.pastes.iter_mut()))
+                .chain(
+                    app.editing
+                        .iter_mut()
+                        .flat_map(|e| e.draft.pastes.iter_mut()),
+                );
+            for p in chips.filter(|p| p.id == paste) {
+                p.tokens = Some(tokens);
+            }
+        }
+    }
+    // Every chip gets its tokens counted, once, off the UI's path.
+    for p in app.pastes.iter_mut().filter(|p| !p.counting) {
+        p.counting = true;
+        fx.push(Effect::CountTokens {
+            paste: p.id,
+            text: p.text.clone(),
+        });
     }
     fx
 }
@@ -208,6 +234,9 @@ fn on_tick(app: &mut App, now: i64, fx: &mut Vec<Effect>) {
     app.now_ms = now;
     if app.notice.as_ref().is_some_and(|n| n.until_ms <= now) {
         app.notice = None;
+    }
+    if app.removed_paste.as_ref().is_some_and(|(_, at)| *at <= now) {
+        app.removed_paste = None;
     }
     if let Some((entry, at)) = &app.pending_delete
         && *at <= now
@@ -331,6 +360,9 @@ fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     match app.setup.keymap.lookup(mode(app), &key) {
         Some(cmd) => run(app, cmd, key, fx),
         None if app.focus == Focus::Input => {
+            if key.code == KeyCode::Backspace && remove_last_paste(app) {
+                return;
+            }
             app.input.input(key);
         }
         None => {}
@@ -375,40 +407,37 @@ fn select_id(app: &mut App, id: Option<i64>) {
     app.selected = app.selected.min(n.saturating_sub(1));
 }
 
+/// Fill the message box (chips cleared; a very long text becomes a chip).
 fn set_input(app: &mut App, text: &str) {
-    let lines: Vec<String> = if text.is_empty() {
-        vec![String::new()]
-    } else {
-        text.split('\n').map(str::to_string).collect()
-    };
-    app.input = TextArea::new(lines);
-    app.input.move_cursor(ratatui_textarea::CursorMove::Bottom);
-    app.input.move_cursor(ratatui_textarea::CursorMove::End);
+    app.set_text(text);
 }
 
 /// Keep the draft of the session being left, in memory and on disk. An edit in progress
 /// becomes part of the draft (after the draft it had set aside): nothing typed is lost.
 fn stash_draft(app: &mut App, fx: &mut Vec<Effect>) {
     if let Some(e) = app.editing.take() {
-        let edited = app.input_text();
-        let text = match (e.draft.is_empty(), edited.is_empty()) {
-            (true, _) => edited,
-            (false, true) => e.draft,
-            (false, false) => format!("{}\n\n{edited}", e.draft),
+        let edited = app.draft();
+        let text = match (e.draft.text.is_empty(), edited.text.is_empty()) {
+            (true, _) => edited.text,
+            (false, true) => e.draft.text,
+            (false, false) => format!("{}\n\n{}", e.draft.text, edited.text),
         };
-        set_input(app, &text);
+        let mut pastes = e.draft.pastes;
+        pastes.extend(edited.pastes);
+        app.load_draft(Draft { text, pastes });
         notice(app, "the edit was kept as a draft", Level::Info);
     }
     let key = app.current.unwrap_or(NEW_SESSION);
-    let text = app.input_text();
-    let before = app.drafts.get(&key).cloned().unwrap_or_default();
+    let draft = app.draft();
+    let before = app.drafts.get(&key).map(Draft::compose).unwrap_or_default();
+    let text = draft.compose();
     if text != before {
-        fx.push(Effect::SaveDraft(key, text.clone()));
+        fx.push(Effect::SaveDraft(key, text));
     }
-    if text.is_empty() {
+    if draft.is_empty() {
         app.drafts.remove(&key);
     } else {
-        app.drafts.insert(key, text);
+        app.drafts.insert(key, draft);
     }
 }
 
@@ -443,7 +472,7 @@ fn open_session(app: &mut App, id: i64, fx: &mut Vec<Effect>) {
     app.transcript.clear();
     app.unread.remove(&id);
     let draft = app.drafts.get(&id).cloned().unwrap_or_default();
-    set_input(app, &draft);
+    app.load_draft(draft);
     select_id(app, Some(id));
     fx.push(Effect::LoadTranscript(id));
 }
@@ -466,7 +495,7 @@ fn new_session(app: &mut App, fx: &mut Vec<Effect>) {
         ));
     }
     let draft = app.drafts.get(&NEW_SESSION).cloned().unwrap_or_default();
-    set_input(app, &draft);
+    app.load_draft(draft);
     app.scroll = Scroll::Follow;
     app.focus = Focus::Input;
 }
@@ -524,7 +553,7 @@ fn edit_message(app: &mut App) {
     };
     let draft = match app.editing.take() {
         Some(e) => e.draft,
-        None => app.input_text(),
+        None => app.draft(),
     };
     let text = app.transcript[index].content.clone();
     set_input(app, &text);
@@ -542,7 +571,7 @@ fn ask_for_key(app: &mut App) {
 }
 
 fn send(app: &mut App, fx: &mut Vec<Effect>) {
-    let text = app.input_text();
+    let text = app.message_text();
     if text.trim().is_empty() {
         return;
     }
@@ -583,7 +612,7 @@ fn send(app: &mut App, fx: &mut Vec<Effect>) {
     let key = app.current.unwrap_or(NEW_SESSION);
     match &editing {
         // The draft set aside for the edit comes back.
-        Some(e) if !e.draft.is_empty() => set_input(app, &e.draft),
+        Some(e) if !e.draft.is_empty() => app.load_draft(e.draft.clone()),
         _ => {
             set_input(app, "");
             if app.drafts.remove(&key).is_some() {
@@ -639,7 +668,7 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
                     Level::Info,
                 );
             } else if let Some(e) = app.editing.take() {
-                set_input(app, &e.draft);
+                app.load_draft(e.draft);
                 notice(app, "edit cancelled", Level::Info);
             } else if app.focus != Focus::Input {
                 app.focus = Focus::Input;
@@ -742,7 +771,14 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
         }
         Command::Undo => {
-            if let Some((entry, _)) = app.pending_delete.take() {
+            if let Some((p, _)) = app.removed_paste.take() {
+                notice(
+                    app,
+                    format!("pasted text back ({} lines)", p.lines),
+                    Level::Info,
+                );
+                app.pastes.push(p);
+            } else if let Some((entry, _)) = app.pending_delete.take() {
                 notice(app, format!("restored “{}”", entry.title), Level::Info);
                 select_id(app, Some(entry.id));
             }
@@ -829,8 +865,10 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
                 Level::Info,
             ),
         },
+        Command::ExpandPastes => expand_pastes(app),
+        Command::ComposeInEditor => fx.push(Effect::Compose(app.message_text())),
         Command::RecallLast => {
-            if app.input_text().is_empty() {
+            if app.draft().is_empty() {
                 if let Some(last) = app.sent.last().cloned().or_else(|| {
                     app.transcript
                         .iter()
@@ -984,10 +1022,66 @@ fn on_paste(app: &mut App, text: &str) {
         Some(_) => {}
         None => {
             let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
-            app.input.insert_str(normalized);
             app.focus = Focus::Input;
+            if super::is_long(&normalized, super::CHIP_LINES, super::CHIP_CHARS) {
+                let id = app.next_paste_id();
+                let after = !app.input_text().is_empty();
+                app.pastes
+                    .push(Paste::new(id, std::sync::Arc::from(normalized), after));
+            } else {
+                app.input.insert_str(normalized);
+            }
         }
     }
+}
+
+/// Put the chips' text into the box, where it can be edited.
+fn expand_pastes(app: &mut App) {
+    if app.pastes.is_empty() {
+        notice(app, "there is no pasted text to expand", Level::Info);
+        return;
+    }
+    let lines: usize = app.pastes.iter().map(|p| p.lines).sum();
+    if lines > EXPAND_MAX_LINES {
+        let editor = app
+            .setup
+            .keymap
+            .key_for(Mode::Input, Command::ComposeInEditor)
+            .map(|k| format!(": {k} opens it in your editor"))
+            .unwrap_or_default();
+        notice(
+            app,
+            format!("{lines} lines are too many to edit here{editor}"),
+            Level::Warn,
+        );
+        return;
+    }
+    let text = app.draft().compose();
+    app.pastes.clear();
+    app.set_box(&text);
+}
+
+/// Backspace at the very start of the box removes the last chip (Ctrl+Z brings it back).
+fn remove_last_paste(app: &mut App) -> bool {
+    if app.input.cursor() != (0, 0) {
+        return false;
+    }
+    let Some(p) = app.pastes.pop() else {
+        return false;
+    };
+    let undo = app
+        .setup
+        .keymap
+        .key_for(Mode::Global, Command::Undo)
+        .map(|k| format!(" · {k} brings it back"))
+        .unwrap_or_default();
+    notice(
+        app,
+        format!("removed the pasted text ({} lines){undo}", p.lines),
+        Level::Info,
+    );
+    app.removed_paste = Some((p, app.now_ms + UNDO_MS));
+    true
 }
 
 fn edit_line(text: &mut String, key: &KeyEvent) -> bool {

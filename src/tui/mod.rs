@@ -1,6 +1,7 @@
 //! The runtime of the full-screen app: the terminal, the event loop, and the effects.
 //!
-//! Keys and resizes come from a reader thread; answers stream in spawned tasks that send
+//! Keys and resizes come from crossterm's event stream (dropped while `$EDITOR` owns the
+//! terminal, so no key is stolen from it); answers stream in spawned tasks that send
 //! messages back; the store is owned by one thread that applies jobs in order. The loop
 //! drains every pending message, runs `update`, carries out the effects, and draws at most
 //! once per frame, only when something changed; it ticks only while something waits or
@@ -14,10 +15,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{
-    self, DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
-    Event,
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event,
+    EventStream,
 };
 use ratatui::crossterm::execute;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -74,6 +76,8 @@ struct Runtime {
     start: Start,
     stops: Stops,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// A message to write in `$EDITOR` (the loop hands the terminal over).
+    compose: Option<String>,
 }
 
 fn now_ms() -> i64 {
@@ -195,7 +199,6 @@ pub fn run(start: Start) -> Result<(), String> {
         app.restore_draft(&d);
     }
     let (tx, rx) = unbounded_channel();
-    spawn_input_thread(tx.clone());
     let store = StoreHandle::spawn(store, tx.clone());
     let mut runtime = Runtime {
         tx: tx.clone(),
@@ -204,6 +207,7 @@ pub fn run(start: Start) -> Result<(), String> {
         start,
         stops: Arc::default(),
         tasks: Vec::new(),
+        compose: None,
     };
     for note in startup_notes {
         let _ = tx.send(Msg::Failed(note));
@@ -247,26 +251,94 @@ fn restore_terminal() {
     let _ = std::io::stdout().flush();
 }
 
-fn spawn_input_thread(tx: UnboundedSender<Msg>) {
-    std::thread::spawn(move || {
-        loop {
-            let msg = match event::read() {
-                Ok(Event::Key(k)) => Msg::Key(k),
-                Ok(Event::Paste(p)) => Msg::Paste(p),
-                Ok(Event::Resize(w, h)) => Msg::Resize(w, h),
-                Ok(Event::Mouse(m)) => Msg::Mouse(m),
-                Ok(_) => continue,
-                Err(_) => break,
-            };
-            if tx.send(msg).is_err() {
-                break;
-            }
-        }
-    });
+/// The message for a terminal event (focus changes and the like are ignored).
+fn event_msg(e: Event) -> Option<Msg> {
+    match e {
+        Event::Key(k) => Some(Msg::Key(k)),
+        Event::Paste(p) => Some(Msg::Paste(p)),
+        Event::Resize(w, h) => Some(Msg::Resize(w, h)),
+        Event::Mouse(m) => Some(Msg::Mouse(m)),
+        _ => None,
+    }
 }
 
 fn needs_tick(app: &App) -> bool {
-    app.notice.is_some() || app.pending_delete.is_some()
+    app.notice.is_some() || app.pending_delete.is_some() || app.removed_paste.is_some()
+}
+
+/// Hand the terminal to `$VISUAL` / `$EDITOR` (else `vi`) on a private temporary file with
+/// `text` in it; return what was saved. The caller has given up the screen and the keys.
+async fn compose_in_editor(text: &str) -> Result<String, String> {
+    let editor = std::env::var("VISUAL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| {
+            std::env::var("EDITOR")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        })
+        .unwrap_or_else(|| "vi".to_string());
+    let dir = tempfile::Builder::new()
+        .prefix("clerk-compose-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a temporary file for the editor: {e}"))?;
+    let path = dir.path().join("message.md");
+    write_private(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    // Through the shell, so EDITOR="code --wait" works; the path is passed as "$1".
+    let status = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&path)
+        .status()
+        .await
+        .map_err(|e| format!("cannot start the editor “{editor}”: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "the editor “{editor}” exited with {status}; the message box is unchanged"
+        ));
+    }
+    let mut out = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read back {}: {e}", path.display()))?;
+    // Editors end the file with a newline; the message does not need it.
+    if out.ends_with('\n') {
+        out.pop();
+        if out.ends_with('\r') {
+            out.pop();
+        }
+    }
+    Ok(out)
+}
+
+/// Write a file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)?.write_all(text.as_bytes())
+}
+
+/// Give the terminal back to the shell for a while (the editor runs in it).
+fn suspend_terminal() {
+    restore_terminal();
+}
+
+/// Take the terminal again after the editor.
+fn resume_terminal(terminal: &mut DefaultTerminal) {
+    let _ = ratatui::crossterm::terminal::enable_raw_mode();
+    let _ = execute!(
+        std::io::stdout(),
+        ratatui::crossterm::terminal::EnterAlternateScreen,
+        EnableBracketedPaste,
+        EnableMouseCapture
+    );
+    // `Terminal::clear` asks the terminal where the cursor is and gives up (leaving a stale
+    // frame) if the answer is slow; a resize to the current size clears and forces a full
+    // redraw without asking anything.
+    if let Ok(size) = terminal.size() {
+        let _ = terminal.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height));
+    }
 }
 
 async fn event_loop(
@@ -286,7 +358,19 @@ async fn event_loop(
     // reads as smooth and keeps a fast stream cheap).
     let mut next_draw: Option<Instant> = Some(Instant::now());
     let mut next_tick: Option<Instant> = None;
+    let mut events = EventStream::new();
     loop {
+        if let Some(text) = rt.compose.take() {
+            // The editor gets the keys: stop reading them until it is done.
+            drop(events);
+            suspend_terminal();
+            let result = compose_in_editor(&text).await;
+            resume_terminal(terminal);
+            events = EventStream::new();
+            let fx = update(app, Msg::Composed(result));
+            rt.run_effects(fx);
+            next_draw = Some(Instant::now());
+        }
         if let Some(at) = next_draw
             && Instant::now() >= at
         {
@@ -300,6 +384,12 @@ async fn event_loop(
                 .map_err(|e| format!("cannot draw: {e}"))?;
             last_draw = Instant::now();
             next_draw = None;
+            // Debug builds only: lets the end-to-end test check that a real panic gives the
+            // terminal back. Release builds do not contain this.
+            #[cfg(debug_assertions)]
+            if std::env::var_os("CLERK_DEBUG_PANIC").is_some() {
+                panic!("CLERK_DEBUG_PANIC is set: panicking on purpose after the first frame");
+            }
             if extent != app.view {
                 let fx = update(app, Msg::Layout(extent));
                 rt.run_effects(fx);
@@ -315,12 +405,21 @@ async fn event_loop(
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let first = match wake {
-            Some(at) => tokio::select! {
-                m = rx.recv() => m.map(Some),
-                _ = tokio::time::sleep_until(at.into()) => Some(None),
+        let sleep = async {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let first = tokio::select! {
+            m = rx.recv() => m.map(Some),
+            e = events.next() => match e {
+                Some(Ok(e)) => Some(event_msg(e)),
+                // The terminal is gone: nothing more can be typed.
+                Some(Err(e)) => return Err(format!("cannot read the terminal: {e}")),
+                None => return Ok(()),
             },
-            None => rx.recv().await.map(Some),
+            _ = sleep => Some(None),
         };
         let Some(first) = first else { return Ok(()) };
         let mut batch = Vec::new();
@@ -473,6 +572,13 @@ impl Runtime {
                     let _ = tx.send(Msg::KeyStored(Ok(text)));
                 });
             }
+            Effect::CountTokens { paste, text } => {
+                tokio::task::spawn_blocking(move || {
+                    let tokens = count_tokens(&text);
+                    let _ = tx.send(Msg::Counted { paste, tokens });
+                });
+            }
+            Effect::Compose(text) => self.compose = Some(text),
             Effect::Quit => {}
         }
     }

@@ -116,7 +116,7 @@ pub fn areas(app: &App, area: Rect) -> Areas {
     } else {
         (None, body)
     };
-    let input_lines = app.input.lines().len().clamp(1, 8) as u16;
+    let input_lines = app.input.lines().len().clamp(1, 8) as u16 + chip_rows(app);
     let [transcript, input] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(input_lines + 2)]).areas(main);
     Areas {
@@ -366,6 +366,36 @@ fn streaming_body(
     lines
 }
 
+/// Lines of a long question shown in the transcript.
+const FOLD_LINES: usize = 40;
+/// Characters of a long question shown in the transcript.
+const FOLD_CHARS: usize = 8_000;
+
+/// The start of a long text to show, and how many lines are left out.
+fn folded(text: &str) -> (&str, usize) {
+    let mut end = text.len();
+    if let Some((i, _)) = text.match_indices('\n').nth(FOLD_LINES - 1) {
+        end = i;
+    }
+    if end > FOLD_CHARS {
+        end = FOLD_CHARS;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+    }
+    if end >= text.len() {
+        return (text, 0);
+    }
+    let rest = &text[end..];
+    let hidden = rest
+        .strip_prefix('\n')
+        .unwrap_or(rest)
+        .lines()
+        .count()
+        .max(1);
+    (&text[..end], hidden)
+}
+
 fn turn_lines(
     app: &App,
     turn: &Turn,
@@ -381,7 +411,13 @@ fn turn_lines(
     };
     lines.push(Line::from(Span::styled(format!("▌{who}"), style)));
     let body_width = width.saturating_sub(2).max(10);
-    let clean = sanitize(&turn.content);
+    // A long question (a pasted document) shows its start only: drawing megabytes would
+    // stall the frame, and the whole text is one `y` away.
+    let (shown, hidden) = match turn.role {
+        Role::User => folded(&turn.content),
+        _ => (turn.content.as_str(), 0),
+    };
+    let clean = sanitize(shown);
     let body: Vec<Line<'static>> = match turn.role {
         Role::Assistant if turn.status == MessageStatus::Streaming => {
             streaming_body(&clean, body_width, theme, prefix)
@@ -393,6 +429,17 @@ fn turn_lines(
         let mut spans = vec![Span::raw("  ")];
         spans.extend(l.spans);
         lines.push(Line::from(spans).style(l.style));
+    }
+    if hidden > 0 {
+        let copy = key_hint(app, Mode::Transcript, Command::CopyMessage);
+        lines.extend(indented(
+            &format!(
+                "… {} more line(s) not shown · select it and press {copy} to copy all of it",
+                thousands(hidden as u64)
+            ),
+            width,
+            theme.muted,
+        ));
     }
     if turn.role == Role::Assistant {
         match turn.status {
@@ -565,6 +612,70 @@ fn draw_transcript(
     }
 }
 
+/// Chips shown at most; more are summed up on one row.
+const MAX_CHIPS: usize = 3;
+
+/// Rows the paste chips take in the input box.
+fn chip_rows(app: &App) -> u16 {
+    let n = app.pastes.len();
+    (n.min(MAX_CHIPS) + usize::from(n > MAX_CHIPS)) as u16
+}
+
+/// 4120 → "4,120".
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The chips of long pastes: "▤ pasted 312 lines · 4,120 tokens".
+fn chip_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    for (i, p) in app.pastes.iter().take(MAX_CHIPS).enumerate() {
+        let tokens = match p.tokens {
+            Some(t) => format!("{} tokens", thousands(t)),
+            None => "counting tokens…".to_string(),
+        };
+        let mut spans = vec![Span::styled(
+            format!(
+                " ▤ pasted {} line{} · {tokens} ",
+                thousands(p.lines as u64),
+                if p.lines == 1 { "" } else { "s" }
+            ),
+            theme.selection.patch(theme.accent),
+        )];
+        if i == 0 {
+            spans.push(Span::styled(
+                format!(
+                    "  {} expands · Backspace removes",
+                    key_hint(app, Mode::Input, Command::ExpandPastes)
+                ),
+                theme.muted,
+            ));
+        }
+        lines.push(Line::from(spans));
+    }
+    if app.pastes.len() > MAX_CHIPS {
+        let rest = &app.pastes[MAX_CHIPS..];
+        let lines_more: usize = rest.iter().map(|p| p.lines).sum();
+        lines.push(Line::from(Span::styled(
+            format!(
+                " + {} more paste(s), {} lines",
+                rest.len(),
+                thousands(lines_more as u64)
+            ),
+            theme.muted,
+        )));
+    }
+    lines
+}
+
 fn draw_input(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let focused = app.focus == Focus::Input && app.dialog.is_none();
     let esc = key_hint(app, Mode::Global, Command::StopAnswer);
@@ -581,8 +692,16 @@ fn draw_input(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         }
         (None, None) => "Message".to_string(),
     };
+    let block = pane(&title, focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let chips = chip_rows(app).min(inner.height.saturating_sub(1));
+    let [chip_area, text_area] =
+        Layout::vertical([Constraint::Length(chips), Constraint::Min(1)]).areas(inner);
+    if chips > 0 {
+        frame.render_widget(Paragraph::new(chip_lines(app, theme)), chip_area);
+    }
     let mut input = app.input.clone();
-    input.set_block(pane(&title, focused, theme));
     input.set_style(theme.text);
     input.set_cursor_line_style(Style::default());
     input.set_cursor_style(if focused {
@@ -597,7 +716,7 @@ fn draw_input(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     ));
     input.set_placeholder_style(theme.muted);
     input.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
-    frame.render_widget(&input, area);
+    frame.render_widget(&input, text_area);
 }
 
 fn short_tokens(n: u64) -> String {

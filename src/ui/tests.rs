@@ -101,7 +101,7 @@ fn open_transcript(app: &mut App, messages: Vec<Message>) {
     );
 }
 
-fn draw(app: &App, w: u16, h: u16) -> String {
+fn terminal(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
     let mut cache = RenderCache::default();
     terminal
@@ -109,7 +109,11 @@ fn draw(app: &App, w: u16, h: u16) -> String {
             render(app, &Theme::default_theme(), &mut cache, f);
         })
         .unwrap();
-    terminal.backend().to_string()
+    terminal
+}
+
+fn draw(app: &App, w: u16, h: u16) -> String {
+    terminal(app, w, h).backend().to_string()
 }
 
 fn both(name: &str, build: impl Fn(u16, u16) -> App) {
@@ -434,6 +438,113 @@ fn editing_a_question_says_what_sending_replaces() {
         screen.contains(
             "Editing · Enter resends and replaces the 1 message(s) after it · Esc cancels"
         ),
+        "{screen}"
+    );
+}
+
+#[test]
+fn paste_chips_in_the_message_box() {
+    both("input_paste_chips", |w, h| {
+        let mut app = base_app(w, h);
+        let doc: String = (1..=312).map(|i| format!("line {i}\n")).collect();
+        update(&mut app, Msg::Paste(doc));
+        let id = app.pastes[0].id;
+        update(
+            &mut app,
+            Msg::Counted {
+                paste: id,
+                tokens: 4120,
+            },
+        );
+        for c in "总结一下 🙂".chars() {
+            update(
+                &mut app,
+                Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+            );
+        }
+        update(&mut app, Msg::Paste("a\nb\nc\nd\ne\nf\ng\nh\n".into()));
+        app
+    });
+}
+
+/// The cell drawn as the input's cursor (reversed), as (x, y).
+fn cursor_cell(app: &App, w: u16, h: u16) -> (u16, u16) {
+    let buf = terminal(app, w, h).backend().buffer().clone();
+    let mut found = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            if buf[(x, y)]
+                .modifier
+                .contains(ratatui::style::Modifier::REVERSED)
+            {
+                found.push((x, y));
+            }
+        }
+    }
+    assert_eq!(found.len(), 1, "one cursor cell: {found:?}");
+    found[0]
+}
+
+#[test]
+fn the_input_cursor_sits_in_the_right_cell_after_cjk_emoji_and_combining_marks() {
+    let mut app = base_app(60, 20);
+    let key = |c| Msg::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    let (x0, y0) = cursor_cell(&app, 60, 20);
+    // 中 and 文 are two cells wide, 😀 two, a and b one; e + U+0301 is one cell.
+    for c in "中文😀ab".chars() {
+        update(&mut app, key(KeyCode::Char(c)));
+    }
+    assert_eq!(cursor_cell(&app, 60, 20), (x0 + 8, y0));
+    // Left over b, a, then onto the emoji: the cursor covers its first cell.
+    for _ in 0..3 {
+        update(&mut app, key(KeyCode::Left));
+    }
+    assert_eq!(cursor_cell(&app, 60, 20), (x0 + 4, y0));
+    update(&mut app, key(KeyCode::End));
+    for c in "e\u{301}".chars() {
+        update(&mut app, key(KeyCode::Char(c)));
+    }
+    assert_eq!(cursor_cell(&app, 60, 20), (x0 + 9, y0));
+}
+
+#[test]
+fn a_10_mb_paste_is_a_chip_and_its_message_is_folded_in_the_transcript() {
+    let mut app = base_app(120, 40);
+    // 10 MB in 200,000 lines.
+    let doc: String = (0..200_000)
+        .map(|i| format!("{i:06} {}\n", "x".repeat(43)))
+        .collect();
+    assert!(doc.len() >= 10_000_000);
+    update(&mut app, Msg::Paste(doc.clone()));
+    assert_eq!(app.pastes.len(), 1);
+    assert_eq!(app.input_text(), "");
+    assert!(draw(&app, 120, 40).contains("pasted 200,000 lines"));
+    for c in "summarise".chars() {
+        update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+        );
+    }
+    let fx = update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let Some(crate::app::Effect::Send { text, .. }) = fx.first() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(
+        text.len(),
+        doc.len() - 1 + "\n\nsummarise".len(),
+        "sent whole"
+    );
+    app.selected_turn = Some(0);
+    app.scroll = crate::app::Scroll::Top(0);
+    app.size = (120, 60);
+    let screen = draw(&app, 120, 60);
+    assert!(screen.contains("000039 "), "{screen}");
+    assert!(!screen.contains("000040 "), "{screen}");
+    assert!(
+        screen.contains("199,962 more line(s) not shown · select it and press y to copy all of it"),
         "{screen}"
     );
 }
