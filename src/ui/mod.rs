@@ -546,6 +546,13 @@ fn draw_transcript(
         total += lines.len();
         all.push(lines);
     }
+    // A saved session with nothing to show is still loading: no welcome hint flashing.
+    if app.transcript.is_empty() && app.current.is_some() {
+        return View {
+            height: inner.height as usize,
+            ..View::default()
+        };
+    }
     if app.transcript.is_empty() {
         let send = key_hint(app, Mode::Input, Command::Send);
         let help = key_hint(app, Mode::Global, Command::Help);
