@@ -13,5 +13,6 @@ pub mod config;
 pub mod llm;
 pub mod secrets;
 pub mod store;
+pub mod templates;
 pub mod tui;
 pub mod ui;

@@ -40,6 +40,7 @@ fn request() -> ChatRequest {
             },
         ],
         max_output_tokens: Some(100),
+        temperature: None,
     }
 }
 

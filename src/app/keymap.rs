@@ -104,6 +104,10 @@ pub enum Command {
     ExpandPastes,
     /// Write the message in `$VISUAL` / `$EDITOR`.
     ComposeInEditor,
+    /// Choose and run a template.
+    Templates,
+    /// Save the message (or the selected question) as a new template.
+    SaveAsTemplate,
 }
 
 impl Command {
@@ -173,6 +177,8 @@ impl Command {
             Command::EditMessage => "edit the question and resend it",
             Command::ExpandPastes => "expand pasted text into the box",
             Command::ComposeInEditor => "write the message in $EDITOR",
+            Command::Templates => "choose and run a template",
+            Command::SaveAsTemplate => "save the message as a template",
         }
     }
 }
@@ -354,11 +360,13 @@ const DEFAULTS: &[(Mode, &str, Command)] = &[
     (Mode::Global, "ctrl+k", Command::AddKey),
     (Mode::Global, "ctrl+o", Command::ModelPicker),
     (Mode::Global, "f2", Command::SystemPrompt),
+    (Mode::Global, "ctrl+p", Command::Templates),
+    (Mode::Global, "ctrl+s", Command::SaveAsTemplate),
     (Mode::Input, "enter", Command::Send),
     (Mode::Input, "alt+enter", Command::Newline),
     (Mode::Input, "ctrl+j", Command::Newline),
     (Mode::Input, "up", Command::RecallLast),
-    (Mode::Input, "ctrl+p", Command::ExpandPastes),
+    (Mode::Input, "ctrl+x", Command::ExpandPastes),
     (Mode::Input, "ctrl+e", Command::ComposeInEditor),
     (Mode::Sessions, "up", Command::PrevSession),
     (Mode::Sessions, "k", Command::PrevSession),

@@ -6,6 +6,7 @@
 //! reads the clock (time arrives in messages), touches the terminal, the network or the
 //! store.
 
+pub mod forms;
 pub mod keymap;
 pub mod msg;
 pub mod update;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 use ratatui_textarea::TextArea;
 
+pub use forms::{Field, FieldSpec, Form, TemplateItem};
 pub use keymap::{Command, Keymap, Mode};
 pub use msg::{Effect, Msg, StreamEvent};
 
@@ -267,6 +269,8 @@ pub struct Live {
     pub text: String,
     /// "rate limited, retrying in 3 s" while waiting.
     pub waiting: Option<String>,
+    /// "step 2/3 · actions" while a workflow runs.
+    pub step: Option<String>,
 }
 
 /// Open dialogs, one at a time.
@@ -319,6 +323,15 @@ pub enum Dialog {
         /// The text as typed.
         text: String,
     },
+    /// Choose a template.
+    Templates {
+        /// What is typed (fuzzy).
+        query: String,
+        /// Selected row of the matches.
+        selected: usize,
+    },
+    /// Fill a template's variables.
+    Form(Form),
     /// Paste an API key.
     ApiKey {
         /// The key as typed (shown masked).
@@ -441,6 +454,8 @@ pub struct App {
     pub sent: Vec<String>,
     /// The system prompt for the new, unsaved session.
     pub pending_system: Option<String>,
+    /// The template library, as last loaded.
+    pub templates: Vec<TemplateItem>,
     /// Start-up facts.
     pub setup: Setup,
     /// Show the session list.
@@ -483,6 +498,7 @@ impl App {
             pending_delete: None,
             sent: Vec::new(),
             pending_system: None,
+            templates: Vec::new(),
             setup,
             sidebar: true,
             size,

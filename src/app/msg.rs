@@ -67,6 +67,41 @@ pub enum Msg {
     Layout(super::View),
     /// The editor closed: the message as saved, or why it could not be used.
     Composed(Result<String, String>),
+    /// The template library (re)loaded.
+    TemplatesLoaded(Vec<super::TemplateItem>),
+    /// The values a template's form had last time.
+    TemplateValues {
+        /// Template id.
+        id: String,
+        /// Its values.
+        values: std::collections::BTreeMap<String, String>,
+    },
+    /// Completions of a path typed in a file field.
+    PathCompleted {
+        /// What was typed.
+        typed: String,
+        /// The longest common completion.
+        common: String,
+        /// Every match (when several).
+        candidates: Vec<String>,
+    },
+    /// A template step starts: its question and streaming answer rows exist.
+    StepStarted {
+        /// The session (new for the first step).
+        session_id: SessionId,
+        /// Whether the session was created for this run.
+        created: bool,
+        /// "step 2/3 · actions" (None for a single prompt).
+        label: Option<String>,
+        /// The rendered prompt (the user's message).
+        prompt: String,
+        /// Its row.
+        user_id: MessageId,
+        /// The streaming answer's row.
+        answer_id: MessageId,
+    },
+    /// A template could not start (the message says why).
+    RunFailed(String),
     /// A chip's tokens were counted.
     Counted {
         /// Which paste.
@@ -144,6 +179,23 @@ pub enum Effect {
     Copy(String),
     /// Store an API key in the keyring and start using it.
     StoreKey(String),
+    /// Reload the template library if its files changed.
+    LoadTemplates,
+    /// Read the values a template's form had last time.
+    LoadTemplateValues(String),
+    /// Complete a file path.
+    CompletePath(String),
+    /// Run a template in a new session.
+    RunTemplate {
+        /// Template id.
+        id: String,
+        /// Its variables' values (file kinds: the path).
+        values: std::collections::BTreeMap<String, String>,
+        /// Model when the template names none.
+        model: String,
+    },
+    /// Save this prompt as a new template in the user's folder and open it in `$EDITOR`.
+    SaveAsTemplate(String),
     /// Hand the terminal to `$EDITOR` to write this message.
     Compose(String),
     /// Count a chip's tokens (off the UI's path).

@@ -337,6 +337,7 @@ fn transcript_loaded_shows_messages_and_overlays_a_live_answer() {
             answer_id: Some(11),
             text: "live text".into(),
             waiting: None,
+            step: None,
         },
     );
     update(
@@ -1136,12 +1137,12 @@ fn chips_can_be_removed_undone_and_expanded() {
     assert!(a.pastes.is_empty());
     // Ctrl+P puts the text into the box, in order.
     update(&mut a, Msg::Paste(lines(8, "y")));
-    update(&mut a, ctrl('p'));
+    update(&mut a, ctrl('x'));
     assert!(a.pastes.is_empty());
     assert_eq!(a.input_text(), format!("a\n\n{}", lines(8, "y")));
     // Too long to expand: kept as a chip, and the editor is suggested.
     update(&mut a, Msg::Paste(lines(EXPAND_MAX_LINES + 1, "z")));
-    update(&mut a, ctrl('p'));
+    update(&mut a, ctrl('x'));
     assert_eq!(a.pastes.len(), 1);
     assert!(
         a.notice.as_ref().unwrap().text.contains("Ctrl+E"),
@@ -1200,4 +1201,224 @@ fn ctrl_e_hands_the_whole_message_to_the_editor_and_takes_back_what_it_saved() {
         "unchanged on failure"
     );
     assert_eq!(a.notice.as_ref().unwrap().level, Level::Error);
+}
+
+fn item(id: &str, title: &str, category: &str, fields: Vec<FieldSpec>) -> TemplateItem {
+    TemplateItem {
+        id: id.into(),
+        title: title.into(),
+        description: format!("about {title}"),
+        category: category.into(),
+        tags: vec!["tag".into()],
+        origin: "built-in".into(),
+        problem: None,
+        steps: vec!["answer".into()],
+        workflow: false,
+        preview: "Do it: {{text}}".into(),
+        fields,
+    }
+}
+
+fn spec(name: &str, kind: crate::templates::VarKind, required: bool) -> FieldSpec {
+    FieldSpec {
+        name: name.into(),
+        label: name.to_uppercase(),
+        kind,
+        required,
+        default: None,
+        help: None,
+        options: if kind == crate::templates::VarKind::Choice {
+            vec!["short".into(), "medium".into(), "long".into()]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+fn library() -> Vec<TemplateItem> {
+    use crate::templates::VarKind;
+    let mut broken = item("broken", "broken", "Broken", vec![]);
+    broken.problem = Some("broken.toml:3:1: error: unknown field `titel`".into());
+    vec![
+        item(
+            "summarize",
+            "Summarise a document",
+            "Documents",
+            vec![
+                spec("document", VarKind::Document, true),
+                spec("length", VarKind::Choice, true),
+                spec("words", VarKind::Number, false),
+            ],
+        ),
+        item(
+            "email-reply",
+            "Draft an email reply",
+            "Writing",
+            vec![spec("email", VarKind::Text, true)],
+        ),
+        item("weekly-report", "Weekly report", "Reports", vec![]),
+        broken,
+    ]
+}
+
+#[test]
+fn the_picker_filters_fuzzily_and_groups_by_category() {
+    let items = library();
+    let all = forms::matches(&items, "");
+    let cats: Vec<&str> = all.iter().map(|&i| items[i].category.as_str()).collect();
+    assert_eq!(cats, vec!["Documents", "Reports", "Writing", "Broken"]);
+    let hits = forms::matches(&items, "smrs");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(items[hits[0]].id, "summarize");
+    // Tags and descriptions count too.
+    assert_eq!(forms::matches(&items, "about weekly").len(), 1);
+    assert!(forms::matches(&items, "zzzz").is_empty());
+}
+
+#[test]
+fn picking_a_template_opens_its_form_and_running_starts_a_new_session() {
+    let mut a = app();
+    let fx = update(&mut a, ctrl('p'));
+    assert_eq!(fx, vec![Effect::LoadTemplates]);
+    update(&mut a, Msg::TemplatesLoaded(library()));
+    type_text(&mut a, "summ");
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert_eq!(fx, vec![Effect::LoadTemplateValues("summarize".into())]);
+    let Some(Dialog::Form(form)) = &a.dialog else {
+        panic!("{:?}", a.dialog)
+    };
+    assert_eq!(form.fields.len(), 3);
+    assert_eq!(
+        form.fields[1].value, "short",
+        "a choice starts at its first option"
+    );
+    // Remembered values fill the form.
+    update(
+        &mut a,
+        Msg::TemplateValues {
+            id: "summarize".into(),
+            values: [("length".to_string(), "long".to_string())].into(),
+        },
+    );
+    // Enter on an empty required document: moves on; running says what is missing.
+    update(&mut a, key(KeyCode::Enter));
+    update(&mut a, key(KeyCode::Left));
+    update(&mut a, key(KeyCode::Enter));
+    type_text(&mut a, "12x");
+    let Some(Dialog::Form(form)) = &a.dialog else {
+        panic!()
+    };
+    assert_eq!(form.fields[1].value, "medium", "← went back from long");
+    assert_eq!(form.fields[2].problem.as_deref(), Some("not a number"));
+    update(&mut a, key(KeyCode::Backspace));
+    let fx = update(&mut a, key(KeyCode::F(5)));
+    assert!(fx.is_empty());
+    let Some(Dialog::Form(form)) = &a.dialog else {
+        panic!()
+    };
+    assert_eq!(form.focus, 0, "the first problem gets the focus");
+    assert_eq!(form.fields[0].problem.as_deref(), Some("required"));
+    // A paste fills the document; F5 runs it.
+    update(&mut a, Msg::Paste("line one\r\nline two".into()));
+    let fx = update(&mut a, key(KeyCode::F(5)));
+    assert_eq!(a.dialog, None);
+    let expected: std::collections::BTreeMap<String, String> = [
+        ("document".to_string(), "line one\nline two".to_string()),
+        ("length".to_string(), "medium".to_string()),
+        ("words".to_string(), "12".to_string()),
+    ]
+    .into();
+    assert!(
+        fx.contains(&Effect::RunTemplate {
+            id: "summarize".into(),
+            values: expected,
+            model: "gpt-4o-mini".into()
+        }),
+        "{fx:?}"
+    );
+    // The document is not remembered; the rest is.
+    assert!(fx.contains(&Effect::SaveSetting(
+        "template_values.summarize".into(),
+        r#"{"length":"medium","words":"12"}"#.into()
+    )));
+    assert!(a.pending_new.is_some());
+    assert_eq!(a.current, None);
+
+    // The steps arrive: the session is adopted and each step shows as a turn.
+    update(
+        &mut a,
+        Msg::StepStarted {
+            session_id: 7,
+            created: true,
+            label: Some("step 1/2 · minutes".into()),
+            prompt: "Minutes of: …".into(),
+            user_id: 70,
+            answer_id: 71,
+        },
+    );
+    assert_eq!(a.current, Some(7));
+    assert_eq!(a.transcript.len(), 2);
+    assert_eq!(a.live[&7].step.as_deref(), Some("step 1/2 · minutes"));
+    update(
+        &mut a,
+        Msg::Stream {
+            session_id: 7,
+            event: StreamEvent::Delta("Minutes.".into()),
+        },
+    );
+    assert_eq!(a.transcript[1].content, "Minutes.");
+    // Esc stops the running step.
+    assert_eq!(update(&mut a, key(KeyCode::Esc)), vec![Effect::Stop(7)]);
+}
+
+#[test]
+fn a_broken_template_cannot_run_and_a_failed_start_is_reported() {
+    let mut a = app();
+    update(&mut a, ctrl('p'));
+    update(&mut a, Msg::TemplatesLoaded(library()));
+    type_text(&mut a, "broken");
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert!(fx.is_empty());
+    assert!(matches!(a.dialog, Some(Dialog::Templates { .. })));
+    assert!(
+        a.notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("unknown field `titel`")
+    );
+    // A template without variables runs at once; a failure to start is a notice.
+    update(&mut a, key(KeyCode::Esc));
+    update(&mut a, ctrl('p'));
+    type_text(&mut a, "weekly");
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::RunTemplate { id, .. } if id == "weekly-report")),
+        "{fx:?}"
+    );
+    update(
+        &mut a,
+        Msg::RunFailed("cannot read /nope for “Notes”".into()),
+    );
+    assert_eq!(a.pending_new, None);
+    assert_eq!(a.notice.as_ref().unwrap().level, Level::Error);
+}
+
+#[test]
+fn save_as_template_takes_the_message_or_the_selected_question() {
+    let mut a = app();
+    assert!(update(&mut a, ctrl('s')).is_empty());
+    assert!(
+        a.notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("to save as a template")
+    );
+    type_text(&mut a, "Translate {{this}}");
+    assert_eq!(
+        update(&mut a, ctrl('s')),
+        vec![Effect::SaveAsTemplate("Translate {{this}}".into())]
+    );
 }

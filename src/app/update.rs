@@ -132,6 +132,68 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Copied(Err(e)) => notice(app, format!("could not copy: {e}"), Level::Error),
         Msg::Failed(e) => notice(app, e, Level::Error),
         Msg::Info(text) => notice(app, text, Level::Info),
+        Msg::TemplatesLoaded(items) => {
+            app.templates = items;
+            if let Some(Dialog::Templates { query, selected }) = &mut app.dialog {
+                let n = super::forms::matches(&app.templates, query).len();
+                *selected = (*selected).min(n.saturating_sub(1));
+            }
+        }
+        Msg::TemplateValues { id, values } => {
+            if let Some(Dialog::Form(form)) = &mut app.dialog
+                && form.id == id
+            {
+                form.remember(&values);
+            }
+        }
+        Msg::PathCompleted {
+            typed,
+            common,
+            candidates,
+        } => {
+            if let Some(Dialog::Form(form)) = &mut app.dialog {
+                super::forms::completed(form, &typed, common, candidates);
+            }
+        }
+        Msg::StepStarted {
+            session_id,
+            created,
+            label,
+            prompt,
+            user_id,
+            answer_id,
+        } => {
+            let mut live = if created {
+                app.pending_new.take().unwrap_or_default()
+            } else {
+                app.live.remove(&session_id).unwrap_or_default()
+            };
+            live.answer_id = Some(answer_id);
+            live.text.clear();
+            live.waiting = None;
+            live.step = label;
+            app.live.insert(session_id, live);
+            if created && app.current.is_none() {
+                app.current = Some(session_id);
+            }
+            if app.current == Some(session_id) {
+                let mut q = Turn::new(Role::User, prompt, MessageStatus::Complete);
+                q.id = Some(user_id);
+                let mut a = Turn::new(Role::Assistant, String::new(), MessageStatus::Streaming);
+                a.id = Some(answer_id);
+                app.transcript.push(q);
+                app.transcript.push(a);
+                app.scroll = Scroll::Follow;
+            }
+            fx.push(Effect::LoadSessions);
+        }
+        Msg::RunFailed(e) => {
+            app.pending_new = None;
+            if app.current.is_none() {
+                app.transcript.clear();
+            }
+            notice(app, e, Level::Error);
+        }
         Msg::Composed(Ok(text)) => {
             set_input(app, &text);
             app.focus = Focus::Input;
@@ -222,7 +284,8 @@ fn on_mouse(app: &mut App, m: ratatui::crossterm::event::MouseEvent, fx: &mut Ve
     }
 }
 
-fn notice(app: &mut App, text: impl Into<String>, level: Level) {
+/// Show a notice in the status bar.
+pub(super) fn notice(app: &mut App, text: impl Into<String>, level: Level) {
     app.notice = Some(Notice {
         text: text.into(),
         level,
@@ -563,7 +626,7 @@ fn edit_message(app: &mut App) {
 }
 
 /// Open the key dialog with the reason there is no key.
-fn ask_for_key(app: &mut App) {
+pub(super) fn ask_for_key(app: &mut App) {
     app.dialog = Some(Dialog::ApiKey {
         key: String::new(),
         error: app.setup.key_problem.clone(),
@@ -867,6 +930,31 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
         },
         Command::ExpandPastes => expand_pastes(app),
         Command::ComposeInEditor => fx.push(Effect::Compose(app.message_text())),
+        Command::Templates => {
+            app.dialog = Some(Dialog::Templates {
+                query: String::new(),
+                selected: 0,
+            });
+            fx.push(Effect::LoadTemplates);
+        }
+        Command::SaveAsTemplate => {
+            let text = match app.message_text() {
+                t if !t.trim().is_empty() => Some(t),
+                _ => app
+                    .selected_turn
+                    .and_then(|i| app.transcript.get(i))
+                    .filter(|t| t.role == Role::User)
+                    .map(|t| t.content.clone()),
+            };
+            match text {
+                Some(t) => fx.push(Effect::SaveAsTemplate(t)),
+                None => notice(
+                    app,
+                    "type a message (or select a question) to save as a template",
+                    Level::Info,
+                ),
+            }
+        }
         Command::RecallLast => {
             if app.draft().is_empty() {
                 if let Some(last) = app.sent.last().cloned().or_else(|| {
@@ -1019,6 +1107,11 @@ fn on_paste(app: &mut App, text: &str) {
         Some(Dialog::Search { query, .. }) => query.push_str(&one_line()),
         Some(Dialog::Rename { title, .. }) => title.push_str(&one_line()),
         Some(Dialog::SystemPrompt { text: t }) => t.push_str(&one_line()),
+        Some(Dialog::Templates { query, selected }) => {
+            query.push_str(&one_line());
+            *selected = 0;
+        }
+        Some(Dialog::Form(form)) => super::forms::form_paste(form, text),
         Some(_) => {}
         None => {
             let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
@@ -1033,6 +1126,34 @@ fn on_paste(app: &mut App, text: &str) {
             }
         }
     }
+}
+
+/// Run a template in a new session (the form was filled and checked).
+pub(super) fn start_template(
+    app: &mut App,
+    id: &str,
+    title: &str,
+    values: std::collections::BTreeMap<String, String>,
+    fx: &mut Vec<Effect>,
+) {
+    if app.pending_new.is_some() {
+        notice(
+            app,
+            "a new session's answer is still starting; try again in a moment",
+            Level::Warn,
+        );
+        return;
+    }
+    new_session(app, fx);
+    app.pending_new = Some(Live {
+        waiting: Some(format!("starting “{title}”…")),
+        ..Live::default()
+    });
+    fx.push(Effect::RunTemplate {
+        id: id.to_string(),
+        values,
+        model: app.setup.model.clone(),
+    });
 }
 
 /// Put the chips' text into the box, where it can be edited.
@@ -1183,6 +1304,10 @@ fn on_dialog_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
                 })
             }
         },
+        Dialog::Templates { query, selected } => {
+            super::forms::picker_key(app, key, query, selected, fx)
+        }
+        Dialog::Form(form) => super::forms::form_key(app, key, form, fx),
         Dialog::Rename { id, mut title } => match key.code {
             KeyCode::Esc => None,
             _ if ctrl_c => None,

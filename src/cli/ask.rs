@@ -202,6 +202,7 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
         model: model.clone(),
         messages: fitted.messages,
         max_output_tokens: profile.max_output_tokens,
+        temperature: None,
     };
     let rt = super::runtime()?;
     let price = ctx.config.models.get(&model).cloned();
@@ -255,6 +256,7 @@ async fn smart_title(
             },
         ],
         max_output_tokens: Some(24),
+        temperature: None,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let task = tokio::spawn(run_chat(endpoint, request, tx));

@@ -7,7 +7,9 @@ mod ask;
 mod auth;
 mod config_cmd;
 mod output;
+mod run_cmd;
 mod sessions;
+mod templates_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +67,12 @@ pub enum Command {
     /// Show where the config is, show it, or write an example
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// List, show, check and create prompt templates
+    #[command(subcommand)]
+    Templates(templates_cmd::TemplatesCommand),
+    /// Run a template or workflow: final answer on stdout, step progress on stderr
+    #[command(after_help = EXIT_CODES)]
+    Run(run_cmd::RunArgs),
     /// Print shell completions
     Completions {
         /// The shell
@@ -140,14 +148,18 @@ impl From<StoreError> for CliError {
     }
 }
 
+/// The exit code for an engine error.
+pub fn llm_exit(e: &LlmError) -> Exit {
+    match e.class() {
+        ErrorClass::Auth => Exit::Auth,
+        ErrorClass::Network => Exit::Network,
+        ErrorClass::BadInput => Exit::BadInput,
+    }
+}
+
 impl From<LlmError> for CliError {
     fn from(e: LlmError) -> Self {
-        let exit = match e.class() {
-            ErrorClass::Auth => Exit::Auth,
-            ErrorClass::Network => Exit::Network,
-            ErrorClass::BadInput => Exit::BadInput,
-        };
-        CliError::new(exit, e.to_string())
+        CliError::new(llm_exit(&e), e.to_string())
     }
 }
 
@@ -160,6 +172,8 @@ pub struct Ctx {
     pub config: Config,
     /// The chosen profile's name.
     pub profile_name: String,
+    /// Whether `--profile` (or `CLERK_PROFILE`) was given.
+    pub profile_given: bool,
     /// `--model`.
     pub model_override: Option<String>,
     /// `--base-url` / `OPENAI_BASE_URL`.
@@ -181,6 +195,7 @@ impl Ctx {
             paths,
             config,
             profile_name,
+            profile_given: cli.profile.is_some(),
             model_override: cli.model.clone(),
             base_url: cli.base_url.clone().filter(|u| !u.is_empty()),
         })
@@ -241,6 +256,8 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Auth(cmd) => auth::run(&ctx, cmd),
         Command::Sessions(cmd) => sessions::run(&ctx, cmd),
         Command::Config(cmd) => config_cmd::run(&ctx, cmd),
+        Command::Templates(cmd) => templates_cmd::run(&ctx, cmd),
+        Command::Run(args) => run_cmd::run(&ctx, args),
         Command::Completions { .. } => Ok(Exit::Ok),
     }
 }

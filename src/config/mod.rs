@@ -175,6 +175,8 @@ pub struct ConfigFile {
     pub theme: Option<String>,
     /// Key bindings per mode (`global`, `input`, `sessions`, `transcript`): key = command.
     pub keys: BTreeMap<String, BTreeMap<String, String>>,
+    /// Team template folders (read-only), after the user's own `templates/` folder.
+    pub template_dirs: Vec<PathBuf>,
 }
 
 /// The loaded configuration.

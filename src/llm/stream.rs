@@ -53,6 +53,8 @@ pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
     /// Cap on the answer length.
     pub max_output_tokens: Option<u64>,
+    /// Sampling temperature (the server's default when `None`).
+    pub temperature: Option<f32>,
 }
 
 impl ChatRequest {
@@ -94,6 +96,7 @@ impl ChatRequest {
             max_completion_tokens: self
                 .max_output_tokens
                 .map(|n| n.min(u32::MAX as u64) as u32),
+            temperature: self.temperature,
             ..Default::default()
         };
         serde_json::to_vec(&request)

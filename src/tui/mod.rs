@@ -10,7 +10,7 @@
 mod clipboard;
 mod store_thread;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -76,8 +76,21 @@ struct Runtime {
     start: Start,
     stops: Stops,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    /// A message to write in `$EDITOR` (the loop hands the terminal over).
-    compose: Option<String>,
+    /// Something to edit in `$EDITOR` (the loop hands the terminal over).
+    editor: Option<EditorJob>,
+    /// Where templates come from.
+    sources: crate::templates::Sources,
+    /// The template library, loaded on first use and reloaded when its files change.
+    library: Arc<Mutex<Option<crate::templates::Library>>>,
+}
+
+/// What `$EDITOR` is opened for.
+#[derive(Debug)]
+enum EditorJob {
+    /// The message: its text comes back into the box.
+    Message(String),
+    /// A new template file, checked when the editor closes.
+    Template(std::path::PathBuf),
 }
 
 fn now_ms() -> i64 {
@@ -200,6 +213,7 @@ pub fn run(start: Start) -> Result<(), String> {
     }
     let (tx, rx) = unbounded_channel();
     let store = StoreHandle::spawn(store, tx.clone());
+    let sources = crate::templates::sources(&start.config.path, &start.config.file.template_dirs);
     let mut runtime = Runtime {
         tx: tx.clone(),
         store,
@@ -207,7 +221,9 @@ pub fn run(start: Start) -> Result<(), String> {
         start,
         stops: Arc::default(),
         tasks: Vec::new(),
-        compose: None,
+        editor: None,
+        sources,
+        library: Arc::default(),
     };
     for note in startup_notes {
         let _ = tx.send(Msg::Failed(note));
@@ -266,10 +282,9 @@ fn needs_tick(app: &App) -> bool {
     app.notice.is_some() || app.pending_delete.is_some() || app.removed_paste.is_some()
 }
 
-/// Hand the terminal to `$VISUAL` / `$EDITOR` (else `vi`) on a private temporary file with
-/// `text` in it; return what was saved. The caller has given up the screen and the keys.
-async fn compose_in_editor(text: &str) -> Result<String, String> {
-    let editor = std::env::var("VISUAL")
+/// The user's editor: `$VISUAL`, else `$EDITOR`, else `vi`.
+fn editor_command() -> String {
+    std::env::var("VISUAL")
         .ok()
         .filter(|v| !v.trim().is_empty())
         .or_else(|| {
@@ -277,27 +292,40 @@ async fn compose_in_editor(text: &str) -> Result<String, String> {
                 .ok()
                 .filter(|v| !v.trim().is_empty())
         })
-        .unwrap_or_else(|| "vi".to_string());
+        .unwrap_or_else(|| "vi".to_string())
+}
+
+/// Run the editor on `path` (through the shell, so EDITOR="code --wait" works; the path is
+/// passed as "$1").
+async fn run_editor(path: &std::path::Path) -> Result<(), String> {
+    let editor = editor_command();
+    let status = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(path)
+        .status()
+        .await
+        .map_err(|e| format!("cannot start the editor “{editor}”: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the editor “{editor}” exited with {status}"))
+    }
+}
+
+/// Hand the terminal to the editor on a private temporary file with `text` in it; return
+/// what was saved. The caller has given up the screen and the keys.
+async fn compose_in_editor(text: &str) -> Result<String, String> {
     let dir = tempfile::Builder::new()
         .prefix("clerk-compose-")
         .tempdir()
         .map_err(|e| format!("cannot make a temporary file for the editor: {e}"))?;
     let path = dir.path().join("message.md");
     write_private(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    // Through the shell, so EDITOR="code --wait" works; the path is passed as "$1".
-    let status = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{editor} \"$1\""))
-        .arg("sh")
-        .arg(&path)
-        .status()
+    run_editor(&path)
         .await
-        .map_err(|e| format!("cannot start the editor “{editor}”: {e}"))?;
-    if !status.success() {
-        return Err(format!(
-            "the editor “{editor}” exited with {status}; the message box is unchanged"
-        ));
-    }
+        .map_err(|e| format!("{e}; the message box is unchanged"))?;
     let mut out = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read back {}: {e}", path.display()))?;
     // Editors end the file with a newline; the message does not need it.
@@ -360,14 +388,17 @@ async fn event_loop(
     let mut next_tick: Option<Instant> = None;
     let mut events = EventStream::new();
     loop {
-        if let Some(text) = rt.compose.take() {
+        if let Some(job) = rt.editor.take() {
             // The editor gets the keys: stop reading them until it is done.
             drop(events);
             suspend_terminal();
-            let result = compose_in_editor(&text).await;
+            let msg = match job {
+                EditorJob::Message(text) => Msg::Composed(compose_in_editor(&text).await),
+                EditorJob::Template(path) => template_edited(&path, run_editor(&path).await),
+            };
             resume_terminal(terminal);
             events = EventStream::new();
-            let fx = update(app, Msg::Composed(result));
+            let fx = update(app, msg);
             rt.run_effects(fx);
             next_draw = Some(Instant::now());
         }
@@ -578,7 +609,44 @@ impl Runtime {
                     let _ = tx.send(Msg::Counted { paste, tokens });
                 });
             }
-            Effect::Compose(text) => self.compose = Some(text),
+            Effect::Compose(text) => self.editor = Some(EditorJob::Message(text)),
+            Effect::SaveAsTemplate(prompt) => match save_as_template(&self.sources, &prompt) {
+                Ok(path) => self.editor = Some(EditorJob::Template(path)),
+                Err(e) => self.send(Msg::Failed(e)),
+            },
+            Effect::LoadTemplates => {
+                let library = self.library.clone();
+                let sources = self.sources.clone();
+                tokio::task::spawn_blocking(move || {
+                    let items = with_library(&library, &sources, |lib| {
+                        lib.entries().iter().map(template_item).collect()
+                    });
+                    let _ = tx.send(Msg::TemplatesLoaded(items));
+                });
+            }
+            Effect::LoadTemplateValues(id) => {
+                let key = crate::app::forms::memory_key(&id);
+                self.store.job(move |s| {
+                    let values = s
+                        .setting(&key)
+                        .ok()
+                        .flatten()
+                        .and_then(|v| serde_json::from_str(&v).ok())
+                        .unwrap_or_default();
+                    Msg::TemplateValues { id, values }
+                })
+            }
+            Effect::CompletePath(typed) => {
+                tokio::task::spawn_blocking(move || {
+                    let (common, candidates) = complete_path(&typed);
+                    let _ = tx.send(Msg::PathCompleted {
+                        typed,
+                        common,
+                        candidates,
+                    });
+                });
+            }
+            Effect::RunTemplate { id, values, model } => self.start_template(id, values, model),
             Effect::Quit => {}
         }
     }
@@ -659,6 +727,7 @@ impl Runtime {
                 model: p.model,
                 messages: fitted.messages,
                 max_output_tokens: max_out,
+                temperature: None,
             };
             stream_to_app(
                 endpoint,
@@ -673,6 +742,120 @@ impl Runtime {
             .await;
             if let Ok(mut map) = stops.lock() {
                 map.remove(&p.session_id);
+            }
+        });
+        self.tasks.retain(|t| !t.is_finished());
+        self.tasks.push(handle);
+    }
+
+    /// Run a template in a new session: each step's prompt and answer are saved and
+    /// streamed like a chat; the run stops at the first step that does not complete, or
+    /// when the user stops it.
+    fn start_template(&mut self, id: String, given: BTreeMap<String, String>, model: String) {
+        let Some(endpoint) = self.endpoint.clone() else {
+            self.send(Msg::RunFailed(
+                "no API key: press Ctrl+K to add one".to_string(),
+            ));
+            return;
+        };
+        let store = self.store.clone();
+        let tx = self.tx.clone();
+        let stops = self.stops.clone();
+        let library = self.library.clone();
+        let sources = self.sources.clone();
+        let profile = self.start.profile_name.clone();
+        let models = self.start.config.models.clone();
+        let max_out = self.start.profile.max_output_tokens;
+        let handle = tokio::spawn(async move {
+            // Files and the library are read off the loop's thread.
+            let plan = tokio::task::spawn_blocking(move || {
+                with_library(&library, &sources, |lib| {
+                    plan_for(lib, &id, given, model, max_out)
+                })
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+            let plan = match plan {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = tx.send(Msg::RunFailed(e));
+                    return;
+                }
+            };
+            let of = plan.template.steps.len();
+            let title = plan.template.title.clone();
+            let mut answers = BTreeMap::new();
+            let mut session: Option<i64> = None;
+            for i in 0..of {
+                let step = plan.template.steps[i].name.clone();
+                let (prompt, system, request) =
+                    match crate::templates::run::step_request(&plan, i, &answers) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            let _ = tx.send(Msg::RunFailed(e.to_string()));
+                            return;
+                        }
+                    };
+                let (t, p, m, q) = (
+                    title.clone(),
+                    profile.clone(),
+                    request.model.clone(),
+                    prompt.clone(),
+                );
+                let prepared = store
+                    .call(move |s| begin_step(s, session, &t, &p, &m, system, q))
+                    .await;
+                let (sid, created, user_id, answer_id) = match prepared {
+                    Some(Ok(x)) => x,
+                    Some(Err(e)) => {
+                        let _ = tx.send(Msg::RunFailed(e));
+                        return;
+                    }
+                    None => return,
+                };
+                session = Some(sid);
+                let (stop_tx, stop_rx) = oneshot::channel();
+                if let Ok(mut map) = stops.lock() {
+                    map.insert(sid, stop_tx);
+                }
+                let _ = tx.send(Msg::StepStarted {
+                    session_id: sid,
+                    created,
+                    label: (of > 1).then(|| format!("step {}/{of} · {step}", i + 1)),
+                    prompt,
+                    user_id,
+                    answer_id,
+                });
+                let price = models.get(&request.model).cloned();
+                let answer = stream_to_app(
+                    endpoint.clone(),
+                    request,
+                    sid,
+                    answer_id,
+                    &store,
+                    &tx,
+                    stop_rx,
+                    price.as_ref(),
+                )
+                .await;
+                if let Ok(mut map) = stops.lock() {
+                    map.remove(&sid);
+                }
+                match answer {
+                    Some(a) if a.status == AnswerStatus::Complete => {
+                        answers.insert(step, a.text);
+                    }
+                    _ => {
+                        if i + 1 < of {
+                            let _ = tx.send(Msg::Info(format!(
+                                "“{title}” stopped at step {} of {of}",
+                                i + 1
+                            )));
+                        }
+                        return;
+                    }
+                }
             }
         });
         self.tasks.retain(|t| !t.is_finished());
@@ -695,6 +878,279 @@ impl Runtime {
         }
         self.store.flush().await;
     }
+}
+
+/// Use the template library, (re)loading it when its files changed.
+fn with_library<T>(
+    library: &Mutex<Option<crate::templates::Library>>,
+    sources: &crate::templates::Sources,
+    f: impl FnOnce(&crate::templates::Library) -> T,
+) -> T {
+    let mut guard = match library.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let stale = guard.as_ref().is_none_or(|l| l.is_stale(sources));
+    if stale {
+        *guard = Some(crate::templates::Library::load(sources));
+    }
+    match guard.as_ref() {
+        Some(lib) => f(lib),
+        // Just loaded above.
+        None => f(&crate::templates::Library::load(sources)),
+    }
+}
+
+/// A library entry as the app shows it.
+fn template_item(e: &crate::templates::Entry) -> crate::app::TemplateItem {
+    use crate::app::{FieldSpec, TemplateItem};
+    let problem = e
+        .problems
+        .iter()
+        .find(|p| p.severity == crate::templates::Severity::Error)
+        .map(|p| p.to_string());
+    match &e.template {
+        Some(t) => TemplateItem {
+            id: e.id.clone(),
+            title: t.title.clone(),
+            description: t.description.clone(),
+            category: t.category.clone(),
+            tags: t.tags.clone(),
+            origin: e.origin.to_string(),
+            problem: None,
+            steps: t.steps.iter().map(|s| s.name.clone()).collect(),
+            workflow: t.is_workflow(),
+            preview: if t.is_workflow() {
+                t.steps
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| format!("{}. {}\n{}", i + 1, s.name, s.prompt.trim()))
+                    .collect::<Vec<_>>()
+                    .join("\n\n")
+            } else {
+                t.steps
+                    .first()
+                    .map(|s| s.prompt.trim().to_string())
+                    .unwrap_or_default()
+            },
+            fields: t
+                .variables
+                .iter()
+                .map(|v| FieldSpec {
+                    name: v.name.clone(),
+                    label: v.label.clone(),
+                    kind: v.kind,
+                    required: v.required,
+                    default: v.default.clone(),
+                    help: v.help.clone(),
+                    options: v.options.clone(),
+                })
+                .collect(),
+        },
+        None => TemplateItem {
+            id: e.id.clone(),
+            title: e.id.clone(),
+            description: String::new(),
+            category: "Broken".to_string(),
+            tags: Vec::new(),
+            origin: e.origin.to_string(),
+            problem: problem.or_else(|| Some("cannot be read".to_string())),
+            steps: Vec::new(),
+            workflow: false,
+            preview: String::new(),
+            fields: Vec::new(),
+        },
+    }
+}
+
+/// The plan for running template `id` with the form's values (files read here).
+fn plan_for(
+    lib: &crate::templates::Library,
+    id: &str,
+    given: BTreeMap<String, String>,
+    model: String,
+    max_out: Option<u64>,
+) -> Result<crate::templates::run::Plan, String> {
+    let entry = lib
+        .get(id)
+        .ok_or_else(|| format!("the template “{id}” is gone (its file was removed?)"))?;
+    let template = entry
+        .template
+        .clone()
+        .ok_or_else(|| format!("the template “{id}” cannot run until its file is fixed"))?;
+    let given: BTreeMap<String, String> =
+        given.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    let mut values = crate::templates::check_values(&template, &given)
+        .map_err(|p| format!("“{id}” cannot run: {}", p.join("; ")))?;
+    for v in template
+        .variables
+        .iter()
+        .filter(|v| v.kind == crate::templates::VarKind::File)
+    {
+        if let Some(path) = values.get(&v.name).filter(|p| !p.is_empty()).cloned() {
+            let path = expand_home(&path);
+            let text = std::fs::read(&path)
+                .map_err(|e| format!("cannot read {} for “{}”: {e}", path.display(), v.label))
+                .and_then(|b| {
+                    String::from_utf8(b).map_err(|_| {
+                        format!("{} is not UTF-8 text; save it as UTF-8", path.display())
+                    })
+                })?;
+            values.insert(v.name.clone(), text);
+        }
+    }
+    Ok(crate::templates::run::Plan {
+        template,
+        values,
+        model,
+        max_output_tokens: max_out,
+    })
+}
+
+/// `~/x` → the home folder's `x`.
+fn expand_home(path: &str) -> std::path::PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
+        _ => std::path::PathBuf::from(path),
+    }
+}
+
+/// Complete a typed path: the longest common completion and the matching names.
+fn complete_path(typed: &str) -> (String, Vec<String>) {
+    let (dir_part, prefix) = match typed.rfind('/') {
+        Some(i) => (&typed[..=i], &typed[i + 1..]),
+        None => ("", typed),
+    };
+    let dir = if dir_part.is_empty() {
+        std::path::PathBuf::from(".")
+    } else {
+        expand_home(dir_part)
+    };
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return (typed.to_string(), Vec::new());
+    };
+    let mut names: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            (name.starts_with(prefix) && (!name.starts_with('.') || prefix.starts_with('.')))
+                .then(|| if is_dir { format!("{name}/") } else { name })
+        })
+        .collect();
+    names.sort();
+    let Some(first) = names.first() else {
+        return (typed.to_string(), Vec::new());
+    };
+    let mut common = first.clone();
+    for n in &names[1..] {
+        let keep = common
+            .char_indices()
+            .zip(n.chars())
+            .take_while(|((_, a), b)| a == b)
+            .last()
+            .map(|((i, c), _)| i + c.len_utf8())
+            .unwrap_or(0);
+        common.truncate(keep);
+    }
+    (format!("{dir_part}{common}"), names)
+}
+
+/// Write the prompt as a new template in the user's folder (`my-template`, `my-template-2`…).
+fn save_as_template(
+    sources: &crate::templates::Sources,
+    prompt: &str,
+) -> Result<std::path::PathBuf, String> {
+    let dir = sources
+        .user
+        .clone()
+        .ok_or("there is no config folder to keep templates in")?;
+    let text = crate::templates::from_prompt("My template", prompt);
+    for n in 1..1000 {
+        let id = if n == 1 {
+            "my-template".to_string()
+        } else {
+            format!("my-template-{n}")
+        };
+        if dir.join(format!("{id}.toml")).exists() {
+            continue;
+        }
+        return crate::templates::new_template_file(&dir, &id, &text);
+    }
+    Err(format!("{} has too many my-template files", dir.display()))
+}
+
+/// After the editor closed on a new template: say whether it is valid.
+fn template_edited(path: &std::path::Path, edited: Result<(), String>) -> Msg {
+    if let Err(e) = edited {
+        return Msg::Failed(format!("{e}; the template is kept at {}", path.display()));
+    }
+    let id = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let label = path.display().to_string();
+    let problems = match crate::templates::read_file(path) {
+        Ok(text) => crate::templates::parse_template(&id, &label, &text).1,
+        Err(p) => vec![p],
+    };
+    match problems
+        .iter()
+        .find(|p| p.severity == crate::templates::Severity::Error)
+    {
+        Some(p) => Msg::Failed(format!("template saved but not valid yet: {p}")),
+        None => Msg::Info(format!("template “{id}” saved · Ctrl+P to run it")),
+    }
+}
+
+/// On the store thread: the run's session (made for the first step), the step's question
+/// and its streaming answer row.
+fn begin_step(
+    s: &mut Store,
+    session: Option<i64>,
+    title: &str,
+    profile: &str,
+    model: &str,
+    system: Option<String>,
+    prompt: String,
+) -> Result<(i64, bool, i64, i64), String> {
+    let now = now_ms();
+    let e = |e: crate::store::StoreError| e.to_string();
+    let (sid, created) = match session {
+        Some(id) => (id, false),
+        None => (
+            s.create_session(&NewSession {
+                title: title.to_string(),
+                profile: profile.to_string(),
+                model: model.to_string(),
+                system_prompt: system,
+                now_ms: now,
+            })
+            .map_err(e)?,
+            true,
+        ),
+    };
+    let user_id = s
+        .add_message(&NewMessage {
+            session_id: sid,
+            role: Role::User,
+            content: prompt,
+            status: MessageStatus::Complete,
+            model: None,
+            now_ms: now,
+        })
+        .map_err(e)?;
+    let answer_id = s
+        .add_message(&NewMessage {
+            session_id: sid,
+            role: Role::Assistant,
+            content: String::new(),
+            status: MessageStatus::Streaming,
+            model: Some(model.to_string()),
+            now_ms: now,
+        })
+        .map_err(e)?;
+    Ok((sid, created, user_id, answer_id))
 }
 
 /// What a new answer replaces.
@@ -870,7 +1326,7 @@ async fn stream_to_app(
     tx: &UnboundedSender<Msg>,
     stop_rx: oneshot::Receiver<()>,
     price: Option<&ModelInfo>,
-) {
+) -> Option<crate::llm::Answer> {
     let (etx, mut erx) = unbounded_channel();
     let task = tokio::spawn(run_chat(endpoint, request, etx));
     let started = Instant::now();
@@ -902,18 +1358,18 @@ async fn stream_to_app(
                 Some(EngineEvent::Finished(Ok(answer))) => {
                     let cost = answer.usage.and_then(|u| price.and_then(|p| p.cost(u.input, u.cached, u.output)));
                     finish(store, answer_id, answer.text.clone(), MessageStatus::from(answer.status), answer.reason.clone(), Some((&answer, cost)));
-                    send(StreamEvent::Done(answer, cost));
-                    return;
+                    send(StreamEvent::Done(answer.clone(), cost));
+                    return Some(answer);
                 }
                 Some(EngineEvent::Finished(Err(e))) => {
                     finish(store, answer_id, text, MessageStatus::Error, Some(e.to_string()), None);
                     send(StreamEvent::Failed(e.to_string()));
-                    return;
+                    return None;
                 }
                 None => {
                     finish(store, answer_id, text, MessageStatus::Interrupted, Some("the answer task ended".to_string()), None);
                     send(StreamEvent::Failed("the answer task ended unexpectedly".to_string()));
-                    return;
+                    return None;
                 }
             },
             _ = tick.tick() => {
@@ -937,8 +1393,8 @@ async fn stream_to_app(
                     malformed: 0,
                 };
                 finish(store, answer_id, text, MessageStatus::Interrupted, answer.reason.clone(), Some((&answer, None)));
-                send(StreamEvent::Done(answer, None));
-                return;
+                send(StreamEvent::Done(answer.clone(), None));
+                return Some(answer);
             }
         }
     }

@@ -5,6 +5,7 @@
 //! Model text is sanitized here, right before it reaches the terminal; the app and the
 //! store keep it exactly as received.
 
+mod forms;
 pub mod markdown;
 pub mod theme;
 
@@ -687,10 +688,16 @@ fn draw_input(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let focused = app.focus == Focus::Input && app.dialog.is_none();
     let esc = key_hint(app, Mode::Global, Command::StopAnswer);
     let title = match (app.current_live(), app.editing_replaces()) {
-        (Some(l), _) => l
-            .waiting
-            .clone()
-            .unwrap_or_else(|| format!("writing… {esc} stops")),
+        (Some(l), _) => {
+            let step = l
+                .step
+                .as_deref()
+                .map(|s| format!("{s} · "))
+                .unwrap_or_default();
+            l.waiting
+                .clone()
+                .unwrap_or_else(|| format!("{step}writing… {esc} stops"))
+        }
         (None, Some(0)) => format!("Editing · Enter resends · {esc} cancels"),
         (None, Some(n)) => {
             format!(
@@ -855,6 +862,22 @@ fn dialog_block(title: &str, theme: &Theme) -> Block<'static> {
         .style(theme.text)
 }
 
+/// Clear a dialog's rectangle. A wide character just left of it would cover its border:
+/// it is blanked.
+fn open_dialog(frame: &mut Frame<'_>, rect: Rect, area: Rect) {
+    if rect.x > area.x {
+        let buf = frame.buffer_mut();
+        for y in rect.y..rect.y + rect.height {
+            if let Some(cell) = buf.cell_mut((rect.x - 1, y))
+                && markdown::display_width(cell.symbol()) > 1
+            {
+                cell.set_symbol(" ");
+            }
+        }
+    }
+    frame.render_widget(Clear, rect);
+}
+
 /// Spans of a snippet whose matches are marked with U+E000…U+E001.
 fn marked(snippet: &str, theme: &Theme) -> Vec<Span<'static>> {
     let mut spans = Vec::new();
@@ -939,6 +962,13 @@ pub fn help_max_scroll(app: &App) -> u16 {
 }
 
 fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    match dialog {
+        Dialog::Templates { query, selected } => {
+            return forms::draw_picker(app, query, *selected, theme, frame, area);
+        }
+        Dialog::Form(form) => return forms::draw_form(app, form, theme, frame, area),
+        _ => {}
+    }
     let mut top = 0;
     let (title, width, height, lines): (&str, u16, u16, Vec<Line<'static>>) = match dialog {
         Dialog::Help { scroll } => {
@@ -1118,6 +1148,7 @@ fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>,
                 ]),
             ],
         ),
+        Dialog::Templates { .. } | Dialog::Form(_) => return,
         Dialog::ApiKey { key, error } => {
             let shown = if key.is_empty() {
                 String::new()
@@ -1160,18 +1191,7 @@ fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>,
         }
     };
     let rect = centered(area, width, height + 2);
-    // A wide character just left of the dialog would cover its border: blank it.
-    if rect.x > area.x {
-        let buf = frame.buffer_mut();
-        for y in rect.y..rect.y + rect.height {
-            if let Some(cell) = buf.cell_mut((rect.x - 1, y))
-                && markdown::display_width(cell.symbol()) > 1
-            {
-                cell.set_symbol(" ");
-            }
-        }
-    }
-    frame.render_widget(Clear, rect);
+    open_dialog(frame, rect, area);
     frame.render_widget(
         Paragraph::new(lines)
             .block(dialog_block(title, theme))

@@ -336,6 +336,7 @@ fn done_answer_meta_line() {
             answer_id: Some(11),
             text: String::new(),
             waiting: None,
+            step: None,
         },
     );
     let answer = Answer {
@@ -547,4 +548,106 @@ fn a_10_mb_paste_is_a_chip_and_its_message_is_folded_in_the_transcript() {
         screen.contains("199,962 more line(s) not shown · select it and press y to copy all of it"),
         "{screen}"
     );
+}
+
+fn template_items() -> Vec<crate::app::TemplateItem> {
+    use crate::app::{FieldSpec, TemplateItem};
+    use crate::templates::VarKind;
+    let field = |name: &str, kind, required, options: &[&str], default: Option<&str>| FieldSpec {
+        name: name.into(),
+        label: name.replace('_', " "),
+        kind,
+        required,
+        default: default.map(str::to_string),
+        help: Some(format!("Help for {name}.")),
+        options: options.iter().map(|s| s.to_string()).collect(),
+    };
+    let item = |id: &str, title: &str, category: &str, workflow: bool| TemplateItem {
+        id: id.into(),
+        title: title.into(),
+        description: format!("What {title} does."),
+        category: category.into(),
+        tags: vec!["work".into()],
+        origin: "built-in".into(),
+        problem: None,
+        steps: if workflow {
+            vec!["minutes".into(), "actions".into(), "final".into()]
+        } else {
+            vec!["answer".into()]
+        },
+        workflow,
+        preview: "Summarise the document below.\n\n<document>\n{{document}}\n</document>".into(),
+        fields: vec![
+            field("document", VarKind::Document, true, &[], None),
+            field(
+                "length",
+                VarKind::Choice,
+                true,
+                &["short", "medium", "long"],
+                Some("medium"),
+            ),
+            field("team_name", VarKind::Text, false, &[], Some("")),
+            field("source_file", VarKind::File, false, &[], None),
+            field("words", VarKind::Number, false, &[], None),
+        ],
+    };
+    let mut broken = item("old-report", "old-report", "Broken", false);
+    broken.problem = Some("old-report.toml:3:1: error: unknown field `titel`".into());
+    vec![
+        item("summarize", "Summarise a document", "Documents", false),
+        item(
+            "compare-documents",
+            "Compare two documents",
+            "Documents",
+            true,
+        ),
+        item(
+            "meeting-minutes",
+            "Meeting notes to minutes",
+            "Meetings",
+            true,
+        ),
+        item(
+            "translate-zh-en",
+            "Translate Chinese ↔ English 中英互译",
+            "Language",
+            false,
+        ),
+        broken,
+    ]
+}
+
+#[test]
+fn template_picker_and_form() {
+    both("dialog_templates", |w, h| {
+        let mut app = base_app(w, h);
+        app.templates = template_items();
+        app.dialog = Some(Dialog::Templates {
+            query: String::new(),
+            selected: 1,
+        });
+        app
+    });
+    both("dialog_templates_search", |w, h| {
+        let mut app = base_app(w, h);
+        app.templates = template_items();
+        app.dialog = Some(Dialog::Templates {
+            query: "meet".into(),
+            selected: 0,
+        });
+        app
+    });
+    both("dialog_template_form", |w, h| {
+        let mut app = base_app(w, h);
+        app.templates = template_items();
+        let mut form = crate::app::Form::new(&app.templates[0], None);
+        form.fields[0].value = (1..=120).map(|i| format!("line {i} 报销\n")).collect();
+        form.fields[3].value = "~/notes/q3".into();
+        form.fields[4].value = "ten".into();
+        form.fields[4].problem = Some("not a number".into());
+        form.focus = 3;
+        form.completions = vec!["q3-budget.md".into(), "q3-plan.txt".into()];
+        app.dialog = Some(Dialog::Form(form));
+        app
+    });
 }
