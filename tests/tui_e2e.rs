@@ -289,3 +289,43 @@ fn long_pastes_become_a_chip_and_the_editor_gets_the_keys() {
     t.keys(&["C-q"]);
     t.wait_for("TTY_RESTORED");
 }
+
+#[test]
+fn a_template_runs_from_the_picker_in_a_new_session() {
+    let server = MockServer::start_blocking();
+    let t = Tmux::start(&server, 120, 40);
+    t.wait_for("Ask anything about your work.");
+    t.keys(&["C-p"]);
+    t.wait_for("Templates");
+    t.text("weekly");
+    t.wait_for("Weekly report from bullet points");
+    t.keys(&["Enter"]);
+    t.wait_for("This week's notes");
+    t.text("shipped the VPN guide");
+    t.keys(&["M-Enter"]);
+    t.text("blocked on 报销 form");
+    server.push(Reply::stream(&[
+        "## Done this week\n",
+        "- Shipped the VPN guide",
+    ]));
+    t.keys(&["F5"]);
+    t.wait_for("Shipped the VPN guide");
+    let body = server.chat_requests()[0].json();
+    let prompt = body["messages"][0]["content"].as_str().unwrap().to_string();
+    assert!(prompt.starts_with("Write my weekly report"), "{prompt}");
+    assert!(
+        prompt.contains("shipped the VPN guide\nblocked on 报销 form"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("Name: —"), "defaults filled: {prompt}");
+    // The session is named after the template and continues as a chat.
+    t.wait_for("Weekly report from bullet points");
+    server.push(Reply::stream(&["Shorter version."]));
+    t.text("make it shorter");
+    t.keys(&["Enter"]);
+    t.wait_for("Shorter version.");
+    let follow = server.chat_requests()[1].json();
+    assert_eq!(follow["messages"].as_array().unwrap().len(), 3, "{follow}");
+    t.keys(&["C-q"]);
+    t.wait_for("TTY_RESTORED");
+}

@@ -118,12 +118,19 @@ pub fn matches(items: &[TemplateItem], query: &str) -> Vec<usize> {
             })
             .collect()
     };
-    // Broken templates last; then by category.
+    // Broken templates last; the category holding the best match first (alphabetical
+    // without a query); the best match first within a category.
+    let mut best: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    for &(i, s) in &scored {
+        let b = best.entry(items[i].category.as_str()).or_insert(0);
+        *b = (*b).max(s);
+    }
     scored.sort_by(|a, b| {
         let (x, y) = (&items[a.0], &items[b.0]);
         x.problem
             .is_some()
             .cmp(&y.problem.is_some())
+            .then(best[y.category.as_str()].cmp(&best[x.category.as_str()]))
             .then(x.category.cmp(&y.category))
             .then(b.1.cmp(&a.1))
             .then(x.title.cmp(&y.title))

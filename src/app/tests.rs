@@ -1422,3 +1422,11 @@ fn save_as_template_takes_the_message_or_the_selected_question() {
         vec![Effect::SaveAsTemplate("Translate {{this}}".into())]
     );
 }
+
+#[test]
+fn with_a_query_the_best_match_comes_first() {
+    let mut items = library();
+    items.push(item("policy-bot", "Ask the policy bot", "Mine", vec![]));
+    let hits = forms::matches(&items, "policy bot");
+    assert_eq!(items[hits[0]].id, "policy-bot", "{hits:?}");
+}

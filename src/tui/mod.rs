@@ -1452,4 +1452,26 @@ mod tests {
             .collect();
         assert_eq!(stored, vec!["q1", "a1", "q2 edited", ""]);
     }
+
+    #[test]
+    fn paths_complete_to_the_longest_common_part() {
+        let tmp = tempfile::tempdir().unwrap();
+        for name in ["q3-budget.md", "q3-plan.txt", "other.txt", ".hidden"] {
+            std::fs::write(tmp.path().join(name), "x").unwrap();
+        }
+        std::fs::create_dir(tmp.path().join("q3-archive")).unwrap();
+        let base = format!("{}/", tmp.path().display());
+        let (common, names) = complete_path(&format!("{base}q"));
+        assert_eq!(common, format!("{base}q3-"));
+        assert_eq!(names, vec!["q3-archive/", "q3-budget.md", "q3-plan.txt"]);
+        let (common, names) = complete_path(&format!("{base}oth"));
+        assert_eq!(common, format!("{base}other.txt"));
+        assert_eq!(names.len(), 1);
+        let (common, names) = complete_path(&format!("{base}zzz"));
+        assert_eq!(common, format!("{base}zzz"));
+        assert!(names.is_empty());
+        // Hidden files only when asked for.
+        assert!(complete_path(&base).1.iter().all(|n| !n.starts_with('.')));
+        assert_eq!(complete_path(&format!("{base}.h")).1, vec![".hidden"]);
+    }
 }
