@@ -86,16 +86,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             user_id,
             answer_id,
         } => {
-            let mut live = if created {
-                app.pending_new.take().unwrap_or_default()
-            } else {
-                app.live.remove(&session_id).unwrap_or_default()
-            };
-            live.answer_id = Some(answer_id);
-            app.live.insert(session_id, live);
-            if created && app.current.is_none() {
-                app.current = Some(session_id);
-            }
+            adopt_live(app, session_id, created, answer_id);
             if app.current == Some(session_id) {
                 let n = app.transcript.len();
                 if n >= 2 {
@@ -163,19 +154,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             user_id,
             answer_id,
         } => {
-            let mut live = if created {
-                app.pending_new.take().unwrap_or_default()
-            } else {
-                app.live.remove(&session_id).unwrap_or_default()
-            };
-            live.answer_id = Some(answer_id);
+            let live = adopt_live(app, session_id, created, answer_id);
             live.text.clear();
             live.waiting = None;
             live.step = label;
-            app.live.insert(session_id, live);
-            if created && app.current.is_none() {
-                app.current = Some(session_id);
-            }
             if app.current == Some(session_id) {
                 let mut q = Turn::new(Role::User, prompt, MessageStatus::Complete);
                 q.id = Some(user_id);
@@ -223,6 +205,21 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         });
     }
     fx
+}
+
+/// The store gave an answer its row: the live answer (of the new session when `created`)
+/// is filed under its session, which becomes the open one if the new session was open.
+fn adopt_live(app: &mut App, session_id: i64, created: bool, answer_id: i64) -> &mut Live {
+    let mut live = if created {
+        app.pending_new.take().unwrap_or_default()
+    } else {
+        app.live.remove(&session_id).unwrap_or_default()
+    };
+    live.answer_id = Some(answer_id);
+    if created && app.current.is_none() {
+        app.current = Some(session_id);
+    }
+    app.live.entry(session_id).or_insert(live)
 }
 
 fn on_mouse(app: &mut App, m: ratatui::crossterm::event::MouseEvent, fx: &mut Vec<Effect>) {

@@ -51,7 +51,8 @@ pub fn compose(question: &str, document: Option<&str>) -> String {
     }
 }
 
-fn read_stdin_document() -> Result<Option<String>, CliError> {
+/// Piped standard input (none when it is a terminal or empty).
+pub(super) fn read_stdin_document() -> Result<Option<String>, CliError> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         return Ok(None);
@@ -181,14 +182,7 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
                 model: None,
                 now_ms: now,
             })?;
-            let answer_id = store.add_message(&NewMessage {
-                session_id: sid,
-                role: Role::Assistant,
-                content: String::new(),
-                status: MessageStatus::Streaming,
-                model: Some(model.clone()),
-                now_ms: output::now_ms(),
-            })?;
+            let answer_id = store.add_streaming_answer(sid, &model, output::now_ms())?;
             Some(Saving {
                 store,
                 session_id: sid,

@@ -5,7 +5,7 @@
 //! the rendered prompt first, then the answer at least once a second, then its final state.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use clap::Args;
@@ -163,20 +163,6 @@ pub fn fill(
     Ok(values)
 }
 
-fn read_piped_stdin() -> Result<Option<String>, CliError> {
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        return Ok(None);
-    }
-    let mut bytes = Vec::new();
-    stdin
-        .lock()
-        .read_to_end(&mut bytes)
-        .map_err(|e| bad(format!("cannot read standard input: {e}")))?;
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    Ok((!text.trim().is_empty()).then_some(text))
-}
-
 /// Run `clerk run`.
 pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
     let lib = Library::load(&super::templates_cmd::sources(ctx));
@@ -190,7 +176,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
         )));
     };
     let given = parse_vars(&args.vars)?;
-    let piped = read_piped_stdin()?;
+    let piped = super::ask::read_stdin_document()?;
     let interactive = piped.is_none() && std::io::stdin().is_terminal() && output::stderr_is_tty();
     let values = fill(&template, given, piped, interactive)?;
 
@@ -284,14 +270,7 @@ impl Saving {
             .map_err(e)?;
         self.answer_id = Some(
             self.store
-                .add_message(&NewMessage {
-                    session_id: sid,
-                    role: Role::Assistant,
-                    content: String::new(),
-                    status: MessageStatus::Streaming,
-                    model: Some(model.to_string()),
-                    now_ms: now,
-                })
+                .add_streaming_answer(sid, model, now)
                 .map_err(e)?,
         );
         Ok(())

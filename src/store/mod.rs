@@ -564,6 +564,23 @@ impl Store {
         Ok(session.is_some())
     }
 
+    /// Adds the empty row of an answer about to stream from `model`.
+    pub fn add_streaming_answer(
+        &mut self,
+        session_id: SessionId,
+        model: &str,
+        now_ms: i64,
+    ) -> Result<MessageId, StoreError> {
+        self.add_message(&NewMessage {
+            session_id,
+            role: Role::Assistant,
+            content: String::new(),
+            status: MessageStatus::Streaming,
+            model: Some(model.to_string()),
+            now_ms,
+        })
+    }
+
     /// Deletes a message and every later message of its session (edit and resend);
     /// returns how many were deleted.
     pub fn delete_messages_from(&mut self, id: MessageId) -> Result<usize, StoreError> {

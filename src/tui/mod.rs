@@ -1140,16 +1140,7 @@ fn begin_step(
             now_ms: now,
         })
         .map_err(e)?;
-    let answer_id = s
-        .add_message(&NewMessage {
-            session_id: sid,
-            role: Role::Assistant,
-            content: String::new(),
-            status: MessageStatus::Streaming,
-            model: Some(model.to_string()),
-            now_ms: now,
-        })
-        .map_err(e)?;
+    let answer_id = s.add_streaming_answer(sid, model, now).map_err(e)?;
     Ok((sid, created, user_id, answer_id))
 }
 
@@ -1232,16 +1223,7 @@ fn prepare(
             .map(|m| m.id)
             .ok_or("there is no question to answer again")?,
     };
-    let answer_id = s
-        .add_message(&NewMessage {
-            session_id: sid,
-            role: Role::Assistant,
-            content: String::new(),
-            status: MessageStatus::Streaming,
-            model: Some(model.to_string()),
-            now_ms: now,
-        })
-        .map_err(e)?;
+    let answer_id = s.add_streaming_answer(sid, model, now).map_err(e)?;
     let session = s.session(sid).map_err(e)?;
     let mut messages = Vec::new();
     if let Some(sys) = session.and_then(|x| x.system_prompt) {

@@ -6,7 +6,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{Theme, centered, clip, dialog_block, markdown::display_width, open_dialog, thousands};
+use super::{
+    Theme, centered, clip, dialog_block, markdown::display_width, open_dialog, query_line,
+    thousands,
+};
 use crate::app::App;
 use crate::app::forms::{Form, TemplateItem, matches, multiline};
 use crate::llm::sanitize::sanitize;
@@ -44,14 +47,7 @@ pub fn draw_picker(
     } else {
         [inner, Rect::default()]
     };
-    let mut lines = vec![
-        Line::from(vec![
-            Span::styled("› ", theme.accent),
-            Span::styled(sanitize(query), theme.text),
-            Span::styled("▏", theme.accent),
-        ]),
-        Line::default(),
-    ];
+    let mut lines = vec![query_line(query, theme), Line::default()];
     if app.templates.is_empty() {
         lines.push(Line::from(Span::styled("loading templates…", theme.muted)));
     } else if rows.is_empty() {

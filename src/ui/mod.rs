@@ -878,6 +878,15 @@ fn open_dialog(frame: &mut Frame<'_>, rect: Rect, area: Rect) {
     frame.render_widget(Clear, rect);
 }
 
+/// The line a search box shows: a prompt, the query, a caret.
+fn query_line(query: &str, theme: &Theme) -> Line<'static> {
+    Line::from(vec![
+        Span::styled("› ", theme.accent),
+        Span::styled(sanitize(query), theme.text),
+        Span::styled("▏", theme.accent),
+    ])
+}
+
 /// Spans of a snippet whose matches are marked with U+E000…U+E001.
 fn marked(snippet: &str, theme: &Theme) -> Vec<Span<'static>> {
     let mut spans = Vec::new();
@@ -988,14 +997,7 @@ fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>,
             hits,
             selected,
         } => {
-            let mut lines = vec![
-                Line::from(vec![
-                    Span::styled("› ", theme.accent),
-                    Span::styled(sanitize(query), theme.text),
-                    Span::styled("▏", theme.accent),
-                ]),
-                Line::default(),
-            ];
+            let mut lines = vec![query_line(query, theme), Line::default()];
             if hits.is_empty() && !query.is_empty() {
                 lines.push(Line::from(Span::styled("no match", theme.muted)));
             }
