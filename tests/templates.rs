@@ -351,3 +351,32 @@ fn new_writes_a_valid_template_and_path_lists_the_folders() {
     );
     assert!(text.contains("built-in"), "{text}");
 }
+
+#[test]
+fn no_save_keeps_no_history_and_the_template_temperature_is_sent() {
+    let env = Env::new();
+    env.write(
+        &env.user_dir(),
+        "cool.toml",
+        "title = \"Cool\"\ntemperature = 0.3\nmax_output_tokens = 77\nprompt = \"Say {{word}}\"\n[[variables]]\nname = \"word\"\n",
+    );
+    env.server.push(Reply::stream(&["hi"]));
+    let o = env.run(&["run", "cool", "--var", "word=hi", "--no-save"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let body = env.server.chat_requests()[0].json();
+    assert!(
+        (body["temperature"].as_f64().unwrap() - 0.3).abs() < 1e-6,
+        "{body}"
+    );
+    assert_eq!(body["max_completion_tokens"], 77);
+    let o = env.run(&["sessions", "list", "--json"]);
+    assert_eq!(out(&o).trim(), "[]", "nothing saved");
+    // `@@` is a literal @.
+    env.server.push(Reply::stream(&["ok"]));
+    let o = env.run(&["run", "cool", "--var", "word=@@home", "--no-save"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(
+        env.server.chat_requests()[1].json()["messages"][0]["content"],
+        "Say @home"
+    );
+}
