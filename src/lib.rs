@@ -10,6 +10,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod documents;
 pub mod llm;
 pub mod secrets;
 pub mod store;

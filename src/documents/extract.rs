@@ -1,0 +1,681 @@
+//! Text out of the files people have at hand: plain text and code (UTF-8, UTF-16 with a BOM,
+//! GBK/GB18030), Markdown, HTML (its readable text), CSV/TSV (a Markdown table with its row
+//! count), DOCX (paragraphs, headings, tables) and PDF (the text layer, page by page).
+//!
+//! Everything is done with well-kept crates (pdf-extract, zip + quick-xml, html2text, csv,
+//! encoding_rs); nothing here parses PDF by hand. Every failure names the file and says what
+//! to do. This module reads the one file it is given and writes nothing.
+
+use std::io::Read;
+use std::path::Path;
+
+/// The default size limit of a file to extract (config `[documents] max_file_mb`).
+pub const DEFAULT_MAX_BYTES: u64 = 50 * 1024 * 1024;
+
+/// What kind of file it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Plain text or source code.
+    Text,
+    /// Markdown.
+    Markdown,
+    /// HTML.
+    Html,
+    /// Comma- or tab-separated values.
+    Csv,
+    /// Word (.docx).
+    Docx,
+    /// PDF.
+    Pdf,
+}
+
+impl Kind {
+    /// A short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::Markdown => "markdown",
+            Kind::Html => "html",
+            Kind::Csv => "csv",
+            Kind::Docx => "docx",
+            Kind::Pdf => "pdf",
+        }
+    }
+}
+
+/// A document's text and what is known about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// The file name (no folders).
+    pub name: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// The text (PDF pages are marked `--- page N ---`).
+    pub text: String,
+    /// Pages (PDF).
+    pub pages: Option<usize>,
+    /// Rows (CSV/TSV, without the header).
+    pub rows: Option<usize>,
+    /// The file's size in bytes.
+    pub bytes: u64,
+    /// Things worth telling ("12 invalid bytes replaced", "decoded as GB18030").
+    pub notes: Vec<String>,
+}
+
+/// Why a file could not be used. Each message names the file and what to do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ExtractError {
+    /// It cannot be read.
+    #[error("cannot read {name}: {why}")]
+    Unreadable {
+        /// File.
+        name: String,
+        /// The system's reason.
+        why: String,
+    },
+    /// Over the size limit.
+    #[error(
+        "{name} is {size_mb:.1} MB, over the {limit_mb} MB limit: split it, or raise [documents] max_file_mb in the config"
+    )]
+    TooLarge {
+        /// File.
+        name: String,
+        /// Its size.
+        size_mb: f64,
+        /// The limit.
+        limit_mb: u64,
+    },
+    /// Not a text format clerk knows.
+    #[error(
+        "{name} looks like a binary file, not text: clerk reads text, Markdown, HTML, CSV, DOCX and PDF"
+    )]
+    Binary {
+        /// File.
+        name: String,
+    },
+    /// Password-protected.
+    #[error("{name} is password-protected (encrypted): save an unprotected copy and attach that")]
+    Encrypted {
+        /// File.
+        name: String,
+    },
+    /// Damaged or not what its name says.
+    #[error(
+        "{name} is damaged or not a valid {kind} file ({why}): open and save it again, or export it as PDF or text"
+    )]
+    Corrupt {
+        /// File.
+        name: String,
+        /// Expected kind.
+        kind: &'static str,
+        /// Detail.
+        why: String,
+    },
+    /// A PDF of scanned images: no text to read.
+    #[error(
+        "{name} has no text layer ({pages} page(s) of images, probably scanned): run it through OCR first, then attach the result"
+    )]
+    NoText {
+        /// File.
+        name: String,
+        /// Pages.
+        pages: usize,
+    },
+}
+
+/// The kind a file name suggests.
+pub fn kind_of(name: &str) -> Kind {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "pdf" => Kind::Pdf,
+        "docx" => Kind::Docx,
+        "html" | "htm" | "xhtml" => Kind::Html,
+        "csv" | "tsv" => Kind::Csv,
+        "md" | "markdown" => Kind::Markdown,
+        _ => Kind::Text,
+    }
+}
+
+/// Read and extract a file, refusing files over `max_bytes`.
+pub fn extract_file(path: &Path, max_bytes: u64) -> Result<Document, ExtractError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let unreadable = |e: std::io::Error| ExtractError::Unreadable {
+        name: path.display().to_string(),
+        why: e.to_string(),
+    };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    if meta.is_dir() {
+        return Err(ExtractError::Unreadable {
+            name: path.display().to_string(),
+            why: "it is a folder".to_string(),
+        });
+    }
+    if meta.len() > max_bytes {
+        return Err(ExtractError::TooLarge {
+            name,
+            size_mb: meta.len() as f64 / 1_048_576.0,
+            limit_mb: max_bytes / 1_048_576,
+        });
+    }
+    let bytes = std::fs::read(path).map_err(unreadable)?;
+    extract_bytes(&name, &bytes)
+}
+
+/// Extract a document from its bytes; `name` decides the kind (and is used in messages).
+pub fn extract_bytes(name: &str, bytes: &[u8]) -> Result<Document, ExtractError> {
+    let kind = kind_of(name);
+    let mut doc = Document {
+        name: name.to_string(),
+        kind,
+        text: String::new(),
+        pages: None,
+        rows: None,
+        bytes: bytes.len() as u64,
+        notes: Vec::new(),
+    };
+    match kind {
+        Kind::Pdf => pdf(name, bytes, &mut doc)?,
+        Kind::Docx => doc.text = docx(name, bytes)?,
+        Kind::Html => {
+            let text = decode_text(name, bytes, &mut doc.notes)?;
+            doc.text = html(&text);
+        }
+        Kind::Csv => {
+            let text = decode_text(name, bytes, &mut doc.notes)?;
+            let tab = name.to_ascii_lowercase().ends_with(".tsv");
+            let (table, rows) = csv_table(name, &text, if tab { b'\t' } else { b',' })?;
+            doc.text = table;
+            doc.rows = Some(rows);
+        }
+        Kind::Text | Kind::Markdown => doc.text = decode_text(name, bytes, &mut doc.notes)?,
+    }
+    Ok(doc)
+}
+
+/// Bytes to text: a BOM (UTF-8, UTF-16 LE/BE) decides; else UTF-8; else GB18030 (GBK) when
+/// that decodes cleanly; else UTF-8 with invalid bytes replaced (and said so). NUL bytes
+/// outside UTF-16 mean a binary file.
+pub fn decode_text(
+    name: &str,
+    bytes: &[u8],
+    notes: &mut Vec<String>,
+) -> Result<String, ExtractError> {
+    if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(bytes) {
+        let (text, _, had_errors) = enc.decode(bytes);
+        let _ = bom;
+        if had_errors {
+            notes.push(format!("{name}: invalid {} sequences replaced", enc.name()));
+        }
+        if enc != encoding_rs::UTF_8 {
+            notes.push(format!("{name}: decoded as {}", enc.name()));
+        }
+        return Ok(text.into_owned());
+    }
+    let head = &bytes[..bytes.len().min(8192)];
+    if head.contains(&0) {
+        return Err(ExtractError::Binary {
+            name: name.to_string(),
+        });
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s.to_string()),
+        Err(_) => {
+            let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+            if !had_errors {
+                notes.push(format!("{name}: decoded as GB18030 (GBK)"));
+                return Ok(text.into_owned());
+            }
+            let lossy = String::from_utf8_lossy(bytes);
+            let replaced = lossy.matches('\u{FFFD}').count();
+            notes.push(format!(
+                "{name}: {replaced} invalid byte sequence(s) replaced with �"
+            ));
+            Ok(lossy.into_owned())
+        }
+    }
+}
+
+fn pdf(name: &str, bytes: &[u8], doc: &mut Document) -> Result<(), ExtractError> {
+    if !bytes.starts_with(b"%PDF") {
+        return Err(ExtractError::Corrupt {
+            name: name.to_string(),
+            kind: "PDF",
+            why: "it does not start with %PDF".to_string(),
+        });
+    }
+    // pdf-extract can panic on malformed files; a panic must not take clerk down.
+    let result = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem_by_pages(bytes));
+    let pages = match result {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            let why = e.to_string();
+            if why.to_ascii_lowercase().contains("encrypt")
+                || why.to_ascii_lowercase().contains("password")
+            {
+                return Err(ExtractError::Encrypted {
+                    name: name.to_string(),
+                });
+            }
+            return Err(ExtractError::Corrupt {
+                name: name.to_string(),
+                kind: "PDF",
+                why,
+            });
+        }
+        Err(_) => {
+            return Err(ExtractError::Corrupt {
+                name: name.to_string(),
+                kind: "PDF",
+                why: "the PDF reader could not make sense of it".to_string(),
+            });
+        }
+    };
+    doc.pages = Some(pages.len());
+    if pages.iter().all(|p| p.trim().is_empty()) {
+        return Err(ExtractError::NoText {
+            name: name.to_string(),
+            pages: pages.len(),
+        });
+    }
+    let mut text = String::new();
+    for (i, p) in pages.iter().enumerate() {
+        if i > 0 {
+            text.push_str("\n\n");
+        }
+        text.push_str(&format!("--- page {} ---\n", i + 1));
+        text.push_str(p.trim());
+    }
+    doc.text = text;
+    Ok(())
+}
+
+/// The readable text of an HTML page (links and structure kept as plain-text Markdown).
+fn html(text: &str) -> String {
+    html2text::from_read(text.as_bytes(), 100).unwrap_or_else(|_| text.to_string())
+}
+
+/// A CSV/TSV as a Markdown table; the number of data rows.
+fn csv_table(name: &str, text: &str, delimiter: u8) -> Result<(String, usize), ExtractError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut out = String::new();
+    let mut rows = 0usize;
+    let mut width = 0usize;
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| ExtractError::Corrupt {
+            name: name.to_string(),
+            kind: "CSV",
+            why: e.to_string(),
+        })?;
+        let cells: Vec<String> = record
+            .iter()
+            .map(|c| c.replace('|', "\\|").replace(['\n', '\r'], " "))
+            .collect();
+        if i == 0 {
+            width = cells.len();
+        }
+        out.push_str("| ");
+        out.push_str(&cells.join(" | "));
+        out.push_str(" |\n");
+        if i == 0 {
+            out.push_str(&"|---".repeat(width.max(1)));
+            out.push_str("|\n");
+        } else {
+            rows += 1;
+        }
+    }
+    Ok((out, rows))
+}
+
+/// Paragraphs, headings and tables of a DOCX (word/document.xml), as Markdown.
+fn docx(name: &str, bytes: &[u8]) -> Result<String, ExtractError> {
+    // Encrypted Office files are OLE compound files, not zip archives.
+    if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        return Err(ExtractError::Encrypted {
+            name: name.to_string(),
+        });
+    }
+    let corrupt = |why: String| ExtractError::Corrupt {
+        name: name.to_string(),
+        kind: "DOCX",
+        why,
+    };
+    let mut zip =
+        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| corrupt(e.to_string()))?;
+    let mut xml = String::new();
+    zip.by_name("word/document.xml")
+        .map_err(|e| corrupt(format!("no word/document.xml: {e}")))?
+        .read_to_string(&mut xml)
+        .map_err(|e| corrupt(e.to_string()))?;
+    docx_xml(&xml).map_err(corrupt)
+}
+
+/// The Markdown of a DOCX body.
+fn docx_xml(xml: &str) -> Result<String, String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut out = String::new();
+    let mut para = String::new();
+    let mut heading: Option<usize> = None;
+    let mut in_text = false;
+    // Tables: rows of cells; nested tables are flattened into their cell.
+    let mut table_depth = 0usize;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut cell = String::new();
+    loop {
+        match reader.read_event().map_err(|e| e.to_string())? {
+            Event::Start(e) | Event::Empty(e) => {
+                let local = e.local_name();
+                match local.as_ref() {
+                    b"t" => in_text = true,
+                    b"tab" => para.push('\t'),
+                    b"br" | b"cr" => para.push('\n'),
+                    b"pStyle" => {
+                        for a in e.attributes().flatten() {
+                            if a.key.local_name().as_ref() == b"val" {
+                                let v = String::from_utf8_lossy(&a.value).to_ascii_lowercase();
+                                heading = if v == "title" {
+                                    Some(1)
+                                } else {
+                                    v.strip_prefix("heading")
+                                        .and_then(|n| n.trim().parse::<usize>().ok())
+                                        .map(|n| n.clamp(1, 6))
+                                };
+                            }
+                        }
+                    }
+                    b"tbl" => {
+                        table_depth += 1;
+                        if table_depth == 1 {
+                            rows.clear();
+                        }
+                    }
+                    b"tr" if table_depth == 1 => rows.push(Vec::new()),
+                    b"tc" if table_depth == 1 => cell.clear(),
+                    _ => {}
+                }
+            }
+            Event::Text(t) if in_text => {
+                let s = t.decode().map_err(|e| e.to_string())?;
+                para.push_str(&quick_xml::escape::unescape(&s).map_err(|e| e.to_string())?);
+            }
+            Event::GeneralRef(r) if in_text => {
+                // Entities such as &amp; inside text.
+                let name = String::from_utf8_lossy(&r);
+                let ch = match name.as_ref() {
+                    "amp" => "&",
+                    "lt" => "<",
+                    "gt" => ">",
+                    "quot" => "\"",
+                    "apos" => "'",
+                    _ => "",
+                };
+                para.push_str(ch);
+            }
+            Event::End(e) => match e.local_name().as_ref() {
+                b"t" => in_text = false,
+                b"p" => {
+                    let text = std::mem::take(&mut para);
+                    if table_depth > 0 {
+                        if !cell.is_empty() && !text.is_empty() {
+                            cell.push(' ');
+                        }
+                        cell.push_str(text.trim());
+                    } else if !text.trim().is_empty() {
+                        if let Some(level) = heading {
+                            out.push_str(&"#".repeat(level));
+                            out.push(' ');
+                        }
+                        out.push_str(text.trim_end());
+                        out.push_str("\n\n");
+                    }
+                    heading = None;
+                }
+                b"tc" if table_depth == 1 => {
+                    if let Some(row) = rows.last_mut() {
+                        row.push(std::mem::take(&mut cell).replace('|', "\\|"));
+                    }
+                }
+                b"tbl" => {
+                    table_depth = table_depth.saturating_sub(1);
+                    if table_depth == 0 && !rows.is_empty() {
+                        let width = rows.iter().map(Vec::len).max().unwrap_or(1).max(1);
+                        for (i, row) in rows.iter().enumerate() {
+                            let mut cells = row.clone();
+                            cells.resize(width, String::new());
+                            out.push_str("| ");
+                            out.push_str(&cells.join(" | "));
+                            out.push_str(" |\n");
+                            if i == 0 {
+                                out.push_str(&"|---".repeat(width));
+                                out.push_str("|\n");
+                            }
+                        }
+                        out.push('\n');
+                        rows.clear();
+                    }
+                }
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(out.trim_end().to_string() + "\n")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A small valid PDF: one page per entry of `pages` (an empty entry is a page with no
+    /// text, like a scan), Helvetica text, a correct cross-reference table.
+    pub(crate) fn pdf_with_pages(pages: &[&str]) -> Vec<u8> {
+        let n = pages.len();
+        // Objects: 1 catalog, 2 pages, 3 font, then per page: page, content.
+        let mut objects: Vec<String> = Vec::new();
+        objects.push("<< /Type /Catalog /Pages 2 0 R >>".to_string());
+        let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
+        objects.push(format!(
+            "<< /Type /Pages /Kids [{}] /Count {n} >>",
+            kids.join(" ")
+        ));
+        objects.push("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string());
+        for (i, text) in pages.iter().enumerate() {
+            objects.push(format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+                5 + 2 * i
+            ));
+            let stream = if text.is_empty() {
+                String::new()
+            } else {
+                format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET")
+            };
+            objects.push(format!(
+                "<< /Length {} >>\nstream\n{stream}\nendstream",
+                stream.len()
+            ));
+        }
+        let mut out = b"%PDF-1.4\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, o) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+        }
+        let xref = out.len();
+        out.extend_from_slice(
+            format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+        );
+        for off in offsets {
+            out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+                objects.len() + 1
+            )
+            .as_bytes(),
+        );
+        out
+    }
+
+    /// A small DOCX with a heading, a paragraph with an entity, and a table.
+    pub(crate) fn docx_bytes() -> Vec<u8> {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>
+<w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>Travel policy 差旅</w:t></w:r></w:p>
+<w:p><w:r><w:t xml:space="preserve">File claims within </w:t></w:r><w:r><w:rPr><w:b/></w:rPr><w:t>30 days</w:t></w:r><w:r><w:t> &amp; keep receipts.</w:t></w:r></w:p>
+<w:tbl><w:tr><w:tc><w:p><w:r><w:t>Item</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>Limit</w:t></w:r></w:p></w:tc></w:tr>
+<w:tr><w:tc><w:p><w:r><w:t>Hotel</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>450 元</w:t></w:r></w:p></w:tc></w:tr></w:tbl>
+<w:p><w:r><w:t>After the table.</w:t></w:r></w:p>
+</w:body></w:document>"#;
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut zip = zip::ZipWriter::new(&mut buf);
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            zip.start_file("[Content_Types].xml", opts).unwrap();
+            std::io::Write::write_all(&mut zip, b"<Types/>").unwrap();
+            zip.start_file("word/document.xml", opts).unwrap();
+            std::io::Write::write_all(&mut zip, xml.as_bytes()).unwrap();
+            zip.finish().unwrap();
+        }
+        buf.into_inner()
+    }
+
+    #[test]
+    fn text_encodings() {
+        let mut notes = Vec::new();
+        assert_eq!(
+            decode_text("a.txt", "plain 中文".as_bytes(), &mut notes).unwrap(),
+            "plain 中文"
+        );
+        assert!(notes.is_empty());
+        // UTF-16 LE and BE with a BOM.
+        let mut le = vec![0xFF, 0xFE];
+        for u in "报销 ok".encode_utf16() {
+            le.extend_from_slice(&u.to_le_bytes());
+        }
+        assert_eq!(decode_text("w.txt", &le, &mut notes).unwrap(), "报销 ok");
+        let mut be = vec![0xFE, 0xFF];
+        for u in "报销 ok".encode_utf16() {
+            be.extend_from_slice(&u.to_be_bytes());
+        }
+        assert_eq!(decode_text("w.txt", &be, &mut notes).unwrap(), "报销 ok");
+        assert!(notes.iter().any(|n| n.contains("UTF-16")));
+        // GBK, as Chinese Windows writes it.
+        let (gbk, _, _) = encoding_rs::GBK.encode("差旅报销流程：30 天内提交");
+        let mut notes = Vec::new();
+        assert_eq!(
+            decode_text("g.txt", &gbk, &mut notes).unwrap(),
+            "差旅报销流程：30 天内提交"
+        );
+        assert!(notes[0].contains("GB18030"), "{notes:?}");
+        // Invalid bytes that are not GB18030 either: replaced and reported.
+        let mut notes = Vec::new();
+        let text = decode_text("bad.txt", b"ok \xff\xff\xff end", &mut notes).unwrap();
+        assert!(text.starts_with("ok ") && text.ends_with(" end"));
+        assert!(notes[0].contains("replaced"), "{notes:?}");
+        // NUL bytes: a binary file.
+        let e = extract_bytes("photo.txt", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap_err();
+        assert!(matches!(e, ExtractError::Binary { .. }), "{e}");
+        assert!(e.to_string().contains("photo.txt"));
+    }
+
+    #[test]
+    fn pdf_pages_are_kept_and_a_scan_is_named() {
+        let d = extract_bytes(
+            "report.pdf",
+            &pdf_with_pages(&["First page text", "Second page text"]),
+        )
+        .unwrap();
+        assert_eq!(d.pages, Some(2));
+        assert!(d.text.contains("--- page 1 ---"), "{}", d.text);
+        assert!(d.text.contains("First page text"), "{}", d.text);
+        assert!(
+            d.text.contains("--- page 2 ---\nSecond page text"),
+            "{}",
+            d.text
+        );
+        let e = extract_bytes("scan.pdf", &pdf_with_pages(&["", ""])).unwrap_err();
+        assert_eq!(
+            e,
+            ExtractError::NoText {
+                name: "scan.pdf".into(),
+                pages: 2
+            }
+        );
+        assert!(e.to_string().contains("OCR"));
+        let e = extract_bytes("broken.pdf", b"%PDF-1.4\ngarbage").unwrap_err();
+        assert!(matches!(e, ExtractError::Corrupt { .. }), "{e}");
+        let e = extract_bytes("fake.pdf", b"hello").unwrap_err();
+        assert!(e.to_string().contains("fake.pdf"));
+    }
+
+    #[test]
+    fn docx_paragraphs_headings_and_tables() {
+        let d = extract_bytes("policy.docx", &docx_bytes()).unwrap();
+        assert_eq!(
+            d.text,
+            "# Travel policy 差旅\n\nFile claims within 30 days & keep receipts.\n\n| Item | Limit |\n|---|---|\n| Hotel | 450 元 |\n\nAfter the table.\n"
+        );
+        let e = extract_bytes("bad.docx", b"PK\x03\x04 not really a zip").unwrap_err();
+        assert!(matches!(e, ExtractError::Corrupt { .. }), "{e}");
+        assert!(e.to_string().contains("bad.docx"));
+        let mut ole = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+        ole.extend_from_slice(&[0; 64]);
+        let e = extract_bytes("secret.docx", &ole).unwrap_err();
+        assert_eq!(
+            e,
+            ExtractError::Encrypted {
+                name: "secret.docx".into()
+            }
+        );
+    }
+
+    #[test]
+    fn html_csv_and_markdown() {
+        let d = extract_bytes(
+            "page.html",
+            b"<html><head><style>p{}</style><script>var x=1;</script></head><body><h1>Expenses</h1><p>File <b>within</b> 30 days.</p><ul><li>one</li></ul></body></html>",
+        )
+        .unwrap();
+        assert!(d.text.contains("Expenses"), "{}", d.text);
+        assert!(d.text.contains("30 days"), "{}", d.text);
+        assert!(!d.text.contains("var x"), "{}", d.text);
+        let d = extract_bytes("t.csv", b"name,amount\n\"Hotel, Paris\",450\nTaxi,30\n").unwrap();
+        assert_eq!(d.rows, Some(2));
+        assert_eq!(
+            d.text,
+            "| name | amount |\n|---|---|\n| Hotel, Paris | 450 |\n| Taxi | 30 |\n"
+        );
+        let d = extract_bytes("t.tsv", b"a\tb\n1\t2\n").unwrap();
+        assert_eq!(d.rows, Some(1));
+        let d = extract_bytes("notes.md", "# Title\n\ntext".as_bytes()).unwrap();
+        assert_eq!(
+            (d.kind, d.text.as_str()),
+            (Kind::Markdown, "# Title\n\ntext")
+        );
+    }
+
+    #[test]
+    fn files_over_the_limit_and_missing_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.txt");
+        std::fs::write(&p, vec![b'a'; 2 * 1024 * 1024 + 1]).unwrap();
+        let e = extract_file(&p, 2 * 1024 * 1024).unwrap_err();
+        assert!(e.to_string().contains("over the 2 MB limit"), "{e}");
+        let e = extract_file(&dir.path().join("nope.txt"), DEFAULT_MAX_BYTES).unwrap_err();
+        assert!(e.to_string().contains("nope.txt"), "{e}");
+    }
+}

@@ -1,0 +1,8 @@
+//! Documents: getting text out of files ([`extract`]), cutting long text into parts that fit
+//! the model ([`chunk`]), summarising beyond the context window ([`summarize`]), and finding
+//! secrets before anything is sent ([`secrets`]). Nothing here draws on the terminal, and
+//! nothing writes the text it reads to disk.
+
+pub mod chunk;
+pub mod extract;
+pub mod secrets;
