@@ -151,7 +151,9 @@ fn piped_stdin_is_added_as_a_document() {
     let body = env.server.chat_requests()[0].json();
     let content = body["messages"][0]["content"].as_str().unwrap();
     assert!(
-        content.starts_with("<document>\nMeeting notes: budget approved.\n</document>"),
+        content.starts_with(
+            "<document name=\"standard input\">\nMeeting notes: budget approved.\n</document>"
+        ),
         "{content}"
     );
     assert!(content.ends_with("summarise this"));
@@ -480,21 +482,30 @@ fn slow_reply() -> Reply {
 fn ctrl_c_stops_the_answer_saves_what_arrived_and_exits_130() {
     let env = Env::new();
     env.server.push(slow_reply());
-    let child = env
+    let mut child = env
         .cmd(&["ask", "long answer please"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Stop it once the answer has started (the stop handler is in place by then).
+    let mut pipe = child.stdout.take().unwrap();
+    let mut printed = Vec::new();
+    let mut buf = [0u8; 64];
+    while !String::from_utf8_lossy(&printed).contains("w2 ") {
+        let n = std::io::Read::read(&mut pipe, &mut buf).unwrap();
+        assert!(n > 0, "the answer ended before it was stopped");
+        printed.extend_from_slice(&buf[..n]);
+    }
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+    std::io::Read::read_to_end(&mut pipe, &mut printed).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    let printed = stdout(&out);
+    let printed = String::from_utf8_lossy(&printed).into_owned();
     assert!(printed.starts_with("w0 w1 "), "{printed}");
     let show = env.json(&["sessions", "show", "last", "--json"]);
     let answer = &show["messages"][1];

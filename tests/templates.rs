@@ -6,90 +6,11 @@
 
 mod support;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
 
 use serde_json::Value;
+use support::env::*;
 use support::server::*;
-
-struct Env {
-    dir: tempfile::TempDir,
-    server: MockServer,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-            server: MockServer::start_blocking(),
-        }
-    }
-
-    fn home(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn user_dir(&self) -> PathBuf {
-        self.home().join("config/clerk/templates")
-    }
-
-    fn team_dir(&self) -> PathBuf {
-        self.home().join("team")
-    }
-
-    fn write(&self, dir: &Path, name: &str, text: &str) -> PathBuf {
-        std::fs::create_dir_all(dir).unwrap();
-        let p = dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_clerk"));
-        c.args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home())
-            .env("XDG_CONFIG_HOME", self.home().join("config"))
-            .env("XDG_DATA_HOME", self.home().join("data"))
-            .env("XDG_STATE_HOME", self.home().join("state"))
-            .env("CLERK_API_KEY", "sk-templates-test-0123456789")
-            .env("OPENAI_BASE_URL", self.server.base_url())
-            .env("CLERK_TEMPLATE_PATH", self.team_dir())
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-
-    fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
-        let mut child = self
-            .cmd(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    }
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 const WORKFLOW: &str = r#"title = "Notes to minutes"
 description = "Three steps."

@@ -10,13 +10,21 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 
+use std::sync::Arc;
+
+use super::docs::{self, DocOptions};
 use super::output::{self, money};
 use super::{CliError, Ctx, Exit};
 use crate::config::ModelInfo;
+use crate::documents::extract::Document;
+use crate::documents::summarize::{
+    self, Job, Strategy, documents_text, estimate, keep_first, strategy,
+};
 use crate::llm::context::{count_tokens, fit};
 use crate::llm::sanitize::Sanitizer;
 use crate::llm::{
-    Answer, AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint, EngineEvent, run_chat,
+    Answer, AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint, EngineEvent, TokenUsage,
+    run_chat,
 };
 use crate::secrets::{self, OsKeyring};
 use crate::store::{MessageFinish, MessageStatus, NewMessage, NewSession, Role, Store, Usage};
@@ -38,16 +46,22 @@ pub struct AskArgs {
     /// Do not save this exchange in the history
     #[arg(long)]
     pub no_save: bool,
+    /// Attach a file (text, Markdown, code, PDF, DOCX, HTML, CSV/TSV); repeat for more
+    #[arg(long = "file", short = 'f', value_name = "PATH")]
+    pub files: Vec<std::path::PathBuf>,
+    /// Documents.
+    #[command(flatten)]
+    pub docs: DocOptions,
 }
 
 pub use crate::store::title_from;
 
-/// Build the user's message from the question and an optional piped document.
-pub fn compose(question: &str, document: Option<&str>) -> String {
-    match document {
-        Some(doc) if question.is_empty() => doc.to_string(),
-        Some(doc) => format!("<document>\n{}\n</document>\n\n{question}", doc.trim_end()),
-        None => question.to_string(),
+/// The user's message: the documents (each in its delimited block) before the question.
+pub fn compose(question: &str, documents: &str) -> String {
+    match (question.is_empty(), documents.is_empty()) {
+        (_, true) => question.to_string(),
+        (true, false) => documents.to_string(),
+        (false, false) => format!("{documents}\n\n{question}"),
     }
 }
 
@@ -62,7 +76,12 @@ pub(super) fn read_stdin_document() -> Result<Option<String>, CliError> {
         .lock()
         .read_to_end(&mut bytes)
         .map_err(|e| CliError::new(Exit::BadInput, format!("cannot read standard input: {e}")))?;
-    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let mut notes = Vec::new();
+    let text = crate::documents::extract::decode_text("standard input", &bytes, &mut notes)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+    for n in notes {
+        eprintln!("note: standard input: {n}");
+    }
     Ok((!text.trim().is_empty()).then_some(text))
 }
 
@@ -76,13 +95,130 @@ struct Saving {
 pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
     let question = args.question.join(" ").trim().to_string();
     let document = read_stdin_document()?;
-    if question.is_empty() && document.is_none() {
+    let files = docs::read_files(&args.files, &ctx.config.file.documents)?;
+    let mut sources: Vec<Source> = files
+        .into_iter()
+        .map(|d| Source {
+            about: d.clone_meta(),
+            name: d.name,
+            text: d.text,
+        })
+        .collect();
+    if let Some(text) = document {
+        sources.push(Source::pasted("standard input", text));
+    }
+    if question.is_empty() && sources.is_empty() {
         return Err(CliError::new(
             Exit::BadInput,
-            "nothing to ask: give a question (`clerk ask \"…\"`) or pipe a document in",
+            "nothing to ask: give a question (`clerk ask \"…\"`), --file PATH, or pipe a document in",
         ));
     }
-    let user_text = compose(&question, document.as_deref());
+    let q = question.clone();
+    let prompt = Prompt {
+        hint: if question.is_empty() {
+            "Summarise the document(s).".to_string()
+        } else {
+            question.clone()
+        },
+        question,
+        system: args.system.clone(),
+        temperature: None,
+        max_output_tokens: None,
+        sources,
+        render: Arc::new(move |docs: &str| compose(&q, docs)),
+        title: None,
+    };
+    send(
+        ctx,
+        &Sending {
+            session: args.session.clone(),
+            json: args.json,
+            no_save: args.no_save,
+            docs: args.docs.clone(),
+        },
+        prompt,
+    )
+}
+
+/// A document to send: its text and what the extraction knew about it.
+pub(super) struct Source {
+    pub name: String,
+    pub text: String,
+    pub about: Document,
+}
+
+impl Source {
+    /// Pasted or piped text.
+    pub fn pasted(name: &str, text: String) -> Source {
+        Source {
+            about: Document {
+                name: name.to_string(),
+                kind: crate::documents::extract::Kind::Text,
+                text: String::new(),
+                pages: None,
+                rows: None,
+                bytes: text.len() as u64,
+                notes: Vec::new(),
+            },
+            name: name.to_string(),
+            text,
+        }
+    }
+}
+
+/// What to send: a question or a template's prompt, around some documents.
+pub(super) struct Prompt {
+    /// What the user asked (for the title and the saved message when documents are long).
+    pub question: String,
+    /// What the user asked, for the notes on each part of a long document.
+    pub hint: String,
+    /// The system prompt.
+    pub system: Option<String>,
+    /// Temperature.
+    pub temperature: Option<f32>,
+    /// Answer length cap (else the profile's).
+    pub max_output_tokens: Option<u64>,
+    /// The documents.
+    pub sources: Vec<Source>,
+    /// The user's message, given the text standing for the documents.
+    pub render: Arc<dyn Fn(&str) -> String + Send + Sync>,
+    /// The new session's title (else from the question).
+    pub title: Option<String>,
+}
+
+/// How to send it.
+pub(super) struct Sending {
+    pub session: Option<String>,
+    pub json: bool,
+    pub no_save: bool,
+    pub docs: DocOptions,
+}
+
+/// Scan, measure, fit or split, confirm the cost, send, stream, save and report.
+pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit, CliError> {
+    let cfg = &ctx.config.file.documents;
+    // Nothing leaves the machine before the secret scan.
+    {
+        let mut question = prompt.question.clone();
+        let mut system = prompt.system.clone().unwrap_or_default();
+        let mut texts: Vec<(&str, &mut String)> =
+            vec![("question", &mut question), ("system prompt", &mut system)];
+        for s in prompt.sources.iter_mut() {
+            texts.push((s.name.as_str(), &mut s.text));
+        }
+        docs::check_secrets(&mut texts, how.docs.secrets, cfg)?;
+        if question != prompt.question {
+            let (old, new) = (prompt.question.clone(), question.clone());
+            let render = prompt.render.clone();
+            // The question is inside the rendered message: redact it there too.
+            prompt.render = Arc::new(move |d: &str| render(d).replace(&old, &new));
+            prompt.hint = prompt.hint.replace(&prompt.question, &question);
+            prompt.question = question;
+        }
+        if prompt.system.is_some() {
+            prompt.system = Some(system);
+        }
+    }
     let profile = ctx.profile()?.clone();
     let model = ctx.model()?;
     let (key, source) = secrets::resolve(
@@ -95,11 +231,11 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
     let endpoint = Endpoint::new(&profile, &key, ctx.base_url.as_deref())?;
     drop(key);
 
-    let save = !args.no_save && ctx.config.file.history.enabled;
+    let save = !how.no_save && ctx.config.file.history.enabled;
     let mut store = if save { Some(ctx.open_store()?) } else { None };
 
     // The conversation so far.
-    let (session_id, mut history, system) = match (&mut store, &args.session) {
+    let (session_id, history, system) = match (&mut store, &how.session) {
         (Some(store), Some(which)) => {
             let id = resolve_session(store, which)?;
             let session = store.session(id)?.ok_or_else(|| {
@@ -114,9 +250,9 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
                     content: m.content,
                 })
                 .collect();
-            let system = args.system.clone().or(session.system_prompt);
-            if args.system.is_some() {
-                store.set_session_system_prompt(id, args.system.as_deref())?;
+            let system = prompt.system.clone().or(session.system_prompt);
+            if prompt.system.is_some() {
+                store.set_session_system_prompt(id, prompt.system.as_deref())?;
             }
             (Some(id), history, system)
         }
@@ -126,35 +262,133 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
                 "--session needs the history (it is turned off by --no-save or [history] enabled = false)",
             ));
         }
-        (_, None) => (None, Vec::new(), args.system.clone()),
+        (_, None) => (None, Vec::new(), prompt.system.clone()),
     };
-    history.push(ChatMessage {
-        role: ChatRole::User,
-        content: user_text.clone(),
-    });
-    let mut messages = Vec::with_capacity(history.len() + 1);
-    if let Some(s) = &system {
-        messages.push(ChatMessage {
-            role: ChatRole::System,
-            content: s.clone(),
-        });
-    }
-    messages.extend(history);
 
     let info = ctx.config.models.get(&model).cloned().unwrap_or_default();
-    let reserve = profile
-        .max_output_tokens
-        .or(info.max_output_tokens)
-        .unwrap_or(4096)
-        .min(info.context_window.unwrap_or(u64::MAX) / 4);
-    let fitted = fit(&messages, info.context_window, reserve, &count_tokens)
-        .map_err(|e| CliError::new(Exit::BadInput, e.to_string()))?;
-    if fitted.omitted > 0 {
-        eprintln!(
-            "note: {} earlier message(s) left out so the conversation fits {model}'s context window",
-            fitted.omitted
-        );
+    let max_output = prompt.max_output_tokens.or(profile.max_output_tokens);
+    let settings = docs::settings(ctx, &info, max_output);
+    let abouts: Vec<Document> = prompt.sources.iter().map(|s| s.about.clone()).collect();
+    let mut measured = docs::measure_all(
+        std::mem::take(&mut prompt.sources)
+            .into_iter()
+            .map(|s| (s.name, s.text))
+            .collect(),
+        &settings,
+    );
+    for (m, about) in measured.iter().zip(&abouts) {
+        if about.bytes > 0 && !how.json {
+            eprintln!("{}", docs::describe(about, m.tokens));
+        }
     }
+    if let Some(n) = how.docs.first {
+        let cut = keep_first(&mut measured, n);
+        if cut > 0 {
+            eprintln!(
+                "note: sending only the first {} tokens of the documents; {} tokens left out",
+                docs::group_digits(n),
+                docs::group_digits(cut)
+            );
+        }
+    }
+    let count = |t: &str| count_tokens(t);
+    let frame_tokens = count((prompt.render)("").as_str())
+        + system.as_deref().map(count).unwrap_or(0)
+        + history.iter().map(|m| count(&m.content)).sum::<u64>();
+    let strategy = strategy(&measured, frame_tokens, &settings);
+    let estimate = estimate(&strategy, &measured, frame_tokens, &settings);
+    docs::confirm_cost(&estimate, Some(&info), cfg, how.docs.yes, &strategy)?;
+
+    let omitted;
+    let (user_text, saved_text, work) = match &strategy {
+        Strategy::Whole => {
+            let user_text = (prompt.render)(&documents_text(&measured));
+            let mut messages = Vec::with_capacity(history.len() + 2);
+            if let Some(s) = &system {
+                messages.push(ChatMessage {
+                    role: ChatRole::System,
+                    content: s.clone(),
+                });
+            }
+            messages.extend(history);
+            messages.push(ChatMessage {
+                role: ChatRole::User,
+                content: user_text.clone(),
+            });
+            let fitted = fit(
+                &messages,
+                info.context_window,
+                settings.reserve,
+                &count_tokens,
+            )
+            .map_err(|e| CliError::new(Exit::BadInput, e.to_string()))?;
+            omitted = fitted.omitted;
+            if fitted.omitted > 0 {
+                eprintln!(
+                    "note: {} earlier message(s) left out so the conversation fits {model}'s context window",
+                    fitted.omitted
+                );
+            }
+            let request = ChatRequest {
+                model: model.clone(),
+                messages: fitted.messages,
+                max_output_tokens: max_output,
+                temperature: prompt.temperature,
+            };
+            (user_text.clone(), user_text, Work::Whole(request))
+        }
+        Strategy::Parts(parts) => {
+            let names: Vec<String> = abouts
+                .iter()
+                .zip(&measured)
+                .map(|(a, m)| docs::describe(a, m.tokens))
+                .collect();
+            eprintln!(
+                "the documents are longer than {model}'s window: reading them in {} parts ({} requests, about {})",
+                parts.len(),
+                estimate.requests,
+                money(estimate.cost(Some(&info)))
+            );
+            let stand_in = format!(
+                "[{} — longer than the model's window, read in {} parts]",
+                names.join("; "),
+                parts.len()
+            );
+            let saved = (prompt.render)(&stand_in);
+            // Recent turns only: the notes need the room.
+            let mut kept = Vec::new();
+            let mut budget = settings.room().unwrap_or(u64::MAX) / 4;
+            for m in history.iter().rev() {
+                let t = count(&m.content);
+                if t > budget {
+                    break;
+                }
+                budget -= t;
+                kept.push(m.clone());
+            }
+            kept.reverse();
+            omitted = history.len() - kept.len();
+            let job = Job {
+                history: kept,
+                model: model.clone(),
+                system: system.clone(),
+                max_output_tokens: max_output,
+                temperature: prompt.temperature,
+                parts: parts.clone(),
+                docs: measured,
+                settings: settings.clone(),
+                hint: prompt.hint.clone(),
+                render: prompt.render.clone(),
+                frame_tokens,
+            };
+            (saved.clone(), saved, Work::Parts(Box::new(job)))
+        }
+    };
+    let title_text = if prompt.question.is_empty() {
+        saved_text.clone()
+    } else {
+        prompt.question.clone()
+    };
 
     // Commit the question before anything is sent.
     let mut saving = match store {
@@ -163,11 +397,10 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
             let sid = match session_id {
                 Some(id) => id,
                 None => store.create_session(&NewSession {
-                    title: title_from(if question.is_empty() {
-                        &user_text
-                    } else {
-                        &question
-                    }),
+                    title: prompt
+                        .title
+                        .clone()
+                        .unwrap_or_else(|| title_from(&title_text)),
                     profile: ctx.profile_name.clone(),
                     model: model.clone(),
                     system_prompt: system.clone(),
@@ -177,7 +410,7 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
             store.add_message(&NewMessage {
                 session_id: sid,
                 role: Role::User,
-                content: user_text.clone(),
+                content: saved_text.clone(),
                 status: MessageStatus::Complete,
                 model: None,
                 now_ms: now,
@@ -192,26 +425,26 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
         None => None,
     };
 
-    let request = ChatRequest {
-        model: model.clone(),
-        messages: fitted.messages,
-        max_output_tokens: profile.max_output_tokens,
-        temperature: None,
-    };
     let rt = super::runtime()?;
     let price = ctx.config.models.get(&model).cloned();
     let session_id = saving.as_ref().map(|s| s.session_id);
     let title_endpoint = endpoint.clone();
-    let outcome = rt.block_on(stream_answer(
-        endpoint,
-        request,
-        args.json,
-        price.as_ref(),
-        saving.as_mut(),
-    ));
+    let parts = match &work {
+        Work::Whole(_) => None,
+        Work::Parts(job) => Some(job.parts.len()),
+    };
+    let outcome = rt.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = match work {
+            Work::Whole(request) => tokio::spawn(run_chat(endpoint, request, tx)),
+            Work::Parts(job) => tokio::spawn(run_in_parts(endpoint, *job, price.clone(), tx)),
+        };
+        stream_answer(rx, task, how.json, price.as_ref(), saving.as_mut()).await
+    });
     if let (Outcome::Answered(answer, None), Some(s)) = (&outcome, saving.as_mut())
         && ctx.config.file.history.smart_titles
-        && args.session.is_none()
+        && how.session.is_none()
+        && prompt.title.is_none()
         && answer.status == AnswerStatus::Complete
         && let Some(title) = rt.block_on(smart_title(
             title_endpoint,
@@ -225,7 +458,71 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
             .store
             .rename_session(s.session_id, &title, output::now_ms());
     }
-    report(ctx, &model, args.json, session_id, fitted.omitted, outcome)
+    report(ctx, &model, how.json, session_id, omitted, parts, outcome)
+}
+
+/// One request, or a document read in parts.
+enum Work {
+    Whole(ChatRequest),
+    Parts(Box<Job>),
+}
+
+/// Read the documents in parts, showing progress on stderr, and report like one answer: its
+/// text ends with a line saying it was built from N parts, and its usage is the whole run's.
+async fn run_in_parts(
+    endpoint: Endpoint,
+    job: Job,
+    price: Option<ModelInfo>,
+    tx: tokio::sync::mpsc::UnboundedSender<EngineEvent>,
+) {
+    let (etx, mut erx) = tokio::sync::mpsc::unbounded_channel();
+    let names: Vec<String> = job.docs.iter().map(|d| d.name.clone()).collect();
+    let runner = tokio::spawn(summarize::run(endpoint, job, etx));
+    let mut progress = docs::ProgressLine::new(price);
+    while let Some(ev) = erx.recv().await {
+        progress.show(&ev);
+        if let summarize::Event::Answer(inner) = ev {
+            let _ = tx.send(inner);
+        }
+    }
+    progress.end();
+    let result = match runner.await {
+        Ok(Ok(done)) => {
+            let mut answer = done.answer;
+            let footer = format!(
+                "\n\n*Built from {} parts of {} ({} requests).*",
+                done.parts,
+                names.join(", "),
+                done.requests
+            );
+            if answer.status == AnswerStatus::Complete {
+                let _ = tx.send(EngineEvent::Delta(footer.clone()));
+                answer.text.push_str(&footer);
+            }
+            answer.usage = Some(TokenUsage {
+                input: done.tokens_in,
+                cached: 0,
+                output: done.tokens_out,
+            });
+            Ok(answer)
+        }
+        Ok(Err(e)) => Err(match e {
+            summarize::RunError::Final(e) => e,
+            summarize::RunError::Part { part, error } => prefix_error(&part, error),
+            other => crate::llm::LlmError::Other(other.to_string()),
+        }),
+        Err(e) => Err(crate::llm::LlmError::Other(format!(
+            "reading the documents stopped: {e}"
+        ))),
+    };
+    let _ = tx.send(EngineEvent::Finished(result));
+}
+
+/// Keep the error's class (for the exit code) but say which part it was.
+fn prefix_error(part: &str, error: crate::llm::LlmError) -> crate::llm::LlmError {
+    tracing::warn!(%part, "a part failed");
+    eprintln!("clerk: reading {part} failed");
+    error
 }
 
 /// Ask the model for a short title (one small request, at most 10 s); `None` on any failure:
@@ -313,14 +610,12 @@ enum Outcome {
 }
 
 async fn stream_answer(
-    endpoint: Endpoint,
-    request: ChatRequest,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<EngineEvent>,
+    task: tokio::task::JoinHandle<()>,
     json: bool,
     price: Option<&ModelInfo>,
     mut saving: Option<&mut Saving>,
 ) -> Outcome {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let task = tokio::spawn(run_chat(endpoint, request, tx));
     let tty = output::stdout_is_tty();
     let mut sanitizer = Sanitizer::new();
     let mut shown = String::new();
@@ -455,6 +750,7 @@ fn report(
     json: bool,
     session_id: Option<i64>,
     omitted: usize,
+    parts: Option<usize>,
     outcome: Outcome,
 ) -> Result<Exit, CliError> {
     match outcome {
@@ -481,6 +777,7 @@ fn report(
                     "cost_usd": cost,
                     "timings": {"ttft_ms": answer.ttft.map(|d| d.as_millis() as u64), "total_ms": answer.duration.as_millis() as u64},
                     "omitted_messages": omitted,
+                    "parts": parts,
                     "malformed_chunks": answer.malformed,
                 });
                 println!("{v}");
@@ -574,11 +871,17 @@ mod tests {
 
     #[test]
     fn piped_document_wraps_before_the_question() {
+        let docs = documents_text(&[summarize::measure(
+            "standard input",
+            "notes\n".to_string(),
+            100,
+            &|t: &str| t.len(),
+        )]);
         assert_eq!(
-            compose("summarise this", Some("notes\n")),
-            "<document>\nnotes\n</document>\n\nsummarise this"
+            compose("summarise this", &docs),
+            "<document name=\"standard input\">\nnotes\n</document>\n\nsummarise this"
         );
-        assert_eq!(compose("", Some("just text")), "just text");
-        assert_eq!(compose("q", None), "q");
+        assert_eq!(compose("", "just text"), "just text");
+        assert_eq!(compose("q", ""), "q");
     }
 }

@@ -6,9 +6,11 @@
 mod ask;
 mod auth;
 mod config_cmd;
+mod docs;
 mod output;
 mod run_cmd;
 mod sessions;
+mod summarize_cmd;
 mod templates_cmd;
 
 use std::path::PathBuf;
@@ -73,6 +75,10 @@ pub enum Command {
     /// Run a template or workflow: final answer on stdout, step progress on stderr
     #[command(after_help = EXIT_CODES)]
     Run(run_cmd::RunArgs),
+    /// Summarise files of any length (PDF, DOCX, HTML, CSV, text): a shortcut for the
+    /// `summarize` template; progress on stderr
+    #[command(after_help = EXIT_CODES)]
+    Summarize(summarize_cmd::SummarizeArgs),
     /// Print shell completions
     Completions {
         /// The shell
@@ -258,6 +264,7 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Config(cmd) => config_cmd::run(&ctx, cmd),
         Command::Templates(cmd) => templates_cmd::run(&ctx, cmd),
         Command::Run(args) => run_cmd::run(&ctx, args),
+        Command::Summarize(args) => summarize_cmd::run(&ctx, args),
         Command::Completions { .. } => Ok(Exit::Ok),
     }
 }

@@ -34,24 +34,31 @@ pub struct RunArgs {
     /// Do not save this run in the history
     #[arg(long)]
     pub no_save: bool,
+    /// What to do with likely secrets found in the values
+    #[arg(long, value_enum, default_value_t = super::docs::SecretsMode::Ask, value_name = "MODE")]
+    pub secrets: super::docs::SecretsMode,
 }
 
 fn bad(msg: impl Into<String>) -> CliError {
     CliError::new(Exit::BadInput, msg)
 }
 
-fn read_text(path: &str, what: &str) -> Result<String, CliError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| bad(format!("cannot read {path} for `{what}`: {e}")))?;
-    String::from_utf8(bytes).map_err(|_| {
-        bad(format!(
-            "{path} (for `{what}`) is not UTF-8 text; save it as UTF-8 and try again"
-        ))
-    })
+/// A file's text for variable `what`: any kind clerk can read (text in any common encoding,
+/// PDF, DOCX, HTML, CSV), up to `max_mb`.
+fn read_text(path: &str, what: &str, max_mb: u64) -> Result<String, CliError> {
+    let doc = crate::documents::extract::extract_file(
+        std::path::Path::new(path),
+        max_mb.saturating_mul(1024 * 1024),
+    )
+    .map_err(|e| bad(format!("{e} (for `{what}`)")))?;
+    for note in &doc.notes {
+        eprintln!("note: {path}: {note}");
+    }
+    Ok(doc.text)
 }
 
 /// `--var` words as given, `@file` read.
-pub fn parse_vars(vars: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+pub fn parse_vars(vars: &[String], max_mb: u64) -> Result<BTreeMap<String, String>, CliError> {
     let mut out = BTreeMap::new();
     for v in vars {
         let Some((name, value)) = v.split_once('=') else {
@@ -62,7 +69,7 @@ pub fn parse_vars(vars: &[String]) -> Result<BTreeMap<String, String>, CliError>
         let value = if let Some(rest) = value.strip_prefix("@@") {
             format!("@{rest}")
         } else if let Some(path) = value.strip_prefix('@') {
-            read_text(path, name)?
+            read_text(path, name, max_mb)?
         } else {
             value.to_string()
         };
@@ -127,6 +134,7 @@ pub fn fill(
     mut given: BTreeMap<String, String>,
     stdin_text: Option<String>,
     interactive: bool,
+    max_mb: u64,
 ) -> Result<BTreeMap<String, String>, CliError> {
     if let Some(text) = stdin_text {
         match t
@@ -157,7 +165,7 @@ pub fn fill(
     })?;
     for v in t.variables.iter().filter(|v| v.kind == VarKind::File) {
         if let Some(path) = values.get(&v.name).filter(|p| !p.is_empty()).cloned() {
-            values.insert(v.name.clone(), read_text(&path, &v.name)?);
+            values.insert(v.name.clone(), read_text(&path, &v.name, max_mb)?);
         }
     }
     Ok(values)
@@ -175,10 +183,16 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
             problems.join("\n  ")
         )));
     };
-    let given = parse_vars(&args.vars)?;
+    let max_mb = ctx.config.file.documents.max_file_mb;
+    let given = parse_vars(&args.vars, max_mb)?;
     let piped = super::ask::read_stdin_document()?;
     let interactive = piped.is_none() && std::io::stdin().is_terminal() && output::stderr_is_tty();
-    let values = fill(&template, given, piped, interactive)?;
+    let mut values = fill(&template, given, piped, interactive, max_mb)?;
+    {
+        let mut texts: Vec<(&str, &mut String)> =
+            values.iter_mut().map(|(k, v)| (k.as_str(), v)).collect();
+        super::docs::check_secrets(&mut texts, args.secrets, &ctx.config.file.documents)?;
+    }
 
     let profile_name = match (&template.profile, ctx.profile_given) {
         (Some(p), false) => p.clone(),

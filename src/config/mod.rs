@@ -155,6 +155,37 @@ impl Default for HistoryConfig {
     }
 }
 
+/// Documents: attachments, long documents and the secret scan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DocumentsConfig {
+    /// Largest file clerk reads, in MB.
+    pub max_file_mb: u64,
+    /// Ask before sending anything estimated to cost more than this (USD).
+    pub confirm_above_usd: f64,
+    /// Largest part of a long document, in tokens.
+    pub chunk_tokens: usize,
+    /// Overlap between neighbouring parts, in tokens.
+    pub overlap_tokens: usize,
+    /// Requests at a time when reading a long document in parts.
+    pub concurrency: usize,
+    /// Look for secrets (keys, tokens, passwords) in everything before it is sent.
+    pub scan_secrets: bool,
+}
+
+impl Default for DocumentsConfig {
+    fn default() -> Self {
+        DocumentsConfig {
+            max_file_mb: 50,
+            confirm_above_usd: 0.05,
+            chunk_tokens: 8_000,
+            overlap_tokens: 200,
+            concurrency: 4,
+            scan_secrets: true,
+        }
+    }
+}
+
 /// The whole config file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -177,6 +208,8 @@ pub struct ConfigFile {
     pub keys: BTreeMap<String, BTreeMap<String, String>>,
     /// Team template folders (read-only), after the user's own `templates/` folder.
     pub template_dirs: Vec<PathBuf>,
+    /// Attachments, long documents and the secret scan.
+    pub documents: DocumentsConfig,
 }
 
 /// The loaded configuration.

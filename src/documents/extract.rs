@@ -62,6 +62,21 @@ pub struct Document {
     pub notes: Vec<String>,
 }
 
+impl Document {
+    /// Everything but the text.
+    pub fn clone_meta(&self) -> Document {
+        Document {
+            name: self.name.clone(),
+            kind: self.kind,
+            text: String::new(),
+            pages: self.pages,
+            rows: self.rows,
+            bytes: self.bytes,
+            notes: self.notes.clone(),
+        }
+    }
+}
+
 /// Why a file could not be used. Each message names the file and what to do.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ExtractError {

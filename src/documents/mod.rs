@@ -6,3 +6,4 @@
 pub mod chunk;
 pub mod extract;
 pub mod secrets;
+pub mod summarize;

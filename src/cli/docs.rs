@@ -1,0 +1,338 @@
+//! Documents on the command line: reading `--file`s, the secret scan before sending, the
+//! cost check, and progress while a long document is read in parts. Shared by `clerk ask`,
+//! `clerk summarize` and `clerk run`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use clap::{Args, ValueEnum};
+
+use super::output::money;
+use super::{CliError, Ctx, Exit};
+use crate::config::{DocumentsConfig, ModelInfo};
+use crate::documents::extract::{self, Document};
+use crate::documents::secrets::{self as scrub, Finding};
+use crate::documents::summarize::{self, Estimate, Event, Measured, Phase, Settings, Strategy};
+
+/// Options every command that sends documents shares.
+#[derive(Debug, Args, Clone)]
+pub struct DocOptions {
+    /// Send only the first N tokens of the documents instead of reading them in parts
+    #[arg(long, value_name = "N")]
+    pub first: Option<u64>,
+    /// Go ahead without asking when the estimated cost is above [documents] confirm_above_usd
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// What to do with likely secrets found in what is about to be sent
+    #[arg(long, value_enum, default_value_t = SecretsMode::Ask, value_name = "MODE")]
+    pub secrets: SecretsMode,
+}
+
+/// What to do when the scan finds likely secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecretsMode {
+    /// Ask on the terminal; without a terminal, stop with the list
+    Ask,
+    /// Replace each with [REDACTED:kind]
+    Redact,
+    /// Send them as they are
+    Send,
+}
+
+/// Read every file, with the notes extraction made (decoding, replaced bytes) on stderr.
+pub fn read_files(
+    paths: &[std::path::PathBuf],
+    cfg: &DocumentsConfig,
+) -> Result<Vec<Document>, CliError> {
+    let mut out = Vec::with_capacity(paths.len());
+    for p in paths {
+        let doc = read_one(p, cfg)?;
+        out.push(doc);
+    }
+    Ok(out)
+}
+
+fn read_one(path: &Path, cfg: &DocumentsConfig) -> Result<Document, CliError> {
+    let doc = extract::extract_file(path, cfg.max_file_mb.saturating_mul(1024 * 1024))
+        .map_err(|e| CliError::new(Exit::BadInput, e.to_string()))?;
+    for note in &doc.notes {
+        eprintln!("note: {}: {note}", doc.name);
+    }
+    Ok(doc)
+}
+
+/// One line about a document: "report.pdf · 1.2 MB · 312 pages · 150,000 tokens".
+pub fn describe(doc: &Document, tokens: u64) -> String {
+    let mut parts = vec![doc.name.clone(), human_size(doc.bytes)];
+    if let Some(p) = doc.pages {
+        parts.push(format!("{p} page{}", if p == 1 { "" } else { "s" }));
+    }
+    if let Some(r) = doc.rows {
+        parts.push(format!(
+            "{} row{}",
+            group_digits(r as u64),
+            if r == 1 { "" } else { "s" }
+        ));
+    }
+    parts.push(format!("{} tokens", group_digits(tokens)));
+    parts.join(" · ")
+}
+
+/// "1.2 MB", "830 KB", "12 bytes".
+pub fn human_size(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+    } else if bytes >= 1024 {
+        format!("{} KB", bytes.div_ceil(1024))
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// 150000 → "150,000".
+pub fn group_digits(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Scan every outgoing text; on findings, do what `mode` says (asking on a terminal).
+/// Texts are redacted in place when the user chooses so.
+pub fn check_secrets(
+    texts: &mut [(&str, &mut String)],
+    mode: SecretsMode,
+    cfg: &DocumentsConfig,
+) -> Result<(), CliError> {
+    if !cfg.scan_secrets {
+        return Ok(());
+    }
+    let found: Vec<(usize, Vec<Finding>)> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, (_, t))| (i, scrub::scan(t)))
+        .filter(|(_, f)| !f.is_empty())
+        .collect();
+    if found.is_empty() {
+        return Ok(());
+    }
+    let total: usize = found.iter().map(|(_, f)| f.len()).sum();
+    let mut list = String::new();
+    for (i, fs) in &found {
+        for f in fs.iter().take(20) {
+            list.push_str(&format!(
+                "  {} line {}: {} ({})\n",
+                texts[*i].0, f.line, f.label, f.preview
+            ));
+        }
+        if fs.len() > 20 {
+            list.push_str(&format!("  {}: and {} more\n", texts[*i].0, fs.len() - 20));
+        }
+    }
+    let choice = match mode {
+        SecretsMode::Send => 's',
+        SecretsMode::Redact => 'r',
+        SecretsMode::Ask => {
+            if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+                return Err(CliError::new(
+                    Exit::BadInput,
+                    format!(
+                        "found {total} likely secret(s) in what would be sent:\n{list}nothing was sent. Remove them, or run again with --secrets redact (they become [REDACTED:kind]) or --secrets send (send them as they are)"
+                    ),
+                ));
+            }
+            eprint!(
+                "clerk found {total} likely secret(s) in what is about to be sent:\n{list}[r]edact them, [s]end anyway, or [c]ancel? "
+            );
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+            line.trim()
+                .chars()
+                .next()
+                .unwrap_or('c')
+                .to_ascii_lowercase()
+        }
+    };
+    match choice {
+        'r' => {
+            for (i, fs) in &found {
+                let text = &mut *texts[*i].1;
+                *text = scrub::redact(text, fs);
+            }
+            eprintln!("note: {total} likely secret(s) replaced with [REDACTED:kind]");
+            Ok(())
+        }
+        's' => {
+            eprintln!("warning: sending {total} likely secret(s) as they are");
+            Ok(())
+        }
+        _ => Err(CliError::new(Exit::BadInput, "cancelled: nothing was sent")),
+    }
+}
+
+/// The sizes of a run for this model, from the config.
+pub fn settings(ctx: &Ctx, info: &ModelInfo, max_output: Option<u64>) -> Settings {
+    let cfg = &ctx.config.file.documents;
+    let window = info.context_window;
+    let reserve = max_output
+        .or(info.max_output_tokens)
+        .unwrap_or(4096)
+        .min(window.unwrap_or(u64::MAX) / 4);
+    Settings {
+        window,
+        reserve,
+        chunk_tokens: cfg.chunk_tokens.max(256),
+        overlap_tokens: cfg.overlap_tokens,
+        concurrency: cfg.concurrency.clamp(1, 16),
+        note_tokens: 1_000,
+    }
+}
+
+/// Count documents into blocks (the slow step: a tokenizer pass over every text).
+pub fn measure_all(docs: Vec<(String, String)>, s: &Settings) -> Vec<Measured> {
+    let count = |t: &str| crate::llm::context::count_tokens(t) as usize;
+    docs.into_iter()
+        .map(|(name, text)| summarize::measure(&name, text, s.chunk_tokens, &count))
+        .collect()
+}
+
+/// Ask before an expensive run (or stop, without a terminal), unless `--yes`.
+pub fn confirm_cost(
+    est: &Estimate,
+    info: Option<&ModelInfo>,
+    cfg: &DocumentsConfig,
+    yes: bool,
+    strategy: &Strategy,
+) -> Result<(), CliError> {
+    let Some(cost) = est.cost(info) else {
+        return Ok(());
+    };
+    if cost <= cfg.confirm_above_usd || yes {
+        return Ok(());
+    }
+    let how = match strategy {
+        Strategy::Whole => "in one request".to_string(),
+        Strategy::Parts(p) => format!("read in {} parts, {} requests", p.len(), est.requests),
+    };
+    let what = format!(
+        "this is estimated at {} ({} tokens in, {how}), above [documents] confirm_above_usd ({})",
+        money(Some(cost)),
+        group_digits(est.input_tokens),
+        money(Some(cfg.confirm_above_usd))
+    );
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(CliError::new(
+            Exit::BadInput,
+            format!(
+                "{what}: nothing was sent. Add --yes to go ahead, or --first N to send only the first N tokens"
+            ),
+        ));
+    }
+    eprint!("{what}. Go ahead? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    if line.trim().eq_ignore_ascii_case("y") || line.trim().eq_ignore_ascii_case("yes") {
+        Ok(())
+    } else {
+        Err(CliError::new(Exit::BadInput, "cancelled: nothing was sent"))
+    }
+}
+
+/// Show a run's progress on stderr: one updating line on a terminal, a line per step
+/// otherwise.
+pub struct ProgressLine {
+    tty: bool,
+    price: Option<ModelInfo>,
+    open: bool,
+}
+
+impl ProgressLine {
+    /// For a model with these prices.
+    pub fn new(price: Option<ModelInfo>) -> Self {
+        ProgressLine {
+            tty: std::io::stderr().is_terminal(),
+            price,
+            open: false,
+        }
+    }
+
+    /// Show one event (answer text is not shown here).
+    pub fn show(&mut self, ev: &Event) {
+        match ev {
+            Event::Progress(p) => {
+                let what = match p.phase {
+                    Phase::Reading => format!("reading part {}/{}", p.done, p.total),
+                    Phase::Merging(r) => {
+                        format!("combining notes (round {r}) {}/{}", p.done, p.total)
+                    }
+                    Phase::Answering if p.done == 0 => "writing the answer".to_string(),
+                    Phase::Answering => return self.end(),
+                };
+                let cost = self
+                    .price
+                    .as_ref()
+                    .and_then(|i| i.cost(p.tokens_in, 0, p.tokens_out));
+                let line = format!(
+                    "{what} · {} tokens in, {} out · {}",
+                    group_digits(p.tokens_in),
+                    group_digits(p.tokens_out),
+                    money(cost)
+                );
+                if self.tty {
+                    eprint!("\r\x1b[K{line}");
+                    if p.phase == Phase::Answering {
+                        eprintln!();
+                        self.open = false;
+                    } else {
+                        self.open = true;
+                    }
+                } else if p.done > 0 || p.phase == Phase::Answering {
+                    eprintln!("{line}");
+                }
+            }
+            Event::Retrying(n) => {
+                self.end();
+                eprintln!(
+                    "{}, retrying in {} (retry {} of {})…",
+                    n.reason,
+                    crate::llm::error::human_duration(n.wait),
+                    n.retry,
+                    n.of
+                );
+            }
+            Event::Answer(_) => self.end(),
+        }
+    }
+
+    /// Finish an open line.
+    pub fn end(&mut self) {
+        if self.open {
+            eprintln!();
+            self.open = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_numbers_read_well() {
+        assert_eq!(group_digits(0), "0");
+        assert_eq!(group_digits(999), "999");
+        assert_eq!(group_digits(1_000), "1,000");
+        assert_eq!(group_digits(150_000), "150,000");
+        assert_eq!(group_digits(1_234_567), "1,234,567");
+        assert_eq!(human_size(12), "12 bytes");
+        assert_eq!(human_size(2_000), "2 KB");
+        assert_eq!(human_size(5 * 1024 * 1024 / 2), "2.5 MB");
+    }
+}

@@ -1,0 +1,445 @@
+//! Documents on the command line, as real processes against the local test server:
+//! `clerk ask --file`, `clerk summarize` over a document longer than the model's window
+//! (every request of the map-reduce checked), the cost check, the secret scan, and files
+//! that cannot be read.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use support::env::*;
+use support::server::*;
+
+/// A model with a 2,000-token window and prices, and small parts.
+const TINY: &str = r#"
+[models.tiny]
+context_window = 2000
+max_output_tokens = 200
+input_per_million = 0.15
+cached_input_per_million = 0.075
+output_per_million = 0.60
+
+[documents]
+chunk_tokens = 400
+overlap_tokens = 100
+concurrency = 2
+"#;
+
+fn config(env: &Env, text: &str) {
+    env.write(&env.home().join("config/clerk"), "config.toml", text);
+}
+
+/// About 3,000 tokens in 40 numbered paragraphs under headings.
+fn long_document() -> String {
+    let mut t = String::new();
+    for k in 1..=40 {
+        if k % 10 == 1 {
+            t.push_str(&format!("# Chapter {}\n\n", k / 10 + 1));
+        }
+        t.push_str(&format!(
+            "P{k}: the travel policy clause number {k} says that receipts are kept for {k} months and that managers approve claims within {k} days of filing them. Claims above the limit of clause {k} go to the finance director, who answers within a week; late claims need a written reason.\n\n"
+        ));
+    }
+    t
+}
+
+fn messages(r: &Recorded) -> Vec<(String, String)> {
+    r.json()["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().to_string(),
+                m["content"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn last_user(r: &Recorded) -> String {
+    messages(r)
+        .into_iter()
+        .rev()
+        .find(|(role, _)| role == "user")
+        .unwrap()
+        .1
+}
+
+fn is_notes_request(r: &Recorded) -> bool {
+    messages(r)
+        .first()
+        .is_some_and(|(role, c)| role == "system" && c.starts_with("You read one part"))
+}
+
+#[test]
+fn ask_with_files_sends_each_in_a_named_block_before_the_question() {
+    let env = Env::new();
+    env.server.push(Reply::stream(&["Within 30 days."]));
+    let a = env.write(
+        env.home(),
+        "policy.md",
+        "# Travel\n\nFile within 30 days.\n",
+    );
+    let pdf = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/two-pages.pdf");
+    let o = env.run(&[
+        "ask",
+        "--file",
+        a.to_str().unwrap(),
+        "-f",
+        pdf.to_str().unwrap(),
+        "When are expenses due?",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "Within 30 days.\n");
+    let reqs = env.server.chat_requests();
+    assert_eq!(reqs.len(), 1, "a document that fits is sent as it is");
+    let user = last_user(&reqs[0]);
+    assert!(
+        user.starts_with("<document name=\"policy.md\">\n# Travel\n\nFile within 30 days.\n</document>\n\n<document name=\"two-pages.pdf\">\n--- page 1 ---\nTravel policy"),
+        "{user}"
+    );
+    assert!(
+        user.contains("--- page 2 ---\nExpenses are filed within 30 days."),
+        "{user}"
+    );
+    assert!(
+        user.ends_with("</document>\n\nWhen are expenses due?"),
+        "{user}"
+    );
+    // What was attached is described on stderr.
+    assert!(err(&o).contains("two-pages.pdf · "), "{}", err(&o));
+    assert!(err(&o).contains("2 pages"), "{}", err(&o));
+}
+
+#[test]
+fn a_gbk_file_is_decoded_and_said_so() {
+    let env = Env::new();
+    env.server.push(Reply::stream(&["ok"]));
+    let gbk = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gbk-notes.txt");
+    let o = env.run(&["ask", "--file", gbk.to_str().unwrap(), "总结"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let user = last_user(&env.server.chat_requests()[0]);
+    assert!(user.contains("差旅报销须在三十天内提交。"), "{user}");
+    assert!(err(&o).contains("GB18030"), "{}", err(&o));
+}
+
+#[test]
+fn files_that_cannot_be_read_say_why_and_send_nothing() {
+    let env = Env::new();
+    let docx = env.write(
+        env.home(),
+        "broken.docx",
+        "this is not a zip archive at all",
+    );
+    let scan = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scanned.pdf");
+    let bin = env.home().join("tool.bin");
+    std::fs::write(&bin, [0u8, 159, 146, 150, 0, 1, 2, 3, 0, 0, 7, 200]).unwrap();
+    let cases: [(&std::path::Path, &str); 4] = [
+        (&docx, "broken.docx is damaged or not a valid"),
+        (&scan, "scanned.pdf has no text layer (3 page(s)"),
+        (&bin, "tool.bin looks like a binary file"),
+        (
+            std::path::Path::new("/nonexistent/plan.txt"),
+            "cannot read /nonexistent/plan.txt",
+        ),
+    ];
+    for (path, says) in cases {
+        let o = env.run(&["ask", "--file", path.to_str().unwrap(), "summarise"]);
+        assert_eq!(o.status.code(), Some(2), "{}: {}", path.display(), err(&o));
+        assert!(err(&o).contains(says), "{}: {}", path.display(), err(&o));
+    }
+    // A file over the configured size.
+    config(&env, "[documents]\nmax_file_mb = 1\n");
+    let big = env.write(env.home(), "big.txt", &"x ".repeat(600_000));
+    let o = env.run(&["ask", "--file", big.to_str().unwrap(), "summarise"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("over the 1 MB limit"), "{}", err(&o));
+    assert_eq!(env.server.chat_requests().len(), 0, "nothing was sent");
+}
+
+#[test]
+fn summarize_reads_a_long_document_in_parts_and_combines_the_notes() {
+    let env = Env::new();
+    config(&env, TINY);
+    let doc = long_document();
+    let path = env.write(env.home(), "policy.txt", &doc);
+    env.server.push(Reply::rate_limited("0"));
+    env.server.set_default(Reply::stream(&["NOTE"]));
+    let o = env.run(&[
+        "--model",
+        "tiny",
+        "summarize",
+        path.to_str().unwrap(),
+        "--length",
+        "short",
+        "--lang",
+        "zh",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let v: Value = serde_json::from_str(out(&o).trim()).unwrap();
+    let n = v["parts"].as_u64().unwrap() as usize;
+    assert!(n >= 5, "~3,000 tokens in parts of at most 400: {n}");
+    let answer = v["answer"].as_str().unwrap();
+    assert!(
+        answer.starts_with("NOTE")
+            && answer.contains(&format!("Built from {n} parts of policy.txt")),
+        "{answer}"
+    );
+
+    let reqs = env.server.chat_requests();
+    assert_eq!(
+        reqs.len(),
+        n + 2,
+        "one request per part, one retry, one final"
+    );
+    let notes: Vec<&Recorded> = reqs.iter().filter(|r| is_notes_request(r)).collect();
+    // n notes requests plus the one that was rate limited and retried with the same body.
+    assert_eq!(notes.len(), n + 1);
+    let mut seen = BTreeSet::new();
+    for r in &notes {
+        let user = last_user(r);
+        assert!(
+            user.contains("<request>\nSummarise the document below."),
+            "the request travels with every part"
+        );
+        assert!(user.contains("Chinese (简体中文)"), "{user}");
+        let part = user
+            .split("part=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap()
+            .to_string();
+        assert!(part.ends_with(&format!(" of {n}")), "{part}");
+        assert_eq!(
+            r.json()["max_tokens"]
+                .as_u64()
+                .or(r.json()["max_completion_tokens"].as_u64()),
+            Some(1000)
+        );
+        seen.insert(part);
+        // Each part fits: 400 tokens is well under 2,400 bytes.
+        let body = user.split("\">\n").nth(1).unwrap();
+        assert!(body.len() < 2_400, "{}", body.len());
+    }
+    assert_eq!(seen.len(), n, "every part was read");
+    // No text lost: every paragraph went out in some part, and neighbours overlap.
+    for k in 1..=40 {
+        assert!(
+            notes
+                .iter()
+                .any(|r| last_user(r).contains(&format!("P{k}: "))),
+            "paragraph {k} was sent"
+        );
+    }
+    let copies: usize = (1..=40)
+        .map(|k| {
+            let needle = format!("P{k}: ");
+            let in_parts: BTreeSet<String> = notes
+                .iter()
+                .map(|r| last_user(r))
+                .filter(|u| u.contains(&needle))
+                .collect();
+            in_parts.len()
+        })
+        .sum();
+    assert!(copies > 40, "some paragraphs are in two neighbouring parts");
+
+    // The final request: the template's system prompt, the notes on every part in order.
+    let last = reqs.last().unwrap();
+    assert!(!is_notes_request(last));
+    let m = messages(last);
+    assert!(m[0].1.starts_with("You summarise documents"), "{}", m[0].1);
+    let user = &m[1].1;
+    assert!(user.contains(&format!("read in {n} parts")), "{user}");
+    let mut at = 0;
+    for i in 1..=n {
+        let tag = format!("<notes on=\"policy.txt, part {i} of {n}\">\nNOTE\n</notes>");
+        let pos = user.find(&tag).unwrap_or_else(|| panic!("{tag} in {user}"));
+        assert!(pos >= at, "in order");
+        at = pos;
+    }
+    assert!(
+        !user.contains("P7: "),
+        "the final request has notes, not the document"
+    );
+    // Progress went to stderr.
+    let e = err(&o);
+    assert!(e.contains(&format!("reading them in {n} parts")), "{e}");
+    assert!(e.contains("rate limited"), "{e}");
+    assert!(e.contains(&format!("reading part {n}/{n}")), "{e}");
+}
+
+#[test]
+fn first_n_tokens_sends_one_request_instead_of_parts() {
+    let env = Env::new();
+    config(&env, TINY);
+    let path = env.write(env.home(), "policy.txt", &long_document());
+    env.server.set_default(Reply::stream(&["short"]));
+    let o = env.run(&[
+        "--model",
+        "tiny",
+        "summarize",
+        path.to_str().unwrap(),
+        "--first",
+        "600",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let reqs = env.server.chat_requests();
+    assert_eq!(reqs.len(), 1);
+    let user = last_user(&reqs[0]);
+    assert!(user.contains("P1: ") && !user.contains("P30: "), "{user}");
+    assert!(
+        err(&o).contains("sending only the first 600 tokens"),
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn a_failed_part_stops_the_run_and_names_the_part() {
+    let env = Env::new();
+    config(&env, &TINY.replace("concurrency = 2", "concurrency = 1"));
+    let path = env.write(env.home(), "policy.txt", &long_document());
+    env.server.push(Reply::stream(&["NOTE"]));
+    env.server.push(Reply::error(
+        400,
+        "This model's maximum context length is exceeded",
+        "invalid_request_error",
+        None,
+    ));
+    env.server.set_default(Reply::stream(&["NOTE"]));
+    let o = env.run(&["--model", "tiny", "summarize", path.to_str().unwrap()]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        err(&o).contains("reading policy.txt, part 2 of"),
+        "{}",
+        err(&o)
+    );
+    assert_eq!(
+        env.server.chat_requests().len(),
+        2,
+        "no request after the failure"
+    );
+    assert_eq!(out(&o), "");
+}
+
+#[test]
+fn an_expensive_run_asks_first_and_stops_without_a_terminal() {
+    let env = Env::new();
+    config(
+        &env,
+        &TINY.replace("input_per_million = 0.15", "input_per_million = 100.0"),
+    );
+    let path = env.write(env.home(), "policy.txt", &long_document());
+    env.server.set_default(Reply::stream(&["NOTE"]));
+    let o = env.run(&["--model", "tiny", "summarize", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("above [documents] confirm_above_usd"),
+        "{}",
+        err(&o)
+    );
+    assert!(err(&o).contains("--yes"), "{}", err(&o));
+    assert_eq!(env.server.chat_requests().len(), 0, "nothing was sent");
+    let o = env.run(&[
+        "--model",
+        "tiny",
+        "summarize",
+        path.to_str().unwrap(),
+        "--yes",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(env.server.chat_requests().len() > 2);
+}
+
+#[test]
+fn secrets_are_caught_before_sending() {
+    let env = Env::new();
+    let key = concat!("AKIA", "IOSFODNN7EXAMPLE");
+    let path = env.write(
+        env.home(),
+        "deploy.txt",
+        &format!("Deploy notes.\naws_access_key_id = {key}\nThen restart.\n"),
+    );
+    // No terminal: stop, list what was found (masked), send nothing.
+    let o = env.run(&[
+        "ask",
+        "--file",
+        path.to_str().unwrap(),
+        "what does this do?",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    let e = err(&o);
+    assert!(e.contains("deploy.txt line 2: AWS access key"), "{e}");
+    assert!(!e.contains(key), "the secret itself is never printed");
+    assert!(e.contains("--secrets redact"), "{e}");
+    assert_eq!(env.server.chat_requests().len(), 0);
+    // Redact: the key is replaced in what is sent.
+    env.server.push(Reply::stream(&["ok"]));
+    let o = env.run(&[
+        "ask",
+        "--file",
+        path.to_str().unwrap(),
+        "--secrets",
+        "redact",
+        "what does this do?",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let user = last_user(&env.server.chat_requests()[0]);
+    assert!(
+        user.contains("[REDACTED:aws-access-key]") && !user.contains(key),
+        "{user}"
+    );
+    // Send anyway: as it is.
+    env.server.push(Reply::stream(&["ok"]));
+    let o = env.run(&[
+        "ask",
+        "--file",
+        path.to_str().unwrap(),
+        "--secrets",
+        "send",
+        "what does this do?",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(last_user(&env.server.chat_requests()[1]).contains(key));
+    // The question is scanned too, and `clerk run` values.
+    let o = env.run(&["ask", &format!("is {key} valid?")]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    let o = env.run(&[
+        "run",
+        "summarize",
+        "--var",
+        &format!("document=@{}", path.display()),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("document line 2: AWS access key"),
+        "{}",
+        err(&o)
+    );
+    assert_eq!(env.server.chat_requests().len(), 2);
+}
+
+#[test]
+fn clerk_run_reads_a_pdf_variable() {
+    let env = Env::new();
+    env.server.push(Reply::stream(&["summary"]));
+    let pdf = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/two-pages.pdf");
+    let o = env.run(&[
+        "run",
+        "summarize",
+        "--var",
+        &format!("document=@{}", pdf.display()),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let user = last_user(&env.server.chat_requests()[0]);
+    assert!(
+        user.contains("--- page 2 ---\nExpenses are filed within 30 days."),
+        "{user}"
+    );
+}
