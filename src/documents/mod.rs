@@ -5,5 +5,7 @@
 
 pub mod chunk;
 pub mod extract;
+#[doc(hidden)]
+pub mod fixtures;
 pub mod secrets;
 pub mod summarize;
