@@ -33,6 +33,7 @@ fn setup() -> Setup {
         ],
         history: true,
         tz_offset_secs: 0,
+        scan_secrets: true,
     }
 }
 

@@ -106,6 +106,8 @@ pub enum Command {
     ComposeInEditor,
     /// Choose and run a template.
     Templates,
+    /// Attach a file to the message.
+    Attach,
     /// Save the message (or the selected question) as a new template.
     SaveAsTemplate,
 }
@@ -178,6 +180,7 @@ impl Command {
             Command::ExpandPastes => "expand pasted text into the box",
             Command::ComposeInEditor => "write the message in $EDITOR",
             Command::Templates => "choose and run a template",
+            Command::Attach => "attach a file",
             Command::SaveAsTemplate => "save the message as a template",
         }
     }
@@ -358,7 +361,8 @@ const DEFAULTS: &[(Mode, &str, Command)] = &[
     (Mode::Global, "ctrl+r", Command::Regenerate),
     (Mode::Global, "ctrl+z", Command::Undo),
     (Mode::Global, "ctrl+k", Command::AddKey),
-    (Mode::Global, "ctrl+o", Command::ModelPicker),
+    (Mode::Global, "ctrl+l", Command::ModelPicker),
+    (Mode::Global, "ctrl+o", Command::Attach),
     (Mode::Global, "f2", Command::SystemPrompt),
     (Mode::Global, "ctrl+p", Command::Templates),
     (Mode::Global, "ctrl+s", Command::SaveAsTemplate),

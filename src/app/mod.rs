@@ -6,6 +6,7 @@
 //! reads the clock (time arrives in messages), touches the terminal, the network or the
 //! store.
 
+pub mod attach;
 pub mod forms;
 pub mod keymap;
 pub mod msg;
@@ -67,6 +68,8 @@ pub struct Paste {
     pub counting: bool,
     /// It goes after the typed text (the box had text when it was pasted).
     pub after: bool,
+    /// An attached file (sent in a `<document name="…">` block).
+    pub file: Option<attach::FileMeta>,
 }
 
 impl Paste {
@@ -79,6 +82,25 @@ impl Paste {
             tokens: None,
             counting: false,
             after,
+            file: None,
+        }
+    }
+
+    /// The text as sent: a file in its named block, a paste as it is.
+    pub fn sent_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.file {
+            Some(f) => std::borrow::Cow::Owned(crate::documents::summarize::document_block(
+                &f.name, &self.text,
+            )),
+            None => std::borrow::Cow::Borrowed(self.text.trim_end_matches('\n')),
+        }
+    }
+
+    /// Its name in a long message ("report.pdf", "pasted text 2").
+    pub fn doc_name(&self, n: usize) -> String {
+        match &self.file {
+            Some(f) => f.name.clone(),
+            None => format!("pasted text {n}"),
         }
     }
 }
@@ -97,12 +119,16 @@ impl Draft {
     /// text, later ones after it, separated by one blank line (a paste's final line ends
     /// are dropped).
     pub fn compose(&self) -> String {
-        let before = self.pastes.iter().filter(|p| !p.after).map(|p| &*p.text);
-        let after = self.pastes.iter().filter(|p| p.after).map(|p| &*p.text);
-        let parts: Vec<&str> = before
-            .chain(std::iter::once(self.text.as_str()))
+        let before = self
+            .pastes
+            .iter()
+            .filter(|p| !p.after)
+            .map(Paste::sent_text);
+        let after = self.pastes.iter().filter(|p| p.after).map(Paste::sent_text);
+        let typed = std::borrow::Cow::Borrowed(self.text.trim_end_matches('\n'));
+        let parts: Vec<std::borrow::Cow<'_, str>> = before
+            .chain(std::iter::once(typed))
             .chain(after)
-            .map(|t| t.trim_end_matches('\n'))
             .filter(|t| !t.is_empty())
             .collect();
         parts.join("\n\n")
@@ -332,6 +358,15 @@ pub enum Dialog {
     },
     /// Fill a template's variables.
     Form(Form),
+    /// Attach a file: its path as typed, and completions.
+    Attach {
+        /// The path.
+        path: String,
+        /// Completions when several match.
+        candidates: Vec<String>,
+    },
+    /// A decision before sending: secrets found, too long, or over the cost limit.
+    BeforeSend(Box<attach::Check>),
     /// Paste an API key.
     ApiKey {
         /// The key as typed (shown masked).
@@ -397,6 +432,8 @@ pub struct Setup {
     pub history: bool,
     /// The local time zone's offset from UTC, for grouping sessions by day.
     pub tz_offset_secs: i64,
+    /// Look for secrets before sending.
+    pub scan_secrets: bool,
 }
 
 /// The whole state of the full-screen app.
@@ -434,6 +471,8 @@ pub struct App {
     pub removed_paste: Option<(Paste, i64)>,
     /// Numbers pastes.
     pub paste_seq: u64,
+    /// The send being checked off the UI's path (its number).
+    pub checking: Option<u64>,
     /// Drafts of sessions switched away from (`0`: the new session).
     pub drafts: HashMap<SessionId, Draft>,
     /// Answers being written.
@@ -488,6 +527,7 @@ impl App {
             pastes: Vec::new(),
             removed_paste: None,
             paste_seq: 0,
+            checking: None,
             drafts: HashMap::new(),
             live: HashMap::new(),
             pending_new: None,

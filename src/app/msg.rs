@@ -102,6 +102,17 @@ pub enum Msg {
     },
     /// A template could not start (the message says why).
     RunFailed(String),
+    /// Files were read for attaching (or why not).
+    Attached {
+        /// Each file, in order.
+        results: Vec<Result<super::attach::Attached, String>>,
+        /// The `@path` words they came from (taken out of the message once attached).
+        from_text: Vec<String>,
+        /// A pasted text to insert as typed if it was not a file after all.
+        fallback: Option<String>,
+    },
+    /// A message was checked before sending.
+    Checked(Box<super::attach::Check>),
     /// A chip's tokens were counted.
     Counted {
         /// Which paste.
@@ -118,6 +129,8 @@ pub enum StreamEvent {
     Retrying(RetryNotice),
     /// More text.
     Delta(String),
+    /// How a long document's reading is going ("reading part 3/12 · …").
+    Progress(String),
     /// Finished (possibly partial); the store already holds the final state. With its cost.
     Done(Answer, Option<f64>),
     /// Could not start (the message says why); the store marked the answer failed.
@@ -143,7 +156,20 @@ pub enum Effect {
         system: Option<String>,
         /// Edit and resend: this message and every later one are replaced.
         replace_from: Option<MessageId>,
+        /// Longer than the window: read in parts, or only its start.
+        long: Option<super::attach::LongSend>,
     },
+    /// Read files to attach (off the UI's path).
+    Attach {
+        /// Paths as typed (`~` allowed).
+        paths: Vec<String>,
+        /// Whether they are `@path` words of the message.
+        from_text: bool,
+        /// A pasted text to insert if the one path is not a file.
+        fallback: Option<String>,
+    },
+    /// Check a message before sending (secrets, size, cost) off the UI's path.
+    Check(super::attach::Outgoing),
     /// Answer the last question of a session again (its last answer is replaced).
     Regenerate {
         /// The session.

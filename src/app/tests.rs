@@ -29,6 +29,7 @@ fn setup(has_key: bool) -> Setup {
         ],
         history: true,
         tz_offset_secs: 0,
+        scan_secrets: true,
     }
 }
 
@@ -126,6 +127,7 @@ fn typing_goes_to_the_input_and_enter_sends_it() {
     assert_eq!(
         fx,
         vec![Effect::Send {
+            long: None,
             system: None,
             replace_from: None,
             session_id: None,
@@ -797,7 +799,7 @@ fn the_new_sessions_draft_is_restored_at_start() {
 #[test]
 fn model_picker_and_system_prompt() {
     let mut a = with_sessions();
-    update(&mut a, ctrl('o'));
+    update(&mut a, ctrl('l'));
     assert_eq!(a.dialog, Some(Dialog::Models { selected: 0 }));
     update(&mut a, key(KeyCode::Down));
     assert!(
@@ -815,6 +817,7 @@ fn model_picker_and_system_prompt() {
     assert_eq!(
         fx,
         vec![Effect::Send {
+            long: None,
             session_id: None,
             text: "hi".into(),
             model: "gpt-4.1".into(),
@@ -838,7 +841,7 @@ fn model_picker_and_system_prompt() {
             Some("Be brief".into())
         )]
     );
-    update(&mut a, ctrl('o'));
+    update(&mut a, ctrl('l'));
     update(&mut a, key(KeyCode::Down));
     let fx = update(&mut a, key(KeyCode::Enter));
     assert_eq!(
@@ -991,6 +994,7 @@ fn edit_and_resend_replaces_the_question_and_what_followed() {
     assert_eq!(
         fx,
         vec![Effect::Send {
+            long: None,
             session_id: Some(1),
             text: "first (edited)".into(),
             model: "gpt-4o-mini".into(),
@@ -1429,4 +1433,334 @@ fn with_a_query_the_best_match_comes_first() {
     items.push(item("policy-bot", "Ask the policy bot", "Mine", vec![]));
     let hits = forms::matches(&items, "policy bot");
     assert_eq!(items[hits[0]].id, "policy-bot", "{hits:?}");
+}
+
+// ---- attachments and the check before sending -------------------------------------
+
+fn attached(name: &str, text: &str, tokens: u64) -> attach::Attached {
+    attach::Attached {
+        meta: attach::FileMeta {
+            name: name.into(),
+            bytes: 1_258_291,
+            pages: Some(312),
+            rows: None,
+            cost: Some(0.0225),
+        },
+        text: std::sync::Arc::from(text),
+        tokens,
+    }
+}
+
+#[test]
+fn at_path_words_attach_their_files_then_enter_checks_and_sends() {
+    let mut a = app();
+    type_text(&mut a, "summarise @~/docs/report.pdf for me");
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        vec![Effect::Attach {
+            paths: vec!["~/docs/report.pdf".into()],
+            from_text: true,
+            fallback: None,
+        }]
+    );
+    assert!(a.transcript.is_empty(), "nothing sent yet");
+    update(
+        &mut a,
+        Msg::Attached {
+            results: vec![Ok(attached("report.pdf", "--- page 1 ---\nBody", 150_000))],
+            from_text: vec!["~/docs/report.pdf".into()],
+            fallback: None,
+        },
+    );
+    assert_eq!(a.input_text(), "summarise for me");
+    assert_eq!(a.pastes.len(), 1);
+    assert_eq!(a.pastes[0].file.as_ref().unwrap().name, "report.pdf");
+    assert_eq!(a.pastes[0].tokens, Some(150_000));
+    assert!(
+        a.notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("attached report.pdf")
+    );
+    // The file is sent in a named block before the question, after a check off the UI path.
+    let fx = update(&mut a, key(KeyCode::Enter));
+    let [Effect::Check(out)] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(
+        &*out.text,
+        "<document name=\"report.pdf\">\n--- page 1 ---\nBody\n</document>\n\nsummarise for me"
+    );
+    assert_eq!(
+        out.docs,
+        vec![(
+            "report.pdf".to_string(),
+            std::sync::Arc::from("--- page 1 ---\nBody")
+        )]
+    );
+    // A clear check sends it as it is.
+    let check = attach::Check {
+        seq: out.seq,
+        outgoing: out.clone(),
+        found: vec![],
+        redacted: None,
+        tokens: 20,
+        room: Some(100_000),
+        parts: None,
+        cost: Some(0.000_01),
+        over_limit: false,
+        limit: 0.05,
+        redact: None,
+    };
+    let fx = update(&mut a, Msg::Checked(Box::new(check.clone())));
+    let [
+        Effect::Send {
+            text, long: None, ..
+        },
+    ] = fx.as_slice()
+    else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(text, &*out.text);
+    assert!(a.pastes.is_empty() && a.input_text().is_empty());
+    // A stale check (an older send) does nothing.
+    assert!(update(&mut a, Msg::Checked(Box::new(check))).is_empty());
+}
+
+#[test]
+fn a_file_that_cannot_be_read_keeps_the_words_and_says_why() {
+    let mut a = app();
+    type_text(&mut a, "read @missing.txt");
+    update(&mut a, key(KeyCode::Enter));
+    update(
+        &mut a,
+        Msg::Attached {
+            results: vec![Err("cannot read missing.txt: No such file".into())],
+            from_text: vec!["missing.txt".into()],
+            fallback: None,
+        },
+    );
+    assert_eq!(a.input_text(), "read @missing.txt");
+    assert!(a.pastes.is_empty());
+    let n = a.notice.as_ref().unwrap();
+    assert_eq!(n.level, Level::Error);
+    assert!(n.text.contains("No such file"));
+}
+
+#[test]
+fn a_pasted_path_attaches_and_falls_back_to_text() {
+    let mut a = app();
+    let fx = update(&mut a, Msg::Paste("'/tmp/q3 report.docx'".into()));
+    assert_eq!(
+        fx,
+        vec![Effect::Attach {
+            paths: vec!["/tmp/q3 report.docx".into()],
+            from_text: false,
+            fallback: Some("'/tmp/q3 report.docx'".into()),
+        }]
+    );
+    update(
+        &mut a,
+        Msg::Attached {
+            results: vec![Err("cannot read q3 report.docx".into())],
+            from_text: vec![],
+            fallback: Some("'/tmp/q3 report.docx'".into()),
+        },
+    );
+    assert_eq!(
+        a.input_text(),
+        "'/tmp/q3 report.docx'",
+        "not a file: pasted as text"
+    );
+    assert!(a.notice.is_none());
+    // Ordinary text is pasted as before.
+    assert!(update(&mut a, Msg::Paste(" and more".into())).is_empty());
+}
+
+#[test]
+fn ctrl_o_opens_the_attach_dialog_with_completion() {
+    let mut a = app();
+    update(&mut a, ctrl('o'));
+    assert!(matches!(a.dialog, Some(Dialog::Attach { .. })));
+    type_text(&mut a, "~/Doc");
+    let fx = update(&mut a, key(KeyCode::Tab));
+    assert_eq!(fx, vec![Effect::CompletePath("~/Doc".into())]);
+    update(
+        &mut a,
+        Msg::PathCompleted {
+            typed: "~/Doc".into(),
+            common: "~/Documents/".into(),
+            candidates: vec![],
+        },
+    );
+    type_text(&mut a, "plan.pdf");
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        vec![Effect::Attach {
+            paths: vec!["~/Documents/plan.pdf".into()],
+            from_text: false,
+            fallback: None,
+        }]
+    );
+    assert!(a.dialog.is_none());
+    update(&mut a, ctrl('o'));
+    update(&mut a, key(KeyCode::Esc));
+    assert!(a.dialog.is_none());
+}
+
+#[test]
+fn secrets_in_a_short_message_ask_first_redact_send_or_cancel() {
+    let key_text = concat!("AKIA", "IOSFODNN7EXAMPLE");
+    let message = format!("why is {key_text} rejected?");
+    for (choice, expect) in [
+        (
+            'r',
+            Some("why is [REDACTED:aws-access-key] rejected?".to_string()),
+        ),
+        ('s', Some(message.clone())),
+        ('c', None),
+    ] {
+        let mut a = app();
+        type_text(&mut a, &message);
+        let fx = update(&mut a, key(KeyCode::Enter));
+        assert!(fx.is_empty(), "nothing is sent before the choice");
+        let Some(Dialog::BeforeSend(check)) = &a.dialog else {
+            panic!("{:?}", a.dialog)
+        };
+        assert_eq!(check.found.len(), 1);
+        assert_eq!(check.found[0].label, "AWS access key ID");
+        assert!(!check.found[0].preview.contains(key_text));
+        let fx = update(&mut a, key(KeyCode::Char(choice)));
+        match expect {
+            Some(text) => {
+                let [Effect::Send { text: sent, .. }] = fx.as_slice() else {
+                    panic!("{fx:?}")
+                };
+                assert_eq!(sent, &text);
+                assert_eq!(
+                    a.transcript[0].content, text,
+                    "the transcript shows what was sent"
+                );
+            }
+            None => {
+                assert!(fx.is_empty());
+                assert_eq!(a.input_text(), message, "cancel keeps the message");
+                assert!(a.dialog.is_none());
+            }
+        }
+    }
+}
+
+fn long_check(a: &mut App) -> attach::Check {
+    let body = "paragraph\n".repeat(20_000);
+    update(&mut a.clone(), Msg::Paste(body.clone()));
+    update(a, Msg::Paste(body));
+    type_text(a, "what are the risks?");
+    let fx = update(a, key(KeyCode::Enter));
+    let [Effect::Check(out)] = fx.as_slice() else {
+        panic!("{} effects", fx.len())
+    };
+    attach::Check {
+        seq: out.seq,
+        outgoing: out.clone(),
+        found: vec![],
+        redacted: None,
+        tokens: 400_000,
+        room: Some(123_904),
+        parts: Some((50, 52)),
+        cost: Some(0.07),
+        over_limit: true,
+        limit: 0.05,
+        redact: None,
+    }
+}
+
+#[test]
+fn a_message_longer_than_the_window_is_read_in_parts_or_cut() {
+    // In parts.
+    let mut a = app();
+    let check = long_check(&mut a);
+    assert!(update(&mut a, Msg::Checked(Box::new(check))).is_empty());
+    assert!(matches!(a.dialog, Some(Dialog::BeforeSend(_))));
+    assert!(
+        update(&mut a, key(KeyCode::Char('y'))).is_empty(),
+        "y is not an answer here"
+    );
+    let fx = update(&mut a, key(KeyCode::Char('p')));
+    let [
+        Effect::Send {
+            long: Some(long), ..
+        },
+    ] = fx.as_slice()
+    else {
+        panic!("{} effects", fx.len())
+    };
+    assert_eq!(long.question, "what are the risks?");
+    assert_eq!(long.docs.len(), 1);
+    assert_eq!(long.docs[0].0, "pasted text 1");
+    assert_eq!(long.first, None);
+    assert!(!long.redact);
+    // Only the first tokens.
+    let mut a = app();
+    let check = long_check(&mut a);
+    let n = check.first_tokens();
+    assert!(n > 100_000 && n < 123_904, "{n}");
+    update(&mut a, Msg::Checked(Box::new(check)));
+    let fx = update(&mut a, key(KeyCode::Char('f')));
+    let [
+        Effect::Send {
+            long: Some(long), ..
+        },
+    ] = fx.as_slice()
+    else {
+        panic!("{} effects", fx.len())
+    };
+    assert_eq!(long.first, Some(n));
+}
+
+#[test]
+fn over_the_cost_limit_asks_before_sending() {
+    let mut a = app();
+    let mut check = long_check(&mut a);
+    check.parts = None;
+    update(&mut a, Msg::Checked(Box::new(check)));
+    assert!(
+        update(&mut a, key(KeyCode::Char('p'))).is_empty(),
+        "no parts to read"
+    );
+    let fx = update(&mut a, key(KeyCode::Char('y')));
+    assert!(
+        matches!(fx.as_slice(), [Effect::Send { long: None, .. }]),
+        "{} effects",
+        fx.len()
+    );
+}
+
+#[test]
+fn progress_of_a_long_document_shows_while_it_is_read() {
+    let mut a = with_sessions();
+    update(&mut a, key(KeyCode::Enter));
+    a.live.insert(2, Live::default());
+    update(
+        &mut a,
+        Msg::Stream {
+            session_id: 2,
+            event: StreamEvent::Progress("reading part 3/12 ▰▰▱▱▱▱▱▱▱▱".into()),
+        },
+    );
+    assert_eq!(
+        a.live[&2].waiting.as_deref(),
+        Some("reading part 3/12 ▰▰▱▱▱▱▱▱▱▱")
+    );
+    update(
+        &mut a,
+        Msg::Stream {
+            session_id: 2,
+            event: StreamEvent::Delta("The".into()),
+        },
+    );
+    assert_eq!(a.live[&2].waiting, None, "the answer's text replaces it");
 }

@@ -5,6 +5,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind};
 
+use super::attach;
 use super::keymap::{Command, Mode};
 use super::{
     App, Dialog, Draft, EXPAND_MAX_LINES, Editing, Effect, Focus, Level, Live, Msg, NEW_SESSION,
@@ -18,7 +19,13 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) if key.kind != KeyEventKind::Release => on_key(app, key, &mut fx),
         Msg::Key(_) => {}
-        Msg::Paste(text) => on_paste(app, &text),
+        Msg::Paste(text) => on_paste(app, &text, &mut fx),
+        Msg::Attached {
+            results,
+            from_text,
+            fallback,
+        } => attach::on_attached(app, results, from_text, fallback),
+        Msg::Checked(check) => on_checked(app, *check, &mut fx),
         Msg::Resize(w, h) => app.size = (w, h),
         Msg::Mouse(m) => on_mouse(app, m, &mut fx),
         Msg::Tick(now) => on_tick(app, now, &mut fx),
@@ -141,11 +148,19 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             typed,
             common,
             candidates,
-        } => {
-            if let Some(Dialog::Form(form)) = &mut app.dialog {
+        } => match &mut app.dialog {
+            Some(Dialog::Form(form)) => {
                 super::forms::completed(form, &typed, common, candidates);
             }
-        }
+            Some(Dialog::Attach {
+                path,
+                candidates: shown,
+            }) if *path == typed => {
+                *path = common;
+                *shown = candidates;
+            }
+            _ => {}
+        },
         Msg::StepStarted {
             session_id,
             created,
@@ -311,6 +326,11 @@ fn on_tick(app: &mut App, now: i64, fx: &mut Vec<Effect>) {
 fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: &mut Vec<Effect>) {
     let open = app.current == Some(session_id);
     match event {
+        StreamEvent::Progress(text) => {
+            if let Some(l) = app.live.get_mut(&session_id) {
+                l.waiting = Some(text);
+            }
+        }
         StreamEvent::Retrying(n) => {
             let text = format!(
                 "{}, retrying in {} ({} of {})",
@@ -635,6 +655,17 @@ fn send(app: &mut App, fx: &mut Vec<Effect>) {
     if text.trim().is_empty() {
         return;
     }
+    // `@path` words attach their files first; the next Enter sends.
+    let paths = attach::at_paths(&app.input_text());
+    if !paths.is_empty() {
+        notice(app, "attaching…", Level::Info);
+        fx.push(Effect::Attach {
+            paths,
+            from_text: true,
+            fallback: None,
+        });
+        return;
+    }
     if !app.setup.has_key {
         ask_for_key(app);
         return;
@@ -647,6 +678,37 @@ fn send(app: &mut App, fx: &mut Vec<Effect>) {
         );
         return;
     }
+    let seq = app.next_paste_id();
+    let big =
+        text.len() >= attach::CHECK_OFF_THREAD_BYTES || app.pastes.iter().any(|p| p.file.is_some());
+    if big {
+        // Counting and scanning megabytes happen off the UI's path.
+        app.checking = Some(seq);
+        notice(app, "checking the message…", Level::Info);
+        let docs = app
+            .pastes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.doc_name(i + 1), p.text.clone()))
+            .collect();
+        fx.push(Effect::Check(attach::Outgoing {
+            seq,
+            text: std::sync::Arc::from(text),
+            question: app.input_text(),
+            docs,
+            model: app.setup.model.clone(),
+        }));
+        return;
+    }
+    if let Some(check) = attach::quick_check(app, seq, &text) {
+        attach::ask(app, check);
+        return;
+    }
+    commit_send(app, text, None, fx);
+}
+
+/// Put the question in the transcript, clear the box, and send.
+fn commit_send(app: &mut App, text: String, long: Option<attach::LongSend>, fx: &mut Vec<Effect>) {
     // Resending an edited question: it and everything after it are replaced.
     let editing = app.editing.take();
     let replace_from = editing.as_ref().and_then(|e| {
@@ -708,7 +770,22 @@ fn send(app: &mut App, fx: &mut Vec<Effect>) {
         model: app.setup.model.clone(),
         system,
         replace_from: replace_from.map(|(id, _)| id),
+        long,
     });
+}
+
+/// The check before sending came back.
+fn on_checked(app: &mut App, check: attach::Check, fx: &mut Vec<Effect>) {
+    if app.checking != Some(check.seq) {
+        return;
+    }
+    app.checking = None;
+    app.notice = None;
+    if check.is_clear() {
+        commit_send(app, check.outgoing.text.to_string(), None, fx);
+    } else {
+        attach::ask(app, check);
+    }
 }
 
 fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
@@ -927,6 +1004,12 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
         },
         Command::ExpandPastes => expand_pastes(app),
         Command::ComposeInEditor => fx.push(Effect::Compose(app.message_text())),
+        Command::Attach => {
+            app.dialog = Some(Dialog::Attach {
+                path: String::new(),
+                candidates: Vec::new(),
+            });
+        }
         Command::Templates => {
             app.dialog = Some(Dialog::Templates {
                 query: String::new(),
@@ -1097,7 +1180,7 @@ fn regenerate(app: &mut App, fx: &mut Vec<Effect>) {
     });
 }
 
-fn on_paste(app: &mut App, text: &str) {
+fn on_paste(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
     let one_line = || text.replace(['\r', '\n'], " ");
     match &mut app.dialog {
         Some(Dialog::ApiKey { key, .. }) => key.push_str(text.trim()),
@@ -1109,7 +1192,19 @@ fn on_paste(app: &mut App, text: &str) {
             *selected = 0;
         }
         Some(Dialog::Form(form)) => super::forms::form_paste(form, text),
+        Some(Dialog::Attach { path, .. }) => {
+            path.push_str(&attach::pasted_path(text).unwrap_or_else(one_line));
+        }
         Some(_) => {}
+        None if attach::pasted_path(text).is_some() => {
+            // A path to a file attaches it; anything else is inserted as typed.
+            app.focus = Focus::Input;
+            fx.push(Effect::Attach {
+                paths: attach::pasted_path(text).into_iter().collect(),
+                from_text: false,
+                fallback: Some(text.to_string()),
+            });
+        }
         None => {
             let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
             app.focus = Focus::Input;
@@ -1195,7 +1290,10 @@ fn remove_last_paste(app: &mut App) -> bool {
         .unwrap_or_default();
     notice(
         app,
-        format!("removed the pasted text ({} lines){undo}", p.lines),
+        match &p.file {
+            Some(f) => format!("removed {}{undo}", f.name),
+            None => format!("removed the pasted text ({} lines){undo}", p.lines),
+        },
         Level::Info,
     );
     app.removed_paste = Some((p, app.now_ms + UNDO_MS));
@@ -1226,6 +1324,41 @@ fn on_dialog_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     };
     let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
     let keep = match dialog {
+        Dialog::Attach {
+            mut path,
+            candidates,
+        } => match attach::attach_key(&mut path, &key, fx) {
+            Some(true) => {
+                notice(app, "attaching…", Level::Info);
+                fx.push(Effect::Attach {
+                    paths: vec![path.trim().to_string()],
+                    from_text: false,
+                    fallback: None,
+                });
+                None
+            }
+            Some(false) => None,
+            None => Some(Dialog::Attach { path, candidates }),
+        },
+        Dialog::BeforeSend(check) => match attach::before_send_key(*check, key) {
+            attach::Decision::Open(check) => Some(Dialog::BeforeSend(check)),
+            attach::Decision::Cancel => {
+                notice(
+                    app,
+                    "not sent; the message is still in the box",
+                    Level::Info,
+                );
+                None
+            }
+            attach::Decision::Whole(text) => {
+                commit_send(app, text, None, fx);
+                None
+            }
+            attach::Decision::Long(text, long) => {
+                commit_send(app, text, Some(long), fx);
+                None
+            }
+        },
         Dialog::Help { scroll } => {
             let max = crate::ui::help_max_scroll(app);
             let page = app.size.1.saturating_sub(4).max(1);

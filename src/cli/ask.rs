@@ -23,8 +23,7 @@ use crate::documents::summarize::{
 use crate::llm::context::{count_tokens, fit};
 use crate::llm::sanitize::Sanitizer;
 use crate::llm::{
-    Answer, AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint, EngineEvent, TokenUsage,
-    run_chat,
+    Answer, AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint, EngineEvent, run_chat,
 };
 use crate::secrets::{self, OsKeyring};
 use crate::store::{MessageFinish, MessageStatus, NewMessage, NewSession, Role, Store, Usage};
@@ -56,14 +55,7 @@ pub struct AskArgs {
 
 pub use crate::store::title_from;
 
-/// The user's message: the documents (each in its delimited block) before the question.
-pub fn compose(question: &str, documents: &str) -> String {
-    match (question.is_empty(), documents.is_empty()) {
-        (_, true) => question.to_string(),
-        (true, false) => documents.to_string(),
-        (false, false) => format!("{documents}\n\n{question}"),
-    }
-}
+pub use crate::documents::summarize::compose;
 
 /// Piped standard input (none when it is a terminal or empty).
 pub(super) fn read_stdin_document() -> Result<Option<String>, CliError> {
@@ -267,9 +259,9 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
 
     let info = ctx.config.models.get(&model).cloned().unwrap_or_default();
     let max_output = prompt.max_output_tokens.or(profile.max_output_tokens);
-    let settings = docs::settings(ctx, &info, max_output);
+    let settings = summarize::Settings::for_model(cfg, &info, max_output);
     let abouts: Vec<Document> = prompt.sources.iter().map(|s| s.about.clone()).collect();
-    let mut measured = docs::measure_all(
+    let mut measured = summarize::measure_all(
         std::mem::take(&mut prompt.sources)
             .into_iter()
             .map(|s| (s.name, s.text))
@@ -467,62 +459,15 @@ enum Work {
     Parts(Box<Job>),
 }
 
-/// Read the documents in parts, showing progress on stderr, and report like one answer: its
-/// text ends with a line saying it was built from N parts, and its usage is the whole run's.
+/// Read the documents in parts, showing progress on stderr.
 async fn run_in_parts(
     endpoint: Endpoint,
     job: Job,
     price: Option<ModelInfo>,
     tx: tokio::sync::mpsc::UnboundedSender<EngineEvent>,
 ) {
-    let (etx, mut erx) = tokio::sync::mpsc::unbounded_channel();
-    let names: Vec<String> = job.docs.iter().map(|d| d.name.clone()).collect();
-    let runner = tokio::spawn(summarize::run(endpoint, job, etx));
     let mut progress = docs::ProgressLine::new(price);
-    while let Some(ev) = erx.recv().await {
-        progress.show(&ev);
-        if let summarize::Event::Answer(inner) = ev {
-            let _ = tx.send(inner);
-        }
-    }
-    progress.end();
-    let result = match runner.await {
-        Ok(Ok(done)) => {
-            let mut answer = done.answer;
-            let footer = format!(
-                "\n\n*Built from {} parts of {} ({} requests).*",
-                done.parts,
-                names.join(", "),
-                done.requests
-            );
-            if answer.status == AnswerStatus::Complete {
-                let _ = tx.send(EngineEvent::Delta(footer.clone()));
-                answer.text.push_str(&footer);
-            }
-            answer.usage = Some(TokenUsage {
-                input: done.tokens_in,
-                cached: 0,
-                output: done.tokens_out,
-            });
-            Ok(answer)
-        }
-        Ok(Err(e)) => Err(match e {
-            summarize::RunError::Final(e) => e,
-            summarize::RunError::Part { part, error } => prefix_error(&part, error),
-            other => crate::llm::LlmError::Other(other.to_string()),
-        }),
-        Err(e) => Err(crate::llm::LlmError::Other(format!(
-            "reading the documents stopped: {e}"
-        ))),
-    };
-    let _ = tx.send(EngineEvent::Finished(result));
-}
-
-/// Keep the error's class (for the exit code) but say which part it was.
-fn prefix_error(part: &str, error: crate::llm::LlmError) -> crate::llm::LlmError {
-    tracing::warn!(%part, "a part failed");
-    eprintln!("clerk: reading {part} failed");
-    error
+    summarize::run_as_answer(endpoint, job, tx, |ev| progress.show(ev)).await;
 }
 
 /// Ask the model for a short title (one small request, at most 10 s); `None` on any failure:

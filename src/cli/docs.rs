@@ -8,11 +8,11 @@ use std::path::Path;
 use clap::{Args, ValueEnum};
 
 use super::output::money;
-use super::{CliError, Ctx, Exit};
+use super::{CliError, Exit};
 use crate::config::{DocumentsConfig, ModelInfo};
 use crate::documents::extract::{self, Document};
 use crate::documents::secrets::{self as scrub, Finding};
-use crate::documents::summarize::{self, Estimate, Event, Measured, Phase, Settings, Strategy};
+use crate::documents::summarize::{Estimate, Event, Phase, Strategy};
 
 /// Options every command that sends documents shares.
 #[derive(Debug, Args, Clone)]
@@ -78,29 +78,7 @@ pub fn describe(doc: &Document, tokens: u64) -> String {
     parts.join(" · ")
 }
 
-/// "1.2 MB", "830 KB", "12 bytes".
-pub fn human_size(bytes: u64) -> String {
-    if bytes >= 1024 * 1024 {
-        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
-    } else if bytes >= 1024 {
-        format!("{} KB", bytes.div_ceil(1024))
-    } else {
-        format!("{bytes} bytes")
-    }
-}
-
-/// 150000 → "150,000".
-pub fn group_digits(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::ui::{human_size, thousands as group_digits};
 
 /// Scan every outgoing text; on findings, do what `mode` says (asking on a terminal).
 /// Texts are redacted in place when the user chooses so.
@@ -174,32 +152,6 @@ pub fn check_secrets(
         }
         _ => Err(CliError::new(Exit::BadInput, "cancelled: nothing was sent")),
     }
-}
-
-/// The sizes of a run for this model, from the config.
-pub fn settings(ctx: &Ctx, info: &ModelInfo, max_output: Option<u64>) -> Settings {
-    let cfg = &ctx.config.file.documents;
-    let window = info.context_window;
-    let reserve = max_output
-        .or(info.max_output_tokens)
-        .unwrap_or(4096)
-        .min(window.unwrap_or(u64::MAX) / 4);
-    Settings {
-        window,
-        reserve,
-        chunk_tokens: cfg.chunk_tokens.max(256),
-        overlap_tokens: cfg.overlap_tokens,
-        concurrency: cfg.concurrency.clamp(1, 16),
-        note_tokens: 1_000,
-    }
-}
-
-/// Count documents into blocks (the slow step: a tokenizer pass over every text).
-pub fn measure_all(docs: Vec<(String, String)>, s: &Settings) -> Vec<Measured> {
-    let count = |t: &str| crate::llm::context::count_tokens(t) as usize;
-    docs.into_iter()
-        .map(|(name, text)| summarize::measure(&name, text, s.chunk_tokens, &count))
-        .collect()
 }
 
 /// Ask before an expensive run (or stop, without a terminal), unless `--yes`.
@@ -307,7 +259,7 @@ impl ProgressLine {
                     n.of
                 );
             }
-            Event::Answer(_) => self.end(),
+            Event::Answer(_) | Event::Done(_) => self.end(),
         }
     }
 
@@ -317,22 +269,5 @@ impl ProgressLine {
             eprintln!();
             self.open = false;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_and_numbers_read_well() {
-        assert_eq!(group_digits(0), "0");
-        assert_eq!(group_digits(999), "999");
-        assert_eq!(group_digits(1_000), "1,000");
-        assert_eq!(group_digits(150_000), "150,000");
-        assert_eq!(group_digits(1_234_567), "1,234,567");
-        assert_eq!(human_size(12), "12 bytes");
-        assert_eq!(human_size(2_000), "2 KB");
-        assert_eq!(human_size(5 * 1024 * 1024 / 2), "2.5 MB");
     }
 }

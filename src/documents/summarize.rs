@@ -57,6 +57,14 @@ pub fn measure(
     }
 }
 
+/// Count every document with the real tokenizer (the slow step).
+pub fn measure_all(docs: Vec<(String, String)>, s: &Settings) -> Vec<Measured> {
+    let count = |t: &str| crate::llm::context::count_tokens(t) as usize;
+    docs.into_iter()
+        .map(|(name, text)| measure(&name, text, s.chunk_tokens, &count))
+        .collect()
+}
+
 /// Keep only the first `limit` tokens of the documents, in order (whole blocks; a document
 /// past the limit is dropped). Returns how many tokens were left out.
 pub fn keep_first(docs: &mut Vec<Measured>, limit: u64) -> u64 {
@@ -103,6 +111,15 @@ pub fn document_block(name: &str, text: &str) -> String {
     )
 }
 
+/// The user's message: the documents (each in its delimited block) before the question.
+pub fn compose(question: &str, documents: &str) -> String {
+    match (question.is_empty(), documents.is_empty()) {
+        (_, true) => question.to_string(),
+        (true, false) => documents.to_string(),
+        (false, false) => format!("{documents}\n\n{question}"),
+    }
+}
+
 /// All documents, each in its block.
 pub fn documents_text(docs: &[Measured]) -> String {
     docs.iter()
@@ -135,6 +152,28 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The sizes for `info`'s model with the `[documents]` config; `max_output`: the answer
+    /// cap asked for (else the model's, else 4,096), at most a quarter of the window.
+    pub fn for_model(
+        cfg: &crate::config::DocumentsConfig,
+        info: &ModelInfo,
+        max_output: Option<u64>,
+    ) -> Settings {
+        let window = info.context_window;
+        let reserve = max_output
+            .or(info.max_output_tokens)
+            .unwrap_or(4096)
+            .min(window.unwrap_or(u64::MAX) / 4);
+        Settings {
+            window,
+            reserve,
+            chunk_tokens: cfg.chunk_tokens.max(256),
+            overlap_tokens: cfg.overlap_tokens,
+            concurrency: cfg.concurrency.clamp(1, 16),
+            note_tokens: 1_000,
+        }
+    }
+
     /// Room for the prompt in one request.
     pub fn room(&self) -> Option<u64> {
         self.window.map(|w| w.saturating_sub(self.reserve))
@@ -340,6 +379,8 @@ pub enum Event {
     Retrying(RetryNotice),
     /// The final answer's progress (never `Finished`: that is [`run`]'s result).
     Answer(EngineEvent),
+    /// The end (only from [`run_as_answer`]'s inner task).
+    Done(Result<Done, RunError>),
 }
 
 /// Where a run is.
@@ -622,6 +663,71 @@ pub async fn run(
         tokens_in: tally.tokens_in,
         tokens_out: tally.tokens_out,
     })
+}
+
+/// Run the job and report it like one answer on `tx` (retries, the final answer's text,
+/// then exactly one `Finished`): the answer ends with a line saying it was built from N
+/// parts, and its usage is the whole run's. Every other event goes to `on_event` (progress).
+pub async fn run_as_answer(
+    endpoint: Endpoint,
+    job: Job,
+    tx: UnboundedSender<EngineEvent>,
+    mut on_event: impl FnMut(&Event) + Send,
+) {
+    let (etx, mut erx) = unbounded_channel();
+    let names: Vec<String> = job.docs.iter().map(|d| d.name.clone()).collect();
+    let runner = AbortOnDrop(tokio::spawn(async move {
+        let _ = etx.send(Event::Done(run(endpoint, job, etx.clone()).await));
+    }));
+    let mut result = None;
+    while let Some(ev) = erx.recv().await {
+        match ev {
+            Event::Answer(inner) => {
+                let _ = tx.send(inner);
+            }
+            Event::Retrying(n) => {
+                on_event(&Event::Retrying(n.clone()));
+                let _ = tx.send(EngineEvent::Retrying(n));
+            }
+            Event::Done(r) => {
+                result = Some(r);
+                break;
+            }
+            other => on_event(&other),
+        }
+    }
+    drop(runner);
+    let result = match result {
+        Some(Ok(done)) => {
+            let mut answer = done.answer;
+            if answer.status == AnswerStatus::Complete {
+                let footer = format!(
+                    "\n\n*Built from {} parts of {} ({} requests).*",
+                    done.parts,
+                    names.join(", "),
+                    done.requests
+                );
+                let _ = tx.send(EngineEvent::Delta(footer.clone()));
+                answer.text.push_str(&footer);
+            }
+            answer.usage = Some(crate::llm::TokenUsage {
+                input: done.tokens_in,
+                cached: 0,
+                output: done.tokens_out,
+            });
+            Ok(answer)
+        }
+        Some(Err(RunError::Final(e))) => Err(e),
+        Some(Err(RunError::Part { part, error })) => Err(LlmError::InPart {
+            part,
+            source: Box::new(error),
+        }),
+        Some(Err(e)) => Err(LlmError::Other(e.to_string())),
+        None => Err(LlmError::Other(
+            "reading the documents stopped unexpectedly".to_string(),
+        )),
+    };
+    let _ = tx.send(EngineEvent::Finished(result));
 }
 
 /// "report.pdf, part 3 of 12" (or just the name when it is one part).

@@ -22,6 +22,14 @@ pub enum ErrorClass {
 /// A failure before or while opening a stream.
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
+    /// A request for one part of a long document failed.
+    #[error("reading {part} failed: {source}")]
+    InPart {
+        /// Which part ("report.pdf, part 3 of 12").
+        part: String,
+        /// Why.
+        source: Box<LlmError>,
+    },
     /// 401.
     #[error(
         "the API key was rejected (HTTP 401: {message}). It may be wrong or revoked: run `clerk auth login` to store a new one"
@@ -205,6 +213,7 @@ impl LlmError {
     /// The broad kind of this error.
     pub fn class(&self) -> ErrorClass {
         match self {
+            LlmError::InPart { source, .. } => source.class(),
             LlmError::Unauthorized { .. } | LlmError::Forbidden { .. } | LlmError::Quota { .. } => {
                 ErrorClass::Auth
             }

@@ -8,6 +8,7 @@
 //! animates. The terminal is restored on quit, on error and on panic.
 
 mod clipboard;
+mod documents;
 mod store_thread;
 
 use std::collections::{BTreeMap, HashMap};
@@ -64,6 +65,43 @@ pub struct Start {
     pub database: Option<std::path::PathBuf>,
     /// The user's themes folder.
     pub themes_dir: std::path::PathBuf,
+}
+
+/// A long document's progress as one line: "reading part 3/12 ▰▰▰▱▱▱ · 45,000 tokens · $0.01".
+struct Progress {
+    price: Option<ModelInfo>,
+}
+
+impl Progress {
+    fn new(price: Option<ModelInfo>) -> Progress {
+        Progress { price }
+    }
+
+    fn line(&mut self, ev: &crate::documents::summarize::Event) -> Option<String> {
+        use crate::documents::summarize::{Event, Phase};
+        let Event::Progress(p) = ev else {
+            return None;
+        };
+        let what = match p.phase {
+            Phase::Reading => "reading part",
+            Phase::Merging(_) => "combining notes",
+            Phase::Answering => return Some("writing the answer from the notes…".to_string()),
+        };
+        let filled = (p.done * 10).checked_div(p.total).unwrap_or(0);
+        let bar: String = "▰".repeat(filled) + &"▱".repeat(10 - filled);
+        let cost = self
+            .price
+            .as_ref()
+            .and_then(|i| i.cost(p.tokens_in, 0, p.tokens_out))
+            .map(|c| format!(" · ${c:.4}"))
+            .unwrap_or_default();
+        Some(format!(
+            "{what} {}/{} {bar} · {} tokens{cost} · Esc stops",
+            p.done,
+            p.total,
+            crate::ui::thousands(p.tokens_in + p.tokens_out)
+        ))
+    }
 }
 
 /// Stop switches of running answers, by session.
@@ -186,6 +224,7 @@ pub fn run(start: Start) -> Result<(), String> {
         theme: theme_name,
         keymap,
         context_window: info.context_window,
+        scan_secrets: start.config.file.documents.scan_secrets,
         models: {
             let mut names: Vec<(String, Option<u64>)> = start
                 .config
@@ -515,9 +554,44 @@ impl Runtime {
                 model,
                 system,
                 replace_from,
+                long,
             } => {
                 let replace = replace_from.map_or(Replace::Nothing, Replace::From);
-                self.start_answer(session_id, Some(text), replace, model, system)
+                self.start_answer(session_id, Some(text), replace, model, system, long)
+            }
+            Effect::Attach {
+                paths,
+                from_text,
+                fallback,
+            } => {
+                let cfg = self.start.config.file.documents.clone();
+                let info = self.start.config.models.get(&self.start.model).cloned();
+                tokio::task::spawn_blocking(move || {
+                    let results = paths
+                        .iter()
+                        .map(|p| documents::read_attachment(p, &cfg, info.as_ref()))
+                        .collect();
+                    let _ = tx.send(Msg::Attached {
+                        results,
+                        from_text: if from_text { paths } else { Vec::new() },
+                        fallback,
+                    });
+                });
+            }
+            Effect::Check(out) => {
+                let cfg = self.start.config.file.documents.clone();
+                let info = self
+                    .start
+                    .config
+                    .models
+                    .get(&out.model)
+                    .cloned()
+                    .unwrap_or_default();
+                let max_out = self.start.profile.max_output_tokens;
+                tokio::task::spawn_blocking(move || {
+                    let check = documents::check(out, &cfg, &info, max_out);
+                    let _ = tx.send(Msg::Checked(Box::new(check)));
+                });
             }
             Effect::Regenerate {
                 session_id,
@@ -525,7 +599,7 @@ impl Runtime {
                 model,
             } => {
                 let replace = replace.map_or(Replace::Nothing, Replace::Answer);
-                self.start_answer(Some(session_id), None, replace, model, None)
+                self.start_answer(Some(session_id), None, replace, model, None, None)
             }
             Effect::Stop(id) => {
                 if let Some(stop) = self.stops.lock().ok().and_then(|mut m| m.remove(&id)) {
@@ -659,6 +733,7 @@ impl Runtime {
         replace: Replace,
         model: String,
         system: Option<String>,
+        long: Option<crate::app::attach::LongSend>,
     ) {
         let Some(endpoint) = self.endpoint.clone() else {
             self.send(Msg::Failed(
@@ -666,6 +741,7 @@ impl Runtime {
             ));
             return;
         };
+        let docs_cfg = self.start.config.file.documents.clone();
         let store = self.store.clone();
         let tx = self.tx.clone();
         let stops = self.stops.clone();
@@ -699,7 +775,78 @@ impl Runtime {
                 .or(info.max_output_tokens)
                 .unwrap_or(4096)
                 .min(info.context_window.unwrap_or(u64::MAX) / 4);
-            let fitted = match fit(&p.messages, info.context_window, reserve, &count_tokens) {
+            let mut messages = p.messages;
+            if let Some(long) = long {
+                let (m, i, model) = (messages.clone(), info.clone(), p.model.clone());
+                let work = tokio::task::spawn_blocking(move || {
+                    documents::long_work(long, &m, &model, &docs_cfg, &i, max_out)
+                })
+                .await;
+                match work {
+                    Ok(documents::LongWork::First(text, cut)) => {
+                        if cut > 0 {
+                            let _ = tx.send(Msg::Info(format!(
+                                "sent the first part of the documents; {} tokens left out",
+                                crate::ui::thousands(cut)
+                            )));
+                        }
+                        if let Some(last) = messages.last_mut() {
+                            last.content = text;
+                        }
+                    }
+                    Ok(documents::LongWork::Parts(job)) => {
+                        let (etx, erx) = unbounded_channel();
+                        let progress_tx = tx.clone();
+                        let sid = p.session_id;
+                        let mut bar = Progress::new(price.clone());
+                        let task = tokio::spawn(crate::documents::summarize::run_as_answer(
+                            endpoint,
+                            *job,
+                            etx,
+                            move |ev| {
+                                if let Some(text) = bar.line(ev) {
+                                    let _ = progress_tx.send(Msg::Stream {
+                                        session_id: sid,
+                                        event: StreamEvent::Progress(text),
+                                    });
+                                }
+                            },
+                        ));
+                        stream_events(
+                            erx,
+                            task,
+                            p.session_id,
+                            p.answer_id,
+                            &store,
+                            &tx,
+                            stop_rx,
+                            price.as_ref(),
+                        )
+                        .await;
+                        if let Ok(mut map) = stops.lock() {
+                            map.remove(&p.session_id);
+                        }
+                        return;
+                    }
+                    Err(e) => {
+                        let why = format!("could not prepare the documents: {e}");
+                        finish(
+                            &store,
+                            p.answer_id,
+                            String::new(),
+                            MessageStatus::Error,
+                            Some(why.clone()),
+                            None,
+                        );
+                        let _ = tx.send(Msg::Stream {
+                            session_id: p.session_id,
+                            event: StreamEvent::Failed(why),
+                        });
+                        return;
+                    }
+                }
+            }
+            let fitted = match fit(&messages, info.context_window, reserve, &count_tokens) {
                 Ok(f) => f,
                 Err(e) => {
                     finish(
@@ -1309,8 +1456,23 @@ async fn stream_to_app(
     stop_rx: oneshot::Receiver<()>,
     price: Option<&ModelInfo>,
 ) -> Option<crate::llm::Answer> {
-    let (etx, mut erx) = unbounded_channel();
+    let (etx, erx) = unbounded_channel();
     let task = tokio::spawn(run_chat(endpoint, request, etx));
+    stream_events(erx, task, sid, answer_id, store, tx, stop_rx, price).await
+}
+
+/// Show and save an answer's events as they come; stopping aborts `task`.
+#[allow(clippy::too_many_arguments)]
+async fn stream_events(
+    mut erx: UnboundedReceiver<EngineEvent>,
+    task: tokio::task::JoinHandle<()>,
+    sid: i64,
+    answer_id: i64,
+    store: &StoreHandle,
+    tx: &UnboundedSender<Msg>,
+    stop_rx: oneshot::Receiver<()>,
+    price: Option<&ModelInfo>,
+) -> Option<crate::llm::Answer> {
     let started = Instant::now();
     let mut text = String::new();
     let mut dirty = false;

@@ -629,6 +629,17 @@ fn chip_rows(app: &App) -> u16 {
     (n.min(MAX_CHIPS) + usize::from(n > MAX_CHIPS)) as u16
 }
 
+/// 1536 → "2 KB", 2621440 → "2.5 MB".
+pub fn human_size(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+    } else if bytes >= 1024 {
+        format!("{} KB", bytes.div_ceil(1024))
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 /// 4120 → "4,120".
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -642,6 +653,104 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// What the before-sending dialog says and offers.
+fn before_send_lines(check: &crate::app::attach::Check, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let key = |k: &str, what: &str| {
+        vec![
+            Span::styled(format!(" {k} "), theme.selection.patch(theme.accent)),
+            Span::styled(format!(" {what}   "), theme.text),
+        ]
+    };
+    let money = |c: Option<f64>| match c {
+        Some(c) if c < 0.01 => format!("${c:.4}"),
+        Some(c) => format!("${c:.2}"),
+        None => "cost unknown".to_string(),
+    };
+    if !check.found.is_empty() {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "The message holds {} likely secret{}:",
+                check.found.len(),
+                if check.found.len() == 1 { "" } else { "s" }
+            ),
+            theme.warning,
+        )));
+        for f in check.found.iter().take(6) {
+            lines.push(Line::from(Span::styled(
+                format!("  line {}: {} ({})", f.line, f.label, sanitize(&f.preview)),
+                theme.text,
+            )));
+        }
+        if check.found.len() > 6 {
+            lines.push(Line::from(Span::styled(
+                format!("  and {} more", check.found.len() - 6),
+                theme.muted,
+            )));
+        }
+        match check.redact {
+            None => {
+                let mut spans = key("r", "redact them");
+                spans.extend(key("s", "send anyway"));
+                spans.extend(key("Esc", "cancel"));
+                lines.push(Line::from(spans));
+            }
+            Some(true) => lines.push(Line::from(Span::styled(
+                "  → they will be replaced with [REDACTED:kind]",
+                theme.muted,
+            ))),
+            Some(false) => lines.push(Line::from(Span::styled(
+                "  → they will be sent as they are",
+                theme.muted,
+            ))),
+        }
+        if check.parts.is_some() || check.over_limit {
+            lines.push(Line::default());
+        }
+    }
+    let secrets_open = !check.found.is_empty() && check.redact.is_none();
+    if let Some((parts, requests)) = check.parts {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "The message is {} tokens; the model takes about {}.",
+                thousands(check.tokens),
+                thousands(check.room.unwrap_or(0))
+            ),
+            theme.text,
+        )));
+        lines.push(Line::from(Span::styled(
+            format!(
+                "Read it in {parts} parts ({requests} requests, about {}), or send its first {} tokens.",
+                money(check.cost),
+                thousands(check.first_tokens())
+            ),
+            theme.text,
+        )));
+        if !secrets_open {
+            let mut spans = key("p", "read in parts");
+            spans.extend(key("f", "first tokens only"));
+            spans.extend(key("Esc", "cancel"));
+            lines.push(Line::from(spans));
+        }
+    } else if check.over_limit {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "Sending this is estimated at {} ({} tokens), above the {} limit.",
+                money(check.cost),
+                thousands(check.tokens),
+                money(Some(check.limit))
+            ),
+            theme.text,
+        )));
+        if !secrets_open {
+            let mut spans = key("y", "send");
+            spans.extend(key("Esc", "cancel"));
+            lines.push(Line::from(spans));
+        }
+    }
+    lines
+}
+
 /// The chips of long pastes: "▤ pasted 312 lines · 4,120 tokens".
 fn chip_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
@@ -650,14 +759,36 @@ fn chip_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             Some(t) => format!("{} tokens", thousands(t)),
             None => "counting tokens…".to_string(),
         };
-        let mut spans = vec![Span::styled(
-            format!(
+        let label = match &p.file {
+            Some(f) => {
+                let mut bits = vec![sanitize(&f.name), human_size(f.bytes)];
+                if let Some(n) = f.pages {
+                    bits.push(format!("{n} page{}", if n == 1 { "" } else { "s" }));
+                }
+                if let Some(n) = f.rows {
+                    bits.push(format!(
+                        "{} row{}",
+                        thousands(n as u64),
+                        if n == 1 { "" } else { "s" }
+                    ));
+                }
+                bits.push(tokens.clone());
+                if let Some(c) = f.cost {
+                    bits.push(if c < 0.01 {
+                        format!("${c:.4}")
+                    } else {
+                        format!("${c:.2}")
+                    });
+                }
+                format!(" 📄 {} ", bits.join(" · "))
+            }
+            None => format!(
                 " ▤ pasted {} line{} · {tokens} ",
                 thousands(p.lines as u64),
                 if p.lines == 1 { "" } else { "s" }
             ),
-            theme.selection.patch(theme.accent),
-        )];
+        };
+        let mut spans = vec![Span::styled(label, theme.selection.patch(theme.accent))];
         if i == 0 {
             spans.push(Span::styled(
                 format!(
@@ -1034,6 +1165,42 @@ fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>,
                 30,
                 lines,
             )
+        }
+        Dialog::Attach { path, candidates } => {
+            let mut lines = vec![
+                Line::from(vec![
+                    Span::styled(sanitize(path), theme.text),
+                    Span::styled("▏", theme.accent),
+                ]),
+                Line::from(Span::styled(
+                    "PDF, Word (.docx), HTML, CSV/TSV, Markdown, text or code · or type @path in the message",
+                    theme.muted,
+                )),
+            ];
+            for c in candidates.iter().take(8) {
+                lines.push(Line::from(Span::styled(
+                    format!("  {}", sanitize(c)),
+                    theme.muted,
+                )));
+            }
+            if candidates.len() > 8 {
+                lines.push(Line::from(Span::styled(
+                    format!("  … {} more", candidates.len() - 8),
+                    theme.muted,
+                )));
+            }
+            let rows = lines.len() as u16 + 2;
+            (
+                "Attach a file · Tab completes · Enter attaches · Esc cancels",
+                80,
+                rows,
+                lines,
+            )
+        }
+        Dialog::BeforeSend(check) => {
+            let lines = before_send_lines(check, theme);
+            let rows = lines.len() as u16 + 2;
+            ("Before sending", 96, rows, lines)
         }
         Dialog::Rename { title, .. } => (
             "Rename session · Enter saves · Esc cancels",

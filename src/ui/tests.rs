@@ -27,6 +27,7 @@ fn setup(has_key: bool) -> Setup {
         models: vec![("gpt-4o-mini".into(), Some(128_000)), ("gpt-4.1".into(), Some(1_047_576))],
         history: true,
         tz_offset_secs: 0,
+        scan_secrets: true,
     }
 }
 
@@ -530,14 +531,60 @@ fn a_10_mb_paste_is_a_chip_and_its_message_is_folded_in_the_transcript() {
         &mut app,
         Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
     );
-    let Some(crate::app::Effect::Send { text, .. }) = fx.first() else {
-        panic!("{fx:?}")
+    // Counting and scanning 10 MB happen off the UI's path: nothing is sent yet.
+    let Some(crate::app::Effect::Check(out)) = fx.first() else {
+        panic!("expected a check, got {} effect(s)", fx.len())
+    };
+    assert_eq!(
+        out.text.len(),
+        doc.len() - 1 + "\n\nsummarise".len(),
+        "checked whole"
+    );
+    assert_eq!(out.question, "summarise");
+    assert_eq!(out.docs.len(), 1);
+    assert!(app.transcript.is_empty());
+    // The check comes back: far too long for the window.
+    let check = crate::app::attach::Check {
+        seq: out.seq,
+        outgoing: out.clone(),
+        found: Vec::new(),
+        redacted: None,
+        tokens: 2_600_000,
+        room: Some(123_904),
+        parts: Some((330, 345)),
+        cost: Some(0.41),
+        over_limit: true,
+        limit: 0.05,
+        redact: None,
+    };
+    update(&mut app, Msg::Checked(Box::new(check)));
+    let dialog = draw(&app, 120, 40);
+    insta::assert_snapshot!("dialog_before_send_long_120x40", dialog);
+    assert!(
+        dialog.contains("Read it in 330 parts (345 requests, about $0.41)"),
+        "{dialog}"
+    );
+    let fx = update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::NONE)),
+    );
+    let Some(crate::app::Effect::Send {
+        text,
+        long: Some(long),
+        ..
+    }) = fx.first()
+    else {
+        panic!("expected a long send, got {} effect(s)", fx.len())
     };
     assert_eq!(
         text.len(),
         doc.len() - 1 + "\n\nsummarise".len(),
-        "sent whole"
+        "saved whole"
     );
+    assert_eq!(long.question, "summarise");
+    assert_eq!(long.docs[0].0, "pasted text 1");
+    assert_eq!(long.docs[0].1.len(), doc.len());
+    assert_eq!(long.first, None);
     app.selected_turn = Some(0);
     app.scroll = crate::app::Scroll::Top(0);
     app.size = (120, 60);
@@ -650,4 +697,57 @@ fn template_picker_and_form() {
         app.dialog = Some(Dialog::Form(form));
         app
     });
+}
+
+#[test]
+fn an_attachment_chip_and_the_secrets_dialog() {
+    use crate::app::attach::{Attached, FileMeta};
+    for (w, h) in [(120, 40), (60, 20)] {
+        let mut app = base_app(w, h);
+        update(
+            &mut app,
+            Msg::Attached {
+                results: vec![Ok(Attached {
+                    meta: FileMeta {
+                        name: "Q3 报告.pdf".into(),
+                        bytes: 1_258_291,
+                        pages: Some(312),
+                        rows: None,
+                        cost: Some(0.0225),
+                    },
+                    text: std::sync::Arc::from("--- page 1 ---\ntext"),
+                    tokens: 150_000,
+                })],
+                from_text: vec![],
+                fallback: None,
+            },
+        );
+        let screen = draw(&app, w, h);
+        if w == 120 {
+            assert!(
+                screen.contains("📄 Q3 报告.pdf · 1.2 MB · 312 pages · 150,000 tokens · $0.02"),
+                "{screen}"
+            );
+        }
+        insta::assert_snapshot!(format!("attachment_chip_{w}x{h}"), screen);
+        app.pastes.clear();
+        let key_text = concat!("AKIA", "IOSFODNN7EXAMPLE");
+        for c in format!("deploy with {key_text} today").chars() {
+            update(
+                &mut app,
+                Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+            );
+        }
+        update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        );
+        let screen = draw(&app, w, h);
+        assert!(
+            screen.matches(key_text).count() <= 1,
+            "only the message box (what the user typed) shows it whole, not the dialog"
+        );
+        assert!(screen.contains("AWS access key ID"), "{screen}");
+        insta::assert_snapshot!(format!("dialog_secrets_{w}x{h}"), screen);
+    }
 }

@@ -1,0 +1,416 @@
+//! Attachments and the check before sending.
+//!
+//! Files come in three ways: `@path` words in the message (attached when Enter is pressed,
+//! then a second Enter sends), the attach dialog (Ctrl+O, with Tab completion), and a
+//! pasted path to a file. The runtime reads them off the UI's path and they become chips
+//! that show the name, size, pages, tokens and input cost.
+//!
+//! Before a message leaves, it is checked: likely secrets (short messages here, long ones
+//! off the UI's path), and whether it fits the model's window and the cost limit. When
+//! something needs a decision, a dialog offers it: redact or send the secrets; read a long
+//! message in parts or send only its first tokens; go ahead despite the cost; or cancel.
+
+use std::sync::Arc;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::update::notice;
+use super::{App, Dialog, Effect, Level, Paste};
+use crate::documents::secrets;
+
+/// A message this long (bytes) or with attached files is checked off the UI's path.
+pub const CHECK_OFF_THREAD_BYTES: usize = 64 * 1024;
+
+/// What is known about an attached file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileMeta {
+    /// File name.
+    pub name: String,
+    /// Size on disk.
+    pub bytes: u64,
+    /// Pages (PDF).
+    pub pages: Option<usize>,
+    /// Rows (CSV/TSV).
+    pub rows: Option<usize>,
+    /// Estimated input cost of its tokens (USD), when prices are known.
+    pub cost: Option<f64>,
+}
+
+/// A file read for attaching.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attached {
+    /// What it is.
+    pub meta: FileMeta,
+    /// Its text.
+    pub text: Arc<str>,
+    /// Its tokens.
+    pub tokens: u64,
+}
+
+/// One likely secret, as shown (never the secret itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// "AWS access key".
+    pub label: String,
+    /// Line in the message.
+    pub line: usize,
+    /// "AKIA…LE".
+    pub preview: String,
+}
+
+/// A message about to be sent, for the runtime to check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    /// Which send this is (a newer one makes older checks moot).
+    pub seq: u64,
+    /// The whole message.
+    pub text: Arc<str>,
+    /// The typed part (the question).
+    pub question: String,
+    /// The chips: name and text.
+    pub docs: Vec<(String, Arc<str>)>,
+    /// The model.
+    pub model: String,
+}
+
+/// What the check found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// The send it answers.
+    pub seq: u64,
+    /// The message as checked.
+    pub outgoing: Outgoing,
+    /// Likely secrets.
+    pub found: Vec<Found>,
+    /// The message with them replaced by `[REDACTED:kind]` (when any).
+    pub redacted: Option<Arc<str>>,
+    /// Tokens of the message.
+    pub tokens: u64,
+    /// Room for a message in the model's window (None: unknown).
+    pub room: Option<u64>,
+    /// When it does not fit: parts it would be read in, and the requests.
+    pub parts: Option<(usize, usize)>,
+    /// Estimated cost (USD) of sending it as it is, or in parts when it does not fit.
+    pub cost: Option<f64>,
+    /// Whether that is over the limit that asks first.
+    pub over_limit: bool,
+    /// The limit.
+    pub limit: f64,
+    /// What the user chose about the secrets: redact (true) or send (false).
+    pub redact: Option<bool>,
+}
+
+impl Check {
+    /// Whether it can go without asking.
+    pub fn is_clear(&self) -> bool {
+        self.found.is_empty() && self.parts.is_none() && !self.over_limit
+    }
+
+    /// How many tokens "the first N tokens" keeps: the room, less the question and a margin.
+    pub fn first_tokens(&self) -> u64 {
+        let room = self.room.unwrap_or(self.tokens);
+        room.saturating_sub(self.tokens_of_question() + 1_000)
+            .max(1_000)
+    }
+
+    fn tokens_of_question(&self) -> u64 {
+        // The question is short next to the documents; bytes/3 is a safe bound.
+        (self.outgoing.question.len() as u64).div_ceil(3)
+    }
+}
+
+/// How a long message goes out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LongSend {
+    /// The typed question.
+    pub question: String,
+    /// The documents (chips), name and text.
+    pub docs: Vec<(String, Arc<str>)>,
+    /// Send only the first N tokens of the documents (else: read them in parts).
+    pub first: Option<u64>,
+    /// Replace likely secrets in them first.
+    pub redact: bool,
+}
+
+/// `@path` words of a message: those that look like paths (a `/`, or a name with an
+/// extension), in order.
+pub fn at_paths(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .filter_map(|w| w.strip_prefix('@'))
+        .filter(|p| {
+            !p.is_empty()
+                && (p.contains('/')
+                    || p.starts_with('~')
+                    || p.rsplit_once('.')
+                        .is_some_and(|(a, e)| !a.is_empty() && (1..=5).contains(&e.len())))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The message with its `@path` words taken out.
+pub fn without_at_paths(text: &str, paths: &[String]) -> String {
+    let mut out = text.to_string();
+    for p in paths {
+        let word = format!("@{p}");
+        let spaced = format!(" {word}");
+        out = if out.contains(&spaced) {
+            out.replacen(&spaced, "", 1)
+        } else {
+            out.replacen(&word, "", 1)
+        };
+    }
+    let lines: Vec<&str> = out.lines().map(str::trim_end).collect();
+    lines.join("\n").trim().to_string()
+}
+
+/// A pasted text that is one path to a file (plain, quoted, or a `file://` URL).
+pub fn pasted_path(text: &str) -> Option<String> {
+    let t = text.trim();
+    if t.is_empty() || t.contains('\n') || t.len() > 4_096 {
+        return None;
+    }
+    let t = t
+        .strip_prefix("file://")
+        .unwrap_or(t)
+        .trim_matches(|c| c == '\'' || c == '"');
+    let looks = t.starts_with('/') || t.starts_with("~/") || is_windows_path(t);
+    (looks && !t.ends_with('/')).then(|| t.replace("%20", " "))
+}
+
+fn is_windows_path(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.len() > 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/')
+}
+
+/// Files were read: add chips, or say why not. `fallback`: a pasted text to insert as
+/// typed when it turned out not to be a file.
+pub fn on_attached(
+    app: &mut App,
+    results: Vec<Result<Attached, String>>,
+    from_text: Vec<String>,
+    fallback: Option<String>,
+) {
+    if let (Some(text), [Err(_)]) = (&fallback, results.as_slice()) {
+        app.input.insert_str(text);
+        return;
+    }
+    let mut names = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(a) => {
+                let id = app.next_paste_id();
+                let mut chip = Paste::new(id, a.text, false);
+                chip.tokens = Some(a.tokens);
+                names.push(a.meta.name.clone());
+                chip.file = Some(a.meta);
+                app.pastes.push(chip);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() && !from_text.is_empty() {
+        let text = without_at_paths(&app.input_text(), &from_text);
+        app.input = ratatui_textarea::TextArea::from(text.split('\n').map(str::to_string));
+        app.input.move_cursor(ratatui_textarea::CursorMove::Bottom);
+        app.input.move_cursor(ratatui_textarea::CursorMove::End);
+    }
+    match (names.is_empty(), errors.first()) {
+        (_, Some(e)) => notice(app, e.clone(), Level::Error),
+        (false, None) => notice(
+            app,
+            format!("attached {} · Enter sends", names.join(", ")),
+            Level::Info,
+        ),
+        (true, None) => {}
+    }
+}
+
+/// Check a short message here: only secrets (it fits any window). `None`: nothing found.
+pub fn quick_check(app: &App, seq: u64, text: &str) -> Option<Check> {
+    if !app.setup.scan_secrets {
+        return None;
+    }
+    let findings = secrets::scan(text);
+    if findings.is_empty() {
+        return None;
+    }
+    Some(Check {
+        seq,
+        outgoing: Outgoing {
+            seq,
+            text: Arc::from(text),
+            question: app.input_text(),
+            docs: Vec::new(),
+            model: app.setup.model.clone(),
+        },
+        found: found_of(&findings),
+        redacted: Some(Arc::from(secrets::redact(text, &findings))),
+        tokens: 0,
+        room: None,
+        parts: None,
+        cost: None,
+        over_limit: false,
+        limit: 0.0,
+        redact: None,
+    })
+}
+
+/// Findings as shown.
+pub fn found_of(findings: &[secrets::Finding]) -> Vec<Found> {
+    findings
+        .iter()
+        .map(|f| Found {
+            label: f.label.to_string(),
+            line: f.line,
+            preview: f.preview.clone(),
+        })
+        .collect()
+}
+
+/// What the user decided in the dialog.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Send this text as it is.
+    Whole(String),
+    /// Send it as a long message.
+    Long(String, LongSend),
+    /// Not sent.
+    Cancel,
+    /// Still deciding.
+    Open(Box<Check>),
+}
+
+/// A key in the before-sending dialog.
+pub fn before_send_key(mut check: Check, key: KeyEvent) -> Decision {
+    let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+    if key.code == KeyCode::Esc || ctrl_c {
+        return Decision::Cancel;
+    }
+    let KeyCode::Char(c) = key.code else {
+        return Decision::Open(Box::new(check));
+    };
+    let secrets_open = !check.found.is_empty() && check.redact.is_none();
+    match c.to_ascii_lowercase() {
+        'c' => return Decision::Cancel,
+        'r' if secrets_open => check.redact = Some(true),
+        's' if secrets_open => check.redact = Some(false),
+        'p' if !secrets_open && check.parts.is_some() => return long(check, None),
+        'f' if !secrets_open && check.parts.is_some() => {
+            let n = check.first_tokens();
+            return long(check, Some(n));
+        }
+        'y' if !secrets_open && check.parts.is_none() && check.over_limit => {
+            return whole(check);
+        }
+        _ => {}
+    }
+    if check.redact.is_some() && check.parts.is_none() && !check.over_limit {
+        return whole(check);
+    }
+    Decision::Open(Box::new(check))
+}
+
+fn whole(check: Check) -> Decision {
+    let text = match (check.redact, &check.redacted) {
+        (Some(true), Some(r)) => r.to_string(),
+        _ => check.outgoing.text.to_string(),
+    };
+    Decision::Whole(text)
+}
+
+fn long(check: Check, first: Option<u64>) -> Decision {
+    let redact = check.redact == Some(true);
+    let text = match (redact, &check.redacted) {
+        (true, Some(r)) => r.to_string(),
+        _ => check.outgoing.text.to_string(),
+    };
+    let o = check.outgoing;
+    let (question, docs) = if o.docs.is_empty() {
+        // One long typed message: it is the document.
+        (
+            String::new(),
+            vec![("your message".to_string(), o.text.clone())],
+        )
+    } else {
+        (o.question, o.docs)
+    };
+    Decision::Long(
+        text,
+        LongSend {
+            question,
+            docs,
+            first,
+            redact,
+        },
+    )
+}
+
+/// Open the dialog for a check that needs a decision.
+pub fn ask(app: &mut App, check: Check) {
+    app.dialog = Some(Dialog::BeforeSend(Box::new(check)));
+}
+
+/// The attach dialog's keys; `Some(path)` attaches it.
+pub fn attach_key(path: &mut String, key: &KeyEvent, fx: &mut Vec<Effect>) -> Option<bool> {
+    match key.code {
+        KeyCode::Esc => Some(false),
+        KeyCode::Enter => Some(!path.trim().is_empty()),
+        KeyCode::Tab => {
+            fx.push(Effect::CompletePath(path.clone()));
+            None
+        }
+        KeyCode::Backspace => {
+            path.pop();
+            None
+        }
+        KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => Some(false),
+        KeyCode::Char(c) => {
+            path.push(c);
+            None
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_words_that_look_like_paths() {
+        assert_eq!(
+            at_paths("summarise @report.pdf and @~/notes/a.md for @alice please"),
+            vec!["report.pdf", "~/notes/a.md"]
+        );
+        assert!(at_paths("mail me @ noon, cc @team").is_empty());
+        assert_eq!(
+            without_at_paths("summarise @report.pdf\nplease", &["report.pdf".into()]),
+            "summarise\nplease"
+        );
+    }
+
+    #[test]
+    fn pasted_paths_are_recognised() {
+        assert_eq!(
+            pasted_path("/home/a/report.pdf\n"),
+            Some("/home/a/report.pdf".into())
+        );
+        assert_eq!(
+            pasted_path("'/tmp/my file.txt'"),
+            Some("/tmp/my file.txt".into())
+        );
+        assert_eq!(
+            pasted_path("file:///tmp/my%20file.txt"),
+            Some("/tmp/my file.txt".into())
+        );
+        assert_eq!(
+            pasted_path("C:\\Users\\a\\doc.docx"),
+            Some("C:\\Users\\a\\doc.docx".into())
+        );
+        assert_eq!(pasted_path("just some words"), None);
+        assert_eq!(pasted_path("/a\n/b"), None);
+        assert_eq!(pasted_path("/tmp/"), None);
+    }
+}
