@@ -329,3 +329,68 @@ fn a_template_runs_from_the_picker_in_a_new_session() {
     t.keys(&["C-q"]);
     t.wait_for("TTY_RESTORED");
 }
+
+#[test]
+fn an_attached_document_longer_than_the_window_is_read_in_parts() {
+    let server = MockServer::start_blocking();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[profiles.default]\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"tiny\"\n\n[models.tiny]\ncontext_window = 2000\nmax_output_tokens = 200\ninput_per_million = 0.15\noutput_per_million = 0.6\n\n[documents]\nchunk_tokens = 400\noverlap_tokens = 100\nconcurrency = 2\n",
+    )
+    .unwrap();
+    let doc = dir.path().join("policy.txt");
+    let text: String = (1..=80)
+        .map(|k| format!("P{k}: clause {k} of the travel policy says receipts are kept for {k} months, and claims above the limit go to the finance director, who answers within a week.\n\n"))
+        .collect();
+    std::fs::write(&doc, text).unwrap();
+    server.set_default(Reply::stream(&["NOTE"]));
+    let t = Tmux::start_with(
+        &server,
+        120,
+        40,
+        &format!("CLERK_CONFIG={}", config.display()),
+    );
+    t.wait_for("Ask anything about your work.");
+    t.text(&format!("what are the limits? @{}", doc.display()));
+    t.keys(&["Enter"]);
+    t.wait_for("📄 policy.txt");
+    assert!(server.chat_requests().is_empty(), "attaching sends nothing");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("Before sending");
+    assert!(screen.contains("read in parts"), "{screen}");
+    t.keys(&["p"]);
+    let screen = t.wait_for("Built from");
+    assert!(
+        screen.contains("What are the limits?") || screen.contains("what are the limits?"),
+        "{screen}"
+    );
+    let reqs = server.chat_requests();
+    let notes = reqs
+        .iter()
+        .filter(|r| {
+            r.json()["messages"][0]["content"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("You read one part"))
+        })
+        .count();
+    assert!(notes >= 4, "{notes} parts");
+    assert_eq!(reqs.len(), notes + 1, "the parts, then the answer");
+    assert!(
+        screen.contains(&format!("Built from {notes} parts of policy.txt")),
+        "{screen}"
+    );
+    let last = reqs.last().unwrap().json();
+    let question = last["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(question.ends_with("what are the limits?"), "{question}");
+    assert!(
+        question.contains(&format!("read in {notes} parts")),
+        "{question}"
+    );
+    t.keys(&["C-q"]);
+    t.wait_for("TTY_RESTORED");
+}

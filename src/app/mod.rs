@@ -689,6 +689,29 @@ impl App {
 
     /// Tokens of the last request of the open session (its prompt plus answer), for the
     /// context gauge.
+    /// Tokens of what is in the message box: chips as counted, typed text estimated
+    /// (a token is about 4 bytes).
+    pub fn draft_tokens(&self) -> u64 {
+        let typed = self
+            .input
+            .lines()
+            .iter()
+            .map(|l| l.len() as u64 + 1)
+            .sum::<u64>()
+            / 4;
+        let chips: u64 = self
+            .pastes
+            .iter()
+            .map(|p| p.tokens.unwrap_or(p.text.len() as u64 / 4))
+            .sum();
+        if self.input_text().is_empty() {
+            chips
+        } else {
+            typed + chips
+        }
+    }
+
+    /// Tokens of the conversation at its last answer (as the server counted them).
     pub fn context_used(&self) -> Option<u64> {
         self.transcript
             .iter()

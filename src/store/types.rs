@@ -245,6 +245,21 @@ pub struct SearchHit {
 /// A short, deterministic session title from the first question: its first non-empty line,
 /// Markdown markers trimmed, at most 60 characters (cut at a word, with an ellipsis).
 pub fn title_from(text: &str) -> String {
+    // Attached documents come first in a message: the question after them names it best,
+    // else the first document's name.
+    if text.starts_with("<document name=\"")
+        && let Some(end) = text.rfind("</document>")
+    {
+        let after = text[end + "</document>".len()..].trim();
+        if !after.is_empty() {
+            return title_from(after);
+        }
+        let name = text["<document name=\"".len()..]
+            .split('"')
+            .next()
+            .unwrap_or_default();
+        return title_from(&format!("Summary of {name}"));
+    }
     let line = text
         .lines()
         .map(|l| l.trim().trim_start_matches(['#', '>', '-', '*']).trim())
@@ -266,6 +281,23 @@ pub fn title_from(text: &str) -> String {
         title.push_str(w);
     }
     title
+}
+
+#[cfg(test)]
+mod title_tests {
+    use super::title_from;
+
+    #[test]
+    fn attached_documents_do_not_make_the_title() {
+        assert_eq!(
+            title_from("<document name=\"a.pdf\">\nbody\n</document>\n\nWhat are the limits?"),
+            "What are the limits?"
+        );
+        assert_eq!(
+            title_from("<document name=\"a.pdf\">\nbody\n</document>"),
+            "Summary of a.pdf"
+        );
+    }
 }
 
 #[cfg(test)]

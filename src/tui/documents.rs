@@ -11,24 +11,17 @@ use crate::documents::{extract, secrets};
 use crate::llm::context::count_tokens;
 use crate::llm::{ChatMessage, ChatRole};
 
-/// `~/x` → `$HOME/x`.
-fn expand(path: &str) -> std::path::PathBuf {
-    match path.strip_prefix("~/") {
-        Some(rest) => std::env::var_os("HOME")
-            .map(|h| std::path::PathBuf::from(h).join(rest))
-            .unwrap_or_else(|| path.into()),
-        None => path.into(),
-    }
-}
-
 /// Read one file for a chip.
 pub fn read_attachment(
     path: &str,
     cfg: &DocumentsConfig,
     info: Option<&ModelInfo>,
 ) -> Result<Attached, String> {
-    let doc = extract::extract_file(&expand(path), cfg.max_file_mb.saturating_mul(1024 * 1024))
-        .map_err(|e| e.to_string())?;
+    let doc = extract::extract_file(
+        &super::expand_home(path),
+        cfg.max_file_mb.saturating_mul(1024 * 1024),
+    )
+    .map_err(|e| e.to_string())?;
     let tokens = count_tokens(&doc.text);
     Ok(Attached {
         meta: FileMeta {
@@ -195,4 +188,159 @@ pub fn long_work(
         render,
         frame_tokens,
     }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> ModelInfo {
+        ModelInfo {
+            context_window: Some(2_000),
+            max_output_tokens: Some(200),
+            input_per_million: Some(0.15),
+            cached_input_per_million: None,
+            output_per_million: Some(0.6),
+        }
+    }
+
+    fn outgoing(question: &str, doc: &str) -> Outgoing {
+        let text = summarize::compose(question, &summarize::document_block("a.txt", doc));
+        Outgoing {
+            seq: 7,
+            text: Arc::from(text),
+            question: question.to_string(),
+            docs: vec![("a.txt".to_string(), Arc::from(doc))],
+            model: "tiny".to_string(),
+        }
+    }
+
+    fn long_doc() -> String {
+        (1..=150)
+            .map(|k| format!("Paragraph {k}: receipts are kept for {k} months and claims above the limit go to the finance director.\n\n"))
+            .collect()
+    }
+
+    #[test]
+    fn a_short_clean_message_is_clear() {
+        let c = check(
+            outgoing("what?", "short text"),
+            &DocumentsConfig::default(),
+            &tiny(),
+            None,
+        );
+        assert!(c.is_clear(), "{c:?}");
+        assert_eq!(c.seq, 7);
+        assert!(c.tokens > 0 && c.room == Some(1_800));
+    }
+
+    #[test]
+    fn a_long_message_is_planned_in_parts_and_priced() {
+        let cfg = DocumentsConfig {
+            chunk_tokens: 400,
+            ..DocumentsConfig::default()
+        };
+        let c = check(
+            outgoing("what are the limits?", &long_doc()),
+            &cfg,
+            &tiny(),
+            None,
+        );
+        let (parts, requests) = c.parts.unwrap();
+        assert!(parts >= 4, "{parts}");
+        assert!(requests > parts);
+        assert!(c.cost.unwrap() > 0.0);
+        assert!(!c.is_clear());
+    }
+
+    #[test]
+    fn secrets_are_found_and_a_redacted_copy_is_ready() {
+        let key = concat!("AKIA", "IOSFODNN7EXAMPLE");
+        let c = check(
+            outgoing("check this", &format!("id = {key}\n")),
+            &DocumentsConfig::default(),
+            &tiny(),
+            None,
+        );
+        assert_eq!(c.found.len(), 1);
+        let r = c.redacted.as_deref().unwrap();
+        assert!(r.contains("[REDACTED:aws-access-key]") && !r.contains(key));
+        let off = DocumentsConfig {
+            scan_secrets: false,
+            ..DocumentsConfig::default()
+        };
+        let c = check(
+            outgoing("check this", &format!("id = {key}\n")),
+            &off,
+            &tiny(),
+            None,
+        );
+        assert!(c.found.is_empty(), "the scan can be turned off");
+    }
+
+    #[test]
+    fn long_work_reads_in_parts_or_keeps_the_start() {
+        let cfg = DocumentsConfig {
+            chunk_tokens: 400,
+            ..DocumentsConfig::default()
+        };
+        let key = concat!("AKIA", "IOSFODNN7EXAMPLE");
+        let doc = format!("{}secret {key}\n", long_doc());
+        let long = LongSend {
+            question: "what are the limits?".into(),
+            docs: vec![("a.txt".into(), Arc::from(doc.as_str()))],
+            first: None,
+            redact: true,
+        };
+        let messages = vec![
+            ChatMessage {
+                role: ChatRole::System,
+                content: "be brief".into(),
+            },
+            ChatMessage {
+                role: ChatRole::User,
+                content: "earlier question".into(),
+            },
+            ChatMessage {
+                role: ChatRole::Assistant,
+                content: "earlier answer".into(),
+            },
+            ChatMessage {
+                role: ChatRole::User,
+                content: "the whole long message".into(),
+            },
+        ];
+        let LongWork::Parts(job) = long_work(long.clone(), &messages, "tiny", &cfg, &tiny(), None)
+        else {
+            panic!("expected parts")
+        };
+        assert!(job.parts.len() >= 4);
+        assert_eq!(job.system.as_deref(), Some("be brief"));
+        assert_eq!(
+            job.history.len(),
+            2,
+            "earlier turns, not the long message itself"
+        );
+        assert_eq!(job.hint, "what are the limits?");
+        assert!(job.docs[0].text.contains("[REDACTED:aws-access-key]"));
+        assert!(!job.docs[0].text.contains(key));
+        assert!((job.render)("NOTES").ends_with("NOTES\n\nwhat are the limits?"));
+        // Only the first 300 tokens.
+        let first = LongSend {
+            first: Some(300),
+            ..long
+        };
+        let LongWork::First(text, cut) = long_work(first, &messages, "tiny", &cfg, &tiny(), None)
+        else {
+            panic!("expected the start")
+        };
+        assert!(
+            text.starts_with("<document name=\"a.txt\">\nParagraph 1:"),
+            "{text}"
+        );
+        assert!(text.ends_with("what are the limits?"));
+        assert!(!text.contains("Paragraph 100:"));
+        assert!(cut > 1_000);
+    }
 }

@@ -913,11 +913,18 @@ impl Runtime {
         let profile = self.start.profile_name.clone();
         let models = self.start.config.models.clone();
         let max_out = self.start.profile.max_output_tokens;
+        let max_bytes = self
+            .start
+            .config
+            .file
+            .documents
+            .max_file_mb
+            .saturating_mul(1024 * 1024);
         let handle = tokio::spawn(async move {
             // Files and the library are read off the loop's thread.
             let plan = tokio::task::spawn_blocking(move || {
                 with_library(&library, &sources, |lib| {
-                    plan_for(lib, &id, given, model, max_out)
+                    plan_for(lib, &id, given, model, max_out, max_bytes)
                 })
             })
             .await
@@ -1117,6 +1124,7 @@ fn plan_for(
     given: BTreeMap<String, String>,
     model: String,
     max_out: Option<u64>,
+    max_bytes: u64,
 ) -> Result<crate::templates::run::Plan, String> {
     let entry = lib
         .get(id)
@@ -1136,14 +1144,9 @@ fn plan_for(
     {
         if let Some(path) = values.get(&v.name).filter(|p| !p.is_empty()).cloned() {
             let path = expand_home(&path);
-            let text = std::fs::read(&path)
-                .map_err(|e| format!("cannot read {} for “{}”: {e}", path.display(), v.label))
-                .and_then(|b| {
-                    String::from_utf8(b).map_err(|_| {
-                        format!("{} is not UTF-8 text; save it as UTF-8", path.display())
-                    })
-                })?;
-            values.insert(v.name.clone(), text);
+            let doc = crate::documents::extract::extract_file(&path, max_bytes)
+                .map_err(|e| format!("{e} (for “{}”)", v.label))?;
+            values.insert(v.name.clone(), doc.text);
         }
     }
     Ok(crate::templates::run::Plan {
@@ -1155,7 +1158,7 @@ fn plan_for(
 }
 
 /// `~/x` → the home folder's `x`.
-fn expand_home(path: &str) -> std::path::PathBuf {
+pub(crate) fn expand_home(path: &str) -> std::path::PathBuf {
     match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
         (Some(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
         _ => std::path::PathBuf::from(path),

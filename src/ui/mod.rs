@@ -865,7 +865,9 @@ fn draw_input(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
 }
 
 fn short_tokens(n: u64) -> String {
-    if n >= 1000 {
+    if n >= 1_000_000 {
+        format!("{:.1}M", n as f64 / 1_000_000.0)
+    } else if n >= 1000 {
         format!("{:.1}k", n as f64 / 1000.0)
     } else {
         n.to_string()
@@ -874,13 +876,22 @@ fn short_tokens(n: u64) -> String {
 
 fn draw_status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let mut left = format!(" {} · {}", app.setup.profile, app.setup.model);
-    if let (Some(used), Some(window)) = (app.context_used(), app.setup.context_window) {
+    // The conversation so far plus what is in the box (chips counted, typed text estimated).
+    let draft = app.draft_tokens();
+    let used = match (app.context_used(), draft) {
+        (None, 0) => None,
+        (u, d) => Some(u.unwrap_or(0) + d),
+    };
+    if let (Some(used), Some(window)) = (used, app.setup.context_window) {
         left.push_str(&format!(
             " · {}/{} ({}%)",
             short_tokens(used),
             short_tokens(window),
             used * 100 / window.max(1)
         ));
+        if used > window {
+            left.push_str(" · in parts");
+        }
     }
     if let Some(c) = app.session_cost() {
         left.push_str(&format!(
