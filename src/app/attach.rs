@@ -352,6 +352,50 @@ pub fn ask(app: &mut App, check: Check) {
     app.dialog = Some(Dialog::BeforeSend(Box::new(check)));
 }
 
+/// A template about to run whose values hold likely secrets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateCheck {
+    /// Template id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// The values as filled in.
+    pub values: std::collections::BTreeMap<String, String>,
+    /// The values with the secrets replaced.
+    pub redacted: std::collections::BTreeMap<String, String>,
+    /// What was found, with the variable's name.
+    pub found: Vec<(String, Found)>,
+}
+
+/// Scan a template's values before it runs; `None`: nothing found (or the scan is off).
+pub fn check_template(
+    app: &App,
+    id: &str,
+    title: &str,
+    values: &std::collections::BTreeMap<String, String>,
+) -> Option<TemplateCheck> {
+    if !app.setup.scan_secrets {
+        return None;
+    }
+    let mut found = Vec::new();
+    let mut redacted = values.clone();
+    for (name, value) in values {
+        let f = secrets::scan(value);
+        if f.is_empty() {
+            continue;
+        }
+        redacted.insert(name.clone(), secrets::redact(value, &f));
+        found.extend(found_of(&f).into_iter().map(|x| (name.clone(), x)));
+    }
+    (!found.is_empty()).then(|| TemplateCheck {
+        id: id.to_string(),
+        title: title.to_string(),
+        values: values.clone(),
+        redacted,
+        found,
+    })
+}
+
 /// The attach dialog's keys; `Some(path)` attaches it.
 pub fn attach_key(path: &mut String, key: &KeyEvent, fx: &mut Vec<Effect>) -> Option<bool> {
     match key.code {

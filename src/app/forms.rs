@@ -294,8 +294,14 @@ fn run_form(app: &mut App, mut form: Form, fx: &mut Vec<Effect>) -> Option<Dialo
         memory_key(&form.id),
         serde_json::to_string(&memory).unwrap_or_default(),
     ));
-    super::update::start_template(app, &form.id, &form.title, form.values(), fx);
-    None
+    let values = form.values();
+    match super::attach::check_template(app, &form.id, &form.title, &values) {
+        Some(check) => Some(Dialog::TemplateSecrets(Box::new(check))),
+        None => {
+            super::update::start_template(app, &form.id, &form.title, values, fx);
+            None
+        }
+    }
 }
 
 /// Keys in the form.

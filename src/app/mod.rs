@@ -367,6 +367,8 @@ pub enum Dialog {
     },
     /// A decision before sending: secrets found, too long, or over the cost limit.
     BeforeSend(Box<attach::Check>),
+    /// A decision before running a template whose values hold likely secrets.
+    TemplateSecrets(Box<attach::TemplateCheck>),
     /// Paste an API key.
     ApiKey {
         /// The key as typed (shown masked).

@@ -1764,3 +1764,43 @@ fn progress_of_a_long_document_shows_while_it_is_read() {
     );
     assert_eq!(a.live[&2].waiting, None, "the answer's text replaces it");
 }
+
+#[test]
+fn a_template_whose_values_hold_a_secret_asks_before_running() {
+    let key_text = concat!("AKIA", "IOSFODNN7EXAMPLE");
+    for (choice, redacted) in [('r', true), ('s', false), ('c', false)] {
+        let mut a = app();
+        update(&mut a, ctrl('p'));
+        update(&mut a, Msg::TemplatesLoaded(library()));
+        type_text(&mut a, "summ");
+        update(&mut a, key(KeyCode::Enter));
+        update(
+            &mut a,
+            Msg::Paste(format!("deploy notes\nkey {key_text}\n")),
+        );
+        let fx = update(&mut a, key(KeyCode::F(5)));
+        assert!(
+            !fx.iter().any(|e| matches!(e, Effect::RunTemplate { .. })),
+            "nothing runs before the choice"
+        );
+        let Some(Dialog::TemplateSecrets(check)) = &a.dialog else {
+            panic!("{:?}", a.dialog)
+        };
+        assert_eq!(check.found[0].0, "document");
+        assert_eq!(check.found[0].1.line, 2);
+        let fx = update(&mut a, key(KeyCode::Char(choice)));
+        let run = fx.iter().find_map(|e| match e {
+            Effect::RunTemplate { values, .. } => Some(values["document"].clone()),
+            _ => None,
+        });
+        match choice {
+            'c' => assert_eq!(run, None),
+            _ if redacted => assert_eq!(
+                run.as_deref(),
+                Some("deploy notes\nkey [REDACTED:aws-access-key]\n")
+            ),
+            _ => assert!(run.unwrap().contains(key_text)),
+        }
+        assert!(a.dialog.is_none());
+    }
+}

@@ -1340,6 +1340,22 @@ fn on_dialog_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
             Some(false) => None,
             None => Some(Dialog::Attach { path, candidates }),
         },
+        Dialog::TemplateSecrets(check) => match key.code {
+            KeyCode::Char('r') => {
+                start_template(app, &check.id, &check.title, check.redacted, fx);
+                None
+            }
+            KeyCode::Char('s') => {
+                start_template(app, &check.id, &check.title, check.values, fx);
+                None
+            }
+            KeyCode::Esc | KeyCode::Char('c') => {
+                notice(app, "not run; nothing was sent", Level::Info);
+                None
+            }
+            _ if ctrl_c => None,
+            _ => Some(Dialog::TemplateSecrets(check)),
+        },
         Dialog::BeforeSend(check) => match attach::before_send_key(*check, key) {
             attach::Decision::Open(check) => Some(Dialog::BeforeSend(check)),
             attach::Decision::Cancel => {

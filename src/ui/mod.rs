@@ -1208,6 +1208,33 @@ fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>,
                 lines,
             )
         }
+        Dialog::TemplateSecrets(check) => {
+            let mut lines = vec![Line::from(Span::styled(
+                format!(
+                    "The values hold {} likely secret{}:",
+                    check.found.len(),
+                    if check.found.len() == 1 { "" } else { "s" }
+                ),
+                theme.warning,
+            ))];
+            for (name, f) in check.found.iter().take(6) {
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "  {name} line {}: {} ({})",
+                        f.line,
+                        f.label,
+                        sanitize(&f.preview)
+                    ),
+                    theme.text,
+                )));
+            }
+            lines.push(Line::from(Span::styled(
+                " r  redact them    s  send anyway    Esc  cancel",
+                theme.accent,
+            )));
+            let rows = lines.len() as u16 + 2;
+            ("Before running the template", 96, rows, lines)
+        }
         Dialog::BeforeSend(check) => {
             let lines = before_send_lines(check, theme);
             let rows = lines.len() as u16 + 2;
