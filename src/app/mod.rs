@@ -715,9 +715,11 @@ impl App {
 
     /// Tokens of the conversation at its last answer (as the server counted them).
     pub fn context_used(&self) -> Option<u64> {
+        // An answer built from parts counts every request of the run: not a context size.
         self.transcript
             .iter()
             .rev()
+            .filter(|t| !crate::documents::summarize::is_built_from_parts(&t.content))
             .find_map(|t| Some(t.usage.tokens_in? + t.usage.tokens_out.unwrap_or(0)))
     }
 }

@@ -730,6 +730,13 @@ pub async fn run_as_answer(
     let _ = tx.send(EngineEvent::Finished(result));
 }
 
+/// Whether an answer ends with the line [`run_as_answer`] adds.
+pub fn is_built_from_parts(answer: &str) -> bool {
+    answer
+        .rsplit_once("\n\n*Built from ")
+        .is_some_and(|(_, tail)| tail.ends_with(" requests).*"))
+}
+
 /// "report.pdf, part 3 of 12" (or just the name when it is one part).
 pub fn part_label(name: &str, index: usize, of: usize) -> String {
     if of <= 1 {
@@ -976,5 +983,9 @@ mod tests {
         assert!(n.contains("read in 3 parts"));
         assert!(n.contains("<notes on=\"r.pdf, part 1 of 3\">\nn1\n</notes>"));
         assert_eq!(part_label("r.pdf", 1, 1), "r.pdf");
+        assert!(is_built_from_parts(
+            "Answer.\n\n*Built from 3 parts of r.pdf (4 requests).*"
+        ));
+        assert!(!is_built_from_parts("Answer about *Built from* parts."));
     }
 }

@@ -414,8 +414,12 @@ fn turn_lines(
     let body_width = width.saturating_sub(2).max(10);
     // A long question (a pasted document) shows its start only: drawing megabytes would
     // stall the frame, and the whole text is one `y` away.
+    let collapsed;
     let (shown, hidden) = match turn.role {
-        Role::User => folded(&turn.content),
+        Role::User => {
+            collapsed = collapse_documents(&turn.content);
+            folded(&collapsed)
+        }
         _ => (turn.content.as_str(), 0),
     };
     let clean = sanitize(shown);
@@ -651,6 +655,43 @@ pub fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// A question with attached documents shows each as one line ("📄 report.pdf · 312 lines ·
+/// 1.2 MB"); the whole text is still what `y` copies.
+pub fn collapse_documents(text: &str) -> std::borrow::Cow<'_, str> {
+    const OPEN: &str = "<document name=\"";
+    const CLOSE: &str = "\n</document>";
+    if !text.starts_with(OPEN) && !text.contains(&format!("\n{OPEN}")) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest
+        .find(OPEN)
+        .filter(|&i| i == 0 || rest[..i].ends_with('\n'))
+    {
+        let Some(len) = rest[at..].find(CLOSE) else {
+            break;
+        };
+        let block = &rest[at..at + len];
+        let name = block[OPEN.len()..].split('"').next().unwrap_or_default();
+        let body = block.split_once('\n').map(|(_, b)| b).unwrap_or_default();
+        out.push_str(&rest[..at]);
+        let n = body.lines().count() as u64;
+        out.push_str(&format!(
+            "📄 {} · {} line{} · {}",
+            name.replace("&quot;", "\"")
+                .replace("&lt;", "<")
+                .replace("&amp;", "&"),
+            thousands(n),
+            if n == 1 { "" } else { "s" },
+            human_size(body.len() as u64)
+        ));
+        rest = &rest[at + len + CLOSE.len()..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 /// What the before-sending dialog says and offers.

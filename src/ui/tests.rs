@@ -751,3 +751,21 @@ fn an_attachment_chip_and_the_secrets_dialog() {
         insta::assert_snapshot!(format!("dialog_secrets_{w}x{h}"), screen);
     }
 }
+
+#[test]
+fn attached_documents_show_as_one_line_in_the_transcript() {
+    let text = "<document name=\"a &quot;q&quot;.pdf\">\n--- page 1 ---\nline\n</document>\n\n<document name=\"b.txt\">\nx\n</document>\n\nWhat changed?";
+    assert_eq!(
+        super::collapse_documents(text),
+        "📄 a \"q\".pdf · 2 lines · 19 bytes\n\n📄 b.txt · 1 line · 1 bytes\n\nWhat changed?"
+    );
+    assert_eq!(
+        super::collapse_documents("no documents here"),
+        "no documents here"
+    );
+    // An unclosed block is left as it is.
+    assert_eq!(
+        super::collapse_documents("<document name=\"x\">\nopen"),
+        "<document name=\"x\">\nopen"
+    );
+}
