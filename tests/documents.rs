@@ -443,3 +443,39 @@ fn clerk_run_reads_a_pdf_variable() {
         "{user}"
     );
 }
+
+#[test]
+fn clerk_run_reads_a_long_document_variable_in_parts() {
+    let env = Env::new();
+    config(&env, TINY);
+    env.write(
+        &env.user_dir(),
+        "risks.toml",
+        "title = \"List the risks\"\nprompt = \"List the risks in:\\n{{doc}}\"\n\n[[variables]]\nname = \"doc\"\nkind = \"file\"\n",
+    );
+    let path = env.write(env.home(), "policy.txt", &long_document());
+    env.server.set_default(Reply::stream(&["NOTE"]));
+    let o = env.run(&[
+        "--model",
+        "tiny",
+        "run",
+        "risks",
+        "--var",
+        &format!("doc={}", path.display()),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let reqs = env.server.chat_requests();
+    let notes = reqs.iter().filter(|r| is_notes_request(r)).count();
+    assert!(notes >= 5, "{notes}");
+    assert_eq!(reqs.len(), notes + 1);
+    let last = last_user(reqs.last().unwrap());
+    assert!(
+        last.starts_with("List the risks in:\nThe documents were too long"),
+        "{last}"
+    );
+    assert!(
+        out(&o).contains(&format!("Built from {notes} parts of doc")),
+        "{}",
+        out(&o)
+    );
+}

@@ -119,6 +119,7 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
         sources,
         render: Arc::new(move |docs: &str| compose(&q, docs)),
         title: None,
+        model: None,
     };
     send(
         ctx,
@@ -176,6 +177,8 @@ pub(super) struct Prompt {
     pub render: Arc<dyn Fn(&str) -> String + Send + Sync>,
     /// The new session's title (else from the question).
     pub title: Option<String>,
+    /// The model when `--model` is not given (else the profile's).
+    pub model: Option<String>,
 }
 
 /// How to send it.
@@ -212,7 +215,10 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
         }
     }
     let profile = ctx.profile()?.clone();
-    let model = ctx.model()?;
+    let model = match (&ctx.model_override, &prompt.model) {
+        (None, Some(m)) => m.clone(),
+        _ => ctx.model()?,
+    };
     let (key, source) = secrets::resolve(
         &ctx.profile_name,
         profile.api_key_cmd.as_deref(),

@@ -34,9 +34,9 @@ pub struct RunArgs {
     /// Do not save this run in the history
     #[arg(long)]
     pub no_save: bool,
-    /// What to do with likely secrets found in the values
-    #[arg(long, value_enum, default_value_t = super::docs::SecretsMode::Ask, value_name = "MODE")]
-    pub secrets: super::docs::SecretsMode,
+    /// Documents: long ones, the cost check and the secret scan.
+    #[command(flatten)]
+    pub docs: super::docs::DocOptions,
 }
 
 fn bad(msg: impl Into<String>) -> CliError {
@@ -191,7 +191,10 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
     {
         let mut texts: Vec<(&str, &mut String)> =
             values.iter_mut().map(|(k, v)| (k.as_str(), v)).collect();
-        super::docs::check_secrets(&mut texts, args.secrets, &ctx.config.file.documents)?;
+        super::docs::check_secrets(&mut texts, args.docs.secrets, &ctx.config.file.documents)?;
+    }
+    if let Some(var) = too_long_document(ctx, &template, &values)? {
+        return run_in_parts(ctx, args, &template, values, &var);
     }
 
     let profile_name = match (&template.profile, ctx.profile_given) {
@@ -235,6 +238,80 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
     let rt = super::runtime()?;
     let outcome = rt.block_on(drive(ctx, &profile_name, endpoint, plan, store, args.json));
     Ok(outcome)
+}
+
+/// A single-prompt template's document variable whose value makes the prompt longer than
+/// the model's window (a workflow is never split: its steps depend on each other).
+fn too_long_document(
+    ctx: &Ctx,
+    t: &Template,
+    values: &BTreeMap<String, String>,
+) -> Result<Option<String>, CliError> {
+    if t.steps.len() != 1 {
+        return Ok(None);
+    }
+    let Some(var) = t
+        .variables
+        .iter()
+        .filter(|v| matches!(v.kind, VarKind::Document | VarKind::File))
+        .max_by_key(|v| values.get(&v.name).map_or(0, String::len))
+    else {
+        return Ok(None);
+    };
+    let model = ctx
+        .model_override
+        .clone()
+        .or_else(|| t.model.clone())
+        .map_or_else(|| ctx.model(), Ok)?;
+    let info = ctx.config.models.get(&model).cloned().unwrap_or_default();
+    let settings = crate::documents::summarize::Settings::for_model(
+        &ctx.config.file.documents,
+        &info,
+        t.max_output_tokens.map(u64::from),
+    );
+    let (Some(room), Some(value)) = (settings.room(), values.get(&var.name)) else {
+        return Ok(None);
+    };
+    // A token is at least one byte: shorter values fit without counting.
+    if (value.len() as u64) < room / 2 {
+        return Ok(None);
+    }
+    let prompt = crate::templates::render_step(t, 0, values, &BTreeMap::new())
+        .map_err(|e| bad(e.to_string()))?;
+    let tokens = crate::llm::context::count_tokens(&prompt)
+        + t.system
+            .as_deref()
+            .map_or(0, crate::llm::context::count_tokens);
+    Ok((tokens > room).then(|| var.name.clone()))
+}
+
+/// Run a single-prompt template whose document is too long, reading it in parts (like
+/// `clerk summarize`).
+fn run_in_parts(
+    ctx: &Ctx,
+    args: &RunArgs,
+    t: &Template,
+    mut values: BTreeMap<String, String>,
+    var: &str,
+) -> Result<Exit, CliError> {
+    let text = values
+        .insert(var.to_string(), String::new())
+        .unwrap_or_default();
+    let source = super::ask::Source::pasted(var, text);
+    let prompt = super::summarize_cmd::template_prompt(t, values, var, vec![source], &t.title)?;
+    let mut docs = args.docs.clone();
+    // The values were scanned above.
+    docs.secrets = super::docs::SecretsMode::Send;
+    super::ask::send(
+        ctx,
+        &super::ask::Sending {
+            session: None,
+            json: args.json,
+            no_save: args.no_save,
+            docs,
+        },
+        prompt,
+    )
 }
 
 /// One step's row in the store while it runs.

@@ -75,6 +75,40 @@ fn name_of<T: ValueEnum>(v: T) -> String {
         .unwrap_or_default()
 }
 
+/// A single-prompt template as a [`Prompt`] whose variable `doc_var` stands for `sources`
+/// (sent whole, or read in parts when too long). `values` has every variable filled.
+pub(super) fn template_prompt(
+    template: &crate::templates::Template,
+    mut values: BTreeMap<String, String>,
+    doc_var: &str,
+    sources: Vec<Source>,
+    title: &str,
+) -> Result<Prompt, CliError> {
+    let bad = |m: String| CliError::new(Exit::BadInput, m);
+    let system = crate::templates::render_system(template, &values)
+        .map_err(|e| bad(format!("template `{}`: {e}", template.id)))?;
+    values.remove(doc_var);
+    let t = template.clone();
+    let var = doc_var.to_string();
+    let render = Arc::new(move |docs: &str| {
+        let mut v = values.clone();
+        v.insert(var.clone(), docs.to_string());
+        crate::templates::render_step(&t, 0, &v, &BTreeMap::new()).unwrap_or_default()
+    });
+    let hint = render("[the document, read in parts]");
+    Ok(Prompt {
+        question: String::new(),
+        hint,
+        system,
+        temperature: template.temperature,
+        max_output_tokens: template.max_output_tokens.map(u64::from),
+        sources,
+        render,
+        title: Some(crate::cli::output::clip(title, 60)),
+        model: template.model.clone(),
+    })
+}
+
 /// Run `clerk summarize`.
 pub fn run(ctx: &Ctx, args: &SummarizeArgs) -> Result<Exit, CliError> {
     let bad = |m: String| CliError::new(Exit::BadInput, m);
@@ -131,30 +165,11 @@ pub fn run(ctx: &Ctx, args: &SummarizeArgs) -> Result<Exit, CliError> {
         );
     }
     values.insert("document".into(), "[the document]".into());
-    let mut values = crate::templates::check_values(&template, &values)
+    let values = crate::templates::check_values(&template, &values)
         .map_err(|p| bad(format!("the `summarize` template: {}", p.join("; "))))?;
-    let system = crate::templates::render_system(&template, &values)
-        .map_err(|e| bad(format!("the `summarize` template: {e}")))?;
-    values.remove("document");
-    let t = template.clone();
-    let render = Arc::new(move |docs: &str| {
-        let mut v = values.clone();
-        v.insert("document".into(), docs.to_string());
-        crate::templates::render_step(&t, 0, &v, &BTreeMap::new()).unwrap_or_default()
-    });
-    let hint = render("[the document, read in parts]");
     let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
     let title = format!("Summary: {}", names.join(", "));
-    let prompt = Prompt {
-        question: String::new(),
-        hint,
-        system,
-        temperature: template.temperature,
-        max_output_tokens: template.max_output_tokens.map(u64::from),
-        sources,
-        render,
-        title: Some(crate::cli::output::clip(&title, 60)),
-    };
+    let prompt = template_prompt(&template, values, "document", sources, &title)?;
     send(
         ctx,
         &Sending {

@@ -419,6 +419,11 @@ async fn event_loop(
     let mut theme_name = String::new();
     let mut theme = Theme::default_theme();
     rt.run_effects(vec![Effect::LoadSessions]);
+    // The secret scanner's patterns are compiled once, here, off the UI's path, so the first
+    // Enter (which scans a short message in `update`) does not wait for them.
+    if rt.start.config.file.documents.scan_secrets {
+        tokio::task::spawn_blocking(|| crate::documents::secrets::scan(""));
+    }
     let mut last_draw = Instant::now() - STREAM_FRAME;
     // When the next frame is due (None: nothing changed). Keys and the like are drawn within
     // one 16 ms frame; streamed text alone is gathered for up to 50 ms (20 frames a second
