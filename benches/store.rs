@@ -17,30 +17,9 @@ const MESSAGES_PER_SESSION: usize = 20;
 /// Inserted into a few messages only.
 const RARE_WORD: &str = "zyxquark";
 
-/// Knuth's MMIX linear congruential generator, fixed seed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        // Invariant: n is a small list length, so both casts are lossless.
-        (self.next() % n as u64) as usize
-    }
-
-    /// Skewed towards low indexes (roughly Zipf-like).
-    fn skewed(&mut self, n: usize) -> usize {
-        let a = self.below(n);
-        let b = self.below(n);
-        a * b / n
-    }
-}
+#[path = "support/lcg.rs"]
+mod lcg;
+use lcg::Lcg;
 
 const ENGLISH: &[&str] = &[
     "the",
