@@ -479,3 +479,54 @@ fn clerk_run_reads_a_long_document_variable_in_parts() {
         out(&o)
     );
 }
+
+#[test]
+fn parts_are_read_at_most_concurrency_at_a_time_and_ctrl_c_stops_them() {
+    let env = Env::new();
+    config(&env, TINY);
+    let path = env.write(env.home(), "policy.txt", &long_document());
+    // Every request hangs: the number in flight is the number the server sees.
+    env.server.set_default(Reply::hang());
+    let mut child = env
+        .cmd(&["--model", "tiny", "summarize", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while env.server.chat_requests().len() < 2 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "no requests"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert_eq!(
+        env.server.chat_requests().len(),
+        2,
+        "concurrency = 2: no third request while two are open"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = std::time::Instant::now();
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "Ctrl-C did not stop it"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(130));
+    assert_eq!(
+        env.server.chat_requests().len(),
+        2,
+        "nothing more after the stop"
+    );
+}

@@ -396,26 +396,97 @@ pub fn check_template(
     })
 }
 
-/// The attach dialog's keys; `Some(path)` attaches it.
-pub fn attach_key(path: &mut String, key: &KeyEvent, fx: &mut Vec<Effect>) -> Option<bool> {
+/// The attach dialog: the path as typed and the entries of its folder that match.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Picker {
+    /// The path as typed.
+    pub path: String,
+    /// Entries of the path's folder that start with its last part (folders end in `/`).
+    pub candidates: Vec<String>,
+    /// The highlighted entry.
+    pub selected: Option<usize>,
+    /// Tab was pressed: the next completion replaces the path with the common part.
+    pub tabbed: bool,
+}
+
+impl Picker {
+    /// The folder part of the path (up to its last `/`).
+    pub fn folder(&self) -> &str {
+        self.path.rfind('/').map_or("", |i| &self.path[..=i])
+    }
+
+    /// Completions for `typed` arrived.
+    pub fn completed(&mut self, typed: &str, common: String, candidates: Vec<String>) {
+        if typed != self.path {
+            return;
+        }
+        if std::mem::take(&mut self.tabbed) {
+            self.path = common;
+        }
+        self.candidates = candidates;
+        self.selected = None;
+    }
+}
+
+/// What a key in the attach dialog leads to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PickerKey {
+    /// Keep the dialog open.
+    Open,
+    /// Attach this path.
+    Attach(String),
+    /// Close.
+    Close,
+}
+
+/// A key in the attach dialog: typing filters the list, ↑↓ pick, Enter opens a folder or
+/// attaches a file, Tab completes, Esc closes.
+pub fn picker_key(p: &mut Picker, key: &KeyEvent, fx: &mut Vec<Effect>) -> PickerKey {
+    let refresh = |p: &Picker, fx: &mut Vec<Effect>| fx.push(Effect::CompletePath(p.path.clone()));
     match key.code {
-        KeyCode::Esc => Some(false),
-        KeyCode::Enter => Some(!path.trim().is_empty()),
+        KeyCode::Esc => return PickerKey::Close,
+        KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            return PickerKey::Close;
+        }
+        KeyCode::Up => {
+            p.selected = match p.selected {
+                Some(0) | None => None,
+                Some(i) => Some(i - 1),
+            };
+        }
+        KeyCode::Down if !p.candidates.is_empty() => {
+            p.selected = Some(
+                p.selected
+                    .map_or(0, |i| (i + 1).min(p.candidates.len() - 1)),
+            );
+        }
+        KeyCode::Enter => {
+            let chosen = match p.selected.and_then(|i| p.candidates.get(i)) {
+                Some(c) => format!("{}{c}", p.folder()),
+                None => p.path.trim().to_string(),
+            };
+            if chosen.ends_with('/') {
+                p.path = chosen;
+                refresh(p, fx);
+            } else if !chosen.is_empty() {
+                return PickerKey::Attach(chosen);
+            }
+        }
         KeyCode::Tab => {
-            fx.push(Effect::CompletePath(path.clone()));
-            None
+            p.tabbed = true;
+            refresh(p, fx);
         }
         KeyCode::Backspace => {
-            path.pop();
-            None
+            p.path.pop();
+            refresh(p, fx);
         }
-        KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => Some(false),
-        KeyCode::Char(c) => {
-            path.push(c);
-            None
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            p.path.push(c);
+            refresh(p, fx);
         }
-        _ => None,
+        _ => {}
     }
+    PickerKey::Open
 }
 
 #[cfg(test)]

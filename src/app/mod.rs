@@ -358,13 +358,8 @@ pub enum Dialog {
     },
     /// Fill a template's variables.
     Form(Form),
-    /// Attach a file: its path as typed, and completions.
-    Attach {
-        /// The path.
-        path: String,
-        /// Completions when several match.
-        candidates: Vec<String>,
-    },
+    /// Attach a file: a path with completion and a list to pick from.
+    Attach(attach::Picker),
     /// A decision before sending: secrets found, too long, or over the cost limit.
     BeforeSend(Box<attach::Check>),
     /// A decision before running a template whose values hold likely secrets.

@@ -1580,10 +1580,19 @@ fn a_pasted_path_attaches_and_falls_back_to_text() {
 }
 
 #[test]
-fn ctrl_o_opens_the_attach_dialog_with_completion() {
+fn ctrl_o_opens_a_file_picker_with_completion() {
     let mut a = app();
-    update(&mut a, ctrl('o'));
-    assert!(matches!(a.dialog, Some(Dialog::Attach { .. })));
+    let fx = update(&mut a, ctrl('o'));
+    assert_eq!(
+        fx,
+        vec![Effect::CompletePath(String::new())],
+        "lists the folder"
+    );
+    let picker = |a: &App| match &a.dialog {
+        Some(Dialog::Attach(p)) => p.clone(),
+        other => panic!("{other:?}"),
+    };
+    // Typing filters the list; Tab completes the common part.
     type_text(&mut a, "~/Doc");
     let fx = update(&mut a, key(KeyCode::Tab));
     assert_eq!(fx, vec![Effect::CompletePath("~/Doc".into())]);
@@ -1592,20 +1601,67 @@ fn ctrl_o_opens_the_attach_dialog_with_completion() {
         Msg::PathCompleted {
             typed: "~/Doc".into(),
             common: "~/Documents/".into(),
-            candidates: vec![],
+            candidates: vec!["Documents/".into()],
         },
     );
-    type_text(&mut a, "plan.pdf");
+    assert_eq!(picker(&a).path, "~/Documents/");
+    // A stale answer (for what was typed before) changes nothing.
+    update(
+        &mut a,
+        Msg::PathCompleted {
+            typed: "~/Do".into(),
+            common: "~/Do".into(),
+            candidates: vec!["Downloads/".into()],
+        },
+    );
+    assert_eq!(picker(&a).candidates, vec!["Documents/".to_string()]);
+    update(
+        &mut a,
+        Msg::PathCompleted {
+            typed: "~/Documents/".into(),
+            common: "~/Documents/".into(),
+            candidates: vec!["old/".into(), "plan.pdf".into()],
+        },
+    );
+    assert_eq!(
+        picker(&a).path,
+        "~/Documents/",
+        "listing without Tab keeps the path"
+    );
+    // ↑↓ pick; Enter on a folder opens it, on a file attaches it.
+    update(&mut a, key(KeyCode::Down));
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert_eq!(fx, vec![Effect::CompletePath("~/Documents/old/".into())]);
+    assert_eq!(picker(&a).path, "~/Documents/old/");
+    update(
+        &mut a,
+        Msg::PathCompleted {
+            typed: "~/Documents/old/".into(),
+            common: "~/Documents/old/".into(),
+            candidates: vec!["a.txt".into(), "plan.pdf".into()],
+        },
+    );
+    update(&mut a, key(KeyCode::Down));
+    update(&mut a, key(KeyCode::Down));
+    update(&mut a, key(KeyCode::Down));
+    assert_eq!(picker(&a).selected, Some(1), "stops at the last entry");
     let fx = update(&mut a, key(KeyCode::Enter));
     assert_eq!(
         fx,
         vec![Effect::Attach {
-            paths: vec!["~/Documents/plan.pdf".into()],
+            paths: vec!["~/Documents/old/plan.pdf".into()],
             from_text: false,
             fallback: None,
         }]
     );
     assert!(a.dialog.is_none());
+    // A typed path attaches as it is; Esc closes.
+    update(&mut a, ctrl('o'));
+    type_text(&mut a, "/tmp/x.csv");
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert!(
+        matches!(&fx[..], [Effect::Attach { paths, .. }] if paths == &vec!["/tmp/x.csv".to_string()])
+    );
     update(&mut a, ctrl('o'));
     update(&mut a, key(KeyCode::Esc));
     assert!(a.dialog.is_none());

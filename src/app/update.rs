@@ -152,13 +152,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             Some(Dialog::Form(form)) => {
                 super::forms::completed(form, &typed, common, candidates);
             }
-            Some(Dialog::Attach {
-                path,
-                candidates: shown,
-            }) if *path == typed => {
-                *path = common;
-                *shown = candidates;
-            }
+            Some(Dialog::Attach(picker)) => picker.completed(&typed, common, candidates),
             _ => {}
         },
         Msg::StepStarted {
@@ -1005,10 +999,8 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
         Command::ExpandPastes => expand_pastes(app),
         Command::ComposeInEditor => fx.push(Effect::Compose(app.message_text())),
         Command::Attach => {
-            app.dialog = Some(Dialog::Attach {
-                path: String::new(),
-                candidates: Vec::new(),
-            });
+            app.dialog = Some(Dialog::Attach(attach::Picker::default()));
+            fx.push(Effect::CompletePath(String::new()));
         }
         Command::Templates => {
             app.dialog = Some(Dialog::Templates {
@@ -1192,8 +1184,11 @@ fn on_paste(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
             *selected = 0;
         }
         Some(Dialog::Form(form)) => super::forms::form_paste(form, text),
-        Some(Dialog::Attach { path, .. }) => {
-            path.push_str(&attach::pasted_path(text).unwrap_or_else(one_line));
+        Some(Dialog::Attach(picker)) => {
+            picker
+                .path
+                .push_str(&attach::pasted_path(text).unwrap_or_else(one_line));
+            fx.push(Effect::CompletePath(picker.path.clone()));
         }
         Some(_) => {}
         None if attach::pasted_path(text).is_some() => {
@@ -1324,21 +1319,18 @@ fn on_dialog_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     };
     let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
     let keep = match dialog {
-        Dialog::Attach {
-            mut path,
-            candidates,
-        } => match attach::attach_key(&mut path, &key, fx) {
-            Some(true) => {
+        Dialog::Attach(mut picker) => match attach::picker_key(&mut picker, &key, fx) {
+            attach::PickerKey::Attach(path) => {
                 notice(app, "attaching…", Level::Info);
                 fx.push(Effect::Attach {
-                    paths: vec![path.trim().to_string()],
+                    paths: vec![path],
                     from_text: false,
                     fallback: None,
                 });
                 None
             }
-            Some(false) => None,
-            None => Some(Dialog::Attach { path, candidates }),
+            attach::PickerKey::Close => None,
+            attach::PickerKey::Open => Some(Dialog::Attach(picker)),
         },
         Dialog::TemplateSecrets(check) => match key.code {
             KeyCode::Char('r') => {

@@ -1218,33 +1218,44 @@ fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>,
                 lines,
             )
         }
-        Dialog::Attach { path, candidates } => {
+        Dialog::Attach(picker) => {
             let mut lines = vec![
                 Line::from(vec![
-                    Span::styled(sanitize(path), theme.text),
+                    Span::styled(sanitize(&picker.path), theme.text),
                     Span::styled("▏", theme.accent),
                 ]),
                 Line::from(Span::styled(
-                    "PDF, Word (.docx), HTML, CSV/TSV, Markdown, text or code · or type @path in the message",
+                    "PDF, Word (.docx), HTML, CSV/TSV, Markdown, text or code · or @path in the message",
                     theme.muted,
                 )),
             ];
-            for c in candidates.iter().take(8) {
+            // A window of the list that keeps the highlighted entry in view.
+            const SHOWN: usize = 10;
+            let first = picker.selected.unwrap_or(0).saturating_sub(SHOWN - 1);
+            for (i, c) in picker.candidates.iter().enumerate().skip(first).take(SHOWN) {
+                let on = picker.selected == Some(i);
+                let style = if on {
+                    theme.selection.patch(theme.accent)
+                } else if c.ends_with('/') {
+                    theme.accent
+                } else {
+                    theme.text
+                };
                 lines.push(Line::from(Span::styled(
-                    format!("  {}", sanitize(c)),
+                    format!("{} {}", if on { "▶" } else { " " }, sanitize(c)),
+                    style,
+                )));
+            }
+            if picker.candidates.len() > first + SHOWN {
+                lines.push(Line::from(Span::styled(
+                    format!("  … {} more", picker.candidates.len() - first - SHOWN),
                     theme.muted,
                 )));
             }
-            if candidates.len() > 8 {
-                lines.push(Line::from(Span::styled(
-                    format!("  … {} more", candidates.len() - 8),
-                    theme.muted,
-                )));
-            }
-            let rows = lines.len() as u16 + 2;
+            let rows = lines.len() as u16 + 1;
             (
-                "Attach a file · Tab completes · Enter attaches · Esc cancels",
-                80,
+                "Attach a file · ↑↓ pick · Enter opens or attaches · Tab completes · Esc",
+                96,
                 rows,
                 lines,
             )

@@ -769,3 +769,38 @@ fn attached_documents_show_as_one_line_in_the_transcript() {
         "<document name=\"x\">\nopen"
     );
 }
+
+#[test]
+fn the_file_picker() {
+    for (w, h) in [(120, 40), (60, 20)] {
+        let mut app = base_app(w, h);
+        update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Char('o'), KeyModifiers::CONTROL)),
+        );
+        update(
+            &mut app,
+            Msg::PathCompleted {
+                typed: String::new(),
+                common: String::new(),
+                candidates: vec![
+                    "Documents/".into(),
+                    "Q3 报告.pdf".into(),
+                    "minutes.docx".into(),
+                    "notes.md".into(),
+                ],
+            },
+        );
+        update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
+        );
+        update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
+        );
+        let screen = draw(&app, w, h);
+        assert!(screen.contains("▶ Q3 报告.pdf"), "{screen}");
+        insta::assert_snapshot!(format!("dialog_attach_{w}x{h}"), screen);
+    }
+}
