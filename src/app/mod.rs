@@ -689,32 +689,30 @@ impl App {
     /// Tokens of what is in the message box: chips as counted, typed text estimated
     /// (a token is about 4 bytes).
     pub fn draft_tokens(&self) -> u64 {
-        let typed = self
-            .input
-            .lines()
-            .iter()
-            .map(|l| l.len() as u64 + 1)
-            .sum::<u64>()
-            / 4;
+        let lines = self.input.lines();
+        let typed = if lines.iter().all(|l| l.is_empty()) {
+            0
+        } else {
+            lines
+                .iter()
+                .map(|l| l.len() as u64 + 1)
+                .sum::<u64>()
+                .div_ceil(4)
+        };
         let chips: u64 = self
             .pastes
             .iter()
             .map(|p| p.tokens.unwrap_or(p.text.len() as u64 / 4))
             .sum();
-        if self.input_text().is_empty() {
-            chips
-        } else {
-            typed + chips
-        }
+        typed + chips
     }
 
     /// Tokens of the conversation at its last answer (as the server counted them).
     pub fn context_used(&self) -> Option<u64> {
         // An answer built from parts counts every request of the run: not a context size.
-        self.transcript
-            .iter()
-            .rev()
-            .filter(|t| !crate::documents::summarize::is_built_from_parts(&t.content))
-            .find_map(|t| Some(t.usage.tokens_in? + t.usage.tokens_out.unwrap_or(0)))
+        self.transcript.iter().rev().find_map(|t| {
+            let used = t.usage.tokens_in? + t.usage.tokens_out.unwrap_or(0);
+            (!crate::documents::summarize::is_built_from_parts(&t.content)).then_some(used)
+        })
     }
 }
