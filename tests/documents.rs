@@ -530,3 +530,40 @@ fn parts_are_read_at_most_concurrency_at_a_time_and_ctrl_c_stops_them() {
         "nothing more after the stop"
     );
 }
+
+#[test]
+fn a_long_history_is_trimmed_not_read_in_parts() {
+    let env = Env::new();
+    config(&env, TINY);
+    let long_answer = "The policy says many things about travel and receipts. ".repeat(100);
+    for q in ["first question", "second question"] {
+        env.server.push(Reply::stream(&[&long_answer]));
+        let args: Vec<&str> = if q == "first question" {
+            vec!["--model", "tiny", "ask", q]
+        } else {
+            vec!["--model", "tiny", "ask", "--session", "last", q]
+        };
+        let o = env.run(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    }
+    env.server.clear_requests();
+    env.server.push(Reply::stream(&["short"]));
+    let o = env.run(&[
+        "--model",
+        "tiny",
+        "ask",
+        "--session",
+        "last",
+        "third question",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let reqs = env.server.chat_requests();
+    assert_eq!(reqs.len(), 1, "one request: no parts without documents");
+    assert!(!is_notes_request(&reqs[0]));
+    assert_eq!(last_user(&reqs[0]), "third question");
+    assert!(
+        err(&o).contains("earlier message(s) left out"),
+        "{}",
+        err(&o)
+    );
+}

@@ -290,11 +290,21 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
         }
     }
     let count = |t: &str| count_tokens(t);
-    let frame_tokens = count((prompt.render)("").as_str())
-        + system.as_deref().map(count).unwrap_or(0)
-        + history.iter().map(|m| count(&m.content)).sum::<u64>();
-    let strategy = strategy(&measured, frame_tokens, &settings);
-    let estimate = estimate(&strategy, &measured, frame_tokens, &settings);
+    // The history does not decide whether documents are read in parts: sent whole, the
+    // oldest turns are left out to fit; read in parts, only recent turns go with the answer.
+    let frame_tokens =
+        count((prompt.render)("").as_str()) + system.as_deref().map(count).unwrap_or(0);
+    let history_tokens: u64 = history.iter().map(|m| count(&m.content)).sum();
+    let strategy = if measured.is_empty() {
+        Strategy::Whole
+    } else {
+        strategy(&measured, frame_tokens, &settings)
+    };
+    let mut estimate = estimate(&strategy, &measured, frame_tokens, &settings);
+    if strategy == Strategy::Whole {
+        let room = settings.room().unwrap_or(u64::MAX);
+        estimate.input_tokens += history_tokens.min(room.saturating_sub(estimate.input_tokens));
+    }
     docs::confirm_cost(&estimate, Some(&info), cfg, how.docs.yes, &strategy)?;
 
     let omitted;
@@ -366,6 +376,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
             }
             kept.reverse();
             omitted = history.len() - kept.len();
+            let frame_tokens = frame_tokens + kept.iter().map(|m| count(&m.content)).sum::<u64>();
             let job = Job {
                 history: kept,
                 model: model.clone(),
