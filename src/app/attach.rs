@@ -183,6 +183,37 @@ fn is_windows_path(t: &str) -> bool {
     b.len() > 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/')
 }
 
+/// A `<document name="…">` block at the start of `text`: its name, its text, and what follows
+/// it (the blank line after it skipped).
+pub fn leading_document(text: &str) -> Option<(String, &str, &str)> {
+    let rest = text.strip_prefix("<document name=\"")?;
+    let (name, rest) = rest.split_once("\">\n")?;
+    if name.contains('\n') {
+        return None;
+    }
+    let end = rest.find("\n</document>")?;
+    let body = &rest[..end];
+    let after = &rest[end + "\n</document>".len()..];
+    let after = after
+        .strip_prefix("\n\n")
+        .or_else(|| after.strip_prefix('\n'))
+        .unwrap_or(after);
+    let name = name
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&amp;", "&");
+    Some((name, body, after))
+}
+
+/// Pages of an extracted PDF's text (its `--- page N ---` markers), if any.
+pub fn pages_in(text: &str) -> Option<usize> {
+    let n = text
+        .lines()
+        .filter(|l| l.starts_with("--- page ") && l.ends_with(" ---"))
+        .count();
+    (n > 0).then_some(n)
+}
+
 /// Files were read: add chips, or say why not. `fallback`: a pasted text to insert as
 /// typed when it turned out not to be a file.
 pub fn on_attached(
@@ -203,6 +234,7 @@ pub fn on_attached(
                 let id = app.next_paste_id();
                 let mut chip = Paste::new(id, a.text, false);
                 chip.tokens = Some(a.tokens);
+                chip.counting = true;
                 names.push(a.meta.name.clone());
                 chip.file = Some(a.meta);
                 app.pastes.push(chip);
@@ -504,6 +536,21 @@ mod tests {
             without_at_paths("summarise @report.pdf\nplease", &["report.pdf".into()]),
             "summarise\nplease"
         );
+    }
+
+    #[test]
+    fn document_blocks_are_found_at_the_start() {
+        let text = "<document name=\"a &quot;x&quot;.pdf\">\n--- page 1 ---\nA\n--- page 2 ---\nB\n</document>\n\nquestion";
+        let (name, body, rest) = leading_document(text).unwrap();
+        assert_eq!(name, "a \"x\".pdf");
+        assert_eq!(body, "--- page 1 ---\nA\n--- page 2 ---\nB");
+        assert_eq!(rest, "question");
+        assert_eq!(pages_in(body), Some(2));
+        assert_eq!(
+            leading_document("question <document name=\"a\">\nb\n</document>"),
+            None
+        );
+        assert_eq!(leading_document("<document name=\"a\">\nunclosed"), None);
     }
 
     #[test]

@@ -563,6 +563,21 @@ impl App {
     /// Fill the message box with a saved text (a very long one comes back as a chip).
     pub fn set_text(&mut self, text: &str) {
         self.pastes.clear();
+        // Attached documents (in their named blocks at the start) come back as file chips.
+        let mut text = text;
+        while let Some((name, body, rest)) = attach::leading_document(text) {
+            let id = self.next_paste_id();
+            let mut chip = Paste::new(id, Arc::from(body), false);
+            chip.file = Some(attach::FileMeta {
+                name,
+                bytes: body.len() as u64,
+                pages: attach::pages_in(body),
+                rows: None,
+                cost: None,
+            });
+            self.pastes.push(chip);
+            text = rest;
+        }
         if is_long(text, DRAFT_CHIP_LINES, DRAFT_CHIP_CHARS) {
             let id = self.next_paste_id();
             self.pastes.push(Paste::new(id, Arc::from(text), false));

@@ -1860,3 +1860,25 @@ fn a_template_whose_values_hold_a_secret_asks_before_running() {
         assert!(a.dialog.is_none());
     }
 }
+
+#[test]
+fn editing_a_question_with_attachments_brings_the_files_back_as_chips() {
+    let mut a = app();
+    type_text(&mut a, "summarise @r.pdf");
+    update(&mut a, key(KeyCode::Enter));
+    update(
+        &mut a,
+        Msg::Attached {
+            results: vec![Ok(attached("r.pdf", "--- page 1 ---\nBody", 9))],
+            from_text: vec!["r.pdf".into()],
+            fallback: None,
+        },
+    );
+    let sent = a.message_text();
+    a.set_text(&sent);
+    assert_eq!(a.input_text(), "summarise");
+    assert_eq!(a.pastes.len(), 1);
+    let f = a.pastes[0].file.as_ref().unwrap();
+    assert_eq!((f.name.as_str(), f.pages), ("r.pdf", Some(1)));
+    assert_eq!(a.message_text(), sent, "sent again exactly as before");
+}
