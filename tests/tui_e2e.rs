@@ -391,6 +391,13 @@ fn an_attached_document_longer_than_the_window_is_read_in_parts() {
         question.contains(&format!("read in {notes} parts")),
         "{question}"
     );
+    // Answering again reads it in parts again (the question alone is over the window).
+    server.clear_requests();
+    t.keys(&["C-r"]);
+    t.wait_until("the parts read again", |_| {
+        server.chat_requests().len() == notes + 1
+    });
+    t.wait_for("Built from");
     t.keys(&["C-q"]);
     t.wait_for("TTY_RESTORED");
 }

@@ -205,6 +205,32 @@ pub fn leading_document(text: &str) -> Option<(String, &str, &str)> {
     Some((name, body, after))
 }
 
+/// A message that does not fit, as a long send: its leading documents and the question after
+/// them, or (with no documents) the whole message as the document. For answering again a
+/// question that was read in parts.
+pub fn long_from_message(text: &str) -> LongSend {
+    let mut docs = Vec::new();
+    let mut rest = text;
+    while let Some((name, body, after)) = leading_document(rest) {
+        docs.push((name, Arc::from(body)));
+        rest = after;
+    }
+    if docs.is_empty() {
+        return LongSend {
+            question: String::new(),
+            docs: vec![("your message".to_string(), Arc::from(text))],
+            first: None,
+            redact: false,
+        };
+    }
+    LongSend {
+        question: rest.to_string(),
+        docs,
+        first: None,
+        redact: false,
+    }
+}
+
 /// Pages of an extracted PDF's text (its `--- page N ---` markers), if any.
 pub fn pages_in(text: &str) -> Option<usize> {
     let n = text
@@ -551,6 +577,13 @@ mod tests {
             None
         );
         assert_eq!(leading_document("<document name=\"a\">\nunclosed"), None);
+        let long = long_from_message(text);
+        assert_eq!(long.question, "question");
+        assert_eq!(long.docs.len(), 1);
+        assert_eq!(long.docs[0].0, "a \"x\".pdf");
+        let long = long_from_message("just a very long typed text");
+        assert_eq!(long.docs[0].0, "your message");
+        assert_eq!(long.question, "");
     }
 
     #[test]

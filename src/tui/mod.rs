@@ -780,7 +780,18 @@ impl Runtime {
                 .or(info.max_output_tokens)
                 .unwrap_or(4096)
                 .min(info.context_window.unwrap_or(u64::MAX) / 4);
-            let mut messages = p.messages;
+            // Counting a long conversation is slow: off the loop's thread.
+            let (mut fitted, mut messages) =
+                fit_off_thread(p.messages, info.context_window, reserve).await;
+            // Answering again a question that was read in parts: read it in parts again.
+            let long = match (long, &fitted) {
+                (Some(l), _) => Some(l),
+                (None, Err(_)) => messages
+                    .last()
+                    .filter(|m| m.role == ChatRole::User)
+                    .map(|m| crate::app::attach::long_from_message(&m.content)),
+                (None, Ok(_)) => None,
+            };
             if let Some(long) = long {
                 let (m, i, model) = (messages.clone(), info.clone(), p.model.clone());
                 let work = tokio::task::spawn_blocking(move || {
@@ -798,6 +809,7 @@ impl Runtime {
                         if let Some(last) = messages.last_mut() {
                             last.content = text;
                         }
+                        (fitted, _) = fit_off_thread(messages, info.context_window, reserve).await;
                     }
                     Ok(documents::LongWork::Parts(job)) => {
                         let (etx, erx) = unbounded_channel();
@@ -851,7 +863,7 @@ impl Runtime {
                     }
                 }
             }
-            let fitted = match fit(&messages, info.context_window, reserve, &count_tokens) {
+            let fitted = match fitted {
                 Ok(f) => f,
                 Err(e) => {
                     finish(
@@ -1467,6 +1479,32 @@ async fn stream_to_app(
     let (etx, erx) = unbounded_channel();
     let task = tokio::spawn(run_chat(endpoint, request, etx));
     stream_events(erx, task, sid, answer_id, store, tx, stop_rx, price).await
+}
+
+/// Fit the conversation to the window on a blocking thread; the messages come back too.
+async fn fit_off_thread(
+    messages: Vec<ChatMessage>,
+    window: Option<u64>,
+    reserve: u64,
+) -> (
+    Result<crate::llm::context::Fitted, crate::llm::context::TooLong>,
+    Vec<ChatMessage>,
+) {
+    tokio::task::spawn_blocking(move || {
+        let fitted = fit(&messages, window, reserve, &count_tokens);
+        (fitted, messages)
+    })
+    .await
+    .unwrap_or_else(|_| {
+        // Counting panicked: say it does not fit rather than send blindly.
+        let too_long = crate::llm::context::TooLong {
+            needed: 0,
+            budget: 0,
+            window: window.unwrap_or(0),
+            reserved: reserve,
+        };
+        (Err(too_long), Vec::new())
+    })
 }
 
 /// Show and save an answer's events as they come; stopping aborts `task`.
