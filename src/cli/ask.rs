@@ -363,20 +363,10 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
                 parts.len()
             );
             let saved = (prompt.render)(&stand_in);
-            // Recent turns only: the notes need the room.
-            let mut kept = Vec::new();
-            let mut budget = settings.room().unwrap_or(u64::MAX) / 4;
-            for m in history.iter().rev() {
-                let t = count(&m.content);
-                if t > budget {
-                    break;
-                }
-                budget -= t;
-                kept.push(m.clone());
-            }
-            kept.reverse();
+            let (kept, kept_tokens) =
+                summarize::recent_turns(&history, settings.room().unwrap_or(u64::MAX) / 4, &count);
             omitted = history.len() - kept.len();
-            let frame_tokens = frame_tokens + kept.iter().map(|m| count(&m.content)).sum::<u64>();
+            let frame_tokens = frame_tokens + kept_tokens;
             let job = Job {
                 history: kept,
                 model: model.clone(),

@@ -15,9 +15,10 @@ use tokio::task::JoinSet;
 
 use super::chunk::{self, Block};
 use crate::config::ModelInfo;
+use crate::llm::stream::{AbortOnDrop, chat_to_end};
 use crate::llm::{
     Answer, AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint, EngineEvent, LlmError,
-    RetryNotice, run_chat,
+    RetryNotice,
 };
 
 /// Tokens a `<document>` wrapper and its name take, roughly.
@@ -63,6 +64,27 @@ pub fn measure_all(docs: Vec<(String, String)>, s: &Settings) -> Vec<Measured> {
     docs.into_iter()
         .map(|(name, text)| measure(&name, text, s.chunk_tokens, &count))
         .collect()
+}
+
+/// The most recent turns of `history` that fit `budget` tokens together, oldest first, and
+/// their tokens. Used when documents are read in parts: the notes need the room.
+pub fn recent_turns(
+    history: &[ChatMessage],
+    budget: u64,
+    count: &dyn Fn(&str) -> u64,
+) -> (Vec<ChatMessage>, u64) {
+    let mut kept = Vec::new();
+    let mut used = 0;
+    for m in history.iter().rev() {
+        let t = count(&m.content);
+        if used + t > budget {
+            break;
+        }
+        used += t;
+        kept.push(m.clone());
+    }
+    kept.reverse();
+    (kept, used)
 }
 
 /// Keep only the first `limit` tokens of the documents, in order (whole blocks; a document
@@ -625,30 +647,11 @@ pub async fn run(
         max_output_tokens: job.max_output_tokens,
         temperature: job.temperature,
     };
-    let (etx, mut erx) = unbounded_channel();
-    let task = tokio::spawn(run_chat(endpoint, request, etx));
-    let mut result = None;
-    while let Some(ev) = erx.recv().await {
-        match ev {
-            EngineEvent::Finished(r) => {
-                result = Some(r);
-                break;
-            }
-            other => {
-                let _ = tx.send(Event::Answer(other));
-            }
-        }
-    }
-    let _ = task.await;
-    let answer = match result {
-        Some(Ok(a)) => a,
-        Some(Err(e)) => return Err(RunError::Final(e)),
-        None => {
-            return Err(RunError::Final(LlmError::Other(
-                "the answer task ended unexpectedly".to_string(),
-            )));
-        }
-    };
+    let answer = chat_to_end(endpoint, request, |ev| {
+        let _ = tx.send(Event::Answer(ev));
+    })
+    .await
+    .map_err(RunError::Final)?;
     let sent = job.frame_tokens
         + notes
             .iter()
@@ -732,9 +735,11 @@ pub async fn run_as_answer(
 
 /// Whether an answer ends with the line [`run_as_answer`] adds.
 pub fn is_built_from_parts(answer: &str) -> bool {
-    answer
-        .rsplit_once("\n\n*Built from ")
-        .is_some_and(|(_, tail)| tail.ends_with(" requests).*"))
+    // The cheap test first: this runs for the status bar on every frame.
+    answer.ends_with(" requests).*")
+        && answer
+            .rsplit_once("\n\n*Built from ")
+            .is_some_and(|(_, tail)| !tail.contains('\n'))
 }
 
 /// "report.pdf, part 3 of 12" (or just the name when it is one part).
@@ -833,30 +838,12 @@ async fn ask_once(
     request: ChatRequest,
     events: &UnboundedSender<Event>,
 ) -> Result<Answer, LlmError> {
-    let (etx, mut erx) = unbounded_channel();
-    let task = tokio::spawn(run_chat(endpoint, request, etx));
-    // Abort the request if this future is dropped (the run was stopped).
-    let _guard = AbortOnDrop(task);
-    while let Some(ev) = erx.recv().await {
-        match ev {
-            EngineEvent::Finished(r) => return r,
-            EngineEvent::Retrying(n) => {
-                let _ = events.send(Event::Retrying(n));
-            }
-            _ => {}
+    chat_to_end(endpoint, request, |ev| {
+        if let EngineEvent::Retrying(n) = ev {
+            let _ = events.send(Event::Retrying(n));
         }
-    }
-    Err(LlmError::Other(
-        "the request ended without an answer".to_string(),
-    ))
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -148,6 +148,36 @@ pub async fn run_chat(endpoint: Endpoint, request: ChatRequest, tx: UnboundedSen
     let _ = tx.send(EngineEvent::Finished(result));
 }
 
+/// Run one chat completion to its end, handing every other event to `on_event`. Dropping the
+/// returned future aborts the request.
+pub async fn chat_to_end(
+    endpoint: Endpoint,
+    request: ChatRequest,
+    mut on_event: impl FnMut(EngineEvent),
+) -> Result<Answer, LlmError> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let _task = AbortOnDrop(tokio::spawn(run_chat(endpoint, request, tx)));
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            EngineEvent::Finished(r) => return r,
+            other => on_event(other),
+        }
+    }
+    Err(LlmError::Other(
+        "the answer task ended unexpectedly".to_string(),
+    ))
+}
+
+/// A spawned task that is aborted when this is dropped.
+#[derive(Debug)]
+pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 async fn chat(
     endpoint: &Endpoint,
     request: &ChatRequest,

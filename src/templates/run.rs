@@ -8,12 +8,12 @@
 
 use std::collections::BTreeMap;
 
-use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::Template;
+use crate::llm::stream::chat_to_end;
 use crate::llm::{
     Answer, AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint, EngineEvent, LlmError,
-    run_chat,
 };
 
 /// What a run needs besides the endpoint.
@@ -142,23 +142,12 @@ pub async fn run(endpoint: Endpoint, plan: Plan, tx: UnboundedSender<RunEvent>) 
             prompt,
             system,
         });
-        let (etx, mut erx) = unbounded_channel();
-        let task = tokio::spawn(run_chat(endpoint.clone(), request, etx));
-        let mut result = None;
-        while let Some(ev) = erx.recv().await {
-            match ev {
-                EngineEvent::Finished(r) => {
-                    result = Some(r);
-                    break;
-                }
-                other => {
-                    let _ = tx.send(RunEvent::Engine(i, other));
-                }
-            }
-        }
-        let _ = task.await;
+        let result = chat_to_end(endpoint.clone(), request, |ev| {
+            let _ = tx.send(RunEvent::Engine(i, ev));
+        })
+        .await;
         match result {
-            Some(Ok(answer)) => {
+            Ok(answer) => {
                 let complete = answer.status == AnswerStatus::Complete;
                 answers.insert(name, answer.text.clone());
                 done.push(answer.clone());
@@ -167,11 +156,10 @@ pub async fn run(endpoint: Endpoint, plan: Plan, tx: UnboundedSender<RunEvent>) 
                     break;
                 }
             }
-            Some(Err(e)) => {
+            Err(e) => {
                 let _ = tx.send(RunEvent::Failed(i, RunError::Llm(e)));
                 break;
             }
-            None => break,
         }
     }
     done

@@ -149,21 +149,13 @@ pub fn long_work(
         _ => (None, messages),
     };
     let history = &history[..history.len().saturating_sub(1)];
-    // Recent turns only: the notes need the room.
-    let mut kept = Vec::new();
-    let mut budget = settings.room().unwrap_or(u64::MAX) / 4;
-    for m in history.iter().rev() {
-        let t = count_tokens(&m.content);
-        if t > budget {
-            break;
-        }
-        budget -= t;
-        kept.push(m.clone());
-    }
-    kept.reverse();
-    let frame_tokens = count_tokens(&question)
-        + system.as_deref().map(count_tokens).unwrap_or(0)
-        + kept.iter().map(|m| count_tokens(&m.content)).sum::<u64>();
+    let (kept, kept_tokens) = summarize::recent_turns(
+        history,
+        settings.room().unwrap_or(u64::MAX) / 4,
+        &count_tokens,
+    );
+    let frame_tokens =
+        count_tokens(&question) + system.as_deref().map(count_tokens).unwrap_or(0) + kept_tokens;
     let parts = match summarize::strategy(&measured, frame_tokens, &settings) {
         Strategy::Parts(p) => p,
         // It fits after all (redaction or counting shrank it): send it whole.

@@ -792,6 +792,22 @@ impl Runtime {
                     .map(|m| crate::app::attach::long_from_message(&m.content)),
                 (None, Ok(_)) => None,
             };
+            let (sid, aid) = (p.session_id, p.answer_id);
+            let fail = |why: String| {
+                finish(
+                    &store,
+                    aid,
+                    String::new(),
+                    MessageStatus::Error,
+                    Some(why.clone()),
+                    None,
+                );
+                let _ = tx.send(Msg::Stream {
+                    session_id: sid,
+                    event: StreamEvent::Failed(why),
+                });
+            };
+            let mut parts = None;
             if let Some(long) = long {
                 let (m, i, model) = (messages.clone(), info.clone(), p.model.clone());
                 let work = tokio::task::spawn_blocking(move || {
@@ -811,101 +827,53 @@ impl Runtime {
                         }
                         (fitted, _) = fit_off_thread(messages, info.context_window, reserve).await;
                     }
-                    Ok(documents::LongWork::Parts(job)) => {
-                        let (etx, erx) = unbounded_channel();
-                        let progress_tx = tx.clone();
-                        let sid = p.session_id;
-                        let mut bar = Progress::new(price.clone());
-                        let task = tokio::spawn(crate::documents::summarize::run_as_answer(
-                            endpoint,
-                            *job,
-                            etx,
-                            move |ev| {
-                                if let Some(text) = bar.line(ev) {
-                                    let _ = progress_tx.send(Msg::Stream {
-                                        session_id: sid,
-                                        event: StreamEvent::Progress(text),
-                                    });
-                                }
-                            },
-                        ));
-                        stream_events(
-                            erx,
-                            task,
-                            p.session_id,
-                            p.answer_id,
-                            &store,
-                            &tx,
-                            stop_rx,
-                            price.as_ref(),
-                        )
-                        .await;
-                        if let Ok(mut map) = stops.lock() {
-                            map.remove(&p.session_id);
-                        }
-                        return;
-                    }
-                    Err(e) => {
-                        let why = format!("could not prepare the documents: {e}");
-                        finish(
-                            &store,
-                            p.answer_id,
-                            String::new(),
-                            MessageStatus::Error,
-                            Some(why.clone()),
-                            None,
-                        );
-                        let _ = tx.send(Msg::Stream {
-                            session_id: p.session_id,
-                            event: StreamEvent::Failed(why),
-                        });
-                        return;
-                    }
+                    Ok(documents::LongWork::Parts(job)) => parts = Some(job),
+                    Err(e) => return fail(format!("could not prepare the documents: {e}")),
                 }
             }
-            let fitted = match fitted {
-                Ok(f) => f,
-                Err(e) => {
-                    finish(
-                        &store,
-                        p.answer_id,
-                        String::new(),
-                        MessageStatus::Error,
-                        Some(e.to_string()),
-                        None,
-                    );
-                    let _ = tx.send(Msg::Stream {
-                        session_id: p.session_id,
-                        event: StreamEvent::Failed(e.to_string()),
-                    });
-                    return;
+            // One request, or a run over parts that reports like one answer.
+            let (etx, erx) = unbounded_channel();
+            let task = match parts {
+                Some(job) => {
+                    let progress_tx = tx.clone();
+                    let mut bar = Progress::new(price.clone());
+                    tokio::spawn(crate::documents::summarize::run_as_answer(
+                        endpoint,
+                        *job,
+                        etx,
+                        move |ev| {
+                            if let Some(text) = bar.line(ev) {
+                                let _ = progress_tx.send(Msg::Stream {
+                                    session_id: sid,
+                                    event: StreamEvent::Progress(text),
+                                });
+                            }
+                        },
+                    ))
+                }
+                None => {
+                    let fitted = match fitted {
+                        Ok(f) => f,
+                        Err(e) => return fail(e.to_string()),
+                    };
+                    if fitted.omitted > 0 {
+                        let _ = tx.send(Msg::Info(format!(
+                            "{} earlier message(s) left out to fit the context window",
+                            fitted.omitted
+                        )));
+                    }
+                    let request = ChatRequest {
+                        model: p.model,
+                        messages: fitted.messages,
+                        max_output_tokens: max_out,
+                        temperature: None,
+                    };
+                    tokio::spawn(run_chat(endpoint, request, etx))
                 }
             };
-            if fitted.omitted > 0 {
-                let _ = tx.send(Msg::Info(format!(
-                    "{} earlier message(s) left out to fit the context window",
-                    fitted.omitted
-                )));
-            }
-            let request = ChatRequest {
-                model: p.model,
-                messages: fitted.messages,
-                max_output_tokens: max_out,
-                temperature: None,
-            };
-            stream_to_app(
-                endpoint,
-                request,
-                p.session_id,
-                p.answer_id,
-                &store,
-                &tx,
-                stop_rx,
-                price.as_ref(),
-            )
-            .await;
+            stream_events(erx, task, sid, aid, &store, &tx, stop_rx, price.as_ref()).await;
             if let Ok(mut map) = stops.lock() {
-                map.remove(&p.session_id);
+                map.remove(&sid);
             }
         });
         self.tasks.retain(|t| !t.is_finished());
