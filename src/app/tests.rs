@@ -1882,3 +1882,44 @@ fn editing_a_question_with_attachments_brings_the_files_back_as_chips() {
     assert_eq!((f.name.as_str(), f.pages), ("r.pdf", Some(1)));
     assert_eq!(a.message_text(), sent, "sent again exactly as before");
 }
+
+#[test]
+fn tab_after_an_at_word_completes_the_path_in_the_message() {
+    let mut a = app();
+    type_text(&mut a, "summarise @~/Doc");
+    let fx = update(&mut a, key(KeyCode::Tab));
+    assert_eq!(fx, vec![Effect::CompletePath("~/Doc".into())]);
+    assert_eq!(a.focus, Focus::Input, "the focus stays");
+    update(
+        &mut a,
+        Msg::PathCompleted {
+            typed: "~/Doc".into(),
+            common: "~/Documents/".into(),
+            candidates: vec!["Documents/".into()],
+        },
+    );
+    assert_eq!(a.input_text(), "summarise @~/Documents/");
+    type_text(&mut a, "q");
+    update(&mut a, key(KeyCode::Tab));
+    update(
+        &mut a,
+        Msg::PathCompleted {
+            typed: "~/Documents/q".into(),
+            common: "~/Documents/q3-".into(),
+            candidates: vec!["q3-plan.pdf".into(), "q3-report.pdf".into()],
+        },
+    );
+    assert_eq!(a.input_text(), "summarise @~/Documents/q3-");
+    assert!(
+        a.notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("q3-plan.pdf · q3-report.pdf")
+    );
+    // Without an @ word, Tab moves the focus as before.
+    let mut b = app();
+    type_text(&mut b, "hello");
+    assert!(update(&mut b, key(KeyCode::Tab)).is_empty());
+    assert_eq!(b.focus, Focus::Transcript);
+}

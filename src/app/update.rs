@@ -153,7 +153,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                 super::forms::completed(form, &typed, common, candidates);
             }
             Some(Dialog::Attach(picker)) => picker.completed(&typed, common, candidates),
-            _ => {}
+            Some(_) => {}
+            None => at_word_completed(app, &typed, &common, &candidates),
         },
         Msg::StepStarted {
             session_id,
@@ -636,6 +637,34 @@ fn edit_message(app: &mut App) {
     app.focus = Focus::Input;
 }
 
+/// The `@path` word just before the cursor in the message box (without the `@`).
+fn at_word(app: &App) -> Option<String> {
+    let cursor = app.input.cursor();
+    let (row, col) = (cursor.0, cursor.1);
+    let line = app.input.lines().get(row)?;
+    let before: String = line.chars().take(col).collect();
+    let word = before.rsplit(char::is_whitespace).next()?;
+    word.strip_prefix('@').map(str::to_string)
+}
+
+/// Completions of an `@path` word arrived: the common part is typed in, several matches are
+/// listed in a notice.
+fn at_word_completed(app: &mut App, typed: &str, common: &str, candidates: &[String]) {
+    if at_word(app).as_deref() != Some(typed) {
+        return;
+    }
+    if let Some(rest) = common.strip_prefix(typed) {
+        app.input.insert_str(rest);
+    }
+    if candidates.len() > 1 {
+        let shown: Vec<&str> = candidates.iter().take(8).map(String::as_str).collect();
+        let more = if candidates.len() > 8 { " · …" } else { "" };
+        notice(app, format!("{}{more}", shown.join(" · ")), Level::Info);
+    } else if candidates.is_empty() {
+        notice(app, format!("no file matches {typed}"), Level::Warn);
+    }
+}
+
 /// Open the key dialog with the reason there is no key.
 pub(super) fn ask_for_key(app: &mut App) {
     app.dialog = Some(Dialog::ApiKey {
@@ -840,6 +869,11 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
         Command::OpenSession => {
             open_selected(app, fx);
             app.focus = Focus::Input;
+        }
+        Command::FocusNext if app.focus == Focus::Input && at_word(app).is_some() => {
+            // Tab after `@pa` completes the path instead of moving the focus.
+            let word = at_word(app).unwrap_or_default();
+            fx.push(Effect::CompletePath(word));
         }
         Command::FocusNext => {
             app.focus = match app.focus {
