@@ -102,13 +102,21 @@ pub struct Areas {
     pub transcript: Rect,
     /// The input box.
     pub input: Rect,
+    /// A notice too long for the status bar, on its own rows above it.
+    pub notice: Option<Rect>,
     /// The status bar.
     pub status: Rect,
 }
 
 /// Lay out the screen for `app`.
 pub fn areas(app: &App, area: Rect) -> Areas {
-    let [body, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let rows = notice_rows(app, area.width);
+    let [body, notice, status] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(rows),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     let show_sidebar = app.sidebar && area.width >= 70;
     let (sidebar, main) = if show_sidebar {
         let [s, m] =
@@ -124,6 +132,7 @@ pub fn areas(app: &App, area: Rect) -> Areas {
         sidebar,
         transcript,
         input,
+        notice: (rows > 0).then_some(notice),
         status,
     }
 }
@@ -150,7 +159,10 @@ pub fn render(app: &App, theme: &Theme, cache: &mut RenderCache, frame: &mut Fra
     }
     let extent = draw_transcript(app, theme, cache, frame, a.transcript);
     draw_input(app, theme, frame, a.input);
-    draw_status(app, theme, frame, a.status);
+    if let Some(n) = a.notice {
+        draw_notice(app, theme, frame, n);
+    }
+    draw_status(app, theme, frame, a.status, a.notice.is_some());
     if let Some(d) = &app.dialog {
         draw_dialog(app, d, theme, frame, area);
     }
@@ -915,7 +927,8 @@ fn short_tokens(n: u64) -> String {
     }
 }
 
-fn draw_status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+/// The status bar's left part: profile, model, context used, the session's cost.
+fn status_left(app: &App) -> String {
     let mut left = format!(" {} · {}", app.setup.profile, app.setup.model);
     // The conversation so far plus what is in the box (chips counted, typed text estimated).
     let draft = app.draft_tokens();
@@ -944,24 +957,11 @@ fn draw_status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         left.push_str(" · history off");
     }
     left.push(' ');
-    let (middle, mstyle) = match &app.notice {
-        Some(n) => (
-            n.text.clone(),
-            match n.level {
-                Level::Info => theme.success,
-                Level::Warn => theme.warning,
-                Level::Error => theme.error,
-            },
-        ),
-        None if !app.setup.has_key => (
-            format!(
-                "no key: press {} to add one",
-                key_hint(app, Mode::Global, Command::AddKey)
-            ),
-            theme.warning,
-        ),
-        None => (String::new(), theme.muted),
-    };
+    left
+}
+
+/// The status bar's key hints for the focused pane.
+fn status_hints(app: &App) -> String {
     let mode = match app.focus {
         Focus::Input => Mode::Input,
         Focus::Sessions => Mode::Sessions,
@@ -996,7 +996,71 @@ fn draw_status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
             .map(|k| format!("{k} {what}"))
     })
     .collect();
-    let right = format!(" {} ", hints.join(" · "));
+    format!(" {} ", hints.join(" · "))
+}
+
+/// Rows a notice too long for the status bar takes above it (wrapped, at most 3).
+fn notice_rows(app: &App, width: u16) -> u16 {
+    let Some(n) = &app.notice else { return 0 };
+    let total = width as usize;
+    let used =
+        markdown::display_width(&status_left(app)) + markdown::display_width(&status_hints(app));
+    if markdown::display_width(&n.text) + 2 <= total.saturating_sub(used) {
+        return 0;
+    }
+    // Word-wrapped the way the paragraph will be (a word longer than a row is cut).
+    let mut rows = 1;
+    let mut col = 0;
+    for (i, word) in n.text.split(' ').enumerate() {
+        let w = markdown::display_width(word);
+        // The first word follows the leading space; later ones a separating space.
+        let end = col + 1 + w;
+        if i > 0 && end > total {
+            rows += 1;
+            col = w.min(total);
+        } else {
+            col = end;
+        }
+    }
+    rows.clamp(1, 3)
+}
+
+/// How a notice of `level` looks.
+fn level_style(theme: &Theme, level: Level) -> Style {
+    match level {
+        Level::Info => theme.success,
+        Level::Warn => theme.warning,
+        Level::Error => theme.error,
+    }
+}
+
+/// A notice too long for the status bar, wrapped on its own rows.
+fn draw_notice(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let Some(n) = &app.notice else { return };
+    let style = level_style(theme, n.level);
+    frame.render_widget(
+        Paragraph::new(format!(" {}", sanitize(&n.text)))
+            .style(theme.status.patch(style))
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+fn draw_status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect, notice_above: bool) {
+    let left = status_left(app);
+    let (middle, mstyle) = match &app.notice {
+        Some(_) if notice_above => (String::new(), theme.muted),
+        Some(n) => (n.text.clone(), level_style(theme, n.level)),
+        None if !app.setup.has_key => (
+            format!(
+                "no key: press {} to add one",
+                key_hint(app, Mode::Global, Command::AddKey)
+            ),
+            theme.warning,
+        ),
+        None => (String::new(), theme.muted),
+    };
+    let right = status_hints(app);
     let total = area.width as usize;
     let lw = markdown::display_width(&left);
     let rw = markdown::display_width(&right);

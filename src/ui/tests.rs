@@ -804,3 +804,29 @@ fn the_file_picker() {
         insta::assert_snapshot!(format!("dialog_attach_{w}x{h}"), screen);
     }
 }
+
+#[test]
+fn a_notice_too_long_for_the_status_bar_is_shown_whole_above_it() {
+    for (w, h) in [(120, 40), (60, 20)] {
+        let mut app = base_app(w, h);
+        update(
+            &mut app,
+            Msg::Attached {
+                results: vec![Err("scanned.pdf has no text layer (3 page(s) of images, probably scanned): run it through OCR first, then attach the result".into())],
+                from_text: vec![],
+                fallback: None,
+            },
+        );
+        let screen = draw(&app, w, h);
+        let joined: String = screen
+            .lines()
+            .map(|l| l.trim_matches('"').trim())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            joined.contains("run it through OCR first, then attach the result"),
+            "{screen}"
+        );
+        insta::assert_snapshot!(format!("long_notice_{w}x{h}"), screen);
+    }
+}
