@@ -1316,7 +1316,7 @@ fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>,
                     theme.muted,
                 )));
             }
-            let rows = lines.len() as u16 + 1;
+            let rows = lines.len() as u16;
             (
                 "Attach a file · ↑↓ pick · Enter opens or attaches · Tab completes · Esc",
                 96,
@@ -1348,12 +1348,12 @@ fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>,
                 " r  redact them    s  send anyway    Esc  cancel",
                 theme.accent,
             )));
-            let rows = lines.len() as u16 + 2;
+            let rows = lines.len() as u16;
             ("Before running the template", 96, rows, lines)
         }
         Dialog::BeforeSend(check) => {
             let lines = before_send_lines(check, theme);
-            let rows = lines.len() as u16 + 2;
+            let rows = lines.len() as u16;
             ("Before sending", 96, rows, lines)
         }
         Dialog::Rename { title, .. } => (
@@ -1513,6 +1513,13 @@ fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>,
             ("API key", 76, if error.is_some() { 12 } else { 9 }, lines)
         }
     };
+    // Room for lines that wrap in a narrow terminal (word wrapping may need a row more).
+    let inner = width
+        .min(area.width.saturating_sub(2))
+        .saturating_sub(2)
+        .max(1) as usize;
+    let wrapped: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let height = height.max(wrapped as u16);
     let rect = centered(area, width, height + 2);
     open_dialog(frame, rect, area);
     frame.render_widget(
