@@ -94,6 +94,8 @@ impl Endpoint {
                 .map_err(|_| LlmError::Other(format!("header `{k}` has an invalid value")))?;
             extra.insert(name, value);
         }
+        // TLS uses ring (the only crypto provider built in); installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         // No overall timeout: answers stream for minutes. Connect and idle limits are ours.
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(profile.request_timeout_secs.min(30)))
