@@ -99,6 +99,7 @@ fn big_session() -> App {
             ttft_ms: Some(300),
             duration_ms: Some(1200),
             created_ms: NOW,
+            tokens: None,
         })
         .collect();
     update(

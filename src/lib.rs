@@ -8,9 +8,11 @@
 //! - [`cli`]: the command line, which wires the others together.
 
 pub mod app;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod documents;
+pub mod format;
 pub mod llm;
 pub mod secrets;
 pub mod store;

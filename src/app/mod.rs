@@ -15,6 +15,7 @@ pub mod update;
 #[cfg(test)]
 mod tests;
 
+use ratatui::layout::Rect;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -158,20 +159,51 @@ pub enum Scroll {
     Top(usize),
 }
 
-/// The transcript as last drawn.
+/// The screen as last drawn, reported by the renderer (`Msg::Layout`): the state learns
+/// the layout from what was drawn, never by calling the renderer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct View {
-    /// Total wrapped lines.
+    /// Total wrapped lines of the transcript.
     pub lines: usize,
     /// Rows of the transcript view.
     pub height: usize,
-    /// The line at the top of the view.
+    /// The transcript line at the top of the view.
     pub top: usize,
     /// The first line of each message.
     pub starts: Vec<usize>,
+    /// Where each pane was drawn.
+    pub panes: Panes,
+    /// The session list's rows as drawn: their area and the first [`App::list_rows`] index
+    /// shown.
+    pub list: Option<(Rect, usize)>,
+    /// How far the help can scroll, when it is open.
+    pub help_max: u16,
+}
+
+/// Where the panes are on the screen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Panes {
+    /// The session list, when shown.
+    pub sidebar: Option<Rect>,
+    /// The transcript.
+    pub transcript: Rect,
+    /// The input box.
+    pub input: Rect,
 }
 
 impl View {
+    /// The session (index into [`App::visible_sessions`]) on a screen row of the list.
+    pub fn session_at(&self, rows: &[ListRow], col: u16, row: u16) -> Option<usize> {
+        let (inner, top) = self.list?;
+        if !inner.contains(ratatui::layout::Position { x: col, y: row }) {
+            return None;
+        }
+        match rows.get(top + (row - inner.y) as usize) {
+            Some(ListRow::Session(i)) => Some(*i),
+            _ => None,
+        }
+    }
+
     /// The message drawn on a row of the view (0 = its first row).
     pub fn turn_at(&self, row: usize) -> Option<usize> {
         let line = self.top + row;

@@ -84,6 +84,7 @@ fn message(id: i64, session_id: i64, role: Role, content: &str, status: MessageS
         ttft_ms: None,
         duration_ms: None,
         created_ms: NOW,
+        tokens: None,
     }
 }
 
@@ -102,6 +103,20 @@ fn answer(text: &str, status: AnswerStatus) -> Answer {
         ttft: Some(Duration::from_millis(300)),
         duration: Duration::from_secs(1),
         malformed: 0,
+    }
+}
+
+/// The panes and the session list as the renderer reports them at 120x40.
+fn drawn_at_120x40() -> View {
+    use ratatui::layout::Rect;
+    View {
+        panes: crate::app::Panes {
+            sidebar: Some(Rect::new(0, 0, 30, 39)),
+            transcript: Rect::new(30, 0, 90, 36),
+            input: Rect::new(30, 36, 90, 3),
+        },
+        list: Some((Rect::new(1, 1, 28, 37), 0)),
+        ..View::default()
     }
 }
 
@@ -226,7 +241,8 @@ fn send_accepted_makes_the_new_session_current_and_streams_append() {
         },
     );
     assert_eq!(a.transcript[1].content, "Hello");
-    assert_eq!(a.live[&7].text, "Hello");
+    // Shown, so it lives in the transcript alone: one string per streaming answer.
+    assert_eq!(a.live[&7].text, "");
     update(
         &mut a,
         Msg::Stream {
@@ -366,6 +382,68 @@ fn transcript_loaded_shows_messages_and_overlays_a_live_answer() {
         },
     );
     assert_eq!(a.transcript.len(), 2);
+}
+
+#[test]
+fn a_streaming_answer_keeps_every_word_across_switching_sessions_in_one_string() {
+    let mut a = with_sessions();
+    let delta = |a: &mut App, d: &str| {
+        update(
+            a,
+            Msg::Stream {
+                session_id: 2,
+                event: StreamEvent::Delta(d.into()),
+            },
+        );
+    };
+    let loaded = |a: &mut App, partial: &str| {
+        update(
+            a,
+            Msg::TranscriptLoaded {
+                session_id: 2,
+                messages: vec![
+                    message(20, 2, Role::User, "q", MessageStatus::Complete),
+                    message(21, 2, Role::Assistant, partial, MessageStatus::Streaming),
+                ],
+                draft: None,
+            },
+        );
+    };
+    update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::ALT)),
+    );
+    assert_eq!(a.current, Some(2));
+    a.live.insert(
+        2,
+        Live {
+            answer_id: Some(21),
+            text: String::new(),
+            waiting: None,
+            step: None,
+        },
+    );
+    loaded(&mut a, "");
+    delta(&mut a, "Hel");
+    assert_eq!(a.transcript[1].content, "Hel");
+    assert_eq!(a.live[&2].text, "", "shown: not kept twice");
+    // Away from the session, the text waits in the live answer...
+    update(&mut a, ctrl('n'));
+    assert_eq!(a.live[&2].text, "Hel");
+    delta(&mut a, "lo");
+    assert_eq!(a.live[&2].text, "Hello");
+    // ...and comes back whole, whatever the store had saved of it so far.
+    update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::ALT)),
+    );
+    assert_eq!(a.current, Some(2));
+    delta(&mut a, " wor");
+    loaded(&mut a, "He");
+    assert_eq!(a.transcript[1].content, "Hello wor");
+    assert_eq!(a.live[&2].text, "");
+    delta(&mut a, "ld");
+    assert_eq!(a.transcript[1].content, "Hello world");
 }
 
 #[test]
@@ -601,7 +679,7 @@ fn scrolling_up_holds_the_view_and_new_text_is_flagged() {
         Msg::Layout(View {
             lines: 100,
             height: 20,
-            ..View::default()
+            ..drawn_at_120x40()
         }),
     );
     update(&mut a, key(KeyCode::PageUp));
@@ -862,6 +940,8 @@ fn mouse_clicks_open_sessions_and_focus_panes_and_the_wheel_follows_the_pointer(
             modifiers: KeyModifiers::NONE,
         })
     };
+    // The layout as the renderer reports it at 120x40 (ui::tests checks the real one).
+    update(&mut a, Msg::Layout(drawn_at_120x40()));
     // Rows inside the list: 1 = "Today", 2 = Newer, 3 = "Previous 7 days", 4 = Older.
     let fx = update(&mut a, click(5, 4));
     assert_eq!(fx, vec![Effect::LoadTranscript(1)]);
@@ -884,7 +964,7 @@ fn mouse_clicks_open_sessions_and_focus_panes_and_the_wheel_follows_the_pointer(
         Msg::Layout(View {
             lines: 100,
             height: 20,
-            ..View::default()
+            ..drawn_at_120x40()
         }),
     );
     update(
@@ -926,6 +1006,7 @@ fn a_click_in_the_transcript_selects_the_message_under_it() {
             height: 20,
             top: 2,
             starts: vec![0, 3, 10],
+            ..drawn_at_120x40()
         }),
     );
     let click = |row| {

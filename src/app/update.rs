@@ -55,19 +55,21 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                 return fx;
             }
             app.transcript = messages.into_iter().map(Turn::from).collect();
-            if let Some(live) = app.live.get(&session_id) {
+            if let Some(live) = app.live.get_mut(&session_id) {
+                // The live text moves into the transcript: one string per streaming answer.
+                let text = std::mem::take(&mut live.text);
                 let idx = app
                     .transcript
                     .iter()
                     .position(|t| t.id.is_some() && t.id == live.answer_id);
                 match idx {
                     Some(i) => {
-                        app.transcript[i].content = live.text.clone();
+                        app.transcript[i].content = text;
                         app.transcript[i].status = MessageStatus::Streaming;
                     }
                     None => app.transcript.push(Turn::new(
                         Role::Assistant,
-                        live.text.clone(),
+                        text,
                         MessageStatus::Streaming,
                     )),
                 }
@@ -234,7 +236,7 @@ fn adopt_live(app: &mut App, session_id: i64, created: bool, answer_id: i64) -> 
 
 fn on_mouse(app: &mut App, m: ratatui::crossterm::event::MouseEvent, fx: &mut Vec<Effect>) {
     if matches!(app.dialog, Some(Dialog::Help { .. })) {
-        let max = crate::ui::help_max_scroll(app);
+        let max = app.view.help_max;
         if let Some(Dialog::Help { scroll }) = &mut app.dialog {
             match m.kind {
                 MouseEventKind::ScrollUp => *scroll = (*scroll).min(max).saturating_sub(3),
@@ -247,12 +249,11 @@ fn on_mouse(app: &mut App, m: ratatui::crossterm::event::MouseEvent, fx: &mut Ve
     if app.dialog.is_some() {
         return;
     }
-    let screen = ratatui::layout::Rect::new(0, 0, app.size.0, app.size.1);
     let at = ratatui::layout::Position {
         x: m.column,
         y: m.row,
     };
-    let areas = crate::ui::areas(app, screen);
+    let areas = app.view.panes;
     let over_list = areas.sidebar.is_some_and(|r| r.contains(at));
     match m.kind {
         // The wheel moves what is under the pointer.
@@ -265,7 +266,7 @@ fn on_mouse(app: &mut App, m: ratatui::crossterm::event::MouseEvent, fx: &mut Ve
         MouseEventKind::Down(ratatui::crossterm::event::MouseButton::Left) => {
             if over_list {
                 app.focus = Focus::Sessions;
-                if let Some(i) = crate::ui::session_at(app, screen, m.column, m.row) {
+                if let Some(i) = app.view.session_at(&app.list_rows(), m.column, m.row) {
                     app.selected = i;
                     open_selected(app, fx);
                 }
@@ -327,39 +328,36 @@ fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: &mut Vec<Ef
             }
         }
         StreamEvent::Retrying(n) => {
-            let text = format!(
-                "{}, retrying in {} ({} of {})",
-                n.reason,
-                crate::llm::error::human_duration(n.wait),
-                n.retry,
-                n.of
-            );
+            let text = crate::chat::record::retry_text(&n);
             if let Some(l) = app.live.get_mut(&session_id) {
                 l.waiting = Some(text.clone());
             }
             notice(app, text, Level::Warn);
         }
         StreamEvent::Delta(d) => {
-            if let Some(l) = app.live.get_mut(&session_id) {
-                l.text.push_str(&d);
-                l.waiting = None;
-            }
-            if open {
-                if let Some(t) = app
+            // The text goes to the open transcript, or waits in the live answer while its
+            // session is not shown: never both.
+            let shown = open
+                && app
                     .transcript
                     .last_mut()
                     .filter(|t| t.status == MessageStatus::Streaming)
-                {
-                    t.content.push_str(&d);
+                    .map(|t| t.content.push_str(&d))
+                    .is_some();
+            if let Some(l) = app.live.get_mut(&session_id) {
+                if !shown {
+                    l.text.push_str(&d);
                 }
-                if app.scroll != Scroll::Follow {
-                    app.new_below = true;
-                }
+                l.waiting = None;
+            }
+            if open && app.scroll != Scroll::Follow {
+                app.new_below = true;
             }
         }
-        StreamEvent::Done(answer, cost) => {
+        StreamEvent::Done(mut answer, cost) => {
             app.live.remove(&session_id);
-            let status = MessageStatus::from(answer.status);
+            let status = crate::chat::record::status(answer.status);
+            let usage = crate::chat::record::usage(&answer);
             if open {
                 if let Some(t) = app
                     .transcript
@@ -367,15 +365,12 @@ fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: &mut Vec<Ef
                     .rev()
                     .find(|t| t.status == MessageStatus::Streaming)
                 {
-                    t.content = answer.text.clone();
+                    // The text as saved replaces the one gathered from the deltas (moved).
+                    t.content = std::mem::take(&mut answer.text);
                     t.status = status;
                     t.error = answer.reason.clone();
                     t.model = answer.model.clone();
-                    t.usage = crate::store::Usage {
-                        tokens_in: answer.usage.map(|u| u.input),
-                        tokens_cached: answer.usage.map(|u| u.cached),
-                        tokens_out: answer.usage.map(|u| u.output),
-                    };
+                    t.usage = usage;
                     t.cost_usd = cost;
                     t.ttft_ms = answer.ttft.map(|d| d.as_millis() as u64);
                     t.duration_ms = Some(answer.duration.as_millis() as u64);
@@ -543,6 +538,7 @@ fn open_session(app: &mut App, id: i64, fx: &mut Vec<Effect>) {
         set_model(app, &model, window);
     }
     stash_draft(app, fx);
+    stash_live(app);
     app.current = Some(id);
     app.transcript.clear();
     app.unread.remove(&id);
@@ -550,6 +546,26 @@ fn open_session(app: &mut App, id: i64, fx: &mut Vec<Effect>) {
     app.load_draft(draft);
     select_id(app, Some(id));
     fx.push(Effect::LoadTranscript(id));
+}
+
+/// Before the open transcript goes: its streaming answer's text moves back to the live
+/// answer, where the deltas that follow will go until the session is shown again.
+fn stash_live(app: &mut App) {
+    let Some(turn) = app
+        .transcript
+        .iter_mut()
+        .rev()
+        .find(|t| t.status == MessageStatus::Streaming)
+    else {
+        return;
+    };
+    let live = match app.current {
+        Some(id) => app.live.get_mut(&id),
+        None => app.pending_new.as_mut(),
+    };
+    if let Some(l) = live {
+        l.text = std::mem::take(&mut turn.content);
+    }
 }
 
 fn open_selected(app: &mut App, fx: &mut Vec<Effect>) {
@@ -560,12 +576,13 @@ fn open_selected(app: &mut App, fx: &mut Vec<Effect>) {
 
 fn new_session(app: &mut App, fx: &mut Vec<Effect>) {
     stash_draft(app, fx);
+    stash_live(app);
     app.current = None;
     app.transcript.clear();
-    if let Some(l) = &app.pending_new {
+    if let Some(l) = &mut app.pending_new {
         app.transcript.push(Turn::new(
             Role::Assistant,
-            l.text.clone(),
+            std::mem::take(&mut l.text),
             MessageStatus::Streaming,
         ));
     }
@@ -1402,7 +1419,7 @@ fn on_dialog_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
         },
         Dialog::Help { scroll } => {
-            let max = crate::ui::help_max_scroll(app);
+            let max = app.view.help_max;
             let page = app.size.1.saturating_sub(4).max(1);
             let scroll = match key.code {
                 KeyCode::Esc

@@ -15,18 +15,22 @@ use std::sync::Arc;
 use super::docs::{self, DocOptions};
 use super::output::{self, money};
 use super::{CliError, Ctx, Exit};
+use crate::chat::{
+    Conversation, Driven, End, NoSave, RowSaver, Saver, Sink, conversation, drive, record,
+};
 use crate::config::ModelInfo;
 use crate::documents::extract::Document;
 use crate::documents::summarize::{
     self, Job, Strategy, documents_text, estimate, keep_first, strategy,
 };
-use crate::llm::context::{count_tokens, fit};
+use crate::llm::context::count_tokens;
 use crate::llm::sanitize::Sanitizer;
+use crate::llm::stream::{AbortOnDrop, chat_to_end, run_chat_deltas};
 use crate::llm::{
-    Answer, AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint, EngineEvent, run_chat,
+    Answer, AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint, EngineEvent, RetryNotice,
 };
 use crate::secrets::{self, OsKeyring};
-use crate::store::{MessageFinish, MessageStatus, NewMessage, NewSession, Role, Store, Usage};
+use crate::store::{MessageStatus, NewMessage, NewSession, Role, Store};
 
 /// Arguments of `clerk ask`.
 #[derive(Debug, Args)]
@@ -232,22 +236,14 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
     let save = !how.no_save && ctx.config.file.history.enabled;
     let mut store = if save { Some(ctx.open_store()?) } else { None };
 
-    // The conversation so far.
+    // The conversation so far, with the token counts kept with its messages.
     let (session_id, history, system) = match (&mut store, &how.session) {
         (Some(store), Some(which)) => {
             let id = resolve_session(store, which)?;
             let session = store.session(id)?.ok_or_else(|| {
                 CliError::new(Exit::BadInput, format!("there is no session {id}"))
             })?;
-            let history: Vec<ChatMessage> = store
-                .messages(id)?
-                .into_iter()
-                .filter(|m| !m.content.is_empty() && m.role != Role::System)
-                .map(|m| ChatMessage {
-                    role: chat_role(m.role),
-                    content: m.content,
-                })
-                .collect();
+            let history = Conversation::from_rows(None, store.messages(id)?, None);
             let system = prompt.system.clone().or(session.system_prompt);
             if prompt.system.is_some() {
                 store.set_session_system_prompt(id, prompt.system.as_deref())?;
@@ -260,7 +256,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
                 "--session needs the history (it is turned off by --no-save or [history] enabled = false)",
             ));
         }
-        (_, None) => (None, Vec::new(), prompt.system.clone()),
+        (_, None) => (None, Conversation::default(), prompt.system.clone()),
     };
 
     let info = ctx.config.models.get(&model).cloned().unwrap_or_default();
@@ -292,9 +288,19 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
     let count = |t: &str| count_tokens(t);
     // The history does not decide whether documents are read in parts: sent whole, the
     // oldest turns are left out to fit; read in parts, only recent turns go with the answer.
-    let frame_tokens =
-        count((prompt.render)("").as_str()) + system.as_deref().map(count).unwrap_or(0);
-    let history_tokens: u64 = history.iter().map(|m| count(&m.content)).sum();
+    // Without documents nothing is counted here: a token is never shorter than a byte, and
+    // the estimate is capped by the window anyway.
+    let frame_tokens = if measured.is_empty() {
+        ((prompt.render)("").len() + system.as_deref().map_or(0, str::len)) as u64
+    } else {
+        count((prompt.render)("").as_str()) + system.as_deref().map(count).unwrap_or(0)
+    };
+    let history_tokens: u64 = history
+        .messages
+        .iter()
+        .zip(&history.tokens)
+        .map(|(m, t)| t.unwrap_or(m.content.len() as u64))
+        .sum();
     let strategy = if measured.is_empty() {
         Strategy::Whole
     } else {
@@ -308,34 +314,30 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
     docs::confirm_cost(&estimate, Some(&info), cfg, how.docs.yes, &strategy)?;
 
     let omitted;
+    let mut sent = Conversation::default();
+    let mut counted = Vec::new();
     let (user_text, saved_text, work) = match &strategy {
         Strategy::Whole => {
             let user_text = (prompt.render)(&documents_text(&measured));
-            let mut messages = Vec::with_capacity(history.len() + 2);
             if let Some(s) = &system {
-                messages.push(ChatMessage {
-                    role: ChatRole::System,
-                    content: s.clone(),
-                });
+                sent.push(ChatRole::System, s.clone(), None, None);
             }
-            messages.extend(history);
-            messages.push(ChatMessage {
-                role: ChatRole::User,
-                content: user_text.clone(),
-            });
-            let fitted = fit(
-                &messages,
-                info.context_window,
-                settings.reserve,
-                &count_tokens,
-            )
-            .map_err(|e| CliError::new(Exit::BadInput, e.to_string()))?;
+            for ((m, t), r) in history
+                .messages
+                .iter()
+                .zip(&history.tokens)
+                .zip(&history.rows)
+            {
+                sent.push(m.role, m.content.clone(), *t, *r);
+            }
+            sent.push(ChatRole::User, user_text.clone(), None, None);
+            let (fitted, made) =
+                conversation::fit(&sent, info.context_window, settings.reserve, &count);
+            counted = made;
+            let fitted = fitted.map_err(|e| CliError::new(Exit::BadInput, e.to_string()))?;
             omitted = fitted.omitted;
-            if fitted.omitted > 0 {
-                eprintln!(
-                    "note: {} earlier message(s) left out so the conversation fits {model}'s context window",
-                    fitted.omitted
-                );
+            if let Some(note) = conversation::left_out_notice(fitted.omitted) {
+                eprintln!("note: {note}");
             }
             let request = ChatRequest {
                 model: model.clone(),
@@ -363,9 +365,12 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
                 parts.len()
             );
             let saved = (prompt.render)(&stand_in);
-            let (kept, kept_tokens) =
-                summarize::recent_turns(&history, settings.room().unwrap_or(u64::MAX) / 4, &count);
-            omitted = history.len() - kept.len();
+            let (kept, kept_tokens) = summarize::recent_turns(
+                &history.messages,
+                settings.room().unwrap_or(u64::MAX) / 4,
+                &count,
+            );
+            omitted = history.messages.len() - kept.len();
             let frame_tokens = frame_tokens + kept_tokens;
             let job = Job {
                 history: kept,
@@ -406,7 +411,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
                     now_ms: now,
                 })?,
             };
-            store.add_message(&NewMessage {
+            let question_id = store.add_message(&NewMessage {
                 session_id: sid,
                 role: Role::User,
                 content: saved_text.clone(),
@@ -414,6 +419,9 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
                 model: None,
                 now_ms: now,
             })?;
+            if let Some(row) = sent.rows.last_mut() {
+                *row = Some(question_id);
+            }
             let answer_id = store.add_streaming_answer(sid, &model, output::now_ms())?;
             Some(Saving {
                 store,
@@ -432,14 +440,50 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
         Work::Whole(_) => None,
         Work::Parts(job) => Some(job.parts.len()),
     };
+    let plain = parts.is_none();
     let outcome = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let task = match work {
-            Work::Whole(request) => tokio::spawn(run_chat(endpoint, request, tx)),
+            Work::Whole(request) => tokio::spawn(run_chat_deltas(endpoint, request, tx)),
             Work::Parts(job) => tokio::spawn(run_in_parts(endpoint, *job, price.clone(), tx)),
         };
-        stream_answer(rx, task, how.json, price.as_ref(), saving.as_mut()).await
+        let mut sink = Terminal::new(how.json);
+        let mut no_save = NoSave;
+        let mut row;
+        let saver: &mut (dyn Saver + Send) = match saving.as_mut() {
+            Some(s) => {
+                row = RowSaver {
+                    store: &mut s.store,
+                    answer_id: s.answer_id,
+                };
+                &mut row
+            }
+            None => &mut no_save,
+        };
+        let stop = async {
+            terminate_signal().await;
+        };
+        let driven = drive(
+            rx,
+            AbortOnDrop(task),
+            stop,
+            &mut sink,
+            saver,
+            price.as_ref(),
+        )
+        .await;
+        sink.end_line();
+        driven
     });
+    if let (Some(s), Some(answer)) = (saving.as_mut(), outcome.end.answer()) {
+        // Keep what was learned of the messages' sizes; a failure here loses nothing.
+        let learned =
+            conversation::learned(&sent, omitted, &counted, answer, Some(s.answer_id), plain);
+        if let Err(e) = s.store.set_tokens(&learned) {
+            tracing::warn!(error = %e, "token counts not kept");
+        }
+    }
+    let outcome = Outcome::from(outcome);
     if let (Outcome::Answered(answer, None), Some(s)) = (&outcome, saving.as_mut())
         && ctx.config.file.history.smart_titles
         && how.session.is_none()
@@ -501,19 +545,12 @@ async fn smart_title(
         max_output_tokens: Some(24),
         temperature: None,
     };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let task = tokio::spawn(run_chat(endpoint, request, tx));
-    let finished = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(ev) = rx.recv().await {
-            if let EngineEvent::Finished(result) = ev {
-                return result.ok();
-            }
-        }
-        None
-    })
+    let finished = tokio::time::timeout(
+        Duration::from_secs(10),
+        chat_to_end(endpoint, request, |_| {}),
+    )
     .await;
-    task.abort();
-    let answer = finished.ok().flatten()?;
+    let answer = finished.ok()?.ok()?;
     if answer.status != AnswerStatus::Complete {
         return None;
     }
@@ -523,14 +560,6 @@ async fn smart_title(
         .trim_matches(['"', '\'', '“', '”', '「', '」', '.', '。'])
         .trim();
     (!title.is_empty()).then(|| output::clip(title, 60))
-}
-
-fn chat_role(role: Role) -> ChatRole {
-    match role {
-        Role::System => ChatRole::System,
-        Role::User => ChatRole::User,
-        Role::Assistant => ChatRole::Assistant,
-    }
 }
 
 /// `last` or a number.
@@ -561,86 +590,87 @@ enum Outcome {
     },
 }
 
-async fn stream_answer(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<EngineEvent>,
-    task: tokio::task::JoinHandle<()>,
-    json: bool,
-    price: Option<&ModelInfo>,
-    mut saving: Option<&mut Saving>,
-) -> Outcome {
-    let tty = output::stdout_is_tty();
-    let mut sanitizer = Sanitizer::new();
-    let mut shown = String::new();
-    let mut text = String::new();
-    let mut dirty = false;
-    let mut save_error: Option<String> = None;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut stdout = std::io::stdout().lock();
-    let term = terminate_signal();
-    tokio::pin!(term);
-    loop {
-        tokio::select! {
-            ev = rx.recv() => match ev {
-                Some(EngineEvent::Delta(d)) => {
-                    text.push_str(&d);
-                    dirty = true;
-                    if !json {
-                        let out = if tty { shown.clear(); sanitizer.push_into(&d, &mut shown); shown.as_str() } else { d.as_str() };
-                        let _ = stdout.write_all(out.as_bytes());
-                        let _ = stdout.flush();
-                    }
-                }
-                Some(EngineEvent::Retrying(n)) => {
-                    eprintln!("{}, retrying in {} (retry {} of {})…", n.reason, crate::llm::error::human_duration(n.wait), n.retry, n.of);
-                }
-                Some(EngineEvent::Started) => {}
-                Some(EngineEvent::Finished(result)) => {
-                    if !json && !text.is_empty() && !text.ends_with('\n') {
-                        let _ = stdout.write_all(b"\n");
-                        let _ = stdout.flush();
-                    }
-                    return match result {
-                        Ok(answer) => {
-                            let err = finish(saving.as_deref_mut(), &answer, price).err();
-                            Outcome::Answered(answer, save_error.or(err))
-                        }
-                        Err(e) => {
-                            if let Some(s) = saving.as_deref_mut() {
-                                let _ = s.store.finish_message(s.answer_id, &MessageFinish { content: text, status: MessageStatus::Error, error: Some(e.to_string()), usage: Usage::default(), cost_usd: None, ttft_ms: None, duration_ms: None, now_ms: output::now_ms() });
-                            }
-                            Outcome::Failed(e)
-                        }
-                    };
-                }
-                None => return Outcome::Stopped { text, signal: Exit::Failure, save_error: Some("the answer task ended unexpectedly".to_string()) },
+impl From<Driven> for Outcome {
+    fn from(d: Driven) -> Outcome {
+        match d.end {
+            End::Answered(answer) => Outcome::Answered(answer, d.save_error),
+            End::Failed(e) => Outcome::Failed(e),
+            End::Stopped(answer) => Outcome::Stopped {
+                text: answer.text,
+                signal: Exit::Interrupted,
+                save_error: d.save_error,
             },
-            _ = tick.tick() => {
-                if let Some(s) = saving.as_deref_mut()
-                    && dirty
-                    && let Err(e) = s.store.update_partial(s.answer_id, &text)
-                {
-                    save_error.get_or_insert(e.to_string());
-                }
-                dirty = false;
-            }
-            signal = &mut term => {
-                task.abort();
-                if !json && !text.is_empty() {
-                    let _ = stdout.write_all(b"\n");
-                    let _ = stdout.flush();
-                }
-                if let Some(s) = saving.as_deref_mut() {
-                    let r = s.store.finish_message(s.answer_id, &MessageFinish { content: text.clone(), status: MessageStatus::Interrupted, error: Some("stopped by you".to_string()), usage: Usage::default(), cost_usd: None, ttft_ms: None, duration_ms: None, now_ms: output::now_ms() });
-                    if let Err(e) = r { save_error.get_or_insert(e.to_string()); }
-                }
-                return Outcome::Stopped { text, signal, save_error };
-            }
+            End::Lost(answer) => Outcome::Stopped {
+                text: answer.text,
+                signal: Exit::Failure,
+                save_error: Some("the answer task ended unexpectedly".to_string()),
+            },
         }
     }
 }
 
+/// The answer on standard output: sanitized on a terminal, exact through a pipe, nothing
+/// with `--json` (the JSON object says it all at the end). Retries are said on stderr.
+pub(super) struct Terminal {
+    json: bool,
+    tty: bool,
+    sanitizer: Sanitizer,
+    shown: String,
+    /// Something was printed and it did not end with a newline.
+    open: bool,
+}
+
+impl Terminal {
+    /// For `--json` or not.
+    pub(super) fn new(json: bool) -> Self {
+        Terminal {
+            json,
+            tty: output::stdout_is_tty(),
+            sanitizer: Sanitizer::new(),
+            shown: String::new(),
+            open: false,
+        }
+    }
+
+    /// End the answer's last line, if it is open.
+    pub(super) fn end_line(&mut self) {
+        if self.open {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(b"\n");
+            let _ = out.flush();
+            self.open = false;
+        }
+    }
+}
+
+impl Sink for Terminal {
+    fn delta(&mut self, d: String) {
+        if self.json {
+            return;
+        }
+        let out = if self.tty {
+            self.shown.clear();
+            self.sanitizer.push_into(&d, &mut self.shown);
+            self.shown.as_str()
+        } else {
+            d.as_str()
+        };
+        if out.is_empty() {
+            return;
+        }
+        self.open = !out.ends_with('\n');
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(out.as_bytes());
+        let _ = stdout.flush();
+    }
+
+    fn retrying(&mut self, n: &RetryNotice) {
+        eprintln!("{}…", record::retry_text(n));
+    }
+}
+
 /// Ctrl-C (exit 130) or, on Unix, SIGTERM (also treated as a stop; exit 130).
-async fn terminate_signal() -> Exit {
+pub(super) async fn terminate_signal() -> Exit {
     #[cfg(unix)]
     {
         let mut term =
@@ -661,39 +691,6 @@ async fn terminate_signal() -> Exit {
         let _ = tokio::signal::ctrl_c().await;
         Exit::Interrupted
     }
-}
-
-fn finish(
-    saving: Option<&mut Saving>,
-    answer: &Answer,
-    price: Option<&ModelInfo>,
-) -> Result<(), String> {
-    let Some(s) = saving else { return Ok(()) };
-    let usage = answer
-        .usage
-        .map(|u| Usage {
-            tokens_in: Some(u.input),
-            tokens_cached: Some(u.cached),
-            tokens_out: Some(u.output),
-        })
-        .unwrap_or_default();
-    s.store
-        .finish_message(
-            s.answer_id,
-            &MessageFinish {
-                content: answer.text.clone(),
-                status: MessageStatus::from(answer.status),
-                error: answer.reason.clone(),
-                usage,
-                cost_usd: answer
-                    .usage
-                    .and_then(|u| price.and_then(|p| p.cost(u.input, u.cached, u.output))),
-                ttft_ms: answer.ttft.map(|d| d.as_millis() as u64),
-                duration_ms: Some(answer.duration.as_millis() as u64),
-                now_ms: output::now_ms(),
-            },
-        )
-        .map_err(|e| e.to_string())
 }
 
 fn report(

@@ -12,7 +12,7 @@ use super::{CliError, Exit};
 use crate::config::{DocumentsConfig, ModelInfo};
 use crate::documents::extract::{self, Document};
 use crate::documents::secrets::{self as scrub, Finding};
-use crate::documents::summarize::{Estimate, Event, Phase, Strategy};
+use crate::documents::summarize::{Estimate, Event, Phase, Strategy, progress_line};
 
 /// Options every command that sends documents shares.
 #[derive(Debug, Args, Clone)]
@@ -78,7 +78,7 @@ pub fn describe(doc: &Document, tokens: u64) -> String {
     parts.join(" · ")
 }
 
-pub use crate::ui::{human_size, thousands as group_digits};
+pub use crate::format::{human_size, thousands as group_digits};
 
 /// Scan every outgoing text; on findings, do what `mode` says (asking on a terminal).
 /// Texts are redacted in place when the user chooses so.
@@ -219,24 +219,10 @@ impl ProgressLine {
     pub fn show(&mut self, ev: &Event) {
         match ev {
             Event::Progress(p) => {
-                let what = match p.phase {
-                    Phase::Reading => format!("reading part {}/{}", p.done, p.total),
-                    Phase::Merging(r) => {
-                        format!("combining notes (round {r}) {}/{}", p.done, p.total)
-                    }
-                    Phase::Answering if p.done == 0 => "writing the answer".to_string(),
-                    Phase::Answering => return self.end(),
-                };
-                let cost = self
-                    .price
-                    .as_ref()
-                    .and_then(|i| i.cost(p.tokens_in, 0, p.tokens_out));
-                let line = format!(
-                    "{what} · {} tokens in, {} out · {}",
-                    group_digits(p.tokens_in),
-                    group_digits(p.tokens_out),
-                    money(cost)
-                );
+                if p.phase == Phase::Answering && p.done > 0 {
+                    return self.end();
+                }
+                let line = progress_line(p, self.price.as_ref());
                 if self.tty {
                     eprint!("\r\x1b[K{line}");
                     if p.phase == Phase::Answering {
@@ -251,13 +237,7 @@ impl ProgressLine {
             }
             Event::Retrying(n) => {
                 self.end();
-                eprintln!(
-                    "{}, retrying in {} (retry {} of {})…",
-                    n.reason,
-                    crate::llm::error::human_duration(n.wait),
-                    n.retry,
-                    n.of
-                );
+                eprintln!("{}…", crate::chat::record::retry_text(n));
             }
             Event::Answer(_) | Event::Done(_) => self.end(),
         }

@@ -6,18 +6,18 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
-use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
 
+use super::ask::Terminal;
 use super::output::{self, money};
 use super::{CliError, Ctx, Exit};
-use crate::llm::sanitize::Sanitizer;
-use crate::llm::{Answer, AnswerStatus, Endpoint, EngineEvent};
+use crate::chat::{Driven, End, Saver, Sink};
+use crate::llm::{AnswerStatus, Endpoint};
 use crate::secrets::{self, OsKeyring};
-use crate::store::{MessageFinish, MessageStatus, NewMessage, NewSession, Role, Store, Usage};
-use crate::templates::run::{Plan, RunEvent};
+use crate::store::{MessageStatus, NewMessage, NewSession, Role, Store};
+use crate::templates::run::{Plan, RunError, StepStart, Steps};
 use crate::templates::{Library, Template, VarKind};
 
 /// Arguments of `clerk run`.
@@ -314,34 +314,29 @@ fn run_in_parts(
     )
 }
 
-/// One step's row in the store while it runs.
-struct Saving {
-    store: Store,
+/// One step's row in the store while it runs (nothing when the history is off).
+struct StepSaver {
+    store: Option<Store>,
     session_id: Option<i64>,
     answer_id: Option<i64>,
 }
 
-impl Saving {
-    fn begin(
-        &mut self,
-        title: &str,
-        profile: &str,
-        model: &str,
-        system: Option<&str>,
-        prompt: &str,
-    ) -> Result<(), String> {
+impl StepSaver {
+    fn begin(&mut self, title: &str, profile: &str, step: &StepStart<'_>) -> Result<(), String> {
+        let Some(store) = self.store.as_mut() else {
+            return Ok(());
+        };
         let now = output::now_ms();
         let e = |e: crate::store::StoreError| e.to_string();
         let sid = match self.session_id {
             Some(id) => id,
             None => {
-                let id = self
-                    .store
+                let id = store
                     .create_session(&NewSession {
                         title: title.to_string(),
                         profile: profile.to_string(),
-                        model: model.to_string(),
-                        system_prompt: system.map(str::to_string),
+                        model: step.model.to_string(),
+                        system_prompt: step.system.map(str::to_string),
                         now_ms: now,
                     })
                     .map_err(e)?;
@@ -349,58 +344,164 @@ impl Saving {
                 id
             }
         };
-        self.store
+        store
             .add_message(&NewMessage {
                 session_id: sid,
                 role: Role::User,
-                content: prompt.to_string(),
+                content: step.prompt.to_string(),
                 status: MessageStatus::Complete,
                 model: None,
                 now_ms: now,
             })
             .map_err(e)?;
         self.answer_id = Some(
-            self.store
-                .add_streaming_answer(sid, model, now)
+            store
+                .add_streaming_answer(sid, step.model, now)
                 .map_err(e)?,
         );
         Ok(())
     }
+}
 
-    fn finish(
-        &mut self,
-        text: &str,
-        status: MessageStatus,
-        error: Option<String>,
-        answer: Option<&Answer>,
-        cost: Option<f64>,
-    ) -> Result<(), String> {
-        let Some(id) = self.answer_id.take() else {
-            return Ok(());
+impl Saver for StepSaver {
+    fn partial(&mut self, text: &str) -> Result<(), String> {
+        match (self.store.as_mut(), self.answer_id) {
+            (Some(store), Some(id)) => store.update_partial(id, text).map_err(|e| e.to_string()),
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(&mut self, record: &crate::store::MessageFinish) -> Result<(), String> {
+        match (self.store.as_mut(), self.answer_id.take()) {
+            (Some(store), Some(id)) => store.finish_message(id, record).map_err(|e| e.to_string()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The command line around each step: progress on stderr, the last step's answer on
+/// stdout, every step saved, a JSON record of each.
+struct CliSteps<'c> {
+    ctx: &'c Ctx,
+    profile: String,
+    title: String,
+    of: usize,
+    workflow: bool,
+    json: bool,
+    err_tty: bool,
+    sink: Terminal,
+    saver: StepSaver,
+    model: String,
+    steps_json: Vec<serde_json::Value>,
+    save_error: Option<String>,
+    failed: Option<(Exit, String)>,
+    stopped_at: Option<usize>,
+    last_status: AnswerStatus,
+    total_cost: Option<f64>,
+}
+
+impl Steps for CliSteps<'_> {
+    async fn begin(&mut self, step: &StepStart<'_>) -> Result<(), String> {
+        self.model = step.model.to_string();
+        // Only the last step's answer goes to stdout.
+        self.sink = Terminal::new(self.json || step.index + 1 < self.of);
+        if self.workflow {
+            eprintln!(
+                "▸ step {}/{} {} ({})…",
+                step.index + 1,
+                self.of,
+                step.name,
+                step.model
+            );
+        }
+        if let Err(e) = self.saver.begin(&self.title, &self.profile, step) {
+            // Shown but not kept: said at the end, the run goes on.
+            self.save_error.get_or_insert(e);
+        }
+        Ok(())
+    }
+
+    fn sink_and_saver(&mut self) -> (&mut (dyn Sink + Send), &mut (dyn Saver + Send)) {
+        (&mut self.sink, &mut self.saver)
+    }
+
+    fn price(&self, model: &str) -> Option<crate::config::ModelInfo> {
+        self.ctx.config.models.get(model).cloned()
+    }
+
+    fn ended(&mut self, i: usize, driven: &Driven) {
+        self.sink.end_line();
+        if let Some(e) = &driven.save_error {
+            self.save_error.get_or_insert(e.clone());
+        }
+        let of = self.of;
+        let answer = match &driven.end {
+            End::Answered(a) => a,
+            End::Failed(e) => {
+                self.failed = Some((super::llm_exit(e), format!("step {} of {of}: {e}", i + 1)));
+                return;
+            }
+            End::Stopped(_) => {
+                self.stopped_at = Some(i);
+                return;
+            }
+            End::Lost(a) => {
+                self.failed = Some((
+                    Exit::Failure,
+                    format!(
+                        "step {} of {of}: {}",
+                        i + 1,
+                        a.reason.clone().unwrap_or_default()
+                    ),
+                ));
+                return;
+            }
         };
-        let usage = answer
-            .and_then(|a| a.usage)
-            .map(|u| Usage {
-                tokens_in: Some(u.input),
-                tokens_cached: Some(u.cached),
-                tokens_out: Some(u.output),
-            })
-            .unwrap_or_default();
-        self.store
-            .finish_message(
-                id,
-                &MessageFinish {
-                    content: text.to_string(),
-                    status,
-                    error,
-                    usage,
-                    cost_usd: cost,
-                    ttft_ms: answer.and_then(|a| a.ttft).map(|d| d.as_millis() as u64),
-                    duration_ms: answer.map(|a| a.duration.as_millis() as u64),
-                    now_ms: output::now_ms(),
-                },
-            )
-            .map_err(|e| e.to_string())
+        let cost = driven.cost;
+        if let Some(c) = cost {
+            *self.total_cost.get_or_insert(0.0) += c;
+        }
+        if self.workflow && (self.err_tty || i + 1 < of) {
+            let tokens = answer
+                .usage
+                .map(|u| format!("{} → {} tokens", u.input, u.output))
+                .unwrap_or_default();
+            eprintln!(
+                "  {} · {tokens} · {} · {:.1} s",
+                answer.status.as_str(),
+                money(cost),
+                answer.duration.as_secs_f64()
+            );
+        }
+        self.last_status = answer.status;
+        self.steps_json.push(json!({
+            "step": i + 1,
+            "answer": answer.text,
+            "status": answer.status.as_str(),
+            "reason": answer.reason,
+            "model": answer.model.clone().unwrap_or_else(|| self.model.clone()),
+            "usage": answer.usage.map(|u| json!({"input_tokens": u.input, "cached_tokens": u.cached, "output_tokens": u.output})),
+            "cost_usd": cost,
+        }));
+        if answer.status != AnswerStatus::Complete {
+            self.failed = Some((
+                Exit::Incomplete,
+                format!(
+                    "step {} of {of} ended {}: {}",
+                    i + 1,
+                    answer.status.as_str(),
+                    answer.reason.clone().unwrap_or_default()
+                ),
+            ));
+        }
+    }
+
+    fn failed(&mut self, i: usize, e: &RunError) {
+        let exit = match e {
+            RunError::Render { .. } => Exit::BadInput,
+            RunError::Save(_) => Exit::Failure,
+        };
+        self.failed = Some((exit, format!("step {} of {}: {e}", i + 1, self.of)));
     }
 }
 
@@ -412,164 +513,70 @@ async fn drive(
     store: Option<Store>,
     json: bool,
 ) -> Exit {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let of = plan.template.steps.len();
     let title = plan.template.title.clone();
-    let workflow = plan.template.is_workflow();
-    let task = tokio::spawn(crate::templates::run::run(endpoint, plan, tx));
-    let mut saving = store.map(|store| Saving {
-        store,
-        session_id: None,
-        answer_id: None,
-    });
-    let tty = output::stdout_is_tty();
-    let err_tty = output::stderr_is_tty();
-    let mut sanitizer = Sanitizer::new();
-    let mut shown = String::new();
-    let mut text = String::new();
-    let mut current = 0usize;
-    let mut model = String::new();
-    let mut steps_json = Vec::new();
-    let mut save_error: Option<String> = None;
-    let mut failed: Option<(Exit, String)> = None;
-    let mut last_status = AnswerStatus::Complete;
-    let mut total_cost: Option<f64> = None;
-    let mut dirty = false;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut stdout = std::io::stdout().lock();
-    let stop = tokio::signal::ctrl_c();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            ev = rx.recv() => match ev {
-                Some(RunEvent::Step { index, name, model: m, prompt, system, .. }) => {
-                    current = index;
-                    model = m;
-                    text.clear();
-                    if workflow {
-                        eprintln!("▸ step {}/{of} {name} ({model})…", index + 1);
-                    }
-                    if let Some(s) = saving.as_mut()
-                        && let Err(e) = s.begin(&title, profile, &model, system.as_deref(), &prompt)
-                    {
-                        save_error.get_or_insert(e);
-                    }
-                }
-                Some(RunEvent::Engine(i, EngineEvent::Delta(d))) => {
-                    text.push_str(&d);
-                    dirty = true;
-                    if !json && i + 1 == of {
-                        let out = if tty { shown.clear(); sanitizer.push_into(&d, &mut shown); shown.as_str() } else { d.as_str() };
-                        let _ = stdout.write_all(out.as_bytes());
-                        let _ = stdout.flush();
-                    }
-                }
-                Some(RunEvent::Engine(_, EngineEvent::Retrying(n))) => {
-                    eprintln!("{}, retrying in {} (retry {} of {})…", n.reason, crate::llm::error::human_duration(n.wait), n.retry, n.of);
-                }
-                Some(RunEvent::Engine(..)) => {}
-                Some(RunEvent::StepDone(i, answer)) => {
-                    let info = ctx.config.models.get(&model);
-                    let cost = answer.usage.and_then(|u| info.and_then(|p| p.cost(u.input, u.cached, u.output)));
-                    if let Some(c) = cost {
-                        *total_cost.get_or_insert(0.0) += c;
-                    }
-                    if let Some(s) = saving.as_mut()
-                        && let Err(e) = s.finish(&answer.text, MessageStatus::from(answer.status), answer.reason.clone(), Some(&answer), cost)
-                    {
-                        save_error.get_or_insert(e);
-                    }
-                    if !json && i + 1 == of && !answer.text.is_empty() && !answer.text.ends_with('\n') {
-                        let _ = stdout.write_all(b"\n");
-                        let _ = stdout.flush();
-                    }
-                    if workflow && (err_tty || i + 1 < of) {
-                        let tokens = answer.usage.map(|u| format!("{} → {} tokens", u.input, u.output)).unwrap_or_default();
-                        eprintln!("  {} · {tokens} · {} · {:.1} s", answer.status.as_str(), money(cost), answer.duration.as_secs_f64());
-                    }
-                    last_status = answer.status;
-                    steps_json.push(json!({
-                        "step": i + 1,
-                        "answer": answer.text,
-                        "status": answer.status.as_str(),
-                        "reason": answer.reason,
-                        "model": answer.model.clone().unwrap_or_else(|| model.clone()),
-                        "usage": answer.usage.map(|u| json!({"input_tokens": u.input, "cached_tokens": u.cached, "output_tokens": u.output})),
-                        "cost_usd": cost,
-                    }));
-                    if answer.status != AnswerStatus::Complete {
-                        failed = Some((Exit::Incomplete, format!(
-                            "step {} of {of} ended {}: {}",
-                            i + 1,
-                            answer.status.as_str(),
-                            answer.reason.clone().unwrap_or_default()
-                        )));
-                    }
-                }
-                Some(RunEvent::Failed(i, e)) => {
-                    if let Some(s) = saving.as_mut() {
-                        let _ = s.finish(&text, MessageStatus::Error, Some(e.to_string()), None, None);
-                    }
-                    let exit = match e {
-                        crate::templates::run::RunError::Llm(ref l) => super::llm_exit(l),
-                        crate::templates::run::RunError::Render { .. } => Exit::BadInput,
-                    };
-                    failed = Some((exit, format!("step {} of {of}: {e}", i + 1)));
-                }
-                None => break,
-            },
-            _ = tick.tick() => {
-                if let Some(s) = saving.as_mut()
-                    && dirty
-                    && let Some(id) = s.answer_id
-                    && let Err(e) = s.store.update_partial(id, &text)
-                {
-                    save_error.get_or_insert(e.to_string());
-                }
-                dirty = false;
-            }
-            _ = &mut stop => {
-                task.abort();
-                if let Some(s) = saving.as_mut() {
-                    let _ = s.finish(&text, MessageStatus::Interrupted, Some("stopped by you".to_string()), None, None);
-                }
-                if !json && !text.is_empty() && current + 1 == of {
-                    let _ = stdout.write_all(b"\n");
-                }
-                eprintln!("stopped at step {} of {of}; what arrived is saved", current + 1);
-                return Exit::Interrupted;
-            }
-        }
+    let mut steps = CliSteps {
+        ctx,
+        profile: profile.to_string(),
+        title: title.clone(),
+        of,
+        workflow: plan.template.is_workflow(),
+        json,
+        err_tty: output::stderr_is_tty(),
+        sink: Terminal::new(true),
+        saver: StepSaver {
+            store,
+            session_id: None,
+            answer_id: None,
+        },
+        model: String::new(),
+        steps_json: Vec::new(),
+        save_error: None,
+        failed: None,
+        stopped_at: None,
+        last_status: AnswerStatus::Complete,
+        total_cost: None,
+    };
+    let stop = async {
+        super::ask::terminate_signal().await;
+    };
+    crate::templates::run::run(endpoint, &plan, &mut steps, stop).await;
+    if let Some(at) = steps.stopped_at {
+        eprintln!("stopped at step {} of {of}; what arrived is saved", at + 1);
+        return Exit::Interrupted;
     }
-    let session_id = saving.as_ref().and_then(|s| s.session_id);
+    let session_id = steps.saver.session_id;
     if json {
-        let result = steps_json.last().and_then(|s| s.get("answer").cloned());
+        let result = steps
+            .steps_json
+            .last()
+            .and_then(|s| s.get("answer").cloned());
         let v = json!({
             "template": title,
             "session_id": session_id,
-            "status": if failed.is_some() { "failed" } else { last_status.as_str() },
-            "error": failed.as_ref().map(|(_, m)| m.clone()),
+            "status": if steps.failed.is_some() { "failed" } else { steps.last_status.as_str() },
+            "error": steps.failed.as_ref().map(|(_, m)| m.clone()),
             "result": result,
-            "steps": steps_json,
-            "cost_usd": total_cost,
+            "steps": steps.steps_json,
+            "cost_usd": steps.total_cost,
         });
         println!("{v}");
     }
-    if let Some(e) = save_error {
+    if let Some(e) = steps.save_error {
         eprintln!("clerk: the run was shown but could not be saved: {e}");
         return Exit::Failure;
     }
-    match failed {
+    match steps.failed {
         Some((exit, msg)) => {
             eprintln!("clerk: {}", crate::llm::sanitize::sanitize(&msg));
             exit
         }
         None => {
-            if err_tty && !json {
+            if steps.err_tty && !json {
                 eprintln!(
                     "\x1b[2m{title} · {} step(s) · {}{}\x1b[0m",
                     of,
-                    money(total_cost),
+                    money(steps.total_cost),
                     session_id
                         .map(|s| format!(" · session {s}"))
                         .unwrap_or_default()

@@ -420,6 +420,27 @@ pub struct Progress {
     pub tokens_out: u64,
 }
 
+/// A run's progress as one line, the same on the command line and in the app:
+/// "reading part 3/12 ▰▰▱▱▱▱▱▱▱▱ · 45,000 tokens in, 1,200 out · $0.0075".
+pub fn progress_line(p: &Progress, price: Option<&ModelInfo>) -> String {
+    let what = match p.phase {
+        Phase::Reading => "reading part".to_string(),
+        Phase::Merging(round) => format!("combining notes (round {round})"),
+        Phase::Answering => return "writing the answer from the notes…".to_string(),
+    };
+    let filled = (p.done * 10).checked_div(p.total).unwrap_or(0).min(10);
+    let bar: String = "▰".repeat(filled) + &"▱".repeat(10 - filled);
+    let cost = price.and_then(|i| i.cost(p.tokens_in, 0, p.tokens_out));
+    format!(
+        "{what} {}/{} {bar} · {} tokens in, {} out · {}",
+        p.done,
+        p.total,
+        crate::format::thousands(p.tokens_in),
+        crate::format::thousands(p.tokens_out),
+        crate::format::usd(cost)
+    )
+}
+
 /// The phases of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -850,6 +871,40 @@ async fn ask_once(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_reads_the_same_everywhere() {
+        let p = Progress {
+            phase: Phase::Reading,
+            done: 3,
+            total: 12,
+            tokens_in: 45_000,
+            tokens_out: 1_200,
+        };
+        let price = crate::config::models::builtin_models().remove("gpt-4o-mini");
+        assert_eq!(
+            progress_line(&p, price.as_ref()),
+            "reading part 3/12 ▰▰▱▱▱▱▱▱▱▱ · 45,000 tokens in, 1,200 out · $0.007470"
+        );
+        let merging = Progress {
+            phase: Phase::Merging(2),
+            done: 1,
+            total: 1,
+            ..p
+        };
+        assert!(
+            progress_line(&merging, None).starts_with("combining notes (round 2) 1/1 ▰▰▰▰▰▰▰▰▰▰")
+        );
+        assert!(progress_line(&merging, None).ends_with("cost unknown"));
+        let done = Progress {
+            phase: Phase::Answering,
+            ..p
+        };
+        assert_eq!(
+            progress_line(&done, None),
+            "writing the answer from the notes…"
+        );
+    }
 
     fn count(s: &str) -> usize {
         s.len().div_ceil(4).max(1)

@@ -48,17 +48,6 @@ impl AnswerStatus {
     }
 }
 
-impl From<AnswerStatus> for crate::store::MessageStatus {
-    fn from(s: AnswerStatus) -> Self {
-        match s {
-            AnswerStatus::Complete => crate::store::MessageStatus::Complete,
-            AnswerStatus::Truncated => crate::store::MessageStatus::Truncated,
-            AnswerStatus::Interrupted => crate::store::MessageStatus::Interrupted,
-            AnswerStatus::Error => crate::store::MessageStatus::Error,
-        }
-    }
-}
-
 /// An error object as OpenAI-compatible servers send it (`{"error": {...}}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -169,6 +158,9 @@ struct PromptDetails {
 #[derive(Debug, Default)]
 pub struct AnswerState {
     sse: SseDecoder,
+    /// Whether the text is gathered here too (`false`: the caller keeps the deltas; the
+    /// chat core does, so a streamed token lives in one string).
+    discard_text: bool,
     text: String,
     finish_reason: Option<String>,
     usage: Option<TokenUsage>,
@@ -180,9 +172,17 @@ pub struct AnswerState {
 }
 
 impl AnswerState {
-    /// A fresh state.
+    /// A fresh state that also gathers the text.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A fresh state that hands out deltas and keeps no copy of the text.
+    pub fn without_text() -> Self {
+        AnswerState {
+            discard_text: true,
+            ..Self::default()
+        }
     }
 
     /// Feed raw bytes; `on_delta` gets each piece of answer text as it is decoded.
@@ -245,7 +245,9 @@ impl AnswerState {
                     if let Some(delta) = choice.delta.or(choice.message) {
                         for piece in [delta.content, delta.refusal].into_iter().flatten() {
                             if !piece.is_empty() {
-                                self.text.push_str(&piece);
+                                if !self.discard_text {
+                                    self.text.push_str(&piece);
+                                }
                                 on_delta(&piece);
                             }
                         }
@@ -265,7 +267,7 @@ impl AnswerState {
         }
     }
 
-    /// The text so far, exactly as received.
+    /// The text so far, exactly as received (empty for [`AnswerState::without_text`]).
     pub fn text(&self) -> &str {
         &self.text
     }

@@ -55,6 +55,19 @@ pub fn fit(
     reserve: u64,
     count: &dyn Fn(&str) -> u64,
 ) -> Result<Fitted, TooLong> {
+    fit_known(messages, &[], window, reserve, &|_, t| count(t))
+}
+
+/// [`fit`] with the token counts already known for some messages (`known[i]` for
+/// `messages[i]`; missing entries are unknown): only the others are counted, with
+/// `count(i, text)`, and only when the conversation might not fit.
+pub fn fit_known(
+    messages: &[ChatMessage],
+    known: &[Option<u64>],
+    window: Option<u64>,
+    reserve: u64,
+    count: &dyn Fn(usize, &str) -> u64,
+) -> Result<Fitted, TooLong> {
     let Some(window) = window else {
         return Ok(Fitted {
             messages: messages.to_vec(),
@@ -64,28 +77,34 @@ pub fn fit(
     };
     let budget = window.saturating_sub(reserve);
     let overhead = |n: usize| n as u64 * PER_MESSAGE + REPLY_PRIMING;
-    let bytes: u64 = messages.iter().map(|m| m.content.len() as u64).sum();
-    if bytes + overhead(messages.len()) <= budget {
+    let known_at = |i: usize| known.get(i).copied().flatten();
+    // A token is never shorter than a byte: the bytes bound what is not counted yet.
+    let bound: u64 = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| known_at(i).unwrap_or(m.content.len() as u64))
+        .sum();
+    if bound + overhead(messages.len()) <= budget {
         return Ok(Fitted {
             messages: messages.to_vec(),
             omitted: 0,
             prompt_tokens: None,
         });
     }
-    let (system, rest) = match messages.first() {
-        Some(m) if m.role == ChatRole::System => (Some(m), &messages[1..]),
-        _ => (None, messages),
-    };
-    let Some((newest, earlier)) = rest.split_last() else {
+    let tokens = |i: usize| known_at(i).unwrap_or_else(|| count(i, &messages[i].content));
+    let has_system = messages.first().is_some_and(|m| m.role == ChatRole::System);
+    let first = usize::from(has_system);
+    if messages.len() <= first {
         return Ok(Fitted {
             messages: messages.to_vec(),
             omitted: 0,
             prompt_tokens: None,
         });
-    };
-    let mut used = REPLY_PRIMING + PER_MESSAGE + count(&newest.content);
-    if let Some(s) = system {
-        used += PER_MESSAGE + count(&s.content);
+    }
+    let newest = messages.len() - 1;
+    let mut used = REPLY_PRIMING + PER_MESSAGE + tokens(newest);
+    if has_system {
+        used += PER_MESSAGE + tokens(0);
     }
     if used > budget {
         return Err(TooLong {
@@ -95,9 +114,10 @@ pub fn fit(
             reserved: reserve,
         });
     }
+    let earlier = &messages[first..newest];
     let mut kept = 0;
-    for m in earlier.iter().rev() {
-        let cost = PER_MESSAGE + count(&m.content);
+    for i in (first..newest).rev() {
+        let cost = PER_MESSAGE + tokens(i);
         if used + cost > budget {
             break;
         }
@@ -110,9 +130,11 @@ pub fn fit(
         start += 1;
     }
     let mut out = Vec::with_capacity(2 + earlier.len() - start);
-    out.extend(system.cloned());
+    if has_system {
+        out.push(messages[0].clone());
+    }
     out.extend_from_slice(&earlier[start..]);
-    out.push(newest.clone());
+    out.push(messages[newest].clone());
     Ok(Fitted {
         messages: out,
         omitted: start,

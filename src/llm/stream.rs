@@ -144,7 +144,18 @@ pub struct Answer {
 /// Run one chat completion, reporting through `tx`. Always ends with exactly one
 /// [`EngineEvent::Finished`] unless the task is aborted.
 pub async fn run_chat(endpoint: Endpoint, request: ChatRequest, tx: UnboundedSender<EngineEvent>) {
-    let result = chat(&endpoint, &request, &tx).await;
+    let result = chat(&endpoint, &request, &tx, true).await;
+    let _ = tx.send(EngineEvent::Finished(result));
+}
+
+/// Like [`run_chat`], but the final [`Answer`]'s text is left empty: the caller gathers the
+/// deltas (the chat core does), so the text is not kept twice while it streams.
+pub async fn run_chat_deltas(
+    endpoint: Endpoint,
+    request: ChatRequest,
+    tx: UnboundedSender<EngineEvent>,
+) {
+    let result = chat(&endpoint, &request, &tx, false).await;
     let _ = tx.send(EngineEvent::Finished(result));
 }
 
@@ -182,6 +193,7 @@ async fn chat(
     endpoint: &Endpoint,
     request: &ChatRequest,
     tx: &UnboundedSender<EngineEvent>,
+    keep_text: bool,
 ) -> Result<Answer, LlmError> {
     let start = Instant::now();
     let body = request.to_body()?;
@@ -213,9 +225,13 @@ async fn chat(
         .to_ascii_lowercase();
     if content_type.starts_with("application/json") {
         let text = read_limited(resp, 16 * 1024 * 1024).await;
-        return whole_json_answer(&text, start, tx);
+        let mut answer = whole_json_answer(&text, start, tx)?;
+        if !keep_text {
+            answer.text.clear();
+        }
+        return Ok(answer);
     }
-    read_stream(endpoint, resp, &content_type, start, tx).await
+    read_stream(endpoint, resp, &content_type, start, tx, keep_text).await
 }
 
 /// Some servers ignore `stream: true` and send one JSON completion.
@@ -295,8 +311,13 @@ async fn read_stream(
     content_type: &str,
     start: Instant,
     tx: &UnboundedSender<EngineEvent>,
+    keep_text: bool,
 ) -> Result<Answer, LlmError> {
-    let mut state = AnswerState::new();
+    let mut state = if keep_text {
+        AnswerState::new()
+    } else {
+        AnswerState::without_text()
+    };
     let mut ttft = None;
     let mut checked = content_type.starts_with("text/event-stream");
     let mut sniff = Vec::new();

@@ -94,6 +94,10 @@ const MIGRATIONS: &[&[&str]] = &[
            key   TEXT PRIMARY KEY,
            value TEXT NOT NULL
        );"],
+    // 4: each message's size in tokens, kept once known (the server's count of an answer,
+    // or a count made when the conversation had to be fitted), so a long session is not
+    // counted again on every send.
+    &["ALTER TABLE messages ADD COLUMN tokens INTEGER;"],
 ];
 
 /// Columns read by [`row_to_session`], in its order.
@@ -102,7 +106,7 @@ const SESSION_COLUMNS: &str =
 
 /// Columns read by [`row_to_message`], in its order.
 const MESSAGE_COLUMNS: &str = "id, session_id, role, content, status, error, model, \
-     tokens_in, tokens_cached, tokens_out, cost_usd, ttft_ms, duration_ms, created_ms";
+     tokens_in, tokens_cached, tokens_out, cost_usd, ttft_ms, duration_ms, created_ms, tokens";
 
 /// What can go wrong with the history database, worded for the person
 /// using clerk.
@@ -469,6 +473,22 @@ impl Store {
             params![session_id, finish.now_ms],
         )?;
         search::index_message(&tx, id, &finish.content)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Keeps messages' sizes in tokens (unknown rows are skipped), in one transaction.
+    pub fn set_tokens(&mut self, counts: &[(MessageId, u64)]) -> Result<(), StoreError> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached("UPDATE messages SET tokens = ?2 WHERE id = ?1")?;
+            for (id, n) in counts {
+                stmt.execute(params![id, db_u64(Some(*n))])?;
+            }
+        }
         tx.commit()?;
         Ok(())
     }
@@ -936,6 +956,7 @@ fn row_to_message(row: &Row<'_>) -> rusqlite::Result<Message> {
         ttft_ms: get_u64(row, 11)?,
         duration_ms: get_u64(row, 12)?,
         created_ms: row.get(13)?,
+        tokens: get_u64(row, 14)?,
     })
 }
 
@@ -1103,6 +1124,7 @@ mod tests {
                 ttft_ms: None,
                 duration_ms: None,
                 created_ms: 130,
+                tokens: None,
             }
         );
         assert_eq!(s.message(user).unwrap().as_ref(), Some(&list[1]));
@@ -1163,6 +1185,7 @@ mod tests {
                 ttft_ms: Some(350),
                 duration_ms: Some(1_200),
                 created_ms: 200,
+                tokens: None,
             }
         );
         assert_eq!(s.session(a).unwrap().unwrap().updated_ms, 900);

@@ -220,6 +220,9 @@ pub struct Message {
     pub duration_ms: Option<u64>,
     /// Creation time, milliseconds since the Unix epoch.
     pub created_ms: i64,
+    /// Its size in tokens, once known (kept for fitting long conversations).
+    #[serde(skip)]
+    pub tokens: Option<u64>,
 }
 
 /// One message found by a full-text search.

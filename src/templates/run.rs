@@ -1,20 +1,18 @@
 //! Running a template: its steps one after another, each a streamed answer.
 //!
 //! The runner renders each step's prompt (variables and earlier answers), sends it with the
-//! template's system prompt as one request, and reports everything on a channel. It owns no
-//! store and no terminal: the command line and the app save and show what it reports. A
-//! workflow stops at the first step that does not complete (interrupted, truncated, failed);
-//! stopping the whole run is aborting its task.
+//! template's system prompt as one request, and drives it with the chat core's driver. It
+//! owns no store and no terminal: through [`Steps`] the command line and the app save and
+//! show each step their own way. A workflow stops at the first step that does not complete
+//! (interrupted, truncated, failed, or stopped by the user).
 
 use std::collections::BTreeMap;
 
-use tokio::sync::mpsc::UnboundedSender;
-
 use super::Template;
-use crate::llm::stream::chat_to_end;
-use crate::llm::{
-    Answer, AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint, EngineEvent, LlmError,
-};
+use crate::chat::{Driven, End, Saver, Sink, drive};
+use crate::config::ModelInfo;
+use crate::llm::stream::{AbortOnDrop, run_chat_deltas};
+use crate::llm::{AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint};
 
 /// What a run needs besides the endpoint.
 #[derive(Debug, Clone)]
@@ -41,32 +39,6 @@ impl Plan {
     }
 }
 
-/// Something that happened during a run.
-#[derive(Debug)]
-pub enum RunEvent {
-    /// A step starts: its rendered prompt is about to be sent.
-    Step {
-        /// Its position (0-based).
-        index: usize,
-        /// Steps in all.
-        of: usize,
-        /// Its name.
-        name: String,
-        /// The model asked.
-        model: String,
-        /// The message sent (the rendered prompt).
-        prompt: String,
-        /// The system prompt sent with it.
-        system: Option<String>,
-    },
-    /// Progress of the step's answer (retries, start, text).
-    Engine(usize, EngineEvent),
-    /// The step's answer ended (possibly partial: then the run ends here).
-    StepDone(usize, Answer),
-    /// The step could not run.
-    Failed(usize, RunError),
-}
-
 /// Why a step could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -78,9 +50,9 @@ pub enum RunError {
         /// What is missing.
         message: String,
     },
-    /// The request failed before an answer started.
-    #[error("{0}")]
-    Llm(#[from] LlmError),
+    /// The step's question could not be saved.
+    #[error("cannot save the step: {0}")]
+    Save(String),
 }
 
 /// The requests of step `i`, given the answers of the steps before it.
@@ -120,47 +92,96 @@ pub fn step_request(
     Ok((prompt, system, request))
 }
 
-/// Run every step in order, reporting on `tx`. Returns the answers of the steps that ran.
-pub async fn run(endpoint: Endpoint, plan: Plan, tx: UnboundedSender<RunEvent>) -> Vec<Answer> {
+/// A step about to be sent.
+#[derive(Debug)]
+pub struct StepStart<'a> {
+    /// Its position (0-based).
+    pub index: usize,
+    /// Steps in all.
+    pub of: usize,
+    /// Its name.
+    pub name: &'a str,
+    /// The model asked.
+    pub model: &'a str,
+    /// The message sent (the rendered prompt).
+    pub prompt: &'a str,
+    /// The system prompt sent with it.
+    pub system: Option<&'a str>,
+}
+
+/// What the caller of [`run`] does around each step: the command line prints and saves
+/// through the store; the app shows and saves through its store thread.
+pub trait Steps {
+    /// A step is about to be sent: save its question (and the run's session, for the
+    /// first). An error stops the run before the step is sent.
+    fn begin(
+        &mut self,
+        step: &StepStart<'_>,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send;
+    /// Where the step's answer is shown and kept (after `begin`).
+    fn sink_and_saver(&mut self) -> (&mut (dyn Sink + Send), &mut (dyn Saver + Send));
+    /// The price of a model's answers.
+    fn price(&self, model: &str) -> Option<ModelInfo>;
+    /// A step ended (its answer may be partial: then the run ends here).
+    fn ended(&mut self, index: usize, driven: &Driven);
+    /// A step could not run.
+    fn failed(&mut self, index: usize, error: &RunError);
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every step completed.
+    Complete,
+    /// Step `n` (0-based) ended without completing, failed, or was stopped.
+    StoppedAt(usize),
+}
+
+/// Run every step in order through the chat core's driver; `stop` stops the run (the
+/// running step keeps what arrived). A workflow stops at the first step that does not
+/// complete.
+pub async fn run<S: Steps + Send>(
+    endpoint: Endpoint,
+    plan: &Plan,
+    steps: &mut S,
+    stop: impl std::future::Future<Output = ()> + Send,
+) -> RunEnd {
     let of = plan.template.steps.len();
     let mut answers: BTreeMap<String, String> = BTreeMap::new();
-    let mut done = Vec::with_capacity(of);
+    tokio::pin!(stop);
     for i in 0..of {
         let name = plan.template.steps[i].name.clone();
-        let (prompt, system, request) = match step_request(&plan, i, &answers) {
+        let (prompt, system, request) = match step_request(plan, i, &answers) {
             Ok(r) => r,
             Err(e) => {
-                let _ = tx.send(RunEvent::Failed(i, e));
-                break;
+                steps.failed(i, &e);
+                return RunEnd::StoppedAt(i);
             }
         };
-        let _ = tx.send(RunEvent::Step {
+        let start = StepStart {
             index: i,
             of,
-            name: name.clone(),
-            model: request.model.clone(),
-            prompt,
-            system,
-        });
-        let result = chat_to_end(endpoint.clone(), request, |ev| {
-            let _ = tx.send(RunEvent::Engine(i, ev));
-        })
-        .await;
-        match result {
-            Ok(answer) => {
-                let complete = answer.status == AnswerStatus::Complete;
-                answers.insert(name, answer.text.clone());
-                done.push(answer.clone());
-                let _ = tx.send(RunEvent::StepDone(i, answer));
-                if !complete {
-                    break;
-                }
+            name: &name,
+            model: &request.model,
+            prompt: &prompt,
+            system: system.as_deref(),
+        };
+        if let Err(e) = steps.begin(&start).await {
+            steps.failed(i, &RunError::Save(e));
+            return RunEnd::StoppedAt(i);
+        }
+        let price = steps.price(&request.model);
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = AbortOnDrop(tokio::spawn(run_chat_deltas(endpoint.clone(), request, tx)));
+        let (sink, saver) = steps.sink_and_saver();
+        let driven = drive(rx, task, stop.as_mut(), sink, saver, price.as_ref()).await;
+        steps.ended(i, &driven);
+        match driven.end {
+            End::Answered(a) if a.status == AnswerStatus::Complete => {
+                answers.insert(name, a.text);
             }
-            Err(e) => {
-                let _ = tx.send(RunEvent::Failed(i, RunError::Llm(e)));
-                break;
-            }
+            _ => return RunEnd::StoppedAt(i),
         }
     }
-    done
+    RunEnd::Complete
 }

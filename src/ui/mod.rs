@@ -57,7 +57,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
 use crate::app::keymap::Command;
-use crate::app::{App, Dialog, Focus, Level, ListRow, Mode, Scroll, Turn, View};
+use crate::app::{App, Dialog, Focus, Level, ListRow, Mode, Panes, Scroll, Turn, View};
 use crate::llm::sanitize::sanitize;
 use crate::store::{MessageStatus, Role};
 pub use theme::Theme;
@@ -154,10 +154,17 @@ pub fn render(app: &App, theme: &Theme, cache: &mut RenderCache, frame: &mut Fra
         return View::default();
     }
     let a = areas(app, area);
-    if let Some(s) = a.sidebar {
-        draw_sessions(app, theme, frame, s);
+    let list = a.sidebar.map(|s| draw_sessions(app, theme, frame, s));
+    let mut extent = draw_transcript(app, theme, cache, frame, a.transcript);
+    extent.panes = Panes {
+        sidebar: a.sidebar,
+        transcript: a.transcript,
+        input: a.input,
+    };
+    extent.list = list;
+    if matches!(app.dialog, Some(Dialog::Help { .. })) {
+        extent.help_max = help_max_scroll(app, theme);
     }
-    let extent = draw_transcript(app, theme, cache, frame, a.transcript);
     draw_input(app, theme, frame, a.input);
     if let Some(n) = a.notice {
         draw_notice(app, theme, frame, n);
@@ -202,7 +209,8 @@ fn clip(text: &str, width: usize) -> String {
     out
 }
 
-fn draw_sessions(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+/// Draw the session list; returns where its rows are and the first row shown.
+fn draw_sessions(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) -> (Rect, usize) {
     let focused = app.focus == Focus::Sessions;
     let title = if app.filtering || !app.filter.is_empty() {
         format!("Sessions /{}", app.filter)
@@ -262,33 +270,12 @@ fn draw_sessions(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     }
     let top = list_top(selected_line, inner.height as usize);
     frame.render_widget(Paragraph::new(lines).scroll((top as u16, 0)), inner);
+    (inner, top)
 }
 
 /// The first list line shown, keeping the selected line in view.
 fn list_top(selected_line: usize, height: usize) -> usize {
     selected_line.saturating_sub(height.saturating_sub(1))
-}
-
-/// The session (index into `App::visible_sessions`) drawn at screen cell (`col`, `row`) of a
-/// `screen`-sized terminal, for mouse clicks.
-pub fn session_at(app: &App, screen: Rect, col: u16, row: u16) -> Option<usize> {
-    let list = areas(app, screen).sidebar?;
-    let inner = Block::default().borders(Borders::ALL).inner(list);
-    if !inner.contains(ratatui::layout::Position { x: col, y: row }) {
-        return None;
-    }
-    let rows = app.list_rows();
-    let focused = app.focus == Focus::Sessions;
-    let visible = app.visible_sessions();
-    let selected_line = rows
-        .iter()
-        .position(|r| matches!(r, ListRow::Session(i) if *i == app.selected && (focused || app.current == Some(visible[*i].id))))
-        .unwrap_or(0);
-    let top = list_top(selected_line, inner.height as usize);
-    match rows.get(top + (row - inner.y) as usize) {
-        Some(ListRow::Session(i)) => Some(*i),
-        _ => None,
-    }
 }
 
 fn key_hint(app: &App, mode: Mode, cmd: Command) -> String {
@@ -633,6 +620,7 @@ fn draw_transcript(
         height,
         top,
         starts,
+        ..View::default()
     }
 }
 
@@ -645,29 +633,7 @@ fn chip_rows(app: &App) -> u16 {
     (n.min(MAX_CHIPS) + usize::from(n > MAX_CHIPS)) as u16
 }
 
-/// 1536 → "2 KB", 2621440 → "2.5 MB".
-pub fn human_size(bytes: u64) -> String {
-    if bytes >= 1024 * 1024 {
-        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
-    } else if bytes >= 1024 {
-        format!("{} KB", bytes.div_ceil(1024))
-    } else {
-        format!("{bytes} bytes")
-    }
-}
-
-/// 4120 → "4,120".
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::format::{human_size, thousands};
 
 /// A question with attached documents shows each as one line ("📄 report.pdf · 312 lines ·
 /// 1.2 MB"); the whole text is still what `y` copies.
@@ -917,15 +883,7 @@ fn draw_input(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     frame.render_widget(&input, text_area);
 }
 
-fn short_tokens(n: u64) -> String {
-    if n >= 1_000_000 {
-        format!("{:.1}M", n as f64 / 1_000_000.0)
-    } else if n >= 1000 {
-        format!("{:.1}k", n as f64 / 1000.0)
-    } else {
-        n.to_string()
-    }
-}
+use crate::format::short_tokens;
 
 /// The status bar's left part: profile, model, context used, the session's cost.
 fn status_left(app: &App) -> String {
@@ -1207,9 +1165,9 @@ fn help_lines(app: &App, theme: &Theme, screen_width: u16) -> Vec<Line<'static>>
 }
 
 /// How far the help overlay can scroll on the current screen.
-pub fn help_max_scroll(app: &App) -> u16 {
+fn help_max_scroll(app: &App, theme: &Theme) -> u16 {
     let area = Rect::new(0, 0, app.size.0, app.size.1);
-    let lines = help_lines(app, &Theme::default_theme(), area.width);
+    let lines = help_lines(app, theme, area.width);
     let rect = centered(area, 112, lines.len() as u16 + 2);
     let rows = Paragraph::new(lines)
         .wrap(Wrap { trim: false })
@@ -1228,7 +1186,7 @@ fn draw_dialog(app: &App, dialog: &Dialog, theme: &Theme, frame: &mut Frame<'_>,
     let mut top = 0;
     let (title, width, height, lines): (&str, u16, u16, Vec<Line<'static>>) = match dialog {
         Dialog::Help { scroll } => {
-            let max = help_max_scroll(app);
+            let max = help_max_scroll(app, theme);
             let title = if max > 0 {
                 "Keys · ↑↓ scroll · Esc closes"
             } else {

@@ -71,6 +71,7 @@ fn msg(id: i64, role: Role, content: &str, status: MessageStatus) -> Message {
         ttft_ms: Some(420),
         duration_ms: Some(2310),
         created_ms: NOW,
+        tokens: None,
     }
 }
 
@@ -115,6 +116,18 @@ fn terminal(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
 
 fn draw(app: &App, w: u16, h: u16) -> String {
     terminal(app, w, h).backend().to_string()
+}
+
+/// Draw as the runtime does and report the layout back to the app.
+fn drawn(app: &mut App, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    let mut cache = RenderCache::default();
+    let mut view = crate::app::View::default();
+    terminal
+        .draw(|f| view = render(app, &Theme::default_theme(), &mut cache, f))
+        .unwrap();
+    update(app, Msg::Layout(view));
+    terminal.backend().to_string()
 }
 
 fn both(name: &str, build: impl Fn(u16, u16) -> App) {
@@ -264,6 +277,84 @@ fn dialogs() {
     });
 }
 
+/// A key press without modifiers.
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+/// Ctrl and a letter.
+fn ctrl(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+#[test]
+fn model_picker() {
+    both("dialog_models", |w, h| {
+        let mut app = base_app(w, h);
+        app.setup.models = vec![
+            ("gpt-4o-mini".into(), Some(128_000)),
+            ("gpt-4.1".into(), Some(1_047_576)),
+            ("o3-mini".into(), Some(200_000)),
+            ("qwen2.5-72b-instruct".into(), Some(131_072)),
+            ("llama3.1:8b".into(), None),
+        ];
+        update(&mut app, ctrl('l'));
+        update(&mut app, key(KeyCode::Down));
+        assert_eq!(app.dialog, Some(Dialog::Models { selected: 1 }));
+        app
+    });
+}
+
+#[test]
+fn system_prompt_dialog() {
+    both("dialog_system_prompt", |w, h| {
+        let mut app = base_app(w, h);
+        // A prompt set with `clerk ask --system` can hold a line break.
+        let mut travel = session(1, "我想了解差旅报销的流程", 0, false);
+        travel.session.system_prompt = Some(
+            "You are the finance team's assistant. Quote the expense policy section you rely on.\n请用中文回答，金额写成人民币。"
+                .into(),
+        );
+        update(&mut app, Msg::SessionsLoaded(vec![travel]));
+        open_transcript(&mut app, vec![]);
+        update(&mut app, key(KeyCode::F(2)));
+        for c in " 保持简短。".chars() {
+            update(&mut app, key(KeyCode::Char(c)));
+        }
+        assert!(matches!(app.dialog, Some(Dialog::SystemPrompt { .. })));
+        app
+    });
+}
+
+#[test]
+fn template_secrets_dialog() {
+    let key_text = concat!("AKIA", "IOSFODNN7EXAMPLE");
+    both("dialog_template_secrets", |w, h| {
+        let mut app = base_app(w, h);
+        update(&mut app, ctrl('p'));
+        update(&mut app, Msg::TemplatesLoaded(template_items()));
+        for c in "summ".chars() {
+            update(&mut app, key(KeyCode::Char(c)));
+        }
+        update(&mut app, key(KeyCode::Enter));
+        update(
+            &mut app,
+            Msg::Paste(format!(
+                "部署说明 deploy notes\nAWS key {key_text}\nDATABASE_URL=postgres://billing:Winter2024pass@db.internal:5432/billing\n"
+            )),
+        );
+        update(&mut app, key(KeyCode::F(5)));
+        let Some(Dialog::TemplateSecrets(check)) = &app.dialog else {
+            panic!("{:?}", app.dialog)
+        };
+        assert_eq!(check.found.len(), 2, "{:?}", check.found);
+        let screen = draw(&app, w, h);
+        assert!(!screen.contains(key_text), "{screen}");
+        assert!(!screen.contains("Winter2024pass"), "{screen}");
+        app
+    });
+}
+
 #[test]
 fn smallest_supported_size() {
     let mut app = base_app(40, 10);
@@ -291,17 +382,17 @@ fn help_scrolls_to_its_last_line_on_a_small_screen() {
         &mut app,
         Msg::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)),
     );
-    let first = draw(&app, 40, 10);
+    let first = drawn(&mut app, 40, 10);
     assert!(first.contains("scroll"), "{first}");
     assert!(!first.contains("docs/keybindings.md"), "{first}");
     update(
         &mut app,
         Msg::Key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE)),
     );
-    let last = draw(&app, 40, 10);
+    let last = drawn(&mut app, 40, 10);
     assert!(last.contains("docs/keybindings.md"), "{last}");
     // Every row between was reachable: scrolling back up one row at a time reaches the top.
-    let max = super::help_max_scroll(&app);
+    let max = app.view.help_max;
     assert!(max > 10, "the help is much taller than 8 rows: {max}");
     for _ in 0..max {
         update(
@@ -312,7 +403,8 @@ fn help_scrolls_to_its_last_line_on_a_small_screen() {
     assert_eq!(draw(&app, 40, 10), first);
     // A big screen needs no scrolling.
     app.size = (160, 50);
-    assert_eq!(super::help_max_scroll(&app), 0);
+    drawn(&mut app, 160, 50);
+    assert_eq!(app.view.help_max, 0);
 }
 
 #[test]
@@ -829,4 +921,37 @@ fn a_notice_too_long_for_the_status_bar_is_shown_whole_above_it() {
         );
         insta::assert_snapshot!(format!("long_notice_{w}x{h}"), screen);
     }
+}
+
+#[test]
+fn the_layout_reported_after_a_frame_is_where_things_were_drawn() {
+    use ratatui::crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    use ratatui::layout::Rect;
+    let mut app = base_app(120, 40);
+    let screen = drawn(&mut app, 120, 40);
+    let v = app.view.clone();
+    assert_eq!(v.panes.sidebar, Some(Rect::new(0, 0, 30, 39)));
+    assert_eq!(v.panes.transcript, Rect::new(30, 0, 90, 36));
+    assert_eq!(v.panes.input, Rect::new(30, 36, 90, 3));
+    assert_eq!(v.list, Some((Rect::new(1, 1, 28, 37), 0)));
+    // A click on the row that shows a session opens that session.
+    let row = screen
+        .lines()
+        .position(|l| l.contains("VPN on the new laptop"))
+        .unwrap() as u16;
+    let fx = update(
+        &mut app,
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: 5,
+            row,
+            modifiers: KeyModifiers::NONE,
+        }),
+    );
+    assert_eq!(fx, vec![crate::app::Effect::LoadTranscript(2)], "{screen}");
+    // Without the sidebar (a narrow screen) nothing is reported for it.
+    let mut narrow = base_app(60, 20);
+    drawn(&mut narrow, 60, 20);
+    assert_eq!(narrow.view.panes.sidebar, None);
+    assert_eq!(narrow.view.list, None);
 }

@@ -1,0 +1,432 @@
+//! Driving one answer's stream to its end: text to a [`Sink`], partial and final saves to a
+//! [`Saver`], a stop signal, and how it ended.
+//!
+//! The decisions live in [`Answering`], a plain state machine fed one engine event at a
+//! time (unit-tested without tokio); [`drive`] is the thin async loop around it that reads
+//! the clock, ticks once a second and listens for the stop. The answer's text lives here,
+//! in one string, while it streams: the engine keeps none, and each delta is handed on by
+//! value. It must not know who shows the text (a terminal, the app) or how it is stored.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::record;
+use crate::config::ModelInfo;
+use crate::llm::stream::AbortOnDrop;
+use crate::llm::{Answer, AnswerStatus, EngineEvent, LlmError, RetryNotice};
+use crate::store::MessageFinish;
+
+/// Partial answers are saved at least this often.
+pub const SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// Where an answer's progress is shown.
+pub trait Sink {
+    /// More text, exactly as received (sanitize before drawing or printing).
+    fn delta(&mut self, text: String);
+    /// A wait before a retry.
+    fn retrying(&mut self, notice: &RetryNotice);
+}
+
+/// Where an answer is kept: its row, written while it streams and once at the end.
+pub trait Saver {
+    /// The text so far (called at most once a second, only when it changed).
+    fn partial(&mut self, text: &str) -> Result<(), String>;
+    /// The final state.
+    fn finish(&mut self, record: &MessageFinish) -> Result<(), String>;
+}
+
+/// Nothing is saved (`--no-save`, history off).
+#[derive(Debug, Default)]
+pub struct NoSave;
+
+impl Saver for NoSave {
+    fn partial(&mut self, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn finish(&mut self, _: &MessageFinish) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// How an answer ended.
+#[derive(Debug)]
+pub enum End {
+    /// The stream ended: complete, truncated, cut off by the network, or an error the
+    /// server sent inside it (see the answer's status).
+    Answered(Answer),
+    /// It failed before an answer could start (what arrived, if anything, was saved).
+    Failed(LlmError),
+    /// The user stopped it; what arrived is kept.
+    Stopped(Answer),
+    /// The task producing it ended without a word (a bug or a panic); what arrived is kept.
+    Lost(Answer),
+}
+
+impl End {
+    /// The answer, when there is one (all but [`End::Failed`]).
+    pub fn answer(&self) -> Option<&Answer> {
+        match self {
+            End::Answered(a) | End::Stopped(a) | End::Lost(a) => Some(a),
+            End::Failed(_) => None,
+        }
+    }
+}
+
+/// The result of [`drive`].
+#[derive(Debug)]
+pub struct Driven {
+    /// How it ended.
+    pub end: End,
+    /// The answer's cost (known usage and price).
+    pub cost: Option<f64>,
+    /// The first save that failed (the answer was shown but may not be kept).
+    pub save_error: Option<String>,
+}
+
+/// One answer while it streams: the pure part of [`drive`].
+#[derive(Debug)]
+pub struct Answering<'p> {
+    text: String,
+    dirty: bool,
+    price: Option<&'p ModelInfo>,
+    save_error: Option<String>,
+}
+
+impl<'p> Answering<'p> {
+    /// A new answer, priced with `price`.
+    pub fn new(price: Option<&'p ModelInfo>) -> Self {
+        Answering {
+            text: String::new(),
+            dirty: false,
+            price,
+            save_error: None,
+        }
+    }
+
+    /// The text so far.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn saved(&mut self, r: Result<(), String>) {
+        if let Err(e) = r {
+            self.save_error.get_or_insert(e);
+        }
+    }
+
+    /// One engine event; `Some` once the answer is over.
+    pub fn event(
+        &mut self,
+        ev: EngineEvent,
+        sink: &mut dyn Sink,
+        saver: &mut dyn Saver,
+        now_ms: i64,
+    ) -> Option<Driven> {
+        match ev {
+            EngineEvent::Delta(d) => {
+                self.text.push_str(&d);
+                self.dirty = true;
+                sink.delta(d);
+                None
+            }
+            EngineEvent::Retrying(n) => {
+                sink.retrying(&n);
+                None
+            }
+            EngineEvent::Started => None,
+            EngineEvent::Finished(Ok(mut answer)) => {
+                // The engine keeps no copy of the text: this is the answer's one string.
+                answer.text = std::mem::take(&mut self.text);
+                let rec = record::finished(&answer, self.price, now_ms);
+                let r = saver.finish(&rec);
+                self.saved(r);
+                Some(self.end(End::Answered(answer), rec.cost_usd))
+            }
+            EngineEvent::Finished(Err(e)) => {
+                let rec = record::failed(std::mem::take(&mut self.text), e.to_string(), now_ms);
+                let r = saver.finish(&rec);
+                self.saved(r);
+                Some(self.end(End::Failed(e), None))
+            }
+        }
+    }
+
+    /// The once-a-second tick: save the text if it changed.
+    pub fn tick(&mut self, saver: &mut dyn Saver) {
+        if self.dirty {
+            let r = saver.partial(&self.text);
+            self.saved(r);
+            self.dirty = false;
+        }
+    }
+
+    /// The user stopped the answer after `elapsed`: keep what arrived, marked interrupted.
+    pub fn stop(&mut self, elapsed: Duration, saver: &mut dyn Saver, now_ms: i64) -> Driven {
+        let answer = self.cut(elapsed, record::STOPPED_BY_YOU);
+        let r = saver.finish(&record::finished(&answer, None, now_ms));
+        self.saved(r);
+        self.end(End::Stopped(answer), None)
+    }
+
+    /// The producing task went away without finishing.
+    pub fn lost(&mut self, elapsed: Duration, saver: &mut dyn Saver, now_ms: i64) -> Driven {
+        let answer = self.cut(elapsed, "the answer task ended unexpectedly");
+        let r = saver.finish(&record::finished(&answer, None, now_ms));
+        self.saved(r);
+        self.end(End::Lost(answer), None)
+    }
+
+    fn cut(&mut self, elapsed: Duration, why: &str) -> Answer {
+        Answer {
+            text: std::mem::take(&mut self.text),
+            status: AnswerStatus::Interrupted,
+            reason: Some(why.to_string()),
+            finish_reason: None,
+            usage: None,
+            model: None,
+            ttft: None,
+            duration: elapsed,
+            malformed: 0,
+        }
+    }
+
+    fn end(&mut self, end: End, cost: Option<f64>) -> Driven {
+        Driven {
+            end,
+            cost,
+            save_error: self.save_error.take(),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Drive the answer that `task` produces on `events` to its end. `stop` resolving stops it
+/// (the task is aborted, what arrived is saved as interrupted).
+pub async fn drive(
+    mut events: UnboundedReceiver<EngineEvent>,
+    task: AbortOnDrop,
+    stop: impl Future<Output = ()>,
+    sink: &mut (dyn Sink + Send),
+    saver: &mut (dyn Saver + Send),
+    price: Option<&ModelInfo>,
+) -> Driven {
+    let started = Instant::now();
+    let mut state = Answering::new(price);
+    let mut tick = tokio::time::interval(SAVE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Some(ev) => {
+                    if let Some(done) = state.event(ev, sink, saver, now_ms()) {
+                        return done;
+                    }
+                }
+                None => return state.lost(started.elapsed(), saver, now_ms()),
+            },
+            _ = tick.tick() => state.tick(saver),
+            _ = &mut stop => {
+                drop(task);
+                return state.stop(started.elapsed(), saver, now_ms());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::TokenUsage;
+    use crate::store::MessageStatus;
+
+    #[derive(Default)]
+    struct Shown {
+        text: String,
+        retries: Vec<String>,
+    }
+    impl Sink for Shown {
+        fn delta(&mut self, text: String) {
+            self.text.push_str(&text);
+        }
+        fn retrying(&mut self, n: &RetryNotice) {
+            self.retries.push(record::retry_text(n));
+        }
+    }
+
+    #[derive(Default)]
+    struct Kept {
+        partials: Vec<String>,
+        finals: Vec<MessageFinish>,
+        fail: bool,
+    }
+    impl Saver for Kept {
+        fn partial(&mut self, text: &str) -> Result<(), String> {
+            self.partials.push(text.to_string());
+            if self.fail {
+                Err("disk full".into())
+            } else {
+                Ok(())
+            }
+        }
+        fn finish(&mut self, r: &MessageFinish) -> Result<(), String> {
+            self.finals.push(r.clone());
+            Ok(())
+        }
+    }
+
+    fn done(usage: Option<TokenUsage>) -> EngineEvent {
+        EngineEvent::Finished(Ok(Answer {
+            text: String::new(),
+            status: AnswerStatus::Complete,
+            reason: None,
+            finish_reason: Some("stop".into()),
+            usage,
+            model: Some("m".into()),
+            ttft: None,
+            duration: Duration::from_millis(5),
+            malformed: 0,
+        }))
+    }
+
+    fn price() -> ModelInfo {
+        crate::config::models::builtin_models()
+            .remove("gpt-4o-mini")
+            .unwrap()
+    }
+
+    #[test]
+    fn text_is_shown_as_it_comes_saved_when_it_changed_and_final_at_the_end() {
+        let p = price();
+        let (mut sink, mut saver) = (Shown::default(), Kept::default());
+        let mut a = Answering::new(Some(&p));
+        assert!(
+            a.event(EngineEvent::Started, &mut sink, &mut saver, 1)
+                .is_none()
+        );
+        a.tick(&mut saver);
+        assert!(saver.partials.is_empty(), "nothing to save yet");
+        a.event(EngineEvent::Delta("Hel".into()), &mut sink, &mut saver, 1);
+        a.event(EngineEvent::Delta("lo".into()), &mut sink, &mut saver, 1);
+        a.tick(&mut saver);
+        a.tick(&mut saver);
+        assert_eq!(
+            saver.partials,
+            vec!["Hello"],
+            "saved once: unchanged text is not saved again"
+        );
+        let usage = Some(TokenUsage {
+            input: 1_000_000,
+            cached: 0,
+            output: 0,
+        });
+        let d = a.event(done(usage), &mut sink, &mut saver, 9).unwrap();
+        assert_eq!(sink.text, "Hello");
+        let End::Answered(answer) = &d.end else {
+            panic!("{:?}", d.end)
+        };
+        assert_eq!(
+            answer.text, "Hello",
+            "the answer carries the text the driver gathered"
+        );
+        assert_eq!(saver.finals.len(), 1);
+        let f = &saver.finals[0];
+        assert_eq!(
+            (f.content.as_str(), f.status, f.now_ms),
+            ("Hello", MessageStatus::Complete, 9)
+        );
+        assert!((d.cost.unwrap() - 0.15).abs() < 1e-9);
+        assert_eq!(f.cost_usd, d.cost);
+        assert!(d.save_error.is_none());
+    }
+
+    #[test]
+    fn a_stop_keeps_what_arrived_as_interrupted_by_you() {
+        let (mut sink, mut saver) = (Shown::default(), Kept::default());
+        let mut a = Answering::new(None);
+        a.event(
+            EngineEvent::Delta("half an ans".into()),
+            &mut sink,
+            &mut saver,
+            1,
+        );
+        let d = a.stop(Duration::from_secs(2), &mut saver, 5);
+        let End::Stopped(answer) = &d.end else {
+            panic!()
+        };
+        assert_eq!(answer.text, "half an ans");
+        assert_eq!(answer.status, AnswerStatus::Interrupted);
+        let f = &saver.finals[0];
+        assert_eq!(f.status, MessageStatus::Interrupted);
+        assert_eq!(f.error.as_deref(), Some(record::STOPPED_BY_YOU));
+        assert_eq!(f.content, "half an ans");
+        assert_eq!(f.duration_ms, Some(2000));
+    }
+
+    #[test]
+    fn a_failure_saves_the_partial_text_as_an_error() {
+        let (mut sink, mut saver) = (Shown::default(), Kept::default());
+        let mut a = Answering::new(None);
+        a.event(
+            EngineEvent::Delta("so far".into()),
+            &mut sink,
+            &mut saver,
+            1,
+        );
+        let err = LlmError::Other("the server went away".into());
+        let d = a
+            .event(EngineEvent::Finished(Err(err)), &mut sink, &mut saver, 2)
+            .unwrap();
+        assert!(matches!(d.end, End::Failed(_)));
+        let f = &saver.finals[0];
+        assert_eq!(
+            (f.status, f.content.as_str()),
+            (MessageStatus::Error, "so far")
+        );
+        assert_eq!(f.error.as_deref(), Some("the server went away"));
+    }
+
+    #[test]
+    fn a_lost_task_keeps_the_text_and_retries_are_shown() {
+        let (mut sink, mut saver) = (Shown::default(), Kept::default());
+        let mut a = Answering::new(None);
+        let n = RetryNotice {
+            retry: 1,
+            of: 2,
+            wait: Duration::from_secs(3),
+            reason: "rate limited (HTTP 429)".into(),
+        };
+        a.event(EngineEvent::Retrying(n), &mut sink, &mut saver, 0);
+        assert_eq!(
+            sink.retries,
+            vec!["rate limited (HTTP 429), retrying in 3 s (1 of 2)"]
+        );
+        a.event(EngineEvent::Delta("x".into()), &mut sink, &mut saver, 0);
+        let d = a.lost(Duration::ZERO, &mut saver, 0);
+        assert!(matches!(d.end, End::Lost(ref a) if a.text == "x"));
+        assert_eq!(saver.finals[0].status, MessageStatus::Interrupted);
+    }
+
+    #[test]
+    fn the_first_failed_save_is_reported_at_the_end() {
+        let (mut sink, mut saver) = (
+            Shown::default(),
+            Kept {
+                fail: true,
+                ..Kept::default()
+            },
+        );
+        let mut a = Answering::new(None);
+        a.event(EngineEvent::Delta("x".into()), &mut sink, &mut saver, 0);
+        a.tick(&mut saver);
+        let d = a.event(done(None), &mut sink, &mut saver, 0).unwrap();
+        assert_eq!(d.save_error.as_deref(), Some("disk full"));
+        assert_eq!(d.cost, None, "no usage: the cost is unknown");
+    }
+}

@@ -1,0 +1,517 @@
+//! Answers in the app: the question saved, the conversation built and fitted, the stream
+//! driven by the chat core, every event forwarded to the app as a message.
+//!
+//! What is sent and how an answer ends are decided in `chat` (unit-tested there); this
+//! file only wires them to the store thread, the app's channel and the stop switches. It
+//! must not decide behaviour the state or the chat core should own.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::oneshot;
+
+use super::documents;
+use super::store_thread::StoreHandle;
+use crate::app::attach::LongSend;
+use crate::app::{Msg, StreamEvent};
+use crate::chat::conversation::{self, Conversation};
+use crate::chat::{Driven, End, Saver, Sink, drive, now_ms, record};
+use crate::config::{ModelInfo, Profile};
+use crate::documents::summarize::progress_line;
+use crate::llm::context::{Fitted, TooLong, count_tokens};
+use crate::llm::stream::{AbortOnDrop, run_chat_deltas};
+use crate::llm::{ChatRequest, ChatRole, Endpoint, RetryNotice};
+use crate::store::{MessageFinish, MessageId, MessageStatus, NewMessage, NewSession, Role, Store};
+
+/// Stop switches of running answers, by session.
+pub(super) type Stops = Arc<Mutex<HashMap<i64, oneshot::Sender<()>>>>;
+use std::collections::HashMap;
+
+/// An answer's text and retries, as messages to the app.
+pub(super) struct AppSink {
+    pub tx: UnboundedSender<Msg>,
+    pub session_id: i64,
+}
+
+impl AppSink {
+    pub(super) fn send(&self, event: StreamEvent) {
+        let _ = self.tx.send(Msg::Stream {
+            session_id: self.session_id,
+            event,
+        });
+    }
+}
+
+impl Sink for AppSink {
+    fn delta(&mut self, text: String) {
+        self.send(StreamEvent::Delta(text));
+    }
+
+    fn retrying(&mut self, notice: &RetryNotice) {
+        self.send(StreamEvent::Retrying(notice.clone()));
+    }
+}
+
+/// An answer's row, saved through the store thread (in order with everything else).
+pub(super) struct AppSaver {
+    pub store: StoreHandle,
+    pub answer_id: MessageId,
+}
+
+impl Saver for AppSaver {
+    fn partial(&mut self, text: &str) -> Result<(), String> {
+        let (id, text) = (self.answer_id, text.to_string());
+        self.store.quiet(move |s| s.update_partial(id, &text));
+        Ok(())
+    }
+
+    fn finish(&mut self, record: &MessageFinish) -> Result<(), String> {
+        let (id, record) = (self.answer_id, record.clone());
+        self.store.quiet(move |s| s.finish_message(id, &record));
+        Ok(())
+    }
+}
+
+/// Tell the app how the answer ended (the store already holds its final state).
+pub(super) fn report(sink: &AppSink, driven: Driven) {
+    match driven.end {
+        End::Answered(a) => sink.send(StreamEvent::Done(a, driven.cost)),
+        End::Stopped(a) => sink.send(StreamEvent::Done(a, None)),
+        End::Failed(e) => sink.send(StreamEvent::Failed(e.to_string())),
+        End::Lost(_) => sink.send(StreamEvent::Failed(
+            "the answer task ended unexpectedly".to_string(),
+        )),
+    }
+}
+
+/// What a new answer replaces.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Replace {
+    /// Nothing: a new question.
+    Nothing,
+    /// The last answer (regenerate).
+    Answer(i64),
+    /// This question and everything after it (edit and resend).
+    From(i64),
+}
+
+/// What the store prepared for an answer.
+#[derive(Debug)]
+pub(super) struct Prepared {
+    pub session_id: i64,
+    pub created: bool,
+    pub user_id: i64,
+    pub answer_id: i64,
+    pub conversation: Conversation,
+}
+
+/// On the store thread: create the session if needed, commit the question (or remove the
+/// answer being replaced), add the streaming answer, and gather the conversation.
+pub(super) fn prepare(
+    s: &mut Store,
+    session_id: Option<i64>,
+    text: Option<String>,
+    replace: Replace,
+    profile: &str,
+    model: &str,
+    system: Option<String>,
+) -> Result<Prepared, String> {
+    let now = now_ms();
+    let e = |e: crate::store::StoreError| e.to_string();
+    let (sid, created) = match session_id {
+        Some(id) => (id, false),
+        None => {
+            let title = crate::store::title_from(text.as_deref().unwrap_or("Untitled"));
+            let id = s
+                .create_session(&NewSession {
+                    title,
+                    profile: profile.to_string(),
+                    model: model.to_string(),
+                    system_prompt: system,
+                    now_ms: now,
+                })
+                .map_err(e)?;
+            (id, true)
+        }
+    };
+    match replace {
+        Replace::Nothing => {}
+        Replace::Answer(old) => {
+            s.delete_message(old).map_err(e)?;
+        }
+        Replace::From(first) => {
+            s.delete_messages_from(first).map_err(e)?;
+        }
+    }
+    let rows = s.messages(sid).map_err(e)?;
+    let user_id = match text {
+        Some(t) => s
+            .add_message(&NewMessage {
+                session_id: sid,
+                role: Role::User,
+                content: t,
+                status: MessageStatus::Complete,
+                model: None,
+                now_ms: now,
+            })
+            .map_err(e)?,
+        None => rows
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.id)
+            .ok_or("there is no question to answer again")?,
+    };
+    let answer_id = s.add_streaming_answer(sid, model, now).map_err(e)?;
+    let system = s.session(sid).map_err(e)?.and_then(|x| x.system_prompt);
+    // The rows read above, plus the new question: the history is read once.
+    let mut rows = rows;
+    if rows.last().is_none_or(|m| m.id != user_id)
+        && let Some(q) = s.message(user_id).map_err(e)?
+    {
+        rows.push(q);
+    }
+    Ok(Prepared {
+        session_id: sid,
+        created,
+        user_id,
+        answer_id,
+        conversation: Conversation::from_rows(system.as_deref(), rows, Some(answer_id)),
+    })
+}
+
+/// Answering again a question that was read in parts reads it in parts again; otherwise
+/// what the user chose (parts, the first N tokens) or nothing.
+pub(super) fn long_for(
+    chosen: Option<LongSend>,
+    fitted: &Result<Fitted, TooLong>,
+    c: &Conversation,
+) -> Option<LongSend> {
+    match (chosen, fitted) {
+        (Some(l), _) => Some(l),
+        (None, Err(_)) => c
+            .messages
+            .last()
+            .filter(|m| m.role == ChatRole::User)
+            .map(|m| crate::app::attach::long_from_message(&m.content)),
+        (None, Ok(_)) => None,
+    }
+}
+
+/// Everything an answer task needs from the runtime.
+pub(super) struct AnswerJob {
+    pub endpoint: Endpoint,
+    pub store: StoreHandle,
+    pub tx: UnboundedSender<Msg>,
+    pub stops: Stops,
+    pub profile_name: String,
+    pub profile: Profile,
+    pub docs: crate::config::DocumentsConfig,
+    pub price: Option<ModelInfo>,
+    pub model: String,
+}
+
+/// Fit on a blocking thread (counting a long conversation is slow); the conversation
+/// comes back with the result and the counts made.
+async fn fit_off_thread(
+    c: Conversation,
+    window: Option<u64>,
+    reserve: u64,
+) -> (Result<Fitted, TooLong>, Vec<(MessageId, u64)>, Conversation) {
+    tokio::task::spawn_blocking(move || {
+        let (fitted, counted) = conversation::fit(&c, window, reserve, &count_tokens);
+        (fitted, counted, c)
+    })
+    .await
+    .unwrap_or_else(|_| {
+        // Counting panicked: say it does not fit rather than send blindly.
+        let too_long = TooLong {
+            needed: 0,
+            budget: 0,
+            window: window.unwrap_or(0),
+            reserved: reserve,
+        };
+        (Err(too_long), Vec::new(), Conversation::default())
+    })
+}
+
+/// Save the question, then stream the answer (one request, or a run over parts).
+pub(super) async fn answer(
+    job: AnswerJob,
+    session_id: Option<i64>,
+    text: Option<String>,
+    replace: Replace,
+    system: Option<String>,
+    long: Option<LongSend>,
+) {
+    let AnswerJob {
+        endpoint,
+        store,
+        tx,
+        stops,
+        profile_name,
+        profile,
+        docs,
+        price,
+        model,
+    } = job;
+    let m = model.clone();
+    let prepared = store
+        .call(move |s| prepare(s, session_id, text, replace, &profile_name, &m, system))
+        .await;
+    let p = match prepared {
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            let _ = tx.send(Msg::Failed(e));
+            return;
+        }
+        None => return,
+    };
+    let (stop_tx, stop_rx) = oneshot::channel();
+    if let Ok(mut map) = stops.lock() {
+        map.insert(p.session_id, stop_tx);
+    }
+    let _ = tx.send(Msg::SendAccepted {
+        session_id: p.session_id,
+        created: p.created,
+        user_id: p.user_id,
+        answer_id: p.answer_id,
+    });
+    let mut sink = AppSink {
+        tx: tx.clone(),
+        session_id: p.session_id,
+    };
+    let mut saver = AppSaver {
+        store: store.clone(),
+        answer_id: p.answer_id,
+    };
+    let info = price.clone().unwrap_or_default();
+    let max_out = profile.max_output_tokens;
+    let reserve = conversation::reserve(max_out, &info);
+    let (mut fitted, mut counted, mut conv) =
+        fit_off_thread(p.conversation, info.context_window, reserve).await;
+    let fail = |saver: &mut AppSaver, why: String| {
+        let _ = saver.finish(&record::failed(String::new(), why.clone(), now_ms()));
+        sink.send(StreamEvent::Failed(why));
+    };
+    let mut parts = None;
+    if let Some(long) = long_for(long, &fitted, &conv) {
+        let (msgs, i, model) = (conv.messages.clone(), info.clone(), model.clone());
+        let work = tokio::task::spawn_blocking(move || {
+            documents::long_work(long, &msgs, &model, &docs, &i, max_out)
+        })
+        .await;
+        match work {
+            Ok(documents::LongWork::First(text, cut)) => {
+                if cut > 0 {
+                    let _ = tx.send(Msg::Info(format!(
+                        "sent the first part of the documents; {} tokens left out",
+                        crate::format::thousands(cut)
+                    )));
+                }
+                if let Some(last) = conv.messages.last_mut() {
+                    last.content = text;
+                }
+                if let Some(t) = conv.tokens.last_mut() {
+                    *t = None;
+                }
+                (fitted, counted, conv) = fit_off_thread(conv, info.context_window, reserve).await;
+            }
+            Ok(documents::LongWork::Parts(job)) => parts = Some(job),
+            Err(e) => return fail(&mut saver, format!("could not prepare the documents: {e}")),
+        }
+    }
+    let (etx, erx) = unbounded_channel();
+    let plain = parts.is_none();
+    let omitted = fitted.as_ref().map_or(0, |f| f.omitted);
+    let task = match parts {
+        Some(job) => {
+            let progress = sink.tx.clone();
+            let sid = p.session_id;
+            let price = price.clone();
+            tokio::spawn(crate::documents::summarize::run_as_answer(
+                endpoint,
+                *job,
+                etx,
+                move |ev| {
+                    if let crate::documents::summarize::Event::Progress(pr) = ev {
+                        let _ = progress.send(Msg::Stream {
+                            session_id: sid,
+                            event: StreamEvent::Progress(format!(
+                                "{} · Esc stops",
+                                progress_line(pr, price.as_ref())
+                            )),
+                        });
+                    }
+                },
+            ))
+        }
+        None => {
+            let fitted = match fitted {
+                Ok(f) => f,
+                Err(e) => return fail(&mut saver, e.to_string()),
+            };
+            if let Some(note) = conversation::left_out_notice(fitted.omitted) {
+                let _ = tx.send(Msg::Info(note));
+            }
+            let request = ChatRequest {
+                model,
+                messages: fitted.messages,
+                max_output_tokens: max_out,
+                temperature: None,
+            };
+            tokio::spawn(run_chat_deltas(endpoint, request, etx))
+        }
+    };
+    let stop = async move {
+        if stop_rx.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let driven = drive(
+        erx,
+        AbortOnDrop(task),
+        stop,
+        &mut sink,
+        &mut saver,
+        price.as_ref(),
+    )
+    .await;
+    if let Some(a) = driven.end.answer() {
+        let learned = conversation::learned(&conv, omitted, &counted, a, Some(p.answer_id), plain);
+        store.quiet(move |s| s.set_tokens(&learned));
+    } else if !counted.is_empty() {
+        store.quiet(move |s| s.set_tokens(&counted));
+    }
+    report(&sink, driven);
+    if let Ok(mut map) = stops.lock() {
+        map.remove(&p.session_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(s: &mut Store, sid: i64, role: Role, text: &str) -> i64 {
+        s.add_message(&NewMessage {
+            session_id: sid,
+            role,
+            content: text.into(),
+            status: MessageStatus::Complete,
+            model: None,
+            now_ms: 1,
+        })
+        .unwrap()
+    }
+
+    fn session(s: &mut Store) -> i64 {
+        s.create_session(&NewSession {
+            title: "t".into(),
+            profile: "default".into(),
+            model: "gpt-4o-mini".into(),
+            system_prompt: Some("Be brief.".into()),
+            now_ms: 1,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_resent_edit_replaces_the_question_and_what_followed_in_the_store() {
+        let mut s = Store::open_in_memory().unwrap();
+        let sid = session(&mut s);
+        add(&mut s, sid, Role::User, "q1");
+        add(&mut s, sid, Role::Assistant, "a1");
+        let q2 = add(&mut s, sid, Role::User, "q2");
+        add(&mut s, sid, Role::Assistant, "a2");
+        let p = prepare(
+            &mut s,
+            Some(sid),
+            Some("q2 edited".into()),
+            Replace::From(q2),
+            "default",
+            "gpt-4o-mini",
+            None,
+        )
+        .unwrap();
+        let sent: Vec<&str> = p
+            .conversation
+            .messages
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect();
+        assert_eq!(sent, vec!["Be brief.", "q1", "a1", "q2 edited"]);
+        let stored: Vec<String> = s
+            .messages(sid)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.content)
+            .collect();
+        assert_eq!(stored, vec!["q1", "a1", "q2 edited", ""]);
+    }
+
+    #[test]
+    fn regenerating_drops_the_old_answer_and_keeps_the_stored_counts() {
+        let mut s = Store::open_in_memory().unwrap();
+        let sid = session(&mut s);
+        let q = add(&mut s, sid, Role::User, "q1");
+        let a = add(&mut s, sid, Role::Assistant, "a1");
+        s.set_tokens(&[(q, 3)]).unwrap();
+        let p = prepare(
+            &mut s,
+            Some(sid),
+            None,
+            Replace::Answer(a),
+            "default",
+            "m",
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.user_id, q);
+        let sent: Vec<&str> = p
+            .conversation
+            .messages
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect();
+        assert_eq!(sent, vec!["Be brief.", "q1"]);
+        assert_eq!(p.conversation.tokens, vec![None, Some(3)]);
+    }
+
+    #[test]
+    fn a_question_read_in_parts_is_read_in_parts_again_when_it_does_not_fit() {
+        let mut c = Conversation::default();
+        c.push(
+            ChatRole::User,
+            "<document name=\"r.txt\">\nbody\n</document>\n\nsum it up".into(),
+            None,
+            Some(1),
+        );
+        let too_long: Result<Fitted, TooLong> = Err(TooLong {
+            needed: 9,
+            budget: 1,
+            window: 2,
+            reserved: 1,
+        });
+        let again = long_for(None, &too_long, &c).unwrap();
+        assert_eq!(again.question, "sum it up");
+        assert_eq!(again.docs.len(), 1);
+        let fits: Result<Fitted, TooLong> = Ok(Fitted {
+            messages: c.messages.clone(),
+            omitted: 0,
+            prompt_tokens: None,
+        });
+        assert!(long_for(None, &fits, &c).is_none(), "it fits: one request");
+        let chosen = LongSend {
+            question: "q".into(),
+            docs: Vec::new(),
+            first: Some(10),
+            redact: false,
+        };
+        assert_eq!(
+            long_for(Some(chosen), &fits, &c).unwrap().first,
+            Some(10),
+            "the user's choice wins"
+        );
+    }
+}

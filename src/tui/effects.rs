@@ -1,0 +1,320 @@
+//! Carrying out the app's effects: store jobs, reading and checking files off the loop's
+//! thread, the clipboard, the key store, and starting answers and template runs.
+//!
+//! Each effect is done as asked; what to do and when is `update`'s decision, not this
+//! file's.
+
+use ratatui::crossterm::event::Event;
+
+use super::answers::{self, AnswerJob, Replace};
+use super::paths::complete_path;
+use super::templates::{TemplateJob, save_as_template, template_item, with_library};
+use super::terminal::EditorJob;
+use super::{Runtime, clipboard, documents, now_ms};
+use crate::app::{Effect, Msg};
+use crate::llm::Endpoint;
+use crate::llm::context::count_tokens;
+use crate::secrets::{ApiKey, KeyStore, OsKeyring, SERVICE};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+impl Runtime {
+    pub(super) fn run_effects(&mut self, effects: Vec<Effect>) {
+        for e in effects {
+            self.run_effect(e);
+        }
+    }
+
+    fn run_effect(&mut self, effect: Effect) {
+        let tx = self.tx.clone();
+        match effect {
+            Effect::LoadSessions => self.store.job(move |s| match s.list_sessions(None, false) {
+                Ok(list) => Msg::SessionsLoaded(list),
+                Err(e) => Msg::Failed(e.to_string()),
+            }),
+            Effect::LoadTranscript(id) => {
+                self.store
+                    .job(move |s| match (s.messages(id), s.draft(id)) {
+                        (Ok(messages), Ok(draft)) => Msg::TranscriptLoaded {
+                            session_id: id,
+                            messages,
+                            draft,
+                        },
+                        (Err(e), _) | (_, Err(e)) => Msg::Failed(e.to_string()),
+                    })
+            }
+            Effect::Send {
+                session_id,
+                text,
+                model,
+                system,
+                replace_from,
+                long,
+            } => {
+                let replace = replace_from.map_or(Replace::Nothing, Replace::From);
+                self.start_answer(session_id, Some(text), replace, model, system, long)
+            }
+            Effect::Attach {
+                paths,
+                from_text,
+                fallback,
+            } => {
+                let cfg = self.start.config.file.documents.clone();
+                let info = self.start.config.models.get(&self.start.model).cloned();
+                tokio::task::spawn_blocking(move || {
+                    let results = paths
+                        .iter()
+                        .map(|p| documents::read_attachment(p, &cfg, info.as_ref()))
+                        .collect();
+                    let _ = tx.send(Msg::Attached {
+                        results,
+                        from_text: if from_text { paths } else { Vec::new() },
+                        fallback,
+                    });
+                });
+            }
+            Effect::Check(out) => {
+                let cfg = self.start.config.file.documents.clone();
+                let info = self
+                    .start
+                    .config
+                    .models
+                    .get(&out.model)
+                    .cloned()
+                    .unwrap_or_default();
+                let max_out = self.start.profile.max_output_tokens;
+                tokio::task::spawn_blocking(move || {
+                    let check = documents::check(out, &cfg, &info, max_out);
+                    let _ = tx.send(Msg::Checked(Box::new(check)));
+                });
+            }
+            Effect::Regenerate {
+                session_id,
+                replace,
+                model,
+            } => {
+                let replace = replace.map_or(Replace::Nothing, Replace::Answer);
+                self.start_answer(Some(session_id), None, replace, model, None, None)
+            }
+            Effect::Stop(id) => {
+                if let Some(stop) = self.stops.lock().ok().and_then(|mut m| m.remove(&id)) {
+                    let _ = stop.send(());
+                }
+            }
+            Effect::Rename(id, title) => {
+                self.store
+                    .job(move |s| match s.rename_session(id, &title, now_ms()) {
+                        Ok(_) => Msg::Info("renamed".to_string()),
+                        Err(e) => Msg::Failed(e.to_string()),
+                    })
+            }
+            Effect::Delete(id) => self.store.job(move |s| match s.delete_session(id) {
+                Ok(_) => Msg::Tick(now_ms()),
+                Err(e) => Msg::Failed(e.to_string()),
+            }),
+            Effect::DeleteMessage(id) => {
+                self.store.quiet(move |s| s.delete_message(id).map(|_| ()))
+            }
+            Effect::SetModel(id, model) => self
+                .store
+                .quiet(move |s| s.set_session_model(id, &model).map(|_| ())),
+            Effect::SetSystemPrompt(id, text) => self
+                .store
+                .quiet(move |s| s.set_session_system_prompt(id, text.as_deref()).map(|_| ())),
+            Effect::SetPinned(id, on) => {
+                self.store.quiet(move |s| s.set_pinned(id, on).map(|_| ()))
+            }
+            Effect::SetArchived(id, on) => self
+                .store
+                .quiet(move |s| s.set_archived(id, on).map(|_| ())),
+            Effect::Search(query) => {
+                self.store.job(
+                    move |s| match s.search(&query, 50, ("\u{E000}", "\u{E001}")) {
+                        Ok(hits) => Msg::SearchResults { query, hits },
+                        Err(e) => Msg::Failed(e.to_string()),
+                    },
+                )
+            }
+            Effect::SaveDraft(id, text) => self.store.quiet(move |s| s.set_draft(id, &text)),
+            Effect::SaveSetting(k, v) => self.store.quiet(move |s| s.set_setting(&k, &v)),
+            Effect::Copy(text) => {
+                tokio::task::spawn_blocking(move || {
+                    let _ = tx.send(Msg::Copied(clipboard::copy(&text)));
+                });
+            }
+            Effect::StoreKey(raw) => {
+                let profile = self.start.profile.clone();
+                let name = self.start.profile_name.clone();
+                let base = self.start.base_url.clone();
+                let key = match ApiKey::new(&raw) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        self.send(Msg::KeyStored(Err(e.to_string())));
+                        return;
+                    }
+                };
+                match Endpoint::new(&profile, &key, base.as_deref()) {
+                    Ok(ep) => self.endpoint = Some(ep),
+                    Err(e) => {
+                        self.send(Msg::KeyStored(Err(e.to_string())));
+                        return;
+                    }
+                }
+                tokio::task::spawn_blocking(move || {
+                    // Either way the key is in use now; only where it is kept differs.
+                    let text = match OsKeyring.set(SERVICE, &name, key.expose()) {
+                        Ok(()) => format!("key {} stored in the keyring", key.masked()),
+                        Err(e) => format!(
+                            "key {} works for this run only; not stored: {e}",
+                            key.masked()
+                        ),
+                    };
+                    let _ = tx.send(Msg::KeyStored(Ok(text)));
+                });
+            }
+            Effect::CountTokens { paste, text } => {
+                tokio::task::spawn_blocking(move || {
+                    let tokens = count_tokens(&text);
+                    let _ = tx.send(Msg::Counted { paste, tokens });
+                });
+            }
+            Effect::Compose(text) => self.editor = Some(EditorJob::Message(text)),
+            Effect::SaveAsTemplate(prompt) => match save_as_template(&self.sources, &prompt) {
+                Ok(path) => self.editor = Some(EditorJob::Template(path)),
+                Err(e) => self.send(Msg::Failed(e)),
+            },
+            Effect::LoadTemplates => {
+                let library = self.library.clone();
+                let sources = self.sources.clone();
+                tokio::task::spawn_blocking(move || {
+                    let items = with_library(&library, &sources, |lib| {
+                        lib.entries().iter().map(template_item).collect()
+                    });
+                    let _ = tx.send(Msg::TemplatesLoaded(items));
+                });
+            }
+            Effect::LoadTemplateValues(id) => {
+                let key = crate::app::forms::memory_key(&id);
+                self.store.job(move |s| {
+                    let values = s
+                        .setting(&key)
+                        .ok()
+                        .flatten()
+                        .and_then(|v| serde_json::from_str(&v).ok())
+                        .unwrap_or_default();
+                    Msg::TemplateValues { id, values }
+                })
+            }
+            Effect::CompletePath(typed) => {
+                tokio::task::spawn_blocking(move || {
+                    let (common, candidates) = complete_path(&typed);
+                    let _ = tx.send(Msg::PathCompleted {
+                        typed,
+                        common,
+                        candidates,
+                    });
+                });
+            }
+            Effect::RunTemplate { id, values, model } => self.start_template(id, values, model),
+            Effect::Quit => {}
+        }
+    }
+
+    /// Save the question (or drop the answer being replaced), then stream the answer.
+    fn start_answer(
+        &mut self,
+        session_id: Option<i64>,
+        text: Option<String>,
+        replace: Replace,
+        model: String,
+        system: Option<String>,
+        long: Option<crate::app::attach::LongSend>,
+    ) {
+        let Some(endpoint) = self.endpoint.clone() else {
+            self.send(Msg::Failed(
+                "no API key: press Ctrl+K to add one".to_string(),
+            ));
+            return;
+        };
+        let job = AnswerJob {
+            endpoint,
+            store: self.store.clone(),
+            tx: self.tx.clone(),
+            stops: self.stops.clone(),
+            profile_name: self.start.profile_name.clone(),
+            profile: self.start.profile.clone(),
+            docs: self.start.config.file.documents.clone(),
+            price: self.start.config.models.get(&model).cloned(),
+            model,
+        };
+        let handle = tokio::spawn(answers::answer(
+            job, session_id, text, replace, system, long,
+        ));
+        self.tasks.retain(|t| !t.is_finished());
+        self.tasks.push(handle);
+    }
+
+    /// Run a template in a new session (see [`super::templates::run_template`]).
+    fn start_template(
+        &mut self,
+        id: String,
+        given: std::collections::BTreeMap<String, String>,
+        model: String,
+    ) {
+        let Some(endpoint) = self.endpoint.clone() else {
+            self.send(Msg::RunFailed(
+                "no API key: press Ctrl+K to add one".to_string(),
+            ));
+            return;
+        };
+        let job = TemplateJob {
+            endpoint,
+            store: self.store.clone(),
+            tx: self.tx.clone(),
+            stops: self.stops.clone(),
+            library: self.library.clone(),
+            sources: self.sources.clone(),
+            profile: self.start.profile_name.clone(),
+            models: self.start.config.models.clone(),
+            max_out: self.start.profile.max_output_tokens,
+            max_bytes: self
+                .start
+                .config
+                .file
+                .documents
+                .max_file_mb
+                .saturating_mul(1024 * 1024),
+        };
+        let handle = tokio::spawn(super::templates::run_template(job, id, given, model));
+        self.tasks.retain(|t| !t.is_finished());
+        self.tasks.push(handle);
+    }
+
+    /// On quit: stop every answer and wait (briefly) until what arrived is saved.
+    pub(super) async fn finish_streams(&mut self) {
+        let senders: Vec<oneshot::Sender<()>> = match self.stops.lock() {
+            Ok(mut map) => map.drain().map(|(_, s)| s).collect(),
+            Err(_) => Vec::new(),
+        };
+        for stop in senders {
+            let _ = stop.send(());
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        for t in self.tasks.drain(..) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let _ = tokio::time::timeout(left, t).await;
+        }
+        self.store.flush().await;
+    }
+}
+
+/// The message for a terminal event (focus changes and the like are ignored).
+pub(super) fn event_msg(e: Event) -> Option<Msg> {
+    match e {
+        Event::Key(k) => Some(Msg::Key(k)),
+        Event::Paste(p) => Some(Msg::Paste(p)),
+        Event::Resize(w, h) => Some(Msg::Resize(w, h)),
+        Event::Mouse(m) => Some(Msg::Mouse(m)),
+        _ => None,
+    }
+}
