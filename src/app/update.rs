@@ -31,6 +31,15 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Tick(now) => on_tick(app, now, &mut fx),
         Msg::Layout(view) => {
             let (lines, height) = (view.lines, view.height);
+            // The renderer keeps what is on screen still while the heights of messages
+            // above it become known (they are laid out as they come into view): the line it
+            // drew at the top is where the view is.
+            if let Scroll::Top(top) = app.scroll
+                && view.top != top
+                && !view.starts.is_empty()
+            {
+                app.scroll = Scroll::Top(view.top);
+            }
             app.view = view;
             if let Scroll::Top(top) = app.scroll
                 && top + height >= lines
