@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::update::notice;
 use super::{App, Dialog, Effect, Level, Paste};
 use crate::documents::secrets;
 
@@ -275,9 +274,8 @@ pub fn on_attached(
         app.input.move_cursor(ratatui_textarea::CursorMove::End);
     }
     match (names.is_empty(), errors.first()) {
-        (_, Some(e)) => notice(app, e.clone(), Level::Error),
-        (false, None) => notice(
-            app,
+        (_, Some(e)) => app.notice(e.clone(), Level::Error),
+        (false, None) => app.notice(
             format!("attached {} · Enter sends", names.join(", ")),
             Level::Info,
         ),

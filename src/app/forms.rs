@@ -246,8 +246,7 @@ pub fn picker_key(
                 return Some(Dialog::Templates { query, selected });
             };
             if let Some(p) = &item.problem {
-                super::update::notice(
-                    app,
+                app.notice(
                     format!("“{}” cannot run until its file is fixed: {p}", item.id),
                     Level::Error,
                 );
@@ -286,7 +285,7 @@ fn run_form(app: &mut App, mut form: Form, fx: &mut Vec<Effect>) -> Option<Dialo
         return Some(Dialog::Form(form));
     }
     if !app.setup.has_key {
-        super::update::ask_for_key(app);
+        app.ask_for_key();
         return app.dialog.take();
     }
     let memory = form.memory();
@@ -298,7 +297,7 @@ fn run_form(app: &mut App, mut form: Form, fx: &mut Vec<Effect>) -> Option<Dialo
     match super::attach::check_template(app, &form.id, &form.title, &values) {
         Some(check) => Some(Dialog::TemplateSecrets(Box::new(check))),
         None => {
-            super::update::start_template(app, &form.id, &form.title, values, fx);
+            app.start_template(&form.id, &form.title, values, fx);
             None
         }
     }

@@ -2,10 +2,13 @@
 //!
 //! [`App`] is plain data (sessions, the open transcript, the input box, an optional
 //! dialog, live answers, notices). [`update::update`] turns a [`Msg`] into state changes
-//! and a list of [`Effect`]s for the runtime (`crate::tui`) to carry out. Nothing here
+//! and a list of [`Effect`]s for the runtime (`crate::tui`) to carry out, in one reducer per
+//! area (`update/`); what several parts do to the state (a notice, a new session, the key
+//! dialog, running a template) is a method of [`App`] in `actions.rs`. Nothing here
 //! reads the clock (time arrives in messages), touches the terminal, the network or the
 //! store.
 
+mod actions;
 pub mod attach;
 pub mod forms;
 pub mod keymap;

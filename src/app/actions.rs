@@ -1,0 +1,155 @@
+//! What any part of the app's update may do to the state, as methods of [`App`]: show a
+//! notice, ask for the API key, keep the draft and the live answer of the session being
+//! left, open a new session, run a template, select in the session list, use a model.
+//!
+//! The reducers in `update/` share them, and so do `attach` and `forms`: that is why they
+//! live on the state and not in `update`. Nothing here may call into `update` (that would
+//! make a circle of files). Pure like the rest of `app`: no IO, no await, no clock reads
+//! (the time is `App::now_ms`, set by ticks).
+
+use super::{
+    App, Dialog, Draft, Effect, Focus, Level, Live, NEW_SESSION, NOTICE_MS, Notice, Scroll, Turn,
+};
+use crate::store::{MessageStatus, Role};
+
+impl App {
+    /// Show a notice in the status bar.
+    pub(super) fn notice(&mut self, text: impl Into<String>, level: Level) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            level,
+            until_ms: self.now_ms + NOTICE_MS,
+        });
+    }
+
+    /// Open the key dialog with the reason there is no key.
+    pub(super) fn ask_for_key(&mut self) {
+        self.dialog = Some(Dialog::ApiKey {
+            key: String::new(),
+            error: self.setup.key_problem.clone(),
+        });
+    }
+
+    /// Run a template in a new session (the form was filled and checked).
+    pub(super) fn start_template(
+        &mut self,
+        id: &str,
+        title: &str,
+        values: std::collections::BTreeMap<String, String>,
+        fx: &mut Vec<Effect>,
+    ) {
+        if self.pending_new.is_some() {
+            self.notice(
+                "a new session's answer is still starting; try again in a moment",
+                Level::Warn,
+            );
+            return;
+        }
+        self.new_session(fx);
+        self.pending_new = Some(Live {
+            waiting: Some(format!("starting “{title}”…")),
+            ..Live::default()
+        });
+        fx.push(Effect::RunTemplate {
+            id: id.to_string(),
+            values,
+            model: self.setup.model.clone(),
+        });
+    }
+
+    /// Open a new, unsaved session; the draft and the live answer of the one left are kept.
+    pub(super) fn new_session(&mut self, fx: &mut Vec<Effect>) {
+        self.stash_draft(fx);
+        self.stash_live();
+        self.current = None;
+        self.transcript.clear();
+        if let Some(l) = &mut self.pending_new {
+            self.transcript.push(Turn::new(
+                Role::Assistant,
+                std::mem::take(&mut l.text),
+                MessageStatus::Streaming,
+            ));
+        }
+        let draft = self.drafts.get(&NEW_SESSION).cloned().unwrap_or_default();
+        self.load_draft(draft);
+        self.scroll = Scroll::Follow;
+        self.focus = Focus::Input;
+    }
+
+    /// Keep the draft of the session being left, in memory and on disk. An edit in progress
+    /// becomes part of the draft (after the draft it had set aside): nothing typed is lost.
+    pub(super) fn stash_draft(&mut self, fx: &mut Vec<Effect>) {
+        if let Some(e) = self.editing.take() {
+            let edited = self.draft();
+            let text = match (e.draft.text.is_empty(), edited.text.is_empty()) {
+                (true, _) => edited.text,
+                (false, true) => e.draft.text,
+                (false, false) => format!("{}\n\n{}", e.draft.text, edited.text),
+            };
+            let mut pastes = e.draft.pastes;
+            pastes.extend(edited.pastes);
+            self.load_draft(Draft { text, pastes });
+            self.notice("the edit was kept as a draft", Level::Info);
+        }
+        let key = self.current.unwrap_or(NEW_SESSION);
+        let draft = self.draft();
+        let before = self
+            .drafts
+            .get(&key)
+            .map(Draft::compose)
+            .unwrap_or_default();
+        let text = draft.compose();
+        if text != before {
+            fx.push(Effect::SaveDraft(key, text));
+        }
+        if draft.is_empty() {
+            self.drafts.remove(&key);
+        } else {
+            self.drafts.insert(key, draft);
+        }
+    }
+
+    /// Before the open transcript goes: its streaming answer's text moves back to the live
+    /// answer, where the deltas that follow will go until the session is shown again.
+    pub(super) fn stash_live(&mut self) {
+        let Some(turn) = self
+            .transcript
+            .iter_mut()
+            .rev()
+            .find(|t| t.status == MessageStatus::Streaming)
+        else {
+            return;
+        };
+        let live = match self.current {
+            Some(id) => self.live.get_mut(&id),
+            None => self.pending_new.as_mut(),
+        };
+        if let Some(l) = live {
+            l.text = std::mem::take(&mut turn.content);
+        }
+    }
+
+    /// The id of the session selected in the list.
+    pub(super) fn selected_id(&self) -> Option<i64> {
+        self.visible_sessions().get(self.selected).map(|s| s.id)
+    }
+
+    /// Select a session in the list by id; without one, or when it is not shown, keep the
+    /// selection inside the list.
+    pub(super) fn select_id(&mut self, id: Option<i64>) {
+        if let Some(id) = id
+            && let Some(i) = self.visible_sessions().iter().position(|s| s.id == id)
+        {
+            self.selected = i;
+            return;
+        }
+        let n = self.visible_sessions().len();
+        self.selected = self.selected.min(n.saturating_sub(1));
+    }
+
+    /// Use a model from now on (and show its context window).
+    pub(super) fn set_model(&mut self, name: &str, window: Option<u64>) {
+        self.setup.model = name.to_string();
+        self.setup.context_window = window;
+    }
+}

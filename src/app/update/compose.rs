@@ -1,0 +1,367 @@
+//! The message box: sending (the `@path` words attach first, the check before sending,
+//! then the question goes into the transcript), pastes and their chips, `@path` completion,
+//! editing a question to resend it, recalling the last message, saving it as a template.
+//!
+//! The check itself and attaching are in `app/attach.rs`. Pure: no IO, no await, no clock
+//! reads; reading files, counting tokens and sending are effects.
+
+use ratatui::crossterm::event::KeyEvent;
+
+use crate::app::keymap::{Command, Mode};
+use crate::app::{
+    App, CHIP_CHARS, CHIP_LINES, Dialog, EXPAND_MAX_LINES, Editing, Effect, Focus, Level, Live,
+    NEW_SESSION, Paste, Scroll, Turn, UNDO_MS, attach, forms, is_long,
+};
+use crate::store::{MessageStatus, Role};
+
+/// Enter: send the message, or first attach its `@path` files, ask for a key, or check it.
+pub(super) fn send(app: &mut App, fx: &mut Vec<Effect>) {
+    let text = app.message_text();
+    if text.trim().is_empty() {
+        return;
+    }
+    // `@path` words attach their files first; the next Enter sends.
+    let paths = attach::at_paths(&app.input_text());
+    if !paths.is_empty() {
+        app.notice("attaching…", Level::Info);
+        fx.push(Effect::Attach {
+            paths,
+            from_text: true,
+            fallback: None,
+        });
+        return;
+    }
+    if !app.setup.has_key {
+        app.ask_for_key();
+        return;
+    }
+    if app.current_live().is_some() {
+        app.notice(
+            "an answer is still being written: wait, or press Esc to stop it",
+            Level::Warn,
+        );
+        return;
+    }
+    let seq = app.next_paste_id();
+    let big =
+        text.len() >= attach::CHECK_OFF_THREAD_BYTES || app.pastes.iter().any(|p| p.file.is_some());
+    if big {
+        // Counting and scanning megabytes happen off the UI's path.
+        app.checking = Some(seq);
+        app.notice("checking the message…", Level::Info);
+        let docs = app
+            .pastes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.doc_name(i + 1), p.text.clone()))
+            .collect();
+        fx.push(Effect::Check(attach::Outgoing {
+            seq,
+            text: std::sync::Arc::from(text),
+            question: app.input_text(),
+            docs,
+            model: app.setup.model.clone(),
+        }));
+        return;
+    }
+    if let Some(check) = attach::quick_check(app, seq, &text) {
+        attach::ask(app, check);
+        return;
+    }
+    commit_send(app, text, None, fx);
+}
+
+/// Put the question in the transcript, clear the box, and send.
+pub(super) fn commit_send(
+    app: &mut App,
+    text: String,
+    long: Option<attach::LongSend>,
+    fx: &mut Vec<Effect>,
+) {
+    // Resending an edited question: it and everything after it are replaced.
+    let editing = app.editing.take();
+    let replace_from = editing.as_ref().and_then(|e| {
+        let i = app.transcript.iter().position(|t| t.id == Some(e.id))?;
+        let replaced = app.transcript.len() - i - 1;
+        app.transcript.truncate(i);
+        Some((e.id, replaced))
+    });
+    app.transcript
+        .push(Turn::new(Role::User, text.clone(), MessageStatus::Complete));
+    app.transcript.push(Turn::new(
+        Role::Assistant,
+        String::new(),
+        MessageStatus::Streaming,
+    ));
+    match app.current {
+        Some(id) => {
+            app.live.insert(id, Live::default());
+        }
+        None => app.pending_new = Some(Live::default()),
+    }
+    app.sent.push(text.clone());
+    let key = app.current.unwrap_or(NEW_SESSION);
+    match &editing {
+        // The draft set aside for the edit comes back.
+        Some(e) if !e.draft.is_empty() => app.load_draft(e.draft.clone()),
+        _ => {
+            app.set_text("");
+            if app.drafts.remove(&key).is_some() {
+                fx.push(Effect::SaveDraft(key, String::new()));
+            }
+        }
+    }
+    match replace_from {
+        Some((_, n)) if n > 0 => app.notice(
+            format!("resent; the {n} message(s) after it were replaced"),
+            Level::Info,
+        ),
+        Some(_) => {}
+        None if editing.is_some() => app.notice(
+            "the edited message was gone; sent as a new message",
+            Level::Warn,
+        ),
+        None => {}
+    }
+    app.scroll = Scroll::Follow;
+    app.new_below = false;
+    app.selected_turn = None;
+    let system = if app.current.is_none() {
+        app.pending_system.take()
+    } else {
+        None
+    };
+    fx.push(Effect::Send {
+        session_id: app.current,
+        text,
+        model: app.setup.model.clone(),
+        system,
+        replace_from: replace_from.map(|(id, _)| id),
+        long,
+    });
+}
+
+/// The check before sending came back.
+pub(super) fn on_checked(app: &mut App, check: attach::Check, fx: &mut Vec<Effect>) {
+    if app.checking != Some(check.seq) {
+        return;
+    }
+    app.checking = None;
+    app.notice = None;
+    if check.is_clear() {
+        commit_send(app, check.outgoing.text.to_string(), None, fx);
+    } else {
+        attach::ask(app, check);
+    }
+}
+
+/// Pasted text: into the open dialog's field, or the box (a long text becomes a chip, a
+/// path to a file is attached).
+pub(super) fn on_paste(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
+    let one_line = || text.replace(['\r', '\n'], " ");
+    match &mut app.dialog {
+        Some(Dialog::ApiKey { key, .. }) => key.push_str(text.trim()),
+        Some(Dialog::Search { query, .. }) => query.push_str(&one_line()),
+        Some(Dialog::Rename { title, .. }) => title.push_str(&one_line()),
+        Some(Dialog::SystemPrompt { text: t }) => t.push_str(&one_line()),
+        Some(Dialog::Templates { query, selected }) => {
+            query.push_str(&one_line());
+            *selected = 0;
+        }
+        Some(Dialog::Form(form)) => forms::form_paste(form, text),
+        Some(Dialog::Attach(picker)) => {
+            picker
+                .path
+                .push_str(&attach::pasted_path(text).unwrap_or_else(one_line));
+            fx.push(Effect::CompletePath(picker.path.clone()));
+        }
+        Some(_) => {}
+        None if attach::pasted_path(text).is_some() => {
+            // A path to a file attaches it; anything else is inserted as typed.
+            app.focus = Focus::Input;
+            fx.push(Effect::Attach {
+                paths: attach::pasted_path(text).into_iter().collect(),
+                from_text: false,
+                fallback: Some(text.to_string()),
+            });
+        }
+        None => {
+            let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+            app.focus = Focus::Input;
+            if is_long(&normalized, CHIP_LINES, CHIP_CHARS) {
+                let id = app.next_paste_id();
+                let after = !app.input_text().is_empty();
+                app.pastes
+                    .push(Paste::new(id, std::sync::Arc::from(normalized), after));
+            } else {
+                app.input.insert_str(normalized);
+            }
+        }
+    }
+}
+
+/// A chip's tokens were counted (it may be in the box, a draft, or an edit's draft).
+pub(super) fn on_counted(app: &mut App, paste: u64, tokens: u64) {
+    let chips = app
+        .pastes
+        .iter_mut()
+        .chain(app.drafts.values_mut().flat_map(|d| d.pastes.iter_mut()))
+        .chain(
+            app.editing
+                .iter_mut()
+                .flat_map(|e| e.draft.pastes.iter_mut()),
+        );
+    for p in chips.filter(|p| p.id == paste) {
+        p.tokens = Some(tokens);
+    }
+}
+
+/// Put the chips' text into the box, where it can be edited.
+pub(super) fn expand_pastes(app: &mut App) {
+    if app.pastes.is_empty() {
+        app.notice("there is no pasted text to expand", Level::Info);
+        return;
+    }
+    let lines: usize = app.pastes.iter().map(|p| p.lines).sum();
+    if lines > EXPAND_MAX_LINES {
+        let editor = app
+            .setup
+            .keymap
+            .key_for(Mode::Input, Command::ComposeInEditor)
+            .map(|k| format!(": {k} opens it in your editor"))
+            .unwrap_or_default();
+        app.notice(
+            format!("{lines} lines are too many to edit here{editor}"),
+            Level::Warn,
+        );
+        return;
+    }
+    let text = app.draft().compose();
+    app.pastes.clear();
+    app.set_box(&text);
+}
+
+/// Backspace at the very start of the box removes the last chip (Ctrl+Z brings it back).
+pub(super) fn remove_last_paste(app: &mut App) -> bool {
+    if app.input.cursor() != (0, 0) {
+        return false;
+    }
+    let Some(p) = app.pastes.pop() else {
+        return false;
+    };
+    let undo = app
+        .setup
+        .keymap
+        .key_for(Mode::Global, Command::Undo)
+        .map(|k| format!(" · {k} brings it back"))
+        .unwrap_or_default();
+    app.notice(
+        match &p.file {
+            Some(f) => format!("removed {}{undo}", f.name),
+            None => format!("removed the pasted text ({} lines){undo}", p.lines),
+        },
+        Level::Info,
+    );
+    app.removed_paste = Some((p, app.now_ms + UNDO_MS));
+    true
+}
+
+/// Put the selected question (or the question of the selected answer) in the message box
+/// for editing; sending it replaces it and everything after it.
+pub(super) fn edit_message(app: &mut App) {
+    let Some(sel) = app.selected_turn.filter(|&i| i < app.transcript.len()) else {
+        app.notice(
+            "select a question first (↑/↓ in the transcript)",
+            Level::Info,
+        );
+        return;
+    };
+    let Some(index) = (0..=sel)
+        .rev()
+        .find(|&i| app.transcript[i].role == Role::User)
+    else {
+        app.notice("there is no question here to edit", Level::Info);
+        return;
+    };
+    if app.current_live().is_some() {
+        app.notice("stop the answer first (Esc)", Level::Warn);
+        return;
+    }
+    let Some(id) = app.transcript[index].id else {
+        app.notice("the message is not saved yet", Level::Info);
+        return;
+    };
+    let draft = match app.editing.take() {
+        Some(e) => e.draft,
+        None => app.draft(),
+    };
+    let text = app.transcript[index].content.clone();
+    app.set_text(&text);
+    app.editing = Some(Editing { id, draft });
+    app.selected_turn = Some(index);
+    app.focus = Focus::Input;
+}
+
+/// The `@path` word just before the cursor in the message box (without the `@`).
+pub(super) fn at_word(app: &App) -> Option<String> {
+    let cursor = app.input.cursor();
+    let (row, col) = (cursor.0, cursor.1);
+    let line = app.input.lines().get(row)?;
+    let before: String = line.chars().take(col).collect();
+    let word = before.rsplit(char::is_whitespace).next()?;
+    word.strip_prefix('@').map(str::to_string)
+}
+
+/// Completions of an `@path` word arrived: the common part is typed in, several matches are
+/// listed in a notice.
+pub(super) fn at_word_completed(app: &mut App, typed: &str, common: &str, candidates: &[String]) {
+    if at_word(app).as_deref() != Some(typed) {
+        return;
+    }
+    if let Some(rest) = common.strip_prefix(typed) {
+        app.input.insert_str(rest);
+    }
+    if candidates.len() > 1 {
+        let shown: Vec<&str> = candidates.iter().take(8).map(String::as_str).collect();
+        let more = if candidates.len() > 8 { " · …" } else { "" };
+        app.notice(format!("{}{more}", shown.join(" · ")), Level::Info);
+    } else if candidates.is_empty() {
+        app.notice(format!("no file matches {typed}"), Level::Warn);
+    }
+}
+
+/// Save the typed message (or the selected question) as a template.
+pub(super) fn save_as_template(app: &mut App, fx: &mut Vec<Effect>) {
+    let text = match app.message_text() {
+        t if !t.trim().is_empty() => Some(t),
+        _ => app
+            .selected_turn
+            .and_then(|i| app.transcript.get(i))
+            .filter(|t| t.role == Role::User)
+            .map(|t| t.content.clone()),
+    };
+    match text {
+        Some(t) => fx.push(Effect::SaveAsTemplate(t)),
+        None => app.notice(
+            "type a message (or select a question) to save as a template",
+            Level::Info,
+        ),
+    }
+}
+
+/// Recall the last message sent into an empty box (otherwise the key goes to the box).
+pub(super) fn recall_last(app: &mut App, key: KeyEvent) {
+    if app.draft().is_empty() {
+        if let Some(last) = app.sent.last().cloned().or_else(|| {
+            app.transcript
+                .iter()
+                .rev()
+                .find(|t| t.role == Role::User)
+                .map(|t| t.content.clone())
+        }) {
+            app.set_text(&last);
+        }
+    } else {
+        app.input.input(key);
+    }
+}

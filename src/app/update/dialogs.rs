@@ -1,0 +1,460 @@
+//! Keys while a dialog is open: one function per [`Dialog`] variant (the template picker
+//! and the form are in `app/forms.rs`). Each takes the dialog out of the state and returns
+//! the one to keep open (`None` closes it).
+//!
+//! Pure: no IO, no await, no clock reads; storing a key, saving a setting, searching and
+//! sending are effects.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::compose::commit_send;
+use super::sessions::open_session;
+use crate::app::keymap::{Command, Mode};
+use crate::app::{App, Dialog, Effect, Focus, Level, UNDO_MS, attach, forms};
+use crate::store::{SearchHit, SessionId};
+
+/// A key while a dialog is open: the dialog handles it.
+pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let Some(dialog) = app.dialog.take() else {
+        return;
+    };
+    let keep = match dialog {
+        Dialog::Attach(picker) => on_attach(app, key, picker, fx),
+        Dialog::TemplateSecrets(check) => on_template_secrets(app, key, check, fx),
+        Dialog::BeforeSend(check) => on_before_send(app, key, check, fx),
+        Dialog::Help { scroll } => on_help(app, key, scroll),
+        Dialog::Search {
+            query,
+            hits,
+            selected,
+        } => on_search(app, key, query, hits, selected, fx),
+        Dialog::Templates { query, selected } => forms::picker_key(app, key, query, selected, fx),
+        Dialog::Form(form) => forms::form_key(app, key, form, fx),
+        Dialog::Rename { id, title } => on_rename(app, key, id, title, fx),
+        Dialog::ConfirmDelete { id, title } => on_confirm_delete(app, key, id, title, fx),
+        Dialog::ConfirmQuit => on_confirm_quit(app, key, fx),
+        Dialog::Themes { selected, original } => on_themes(app, key, selected, original, fx),
+        Dialog::Models { selected } => on_models(app, key, selected, fx),
+        Dialog::SystemPrompt { text } => on_system_prompt(app, key, text, fx),
+        Dialog::ApiKey { key: typed, error } => on_api_key(app, key, typed, error, fx),
+    };
+    app.dialog = keep;
+}
+
+/// Ctrl+C closes most dialogs.
+fn is_ctrl_c(key: &KeyEvent) -> bool {
+    key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL)
+}
+
+/// Keys in the attach dialog: a path with completion and a list to pick from.
+fn on_attach(
+    app: &mut App,
+    key: KeyEvent,
+    mut picker: attach::Picker,
+    fx: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    match attach::picker_key(&mut picker, &key, fx) {
+        attach::PickerKey::Attach(path) => {
+            app.notice("attaching…", Level::Info);
+            fx.push(Effect::Attach {
+                paths: vec![path],
+                from_text: false,
+                fallback: None,
+            });
+            None
+        }
+        attach::PickerKey::Close => None,
+        attach::PickerKey::Open => Some(Dialog::Attach(picker)),
+    }
+}
+
+/// Keys in the question before running a template whose values hold likely secrets.
+fn on_template_secrets(
+    app: &mut App,
+    key: KeyEvent,
+    check: Box<attach::TemplateCheck>,
+    fx: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    let ctrl_c = is_ctrl_c(&key);
+    match key.code {
+        KeyCode::Char('r') => {
+            app.start_template(&check.id, &check.title, check.redacted, fx);
+            None
+        }
+        KeyCode::Char('s') => {
+            app.start_template(&check.id, &check.title, check.values, fx);
+            None
+        }
+        KeyCode::Esc | KeyCode::Char('c') => {
+            app.notice("not run; nothing was sent", Level::Info);
+            None
+        }
+        _ if ctrl_c => None,
+        _ => Some(Dialog::TemplateSecrets(check)),
+    }
+}
+
+/// Keys in the question before sending (secrets, too long, over the cost limit).
+fn on_before_send(
+    app: &mut App,
+    key: KeyEvent,
+    check: Box<attach::Check>,
+    fx: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    match attach::before_send_key(*check, key) {
+        attach::Decision::Open(check) => Some(Dialog::BeforeSend(check)),
+        attach::Decision::Cancel => {
+            app.notice("not sent; the message is still in the box", Level::Info);
+            None
+        }
+        attach::Decision::Whole(text) => {
+            commit_send(app, text, None, fx);
+            None
+        }
+        attach::Decision::Long(text, long) => {
+            commit_send(app, text, Some(long), fx);
+            None
+        }
+    }
+}
+
+/// Keys in the help: scroll it, or close it.
+fn on_help(app: &App, key: KeyEvent, scroll: u16) -> Option<Dialog> {
+    let ctrl_c = is_ctrl_c(&key);
+    let max = app.view.help_max;
+    let page = app.size.1.saturating_sub(4).max(1);
+    let scroll = match key.code {
+        KeyCode::Esc | KeyCode::Enter | KeyCode::F(1) | KeyCode::Char('q') | KeyCode::Char('?') => {
+            return None;
+        }
+        _ if ctrl_c => return None,
+        KeyCode::Up | KeyCode::Char('k') => scroll.min(max).saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => (scroll + 1).min(max),
+        KeyCode::PageUp => scroll.min(max).saturating_sub(page),
+        KeyCode::PageDown | KeyCode::Char(' ') => (scroll + page).min(max),
+        KeyCode::Home | KeyCode::Char('g') => 0,
+        KeyCode::End | KeyCode::Char('G') => max,
+        _ => scroll,
+    };
+    Some(Dialog::Help { scroll })
+}
+
+/// Keys in the search: type the query, choose a hit, open its session at it.
+fn on_search(
+    app: &mut App,
+    key: KeyEvent,
+    mut query: String,
+    hits: Vec<SearchHit>,
+    mut selected: usize,
+    fx: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    let ctrl_c = is_ctrl_c(&key);
+    match key.code {
+        KeyCode::Esc => None,
+        _ if ctrl_c => None,
+        KeyCode::Up => {
+            selected = selected.saturating_sub(1);
+            Some(Dialog::Search {
+                query,
+                hits,
+                selected,
+            })
+        }
+        KeyCode::Down => {
+            selected = (selected + 1).min(hits.len().saturating_sub(1));
+            Some(Dialog::Search {
+                query,
+                hits,
+                selected,
+            })
+        }
+        KeyCode::Enter => match hits.get(selected) {
+            Some(hit) => {
+                let (sid, mid) = (hit.session_id, hit.message_id);
+                app.jump_to = Some(mid);
+                if app.current == Some(sid) {
+                    if let Some(i) = app.transcript.iter().position(|t| t.id == Some(mid)) {
+                        app.selected_turn = Some(i);
+                        app.focus = Focus::Transcript;
+                    }
+                    app.jump_to = None;
+                } else {
+                    open_session(app, sid, fx);
+                }
+                None
+            }
+            None => Some(Dialog::Search {
+                query,
+                hits,
+                selected,
+            }),
+        },
+        _ => {
+            if edit_line(&mut query, &key) {
+                fx.push(Effect::Search(query.clone()));
+            }
+            Some(Dialog::Search {
+                query,
+                hits,
+                selected,
+            })
+        }
+    }
+}
+
+/// Keys in the rename dialog.
+fn on_rename(
+    app: &mut App,
+    key: KeyEvent,
+    id: SessionId,
+    mut title: String,
+    fx: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    let ctrl_c = is_ctrl_c(&key);
+    match key.code {
+        KeyCode::Esc => None,
+        _ if ctrl_c => None,
+        KeyCode::Enter => {
+            let t = title.trim().to_string();
+            if !t.is_empty() {
+                if let Some(e) = app.sessions.iter_mut().find(|e| e.id == id) {
+                    e.title = t.clone();
+                }
+                fx.push(Effect::Rename(id, t));
+            }
+            None
+        }
+        _ => {
+            edit_line(&mut title, &key);
+            Some(Dialog::Rename { id, title })
+        }
+    }
+}
+
+/// Keys in the question before deleting a session (it can be undone for a while).
+fn on_confirm_delete(
+    app: &mut App,
+    key: KeyEvent,
+    id: SessionId,
+    title: String,
+    fx: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    let ctrl_c = is_ctrl_c(&key);
+    match key.code {
+        KeyCode::Char('y') | KeyCode::Enter => {
+            if let Some((prev, _)) = app.pending_delete.take() {
+                fx.push(Effect::Delete(prev.id));
+                app.sessions.retain(|s| s.id != prev.id);
+            }
+            if let Some(entry) = app.sessions.iter().find(|s| s.id == id).cloned() {
+                app.pending_delete = Some((entry, app.now_ms + UNDO_MS));
+            }
+            if app.current == Some(id) {
+                app.new_session(fx);
+            }
+            app.select_id(None);
+            let undo = app
+                .setup
+                .keymap
+                .key_for(Mode::Global, Command::Undo)
+                .map(|k| format!(" · {k} to undo"))
+                .unwrap_or_default();
+            app.notice(format!("deleted “{title}”{undo}"), Level::Info);
+            None
+        }
+        KeyCode::Char('n') | KeyCode::Esc => None,
+        _ if ctrl_c => None,
+        _ => Some(Dialog::ConfirmDelete { id, title }),
+    }
+}
+
+/// Keys in the question before quitting while answers are written.
+fn on_confirm_quit(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) -> Option<Dialog> {
+    match key.code {
+        KeyCode::Char('y') | KeyCode::Enter => {
+            app.stash_draft(fx);
+            app.quit = true;
+            fx.push(Effect::Quit);
+            None
+        }
+        KeyCode::Char('n') | KeyCode::Esc => None,
+        _ => Some(Dialog::ConfirmQuit),
+    }
+}
+
+/// Keys in the theme picker: the theme changes as the selection moves; Esc goes back.
+fn on_themes(
+    app: &mut App,
+    key: KeyEvent,
+    mut selected: usize,
+    original: String,
+    fx: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    let ctrl_c = is_ctrl_c(&key);
+    let n = app.setup.themes.len();
+    match key.code {
+        KeyCode::Up | KeyCode::Char('k') => {
+            selected = selected.saturating_sub(1);
+        }
+        KeyCode::Down | KeyCode::Char('j') => {
+            selected = (selected + 1).min(n.saturating_sub(1));
+        }
+        KeyCode::Enter => {
+            fx.push(Effect::SaveSetting(
+                "theme".to_string(),
+                app.setup.theme.clone(),
+            ));
+            app.notice(format!("theme: {}", app.setup.theme), Level::Info);
+            return None;
+        }
+        KeyCode::Esc => {
+            app.setup.theme = original;
+            return None;
+        }
+        _ if ctrl_c => {
+            app.setup.theme = original;
+            return None;
+        }
+        _ => {}
+    }
+    if let Some(name) = app.setup.themes.get(selected) {
+        app.setup.theme = name.clone();
+    }
+    Some(Dialog::Themes { selected, original })
+}
+
+/// Keys in the model picker.
+fn on_models(
+    app: &mut App,
+    key: KeyEvent,
+    mut selected: usize,
+    fx: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    let ctrl_c = is_ctrl_c(&key);
+    let n = app.setup.models.len();
+    match key.code {
+        KeyCode::Up | KeyCode::Char('k') => selected = selected.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => selected = (selected + 1).min(n.saturating_sub(1)),
+        KeyCode::Enter => {
+            if let Some((name, window)) = app.setup.models.get(selected).cloned() {
+                app.set_model(&name, window);
+                if let Some(id) = app.current {
+                    if let Some(e) = app.sessions.iter_mut().find(|e| e.id == id) {
+                        e.model = name.clone();
+                    }
+                    fx.push(Effect::SetModel(id, name.clone()));
+                }
+                app.notice(format!("model: {name}"), Level::Info);
+            }
+            return None;
+        }
+        KeyCode::Esc => return None,
+        _ if ctrl_c => return None,
+        _ => {}
+    }
+    Some(Dialog::Models { selected })
+}
+
+/// Keys in the system prompt dialog.
+fn on_system_prompt(
+    app: &mut App,
+    key: KeyEvent,
+    mut text: String,
+    fx: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    let ctrl_c = is_ctrl_c(&key);
+    match key.code {
+        KeyCode::Esc => None,
+        _ if ctrl_c => None,
+        KeyCode::Enter => {
+            let t = text.trim().to_string();
+            let value = (!t.is_empty()).then_some(t);
+            match app.current {
+                Some(id) => {
+                    if let Some(e) = app.sessions.iter_mut().find(|e| e.id == id) {
+                        e.system_prompt = value.clone();
+                    }
+                    fx.push(Effect::SetSystemPrompt(id, value.clone()));
+                }
+                None => app.pending_system = value.clone(),
+            }
+            app.notice(
+                if value.is_some() {
+                    "system prompt set"
+                } else {
+                    "system prompt cleared"
+                },
+                Level::Info,
+            );
+            None
+        }
+        _ => {
+            edit_line(&mut text, &key);
+            Some(Dialog::SystemPrompt { text })
+        }
+    }
+}
+
+/// Keys in the API key dialog.
+fn on_api_key(
+    app: &mut App,
+    key: KeyEvent,
+    mut typed: String,
+    error: Option<String>,
+    fx: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    let ctrl_c = is_ctrl_c(&key);
+    match key.code {
+        KeyCode::Esc => {
+            if !app.setup.has_key {
+                let hint = app
+                    .setup
+                    .keymap
+                    .key_for(Mode::Global, Command::AddKey)
+                    .map(|k| format!(": press {k} to add one"))
+                    .unwrap_or_default();
+                app.notice(format!("no API key{hint}"), Level::Warn);
+            }
+            None
+        }
+        _ if ctrl_c => None,
+        KeyCode::Enter => {
+            let k = typed.trim().to_string();
+            if k.is_empty() {
+                Some(Dialog::ApiKey {
+                    key: typed,
+                    error: Some("paste the key first".to_string()),
+                })
+            } else {
+                fx.push(Effect::StoreKey(k));
+                Some(Dialog::ApiKey {
+                    key: typed,
+                    error: None,
+                })
+            }
+        }
+        _ => {
+            edit_line(&mut typed, &key);
+            Some(Dialog::ApiKey { key: typed, error })
+        }
+    }
+}
+
+/// Typing in a one-line field: Backspace and plain characters; `false`: another key.
+fn edit_line(text: &mut String, key: &KeyEvent) -> bool {
+    match key.code {
+        KeyCode::Backspace => {
+            text.pop();
+            true
+        }
+        KeyCode::Char(c)
+            if !key
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+        {
+            text.push(c);
+            true
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,358 @@
+//! `update(&mut App, Msg) -> Vec<Effect>`: all of the app's behaviour, pure.
+//!
+//! No IO, no clock, no await: time comes in with `Msg::Tick`, results come back as
+//! messages, and what must be done goes out as effects.
+//!
+//! This file is the dispatch: each message to the reducer of its area, and each key to the
+//! open dialog, the session list's filter, or the command the keymap names (a case of a few
+//! lines, such as opening a dialog or showing a result, is handled in place). The areas:
+//!
+//! - `sessions`: the session list, opening, renaming, deleting, pinning, archiving, and
+//!   the live answers as sessions are switched and saved;
+//! - `compose`: the message box, sending and the check before it, pastes and chips,
+//!   editing a question to resend it;
+//! - `transcript`: the stream's events, scrolling, selecting, copying, regenerating;
+//! - `dialogs`: one function per dialog's keys (the template picker and form are in
+//!   `app/forms.rs`);
+//! - `mouse` and `tick`.
+//!
+//! What several areas share, and `app/attach.rs` and `app/forms.rs` too (a notice, the
+//! key dialog, a new session, the draft kept when switching, running a template, the list's
+//! selection), is a method of [`App`] in `app/actions.rs`. The areas use one another only
+//! downwards: `dialogs` and `mouse` use `sessions`, `compose` and `transcript`, which use
+//! no other area.
+
+mod compose;
+mod dialogs;
+mod mouse;
+mod sessions;
+mod tick;
+mod transcript;
+
+pub use transcript::code_blocks;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+
+use super::keymap::{Command, Mode};
+use super::{App, Dialog, Effect, Focus, Level, Msg, Scroll, Turn, attach, forms};
+use crate::store::{MessageStatus, Role};
+
+/// Apply one message; return what the runtime must do.
+pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    match msg {
+        Msg::Key(key) if key.kind != KeyEventKind::Release => on_key(app, key, &mut fx),
+        Msg::Key(_) => {}
+        Msg::Paste(text) => compose::on_paste(app, &text, &mut fx),
+        Msg::Attached {
+            results,
+            from_text,
+            fallback,
+        } => attach::on_attached(app, results, from_text, fallback),
+        Msg::Checked(check) => compose::on_checked(app, *check, &mut fx),
+        Msg::Resize(w, h) => app.size = (w, h),
+        Msg::Mouse(m) => mouse::on_mouse(app, m, &mut fx),
+        Msg::Tick(now) => tick::on_tick(app, now, &mut fx),
+        Msg::Layout(view) => transcript::on_layout(app, view),
+        Msg::SessionsLoaded(list) => sessions::on_loaded(app, list),
+        Msg::TranscriptLoaded {
+            session_id,
+            messages,
+            draft,
+        } => sessions::on_transcript_loaded(app, session_id, messages, draft),
+        Msg::SendAccepted {
+            session_id,
+            created,
+            user_id,
+            answer_id,
+        } => {
+            sessions::adopt_live(app, session_id, created, answer_id);
+            if app.current == Some(session_id) {
+                let n = app.transcript.len();
+                if n >= 2 {
+                    app.transcript[n - 2].id.get_or_insert(user_id);
+                    app.transcript[n - 1].id = Some(answer_id);
+                }
+            }
+            fx.push(Effect::LoadSessions);
+        }
+        Msg::Stream { session_id, event } => transcript::on_stream(app, session_id, event, &mut fx),
+        Msg::SearchResults { query, hits } => {
+            if let Some(Dialog::Search {
+                query: q,
+                hits: h,
+                selected,
+            }) = &mut app.dialog
+                && *q == query
+            {
+                *h = hits;
+                *selected = 0;
+            }
+        }
+        Msg::KeyStored(Ok(text)) => {
+            app.setup.has_key = true;
+            app.dialog = None;
+            app.notice(text, Level::Info);
+        }
+        Msg::KeyStored(Err(e)) => {
+            if let Some(Dialog::ApiKey { error, .. }) = &mut app.dialog {
+                *error = Some(e);
+            }
+        }
+        Msg::Copied(Ok(how)) => app.notice(format!("copied ({how})"), Level::Info),
+        Msg::Copied(Err(e)) => app.notice(format!("could not copy: {e}"), Level::Error),
+        Msg::Failed(e) => app.notice(e, Level::Error),
+        Msg::Info(text) => app.notice(text, Level::Info),
+        Msg::TemplatesLoaded(items) => {
+            app.templates = items;
+            if let Some(Dialog::Templates { query, selected }) = &mut app.dialog {
+                let n = forms::matches(&app.templates, query).len();
+                *selected = (*selected).min(n.saturating_sub(1));
+            }
+        }
+        Msg::TemplateValues { id, values } => {
+            if let Some(Dialog::Form(form)) = &mut app.dialog
+                && form.id == id
+            {
+                form.remember(&values);
+            }
+        }
+        Msg::PathCompleted {
+            typed,
+            common,
+            candidates,
+        } => match &mut app.dialog {
+            Some(Dialog::Form(form)) => {
+                forms::completed(form, &typed, common, candidates);
+            }
+            Some(Dialog::Attach(picker)) => picker.completed(&typed, common, candidates),
+            Some(_) => {}
+            None => compose::at_word_completed(app, &typed, &common, &candidates),
+        },
+        Msg::StepStarted {
+            session_id,
+            created,
+            label,
+            prompt,
+            user_id,
+            answer_id,
+        } => {
+            let live = sessions::adopt_live(app, session_id, created, answer_id);
+            live.text.clear();
+            live.waiting = None;
+            live.step = label;
+            if app.current == Some(session_id) {
+                let mut q = Turn::new(Role::User, prompt, MessageStatus::Complete);
+                q.id = Some(user_id);
+                let mut a = Turn::new(Role::Assistant, String::new(), MessageStatus::Streaming);
+                a.id = Some(answer_id);
+                app.transcript.push(q);
+                app.transcript.push(a);
+                app.scroll = Scroll::Follow;
+            }
+            fx.push(Effect::LoadSessions);
+        }
+        Msg::RunFailed(e) => {
+            app.pending_new = None;
+            if app.current.is_none() {
+                app.transcript.clear();
+            }
+            app.notice(e, Level::Error);
+        }
+        Msg::Composed(Ok(text)) => {
+            app.set_text(&text);
+            app.focus = Focus::Input;
+        }
+        Msg::Composed(Err(e)) => app.notice(e, Level::Error),
+        Msg::Counted { paste, tokens } => compose::on_counted(app, paste, tokens),
+    }
+    // Every chip gets its tokens counted, once, off the UI's path.
+    for p in app.pastes.iter_mut().filter(|p| !p.counting) {
+        p.counting = true;
+        fx.push(Effect::CountTokens {
+            paste: p.id,
+            text: p.text.clone(),
+        });
+    }
+    fx
+}
+
+/// The keymap's mode for where the focus is.
+fn mode(app: &App) -> Mode {
+    match app.focus {
+        Focus::Input => Mode::Input,
+        Focus::Sessions => Mode::Sessions,
+        Focus::Transcript => Mode::Transcript,
+    }
+}
+
+/// A key: to the open dialog, else the list's filter while typing one, else the command
+/// the keymap names (unbound keys type into the message box).
+fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
+    if app.dialog.is_some() {
+        dialogs::on_key(app, key, fx);
+        return;
+    }
+    if app.filtering && sessions::on_filter_key(app, key, fx) {
+        return;
+    }
+    match app.setup.keymap.lookup(mode(app), &key) {
+        Some(cmd) => run(app, cmd, key, fx),
+        None if app.focus == Focus::Input => {
+            if key.code == KeyCode::Backspace && compose::remove_last_paste(app) {
+                return;
+            }
+            app.input.input(key);
+        }
+        None => {}
+    }
+}
+
+/// Carry out a command (the key that named it, for those that fall back to typing).
+fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
+    match cmd {
+        Command::Send => compose::send(app, fx),
+        Command::Newline => app.input.insert_newline(),
+        Command::StopAnswer => transcript::stop_answer(app, fx),
+        Command::EditMessage => compose::edit_message(app),
+        Command::Quit => {
+            if app.streaming() {
+                app.dialog = Some(Dialog::ConfirmQuit);
+            } else {
+                app.stash_draft(fx);
+                app.quit = true;
+                fx.push(Effect::Quit);
+            }
+        }
+        Command::NewSession => app.new_session(fx),
+        Command::NextSession | Command::PrevSession => sessions::open_next(app, cmd, fx),
+        Command::OpenSession => {
+            sessions::open_selected(app, fx);
+            app.focus = Focus::Input;
+        }
+        Command::FocusNext if app.focus == Focus::Input && compose::at_word(app).is_some() => {
+            // Tab after `@pa` completes the path instead of moving the focus.
+            let word = compose::at_word(app).unwrap_or_default();
+            fx.push(Effect::CompletePath(word));
+        }
+        Command::FocusNext => {
+            app.focus = match app.focus {
+                Focus::Input => Focus::Transcript,
+                Focus::Transcript if app.sidebar => Focus::Sessions,
+                _ => Focus::Input,
+            };
+        }
+        Command::ToggleSidebar => {
+            app.sidebar = !app.sidebar;
+            if !app.sidebar && app.focus == Focus::Sessions {
+                app.focus = Focus::Input;
+            }
+        }
+        Command::Search => {
+            app.dialog = Some(Dialog::Search {
+                query: String::new(),
+                hits: Vec::new(),
+                selected: 0,
+            })
+        }
+        Command::Help => app.dialog = Some(Dialog::Help { scroll: 0 }),
+        Command::RenameSession => sessions::ask_rename(app),
+        Command::DeleteSession => sessions::ask_delete(app),
+        Command::PinSession => sessions::toggle_pin(app, fx),
+        Command::ArchiveSession => sessions::archive(app, fx),
+        Command::Undo => {
+            if let Some((p, _)) = app.removed_paste.take() {
+                app.notice(format!("pasted text back ({} lines)", p.lines), Level::Info);
+                app.pastes.push(p);
+            } else if let Some((entry, _)) = app.pending_delete.take() {
+                app.notice(format!("restored “{}”", entry.title), Level::Info);
+                app.select_id(Some(entry.id));
+            }
+        }
+        Command::ThemePicker => {
+            let selected = app
+                .setup
+                .themes
+                .iter()
+                .position(|t| *t == app.setup.theme)
+                .unwrap_or(0);
+            app.dialog = Some(Dialog::Themes {
+                selected,
+                original: app.setup.theme.clone(),
+            });
+        }
+        Command::ScrollUp => transcript::scroll_up(app, 3),
+        Command::ScrollDown => transcript::scroll_down(app, 3),
+        Command::PageUp => transcript::scroll_up(app, app.view.height.saturating_sub(2).max(1)),
+        Command::PageDown => transcript::scroll_down(app, app.view.height.saturating_sub(2).max(1)),
+        Command::ScrollBottom => {
+            app.scroll = Scroll::Follow;
+            app.new_below = false;
+            app.selected_turn = None;
+        }
+        Command::SelectPrev | Command::SelectNext => transcript::select_step(app, cmd),
+        Command::CopyMessage => transcript::copy_message(app, fx),
+        Command::Regenerate => transcript::regenerate(app, fx),
+        Command::CopyCode1
+        | Command::CopyCode2
+        | Command::CopyCode3
+        | Command::CopyCode4
+        | Command::CopyCode5
+        | Command::CopyCode6
+        | Command::CopyCode7
+        | Command::CopyCode8
+        | Command::CopyCode9 => transcript::copy_code(app, cmd, fx),
+        Command::DeleteMessage if app.editing.is_some() => {
+            app.notice("finish or cancel the edit first (Esc)", Level::Info);
+        }
+        Command::DeleteMessage => transcript::delete_message(app, fx),
+        Command::ExpandPastes => compose::expand_pastes(app),
+        Command::ComposeInEditor => fx.push(Effect::Compose(app.message_text())),
+        Command::Attach => {
+            app.dialog = Some(Dialog::Attach(attach::Picker::default()));
+            fx.push(Effect::CompletePath(String::new()));
+        }
+        Command::Templates => {
+            app.dialog = Some(Dialog::Templates {
+                query: String::new(),
+                selected: 0,
+            });
+            fx.push(Effect::LoadTemplates);
+        }
+        Command::SaveAsTemplate => compose::save_as_template(app, fx),
+        Command::RecallLast => compose::recall_last(app, key),
+        Command::ModelPicker => {
+            let selected = app
+                .setup
+                .models
+                .iter()
+                .position(|(m, _)| *m == app.setup.model)
+                .unwrap_or(0);
+            app.dialog = Some(Dialog::Models { selected });
+        }
+        Command::SystemPrompt => {
+            let text = match app.current {
+                Some(id) => app
+                    .sessions
+                    .iter()
+                    .find(|s| s.id == id)
+                    .and_then(|s| s.system_prompt.clone()),
+                None => app.pending_system.clone(),
+            };
+            app.dialog = Some(Dialog::SystemPrompt {
+                text: text.unwrap_or_default(),
+            });
+        }
+        Command::AddKey => {
+            app.dialog = Some(Dialog::ApiKey {
+                key: String::new(),
+                error: None,
+            })
+        }
+        Command::FilterSessions => {
+            app.sidebar = true;
+            app.focus = Focus::Sessions;
+            app.filtering = true;
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! The session list and moving between sessions: the list as loaded, its filter, opening
+//! the next, previous or selected session (its draft and model come back), renaming,
+//! deleting, pinning, archiving; and the live answers: a transcript that loads takes its
+//! session's live text, and the store's rows are adopted by the live answer they belong to.
+//!
+//! Drafts kept when switching and a new session are methods of `App` (`app/actions.rs`),
+//! shared with `forms`. Pure: no IO, no await, no clock reads; loading and saving are
+//! effects.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::app::keymap::Command;
+use crate::app::{App, Dialog, Effect, Focus, Level, Live, Scroll, SessionEntry, Turn};
+use crate::store::{Message, MessageStatus, Role, SessionId, SessionSummary};
+
+/// The session list (re)loaded: pinned first; the selection stays on its session.
+pub(super) fn on_loaded(app: &mut App, list: Vec<SessionSummary>) {
+    let keep = app.selected_id();
+    let mut entries: Vec<SessionEntry> = list.iter().map(SessionEntry::from).collect();
+    entries.sort_by_key(|e| !e.pinned);
+    app.sessions = entries;
+    app.select_id(keep.or(app.current));
+}
+
+/// A session's messages and its saved draft loaded: shown if it is still the open one,
+/// with its live answer's text and the message a search jumped to.
+pub(super) fn on_transcript_loaded(
+    app: &mut App,
+    session_id: SessionId,
+    messages: Vec<Message>,
+    draft: Option<String>,
+) {
+    if app.current != Some(session_id) {
+        return;
+    }
+    app.transcript = messages.into_iter().map(Turn::from).collect();
+    if let Some(live) = app.live.get_mut(&session_id) {
+        // The live text moves into the transcript: one string per streaming answer.
+        let text = std::mem::take(&mut live.text);
+        let idx = app
+            .transcript
+            .iter()
+            .position(|t| t.id.is_some() && t.id == live.answer_id);
+        match idx {
+            Some(i) => {
+                app.transcript[i].content = text;
+                app.transcript[i].status = MessageStatus::Streaming;
+            }
+            None => app
+                .transcript
+                .push(Turn::new(Role::Assistant, text, MessageStatus::Streaming)),
+        }
+    }
+    if !app.drafts.contains_key(&session_id)
+        && let Some(d) = draft
+    {
+        app.set_text(&d);
+    }
+    app.selected_turn = None;
+    app.scroll = Scroll::Follow;
+    app.new_below = false;
+    if let Some(target) = app.jump_to.take()
+        && let Some(i) = app.transcript.iter().position(|t| t.id == Some(target))
+    {
+        app.selected_turn = Some(i);
+        app.focus = Focus::Transcript;
+    }
+}
+
+/// The store gave an answer its row: the live answer (of the new session when `created`)
+/// is filed under its session, which becomes the open one if the new session was open.
+pub(super) fn adopt_live(
+    app: &mut App,
+    session_id: i64,
+    created: bool,
+    answer_id: i64,
+) -> &mut Live {
+    let mut live = if created {
+        app.pending_new.take().unwrap_or_default()
+    } else {
+        app.live.remove(&session_id).unwrap_or_default()
+    };
+    live.answer_id = Some(answer_id);
+    if created && app.current.is_none() {
+        app.current = Some(session_id);
+    }
+    app.live.entry(session_id).or_insert(live)
+}
+
+/// Keys while typing the list's filter; `false`: not the filter's key.
+pub(super) fn on_filter_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) -> bool {
+    match key.code {
+        KeyCode::Esc => {
+            app.filtering = false;
+            app.filter.clear();
+        }
+        KeyCode::Enter => {
+            app.filtering = false;
+            open_selected(app, fx);
+        }
+        KeyCode::Backspace => {
+            app.filter.pop();
+            app.selected = 0;
+        }
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            app.filter.push(c);
+            app.selected = 0;
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Open a session: its model, draft and transcript come back; the one left keeps its own.
+pub(super) fn open_session(app: &mut App, id: i64, fx: &mut Vec<Effect>) {
+    if app.current == Some(id) {
+        return;
+    }
+    // The session's own model is used when it is continued.
+    if let Some(model) = app
+        .sessions
+        .iter()
+        .find(|s| s.id == id)
+        .map(|s| s.model.clone())
+        && model != app.setup.model
+    {
+        let window = app
+            .setup
+            .models
+            .iter()
+            .find(|(m, _)| *m == model)
+            .and_then(|(_, w)| *w);
+        app.set_model(&model, window);
+    }
+    app.stash_draft(fx);
+    app.stash_live();
+    app.current = Some(id);
+    app.transcript.clear();
+    app.unread.remove(&id);
+    let draft = app.drafts.get(&id).cloned().unwrap_or_default();
+    app.load_draft(draft);
+    app.select_id(Some(id));
+    fx.push(Effect::LoadTranscript(id));
+}
+
+/// Open the session selected in the list.
+pub(super) fn open_selected(app: &mut App, fx: &mut Vec<Effect>) {
+    if let Some(id) = app.selected_id() {
+        open_session(app, id, fx);
+    }
+}
+
+/// Open the next or previous session of the list.
+pub(super) fn open_next(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
+    let n = app.visible_sessions().len();
+    if n == 0 {
+        return;
+    }
+    let cur = app
+        .current
+        .and_then(|c| app.visible_sessions().iter().position(|s| s.id == c));
+    let base = if app.focus == Focus::Sessions {
+        Some(app.selected)
+    } else {
+        cur
+    };
+    app.selected = match (cmd, base) {
+        (Command::NextSession, Some(i)) => (i + 1).min(n - 1),
+        (Command::NextSession, None) => 0,
+        (_, Some(i)) => i.saturating_sub(1),
+        (_, None) => 0,
+    };
+    open_selected(app, fx);
+}
+
+/// Ask for the target session's new title.
+pub(super) fn ask_rename(app: &mut App) {
+    if let Some(s) = target_session(app) {
+        app.dialog = Some(Dialog::Rename {
+            id: s.id,
+            title: s.title,
+        });
+    }
+}
+
+/// Ask before deleting the target session.
+pub(super) fn ask_delete(app: &mut App) {
+    if let Some(s) = target_session(app) {
+        app.dialog = Some(Dialog::ConfirmDelete {
+            id: s.id,
+            title: s.title,
+        });
+    }
+}
+
+/// Pin the target session to the top of the list, or unpin it.
+pub(super) fn toggle_pin(app: &mut App, fx: &mut Vec<Effect>) {
+    if let Some(s) = target_session(app) {
+        let pinned = !s.pinned;
+        if let Some(e) = app.sessions.iter_mut().find(|e| e.id == s.id) {
+            e.pinned = pinned;
+        }
+        app.sessions.sort_by_key(|e| !e.pinned);
+        app.select_id(Some(s.id));
+        fx.push(Effect::SetPinned(s.id, pinned));
+        app.notice(if pinned { "pinned" } else { "unpinned" }, Level::Info);
+    }
+}
+
+/// Archive the target session: it leaves the list (and is closed if open).
+pub(super) fn archive(app: &mut App, fx: &mut Vec<Effect>) {
+    if let Some(s) = target_session(app) {
+        app.sessions.retain(|e| e.id != s.id);
+        fx.push(Effect::SetArchived(s.id, true));
+        if app.current == Some(s.id) {
+            app.new_session(fx);
+        }
+        app.select_id(None);
+        app.notice(format!("archived “{}”", s.title), Level::Info);
+    }
+}
+
+/// The session a session command applies to: the selected one in the list when the list
+/// has the focus, otherwise the open one.
+fn target_session(app: &App) -> Option<SessionEntry> {
+    let id = if app.focus == Focus::Sessions {
+        app.selected_id()
+    } else {
+        app.current.or_else(|| app.selected_id())
+    }?;
+    app.sessions.iter().find(|s| s.id == id).cloned()
+}

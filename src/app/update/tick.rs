@@ -1,0 +1,25 @@
+//! Time passing (`Msg::Tick`): notices expire, undo windows close, and a deleted session
+//! whose undo time is over is deleted for good.
+//!
+//! Pure: the time comes in the message; never read the clock, do IO or await here.
+
+use crate::app::{App, Effect};
+
+/// Time is now `now` (ms): drop what has expired.
+pub(super) fn on_tick(app: &mut App, now: i64, fx: &mut Vec<Effect>) {
+    app.now_ms = now;
+    if app.notice.as_ref().is_some_and(|n| n.until_ms <= now) {
+        app.notice = None;
+    }
+    if app.removed_paste.as_ref().is_some_and(|(_, at)| *at <= now) {
+        app.removed_paste = None;
+    }
+    if let Some((entry, at)) = &app.pending_delete
+        && *at <= now
+    {
+        fx.push(Effect::Delete(entry.id));
+        app.sessions.retain(|s| s.id != entry.id);
+        app.pending_delete = None;
+        fx.push(Effect::LoadSessions);
+    }
+}

@@ -1,0 +1,311 @@
+//! The open transcript: a streamed answer's events (progress, retries, text, its end or
+//! failure), the layout the renderer reported, scrolling, selecting a message, copying a
+//! message or one of its code blocks, deleting a message, regenerating the last answer, and
+//! stopping an answer.
+//!
+//! Pure: no IO, no await, no clock reads; streams are started and stopped by effects, and
+//! the layout is learnt from `Msg::Layout`, never by calling the renderer.
+
+use crate::app::keymap::Command;
+use crate::app::{App, Effect, Focus, Level, Live, Scroll, StreamEvent, Turn, View};
+use crate::store::{MessageStatus, Role};
+
+/// The transcript as last drawn: keep the view where the renderer drew it, and follow the
+/// end again once it is in view.
+pub(super) fn on_layout(app: &mut App, view: View) {
+    let (lines, height) = (view.lines, view.height);
+    // The renderer keeps what is on screen still while the heights of messages
+    // above it become known (they are laid out as they come into view): the line it
+    // drew at the top is where the view is.
+    if let Scroll::Top(top) = app.scroll
+        && view.top != top
+        && !view.starts.is_empty()
+    {
+        app.scroll = Scroll::Top(view.top);
+    }
+    app.view = view;
+    if let Scroll::Top(top) = app.scroll
+        && top + height >= lines
+    {
+        app.scroll = Scroll::Follow;
+        app.new_below = false;
+    }
+}
+
+/// An answer's progress, text, end or failure.
+pub(super) fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: &mut Vec<Effect>) {
+    let open = app.current == Some(session_id);
+    match event {
+        StreamEvent::Progress(text) => {
+            if let Some(l) = app.live.get_mut(&session_id) {
+                l.waiting = Some(text);
+            }
+        }
+        StreamEvent::Retrying(n) => {
+            let text = crate::chat::record::retry_text(&n);
+            if let Some(l) = app.live.get_mut(&session_id) {
+                l.waiting = Some(text.clone());
+            }
+            app.notice(text, Level::Warn);
+        }
+        StreamEvent::Delta(d) => {
+            // The text goes to the open transcript, or waits in the live answer while its
+            // session is not shown: never both.
+            let shown = open
+                && app
+                    .transcript
+                    .last_mut()
+                    .filter(|t| t.status == MessageStatus::Streaming)
+                    .map(|t| t.content.push_str(&d))
+                    .is_some();
+            if let Some(l) = app.live.get_mut(&session_id) {
+                if !shown {
+                    l.text.push_str(&d);
+                }
+                l.waiting = None;
+            }
+            if open && app.scroll != Scroll::Follow {
+                app.new_below = true;
+            }
+        }
+        StreamEvent::Done(mut answer, cost) => {
+            app.live.remove(&session_id);
+            let status = crate::chat::record::status(answer.status);
+            let usage = crate::chat::record::usage(&answer);
+            if open {
+                if let Some(t) = app
+                    .transcript
+                    .iter_mut()
+                    .rev()
+                    .find(|t| t.status == MessageStatus::Streaming)
+                {
+                    // The text as saved replaces the one gathered from the deltas (moved).
+                    t.content = std::mem::take(&mut answer.text);
+                    t.status = status;
+                    t.error = answer.reason.clone();
+                    t.model = answer.model.clone();
+                    t.usage = usage;
+                    t.cost_usd = cost;
+                    t.ttft_ms = answer.ttft.map(|d| d.as_millis() as u64);
+                    t.duration_ms = Some(answer.duration.as_millis() as u64);
+                }
+            } else {
+                app.unread.insert(session_id);
+            }
+            if status != MessageStatus::Complete {
+                let why = answer.reason.unwrap_or_default();
+                app.notice(format!("answer {}: {why}", status.as_str()), Level::Warn);
+            }
+            fx.push(Effect::LoadSessions);
+        }
+        StreamEvent::Failed(e) => {
+            app.live.remove(&session_id);
+            if open
+                && let Some(t) = app
+                    .transcript
+                    .iter_mut()
+                    .rev()
+                    .find(|t| t.status == MessageStatus::Streaming)
+            {
+                t.status = MessageStatus::Error;
+                t.error = Some(e.clone());
+            }
+            let hint = if e.contains("clerk auth login") {
+                " · Ctrl+K adds a key"
+            } else {
+                ""
+            };
+            app.notice(format!("{e}{hint}"), Level::Error);
+            fx.push(Effect::LoadSessions);
+        }
+    }
+}
+
+/// Scroll the view up `n` lines (following the end stops).
+pub(super) fn scroll_up(app: &mut App, n: usize) {
+    let (lines, height) = (app.view.lines, app.view.height);
+    let max_top = lines.saturating_sub(height);
+    let top = match app.scroll {
+        Scroll::Follow => max_top,
+        Scroll::Top(t) => t,
+    };
+    app.scroll = Scroll::Top(top.saturating_sub(n));
+    if max_top == 0 {
+        app.scroll = Scroll::Follow;
+    }
+}
+
+/// Scroll the view down `n` lines (at the end it follows again).
+pub(super) fn scroll_down(app: &mut App, n: usize) {
+    if let Scroll::Top(t) = app.scroll {
+        let (lines, height) = (app.view.lines, app.view.height);
+        if t + n + height >= lines {
+            app.scroll = Scroll::Follow;
+            app.new_below = false;
+        } else {
+            app.scroll = Scroll::Top(t + n);
+        }
+    }
+}
+
+/// Esc: stop the open session's answer, else cancel the edit, else focus the input.
+pub(super) fn stop_answer(app: &mut App, fx: &mut Vec<Effect>) {
+    if let Some(id) = app.current
+        && app.live.contains_key(&id)
+    {
+        fx.push(Effect::Stop(id));
+        app.notice("stopping the answer…", Level::Info);
+    } else if app.current.is_none() && app.pending_new.is_some() {
+        app.notice(
+            "the answer is starting; press Esc again in a moment",
+            Level::Info,
+        );
+    } else if let Some(e) = app.editing.take() {
+        app.load_draft(e.draft);
+        app.notice("edit cancelled", Level::Info);
+    } else if app.focus != Focus::Input {
+        app.focus = Focus::Input;
+    }
+}
+
+/// Select the previous or next message.
+pub(super) fn select_step(app: &mut App, cmd: Command) {
+    let n = app.transcript.len();
+    if n == 0 {
+        return;
+    }
+    app.selected_turn = Some(match (cmd, app.selected_turn) {
+        (Command::SelectPrev, None) => n - 1,
+        (Command::SelectPrev, Some(i)) => i.saturating_sub(1),
+        (_, None) => n - 1,
+        (_, Some(i)) => (i + 1).min(n - 1),
+    });
+}
+
+/// Copy the target message.
+pub(super) fn copy_message(app: &mut App, fx: &mut Vec<Effect>) {
+    let turn = target_turn(app);
+    match turn {
+        Some(t) if !t.content.is_empty() => fx.push(Effect::Copy(t.content.clone())),
+        _ => app.notice("nothing to copy yet", Level::Info),
+    }
+}
+
+/// Copy code block 1 to 9 of the target message.
+pub(super) fn copy_code(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
+    let n = cmd.code_block().unwrap_or(1);
+    let turn = target_turn(app);
+    match turn.and_then(|t| code_blocks(&t.content).into_iter().nth(n - 1)) {
+        Some(code) => fx.push(Effect::Copy(code)),
+        None => app.notice(format!("there is no code block {n}"), Level::Info),
+    }
+}
+
+/// Delete the selected message (not while it streams).
+pub(super) fn delete_message(app: &mut App, fx: &mut Vec<Effect>) {
+    match app.selected_turn {
+        Some(i) if app.transcript[i].status == MessageStatus::Streaming => {
+            app.notice("stop the answer first (Esc)", Level::Info);
+        }
+        Some(i) => {
+            let turn = app.transcript.remove(i);
+            if let Some(id) = turn.id {
+                fx.push(Effect::DeleteMessage(id));
+            }
+            app.selected_turn = if app.transcript.is_empty() {
+                None
+            } else {
+                Some(i.min(app.transcript.len() - 1))
+            };
+            app.notice("message deleted", Level::Info);
+        }
+        None => app.notice(
+            "select a message first (↑/↓ in the transcript)",
+            Level::Info,
+        ),
+    }
+}
+
+/// Write the last answer again (the last question's answer, if it has none).
+pub(super) fn regenerate(app: &mut App, fx: &mut Vec<Effect>) {
+    let Some(id) = app.current else {
+        app.notice("nothing to regenerate yet", Level::Info);
+        return;
+    };
+    if app.live.contains_key(&id) {
+        app.notice("an answer is still being written", Level::Warn);
+        return;
+    }
+    if !app.setup.has_key {
+        app.ask_for_key();
+        return;
+    }
+    let replace = match app.transcript.last() {
+        Some(t) if t.role == Role::Assistant => {
+            let id = t.id;
+            app.transcript.pop();
+            id
+        }
+        Some(t) if t.role == Role::User => None,
+        _ => {
+            app.notice("nothing to regenerate yet", Level::Info);
+            return;
+        }
+    };
+    app.transcript.push(Turn::new(
+        Role::Assistant,
+        String::new(),
+        MessageStatus::Streaming,
+    ));
+    app.live.insert(id, Live::default());
+    app.scroll = Scroll::Follow;
+    fx.push(Effect::Regenerate {
+        session_id: id,
+        replace,
+        model: app.setup.model.clone(),
+    });
+}
+
+/// The fenced code blocks of a Markdown text, in order, exactly as written.
+pub fn code_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in markdown.split('\n') {
+        let t = line.trim_start();
+        match &mut current {
+            None if t.starts_with("```") || t.starts_with("~~~") => {
+                current = Some((t[..3].to_string(), String::new()));
+            }
+            Some((fence, body))
+                if t.starts_with(fence.as_str())
+                    && t.trim_start_matches(fence.chars().next().unwrap_or('`'))
+                        .trim()
+                        .is_empty() =>
+            {
+                blocks.push(std::mem::take(body).trim_end_matches('\n').to_string());
+                current = None;
+            }
+            Some((_, body)) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            None => {}
+        }
+    }
+    if let Some((_, body)) = current {
+        blocks.push(body.trim_end_matches('\n').to_string());
+    }
+    blocks
+}
+
+/// The message a copy applies to: the selected one, else the last answer.
+fn target_turn(app: &App) -> Option<&Turn> {
+    app.selected_turn
+        .and_then(|i| app.transcript.get(i))
+        .or_else(|| {
+            app.transcript
+                .iter()
+                .rev()
+                .find(|t| t.role == Role::Assistant)
+        })
+}
