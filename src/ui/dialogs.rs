@@ -1,0 +1,518 @@
+//! Every dialog drawn over the screen: keys (help, generated from the keymap), search across
+//! sessions, attaching a file, before sending (secrets, size, cost), the secrets found in a
+//! template's values, rename, delete, quit, theme, model, system prompt and the API key. The
+//! template picker and form are drawn by `forms`. Drawing only: it reads the [`App`] and the
+//! open [`Dialog`]; keys in a dialog are handled by the app.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::{Theme, centered, dialog_block, forms, open_dialog, query_line, thousands};
+use crate::app::{App, Dialog, Mode};
+use crate::format::short_tokens;
+use crate::llm::sanitize::sanitize;
+use crate::store::Role;
+
+/// What the before-sending dialog says and offers.
+fn before_send_lines(check: &crate::app::attach::Check, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let key = |k: &str, what: &str| {
+        vec![
+            Span::styled(format!(" {k} "), theme.selection.patch(theme.accent)),
+            Span::styled(format!(" {what}   "), theme.text),
+        ]
+    };
+    let money = |c: Option<f64>| match c {
+        Some(c) if c < 0.01 => format!("${c:.4}"),
+        Some(c) => format!("${c:.2}"),
+        None => "cost unknown".to_string(),
+    };
+    if !check.found.is_empty() {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "The message holds {} likely secret{}:",
+                check.found.len(),
+                if check.found.len() == 1 { "" } else { "s" }
+            ),
+            theme.warning,
+        )));
+        for f in check.found.iter().take(6) {
+            lines.push(Line::from(Span::styled(
+                format!("  line {}: {} ({})", f.line, f.label, sanitize(&f.preview)),
+                theme.text,
+            )));
+        }
+        if check.found.len() > 6 {
+            lines.push(Line::from(Span::styled(
+                format!("  and {} more", check.found.len() - 6),
+                theme.muted,
+            )));
+        }
+        match check.redact {
+            None => {
+                let mut spans = key("r", "redact them");
+                spans.extend(key("s", "send anyway"));
+                spans.extend(key("Esc", "cancel"));
+                lines.push(Line::from(spans));
+            }
+            Some(true) => lines.push(Line::from(Span::styled(
+                "  → they will be replaced with [REDACTED:kind]",
+                theme.muted,
+            ))),
+            Some(false) => lines.push(Line::from(Span::styled(
+                "  → they will be sent as they are",
+                theme.muted,
+            ))),
+        }
+        if check.parts.is_some() || check.over_limit {
+            lines.push(Line::default());
+        }
+    }
+    let secrets_open = !check.found.is_empty() && check.redact.is_none();
+    if let Some((parts, requests)) = check.parts {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "The message is {} tokens; the model takes about {}.",
+                thousands(check.tokens),
+                thousands(check.room.unwrap_or(0))
+            ),
+            theme.text,
+        )));
+        lines.push(Line::from(Span::styled(
+            format!(
+                "Read it in {parts} parts ({requests} requests, about {}), or send its first {} tokens.",
+                money(check.cost),
+                thousands(check.first_tokens())
+            ),
+            theme.text,
+        )));
+        if !secrets_open {
+            let mut spans = key("p", "read in parts");
+            spans.extend(key("f", "first tokens only"));
+            spans.extend(key("Esc", "cancel"));
+            lines.push(Line::from(spans));
+        }
+    } else if check.over_limit {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "Sending this is estimated at {} ({} tokens), above the {} limit.",
+                money(check.cost),
+                thousands(check.tokens),
+                money(Some(check.limit))
+            ),
+            theme.text,
+        )));
+        if !secrets_open {
+            let mut spans = key("y", "send");
+            spans.extend(key("Esc", "cancel"));
+            lines.push(Line::from(spans));
+        }
+    }
+    lines
+}
+
+/// Spans of a snippet whose matches are marked with U+E000…U+E001.
+fn marked(snippet: &str, theme: &Theme) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    let mut rest = sanitize(snippet).replace('\n', " ");
+    while let Some(start) = rest.find('\u{E000}') {
+        spans.push(Span::styled(rest[..start].to_string(), theme.text));
+        let after = &rest[start + '\u{E000}'.len_utf8()..];
+        let end = after.find('\u{E001}').unwrap_or(after.len());
+        spans.push(Span::styled(after[..end].to_string(), theme.highlight));
+        rest = after[(end + '\u{E001}'.len_utf8()).min(after.len())..].to_string();
+    }
+    spans.push(Span::styled(rest, theme.text));
+    spans
+}
+
+/// The help overlay's lines, generated from the keymap (two columns on wide screens).
+fn help_lines(app: &App, theme: &Theme, screen_width: u16) -> Vec<Line<'static>> {
+    let section = |modes: &[(Mode, &str)]| {
+        let mut lines: Vec<Line<'static>> = Vec::new();
+        for (mode, name) in modes {
+            lines.push(Line::from(Span::styled(name.to_string(), theme.heading)));
+            for (cmd, keys) in app.setup.keymap.bindings(*mode) {
+                // Code blocks 2–9 share one line with block 1.
+                if cmd.code_block().is_some_and(|n| n > 1) {
+                    continue;
+                }
+                let keys: Vec<String> = if cmd.code_block() == Some(1) {
+                    vec![format!(
+                        "{}…9",
+                        keys.first().map(|k| k.to_string()).unwrap_or_default()
+                    )]
+                } else {
+                    keys.iter().map(|k| k.to_string()).collect()
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  {:<18}", keys.join(", ")), theme.accent),
+                    Span::styled(cmd.describe().to_string(), theme.text),
+                ]));
+            }
+            lines.push(Line::default());
+        }
+        lines
+    };
+    let left = section(&[(Mode::Global, "Everywhere")]);
+    let right = section(&[
+        (Mode::Input, "Message box"),
+        (Mode::Sessions, "Session list"),
+        (Mode::Transcript, "Transcript"),
+    ]);
+    let mut lines = Vec::new();
+    if screen_width >= 110 {
+        for i in 0..left.len().max(right.len()) {
+            let l = left.get(i).cloned().unwrap_or_default();
+            let pad = 55usize.saturating_sub(l.width());
+            let mut spans = l.spans;
+            spans.push(Span::raw(" ".repeat(pad)));
+            if let Some(r) = right.get(i) {
+                spans.extend(r.spans.clone());
+            }
+            lines.push(Line::from(spans));
+        }
+    } else {
+        lines.extend(left);
+        lines.extend(right);
+    }
+    lines.push(Line::from(Span::styled(
+        "Keys can be changed in the config file: see docs/keybindings.md",
+        theme.muted,
+    )));
+    lines
+}
+
+/// How far the help overlay can scroll on the current screen.
+pub(super) fn help_max_scroll(app: &App, theme: &Theme) -> u16 {
+    let area = Rect::new(0, 0, app.size.0, app.size.1);
+    let lines = help_lines(app, theme, area.width);
+    let rect = centered(area, 112, lines.len() as u16 + 2);
+    let rows = Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .line_count(rect.width.saturating_sub(2)) as u16;
+    rows.saturating_sub(rect.height.saturating_sub(2))
+}
+
+pub(super) fn draw_dialog(
+    app: &App,
+    dialog: &Dialog,
+    theme: &Theme,
+    frame: &mut Frame<'_>,
+    area: Rect,
+) {
+    match dialog {
+        Dialog::Templates { query, selected } => {
+            return forms::draw_picker(app, query, *selected, theme, frame, area);
+        }
+        Dialog::Form(form) => return forms::draw_form(app, form, theme, frame, area),
+        _ => {}
+    }
+    let mut top = 0;
+    let (title, width, height, lines): (&str, u16, u16, Vec<Line<'static>>) = match dialog {
+        Dialog::Help { scroll } => {
+            let max = help_max_scroll(app, theme);
+            let title = if max > 0 {
+                "Keys · ↑↓ scroll · Esc closes"
+            } else {
+                "Keys · Esc closes"
+            };
+            let lines = help_lines(app, theme, area.width);
+            let rows = lines.len() as u16;
+            top = (*scroll).min(max);
+            (title, 112, rows, lines)
+        }
+        Dialog::Search {
+            query,
+            hits,
+            selected,
+        } => {
+            let mut lines = vec![query_line(query, theme), Line::default()];
+            if hits.is_empty() && !query.is_empty() {
+                lines.push(Line::from(Span::styled("no match", theme.muted)));
+            }
+            for (i, h) in hits.iter().enumerate() {
+                let sel = i == *selected;
+                let head = Style::default().patch(if sel {
+                    theme.selection
+                } else {
+                    Style::default()
+                });
+                let who = if h.role == Role::User {
+                    "you"
+                } else {
+                    "assistant"
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(
+                        format!(
+                            "{} {}",
+                            if sel { "▶" } else { " " },
+                            sanitize(&h.session_title)
+                        ),
+                        theme.accent.patch(head),
+                    ),
+                    Span::styled(format!(" · {who}"), theme.muted.patch(head)),
+                ]));
+                let mut spans = vec![Span::raw("   ")];
+                spans.extend(marked(&h.snippet, theme));
+                lines.push(Line::from(spans));
+            }
+            (
+                "Search all sessions · Enter opens · Esc closes",
+                90,
+                30,
+                lines,
+            )
+        }
+        Dialog::Attach(picker) => {
+            let mut lines = vec![
+                Line::from(vec![
+                    Span::styled(sanitize(&picker.path), theme.text),
+                    Span::styled("▏", theme.accent),
+                ]),
+                Line::from(Span::styled(
+                    "PDF, Word (.docx), HTML, CSV/TSV, Markdown, text or code · or @path in the message",
+                    theme.muted,
+                )),
+            ];
+            // A window of the list that keeps the highlighted entry in view.
+            const SHOWN: usize = 10;
+            let first = picker.selected.unwrap_or(0).saturating_sub(SHOWN - 1);
+            for (i, c) in picker.candidates.iter().enumerate().skip(first).take(SHOWN) {
+                let on = picker.selected == Some(i);
+                let style = if on {
+                    theme.selection.patch(theme.accent)
+                } else if c.ends_with('/') {
+                    theme.accent
+                } else {
+                    theme.text
+                };
+                lines.push(Line::from(Span::styled(
+                    format!("{} {}", if on { "▶" } else { " " }, sanitize(c)),
+                    style,
+                )));
+            }
+            if picker.candidates.len() > first + SHOWN {
+                lines.push(Line::from(Span::styled(
+                    format!("  … {} more", picker.candidates.len() - first - SHOWN),
+                    theme.muted,
+                )));
+            }
+            let rows = lines.len() as u16;
+            (
+                "Attach a file · ↑↓ pick · Enter opens or attaches · Tab completes · Esc",
+                96,
+                rows,
+                lines,
+            )
+        }
+        Dialog::TemplateSecrets(check) => {
+            let mut lines = vec![Line::from(Span::styled(
+                format!(
+                    "The values hold {} likely secret{}:",
+                    check.found.len(),
+                    if check.found.len() == 1 { "" } else { "s" }
+                ),
+                theme.warning,
+            ))];
+            for (name, f) in check.found.iter().take(6) {
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "  {name} line {}: {} ({})",
+                        f.line,
+                        f.label,
+                        sanitize(&f.preview)
+                    ),
+                    theme.text,
+                )));
+            }
+            lines.push(Line::from(Span::styled(
+                " r  redact them    s  send anyway    Esc  cancel",
+                theme.accent,
+            )));
+            let rows = lines.len() as u16;
+            ("Before running the template", 96, rows, lines)
+        }
+        Dialog::BeforeSend(check) => {
+            let lines = before_send_lines(check, theme);
+            let rows = lines.len() as u16;
+            ("Before sending", 96, rows, lines)
+        }
+        Dialog::Rename { title, .. } => (
+            "Rename session · Enter saves · Esc cancels",
+            60,
+            3,
+            vec![Line::from(vec![
+                Span::styled(sanitize(title), theme.text),
+                Span::styled("▏", theme.accent),
+            ])],
+        ),
+        Dialog::ConfirmDelete { title, .. } => (
+            "Delete session",
+            60,
+            4,
+            vec![
+                Line::from(Span::styled(
+                    format!("Delete “{}”?", sanitize(title)),
+                    theme.text,
+                )),
+                Line::from(Span::styled(
+                    "y / Enter deletes (undo for a few seconds) · n / Esc keeps it",
+                    theme.muted,
+                )),
+            ],
+        ),
+        Dialog::ConfirmQuit => (
+            "Quit",
+            64,
+            4,
+            vec![
+                Line::from(Span::styled(
+                    "An answer is still being written. Quit anyway?",
+                    theme.text,
+                )),
+                Line::from(Span::styled(
+                    "y / Enter quits (what arrived is saved) · n / Esc stays",
+                    theme.muted,
+                )),
+            ],
+        ),
+        Dialog::Themes { selected, .. } => {
+            let lines = app
+                .setup
+                .themes
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let style = if i == *selected {
+                        theme.selection.patch(theme.accent)
+                    } else {
+                        theme.text
+                    };
+                    Line::from(Span::styled(
+                        format!("{} {t}", if i == *selected { "▶" } else { " " }),
+                        style,
+                    ))
+                })
+                .collect();
+            (
+                "Theme · ↑↓ preview · Enter keeps · Esc reverts",
+                52,
+                app.setup.themes.len() as u16 + 2,
+                lines,
+            )
+        }
+        Dialog::Models { selected } => {
+            let lines = app
+                .setup
+                .models
+                .iter()
+                .enumerate()
+                .map(|(i, (name, window))| {
+                    let style = if i == *selected {
+                        theme.selection.patch(theme.accent)
+                    } else {
+                        theme.text
+                    };
+                    let ctx = window
+                        .map(|w| format!("  {} tokens", short_tokens(w)))
+                        .unwrap_or_default();
+                    Line::from(vec![
+                        Span::styled(
+                            format!(
+                                "{} {}",
+                                if i == *selected { "▶" } else { " " },
+                                sanitize(name)
+                            ),
+                            style,
+                        ),
+                        Span::styled(ctx, theme.muted),
+                    ])
+                })
+                .collect();
+            (
+                "Model · Enter chooses · Esc keeps",
+                56,
+                app.setup.models.len() as u16,
+                lines,
+            )
+        }
+        Dialog::SystemPrompt { text } => (
+            "System prompt · Enter sets (empty clears) · Esc cancels",
+            76,
+            4,
+            vec![
+                Line::from(Span::styled(
+                    "Instructions the model follows throughout this session.",
+                    theme.muted,
+                )),
+                Line::default(),
+                Line::from(vec![
+                    Span::styled(sanitize(text), theme.text),
+                    Span::styled("▏", theme.accent),
+                ]),
+            ],
+        ),
+        Dialog::Templates { .. } | Dialog::Form(_) => return,
+        Dialog::ApiKey { key, error } => {
+            let shown = if key.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "{}{}",
+                    "•".repeat(key.chars().count().saturating_sub(4).min(40)),
+                    key.chars()
+                        .rev()
+                        .take(4)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect::<String>()
+                )
+            };
+            let mut lines = vec![
+                Line::from(Span::styled(
+                    format!("Paste the API key for profile “{}”.", app.setup.profile),
+                    theme.text,
+                )),
+                Line::from(Span::styled(
+                    "It is stored in the OS keyring, never in a file.",
+                    theme.muted,
+                )),
+                Line::default(),
+                Line::from(vec![
+                    Span::styled("key › ", theme.accent),
+                    Span::styled(shown, theme.text),
+                    Span::styled("▏", theme.accent),
+                ]),
+                Line::default(),
+            ];
+            if let Some(e) = error {
+                lines.push(Line::from(Span::styled(sanitize(e), theme.error)));
+                lines.push(Line::default());
+            }
+            lines.push(Line::from(Span::styled("Enter stores · Esc continues without a key (history, search and export still work)", theme.muted)));
+            ("API key", 76, if error.is_some() { 12 } else { 9 }, lines)
+        }
+    };
+    // Room for lines that wrap in a narrow terminal (word wrapping may need a row more).
+    let inner = width
+        .min(area.width.saturating_sub(2))
+        .saturating_sub(2)
+        .max(1) as usize;
+    let wrapped: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let height = height.max(wrapped as u16);
+    let rect = centered(area, width, height + 2);
+    open_dialog(frame, rect, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(dialog_block(title, theme))
+            .wrap(Wrap { trim: false })
+            .scroll((top, 0)),
+        rect,
+    );
+}

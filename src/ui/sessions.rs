@@ -1,0 +1,88 @@
+//! The session list on the left: headings by age, one row per session with a marker (live
+//! answer, unread, pinned), the open and the selected session highlighted, the filter in the
+//! title. Drawing only: it reads the [`App`] and reports where its rows are; choosing,
+//! filtering and scrolling the list are the app's.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{Theme, clip, markdown, pane};
+use crate::app::{App, Focus, ListRow};
+use crate::llm::sanitize::sanitize;
+
+/// Draw the session list; returns where its rows are and the first row shown.
+pub(super) fn draw_sessions(
+    app: &App,
+    theme: &Theme,
+    frame: &mut Frame<'_>,
+    area: Rect,
+) -> (Rect, usize) {
+    let focused = app.focus == Focus::Sessions;
+    let title = if app.filtering || !app.filter.is_empty() {
+        format!("Sessions /{}", app.filter)
+    } else {
+        "Sessions".to_string()
+    };
+    let block = pane(&title, focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let visible = app.visible_sessions();
+    let rows = app.list_rows();
+    let width = inner.width as usize;
+    let mut lines: Vec<Line<'static>> = Vec::with_capacity(rows.len());
+    let mut selected_line = 0;
+    for row in &rows {
+        match row {
+            ListRow::Heading(h) => lines.push(Line::from(Span::styled(
+                h.to_string(),
+                theme.muted.add_modifier(Modifier::BOLD),
+            ))),
+            ListRow::Session(i) => {
+                let s = visible[*i];
+                let marker = if app.live.contains_key(&s.id) {
+                    Span::styled("↻ ", theme.warning)
+                } else if app.unread.contains(&s.id) {
+                    Span::styled("● ", theme.accent)
+                } else if s.pinned {
+                    Span::styled("◆ ", theme.muted)
+                } else {
+                    Span::raw("  ")
+                };
+                let title = clip(&sanitize(&s.title), width.saturating_sub(2));
+                let mut style = if app.current == Some(s.id) {
+                    theme.accent
+                } else {
+                    theme.text
+                };
+                if *i == app.selected && (focused || app.current == Some(s.id)) {
+                    style = style.patch(theme.selection);
+                    selected_line = lines.len();
+                }
+                let pad = width.saturating_sub(2 + markdown::display_width(&title));
+                lines.push(Line::from(vec![
+                    marker,
+                    Span::styled(format!("{title}{}", " ".repeat(pad)), style),
+                ]));
+            }
+        }
+    }
+    if visible.is_empty() {
+        let hint = if app.filter.is_empty() {
+            "no sessions yet"
+        } else {
+            "no match"
+        };
+        lines.push(Line::from(Span::styled(hint, theme.muted)));
+    }
+    let top = list_top(selected_line, inner.height as usize);
+    frame.render_widget(Paragraph::new(lines).scroll((top as u16, 0)), inner);
+    (inner, top)
+}
+
+/// The first list line shown, keeping the selected line in view.
+fn list_top(selected_line: usize, height: usize) -> usize {
+    selected_line.saturating_sub(height.saturating_sub(1))
+}

@@ -1,0 +1,179 @@
+//! The status bar (profile, model, context used, the session's cost, a notice, key hints
+//! for the focused pane) and, when a notice is too long for it, the notice on its own rows
+//! above it. Drawing only: it reads the [`App`]; notices come and go in the app.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::{Theme, clip, key_hint, markdown};
+use crate::app::keymap::Command;
+use crate::app::{App, Focus, Level, Mode};
+use crate::format::short_tokens;
+use crate::llm::sanitize::sanitize;
+
+/// The status bar's left part: profile, model, context used, the session's cost.
+fn status_left(app: &App) -> String {
+    let mut left = format!(" {} · {}", app.setup.profile, app.setup.model);
+    // The conversation so far plus what is in the box (chips counted, typed text estimated).
+    let draft = app.draft_tokens();
+    let used = match (app.context_used(), draft) {
+        (None, 0) => None,
+        (u, d) => Some(u.unwrap_or(0) + d),
+    };
+    if let (Some(used), Some(window)) = (used, app.setup.context_window) {
+        left.push_str(&format!(
+            " · {}/{} ({}%)",
+            short_tokens(used),
+            short_tokens(window),
+            used * 100 / window.max(1)
+        ));
+        if used > window {
+            left.push_str(" · in parts");
+        }
+    }
+    if let Some(c) = app.session_cost() {
+        left.push_str(&format!(
+            " · {}",
+            crate::config::models::format_usd(Some(c))
+        ));
+    }
+    if !app.setup.history {
+        left.push_str(" · history off");
+    }
+    left.push(' ');
+    left
+}
+
+/// The status bar's key hints for the focused pane.
+fn status_hints(app: &App) -> String {
+    let mode = match app.focus {
+        Focus::Input => Mode::Input,
+        Focus::Sessions => Mode::Sessions,
+        Focus::Transcript => Mode::Transcript,
+    };
+    let hints: Vec<String> = match mode {
+        Mode::Sessions => vec![
+            (Command::OpenSession, "open"),
+            (Command::RenameSession, "rename"),
+            (Command::DeleteSession, "delete"),
+            (Command::PinSession, "pin"),
+            (Command::FilterSessions, "filter"),
+        ],
+        Mode::Transcript => vec![
+            (Command::SelectPrev, "select"),
+            (Command::CopyMessage, "copy"),
+            (Command::EditMessage, "edit"),
+            (Command::Regenerate, "regenerate"),
+        ],
+        _ => vec![
+            (Command::Send, "send"),
+            (Command::Search, "search"),
+            (Command::NewSession, "new"),
+        ],
+    }
+    .into_iter()
+    .chain([(Command::Help, "help")])
+    .filter_map(|(c, what)| {
+        app.setup
+            .keymap
+            .key_for(mode, c)
+            .map(|k| format!("{k} {what}"))
+    })
+    .collect();
+    format!(" {} ", hints.join(" · "))
+}
+
+/// Rows a notice too long for the status bar takes above it (wrapped, at most 3).
+pub(super) fn notice_rows(app: &App, width: u16) -> u16 {
+    let Some(n) = &app.notice else { return 0 };
+    let total = width as usize;
+    let used =
+        markdown::display_width(&status_left(app)) + markdown::display_width(&status_hints(app));
+    if markdown::display_width(&n.text) + 2 <= total.saturating_sub(used) {
+        return 0;
+    }
+    // Word-wrapped the way the paragraph will be (a word longer than a row is cut).
+    let mut rows = 1;
+    let mut col = 0;
+    for (i, word) in n.text.split(' ').enumerate() {
+        let w = markdown::display_width(word);
+        // The first word follows the leading space; later ones a separating space.
+        let end = col + 1 + w;
+        if i > 0 && end > total {
+            rows += 1;
+            col = w.min(total);
+        } else {
+            col = end;
+        }
+    }
+    rows.clamp(1, 3)
+}
+
+/// How a notice of `level` looks.
+fn level_style(theme: &Theme, level: Level) -> Style {
+    match level {
+        Level::Info => theme.success,
+        Level::Warn => theme.warning,
+        Level::Error => theme.error,
+    }
+}
+
+/// A notice too long for the status bar, wrapped on its own rows.
+pub(super) fn draw_notice(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let Some(n) = &app.notice else { return };
+    let style = level_style(theme, n.level);
+    frame.render_widget(
+        Paragraph::new(format!(" {}", sanitize(&n.text)))
+            .style(theme.status.patch(style))
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+pub(super) fn draw_status(
+    app: &App,
+    theme: &Theme,
+    frame: &mut Frame<'_>,
+    area: Rect,
+    notice_above: bool,
+) {
+    let left = status_left(app);
+    let (middle, mstyle) = match &app.notice {
+        Some(_) if notice_above => (String::new(), theme.muted),
+        Some(n) => (n.text.clone(), level_style(theme, n.level)),
+        None if !app.setup.has_key => (
+            format!(
+                "no key: press {} to add one",
+                key_hint(app, Mode::Global, Command::AddKey)
+            ),
+            theme.warning,
+        ),
+        None => (String::new(), theme.muted),
+    };
+    let right = status_hints(app);
+    let total = area.width as usize;
+    let lw = markdown::display_width(&left);
+    let rw = markdown::display_width(&right);
+    let room = total.saturating_sub(lw + rw);
+    let right = if room == 0 && lw + rw > total {
+        String::new()
+    } else {
+        right
+    };
+    let room = total.saturating_sub(lw + markdown::display_width(&right));
+    let mid = clip(&sanitize(&middle), room.saturating_sub(2));
+    let pad = room.saturating_sub(markdown::display_width(&mid));
+    let line = Line::from(vec![
+        Span::styled(
+            clip(&left, total),
+            theme.status.add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(format!(" {mid}"), theme.status.patch(mstyle)),
+        Span::styled(" ".repeat(pad.saturating_sub(1)), theme.status),
+        Span::styled(right, theme.status),
+    ]);
+    frame.render_widget(Paragraph::new(line).style(theme.status), area);
+}
