@@ -76,6 +76,9 @@ class App:
         self.start = time.perf_counter()
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
+            # The size is set before clerk starts: set from the parent, it can arrive before
+            # clerk listens for SIGWINCH, and clerk would wait at "terminal too small".
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
             os.execve(clerk, [clerk], env)
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.buf = b""

@@ -66,6 +66,9 @@ pub fn reserve(max_output: Option<u64>, info: &ModelInfo) -> u64 {
         .min(info.context_window.unwrap_or(u64::MAX) / 4)
 }
 
+/// Messages up to this size are not counted when fitting: their bytes bound their tokens.
+pub const SHORT_BYTES: usize = 2048;
+
 /// Fit the conversation into `window` less `reserve`, counting with `count` only the
 /// messages whose tokens are not known. The counts made are returned with their rows, so
 /// the caller can keep them with the stored messages.
@@ -77,6 +80,12 @@ pub fn fit(
 ) -> (Result<Fitted, TooLong>, Vec<(MessageId, u64)>) {
     let counted = std::cell::RefCell::new(Vec::new());
     let fitted = context::fit_known(&c.messages, &c.tokens, window, reserve, &|i, text| {
+        // A short text is bounded by its bytes (a token is at least one byte): loading the
+        // tokenizer (~0.2 s and tens of MB) for a one-line question would cost more than
+        // the few hundred tokens of room the bound gives away. Bounds are not kept.
+        if text.len() <= SHORT_BYTES {
+            return text.len() as u64;
+        }
         let n = count(text);
         if let Some(Some(row)) = c.rows.get(i) {
             counted.borrow_mut().push((*row, n));
@@ -222,29 +231,29 @@ mod tests {
     #[test]
     fn known_counts_are_used_and_only_unknown_messages_are_counted() {
         let mut c = Conversation::default();
-        c.push(ChatRole::User, "x".repeat(400), Some(100), Some(1));
-        c.push(ChatRole::Assistant, "y".repeat(400), Some(100), Some(2));
-        c.push(ChatRole::User, "z".repeat(400), None, Some(3));
-        c.push(ChatRole::Assistant, "w".repeat(400), Some(100), Some(4));
+        c.push(ChatRole::User, "x".repeat(4000), Some(1000), Some(1));
+        c.push(ChatRole::Assistant, "y".repeat(4000), Some(1000), Some(2));
+        c.push(ChatRole::User, "z".repeat(4000), None, Some(3));
+        c.push(ChatRole::Assistant, "w".repeat(4000), Some(1000), Some(4));
         c.push(ChatRole::User, "new question".into(), None, None);
         let calls = std::cell::Cell::new(0);
         let count = |t: &str| {
             calls.set(calls.get() + 1);
             t.len() as u64 / 4
         };
-        // 5 messages of 100 tokens each (+ overhead) do not fit 400; the newest always goes.
-        let (fitted, counted) = fit(&c, Some(800), 400, &count);
+        // 4 messages of 1,000 tokens each (+ overhead) do not fit 4,000; the newest goes.
+        let (fitted, counted) = fit(&c, Some(8000), 4000, &count);
         let f = fitted.unwrap();
         assert_eq!(f.omitted, 2, "the oldest turn is left out");
         assert_eq!(
             counted,
-            vec![(3, 100)],
+            vec![(3, 1000)],
             "only the row without a count was counted and is reported"
         );
         assert_eq!(
             calls.get(),
-            2,
-            "the new question and row 3; never the rows with counts"
+            1,
+            "row 3 only: never the rows with counts, nor a short question (its bytes bound it)"
         );
         assert_eq!(
             left_out_notice(f.omitted).unwrap(),

@@ -955,3 +955,114 @@ fn the_layout_reported_after_a_frame_is_where_things_were_drawn() {
     assert_eq!(narrow.view.panes.sidebar, None);
     assert_eq!(narrow.view.list, None);
 }
+
+/// A terminal and a render cache kept across frames, as the runtime keeps them.
+struct Screen {
+    terminal: Terminal<TestBackend>,
+    cache: RenderCache,
+}
+
+impl Screen {
+    fn new(w: u16, h: u16) -> Screen {
+        Screen {
+            terminal: Terminal::new(TestBackend::new(w, h)).unwrap(),
+            cache: RenderCache::default(),
+        }
+    }
+
+    /// Draw, report the layout to the app, and return the transcript pane's inner rows.
+    fn frame(&mut self, app: &mut App) -> Vec<String> {
+        let mut view = crate::app::View::default();
+        let cache = &mut self.cache;
+        let buf = self
+            .terminal
+            .draw(|f| view = render(app, &Theme::default_theme(), cache, f))
+            .unwrap()
+            .buffer
+            .clone();
+        update(app, Msg::Layout(view));
+        let pane = app.view.panes.transcript;
+        (pane.y + 1..pane.y + pane.height - 1)
+            .map(|y| {
+                (pane.x + 1..pane.x + pane.width - 1)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// A long session: questions and answers of many shapes (prose, Chinese, code, tables).
+fn long_session(app: &mut App, n: i64) {
+    long_session_ending(app, n, "end of answer")
+}
+
+fn long_session_ending(app: &mut App, n: i64, end: &str) {
+    let messages = (0..n)
+        .map(|i| {
+            let answer = format!(
+                "Answer {i}.\n\n{}\n\n{}\n\n{end} {i}",
+                "The travel policy covers hotels, meals and flights. ".repeat((i % 7 + 1) as usize),
+                if i % 3 == 0 { ANSWER } else { "差旅报销需要发票。" }
+            );
+            if i % 2 == 0 {
+                msg(i, Role::User, &format!("Question {i}: {}", "why? ".repeat((i % 5) as usize)), MessageStatus::Complete)
+            } else {
+                msg(i, Role::Assistant, &answer, MessageStatus::Complete)
+            }
+        })
+        .collect();
+    open_transcript(app, messages);
+}
+
+#[test]
+fn a_long_transcript_is_drawn_only_near_the_view() {
+    let mut app = base_app(100, 30);
+    long_session(&mut app, 400);
+    let mut screen = Screen::new(100, 30);
+    let rows = screen.frame(&mut app).join("\n");
+    assert!(rows.contains("end of answer 399"), "the end is shown:\n{rows}");
+    let drawn = screen.cache.drawn();
+    assert!(drawn < 40, "{drawn} of 400 messages were laid out for one screen");
+    assert_eq!(app.view.starts.len(), 400, "every message has a place");
+    // Home goes to the top: the first message is drawn, the end is let go.
+    app.scroll = crate::app::Scroll::Top(0);
+    let rows = screen.frame(&mut app).join("\n");
+    assert!(rows.contains("Question 0"), "{rows}");
+    assert!(screen.cache.drawn() < 80);
+}
+
+#[test]
+fn scrolling_up_a_long_transcript_moves_it_one_line_at_a_time() {
+    // Heights of messages above the view are estimates until they come near; when they
+    // become exact, what is on screen must not jump.
+    for (w, h, end) in [(80, 24, ""), (80, 24, "end of answer"), (60, 20, "—"), (120, 40, "")] {
+        scroll_up_one_line_at_a_time(w, h, end);
+    }
+}
+
+fn scroll_up_one_line_at_a_time(w: u16, h: u16, end: &str) {
+    let mut app = base_app(w, h);
+    long_session_ending(&mut app, 40, end);
+    let mut screen = Screen::new(w, h);
+    let mut before = screen.frame(&mut app);
+    let mut seen_first = false;
+    for step in 0..3000 {
+        // One line up from where the view was drawn (as the wheel does, a line at a time).
+        app.scroll = crate::app::Scroll::Top(app.view.top.saturating_sub(1));
+        let after = screen.frame(&mut app);
+        if after == before {
+            seen_first = after.iter().any(|r| r.contains("Question 0"));
+            break;
+        }
+        assert_eq!(
+            &after[1..],
+            &before[..before.len() - 1],
+            "{w}x{h} step {step}: the view must move down by exactly one line\nbefore:\n{}\nafter:\n{}",
+            before.join("\n"),
+            after.join("\n")
+        );
+        before = after;
+    }
+    assert!(seen_first, "scrolling ends at the first message");
+}

@@ -22,13 +22,26 @@ use crate::app::{App, Focus, Mode, Scroll, Turn, View};
 use crate::llm::sanitize::sanitize;
 use crate::store::{MessageStatus, Role};
 
-/// One message's drawn lines and what they were drawn from.
-#[derive(Debug)]
-struct CachedTurn {
+/// What a message's drawing depends on besides the width and theme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
     len: usize,
     status: MessageStatus,
     selected: bool,
+}
+
+/// One message's drawn lines.
+#[derive(Debug)]
+struct CachedTurn {
+    stamp: Stamp,
     lines: Rc<Vec<Line<'static>>>,
+}
+
+/// One message's height in rows: exact once drawn, estimated before.
+#[derive(Debug, Clone, Copy)]
+struct Height {
+    stamp: Stamp,
+    rows: usize,
 }
 
 /// The stable part of a streaming answer, rendered once.
@@ -40,13 +53,34 @@ struct StreamPrefix {
     blocks: usize,
 }
 
-/// Wrapped lines of each message, per width and theme.
+/// A message's identity in the cache: its row id, or its place while it has none.
+type TurnKey = (usize, Option<i64>);
+
+/// What is kept between frames: the drawn lines of the messages in and near the view (a
+/// long transcript is never laid out whole), every message's height (exact once drawn,
+/// estimated before), and the message at the top of the last frame, so the view stays
+/// still when heights above it become exact.
 #[derive(Debug, Default)]
 pub struct RenderCache {
-    key: (u16, String),
+    key: (u16, String, Option<i64>),
     stream: Option<StreamPrefix>,
-    turns: HashMap<(usize, Option<i64>), CachedTurn>,
+    turns: HashMap<TurnKey, CachedTurn>,
+    heights: HashMap<TurnKey, Height>,
+    /// The message at the top of the last frame and where it started then.
+    anchor: Option<(TurnKey, usize)>,
 }
+
+impl RenderCache {
+    /// How many messages have drawn lines kept (the rest have only a height).
+    pub fn drawn(&self) -> usize {
+        self.turns.len()
+    }
+}
+
+/// Messages this many view heights above and below the view are drawn ahead; lines further
+/// away are dropped (their heights are kept).
+const MARGIN_VIEWS: usize = 1;
+const KEEP_VIEWS: usize = 3;
 
 /// Wrap `text` two cells in from the left, every line indented alike.
 fn indented(text: &str, width: u16, style: Style) -> Vec<Line<'static>> {
@@ -253,6 +287,73 @@ fn turn_lines(
     lines
 }
 
+/// A message's height without drawing it: the rows its lines would take at `width` (a
+/// close estimate; the real height replaces it once the message comes near the view).
+fn estimate_rows(turn: &Turn, width: u16) -> usize {
+    let body = width.saturating_sub(2).max(10) as usize;
+    let collapsed;
+    let (shown, hidden) = match turn.role {
+        Role::User => {
+            collapsed = collapse_documents(&turn.content);
+            folded(&collapsed)
+        }
+        _ => (turn.content.as_str(), 0),
+    };
+    let rows: usize = shown
+        .lines()
+        .map(|l| markdown::display_width(l).div_ceil(body).max(1))
+        .sum();
+    let trailer = match turn.role {
+        Role::Assistant => 1 + usize::from(turn.status != MessageStatus::Complete),
+        _ => 0,
+    };
+    // The header, the body, a "not shown" line, the status and usage lines, a blank line.
+    1 + rows + usize::from(hidden > 0) + trailer + 1
+}
+
+/// The first line of each message and the total, from the heights.
+fn starts_of(heights: &[usize]) -> (Vec<usize>, usize) {
+    let mut starts = Vec::with_capacity(heights.len());
+    let mut total = 0;
+    for h in heights {
+        starts.push(total);
+        total += h;
+    }
+    (starts, total)
+}
+
+/// The line at the top of the view: following the end, kept on the selected message, or
+/// where the user scrolled to — moved by as much as the message at the top of the last frame
+/// moved (heights above it became exact), so what is on screen stays still.
+fn top_line(
+    scroll: Scroll,
+    selected: Option<usize>,
+    starts: &[usize],
+    total: usize,
+    height: usize,
+    shift: isize,
+) -> usize {
+    let max_top = total.saturating_sub(height);
+    let mut top = match scroll {
+        Scroll::Follow => max_top,
+        Scroll::Top(t) => t.saturating_add_signed(shift).min(max_top),
+    };
+    if let (Some(sel), Scroll::Follow) = (selected, scroll)
+        && let Some(&start) = starts.get(sel)
+        && (start < top || start >= top + height)
+    {
+        top = start.min(max_top);
+    }
+    top
+}
+
+/// The messages whose lines overlap `from..to`.
+fn overlapping(starts: &[usize], total: usize, from: usize, to: usize) -> std::ops::Range<usize> {
+    let first = starts.partition_point(|&s| s <= from).saturating_sub(1);
+    let end = starts.partition_point(|&s| s < to.min(total.max(1)));
+    first..end.max(first)
+}
+
 pub(super) fn draw_transcript(
     app: &App,
     theme: &Theme,
@@ -272,45 +373,14 @@ pub(super) fn draw_transcript(
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = inner.width;
-    if cache.key != (width, theme.name.clone()) {
-        cache.key = (width, theme.name.clone());
+    // Another width, theme or session: nothing drawn before applies.
+    let key = (width, theme.name.clone(), app.current);
+    if cache.key != key {
+        cache.key = key;
         cache.turns.clear();
+        cache.heights.clear();
         cache.stream = None;
-    }
-    let mut all: Vec<Rc<Vec<Line<'static>>>> = Vec::with_capacity(app.transcript.len());
-    let mut starts = Vec::with_capacity(app.transcript.len());
-    let mut total = 0;
-    for (i, t) in app.transcript.iter().enumerate() {
-        let key = (
-            if t.id.is_some() { 0 } else { i },
-            t.id.or(Some(-(i as i64))),
-        );
-        let selected = app.selected_turn == Some(i);
-        let hit = cache
-            .turns
-            .get(&key)
-            .filter(|c| c.len == t.content.len() && c.status == t.status && c.selected == selected);
-        let lines = match hit {
-            Some(c) => c.lines.clone(),
-            None => {
-                let mut l = turn_lines(app, t, width, theme, &mut cache.stream);
-                if selected && let Some(first) = l.first_mut() {
-                    *first = first.clone().patch_style(theme.selection);
-                }
-                let rc = Rc::new(l);
-                let entry = CachedTurn {
-                    len: t.content.len(),
-                    status: t.status,
-                    selected,
-                    lines: rc.clone(),
-                };
-                cache.turns.insert(key, entry);
-                rc
-            }
-        };
-        starts.push(total);
-        total += lines.len();
-        all.push(lines);
+        cache.anchor = None;
     }
     // A saved session with nothing to show is still loading: no welcome hint flashing.
     if app.transcript.is_empty() && app.current.is_some() {
@@ -343,27 +413,123 @@ pub(super) fn draw_transcript(
         };
     }
     let height = inner.height as usize;
-    let max_top = total.saturating_sub(height);
-    let mut top = match app.scroll {
-        Scroll::Follow => max_top,
-        Scroll::Top(t) => t.min(max_top),
+    let keys: Vec<TurnKey> = app
+        .transcript
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            (
+                if t.id.is_some() { 0 } else { i },
+                t.id.or(Some(-(i as i64))),
+            )
+        })
+        .collect();
+    let stamp = |i: usize| {
+        let t = &app.transcript[i];
+        Stamp {
+            len: t.content.len(),
+            status: t.status,
+            selected: app.selected_turn == Some(i),
+        }
     };
-    if let (Some(sel), Scroll::Follow) = (app.selected_turn, app.scroll)
-        && let Some(&start) = starts.get(sel)
-        && (start < top || start >= top + height)
-    {
-        top = start.min(max_top);
+    // Every message's height: exact where drawn, estimated elsewhere.
+    let mut rows: Vec<usize> = (0..keys.len())
+        .map(|i| {
+            let st = stamp(i);
+            match cache.heights.get(&keys[i]) {
+                Some(h) if h.stamp == st => h.rows,
+                _ => {
+                    let rows = estimate_rows(&app.transcript[i], width);
+                    cache.heights.insert(keys[i], Height { stamp: st, rows });
+                    rows
+                }
+            }
+        })
+        .collect();
+    let (mut starts, mut total) = starts_of(&rows);
+    let anchored = |starts: &[usize], anchor: Option<(TurnKey, usize)>| -> isize {
+        anchor
+            .and_then(|(k, was)| {
+                keys.iter()
+                    .position(|x| *x == k)
+                    .map(|i| starts[i] as isize - was as isize)
+            })
+            .unwrap_or(0)
+    };
+    let shift = anchored(&starts, cache.anchor);
+    let mut top = top_line(app.scroll, app.selected_turn, &starts, total, height, shift);
+    // Draw the messages in and near the view; each drawing makes a height exact, which can
+    // move the view (following the end), so repeat until nothing new is drawn.
+    for _ in 0..8 {
+        let margin = height * MARGIN_VIEWS;
+        let near = overlapping(
+            &starts,
+            total,
+            top.saturating_sub(margin),
+            top + height + margin,
+        );
+        let mut drew = false;
+        // The message at the top, before heights change: the view stays on it.
+        let before = overlapping(&starts, total, top, top + 1).start;
+        let before = (
+            keys.get(before).copied(),
+            starts.get(before).copied().unwrap_or(0),
+        );
+        for i in near {
+            let st = stamp(i);
+            if cache.turns.get(&keys[i]).is_some_and(|c| c.stamp == st) {
+                continue;
+            }
+            let t = &app.transcript[i];
+            let mut l = turn_lines(app, t, width, theme, &mut cache.stream);
+            if st.selected
+                && let Some(first) = l.first_mut()
+            {
+                *first = first.clone().patch_style(theme.selection);
+            }
+            rows[i] = l.len();
+            cache.heights.insert(
+                keys[i],
+                Height {
+                    stamp: st,
+                    rows: l.len(),
+                },
+            );
+            cache.turns.insert(
+                keys[i],
+                CachedTurn {
+                    stamp: st,
+                    lines: Rc::new(l),
+                },
+            );
+            drew = true;
+        }
+        if !drew {
+            break;
+        }
+        (starts, total) = starts_of(&rows);
+        let shift = match before {
+            (Some(k), was) => anchored(&starts, Some((k, was))),
+            _ => 0,
+        };
+        let scroll = match app.scroll {
+            Scroll::Top(_) => Scroll::Top(top),
+            follow => follow,
+        };
+        top = top_line(scroll, app.selected_turn, &starts, total, height, shift);
     }
     // Copy only the visible lines.
     let mut visible: Vec<Line<'static>> = Vec::with_capacity(height);
-    for (lines, &start) in all.iter().zip(&starts) {
-        let end = start + lines.len();
-        if end <= top || start >= top + height {
+    for i in overlapping(&starts, total, top, top + height) {
+        let Some(c) = cache.turns.get(&keys[i]) else {
             continue;
-        }
+        };
+        let (start, lines) = (starts[i], &c.lines);
         let from = top.saturating_sub(start);
-        let to = (top + height - start).min(lines.len());
-        visible.extend(lines[from..to].iter().cloned());
+        let to = (top + height).saturating_sub(start).min(lines.len());
+        if from < to {
+            visible.extend(lines[from..to].iter().cloned());
+        }
     }
     frame.render_widget(Paragraph::new(visible), inner);
     if app.new_below && app.scroll != Scroll::Follow {
@@ -377,6 +543,21 @@ pub(super) fn draw_transcript(
         };
         frame.render_widget(Paragraph::new(Span::styled(tag, theme.highlight)), r);
     }
+    // Keep the lines of what is near; forget what is far (and what left the transcript).
+    let keep = overlapping(
+        &starts,
+        total,
+        top.saturating_sub(height * KEEP_VIEWS),
+        top + height * (KEEP_VIEWS + 1),
+    );
+    let near: std::collections::HashSet<TurnKey> = keys[keep].iter().copied().collect();
+    cache.turns.retain(|k, _| near.contains(k));
+    if cache.heights.len() > keys.len() {
+        let all: std::collections::HashSet<TurnKey> = keys.iter().copied().collect();
+        cache.heights.retain(|k, _| all.contains(k));
+    }
+    let at_top = overlapping(&starts, total, top, top + 1).start;
+    cache.anchor = keys.get(at_top).map(|k| (*k, starts[at_top]));
     View {
         lines: total,
         height,
