@@ -79,19 +79,28 @@ pub fn fit(
     count: &dyn Fn(&str) -> u64,
 ) -> (Result<Fitted, TooLong>, Vec<(MessageId, u64)>) {
     let counted = std::cell::RefCell::new(Vec::new());
-    let fitted = context::fit_known(&c.messages, &c.tokens, window, reserve, &|i, text| {
-        // A short text is bounded by its bytes (a token is at least one byte): loading the
-        // tokenizer (~0.2 s and tens of MB) for a one-line question would cost more than
-        // the few hundred tokens of room the bound gives away. Bounds are not kept.
-        if text.len() <= SHORT_BYTES {
-            return text.len() as u64;
-        }
+    let exact = |i: usize, text: &str| {
         let n = count(text);
         if let Some(Some(row)) = c.rows.get(i) {
             counted.borrow_mut().push((*row, n));
         }
         n
+    };
+    // A short text is first bounded by its bytes (a token is at least one byte): loading the
+    // tokenizer (~0.2 s and tens of MB) for a one-line question would cost more than the few
+    // hundred tokens of room the bound gives away. Bounds are not kept. When the bounds
+    // alone make the message too long (a small window), it is counted after all.
+    let bounded = context::fit_known(&c.messages, &c.tokens, window, reserve, &|i, text| {
+        if text.len() <= SHORT_BYTES {
+            text.len() as u64
+        } else {
+            exact(i, text)
+        }
     });
+    let fitted = match bounded {
+        Err(_) => context::fit_known(&c.messages, &c.tokens, window, reserve, &exact),
+        ok => ok,
+    };
     (fitted, counted.into_inner())
 }
 

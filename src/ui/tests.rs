@@ -1003,10 +1003,19 @@ fn long_session_ending(app: &mut App, n: i64, end: &str) {
             let answer = format!(
                 "Answer {i}.\n\n{}\n\n{}\n\n{end} {i}",
                 "The travel policy covers hotels, meals and flights. ".repeat((i % 7 + 1) as usize),
-                if i % 3 == 0 { ANSWER } else { "差旅报销需要发票。" }
+                if i % 3 == 0 {
+                    ANSWER
+                } else {
+                    "差旅报销需要发票。"
+                }
             );
             if i % 2 == 0 {
-                msg(i, Role::User, &format!("Question {i}: {}", "why? ".repeat((i % 5) as usize)), MessageStatus::Complete)
+                msg(
+                    i,
+                    Role::User,
+                    &format!("Question {i}: {}", "why? ".repeat((i % 5) as usize)),
+                    MessageStatus::Complete,
+                )
             } else {
                 msg(i, Role::Assistant, &answer, MessageStatus::Complete)
             }
@@ -1021,9 +1030,15 @@ fn a_long_transcript_is_drawn_only_near_the_view() {
     long_session(&mut app, 400);
     let mut screen = Screen::new(100, 30);
     let rows = screen.frame(&mut app).join("\n");
-    assert!(rows.contains("end of answer 399"), "the end is shown:\n{rows}");
+    assert!(
+        rows.contains("end of answer 399"),
+        "the end is shown:\n{rows}"
+    );
     let drawn = screen.cache.drawn();
-    assert!(drawn < 40, "{drawn} of 400 messages were laid out for one screen");
+    assert!(
+        drawn < 40,
+        "{drawn} of 400 messages were laid out for one screen"
+    );
     assert_eq!(app.view.starts.len(), 400, "every message has a place");
     // Home goes to the top: the first message is drawn, the end is let go.
     app.scroll = crate::app::Scroll::Top(0);
@@ -1036,7 +1051,12 @@ fn a_long_transcript_is_drawn_only_near_the_view() {
 fn scrolling_up_a_long_transcript_moves_it_one_line_at_a_time() {
     // Heights of messages above the view are estimates until they come near; when they
     // become exact, what is on screen must not jump.
-    for (w, h, end) in [(80, 24, ""), (80, 24, "end of answer"), (60, 20, "—"), (120, 40, "")] {
+    for (w, h, end) in [
+        (80, 24, ""),
+        (80, 24, "end of answer"),
+        (60, 20, "—"),
+        (120, 40, ""),
+    ] {
         scroll_up_one_line_at_a_time(w, h, end);
     }
 }
