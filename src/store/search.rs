@@ -18,8 +18,9 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, params};
 
+use super::rows::text_to_role;
 use super::types::{MessageId, SearchHit};
-use super::{Store, StoreError, text_to_role};
+use super::{Store, StoreError};
 
 /// The zero-width space put around every CJK character in the index.
 pub(super) const ZWSP: char = '\u{200B}';

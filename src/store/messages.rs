@@ -1,0 +1,409 @@
+//! Messages: adding them, the partial text of an answer still streaming, finishing it,
+//! their sizes in tokens, reading them back, and deleting one or a session's tail.
+//!
+//! It must not write to the search index from `update_partial` (that runs every second while
+//! an answer streams), and must not index a message before its status is final.
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use super::rows::{MESSAGE_COLUMNS, db_u64, row_to_message};
+use super::search;
+use super::types::{Message, MessageFinish, MessageId, MessageStatus, NewMessage, Role, SessionId};
+use super::{Store, StoreError};
+
+impl Store {
+    /// Adds a message and commits at once. Bumps the session's updated time
+    /// and message count; a message with a final status is searchable
+    /// straight away, a streaming one once finished.
+    pub fn add_message(&mut self, new: &NewMessage) -> Result<MessageId, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
+            "UPDATE sessions SET updated_ms = ?2, message_count = message_count + 1
+             WHERE id = ?1",
+            params![new.session_id, new.now_ms],
+        )?;
+        if n == 0 {
+            return Err(StoreError::SessionNotFound(new.session_id));
+        }
+        tx.execute(
+            "INSERT INTO messages (session_id, role, content, status, model, created_ms,
+                                   writer_pid)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                new.session_id,
+                new.role.as_str(),
+                new.content,
+                new.status.as_str(),
+                new.model,
+                new.now_ms,
+                (!new.status.is_final()).then(std::process::id)
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        if new.status.is_final() {
+            search::index_message(&tx, id, &new.content)?;
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Saves the partial text of an answer that is still streaming. Cheap:
+    /// one row update, no search index. Ignored (Ok) when the message is no
+    /// longer streaming, so a late partial write never overwrites a final
+    /// text; an error if the message does not exist.
+    pub fn update_partial(&mut self, id: MessageId, content: &str) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE messages SET content = ?2 WHERE id = ?1 AND status = 'streaming'",
+        )?;
+        if stmt.execute(params![id, content])? > 0 {
+            return Ok(());
+        }
+        let mut exists = self
+            .conn
+            .prepare_cached("SELECT 1 FROM messages WHERE id = ?1")?;
+        if exists.exists([id])? {
+            Ok(())
+        } else {
+            Err(StoreError::MessageNotFound(id))
+        }
+    }
+
+    /// Writes the final state of a message (text, status, reason, usage,
+    /// cost, timings), makes it searchable and bumps its session's updated
+    /// time, in one transaction.
+    pub fn finish_message(
+        &mut self,
+        id: MessageId,
+        finish: &MessageFinish,
+    ) -> Result<(), StoreError> {
+        if !finish.status.is_final() {
+            return Err(StoreError::NotFinal {
+                id,
+                status: finish.status,
+            });
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let session_id: Option<SessionId> = tx
+            .query_row(
+                "UPDATE messages SET content = ?2, status = ?3, error = ?4, tokens_in = ?5,
+                     tokens_cached = ?6, tokens_out = ?7, cost_usd = ?8, ttft_ms = ?9,
+                     duration_ms = ?10
+                 WHERE id = ?1 RETURNING session_id",
+                params![
+                    id,
+                    finish.content,
+                    finish.status.as_str(),
+                    finish.error,
+                    db_u64(finish.usage.tokens_in),
+                    db_u64(finish.usage.tokens_cached),
+                    db_u64(finish.usage.tokens_out),
+                    finish.cost_usd,
+                    db_u64(finish.ttft_ms),
+                    db_u64(finish.duration_ms)
+                ],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let Some(session_id) = session_id else {
+            return Err(StoreError::MessageNotFound(id));
+        };
+        tx.execute(
+            "UPDATE sessions SET updated_ms = ?2 WHERE id = ?1",
+            params![session_id, finish.now_ms],
+        )?;
+        search::index_message(&tx, id, &finish.content)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Keeps messages' sizes in tokens (unknown rows are skipped), in one transaction.
+    pub fn set_tokens(&mut self, counts: &[(MessageId, u64)]) -> Result<(), StoreError> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached("UPDATE messages SET tokens = ?2 WHERE id = ?1")?;
+            for (id, n) in counts {
+                stmt.execute(params![id, db_u64(Some(*n))])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The messages of a session in the order they were added (empty if the
+    /// session does not exist).
+    pub fn messages(&self, session_id: SessionId) -> Result<Vec<Message>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([session_id], row_to_message)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The message with this id, if it exists.
+    pub fn message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"
+        ))?;
+        Ok(stmt.query_row([id], row_to_message).optional()?)
+    }
+
+    /// Deletes one message (and its search entry); false if it does not exist.
+    pub fn delete_message(&mut self, id: MessageId) -> Result<bool, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let session: Option<SessionId> = tx
+            .query_row(
+                "DELETE FROM messages WHERE id = ?1 RETURNING session_id",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(sid) = session {
+            tx.execute(
+                "UPDATE sessions SET message_count = message_count - 1 WHERE id = ?1",
+                [sid],
+            )?;
+        }
+        tx.commit()?;
+        Ok(session.is_some())
+    }
+
+    /// Adds the empty row of an answer about to stream from `model`.
+    pub fn add_streaming_answer(
+        &mut self,
+        session_id: SessionId,
+        model: &str,
+        now_ms: i64,
+    ) -> Result<MessageId, StoreError> {
+        self.add_message(&NewMessage {
+            session_id,
+            role: Role::Assistant,
+            content: String::new(),
+            status: MessageStatus::Streaming,
+            model: Some(model.to_string()),
+            now_ms,
+        })
+    }
+
+    /// Deletes a message and every later message of its session (edit and resend);
+    /// returns how many were deleted.
+    pub fn delete_messages_from(&mut self, id: MessageId) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let session: Option<SessionId> = tx
+            .query_row("SELECT session_id FROM messages WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let Some(sid) = session else {
+            return Ok(0);
+        };
+        let n = tx.execute(
+            "DELETE FROM messages WHERE session_id = ?1 AND id >= ?2",
+            params![sid, id],
+        )?;
+        tx.execute(
+            "UPDATE sessions SET message_count = message_count - ?2 WHERE id = ?1",
+            params![sid, n as i64],
+        )?;
+        tx.commit()?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{new_message, new_session, streaming};
+    use super::super::types::Usage;
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_in_order() {
+        let mut s = Store::open_in_memory().unwrap();
+        let a = s.create_session(&new_session("Chat", 100)).unwrap();
+        let other = s.create_session(&new_session("Other", 100)).unwrap();
+        let sys = s
+            .add_message(&new_message(a, Role::System, "Be brief.", 110))
+            .unwrap();
+        let user = s
+            .add_message(&new_message(a, Role::User, "What is 2+2? 你好", 120))
+            .unwrap();
+        s.add_message(&new_message(other, Role::User, "elsewhere", 125))
+            .unwrap();
+        let answer = s
+            .add_message(&NewMessage {
+                session_id: a,
+                role: Role::Assistant,
+                content: "4".into(),
+                status: MessageStatus::Truncated,
+                model: Some("gpt-test".into()),
+                now_ms: 130,
+            })
+            .unwrap();
+        let list = s.messages(a).unwrap();
+        assert_eq!(
+            list.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![sys, user, answer]
+        );
+        assert_eq!(list[0].role, Role::System);
+        assert_eq!(list[1].content, "What is 2+2? 你好");
+        assert_eq!(
+            list[2],
+            Message {
+                id: answer,
+                session_id: a,
+                role: Role::Assistant,
+                content: "4".into(),
+                status: MessageStatus::Truncated,
+                error: None,
+                model: Some("gpt-test".into()),
+                usage: Usage::default(),
+                cost_usd: None,
+                ttft_ms: None,
+                duration_ms: None,
+                created_ms: 130,
+                tokens: None,
+            }
+        );
+        assert_eq!(s.message(user).unwrap().as_ref(), Some(&list[1]));
+        assert_eq!(s.message(9999).unwrap(), None);
+
+        // A message for a session that does not exist is refused and
+        // changes nothing.
+        let err = s
+            .add_message(&new_message(9999, Role::User, "lost", 140))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::SessionNotFound(9999)), "{err}");
+        assert_eq!(s.list_sessions(None, false).unwrap()[0].message_count, 3);
+    }
+
+    #[test]
+    fn update_partial_then_finish() {
+        let mut s = Store::open_in_memory().unwrap();
+        let a = s.create_session(&new_session("Chat", 100)).unwrap();
+        let id = s.add_message(&streaming(a, 200)).unwrap();
+        assert_eq!(
+            s.message(id).unwrap().unwrap().status,
+            MessageStatus::Streaming
+        );
+        s.update_partial(id, "Hel").unwrap();
+        s.update_partial(id, "Hello, wor").unwrap();
+        let partial = s.message(id).unwrap().unwrap();
+        assert_eq!(partial.content, "Hello, wor");
+        assert_eq!(partial.status, MessageStatus::Streaming);
+
+        let finish = MessageFinish {
+            content: "Hello, world".into(),
+            status: MessageStatus::Interrupted,
+            error: Some("cancelled by the user".into()),
+            usage: Usage {
+                tokens_in: Some(120),
+                tokens_cached: Some(64),
+                tokens_out: Some(3),
+            },
+            cost_usd: Some(0.00125),
+            ttft_ms: Some(350),
+            duration_ms: Some(1_200),
+            now_ms: 900,
+        };
+        s.finish_message(id, &finish).unwrap();
+        let done = s.message(id).unwrap().unwrap();
+        assert_eq!(
+            done,
+            Message {
+                id,
+                session_id: a,
+                role: Role::Assistant,
+                content: "Hello, world".into(),
+                status: MessageStatus::Interrupted,
+                error: Some("cancelled by the user".into()),
+                model: Some("gpt-test".into()),
+                usage: finish.usage,
+                cost_usd: Some(0.00125),
+                ttft_ms: Some(350),
+                duration_ms: Some(1_200),
+                created_ms: 200,
+                tokens: None,
+            }
+        );
+        assert_eq!(s.session(a).unwrap().unwrap().updated_ms, 900);
+
+        // A late partial write does not overwrite the final text.
+        s.update_partial(id, "Hello, wo").unwrap();
+        assert_eq!(s.message(id).unwrap().unwrap().content, "Hello, world");
+
+        // Mistakes are reported.
+        assert!(matches!(
+            s.update_partial(9999, "x"),
+            Err(StoreError::MessageNotFound(9999))
+        ));
+        assert!(matches!(
+            s.finish_message(9999, &finish),
+            Err(StoreError::MessageNotFound(9999))
+        ));
+        let still = MessageFinish {
+            status: MessageStatus::Streaming,
+            ..finish
+        };
+        assert!(matches!(
+            s.finish_message(id, &still),
+            Err(StoreError::NotFinal { .. })
+        ));
+    }
+
+    #[test]
+    fn delete_messages_from_cuts_the_session_at_a_message() {
+        let mut s = Store::open_in_memory().unwrap();
+        let a = s.create_session(&new_session("A", 1)).unwrap();
+        let b = s.create_session(&new_session("B", 1)).unwrap();
+        let mut add = |sid, text: &str| {
+            s.add_message(&NewMessage {
+                session_id: sid,
+                role: Role::User,
+                content: text.into(),
+                status: MessageStatus::Complete,
+                model: None,
+                now_ms: 2,
+            })
+            .unwrap()
+        };
+        let _keep = add(a, "first question");
+        let cut = add(a, "second question");
+        let _other = add(b, "other session's message");
+        let _later = add(a, "third question");
+        assert_eq!(s.delete_messages_from(cut).unwrap(), 2);
+        let left: Vec<String> = s
+            .messages(a)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.content)
+            .collect();
+        assert_eq!(left, vec!["first question"]);
+        assert_eq!(
+            s.messages(b).unwrap().len(),
+            1,
+            "other sessions are untouched"
+        );
+        assert!(s.search("third", 5, ("[", "]")).unwrap().is_empty());
+        let counts: Vec<(i64, u64)> = s
+            .list_sessions(None, false)
+            .unwrap()
+            .iter()
+            .map(|x| (x.session.id, x.message_count))
+            .collect();
+        assert!(
+            counts.contains(&(a, 1)) && counts.contains(&(b, 1)),
+            "{counts:?}"
+        );
+        assert_eq!(s.delete_messages_from(999).unwrap(), 0);
+    }
+}

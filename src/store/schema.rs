@@ -1,0 +1,215 @@
+//! The schema: its migration steps, applied in order and tracked by `PRAGMA user_version`.
+//!
+//! It must not edit a released step (append a new one), and must not touch rows beyond what
+//! a step itself does.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+use super::open::open_error;
+use super::search;
+
+/// Schema steps, in order. Step `i` (0-based) brings `user_version` from `i`
+/// to `i + 1`; each step runs in its own transaction with that bump. Never
+/// change a released step: append a new one.
+const MIGRATIONS: &[&[&str]] = &[
+    // 1: sessions and messages.
+    &["CREATE TABLE sessions (
+           id            INTEGER PRIMARY KEY,
+           title         TEXT    NOT NULL,
+           created_ms    INTEGER NOT NULL,
+           updated_ms    INTEGER NOT NULL,
+           profile       TEXT    NOT NULL,
+           model         TEXT    NOT NULL,
+           system_prompt TEXT,
+           archived      INTEGER NOT NULL DEFAULT 0 CHECK (archived IN (0, 1)),
+           message_count INTEGER NOT NULL DEFAULT 0
+       );
+       CREATE INDEX sessions_by_updated ON sessions (updated_ms DESC, id DESC);
+       CREATE INDEX sessions_active_by_updated
+           ON sessions (archived, updated_ms DESC, id DESC);
+       CREATE TABLE messages (
+           id            INTEGER PRIMARY KEY,
+           session_id    INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+           role          TEXT    NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+           content       TEXT    NOT NULL,
+           status        TEXT    NOT NULL CHECK (status IN
+                             ('complete', 'streaming', 'interrupted', 'truncated', 'error')),
+           error         TEXT,
+           model         TEXT,
+           tokens_in     INTEGER,
+           tokens_cached INTEGER,
+           tokens_out    INTEGER,
+           cost_usd      REAL,
+           ttft_ms       INTEGER,
+           duration_ms   INTEGER,
+           created_ms    INTEGER NOT NULL,
+           writer_pid    INTEGER
+       );
+       CREATE INDEX messages_by_session ON messages (session_id, id);
+       CREATE INDEX messages_streaming ON messages (id) WHERE status = 'streaming';"],
+    // 2: full-text search; index rows leave with their message (also on the
+    // cascade from a deleted session).
+    &[
+        search::CREATE_FTS_SQL,
+        "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+             DELETE FROM messages_fts WHERE rowid = old.id;
+         END;",
+    ],
+    // 3: pinned sessions, drafts kept per session, small settings (e.g. the theme).
+    &["ALTER TABLE sessions ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1));
+       CREATE TABLE drafts (
+           session_id INTEGER PRIMARY KEY,
+           text       TEXT NOT NULL
+       );
+       CREATE TABLE settings (
+           key   TEXT PRIMARY KEY,
+           value TEXT NOT NULL
+       );"],
+    // 4: each message's size in tokens, kept once known (the server's count of an answer,
+    // or a count made when the conversation had to be fitted), so a long session is not
+    // counted again on every send.
+    &["ALTER TABLE messages ADD COLUMN tokens INTEGER;"],
+];
+
+fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+}
+
+/// Applies the migration steps the database does not have yet.
+pub(super) fn migrate(conn: &mut Connection, label: &str) -> Result<(), StoreError> {
+    // Invariant: the list is a few entries long, far below i64::MAX.
+    let known = MIGRATIONS.len() as i64;
+    let too_new = |found: i64| StoreError::TooNew {
+        path: label.to_owned(),
+        found,
+        known,
+    };
+    let current = user_version(conn).map_err(|cause| open_error(label, cause))?;
+    if current > known {
+        return Err(too_new(current));
+    }
+    for (done, step) in (0_i64..).zip(MIGRATIONS.iter()) {
+        if done < current {
+            continue;
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another clerk may have migrated while this one waited for the lock.
+        let now = user_version(&tx)?;
+        if now > known {
+            return Err(too_new(now));
+        }
+        if now > done {
+            continue;
+        }
+        for sql in step.iter() {
+            tx.execute_batch(sql)?;
+        }
+        tx.pragma_update(None, "user_version", done + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Store;
+    use super::super::test_support::{new_message, new_session};
+    use super::super::types::Role;
+    use super::*;
+
+    #[test]
+    fn migrations_are_idempotent_on_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        let a = {
+            let mut s = Store::open(&path).unwrap();
+            assert_eq!(
+                user_version(&s.conn).unwrap(),
+                i64::try_from(MIGRATIONS.len()).unwrap()
+            );
+            let a = s.create_session(&new_session("Kept", 100)).unwrap();
+            s.add_message(&new_message(a, Role::User, "still here", 110))
+                .unwrap();
+            a
+        };
+        for _ in 0..2 {
+            let s = Store::open(&path).unwrap();
+            assert_eq!(
+                user_version(&s.conn).unwrap(),
+                i64::try_from(MIGRATIONS.len()).unwrap()
+            );
+            assert_eq!(s.messages(a).unwrap()[0].content, "still here");
+            assert_eq!(s.search("still", 5, ("[", "]")).unwrap().len(), 1);
+            assert_eq!(s.integrity_check().unwrap(), "ok");
+        }
+    }
+
+    #[test]
+    fn partly_migrated_database_is_completed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0][0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(
+            user_version(&s.conn).unwrap(),
+            i64::try_from(MIGRATIONS.len()).unwrap()
+        );
+        let a = s.create_session(&new_session("Chat", 100)).unwrap();
+        s.add_message(&new_message(a, Role::User, "indexed now", 110))
+            .unwrap();
+        assert_eq!(s.search("indexed", 5, ("[", "]")).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn newer_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        drop(Store::open(&path).unwrap());
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "user_version", 99).unwrap();
+        }
+        let err = Store::open(&path).unwrap_err();
+        match &err {
+            StoreError::TooNew { found, known, .. } => {
+                assert_eq!(*found, 99);
+                assert_eq!(*known, i64::try_from(MIGRATIONS.len()).unwrap());
+            }
+            other => panic!("expected TooNew, got {other:?}"),
+        }
+        let text = err.to_string();
+        assert!(text.contains("newer version of clerk"), "{text}");
+        assert!(text.contains(&path.display().to_string()), "{text}");
+    }
+
+    #[test]
+    fn listing_and_lookups_use_indexes() {
+        let s = Store::open_in_memory().unwrap();
+        let plan = |sql: &str| -> String {
+            let mut stmt = s
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            stmt.query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .unwrap()
+                .join("\n")
+        };
+        for sql in [
+            "SELECT id FROM sessions WHERE archived = 0 ORDER BY updated_ms DESC, id DESC LIMIT -1",
+            "SELECT id FROM sessions ORDER BY updated_ms DESC, id DESC LIMIT -1",
+            "SELECT id FROM messages WHERE session_id = 1 ORDER BY id",
+            "SELECT id FROM messages WHERE status = 'streaming'",
+        ] {
+            let p = plan(sql);
+            assert!(p.contains("USING"), "{sql}: {p}");
+            assert!(!p.contains("TEMP B-TREE"), "{sql}: {p}");
+        }
+    }
+}
