@@ -40,11 +40,13 @@ pub struct TooLong {
     pub reserved: u64,
 }
 
-/// Count tokens with o200k_base (loaded on first use).
+/// Count tokens with o200k_base (loaded on first use). Should the shipped vocabulary not
+/// load, the byte length stands in: never fewer than the real count, so a fit stays safe.
 pub fn count_tokens(text: &str) -> u64 {
-    tiktoken_rs::o200k_base_singleton()
-        .encode_ordinary(text)
-        .len() as u64
+    match super::o200k::o200k() {
+        Some(bpe) => bpe.encode_ordinary(text).len() as u64,
+        None => text.len() as u64,
+    }
 }
 
 /// Keep the system message (if first) and the newest message, then as many of the most

@@ -8,6 +8,7 @@ pub mod answer;
 pub mod client;
 pub mod context;
 pub mod error;
+pub mod o200k;
 pub mod retry;
 pub mod sanitize;
 pub mod sse;

@@ -79,6 +79,7 @@ pub(super) fn configure(conn: &Connection) -> rusqlite::Result<()> {
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "mmap_size", 64i64 << 20)?;
     Ok(())
 }
 

@@ -7,10 +7,11 @@
 //! starting over.
 //!
 //! It must not lay out or wrap lines, read files or the environment, or grow past the
-//! cache's budget. It must not panic: a poisoned cache lock is taken over, and an unknown
+//! cache's budget. It must not panic: an unknown
 //! language or theme gives plain code, not an error.
 
-use std::sync::{Arc, LazyLock, Mutex};
+use std::cell::RefCell;
+use std::sync::{Arc, LazyLock};
 
 use ratatui::style::{Color, Modifier, Style};
 use syntect::highlighting::{
@@ -63,11 +64,17 @@ struct CacheEntry {
     bytes: usize,
 }
 
-static HIGHLIGHT_CACHE: Mutex<HighlightCache> = Mutex::new(HighlightCache {
-    entries: Vec::new(),
-    bytes: 0,
-    clock: 0,
-});
+thread_local! {
+    /// One cache per thread: drawing happens on the UI thread, and syntect's parser state
+    /// (with the Oniguruma engine) cannot move between threads.
+    static HIGHLIGHT_CACHE: RefCell<HighlightCache> = const {
+        RefCell::new(HighlightCache {
+            entries: Vec::new(),
+            bytes: 0,
+            clock: 0,
+        })
+    };
+}
 
 /// Where highlighting resumes: the lines already done and the state after them.
 struct Resume {
@@ -77,10 +84,8 @@ struct Resume {
 }
 
 impl HighlightCache {
-    fn lock() -> std::sync::MutexGuard<'static, HighlightCache> {
-        HIGHLIGHT_CACHE
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn with<R>(f: impl FnOnce(&mut HighlightCache) -> R) -> R {
+        HIGHLIGHT_CACHE.with_borrow_mut(f)
     }
 
     fn get(&mut self, theme: &str, syntax: &str, text: &str) -> Option<Arc<Highlights>> {
@@ -162,12 +167,13 @@ pub(super) fn code_highlights(
     }
     let syntax = find_syntax(lang?)?;
     let syn_theme = SYNTAX_THEMES.themes.get(&theme.syntax)?;
-    let resume = {
-        let mut cache = HighlightCache::lock();
-        if let Some(h) = cache.get(&theme.syntax, &syntax.name, text) {
-            return Some(h);
-        }
-        cache.take_prefix(&theme.syntax, &syntax.name, text)
+    let resume = HighlightCache::with(|cache| match cache.get(&theme.syntax, &syntax.name, text) {
+        Some(h) => Err(h),
+        None => Ok(cache.take_prefix(&theme.syntax, &syntax.name, text)),
+    });
+    let resume = match resume {
+        Ok(resume) => resume,
+        Err(cached) => return Some(cached),
     };
     let (highlights, state) = highlight(syntax, syn_theme, text, resume);
     let highlights = Arc::new(highlights);
@@ -175,14 +181,16 @@ pub(super) fn code_highlights(
     let bytes = text.len()
         + ranges * std::mem::size_of::<(SynStyle, usize, usize)>()
         + highlights.lines.len() * std::mem::size_of::<Vec<()>>();
-    HighlightCache::lock().insert(CacheEntry {
-        theme: theme.syntax.clone(),
-        syntax: syntax.name.clone(),
-        text: text.to_string(),
-        highlights: highlights.clone(),
-        resume: state,
-        used: 0,
-        bytes,
+    HighlightCache::with(|cache| {
+        cache.insert(CacheEntry {
+            theme: theme.syntax.clone(),
+            syntax: syntax.name.clone(),
+            text: text.to_string(),
+            highlights: highlights.clone(),
+            resume: state,
+            used: 0,
+            bytes,
+        })
     });
     Some(highlights)
 }
