@@ -737,3 +737,94 @@ fn smart_titles_rename_a_new_session_after_its_first_answer() {
     );
     assert_eq!(env.server.chat_requests().len(), 3);
 }
+
+/// A personal `OPENAI_API_KEY` in the environment never reaches a company gateway: a profile
+/// with its own `api_key_cmd` uses it, and a gateway profile without a key of its own is
+/// refused before anything is sent.
+#[cfg(unix)]
+#[test]
+fn a_key_goes_only_to_the_endpoint_it_belongs_to() {
+    let env = Env::new();
+    let config = env.home().join("work.toml");
+    let url = env.server.base_url();
+    std::fs::write(
+        &config,
+        format!(
+            "[profiles.work]\nbase_url = \"{url}\"\napi_key_cmd = \"echo sk-gateway-key-0123456789\"\n\n\
+             [profiles.bare]\nbase_url = \"{url}\"\n"
+        ),
+    )
+    .unwrap();
+    let run = |profile: &str| {
+        let mut c = env.cmd(&[
+            "--config",
+            config.to_str().unwrap(),
+            "--profile",
+            profile,
+            "ask",
+            "hi",
+        ]);
+        c.env_remove("CLERK_API_KEY")
+            .env_remove("OPENAI_BASE_URL")
+            .env("OPENAI_API_KEY", "sk-personal-key-9876543210");
+        c.output().unwrap()
+    };
+    let out = run("work");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sent = env.server.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].header("Authorization"),
+        Some("Bearer sk-gateway-key-0123456789")
+    );
+
+    let out = run("bare");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("OPENAI_API_KEY is set, but it is OpenAI's") && err.contains("bare"),
+        "{err}"
+    );
+    assert!(!err.contains("9876543210"), "{err}");
+    assert_eq!(
+        env.server.requests().len(),
+        1,
+        "nothing was sent for `bare`"
+    );
+}
+
+/// A server that repeats the key in its 401 (as OpenAI's "Incorrect API key provided: …"
+/// does, and gateways do in full) has it masked everywhere clerk shows or keeps the text.
+#[test]
+fn a_key_echoed_by_the_server_is_never_shown_or_stored() {
+    let env = Env::new();
+    let echo = format!("Incorrect API key provided: {CANARY}. You can find your API key at …");
+    env.server.push(Reply::error(
+        401,
+        &echo,
+        "invalid_request_error",
+        "invalid_api_key",
+    ));
+    let out = env.run(&["ask", "hi"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(err.contains("Incorrect API key provided: sk-…"), "{err}");
+    let secret_part = &CANARY[10..];
+    assert!(
+        !err.contains(secret_part) && !stdout(&out).contains(secret_part),
+        "{err}"
+    );
+    let show = stdout(&env.run(&["sessions", "show", "last", "--json"]));
+    assert!(show.contains("Incorrect API key provided"), "{show}");
+    assert!(!show.contains(secret_part), "{show}");
+    let export = stdout(&env.run(&["sessions", "export", "last"]));
+    assert!(!export.contains(secret_part), "{export}");
+    // Nor in the database file or its write-ahead log.
+    for f in ["history.sqlite3", "history.sqlite3-wal"] {
+        let path = env.db().with_file_name(f);
+        if let Ok(bytes) = std::fs::read(&path) {
+            let hay = String::from_utf8_lossy(&bytes);
+            assert!(!hay.contains(secret_part), "{f} holds the key");
+        }
+    }
+}

@@ -224,8 +224,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
         _ => ctx.model()?,
     };
     let (key, source) = secrets::resolve(
-        &ctx.profile_name,
-        profile.api_key_cmd.as_deref(),
+        &secrets::KeyFor::profile(&ctx.profile_name, &profile, ctx.base_url.as_deref()),
         &secrets::process_env,
         &OsKeyring,
     )?;

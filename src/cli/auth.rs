@@ -98,10 +98,16 @@ fn login(ctx: &Ctx, no_verify: bool) -> Result<Exit, CliError> {
         ctx.profile_name,
         OsKeyring.backend()
     );
-    if std::env::var_os("CLERK_API_KEY").is_some() || std::env::var_os("OPENAI_API_KEY").is_some() {
+    if let Ok(p) = ctx.profile()
+        && let Some(cmd) = &p.api_key_cmd
+    {
         eprintln!(
-            "note: CLERK_API_KEY or OPENAI_API_KEY is set and takes precedence over the keyring"
+            "note: profile `{}` has api_key_cmd (`{cmd}`), which is used before the keyring; remove it from the profile to use this key",
+            ctx.profile_name
         );
+    }
+    if std::env::var_os(secrets::OVERRIDE_VAR).is_some() {
+        eprintln!("note: CLERK_API_KEY is set and takes precedence over the keyring");
     }
     Ok(Exit::Ok)
 }
@@ -141,8 +147,7 @@ fn status(ctx: &Ctx, offline: bool) -> Result<Exit, CliError> {
             }
         };
         match secrets::resolve(
-            &name,
-            profile.api_key_cmd.as_deref(),
+            &secrets::KeyFor::profile(&name, &profile, ctx.base_url.as_deref()),
             &secrets::process_env,
             &OsKeyring,
         ) {

@@ -226,8 +226,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
         max_output_tokens: profile.max_output_tokens,
     };
     let (key, _) = secrets::resolve(
-        &profile_name,
-        profile.api_key_cmd.as_deref(),
+        &secrets::KeyFor::profile(&profile_name, &profile, ctx.base_url.as_deref()),
         &secrets::process_env,
         &OsKeyring,
     )?;

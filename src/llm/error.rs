@@ -225,8 +225,9 @@ impl LlmError {
     }
 }
 
-/// Shorten and sanitize a server-provided text for display: tags stripped for HTML,
-/// white space folded, at most `max` characters.
+/// Shorten and sanitize a server-provided text for display: tags stripped for HTML, keys
+/// masked (a server may echo the key it refused), white space folded, at most `max`
+/// characters.
 pub fn excerpt(body: &str, max: usize) -> String {
     let mut text = String::with_capacity(body.len().min(4096));
     let mut in_tag = false;
@@ -242,7 +243,7 @@ pub fn excerpt(body: &str, max: usize) -> String {
             _ => {}
         }
     }
-    let clean = sanitize(&text);
+    let clean = sanitize(&crate::secrets::redact_keys(&text));
     let folded: Vec<&str> = clean.split_whitespace().collect();
     let joined = folded.join(" ");
     if joined.chars().count() > max {

@@ -1,7 +1,11 @@
 //! The API key: where it comes from, how it is stored, and how it is kept out of sight.
 //!
-//! Sources, in order: `CLERK_API_KEY`, `OPENAI_API_KEY`, the profile's `api_key_cmd`, the
-//! OS keyring (service `clerk`, account = profile name). There is no plaintext fallback.
+//! A key belongs to its endpoint. Sources, in order: `CLERK_API_KEY` (an explicit override,
+//! for this run), the profile's `api_key_cmd`, the key stored for the profile in the OS
+//! keyring (service `clerk`, account = profile name), and last `OPENAI_API_KEY`, only for a
+//! profile with no key source of its own and only when the endpoint is OpenAI's or was
+//! named for this run (`--base-url` / `OPENAI_BASE_URL`): a personal OpenAI key is never
+//! sent to a company gateway. There is no plaintext fallback.
 //! This module must never write a key to a file, a log or an error message: [`ApiKey`]'s
 //! `Debug` and `Display` print only a masked form.
 
@@ -34,6 +38,7 @@ impl ApiKey {
         if !key.bytes().all(|b| (0x21..0x7f).contains(&b)) {
             return Err(SecretError::BadCharacters);
         }
+        remember(key);
         Ok(ApiKey(key.to_string()))
     }
 
@@ -46,6 +51,66 @@ impl ApiKey {
     pub fn masked(&self) -> String {
         mask(&self.0)
     }
+}
+
+/// The keys this process has held, so that text from a server that echoes one (OpenAI's 401
+/// names the key it refused) is masked before it is shown, logged or stored. Memory only.
+static KNOWN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+/// The most keys remembered (a run holds one or two).
+const KNOWN_MAX: usize = 16;
+
+fn remember(key: &str) {
+    let mut known = KNOWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !known.iter().any(|k| k == key) {
+        if known.len() == KNOWN_MAX {
+            known.remove(0);
+        }
+        known.push(key.to_string());
+    }
+}
+
+/// `text` with every key this process knows, and anything shaped like an OpenAI-style key
+/// (`sk-` and 16 or more key characters, masked or not), replaced by its masked form.
+pub fn redact_keys(text: &str) -> String {
+    let mut out = text.to_string();
+    let known = KNOWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for key in known.iter().filter(|k| k.len() >= 8) {
+        if out.contains(key.as_str()) {
+            out = out.replace(key.as_str(), &mask(key));
+        }
+    }
+    drop(known);
+    redact_key_shapes(&out)
+}
+
+fn redact_key_shapes(text: &str) -> String {
+    let is_key_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '*' | '.');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("sk-") {
+        let starts_word = rest[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !is_key_char(c));
+        let len = rest[at..]
+            .find(|c: char| !is_key_char(c))
+            .unwrap_or(rest.len() - at);
+        // A trailing full stop ends the sentence, not the key.
+        let token = rest[at..at + len].trim_end_matches('.');
+        out.push_str(&rest[..at]);
+        if starts_word && token.len() >= 19 {
+            out.push_str(&mask(token));
+        } else {
+            out.push_str(token);
+        }
+        rest = &rest[at + token.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Mask any secret: a short prefix up to the first dash, and the last four characters.
@@ -100,11 +165,14 @@ impl fmt::Display for KeySource {
 pub enum SecretError {
     /// No source has a key.
     #[error(
-        "no API key for profile `{profile}`. Run `clerk auth login --profile {profile}`, or set CLERK_API_KEY (or OPENAI_API_KEY), or set api_key_cmd in the profile"
+        "no API key for profile `{profile}`{}. Run `clerk auth login --profile {profile}`, or set api_key_cmd in the profile, or CLERK_API_KEY for this run",
+        if *openai_skipped { " (OPENAI_API_KEY is set, but it is OpenAI's and this profile's endpoint is not)" } else { "" }
     )]
     NotFound {
         /// The profile.
         profile: String,
+        /// `OPENAI_API_KEY` was set but not used, as the endpoint is not OpenAI's.
+        openai_skipped: bool,
     },
     /// The key is empty.
     #[error("the API key is empty")]
@@ -114,7 +182,7 @@ pub enum SecretError {
     BadCharacters,
     /// The OS keyring cannot be used.
     #[error(
-        "the OS keyring is not available ({reason}). Set CLERK_API_KEY (or OPENAI_API_KEY) in the environment, or set api_key_cmd in the profile (e.g. `pass show openai`)"
+        "the OS keyring is not available ({reason}). Set api_key_cmd in the profile (e.g. `pass show openai`), or CLERK_API_KEY in the environment"
     )]
     KeyringUnavailable {
         /// What the keyring said (never a secret).
@@ -130,30 +198,99 @@ pub enum SecretError {
     },
 }
 
-/// The environment variables consulted, in order.
-pub const ENV_VARS: [&str; 2] = ["CLERK_API_KEY", "OPENAI_API_KEY"];
+/// The environment variables consulted: the override first, OpenAI's own last.
+pub const ENV_VARS: [&str; 2] = [OVERRIDE_VAR, OPENAI_VAR];
+/// The explicit override, used by every profile.
+pub const OVERRIDE_VAR: &str = "CLERK_API_KEY";
+/// OpenAI's variable, used only where it belongs (see the module's doc).
+pub const OPENAI_VAR: &str = "OPENAI_API_KEY";
 
-/// Find the key for `profile`: environment, then `api_key_cmd`, then the keyring.
-/// `env` looks a variable up (injected for tests).
+/// Whose key is wanted: a profile and the endpoint its requests go to.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyFor<'a> {
+    /// The profile's name (the keyring account).
+    pub profile: &'a str,
+    /// The profile's `api_key_cmd`.
+    pub api_key_cmd: Option<&'a str>,
+    /// The base URL requests go to (the profile's, or the one named for this run).
+    pub base_url: &'a str,
+    /// Whether the base URL was named for this run (`--base-url` / `OPENAI_BASE_URL`).
+    pub url_given: bool,
+}
+
+impl<'a> KeyFor<'a> {
+    /// The key for profile `name`, whose requests go to `url_override` when one was named
+    /// for this run (`--base-url` / `OPENAI_BASE_URL`), else to the profile's base URL.
+    pub fn profile(
+        name: &'a str,
+        profile: &'a crate::config::Profile,
+        url_override: Option<&'a str>,
+    ) -> KeyFor<'a> {
+        KeyFor {
+            profile: name,
+            api_key_cmd: profile.api_key_cmd.as_deref(),
+            base_url: url_override.unwrap_or(&profile.base_url),
+            url_given: url_override.is_some(),
+        }
+    }
+
+    /// Whether `OPENAI_API_KEY` may be sent to this endpoint: OpenAI's own, or one named
+    /// for this run next to the variable (as OpenAI's tools read the pair).
+    pub fn openai_key_fits(&self) -> bool {
+        self.url_given || is_openai(self.base_url)
+    }
+}
+
+/// Whether `url` is OpenAI's API (`https://api.openai.com/...`).
+fn is_openai(url: &str) -> bool {
+    let Some(rest) = url.trim().strip_prefix("https://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    host.eq_ignore_ascii_case("api.openai.com") || host.eq_ignore_ascii_case("api.openai.com:443")
+}
+
+/// Find the key for a profile, in the module doc's order. `env` looks a variable up
+/// (injected for tests).
 pub fn resolve(
-    profile: &str,
-    api_key_cmd: Option<&str>,
+    want: &KeyFor<'_>,
     env: &dyn Fn(&str) -> Option<String>,
     store: &dyn KeyStore,
 ) -> Result<(ApiKey, KeySource), SecretError> {
-    for name in ENV_VARS {
-        if let Some(v) = env(name).filter(|v| !v.trim().is_empty()) {
-            return Ok((ApiKey::new(&v)?, KeySource::Env(name)));
-        }
+    let from_env = |name: &'static str| {
+        env(name)
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| ApiKey::new(&v).map(|k| (k, KeySource::Env(name))))
+    };
+    if let Some(found) = from_env(OVERRIDE_VAR) {
+        return found;
     }
-    if let Some(cmd) = api_key_cmd {
+    if let Some(cmd) = want.api_key_cmd {
         return Ok((run_key_command(cmd, TIMEOUT)?, KeySource::Command));
     }
-    match store.get(SERVICE, profile)? {
-        Some(k) => Ok((ApiKey::new(&k)?, KeySource::Keyring)),
-        None => Err(SecretError::NotFound {
-            profile: profile.to_string(),
+    let openai = want
+        .openai_key_fits()
+        .then(|| from_env(OPENAI_VAR))
+        .flatten();
+    let openai_skipped = || !want.openai_key_fits() && from_env(OPENAI_VAR).is_some();
+    match (store.get(SERVICE, want.profile), openai) {
+        (Ok(Some(k)), _) => Ok((ApiKey::new(&k)?, KeySource::Keyring)),
+        // The keyring holds no key for the profile (or cannot be read): OpenAI's variable
+        // where it belongs.
+        (Ok(None) | Err(_), Some(found)) => found,
+        (Ok(None), None) => Err(SecretError::NotFound {
+            profile: want.profile.to_string(),
+            openai_skipped: openai_skipped(),
         }),
+        (Err(SecretError::KeyringUnavailable { reason }), None) if openai_skipped() => {
+            Err(SecretError::KeyringUnavailable {
+                reason: format!(
+                    "{reason}; OPENAI_API_KEY is set, but it is OpenAI's and the endpoint of profile `{}` is not",
+                    want.profile
+                ),
+            })
+        }
+        (Err(e), None) => Err(e),
     }
 }
 
@@ -226,6 +363,26 @@ mod tests {
     const CANARY: &str = "sk-test-CANARY0123456789abcd";
 
     #[test]
+    fn keys_echoed_by_a_server_are_masked() {
+        let held = ApiKey::new("gw-0123456789abcdefXYZW").unwrap();
+        let text = format!(
+            "Incorrect API key provided: {}. Also sk-proj-AbCdEf0123456789abcd and \
+             sk-abc1**********************wxyz. Not a key: task-sk-flow, sk-short.",
+            held.expose()
+        );
+        let out = redact_keys(&text);
+        assert!(!out.contains("0123456789abcdef"), "{out}");
+        assert!(!out.contains("AbCdEf0123456789"), "{out}");
+        assert!(!out.contains("abc1****"), "{out}");
+        assert!(
+            out.contains("gw-…XYZW") && out.contains("sk-…abcd") && out.contains("sk-…wxyz"),
+            "{out}"
+        );
+        assert!(out.contains("task-sk-flow, sk-short."), "{out}");
+        assert!(out.starts_with("Incorrect API key provided: "), "{out}");
+    }
+
+    #[test]
     fn masked_forms_never_contain_the_key() {
         let k = ApiKey::new(CANARY).unwrap();
         assert_eq!(k.masked(), "sk-…abcd");
@@ -234,23 +391,94 @@ mod tests {
         assert_eq!(mask("short"), "…");
     }
 
+    const OPENAI: &str = "https://api.openai.com/v1";
+    const GATEWAY: &str = "https://llm.corp.example/v1";
+
+    fn want<'a>(profile: &'a str, cmd: Option<&'a str>, url: &'a str) -> KeyFor<'a> {
+        KeyFor {
+            profile,
+            api_key_cmd: cmd,
+            base_url: url,
+            url_given: false,
+        }
+    }
+
+    fn personal(n: &str) -> Option<String> {
+        (n == "OPENAI_API_KEY").then(|| "sk-personal-1111111".to_string())
+    }
+
+    #[cfg(unix)]
     #[test]
-    fn env_wins_over_command_and_keyring() {
+    fn a_profile_with_a_command_uses_it_even_with_openai_api_key_set() {
+        let store = MemoryStore::default();
+        let w = want("work", Some("echo sk-gateway-222222222"), GATEWAY);
+        let (k, src) = resolve(&w, &personal, &store).unwrap();
+        assert_eq!(k.expose(), "sk-gateway-222222222");
+        assert_eq!(src, KeySource::Command);
+        // On OpenAI's own endpoint too: the profile named its source.
+        let w = want("work", Some("echo sk-gateway-222222222"), OPENAI);
+        assert_eq!(
+            resolve(&w, &personal, &store).unwrap().1,
+            KeySource::Command
+        );
+    }
+
+    #[test]
+    fn a_key_stored_for_the_profile_wins_over_openai_api_key() {
         let store = MemoryStore::default();
         store
             .set(SERVICE, "default", "sk-from-keyring-000000")
             .unwrap();
-        let env = |n: &str| (n == "OPENAI_API_KEY").then(|| "sk-from-env-1111111".to_string());
-        let (k, src) = resolve("default", Some("echo sk-cmd-222222222"), &env, &store).unwrap();
-        assert_eq!(k.expose(), "sk-from-env-1111111");
-        assert_eq!(src, KeySource::Env("OPENAI_API_KEY"));
+        let (k, src) = resolve(&want("default", None, OPENAI), &personal, &store).unwrap();
+        assert_eq!(k.expose(), "sk-from-keyring-000000");
+        assert_eq!(src, KeySource::Keyring);
     }
 
     #[test]
-    fn clerk_api_key_wins_over_openai_api_key() {
+    fn openai_api_key_only_goes_to_openai_or_an_endpoint_named_with_it() {
         let store = MemoryStore::default();
+        let (k, src) = resolve(&want("default", None, OPENAI), &personal, &store).unwrap();
+        assert_eq!(k.expose(), "sk-personal-1111111");
+        assert_eq!(src, KeySource::Env("OPENAI_API_KEY"));
+        // A gateway profile without a key of its own: refused, and told why.
+        let err = resolve(&want("work", None, GATEWAY), &personal, &store)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("OPENAI_API_KEY is set, but it is OpenAI's"),
+            "{err}"
+        );
+        assert!(err.contains("clerk auth login --profile work"), "{err}");
+        // Look-alike hosts are not OpenAI's.
+        for url in [
+            "https://api.openai.com.evil.example/v1",
+            "http://api.openai.com/v1",
+            "https://evil.example/api.openai.com/v1",
+        ] {
+            assert!(
+                resolve(&want("x", None, url), &personal, &store).is_err(),
+                "{url}"
+            );
+        }
+        // --base-url / OPENAI_BASE_URL for this run goes with the variable.
+        let mut w = want("default", None, "http://127.0.0.1:8080/v1");
+        w.url_given = true;
+        assert_eq!(
+            resolve(&w, &personal, &store).unwrap().1,
+            KeySource::Env("OPENAI_API_KEY")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn clerk_api_key_overrides_every_source() {
+        let store = MemoryStore::default();
+        store
+            .set(SERVICE, "work", "sk-from-keyring-000000")
+            .unwrap();
         let env = |n: &str| Some(format!("sk-{n}-xxxxxxxx"));
-        let (k, src) = resolve("default", None, &env, &store).unwrap();
+        let w = want("work", Some("echo sk-cmd-222222222"), GATEWAY);
+        let (k, src) = resolve(&w, &env, &store).unwrap();
         assert_eq!(src, KeySource::Env("CLERK_API_KEY"));
         assert!(k.expose().contains("CLERK"));
     }
@@ -263,27 +491,29 @@ mod tests {
             .set(SERVICE, "default", "sk-from-keyring-000000")
             .unwrap();
         let env = |_: &str| None;
-        let (k, src) = resolve(
+        let w = want(
             "default",
             Some("printf 'sk-cmd-222222222\\nignored'"),
-            &env,
-            &store,
-        )
-        .unwrap();
+            OPENAI,
+        );
+        let (k, src) = resolve(&w, &env, &store).unwrap();
         assert_eq!(k.expose(), "sk-cmd-222222222");
         assert_eq!(src, KeySource::Command);
     }
 
     #[test]
-    fn keyring_is_last_and_per_profile() {
+    fn keyring_is_per_profile() {
         let store = MemoryStore::default();
         store.set(SERVICE, "work", "sk-work-key-00000000").unwrap();
         let env = |_: &str| None;
-        let (k, src) = resolve("work", None, &env, &store).unwrap();
+        let (k, src) = resolve(&want("work", None, GATEWAY), &env, &store).unwrap();
         assert_eq!(k.expose(), "sk-work-key-00000000");
         assert_eq!(src, KeySource::Keyring);
-        let err = resolve("home", None, &env, &store).unwrap_err().to_string();
+        let err = resolve(&want("home", None, OPENAI), &env, &store)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("clerk auth login --profile home"), "{err}");
+        assert!(!err.contains("OPENAI_API_KEY is set"), "{err}");
     }
 
     #[cfg(unix)]

@@ -107,8 +107,11 @@ pub fn run(start: Start) -> Result<(), String> {
         Err(e) => (Keymap::default(), Some(e.to_string())),
     };
     let key = secrets::resolve(
-        &start.profile_name,
-        start.profile.api_key_cmd.as_deref(),
+        &secrets::KeyFor::profile(
+            &start.profile_name,
+            &start.profile,
+            start.base_url.as_deref(),
+        ),
         &secrets::process_env,
         &OsKeyring,
     );
