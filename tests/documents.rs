@@ -115,6 +115,63 @@ fn ask_with_files_sends_each_in_a_named_block_before_the_question() {
     assert!(err(&o).contains("2 pages"), "{}", err(&o));
 }
 
+/// PDFs as the tools people use write them (tests/fixtures/pdf/make.py) reach the model as
+/// the text poppler's `pdftotext` reads in them.
+#[test]
+fn real_world_pdfs_are_read_as_text() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pdf");
+    let cases: [(&str, &[&str]); 6] = [
+        (
+            "reportlab-cid-chinese.pdf",
+            &[
+                "差旅报销制度",
+                "出差结束后三十天内提交发票。",
+                "预算负责人事先审批",
+            ],
+        ),
+        (
+            "quote-operators.pdf",
+            &[
+                "First line with Tj.",
+                "Second line with the quote operator.",
+                "Third line with the double quote operator.",
+            ],
+        ),
+        (
+            "reportlab-table.pdf",
+            &[
+                "Travel policy: hotel limits by city",
+                "Shanghai CNY 900 CNY 200",
+            ],
+        ),
+        (
+            "reportlab-two-columns.pdf",
+            &["Annual leave is 25 days.", "Passwords rotate yearly."],
+        ),
+        (
+            "fpdf-core.pdf",
+            &["orders above EUR 5,000 need three quotes."],
+        ),
+        (
+            "fpdf-unicode.pdf",
+            &["naïve café, Größe, Ελληνικά, русский — “quotes”."],
+        ),
+    ];
+    let env = Env::new();
+    for (file, wanted) in cases {
+        env.server.push(Reply::stream(&["ok"]));
+        let path = dir.join(file);
+        let o = env.run(&["ask", "--file", path.to_str().unwrap(), "summarise"]);
+        assert_eq!(o.status.code(), Some(0), "{file}: {}", err(&o));
+        let reqs = env.server.chat_requests();
+        let user = last_user(reqs.last().unwrap());
+        assert!(user.contains("--- page 1 ---"), "{file}: {user}");
+        for w in wanted {
+            assert!(user.contains(w), "{file}: {w:?} not in {user}");
+        }
+    }
+}
+
 #[test]
 fn a_gbk_file_is_decoded_and_said_so() {
     let env = Env::new();
@@ -138,8 +195,11 @@ fn files_that_cannot_be_read_say_why_and_send_nothing() {
     let scan = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scanned.pdf");
     let bin = env.home().join("tool.bin");
     std::fs::write(&bin, [0u8, 159, 146, 150, 0, 1, 2, 3, 0, 0, 7, 200]).unwrap();
-    let cases: [(&std::path::Path, &str); 4] = [
+    let encrypted = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pdf/reportlab-encrypted.pdf");
+    let cases: [(&std::path::Path, &str); 5] = [
         (&docx, "broken.docx is damaged or not a valid"),
+        (&encrypted, "reportlab-encrypted.pdf is password-protected"),
         (&scan, "scanned.pdf has no text layer (3 page(s)"),
         (&bin, "tool.bin looks like a binary file"),
         (

@@ -136,6 +136,16 @@ impl App {
 
     /// Select a session in the list by id; without one, or when it is not shown, keep the
     /// selection inside the list.
+    /// Delete for good the message waiting out its undo time (before a send, so the
+    /// conversation sent is the one shown; when the time is over; on quitting).
+    pub(super) fn commit_pending_message(&mut self, fx: &mut Vec<Effect>) {
+        if let Some(p) = self.pending_message.take()
+            && let Some(id) = p.turn.id
+        {
+            fx.push(Effect::DeleteMessage(id));
+        }
+    }
+
     pub(super) fn select_id(&mut self, id: Option<i64>) {
         if let Some(id) = id
             && let Some(i) = self.visible_sessions().iter().position(|s| s.id == id)

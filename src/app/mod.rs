@@ -261,6 +261,19 @@ impl From<&SessionSummary> for SessionEntry {
     }
 }
 
+/// A message taken out of the transcript and not yet deleted from the history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingMessage {
+    /// The session it was in.
+    pub session: Option<SessionId>,
+    /// Where it was in the transcript.
+    pub index: usize,
+    /// The message.
+    pub turn: Turn,
+    /// When it is deleted for good (ms).
+    pub until_ms: i64,
+}
+
 /// One message of the open transcript.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Turn {
@@ -521,6 +534,8 @@ pub struct App {
     pub notice: Option<Notice>,
     /// A deleted session waiting out its undo time.
     pub pending_delete: Option<(SessionEntry, i64)>,
+    /// A deleted message waiting out its undo time (Ctrl+Z brings it back).
+    pub pending_message: Option<PendingMessage>,
     /// Messages sent in this run, for recall.
     pub sent: Vec<String>,
     /// The system prompt for the new, unsaved session.
@@ -568,6 +583,7 @@ impl App {
             dialog: None,
             notice: None,
             pending_delete: None,
+            pending_message: None,
             sent: Vec::new(),
             pending_system: None,
             templates: Vec::new(),

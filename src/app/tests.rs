@@ -43,6 +43,10 @@ fn key(code: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
+fn alt(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT))
+}
+
 fn ctrl(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
 }
@@ -842,23 +846,78 @@ fn copy_code_block_n_and_delete_a_message() {
     );
     a.focus = Focus::Transcript;
     assert_eq!(
-        update(&mut a, key(KeyCode::Char('2'))),
+        update(&mut a, alt('2')),
         vec![Effect::Copy("fn two() {}".into())]
     );
     assert_eq!(
-        update(&mut a, key(KeyCode::Char('1'))),
+        update(&mut a, alt('1')),
         vec![Effect::Copy("echo one".into())]
     );
-    assert!(update(&mut a, key(KeyCode::Char('3'))).is_empty());
+    assert!(update(&mut a, alt('3')).is_empty());
     assert!(a.notice.as_ref().unwrap().text.contains("no code block 3"));
     update(&mut a, key(KeyCode::Up));
     update(&mut a, key(KeyCode::Up));
     assert_eq!(a.selected_turn, Some(0));
-    assert_eq!(
-        update(&mut a, key(KeyCode::Char('d'))),
-        vec![Effect::DeleteMessage(10)]
+    // Deleting takes the message out at once and deletes it when the undo time is over.
+    assert!(update(&mut a, key(KeyCode::Delete)).is_empty());
+    assert_eq!(a.transcript.len(), 1);
+    assert!(
+        a.notice.as_ref().unwrap().text.contains("Ctrl+Z to undo"),
+        "{:?}",
+        a.notice
+    );
+    update(&mut a, ctrl('z'));
+    assert_eq!(a.transcript.len(), 2, "undo puts it back");
+    assert_eq!(a.transcript[0].id, Some(10));
+    assert!(update(&mut a, key(KeyCode::Delete)).is_empty());
+    // A reload of the transcript in the meantime does not bring it back.
+    update(
+        &mut a,
+        Msg::TranscriptLoaded {
+            session_id: 1,
+            messages: vec![
+                message(10, 1, Role::User, "q", MessageStatus::Complete),
+                message(11, 1, Role::Assistant, "a", MessageStatus::Complete),
+            ],
+            draft: None,
+        },
     );
     assert_eq!(a.transcript.len(), 1);
+    assert!(update(&mut a, Msg::Tick(NOW + 1_000)).is_empty());
+    assert_eq!(
+        update(&mut a, Msg::Tick(NOW + crate::app::UNDO_MS + 1)),
+        vec![Effect::DeleteMessage(10)]
+    );
+}
+
+/// Tab to the transcript and type: the letters go to the message box, none is an action.
+#[test]
+fn typing_in_the_transcript_types_into_the_message_box() {
+    let mut a = with_sessions();
+    a.current = Some(1);
+    update(
+        &mut a,
+        Msg::TranscriptLoaded {
+            session_id: 1,
+            messages: vec![
+                message(10, 1, Role::User, "q", MessageStatus::Complete),
+                message(11, 1, Role::Assistant, "a", MessageStatus::Complete),
+            ],
+            draft: None,
+        },
+    );
+    update(&mut a, key(KeyCode::Tab));
+    assert_eq!(a.focus, Focus::Transcript);
+    a.selected_turn = Some(1);
+    let mut fx = Vec::new();
+    for c in "ok dear? yes 1 e".chars() {
+        fx.extend(update(&mut a, key(KeyCode::Char(c))));
+    }
+    assert!(fx.is_empty(), "{fx:?}");
+    assert_eq!(a.transcript.len(), 2, "nothing deleted");
+    assert_eq!(a.editing, None, "nothing edited");
+    assert_eq!(a.focus, Focus::Input);
+    assert_eq!(a.input_text(), "ok dear? yes 1 e");
 }
 
 #[test]
@@ -1031,10 +1090,7 @@ fn a_click_in_the_transcript_selects_the_message_under_it() {
     assert_eq!(a.selected_turn, Some(2));
     // What a click selected is what y copies.
     update(&mut a, click(2));
-    assert_eq!(
-        update(&mut a, key(KeyCode::Char('y'))),
-        vec![Effect::Copy("a".into())]
-    );
+    assert_eq!(update(&mut a, ctrl('y')), vec![Effect::Copy("a".into())]);
 }
 
 #[test]
@@ -1058,7 +1114,7 @@ fn edit_and_resend_replaces_the_question_and_what_followed() {
     // Select the first answer: `e` edits its question.
     a.focus = Focus::Transcript;
     a.selected_turn = Some(1);
-    update(&mut a, key(KeyCode::Char('e')));
+    update(&mut a, key(KeyCode::Enter));
     assert_eq!(a.focus, Focus::Input);
     assert_eq!(a.input_text(), "first");
     assert_eq!(a.editing_replaces(), Some(3));
@@ -1069,7 +1125,7 @@ fn edit_and_resend_replaces_the_question_and_what_followed() {
     // Edit again, change the text, send.
     a.focus = Focus::Transcript;
     a.selected_turn = Some(0);
-    update(&mut a, key(KeyCode::Char('e')));
+    update(&mut a, key(KeyCode::Enter));
     type_text(&mut a, " (edited)");
     let fx = update(&mut a, key(KeyCode::Enter));
     assert_eq!(
@@ -1106,7 +1162,7 @@ fn an_edit_is_refused_while_answering_and_kept_when_switching_sessions() {
         },
     );
     a.focus = Focus::Transcript;
-    update(&mut a, key(KeyCode::Char('e')));
+    update(&mut a, key(KeyCode::Enter));
     assert!(
         a.notice
             .as_ref()
@@ -1116,18 +1172,18 @@ fn an_edit_is_refused_while_answering_and_kept_when_switching_sessions() {
     );
     a.selected_turn = Some(0);
     a.live.insert(1, Live::default());
-    update(&mut a, key(KeyCode::Char('e')));
+    update(&mut a, key(KeyCode::Enter));
     assert_eq!(a.editing, None);
     assert!(a.notice.as_ref().unwrap().text.contains("stop the answer"));
     a.live.clear();
     type_text(&mut a, "");
     a.input.insert_str("my draft");
     a.focus = Focus::Transcript;
-    update(&mut a, key(KeyCode::Char('e')));
+    update(&mut a, key(KeyCode::Enter));
     a.input.insert_str(" changed");
     // Deleting while editing would move the message being edited: refused.
     a.focus = Focus::Transcript;
-    update(&mut a, key(KeyCode::Char('d')));
+    update(&mut a, key(KeyCode::Delete));
     assert_eq!(a.transcript.len(), 2);
     // Switching away keeps both texts as the session's draft.
     let fx = update(&mut a, ctrl('n'));
@@ -2003,4 +2059,69 @@ fn tab_after_an_at_word_completes_the_path_in_the_message() {
     type_text(&mut b, "hello");
     assert!(update(&mut b, key(KeyCode::Tab)).is_empty());
     assert_eq!(b.focus, Focus::Transcript);
+}
+
+/// Ask something in a new session, Tab Tab: the cursor is on the new session, not on the
+/// pinned row at the top, so `r` renames the session just used.
+#[test]
+fn the_session_cursor_follows_the_open_session() {
+    let mut a = app();
+    update(
+        &mut a,
+        Msg::SessionsLoaded(vec![
+            summary(1, "Pinned notes", NOW - 10, true),
+            summary(2, "Older", NOW - 20, false),
+        ]),
+    );
+    assert_eq!(a.selected_id(), Some(1));
+    type_text(&mut a, "hotel limit?");
+    update(&mut a, key(KeyCode::Enter));
+    update(
+        &mut a,
+        Msg::SendAccepted {
+            session_id: 7,
+            created: true,
+            user_id: 70,
+            answer_id: 71,
+        },
+    );
+    update(
+        &mut a,
+        Msg::SessionsLoaded(vec![
+            summary(1, "Pinned notes", NOW - 10, true),
+            summary(7, "hotel limit?", NOW, false),
+            summary(2, "Older", NOW - 20, false),
+        ]),
+    );
+    assert_eq!(
+        a.selected_id(),
+        Some(7),
+        "a reload puts the cursor on the open session"
+    );
+    // Moved off it by hand (focus elsewhere), Tab Tab brings it back.
+    a.selected = 0;
+    update(&mut a, key(KeyCode::Tab));
+    update(&mut a, key(KeyCode::Tab));
+    assert_eq!(a.focus, Focus::Sessions);
+    assert_eq!(a.selected_id(), Some(7));
+    update(&mut a, key(KeyCode::Char('r')));
+    assert!(
+        matches!(&a.dialog, Some(Dialog::Rename { id: 7, .. })),
+        "{:?}",
+        a.dialog
+    );
+    // While the person moves the cursor in the list, a reload leaves it where they put it.
+    update(&mut a, key(KeyCode::Esc));
+    update(&mut a, key(KeyCode::Down));
+    let moved = a.selected_id();
+    assert_ne!(moved, Some(7));
+    update(
+        &mut a,
+        Msg::SessionsLoaded(vec![
+            summary(1, "Pinned notes", NOW - 10, true),
+            summary(7, "hotel limit?", NOW, false),
+            summary(2, "Older", NOW - 20, false),
+        ]),
+    );
+    assert_eq!(a.selected_id(), moved);
 }

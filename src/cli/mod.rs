@@ -235,6 +235,7 @@ impl Ctx {
 
 /// Run the command line and return the process exit code.
 pub fn main() -> ExitCode {
+    crate::documents::guard::install();
     let cli = Cli::parse();
     let code = match run(cli) {
         Ok(exit) => exit,

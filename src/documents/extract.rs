@@ -2,9 +2,11 @@
 //! GBK/GB18030), Markdown, HTML (its readable text), CSV/TSV (a Markdown table with its row
 //! count), DOCX (paragraphs, headings, tables) and PDF (the text layer, page by page).
 //!
-//! Everything is done with well-kept crates (pdf-extract, zip + quick-xml, html2text, csv,
-//! encoding_rs); nothing here parses PDF by hand. Every failure names the file and says what
-//! to do. This module reads the one file it is given and writes nothing.
+//! Everything is done with well-kept crates (pdf_oxide, zip + quick-xml, html2text, csv,
+//! encoding_rs); nothing here parses PDF by hand. Every parser runs inside
+//! [`super::guard::quietly`], so a parser's panic is an error for that file, not a broken
+//! terminal. Every failure names the file and says what to do. This module reads the one
+//! file it is given and writes nothing.
 
 use std::io::Read;
 use std::path::Path;
@@ -39,6 +41,18 @@ impl Kind {
             Kind::Csv => "csv",
             Kind::Docx => "docx",
             Kind::Pdf => "pdf",
+        }
+    }
+
+    /// The name used in messages ("a valid PDF file").
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::Markdown => "Markdown",
+            Kind::Html => "HTML",
+            Kind::Csv => "CSV",
+            Kind::Docx => "DOCX",
+            Kind::Pdf => "PDF",
         }
     }
 }
@@ -194,23 +208,32 @@ pub fn extract_bytes(name: &str, bytes: &[u8]) -> Result<Document, ExtractError>
         bytes: bytes.len() as u64,
         notes: Vec::new(),
     };
-    match kind {
-        Kind::Pdf => pdf(name, bytes, &mut doc)?,
-        Kind::Docx => doc.text = docx(name, bytes)?,
-        Kind::Html => {
-            let text = decode_text(name, bytes, &mut doc.notes)?;
-            doc.text = html(&text);
+    let parsed = super::guard::quietly(|| -> Result<Document, ExtractError> {
+        match kind {
+            Kind::Pdf => pdf(name, bytes, &mut doc)?,
+            Kind::Docx => doc.text = docx(name, bytes)?,
+            Kind::Html => {
+                let text = decode_text(name, bytes, &mut doc.notes)?;
+                doc.text = html(&text);
+            }
+            Kind::Csv => {
+                let text = decode_text(name, bytes, &mut doc.notes)?;
+                let tab = name.to_ascii_lowercase().ends_with(".tsv");
+                let (table, rows) = csv_table(name, &text, if tab { b'\t' } else { b',' })?;
+                doc.text = table;
+                doc.rows = Some(rows);
+            }
+            Kind::Text | Kind::Markdown => doc.text = decode_text(name, bytes, &mut doc.notes)?,
         }
-        Kind::Csv => {
-            let text = decode_text(name, bytes, &mut doc.notes)?;
-            let tab = name.to_ascii_lowercase().ends_with(".tsv");
-            let (table, rows) = csv_table(name, &text, if tab { b'\t' } else { b',' })?;
-            doc.text = table;
-            doc.rows = Some(rows);
-        }
-        Kind::Text | Kind::Markdown => doc.text = decode_text(name, bytes, &mut doc.notes)?,
-    }
-    Ok(doc)
+        Ok(doc)
+    });
+    parsed.unwrap_or_else(|why| {
+        Err(ExtractError::Corrupt {
+            name: name.to_string(),
+            kind: kind.label(),
+            why: format!("the {} reader failed on it: {why}", kind.label()),
+        })
+    })
 }
 
 /// Bytes to text: a BOM (UTF-8, UTF-16 LE/BE) decides; else UTF-8; else GB18030 (GBK) when
@@ -264,33 +287,33 @@ fn pdf(name: &str, bytes: &[u8], doc: &mut Document) -> Result<(), ExtractError>
             why: "it does not start with %PDF".to_string(),
         });
     }
-    // pdf-extract can panic on malformed files; a panic must not take clerk down.
-    let result = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem_by_pages(bytes));
-    let pages = match result {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => {
-            let why = e.to_string();
-            if why.to_ascii_lowercase().contains("encrypt")
-                || why.to_ascii_lowercase().contains("password")
-            {
-                return Err(ExtractError::Encrypted {
-                    name: name.to_string(),
-                });
+    let corrupt = |e: pdf_oxide::Error| {
+        let why = e.to_string();
+        let lower = why.to_ascii_lowercase();
+        if lower.contains("encrypt") || lower.contains("password") {
+            ExtractError::Encrypted {
+                name: name.to_string(),
             }
-            return Err(ExtractError::Corrupt {
+        } else {
+            ExtractError::Corrupt {
                 name: name.to_string(),
                 kind: "PDF",
                 why,
-            });
-        }
-        Err(_) => {
-            return Err(ExtractError::Corrupt {
-                name: name.to_string(),
-                kind: "PDF",
-                why: "the PDF reader could not make sense of it".to_string(),
-            });
+            }
         }
     };
+    let mut pdf = pdf_oxide::PdfDocument::from_bytes(bytes.to_vec()).map_err(corrupt)?;
+    // A PDF with only an owner password opens with the empty user password; one that
+    // needs a password to be read cannot be.
+    if pdf.is_encrypted() && !pdf.authenticate(b"").unwrap_or(false) {
+        return Err(ExtractError::Encrypted {
+            name: name.to_string(),
+        });
+    }
+    let count = pdf.page_count().map_err(corrupt)?;
+    let pages = (0..count)
+        .map(|i| pdf.extract_text(i).map_err(corrupt))
+        .collect::<Result<Vec<String>, ExtractError>>()?;
     doc.pages = Some(pages.len());
     if pages.iter().all(|p| p.trim().is_empty()) {
         return Err(ExtractError::NoText {

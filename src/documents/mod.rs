@@ -7,5 +7,6 @@ pub mod chunk;
 pub mod extract;
 #[doc(hidden)]
 pub mod fixtures;
+pub mod guard;
 pub mod secrets;
 pub mod summarize;

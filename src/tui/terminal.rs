@@ -48,14 +48,26 @@ pub(super) fn resolve_theme(themes: &[Theme], name: &str) -> Theme {
 pub(super) fn init_terminal() -> DefaultTerminal {
     let terminal = ratatui::init();
     let _ = execute!(std::io::stdout(), EnableBracketedPaste, EnableMouseCapture);
-    // ratatui::init's hook restores raw mode and the screen; this one also turns off the
-    // mouse and bracketed paste, so a panic leaves a usable shell.
+    // ratatui::init's hook restores raw mode and the screen; this one decides whether it
+    // runs. A panic inside a document parser is that file's error (documents::guard): say
+    // nothing, restore nothing. One on another thread (a background job) is reported by the
+    // job's failure and goes to the log: the screen stays as it is and the app carries on.
+    // One on the UI's thread ends the app: mouse, bracketed paste, the cursor and the screen
+    // are restored first, then the message is printed.
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        if crate::documents::guard::in_quiet_section() {
+            return;
+        }
+        if std::thread::current().name() != Some("main") {
+            tracing::error!("a background task failed: {info}");
+            return;
+        }
         let _ = execute!(
             std::io::stdout(),
             DisableMouseCapture,
-            DisableBracketedPaste
+            DisableBracketedPaste,
+            ratatui::crossterm::cursor::Show
         );
         previous(info);
     }));
@@ -66,7 +78,8 @@ pub(super) fn restore_terminal() {
     let _ = execute!(
         std::io::stdout(),
         DisableMouseCapture,
-        DisableBracketedPaste
+        DisableBracketedPaste,
+        ratatui::crossterm::cursor::Show
     );
     ratatui::restore();
     let _ = std::io::stdout().flush();

@@ -66,6 +66,7 @@ fn status_hints(app: &App) -> String {
             (Command::SelectPrev, "select"),
             (Command::CopyMessage, "copy"),
             (Command::EditMessage, "edit"),
+            (Command::DeleteMessage, "delete"),
             (Command::Regenerate, "regenerate"),
         ],
         _ => vec![

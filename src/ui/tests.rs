@@ -525,7 +525,7 @@ fn editing_a_question_says_what_sending_replaces() {
     app.selected_turn = Some(1);
     update(
         &mut app,
-        Msg::Key(KeyEvent::new(KeyCode::Char('e'), KeyModifiers::NONE)),
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
     );
     let screen = draw(&app, 120, 40);
     assert!(
@@ -684,7 +684,9 @@ fn a_10_mb_paste_is_a_chip_and_its_message_is_folded_in_the_transcript() {
     assert!(screen.contains("000039 "), "{screen}");
     assert!(!screen.contains("000040 "), "{screen}");
     assert!(
-        screen.contains("199,962 more line(s) not shown · select it and press y to copy all of it"),
+        screen.contains(
+            "199,962 more line(s) not shown · select it and press Ctrl+Y to copy all of it"
+        ),
         "{screen}"
     );
 }

@@ -16,6 +16,7 @@ use crate::store::{MessageStatus, Role};
 
 /// Enter: send the message, or first attach its `@path` files, ask for a key, or check it.
 pub(super) fn send(app: &mut App, fx: &mut Vec<Effect>) {
+    app.commit_pending_message(fx);
     let text = app.message_text();
     if text.trim().is_empty() {
         return;

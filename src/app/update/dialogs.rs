@@ -273,11 +273,15 @@ fn on_confirm_quit(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) -> Option
     match key.code {
         KeyCode::Char('y') | KeyCode::Enter => {
             app.stash_draft(fx);
+            app.commit_pending_message(fx);
             app.quit = true;
             fx.push(Effect::Quit);
             None
         }
         KeyCode::Char('n') | KeyCode::Esc => None,
+        // Ctrl+C again keeps the answers running, as Esc does (a second Ctrl+C is a reflex,
+        // not a yes).
+        _ if is_ctrl_c(&key) => None,
         _ => Some(Dialog::ConfirmQuit),
     }
 }

@@ -31,7 +31,7 @@ mod transcript;
 
 pub use transcript::code_blocks;
 
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::keymap::{Command, Mode};
 use super::{App, Dialog, Effect, Focus, Level, Msg, Scroll, Turn, attach, forms};
@@ -204,8 +204,21 @@ fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
             app.input.input(key);
         }
+        // Typing in the transcript types into the message box.
+        None if app.focus == Focus::Transcript && is_typing(&key) => {
+            app.focus = Focus::Input;
+            app.input.input(key);
+        }
         None => {}
     }
+}
+
+/// A printable character without Ctrl or Alt (Shift is part of the character).
+fn is_typing(key: &KeyEvent) -> bool {
+    matches!(key.code, KeyCode::Char(_))
+        && !key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SUPER)
 }
 
 /// Carry out a command (the key that named it, for those that fall back to typing).
@@ -220,6 +233,7 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
                 app.dialog = Some(Dialog::ConfirmQuit);
             } else {
                 app.stash_draft(fx);
+                app.commit_pending_message(fx);
                 app.quit = true;
                 fx.push(Effect::Quit);
             }
@@ -241,6 +255,10 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
                 Focus::Transcript if app.sidebar => Focus::Sessions,
                 _ => Focus::Input,
             };
+            // Entering the list, the cursor is on the open session: r, d, p and a act on it.
+            if app.focus == Focus::Sessions && app.current.is_some() {
+                app.select_id(app.current);
+            }
         }
         Command::ToggleSidebar => {
             app.sidebar = !app.sidebar;
@@ -264,6 +282,7 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
             if let Some((p, _)) = app.removed_paste.take() {
                 app.notice(format!("pasted text back ({} lines)", p.lines), Level::Info);
                 app.pastes.push(p);
+            } else if transcript::undo_delete_message(app) {
             } else if let Some((entry, _)) = app.pending_delete.take() {
                 app.notice(format!("restored “{}”", entry.title), Level::Info);
                 app.select_id(Some(entry.id));

@@ -19,7 +19,14 @@ pub(super) fn on_loaded(app: &mut App, list: Vec<SessionSummary>) {
     let mut entries: Vec<SessionEntry> = list.iter().map(SessionEntry::from).collect();
     entries.sort_by_key(|e| !e.pinned);
     app.sessions = entries;
-    app.select_id(keep.or(app.current));
+    // The cursor follows the open session (a new one moves to its place in the list). While
+    // the person moves it in the list, it stays where they put it.
+    let follow = if app.focus == Focus::Sessions {
+        keep.or(app.current)
+    } else {
+        app.current.or(keep)
+    };
+    app.select_id(follow);
 }
 
 /// A session's messages and its saved draft loaded: shown if it is still the open one,
@@ -33,7 +40,17 @@ pub(super) fn on_transcript_loaded(
     if app.current != Some(session_id) {
         return;
     }
-    app.transcript = messages.into_iter().map(Turn::from).collect();
+    // A message deleted within its undo time is still in the history: not shown.
+    let hidden = app
+        .pending_message
+        .as_ref()
+        .filter(|p| p.session == Some(session_id))
+        .and_then(|p| p.turn.id);
+    app.transcript = messages
+        .into_iter()
+        .filter(|m| Some(m.id) != hidden)
+        .map(Turn::from)
+        .collect();
     if let Some(live) = app.live.get_mut(&session_id) {
         // The live text moves into the transcript: one string per streaming answer.
         let text = std::mem::take(&mut live.text);

@@ -1,5 +1,5 @@
-//! Time passing (`Msg::Tick`): notices expire, undo windows close, and a deleted session
-//! whose undo time is over is deleted for good.
+//! Time passing (`Msg::Tick`): notices expire, undo windows close, and a deleted session or
+//! message whose undo time is over is deleted for good.
 //!
 //! Pure: the time comes in the message; never read the clock, do IO or await here.
 
@@ -13,6 +13,13 @@ pub(super) fn on_tick(app: &mut App, now: i64, fx: &mut Vec<Effect>) {
     }
     if app.removed_paste.as_ref().is_some_and(|(_, at)| *at <= now) {
         app.removed_paste = None;
+    }
+    if app
+        .pending_message
+        .as_ref()
+        .is_some_and(|p| p.until_ms <= now)
+    {
+        app.commit_pending_message(fx);
     }
     if let Some((entry, at)) = &app.pending_delete
         && *at <= now

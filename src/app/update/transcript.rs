@@ -6,8 +6,10 @@
 //! Pure: no IO, no await, no clock reads; streams are started and stopped by effects, and
 //! the layout is learnt from `Msg::Layout`, never by calling the renderer.
 
-use crate::app::keymap::Command;
-use crate::app::{App, Effect, Focus, Level, Live, Scroll, StreamEvent, Turn, View};
+use crate::app::keymap::{Command, Mode};
+use crate::app::{
+    App, Effect, Focus, Level, Live, PendingMessage, Scroll, StreamEvent, Turn, UNDO_MS, View,
+};
 use crate::store::{MessageStatus, Role};
 
 /// The transcript as last drawn: keep the view where the renderer drew it, and follow the
@@ -201,23 +203,34 @@ pub(super) fn copy_code(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
     }
 }
 
-/// Delete the selected message (not while it streams).
+/// Take the selected message out of the transcript (not while it streams); it is deleted
+/// from the history when its undo time is over, or before the next send.
 pub(super) fn delete_message(app: &mut App, fx: &mut Vec<Effect>) {
     match app.selected_turn {
         Some(i) if app.transcript[i].status == MessageStatus::Streaming => {
             app.notice("stop the answer first (Esc)", Level::Info);
         }
         Some(i) => {
+            app.commit_pending_message(fx);
             let turn = app.transcript.remove(i);
-            if let Some(id) = turn.id {
-                fx.push(Effect::DeleteMessage(id));
-            }
+            app.pending_message = Some(PendingMessage {
+                session: app.current,
+                index: i,
+                turn,
+                until_ms: app.now_ms + UNDO_MS,
+            });
             app.selected_turn = if app.transcript.is_empty() {
                 None
             } else {
                 Some(i.min(app.transcript.len() - 1))
             };
-            app.notice("message deleted", Level::Info);
+            let undo = app
+                .setup
+                .keymap
+                .key_for(Mode::Global, Command::Undo)
+                .map(|k| format!(" · {k} to undo"))
+                .unwrap_or_default();
+            app.notice(format!("message deleted{undo}"), Level::Info);
         }
         None => app.notice(
             "select a message first (↑/↓ in the transcript)",
@@ -226,8 +239,28 @@ pub(super) fn delete_message(app: &mut App, fx: &mut Vec<Effect>) {
     }
 }
 
+/// Put a message deleted within its undo time back where it was.
+pub(super) fn undo_delete_message(app: &mut App) -> bool {
+    if app
+        .pending_message
+        .as_ref()
+        .is_none_or(|p| p.session != app.current)
+    {
+        return false;
+    }
+    let Some(p) = app.pending_message.take() else {
+        return false;
+    };
+    let at = p.index.min(app.transcript.len());
+    app.transcript.insert(at, p.turn);
+    app.selected_turn = Some(at);
+    app.notice("message restored", Level::Info);
+    true
+}
+
 /// Write the last answer again (the last question's answer, if it has none).
 pub(super) fn regenerate(app: &mut App, fx: &mut Vec<Effect>) {
+    app.commit_pending_message(fx);
     let Some(id) = app.current else {
         app.notice("nothing to regenerate yet", Level::Info);
         return;
