@@ -627,3 +627,45 @@ fn a_long_history_is_trimmed_not_read_in_parts() {
         err(&o)
     );
 }
+
+/// Endless input (a device, a pipe, standard input) stops at the size limit, says which
+/// limit was hit, and sends nothing; binary bytes on standard input are refused as for files.
+#[cfg(unix)]
+#[test]
+fn endless_input_stops_at_the_limit() {
+    let env = Env::new();
+    config(&env, "[documents]\nmax_file_mb = 1\n");
+    let o = env.run(&["ask", "--file", "/dev/zero", "what is this?"]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("/dev/zero goes on past the 1 MB limit"),
+        "{}",
+        err(&o)
+    );
+
+    let o = env.run(&["run", "summarize", "--var", "document=@/dev/zero"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(err(&o).contains("past the 1 MB limit"), "{}", err(&o));
+
+    let zero = std::fs::File::open("/dev/zero").unwrap();
+    let o = env
+        .cmd(&["ask", "what is this?"])
+        .stdin(zero)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("standard input goes on past the 1 MB limit"),
+        "{}",
+        err(&o)
+    );
+
+    let o = env.run_with_stdin(&["ask", "q"], "text\0with\0NULs\0\0\0");
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("standard input looks like a binary file"),
+        "{}",
+        err(&o)
+    );
+    assert_eq!(env.server.chat_requests().len(), 0, "nothing was sent");
+}

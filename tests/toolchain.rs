@@ -17,7 +17,10 @@ fn version(v: &str) -> [u64; 3] {
 #[test]
 fn the_promised_rust_version_builds_every_dependency() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let rustc = Command::new("rustc").arg("-vV").output().expect("rustc -vV");
+    let rustc = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV");
     let host = String::from_utf8_lossy(&rustc.stdout)
         .lines()
         .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
@@ -28,7 +31,11 @@ fn the_promised_rust_version_builds_every_dependency() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let packages = meta["packages"].as_array().unwrap();
     let ours = packages
@@ -45,10 +52,12 @@ fn the_promised_rust_version_builds_every_dependency() {
         version(ours) >= version(need),
         "Cargo.toml says rust-version {ours}, but {who} needs {need}: raise it (and the README)"
     );
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let short = ours.trim_end_matches(".0");
     assert!(
-        readme.contains(&format!("Rust {short} or newer")) || readme.contains(&format!("Rust ({short} or newer")),
+        readme.contains(&format!("Rust {short} or newer"))
+            || readme.contains(&format!("Rust ({short} or newer")),
         "the README names the same minimum ({short})"
     );
 }

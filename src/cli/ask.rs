@@ -4,7 +4,7 @@
 //! least once a second while it streams and finalised at the end, so a crash or Ctrl-C
 //! loses nothing that arrived. Model text is sanitized when stdout is a terminal.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use clap::Args;
@@ -61,20 +61,20 @@ pub use crate::store::title_from;
 
 pub use crate::documents::summarize::compose;
 
-/// Piped standard input (none when it is a terminal or empty).
-pub(super) fn read_stdin_document() -> Result<Option<String>, CliError> {
+/// Piped standard input (none when it is a terminal or empty), read up to the documents'
+/// size limit and refused when it is binary, as a file would be.
+pub(super) fn read_stdin_document(max_bytes: u64) -> Result<Option<String>, CliError> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         return Ok(None);
     }
-    let mut bytes = Vec::new();
-    stdin
-        .lock()
-        .read_to_end(&mut bytes)
-        .map_err(|e| CliError::new(Exit::BadInput, format!("cannot read standard input: {e}")))?;
+    let bad =
+        |e: crate::documents::extract::ExtractError| CliError::new(Exit::BadInput, e.to_string());
+    let bytes = crate::documents::extract::read_at_most(stdin.lock(), max_bytes, "standard input")
+        .map_err(bad)?;
     let mut notes = Vec::new();
     let text = crate::documents::extract::decode_text("standard input", &bytes, &mut notes)
-        .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+        .map_err(bad)?;
     for n in notes {
         eprintln!("note: standard input: {n}");
     }
@@ -90,7 +90,13 @@ struct Saving {
 /// Run `clerk ask`.
 pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
     let question = args.question.join(" ").trim().to_string();
-    let document = read_stdin_document()?;
+    let document = read_stdin_document(
+        ctx.config
+            .file
+            .documents
+            .max_file_mb
+            .saturating_mul(1024 * 1024),
+    )?;
     let files = docs::read_files(&args.files, &ctx.config.file.documents)?;
     let mut sources: Vec<Source> = files
         .into_iter()

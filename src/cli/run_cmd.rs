@@ -185,7 +185,13 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
     };
     let max_mb = ctx.config.file.documents.max_file_mb;
     let given = parse_vars(&args.vars, max_mb)?;
-    let piped = super::ask::read_stdin_document()?;
+    let piped = super::ask::read_stdin_document(
+        ctx.config
+            .file
+            .documents
+            .max_file_mb
+            .saturating_mul(1024 * 1024),
+    )?;
     let interactive = piped.is_none() && std::io::stdin().is_terminal() && output::stderr_is_tty();
     let mut values = fill(&template, given, piped, interactive, max_mb)?;
     {

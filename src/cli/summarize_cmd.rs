@@ -138,8 +138,14 @@ pub fn run(ctx: &Ctx, args: &SummarizeArgs) -> Result<Exit, CliError> {
     let mut sources = Vec::with_capacity(args.files.len());
     for path in &args.files {
         if path.as_os_str() == "-" {
-            let text = super::ask::read_stdin_document()?
-                .ok_or_else(|| bad("`-` reads standard input, but nothing was piped in".into()))?;
+            let text = super::ask::read_stdin_document(
+                ctx.config
+                    .file
+                    .documents
+                    .max_file_mb
+                    .saturating_mul(1024 * 1024),
+            )?
+            .ok_or_else(|| bad("`-` reads standard input, but nothing was piped in".into()))?;
             sources.push(Source::pasted("standard input", text));
             continue;
         }

@@ -114,6 +114,17 @@ pub enum ExtractError {
         /// The limit.
         limit_mb: u64,
     },
+    /// A stream (a pipe, a device, standard input) went on past the limit; reading stopped
+    /// there.
+    #[error(
+        "{name} goes on past the {limit_mb} MB limit ([documents] max_file_mb; reading stopped there): send a part of it, or raise the limit in the config"
+    )]
+    EndlessInput {
+        /// File or "standard input".
+        name: String,
+        /// The limit.
+        limit_mb: u64,
+    },
     /// Not a text format clerk knows.
     #[error(
         "{name} looks like a binary file, not text: clerk reads text, Markdown, HTML, CSV, DOCX and PDF"
@@ -192,8 +203,35 @@ pub fn extract_file(path: &Path, max_bytes: u64) -> Result<Document, ExtractErro
             limit_mb: max_bytes / 1_048_576,
         });
     }
-    let bytes = std::fs::read(path).map_err(unreadable)?;
+    // The size above is 0 for pipes and devices (/dev/zero): the read itself stops at the
+    // limit.
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let bytes = read_at_most(file, max_bytes, &path.display().to_string())?;
     extract_bytes(&name, &bytes)
+}
+
+/// Everything `reader` gives, up to `max_bytes`; more than that is an error, found after
+/// reading one byte past the limit, never by reading on.
+pub fn read_at_most(
+    reader: impl Read,
+    max_bytes: u64,
+    name: &str,
+) -> Result<Vec<u8>, ExtractError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| ExtractError::Unreadable {
+            name: name.to_string(),
+            why: e.to_string(),
+        })?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(ExtractError::EndlessInput {
+            name: name.to_string(),
+            limit_mb: max_bytes / 1_048_576,
+        });
+    }
+    Ok(bytes)
 }
 
 /// Extract a document from its bytes; `name` decides the kind (and is used in messages).
