@@ -31,6 +31,15 @@ pub enum Msg {
         draft: Option<String>,
     },
     /// The store accepted a question: the session (maybe new) and the two rows exist.
+    /// The question could not be stored (a full disk, a read-only file): nothing was sent.
+    SendRefused {
+        /// The session it was for (`None`: a new one).
+        session_id: Option<SessionId>,
+        /// The question, to put back in the box (`None` for a regenerate).
+        text: Option<String>,
+        /// Why.
+        error: String,
+    },
     SendAccepted {
         /// The session (new or existing).
         session_id: SessionId,

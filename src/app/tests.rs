@@ -2125,3 +2125,39 @@ fn the_session_cursor_follows_the_open_session() {
     );
     assert_eq!(a.selected_id(), moved);
 }
+
+/// A full disk refuses the question: it comes back into the box, nothing stays "writing…",
+/// and the next Enter sends again.
+#[test]
+fn a_question_the_history_refused_goes_back_into_the_box() {
+    let mut a = app();
+    type_text(&mut a, "q1");
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert!(matches!(fx.last(), Some(Effect::Send { .. })));
+    assert!(a.streaming());
+    assert_eq!(a.input_text(), "");
+    type_text(&mut a, "and more");
+    update(
+        &mut a,
+        Msg::SendRefused {
+            session_id: None,
+            text: Some("q1".into()),
+            error: "the disk is full".into(),
+        },
+    );
+    assert!(!a.streaming(), "nothing is left writing");
+    assert!(a.transcript.is_empty(), "{:?}", a.transcript);
+    assert_eq!(a.input_text(), "q1\n\nand more");
+    let n = a.notice.as_ref().unwrap();
+    assert!(
+        n.text.contains("not sent: the disk is full") && n.text.contains("back in the box"),
+        "{}",
+        n.text
+    );
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Send { text, .. } if text == "q1\n\nand more")),
+        "{fx:?}"
+    );
+}

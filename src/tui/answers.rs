@@ -256,16 +256,28 @@ pub(super) async fn answer(
         model,
     } = job;
     let m = model.clone();
+    let question = text.clone();
     let prepared = store
         .call(move |s| prepare(s, session_id, text, replace, &profile_name, &m, system))
         .await;
     let p = match prepared {
         Some(Ok(p)) => p,
-        Some(Err(e)) => {
-            let _ = tx.send(Msg::Failed(e));
+        Some(Err(error)) => {
+            let _ = tx.send(Msg::SendRefused {
+                session_id,
+                text: question,
+                error,
+            });
             return;
         }
-        None => return,
+        None => {
+            let _ = tx.send(Msg::SendRefused {
+                session_id,
+                text: question,
+                error: "the history could not be reached".to_string(),
+            });
+            return;
+        }
     };
     let (stop_tx, stop_rx) = oneshot::channel();
     if let Ok(mut map) = stops.lock() {

@@ -12,7 +12,7 @@ use crate::app::{
     App, CHIP_CHARS, CHIP_LINES, Dialog, EXPAND_MAX_LINES, Editing, Effect, Focus, Level, Live,
     NEW_SESSION, Paste, Scroll, Turn, UNDO_MS, attach, forms, is_long,
 };
-use crate::store::{MessageStatus, Role};
+use crate::store::{MessageStatus, Role, SessionId};
 
 /// Enter: send the message, or first attach its `@path` files, ask for a key, or check it.
 pub(super) fn send(app: &mut App, fx: &mut Vec<Effect>) {
@@ -70,6 +70,53 @@ pub(super) fn send(app: &mut App, fx: &mut Vec<Effect>) {
         return;
     }
     commit_send(app, text, None, fx);
+}
+
+/// The question could not be stored, so nothing was sent: the answer being written is
+/// gone, the question leaves the transcript and goes back into the box (before what was
+/// typed since), and the error says so. The app stays usable.
+pub(super) fn on_send_refused(
+    app: &mut App,
+    session_id: Option<SessionId>,
+    text: Option<String>,
+    error: String,
+) {
+    match session_id {
+        Some(id) => {
+            app.live.remove(&id);
+        }
+        None => app.pending_new = None,
+    }
+    if app.current == session_id {
+        if app.transcript.last().is_some_and(|t| {
+            t.role == Role::Assistant && t.status == MessageStatus::Streaming && t.id.is_none()
+        }) {
+            app.transcript.pop();
+        }
+        if let Some(q) = &text
+            && app
+                .transcript
+                .last()
+                .is_some_and(|t| t.role == Role::User && t.id.is_none() && &t.content == q)
+        {
+            app.transcript.pop();
+        }
+    }
+    let back = match text {
+        Some(q) if app.current == session_id => {
+            let typed = app.input_text();
+            let joined = if typed.trim().is_empty() {
+                q
+            } else {
+                format!("{q}\n\n{typed}")
+            };
+            app.set_text(&joined);
+            app.focus = Focus::Input;
+            " · your message is back in the box"
+        }
+        _ => "",
+    };
+    app.notice(format!("not sent: {error}{back}"), Level::Error);
 }
 
 /// Put the question in the transcript, clear the box, and send.

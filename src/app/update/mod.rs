@@ -60,6 +60,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             messages,
             draft,
         } => sessions::on_transcript_loaded(app, session_id, messages, draft),
+        Msg::SendRefused {
+            session_id,
+            text,
+            error,
+        } => compose::on_send_refused(app, session_id, text, error),
         Msg::SendAccepted {
             session_id,
             created,
