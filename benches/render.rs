@@ -55,7 +55,7 @@ fn summary(id: i64) -> SessionSummary {
 }
 
 fn answer_text(i: usize) -> String {
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         format!(
             "Here is step {i}:\n\n```rust\nfn step_{i}() -> u32 {{\n    let total = {i} * 2;\n    total + 1\n}}\n```\n\n| item | cost |\n|---|---:|\n| 机票 | 1,200 |\n| hotel | 450 |\n"
         )
