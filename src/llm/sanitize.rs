@@ -6,8 +6,13 @@
 //! device-control strings. This module removes every C0 control except `\n`
 //! and `\t`, DEL, every C1 control, and whole escape sequences (CSI, OSC, DCS,
 //! APC, PM, SOS and the short `ESC x` forms), including their parameters and
-//! payload. Everything printable, including CJK, emoji, ZWJ sequences and
-//! combining marks, passes through unchanged.
+//! payload. It also removes the bidirectional embedding, override and isolate
+//! controls (U+202A–U+202E, U+2066–U+2069: "trojan source" text that reads
+//! differently from what it is) and the invisible tag characters
+//! (U+E0000–U+E007F), except inside an emoji tag sequence (the flags of
+//! England, Scotland and Wales: U+1F3F4 followed by tags). Everything
+//! printable, including CJK, emoji, ZWJ sequences and combining marks, passes
+//! through unchanged.
 //!
 //! What it must not do: it never rewrites, reorders or adds printable text,
 //! and it is only for display. The original text is stored elsewhere,
@@ -20,10 +25,10 @@
 //! a terminal sequence.
 //!
 //! An unterminated string sequence (OSC, DCS, APC, PM, SOS) is held while
-//! pending, but its payload is capped at [`MAX_STRING_PAYLOAD`] bytes: past
-//! that the sequence is abandoned (the payload so far is dropped) and the
-//! following text is printed normally, so one stray `ESC ]` cannot swallow a
-//! whole answer.
+//! pending, but it ends at a line break (no terminal string has one) and its
+//! payload is capped at [`MAX_STRING_PAYLOAD`] bytes: past either, the sequence
+//! is abandoned (the payload so far is dropped) and the following text is
+//! printed normally, so one stray `ESC ]` hides at most the rest of its line.
 
 /// Largest payload (in UTF-8 bytes) of an OSC/DCS/APC/PM/SOS string that is
 /// held while waiting for its terminator. The byte that would exceed it
@@ -56,6 +61,8 @@ enum State {
 #[derive(Debug, Default, Clone)]
 pub struct Sanitizer {
     state: State,
+    /// The last character written was U+1F3F4 or a tag character kept after it.
+    in_flag: bool,
 }
 
 impl Sanitizer {
@@ -71,10 +78,12 @@ impl Sanitizer {
             match first_special(bytes) {
                 // Fast path: nothing to change.
                 None => {
+                    self.wrote(input);
                     out.push_str(input);
                     return;
                 }
                 Some(pos) => {
+                    self.wrote(&input[..pos]);
                     out.push_str(&input[..pos]);
                     i = pos;
                 }
@@ -82,9 +91,10 @@ impl Sanitizer {
         }
         while i < input.len() {
             if self.state == State::Ground {
-                // Copy the clean run in one go. Special bytes are ASCII or the
-                // lead byte 0xC2, so `end` is always a char boundary.
+                // Copy the clean run in one go. Special bytes are ASCII or a
+                // lead byte (0xC2, 0xE2, 0xF3), so `end` is always a char boundary.
                 let end = first_special(&bytes[i..]).map_or(input.len(), |p| i + p);
+                self.wrote(&input[i..end]);
                 out.push_str(&input[i..end]);
                 i = end;
                 if i >= input.len() {
@@ -116,6 +126,13 @@ impl Sanitizer {
         String::new()
     }
 
+    /// Remember whether `run` (written as it is) ends inside an emoji flag.
+    fn wrote(&mut self, run: &str) {
+        if let Some(last) = run.chars().next_back() {
+            self.in_flag = last == FLAG;
+        }
+    }
+
     /// Process one character that is not part of a clean run.
     fn step(&mut self, c: char, out: &mut String) {
         // Each `continue` re-handles `c` in a state closer to Ground, so this
@@ -130,8 +147,19 @@ impl Sanitizer {
                         '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => {
                             self.state = State::Str { len: 0 };
                         }
-                        c if is_removed_control(c) => {}
-                        c => out.push(c),
+                        c if is_removed_control(c) || is_bidi_control(c) => {}
+                        c if is_tag(c) => {
+                            // Kept only inside an emoji tag sequence; the cancel tag
+                            // ends it.
+                            if self.in_flag {
+                                out.push(c);
+                                self.in_flag = c != '\u{e007f}';
+                            }
+                        }
+                        c => {
+                            out.push(c);
+                            self.in_flag = c == FLAG;
+                        }
                     }
                     return;
                 }
@@ -179,6 +207,12 @@ impl Sanitizer {
                 State::Str { len } => {
                     match c {
                         BEL | ST8 => self.state = State::Ground,
+                        // No terminal string holds a line break: the sequence was
+                        // never going to end; the line break is text.
+                        '\n' => {
+                            self.state = State::Ground;
+                            continue;
+                        }
                         ESC => self.state = State::StrEscape,
                         _ => {
                             let len = len + c.len_utf8();
@@ -225,6 +259,19 @@ pub fn is_clean(text: &str) -> bool {
 }
 
 /// Controls removed from the output: C0 except `\n` and `\t`, DEL, C1.
+/// U+1F3F4 WAVING BLACK FLAG, which tag characters follow in subdivision flags.
+const FLAG: char = '\u{1f3f4}';
+
+/// Bidirectional embedding, override and isolate controls.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Tag characters (invisible; they can carry hidden text).
+fn is_tag(c: char) -> bool {
+    matches!(c, '\u{e0000}'..='\u{e007f}')
+}
+
 fn is_removed_control(c: char) -> bool {
     matches!(c, '\u{00}'..='\u{08}' | '\u{0b}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
 }
@@ -243,6 +290,19 @@ fn first_special(bytes: &[u8]) -> Option<usize> {
                 if let Some(0x80..=0x9f) = bytes.get(i + 1) {
                     return Some(i);
                 }
+            }
+            // U+202A–U+202E (E2 80 AA–AE) and U+2066–U+2069 (E2 81 A6–A9).
+            0xe2 => match (bytes.get(i + 1), bytes.get(i + 2)) {
+                (Some(0x80), Some(0xaa..=0xae)) | (Some(0x81), Some(0xa6..=0xa9)) => {
+                    return Some(i);
+                }
+                _ => {}
+            },
+            // U+E0000–U+E007F (F3 A0 80 80 – F3 A0 81 BF).
+            0xf3 if bytes.get(i + 1) == Some(&0xa0)
+                && matches!(bytes.get(i + 2), Some(0x80 | 0x81)) =>
+            {
+                return Some(i);
             }
             _ => {}
         }
@@ -344,7 +404,32 @@ mod tests {
             s("esc esc restarts", "\x1b\x1b[31mX", "X"),
             s("esc followed by del", "a\x1b\x7fb", "ab"),
             s("osc cut by another escape", "\x1b]0;t\x1b[31mX", "X"),
-            s("osc payload swallows newlines", "\x1b]0;a\nb\x07c", "c"),
+            s("osc ends at a newline", "\x1b]0;a\nb\x07c", "\nbc"),
+            s(
+                "unterminated osc hides only the rest of its line",
+                "Answer:\x1b]8;;http://x\nline two\nline three",
+                "Answer:\nline two\nline three",
+            ),
+            s(
+                "bidi overrides and isolates removed",
+                "if (is_admin\u{202e}\u{2066}// check\u{2069}\u{2066}) {\u{202a}\u{202b}\u{202c}\u{202d}\u{2067}\u{2068}",
+                "if (is_admin// check) {",
+            ),
+            s(
+                "tag characters removed",
+                "hello\u{e0001}\u{e0068}\u{e0069}\u{e007f} world",
+                "hello world",
+            ),
+            s(
+                "emoji tag sequence kept whole",
+                "flag \u{1f3f4}\u{e0067}\u{e0062}\u{e0065}\u{e006e}\u{e0067}\u{e007f}\u{e0041} end",
+                "flag \u{1f3f4}\u{e0067}\u{e0062}\u{e0065}\u{e006e}\u{e0067}\u{e007f} end",
+            ),
+            s(
+                "zwj sequences, marks and rtl text kept",
+                "👨\u{200d}👩\u{200d}👧 e\u{301} שלום \u{200f}",
+                "👨\u{200d}👩\u{200d}👧 e\u{301} שלום \u{200f}",
+            ),
             s("st alone", "a\x1b\\b", "ab"),
             s("esc then 8-bit csi", "\x1b\u{9b}1mX", "X"),
         ]
@@ -427,7 +512,8 @@ mod tests {
         for c in (0..=0x10_ffff).filter_map(char::from_u32) {
             let text: &str = c.encode_utf8(&mut buf);
             let out = sanitize(text);
-            let removed = is_removed_control(c);
+            // A tag character alone (not after U+1F3F4) is removed too.
+            let removed = is_removed_control(c) || is_bidi_control(c) || is_tag(c);
             let expected = if removed { "" } else { text };
             assert_eq!(out, expected, "U+{:04X}", c as u32);
             assert_eq!(is_clean(text), !removed, "U+{:04X}", c as u32);
