@@ -94,6 +94,7 @@ fn big_session() -> App {
                 tokens_in: Some(100),
                 tokens_cached: Some(0),
                 tokens_out: Some(50),
+                estimated: false,
             },
             cost_usd: Some(0.00005),
             ttft_ms: Some(300),

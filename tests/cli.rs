@@ -515,6 +515,12 @@ fn ctrl_c_stops_the_answer_saves_what_arrived_and_exits_130() {
         !saved.is_empty() && printed.trim_end().starts_with(saved.trim_end()),
         "saved {saved:?} printed {printed:?}"
     );
+    // What was paid is counted: the server sent no usage, so clerk's estimate, marked so.
+    let usage = &answer["usage"];
+    assert_eq!(usage["estimated"], true, "{answer}");
+    assert!(usage["tokens_in"].as_u64().unwrap() > 0, "{answer}");
+    assert!(usage["tokens_out"].as_u64().unwrap() > 0, "{answer}");
+    assert!(answer["cost_usd"].as_f64().unwrap() > 0.0, "{answer}");
 }
 
 #[cfg(unix)]

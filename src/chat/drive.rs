@@ -91,6 +91,7 @@ pub struct Answering<'p> {
     text: String,
     dirty: bool,
     price: Option<&'p ModelInfo>,
+    prompt_tokens: Option<u64>,
     save_error: Option<String>,
 }
 
@@ -101,8 +102,16 @@ impl<'p> Answering<'p> {
             text: String::new(),
             dirty: false,
             price,
+            prompt_tokens: None,
             save_error: None,
         }
+    }
+
+    /// The prompt's estimated size in tokens: what an answer that ends without the server's
+    /// usage (stopped, cut off) is counted with, marked estimated.
+    pub fn with_prompt_tokens(mut self, prompt_tokens: Option<u64>) -> Self {
+        self.prompt_tokens = prompt_tokens;
+        self
     }
 
     /// The text so far.
@@ -139,7 +148,7 @@ impl<'p> Answering<'p> {
             EngineEvent::Finished(Ok(mut answer)) => {
                 // The engine keeps no copy of the text: this is the answer's one string.
                 answer.text = std::mem::take(&mut self.text);
-                let rec = record::finished(&answer, self.price, now_ms);
+                let rec = record::finished(&answer, self.price, self.prompt_tokens, now_ms);
                 let r = saver.finish(&rec);
                 self.saved(r);
                 Some(self.end(End::Answered(answer), rec.cost_usd))
@@ -165,17 +174,19 @@ impl<'p> Answering<'p> {
     /// The user stopped the answer after `elapsed`: keep what arrived, marked interrupted.
     pub fn stop(&mut self, elapsed: Duration, saver: &mut dyn Saver, now_ms: i64) -> Driven {
         let answer = self.cut(elapsed, record::STOPPED_BY_YOU);
-        let r = saver.finish(&record::finished(&answer, None, now_ms));
+        let rec = record::finished(&answer, self.price, self.prompt_tokens, now_ms);
+        let r = saver.finish(&rec);
         self.saved(r);
-        self.end(End::Stopped(answer), None)
+        self.end(End::Stopped(answer), rec.cost_usd)
     }
 
     /// The producing task went away without finishing.
     pub fn lost(&mut self, elapsed: Duration, saver: &mut dyn Saver, now_ms: i64) -> Driven {
         let answer = self.cut(elapsed, "the answer task ended unexpectedly");
-        let r = saver.finish(&record::finished(&answer, None, now_ms));
+        let rec = record::finished(&answer, self.price, self.prompt_tokens, now_ms);
+        let r = saver.finish(&rec);
         self.saved(r);
-        self.end(End::Lost(answer), None)
+        self.end(End::Lost(answer), rec.cost_usd)
     }
 
     fn cut(&mut self, elapsed: Duration, why: &str) -> Answer {
@@ -215,9 +226,10 @@ pub async fn drive(
     sink: &mut (dyn Sink + Send),
     saver: &mut (dyn Saver + Send),
     price: Option<&ModelInfo>,
+    prompt_tokens: Option<u64>,
 ) -> Driven {
     let started = Instant::now();
-    let mut state = Answering::new(price);
+    let mut state = Answering::new(price).with_prompt_tokens(prompt_tokens);
     let mut tick = tokio::time::interval(SAVE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(stop);

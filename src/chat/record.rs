@@ -21,33 +21,89 @@ pub fn status(s: AnswerStatus) -> MessageStatus {
     }
 }
 
-/// The token counts to save: the server's usage, or nothing known.
-pub fn usage(answer: &Answer) -> Usage {
-    answer
-        .usage
-        .map(|u| Usage {
+/// The token counts to save: the server's usage; without it (an answer stopped or cut off
+/// before the server said), an estimate when the prompt's size is known — the prompt as
+/// estimated when it was sent, and the text that arrived — marked as such; else nothing.
+pub fn usage(answer: &Answer, prompt_tokens: Option<u64>) -> Usage {
+    match (answer.usage, prompt_tokens) {
+        (Some(u), _) => Usage {
             tokens_in: Some(u.input),
             tokens_cached: Some(u.cached),
             tokens_out: Some(u.output),
-        })
-        .unwrap_or_default()
+            estimated: false,
+        },
+        (None, Some(prompt)) => Usage {
+            tokens_in: Some(prompt),
+            tokens_cached: Some(0),
+            tokens_out: Some(estimate_tokens(&answer.text)),
+            estimated: true,
+        },
+        (None, None) => Usage::default(),
+    }
 }
 
-/// The answer's cost from the price table; `None` when the usage or the price is unknown
-/// (never 0 for "unknown").
-pub fn cost(answer: &Answer, price: Option<&ModelInfo>) -> Option<f64> {
-    let u = answer.usage?;
-    price?.cost(u.input, u.cached, u.output)
+/// Tokens in `text`: the tokenizer's count when it is loaded, else an estimate from the
+/// text (a CJK character is about one token, other text about four bytes a token). Never
+/// loads the tokenizer, so it costs nothing noticeable on the UI's thread.
+pub fn estimate_tokens(text: &str) -> u64 {
+    match crate::llm::o200k::if_loaded() {
+        Some(bpe) => bpe.encode_ordinary(text).len() as u64,
+        None => rough_tokens(text),
+    }
 }
 
-/// The final record of an answer that ended (complete, truncated, cut off or stopped).
-pub fn finished(answer: &Answer, price: Option<&ModelInfo>, now_ms: i64) -> MessageFinish {
+/// Tokens in `text` from its characters alone: a CJK character about one token, other text
+/// about four bytes a token. One pass, no tokenizer.
+pub fn rough_tokens(text: &str) -> u64 {
+    let (mut cjk, mut other) = (0u64, 0u64);
+    for c in text.chars() {
+        if matches!(c, '\u{3000}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}' | '\u{f900}'..='\u{faff}' | '\u{ff00}'..='\u{ffef}')
+        {
+            cjk += 1;
+        } else {
+            other += c.len_utf8() as u64;
+        }
+    }
+    cjk + other.div_ceil(4)
+}
+
+/// The prompt's size for an estimate: the count made when it was fitted, else a rough one
+/// from the messages' text (with the chat format's few tokens per message).
+pub fn prompt_estimate(counted: Option<u64>, messages: &[crate::llm::ChatMessage]) -> u64 {
+    counted.unwrap_or_else(|| {
+        messages
+            .iter()
+            .map(|m| rough_tokens(&m.content) + 4)
+            .sum::<u64>()
+            + 3
+    })
+}
+
+/// The answer's cost from the price table and the usage saved; `None` when either is
+/// unknown (never 0 for "unknown").
+pub fn cost(usage: &Usage, price: Option<&ModelInfo>) -> Option<f64> {
+    price?.cost(
+        usage.tokens_in?,
+        usage.tokens_cached.unwrap_or(0),
+        usage.tokens_out?,
+    )
+}
+
+/// The final record of an answer that ended (complete, truncated, cut off or stopped);
+/// `prompt_tokens` is the prompt's estimated size, for when the server sends no usage.
+pub fn finished(
+    answer: &Answer,
+    price: Option<&ModelInfo>,
+    prompt_tokens: Option<u64>,
+    now_ms: i64,
+) -> MessageFinish {
+    let usage = usage(answer, prompt_tokens);
     MessageFinish {
         content: answer.text.clone(),
         status: status(answer.status),
         error: answer.reason.clone(),
-        usage: usage(answer),
-        cost_usd: cost(answer, price),
+        usage,
+        cost_usd: cost(&usage, price),
         ttft_ms: answer.ttft.map(|d| d.as_millis() as u64),
         duration_ms: Some(answer.duration.as_millis() as u64),
         now_ms,
@@ -112,7 +168,9 @@ mod tests {
             cached: 0,
             output: 1_000_000,
         }));
-        let r = finished(&a, Some(&mini()), 7);
+        // The server's usage wins over an estimate.
+        let r = finished(&a, Some(&mini()), Some(5), 7);
+        assert!(!r.usage.estimated);
         assert_eq!(r.status, MessageStatus::Complete);
         assert_eq!(r.usage.tokens_in, Some(1_000_000));
         assert_eq!(r.usage.tokens_out, Some(1_000_000));
@@ -135,12 +193,39 @@ mod tests {
             cached: 0,
             output: 10,
         });
-        assert_eq!(cost(&answer(None), Some(&mini())), None);
-        assert_eq!(cost(&answer(priced), None), None);
+        assert_eq!(cost(&usage(&answer(None), None), Some(&mini())), None);
+        assert_eq!(cost(&usage(&answer(priced), None), None), None);
         assert_eq!(
-            finished(&answer(None), Some(&mini()), 0).usage,
+            finished(&answer(None), Some(&mini()), None, 0).usage,
             Usage::default()
         );
+    }
+
+    #[test]
+    fn an_answer_without_the_servers_usage_is_counted_as_an_estimate() {
+        let mut a = answer(None);
+        a.status = AnswerStatus::Interrupted;
+        a.text = "The hotel limit is €180 in Berlin. 上海的住宿标准是每晚九百元".into();
+        let r = finished(&a, Some(&mini()), Some(1_000_000), 0);
+        assert!(r.usage.estimated);
+        assert_eq!(r.usage.tokens_in, Some(1_000_000));
+        let out = r.usage.tokens_out.unwrap();
+        // About a token per Chinese character and per four bytes of the rest.
+        assert!((20..=40).contains(&out), "{out}");
+        // Priced like any usage: 0.15 per million in, so at least that.
+        let c = r.cost_usd.unwrap();
+        assert!((0.15..0.151).contains(&c), "{c}");
+        assert_eq!(
+            prompt_estimate(
+                None,
+                &[crate::llm::ChatMessage {
+                    role: crate::llm::ChatRole::User,
+                    content: "a".repeat(400),
+                }]
+            ),
+            100 + 4 + 3
+        );
+        assert_eq!(prompt_estimate(Some(42), &[]), 42);
     }
 
     #[test]

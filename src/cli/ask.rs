@@ -446,6 +446,13 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
         Work::Parts(job) => Some(job.parts.len()),
     };
     let plain = parts.is_none();
+    let prompt_tokens = match &work {
+        Work::Whole(request) => Some(crate::chat::record::prompt_estimate(
+            None,
+            &request.messages,
+        )),
+        Work::Parts(_) => None,
+    };
     let outcome = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let task = match work {
@@ -475,6 +482,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
             &mut sink,
             saver,
             price.as_ref(),
+            prompt_tokens,
         )
         .await;
         sink.end_line();

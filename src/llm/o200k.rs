@@ -18,7 +18,7 @@
 //! It must not be loaded on the UI's path.
 
 use std::io::Read;
-use std::sync::LazyLock;
+use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
 use tiktoken_rs::{CoreBPE, Rank};
@@ -32,12 +32,17 @@ const SPECIAL: [(&str, Rank); 2] = [
     (tiktoken_rs::ENDOFPROMPT, 200_018),
 ];
 
-static O200K: LazyLock<Option<CoreBPE>> = LazyLock::new(|| load().ok());
+static O200K: OnceLock<Option<CoreBPE>> = OnceLock::new();
+
+/// The tokenizer if it is loaded already (counting with it then costs no load).
+pub fn if_loaded() -> Option<&'static CoreBPE> {
+    O200K.get().and_then(Option::as_ref)
+}
 
 /// The tokenizer, loaded on first use; `None` if the shipped vocabulary could not be read
 /// (a damaged build), in which case callers estimate.
 pub fn o200k() -> Option<&'static CoreBPE> {
-    O200K.as_ref()
+    O200K.get_or_init(|| load().ok()).as_ref()
 }
 
 fn load() -> anyhow::Result<CoreBPE> {

@@ -91,7 +91,7 @@ impl Store {
             .query_row(
                 "UPDATE messages SET content = ?2, status = ?3, error = ?4, tokens_in = ?5,
                      tokens_cached = ?6, tokens_out = ?7, cost_usd = ?8, ttft_ms = ?9,
-                     duration_ms = ?10
+                     duration_ms = ?10, usage_estimated = ?11
                  WHERE id = ?1 RETURNING session_id",
                 params![
                     id,
@@ -103,7 +103,8 @@ impl Store {
                     db_u64(finish.usage.tokens_out),
                     finish.cost_usd,
                     db_u64(finish.ttft_ms),
-                    db_u64(finish.duration_ms)
+                    db_u64(finish.duration_ms),
+                    finish.usage.estimated
                 ],
                 |row| row.get(0),
             )
@@ -309,6 +310,7 @@ mod tests {
                 tokens_in: Some(120),
                 tokens_cached: Some(64),
                 tokens_out: Some(3),
+                estimated: true,
             },
             cost_usd: Some(0.00125),
             ttft_ms: Some(350),

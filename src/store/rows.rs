@@ -15,7 +15,8 @@ pub(super) const SESSION_COLUMNS: &str =
 
 /// Columns read by [`row_to_message`], in its order.
 pub(super) const MESSAGE_COLUMNS: &str = "id, session_id, role, content, status, error, model, \
-     tokens_in, tokens_cached, tokens_out, cost_usd, ttft_ms, duration_ms, created_ms, tokens";
+     tokens_in, tokens_cached, tokens_out, cost_usd, ttft_ms, duration_ms, created_ms, tokens, \
+     usage_estimated";
 
 /// A token count or duration as stored: values beyond i64 (never seen in
 /// practice) are clamped.
@@ -93,6 +94,7 @@ pub(super) fn row_to_message(row: &Row<'_>) -> rusqlite::Result<Message> {
             tokens_in: get_u64(row, 7)?,
             tokens_cached: get_u64(row, 8)?,
             tokens_out: get_u64(row, 9)?,
+            estimated: row.get(15)?,
         },
         cost_usd: row.get(10)?,
         ttft_ms: get_u64(row, 11)?,

@@ -70,6 +70,10 @@ const MIGRATIONS: &[&[&str]] = &[
     // or a count made when the conversation had to be fitted), so a long session is not
     // counted again on every send.
     &["ALTER TABLE messages ADD COLUMN tokens INTEGER;"],
+    // 5: whether an answer's usage is clerk's estimate (the server sent none, e.g. the answer
+    // was stopped) rather than the server's count.
+    &["ALTER TABLE messages ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0
+           CHECK (usage_estimated IN (0, 1));"],
 ];
 
 fn user_version(conn: &Connection) -> rusqlite::Result<i64> {

@@ -170,6 +170,10 @@ pub struct Usage {
     pub tokens_cached: Option<u64>,
     /// Completion tokens received.
     pub tokens_out: Option<u64>,
+    /// The counts are clerk's estimate (the tokenizer's, or one from the text's size),
+    /// not the server's: the server sent no usage (an answer stopped or cut off).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
 }
 
 /// The final state of an answer that was streaming.

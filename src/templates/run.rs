@@ -172,9 +172,22 @@ pub async fn run<S: Steps + Send>(
         }
         let price = steps.price(&request.model);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let prompt_tokens = Some(crate::chat::record::prompt_estimate(
+            None,
+            &request.messages,
+        ));
         let task = AbortOnDrop(tokio::spawn(run_chat_deltas(endpoint.clone(), request, tx)));
         let (sink, saver) = steps.sink_and_saver();
-        let driven = drive(rx, task, stop.as_mut(), sink, saver, price.as_ref()).await;
+        let driven = drive(
+            rx,
+            task,
+            stop.as_mut(),
+            sink,
+            saver,
+            price.as_ref(),
+            prompt_tokens,
+        )
+        .await;
         steps.ended(i, &driven);
         match driven.end {
             End::Answered(a) if a.status == AnswerStatus::Complete => {

@@ -336,6 +336,11 @@ pub(super) async fn answer(
     let (etx, erx) = unbounded_channel();
     let plain = parts.is_none();
     let omitted = fitted.as_ref().map_or(0, |f| f.omitted);
+    // What a stopped answer is counted with (a summary in parts counts its own requests).
+    let prompt_tokens = match (&parts, &fitted) {
+        (None, Ok(f)) => Some(record::prompt_estimate(f.prompt_tokens, &f.messages)),
+        _ => None,
+    };
     let task = match parts {
         Some(job) => {
             let progress = sink.tx.clone();
@@ -387,6 +392,7 @@ pub(super) async fn answer(
         &mut sink,
         &mut saver,
         price.as_ref(),
+        prompt_tokens,
     )
     .await;
     if let Some(a) = driven.end.answer() {

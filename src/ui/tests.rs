@@ -62,6 +62,7 @@ fn msg(id: i64, role: Role, content: &str, status: MessageStatus) -> Message {
                 tokens_in: Some(812),
                 tokens_cached: Some(0),
                 tokens_out: Some(145),
+                estimated: false,
             }
         } else {
             Usage::default()

@@ -73,7 +73,7 @@ pub(super) fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: 
         StreamEvent::Done(mut answer, cost) => {
             app.live.remove(&session_id);
             let status = crate::chat::record::status(answer.status);
-            let usage = crate::chat::record::usage(&answer);
+            let usage = crate::chat::record::usage(&answer, None);
             if open {
                 if let Some(t) = app
                     .transcript
