@@ -834,3 +834,34 @@ fn a_key_echoed_by_the_server_is_never_shown_or_stored() {
         }
     }
 }
+
+#[test]
+fn sessions_archive_and_unarchive() {
+    let env = Env::new();
+    env.server.push(Reply::stream(&["fine"]));
+    assert!(env.run(&["ask", "keep this one"]).status.success());
+    let id = env.json(&["sessions", "list", "--json"])[0]["session"]["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let out = env.run(&["sessions", "archive", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("clerk sessions unarchive {id}")));
+    assert_eq!(
+        env.json(&["sessions", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let all = env.json(&["sessions", "list", "--all", "--json"]);
+    assert_eq!(all[0]["session"]["archived"], true);
+    let out = env.run(&["sessions", "unarchive", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list = env.json(&["sessions", "list", "--json"]);
+    assert_eq!(list[0]["session"]["archived"], false);
+    assert_eq!(
+        env.run(&["sessions", "unarchive", "9999"]).status.code(),
+        Some(2)
+    );
+}

@@ -41,8 +41,10 @@ pub enum Command {
     DeleteSession,
     /// Pin or unpin the session.
     PinSession,
-    /// Archive the session.
+    /// Archive the session (in the archived view: bring it back).
     ArchiveSession,
+    /// Show the archived sessions instead of the others, or back.
+    ShowArchived,
     /// Undo the last delete.
     Undo,
     /// Choose a theme.
@@ -148,7 +150,8 @@ impl Command {
             Command::RenameSession => "rename the session",
             Command::DeleteSession => "delete the session (with undo)",
             Command::PinSession => "pin or unpin the session",
-            Command::ArchiveSession => "archive the session",
+            Command::ArchiveSession => "archive or unarchive the session",
+            Command::ShowArchived => "list the archived sessions, or not",
             Command::Undo => "undo the delete",
             Command::ThemePicker => "choose a theme",
             Command::ScrollUp => "scroll up",
@@ -275,6 +278,10 @@ impl Key {
                 let c = last.chars().next()?;
                 KeyCode::Char(if mods.contains(KeyModifiers::CONTROL) {
                     c.to_ascii_lowercase()
+                } else if mods.contains(KeyModifiers::SHIFT) {
+                    // As events arrive: Shift is in the character (`shift+a` is `A`).
+                    mods.remove(KeyModifiers::SHIFT);
+                    c.to_ascii_uppercase()
                 } else {
                     c
                 })
@@ -382,6 +389,7 @@ const DEFAULTS: &[(Mode, &str, Command)] = &[
     (Mode::Sessions, "delete", Command::DeleteSession),
     (Mode::Sessions, "p", Command::PinSession),
     (Mode::Sessions, "a", Command::ArchiveSession),
+    (Mode::Sessions, "shift+a", Command::ShowArchived),
     (Mode::Sessions, "u", Command::Undo),
     (Mode::Sessions, "/", Command::FilterSessions),
     (Mode::Sessions, "?", Command::Help),

@@ -245,6 +245,8 @@ pub struct SessionEntry {
     pub message_count: u64,
     /// Its system prompt.
     pub system_prompt: Option<String>,
+    /// Archived: listed only in the archived view.
+    pub archived: bool,
 }
 
 impl From<&SessionSummary> for SessionEntry {
@@ -257,6 +259,7 @@ impl From<&SessionSummary> for SessionEntry {
             pinned: s.session.pinned,
             message_count: s.message_count,
             system_prompt: s.session.system_prompt.clone(),
+            archived: s.session.archived,
         }
     }
 }
@@ -492,6 +495,10 @@ pub struct App {
     pub filter: String,
     /// Typing goes to the filter.
     pub filtering: bool,
+    /// The list shows the archived sessions (and only those).
+    pub show_archived: bool,
+    /// The session archived last, while it can be undone (until, ms).
+    pub last_archived: Option<(SessionId, i64)>,
     /// The open session (`None`: a new one, not saved yet).
     pub current: Option<SessionId>,
     /// Its messages.
@@ -561,6 +568,8 @@ impl App {
             sessions: Vec::new(),
             selected: 0,
             filter: String::new(),
+            show_archived: false,
+            last_archived: None,
             filtering: false,
             current: None,
             transcript: Vec::new(),
@@ -689,6 +698,7 @@ impl App {
                     .as_ref()
                     .is_none_or(|(d, _)| d.id != s.id)
             })
+            .filter(|s| s.archived == self.show_archived)
             .filter(|s| f.is_empty() || s.title.to_lowercase().contains(&f))
             .collect()
     }

@@ -534,7 +534,7 @@ fn rename_pin_archive_from_the_session_list() {
     assert_eq!(a.sessions[0].id, 1, "pinned moves to the top");
     let fx = update(&mut a, key(KeyCode::Char('a')));
     assert!(fx.contains(&Effect::SetArchived(1, true)));
-    assert!(a.sessions.iter().all(|s| s.id != 1));
+    assert!(a.visible_sessions().iter().all(|s| s.id != 1));
 }
 
 #[test]
@@ -2160,4 +2160,79 @@ fn a_question_the_history_refused_goes_back_into_the_box() {
             .any(|e| matches!(e, Effect::Send { text, .. } if text == "q1\n\nand more")),
         "{fx:?}"
     );
+}
+
+/// Archiving is no trap: it can be undone, the archived view lists what was archived and
+/// brings it back, and a search hit in an archived session opens it as what it is.
+#[test]
+fn archive_undo_view_unarchive_and_search_hits() {
+    let mut a = with_sessions();
+    a.focus = Focus::Sessions;
+    a.select_id(Some(2));
+    let fx = update(&mut a, key(KeyCode::Char('a')));
+    assert!(fx.contains(&Effect::SetArchived(2, true)), "{fx:?}");
+    assert_eq!(a.visible_sessions().len(), 1);
+    assert!(
+        a.notice.as_ref().unwrap().text.contains("Ctrl+Z to undo"),
+        "{:?}",
+        a.notice
+    );
+    let fx = update(&mut a, ctrl('z'));
+    assert!(fx.contains(&Effect::SetArchived(2, false)), "{fx:?}");
+    assert_eq!(a.visible_sessions().len(), 2, "undo brings it back");
+
+    // Archive again; the archived view shows it, and `a` there unarchives it.
+    a.select_id(Some(2));
+    update(&mut a, key(KeyCode::Char('a')));
+    update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Char('A'), KeyModifiers::SHIFT)),
+    );
+    assert!(a.show_archived);
+    let shown: Vec<i64> = a.visible_sessions().iter().map(|s| s.id).collect();
+    assert_eq!(shown, vec![2]);
+    let fx = update(&mut a, key(KeyCode::Char('a')));
+    assert!(fx.contains(&Effect::SetArchived(2, false)), "{fx:?}");
+    assert!(a.visible_sessions().is_empty());
+    update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Char('A'), KeyModifiers::SHIFT)),
+    );
+    assert!(!a.show_archived);
+    assert_eq!(a.visible_sessions().len(), 2);
+
+    // A search hit in an archived session: opened with its own title, in the archived view.
+    let mut archived = summary(5, "Hidden plans", NOW - 5000, false);
+    archived.session.archived = true;
+    update(
+        &mut a,
+        Msg::SessionsLoaded(vec![summary(2, "Newer", NOW - 1000, false), archived]),
+    );
+    assert_eq!(a.visible_sessions().len(), 1);
+    update(&mut a, ctrl('f'));
+    type_text(&mut a, "plans");
+    update(
+        &mut a,
+        Msg::SearchResults {
+            query: "plans".into(),
+            hits: vec![SearchHit {
+                message_id: 51,
+                session_id: 5,
+                session_title: "Hidden plans".into(),
+                role: Role::User,
+                snippet: "plans".into(),
+                created_ms: NOW,
+                rank: -1.0,
+            }],
+        },
+    );
+    update(&mut a, key(KeyCode::Enter));
+    assert_eq!(a.current, Some(5));
+    assert!(a.show_archived, "the list shows where the session is");
+    assert_eq!(a.selected_id(), Some(5));
+    let title = a
+        .current
+        .and_then(|id| a.sessions.iter().find(|s| s.id == id))
+        .map(|s| s.title.clone());
+    assert_eq!(title.as_deref(), Some("Hidden plans"));
 }

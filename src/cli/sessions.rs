@@ -73,6 +73,16 @@ pub enum SessionsCommand {
         /// Session id, or `last`
         id: String,
     },
+    /// Archive a session: kept and searchable, listed only with `list --all`
+    Archive {
+        /// Session id, or `last`
+        id: String,
+    },
+    /// Bring an archived session back into the list
+    Unarchive {
+        /// Session id (see `clerk sessions list --all`)
+        id: String,
+    },
 }
 
 /// Export formats.
@@ -208,6 +218,18 @@ pub fn run(ctx: &Ctx, cmd: &SessionsCommand) -> Result<Exit, CliError> {
                 return Err(no_session(id));
             }
             eprintln!("deleted session {id}");
+        }
+        SessionsCommand::Archive { id } | SessionsCommand::Unarchive { id } => {
+            let archive = matches!(cmd, SessionsCommand::Archive { .. });
+            let id = resolve_session(&store, id)?;
+            if !store.set_archived(id, archive)? {
+                return Err(no_session(id));
+            }
+            if archive {
+                eprintln!("archived session {id}; `clerk sessions unarchive {id}` brings it back");
+            } else {
+                eprintln!("session {id} is back in the list");
+            }
         }
     }
     Ok(Exit::Ok)

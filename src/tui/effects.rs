@@ -28,7 +28,9 @@ impl Runtime {
     fn run_effect(&mut self, effect: Effect) {
         let tx = self.tx.clone();
         match effect {
-            Effect::LoadSessions => self.store.job(move |s| match s.list_sessions(None, false) {
+            // Archived sessions too: the list has an archived view, and a search hit in one opens
+            // it as what it is.
+            Effect::LoadSessions => self.store.job(move |s| match s.list_sessions(None, true) {
                 Ok(list) => Msg::SessionsLoaded(list),
                 Err(e) => Msg::Failed(e.to_string()),
             }),

@@ -21,10 +21,15 @@ pub(super) fn draw_sessions(
     area: Rect,
 ) -> (Rect, usize) {
     let focused = app.focus == Focus::Sessions;
-    let title = if app.filtering || !app.filter.is_empty() {
-        format!("Sessions /{}", app.filter)
+    let name = if app.show_archived {
+        "Archived"
     } else {
-        "Sessions".to_string()
+        "Sessions"
+    };
+    let title = if app.filtering || !app.filter.is_empty() {
+        format!("{name} /{}", app.filter)
+    } else {
+        name.to_string()
     };
     let block = pane(&title, focused, theme);
     let inner = block.inner(area);

@@ -60,6 +60,7 @@ fn status_hints(app: &App) -> String {
             (Command::RenameSession, "rename"),
             (Command::DeleteSession, "delete"),
             (Command::PinSession, "pin"),
+            (Command::ShowArchived, "archived"),
             (Command::FilterSessions, "filter"),
         ],
         Mode::Transcript => vec![

@@ -403,8 +403,8 @@ fn help_scrolls_to_its_last_line_on_a_small_screen() {
     }
     assert_eq!(draw(&app, 40, 10), first);
     // A big screen needs no scrolling.
-    app.size = (160, 50);
-    drawn(&mut app, 160, 50);
+    app.size = (160, 60);
+    drawn(&mut app, 160, 60);
     assert_eq!(app.view.help_max, 0);
 }
 

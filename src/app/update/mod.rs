@@ -283,11 +283,12 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
         Command::DeleteSession => sessions::ask_delete(app),
         Command::PinSession => sessions::toggle_pin(app, fx),
         Command::ArchiveSession => sessions::archive(app, fx),
+        Command::ShowArchived => sessions::toggle_archived_view(app),
         Command::Undo => {
             if let Some((p, _)) = app.removed_paste.take() {
                 app.notice(format!("pasted text back ({} lines)", p.lines), Level::Info);
                 app.pastes.push(p);
-            } else if transcript::undo_delete_message(app) {
+            } else if transcript::undo_delete_message(app) || sessions::undo_archive(app, fx) {
             } else if let Some((entry, _)) = app.pending_delete.take() {
                 app.notice(format!("restored “{}”", entry.title), Level::Info);
                 app.select_id(Some(entry.id));

@@ -9,8 +9,8 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::app::keymap::Command;
-use crate::app::{App, Dialog, Effect, Focus, Level, Live, Scroll, SessionEntry, Turn};
+use crate::app::keymap::{Command, Mode};
+use crate::app::{App, Dialog, Effect, Focus, Level, Live, Scroll, SessionEntry, Turn, UNDO_MS};
 use crate::store::{Message, MessageStatus, Role, SessionId, SessionSummary};
 
 /// The session list (re)loaded: pinned first; the selection stays on its session.
@@ -149,6 +149,13 @@ pub(super) fn open_session(app: &mut App, id: i64, fx: &mut Vec<Effect>) {
             .and_then(|(_, w)| *w);
         app.set_model(&model, window);
     }
+    // An archived session (a search hit) opens as what it is: the list shows the archived
+    // view, with the cursor on it.
+    if let Some(archived) = app.sessions.iter().find(|s| s.id == id).map(|s| s.archived)
+        && archived != app.show_archived
+    {
+        app.show_archived = archived;
+    }
     app.stash_draft(fx);
     app.stash_live();
     app.current = Some(id);
@@ -226,14 +233,66 @@ pub(super) fn toggle_pin(app: &mut App, fx: &mut Vec<Effect>) {
 
 /// Archive the target session: it leaves the list (and is closed if open).
 pub(super) fn archive(app: &mut App, fx: &mut Vec<Effect>) {
-    if let Some(s) = target_session(app) {
-        app.sessions.retain(|e| e.id != s.id);
-        fx.push(Effect::SetArchived(s.id, true));
+    let Some(s) = target_session(app) else {
+        return;
+    };
+    let archive = !s.archived;
+    if let Some(e) = app.sessions.iter_mut().find(|e| e.id == s.id) {
+        e.archived = archive;
+    }
+    fx.push(Effect::SetArchived(s.id, archive));
+    fx.push(Effect::LoadSessions);
+    if archive {
         if app.current == Some(s.id) {
             app.new_session(fx);
         }
-        app.select_id(None);
-        app.notice(format!("archived “{}”", s.title), Level::Info);
+        app.last_archived = Some((s.id, app.now_ms + UNDO_MS));
+        let undo = app
+            .setup
+            .keymap
+            .key_for(Mode::Global, Command::Undo)
+            .map(|k| format!(" · {k} to undo"))
+            .unwrap_or_default();
+        let view = app
+            .setup
+            .keymap
+            .key_for(Mode::Sessions, Command::ShowArchived)
+            .map(|k| format!(" · {k} shows the archived"))
+            .unwrap_or_default();
+        app.notice(format!("archived “{}”{undo}{view}", s.title), Level::Info);
+    } else {
+        app.notice(format!("“{}” is back in the list", s.title), Level::Info);
+    }
+    app.select_id(None);
+}
+
+/// Bring back the session archived last, within its undo time.
+pub(super) fn undo_archive(app: &mut App, fx: &mut Vec<Effect>) -> bool {
+    let Some((id, until)) = app.last_archived.take() else {
+        return false;
+    };
+    if until < app.now_ms {
+        return false;
+    }
+    let Some(e) = app.sessions.iter_mut().find(|e| e.id == id) else {
+        return false;
+    };
+    e.archived = false;
+    let title = e.title.clone();
+    fx.push(Effect::SetArchived(id, false));
+    fx.push(Effect::LoadSessions);
+    app.notice(format!("“{title}” is back in the list"), Level::Info);
+    app.select_id(Some(id));
+    true
+}
+
+/// The list shows the archived sessions, or the others again.
+pub(super) fn toggle_archived_view(app: &mut App) {
+    app.show_archived = !app.show_archived;
+    app.selected = 0;
+    app.select_id(app.current);
+    if app.show_archived && app.visible_sessions().is_empty() {
+        app.notice("no archived sessions", Level::Info);
     }
 }
 
