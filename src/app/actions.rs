@@ -7,6 +7,7 @@
 //! make a circle of files). Pure like the rest of `app`: no IO, no await, no clock reads
 //! (the time is `App::now_ms`, set by ticks).
 
+use super::keymap::{Command, Mode};
 use super::{
     App, Dialog, Draft, Effect, Focus, Level, Live, NEW_SESSION, NOTICE_MS, Notice, Scroll, Turn,
 };
@@ -136,6 +137,16 @@ impl App {
 
     /// Select a session in the list by id; without one, or when it is not shown, keep the
     /// selection inside the list.
+    /// " · Ctrl+Z to undo" (the key as bound; empty when `cmd` has no key in `mode`): a
+    /// notice's hint. `what` follows the key.
+    pub(super) fn key_hint(&self, mode: Mode, cmd: Command, what: &str) -> String {
+        self.setup
+            .keymap
+            .key_for(mode, cmd)
+            .map(|k| format!(" · {k} {what}"))
+            .unwrap_or_default()
+    }
+
     /// Delete for good the message waiting out its undo time (before a send, so the
     /// conversation sent is the one shown; when the time is over; on quitting).
     pub(super) fn commit_pending_message(&mut self, fx: &mut Vec<Effect>) {

@@ -297,12 +297,7 @@ pub(super) fn remove_last_paste(app: &mut App) -> bool {
     let Some(p) = app.pastes.pop() else {
         return false;
     };
-    let undo = app
-        .setup
-        .keymap
-        .key_for(Mode::Global, Command::Undo)
-        .map(|k| format!(" · {k} brings it back"))
-        .unwrap_or_default();
+    let undo = app.key_hint(Mode::Global, Command::Undo, "brings it back");
     app.notice(
         match &p.file {
             Some(f) => format!("removed {}{undo}", f.name),

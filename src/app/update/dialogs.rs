@@ -253,12 +253,7 @@ fn on_confirm_delete(
                 app.new_session(fx);
             }
             app.select_id(None);
-            let undo = app
-                .setup
-                .keymap
-                .key_for(Mode::Global, Command::Undo)
-                .map(|k| format!(" · {k} to undo"))
-                .unwrap_or_default();
+            let undo = app.key_hint(Mode::Global, Command::Undo, "to undo");
             app.notice(format!("deleted “{title}”{undo}"), Level::Info);
             None
         }

@@ -247,18 +247,8 @@ pub(super) fn archive(app: &mut App, fx: &mut Vec<Effect>) {
             app.new_session(fx);
         }
         app.last_archived = Some((s.id, app.now_ms + UNDO_MS));
-        let undo = app
-            .setup
-            .keymap
-            .key_for(Mode::Global, Command::Undo)
-            .map(|k| format!(" · {k} to undo"))
-            .unwrap_or_default();
-        let view = app
-            .setup
-            .keymap
-            .key_for(Mode::Sessions, Command::ShowArchived)
-            .map(|k| format!(" · {k} shows the archived"))
-            .unwrap_or_default();
+        let undo = app.key_hint(Mode::Global, Command::Undo, "to undo");
+        let view = app.key_hint(Mode::Sessions, Command::ShowArchived, "shows the archived");
         app.notice(format!("archived “{}”{undo}{view}", s.title), Level::Info);
     } else {
         app.notice(format!("“{}” is back in the list", s.title), Level::Info);

@@ -224,12 +224,7 @@ pub(super) fn delete_message(app: &mut App, fx: &mut Vec<Effect>) {
             } else {
                 Some(i.min(app.transcript.len() - 1))
             };
-            let undo = app
-                .setup
-                .keymap
-                .key_for(Mode::Global, Command::Undo)
-                .map(|k| format!(" · {k} to undo"))
-                .unwrap_or_default();
+            let undo = app.key_hint(Mode::Global, Command::Undo, "to undo");
             app.notice(format!("message deleted{undo}"), Level::Info);
         }
         None => app.notice(
