@@ -543,3 +543,40 @@ async fn https_to_a_server_that_does_not_speak_tls_is_a_tls_error() {
     assert!(matches!(err, LlmError::Tls { .. }), "{err:?}");
     assert!(err.to_string().contains("certificate store"), "{err}");
 }
+
+/// A server that drips a byte now and then but never completes an event is stopped after
+/// the idle timeout, as a silent one is (bytes alone are no sign of life).
+#[tokio::test]
+async fn a_server_that_drips_bytes_without_finishing_an_event_is_stopped() {
+    let server = MockServer::start().await;
+    let mut frames = vec![chunk_frame("start ")];
+    let drip = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"never ends";
+    frames.extend(drip.chars().map(|c| c.to_string()));
+    server.push(Reply::sse(frames).pace(Duration::from_millis(400)));
+    let a = run(&server).await.result.unwrap();
+    assert_eq!(a.text, "start ");
+    assert_eq!(a.status, AnswerStatus::Interrupted);
+    let why = a.reason.unwrap();
+    assert!(why.contains("no complete event for 2 s"), "{why}");
+}
+
+/// Retries and their pauses together stay within the request timeout: a server that never
+/// answers is reported after it, not after it times the attempts.
+#[tokio::test]
+async fn the_whole_wait_for_a_response_is_bounded() {
+    let server = MockServer::start().await;
+    for _ in 0..3 {
+        server.push(Reply::hang());
+    }
+    let p = Profile {
+        request_timeout_secs: 1,
+        ..profile(&server)
+    };
+    let err = run_with(p).await.result.unwrap_err();
+    assert!(matches!(err, LlmError::Timeout { .. }), "{err:?}");
+    let asked = server.requests().len();
+    assert_eq!(
+        asked, 1,
+        "no retry starts after the deadline: {asked} requests"
+    );
+}

@@ -772,9 +772,13 @@ fn report(
                     Ok(Exit::Ok)
                 }
                 _ => {
+                    let how = match answer.status {
+                        AnswerStatus::Truncated => "the answer is incomplete (truncated)",
+                        AnswerStatus::Interrupted => "the answer was interrupted",
+                        _ => "the answer ended with an error",
+                    };
                     eprintln!(
-                        "clerk: the answer is {}: {}",
-                        answer.status.as_str(),
+                        "clerk: {how}: {}",
                         crate::llm::sanitize::sanitize(&answer.reason.unwrap_or_default())
                     );
                     Ok(Exit::Incomplete)

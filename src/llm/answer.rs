@@ -169,6 +169,7 @@ pub struct AnswerState {
     error: Option<ApiErrorBody>,
     malformed: usize,
     events: u64,
+    complete_items: u64,
 }
 
 impl AnswerState {
@@ -200,6 +201,7 @@ impl AnswerState {
     }
 
     fn item(&mut self, item: SseItem, on_delta: &mut impl FnMut(&str)) {
+        self.complete_items += 1;
         let SseItem::Event { name, data } = item else {
             return;
         };
@@ -305,6 +307,12 @@ impl AnswerState {
     /// Events decoded so far.
     pub fn events(&self) -> u64 {
         self.events
+    }
+
+    /// Complete items (events and comment lines such as `: keep-alive`) decoded so far: a
+    /// sign of life, where a byte without its line's end is not.
+    pub fn complete_items(&self) -> u64 {
+        self.complete_items
     }
 
     /// True once nothing more should be read: `[DONE]`, or an error inside the stream.

@@ -162,9 +162,12 @@ impl Endpoint {
         let factory = self.factory(method, path, body);
         let url = self.url(path);
         let mut attempt = 0;
+        // The whole wait for a response, retries and their pauses included, is bounded by
+        // `request_timeout` (a stalled server is reported after it, not after each attempt).
+        let deadline = tokio::time::Instant::now() + self.request_timeout;
         loop {
             let call = self.service.clone().oneshot(factory.clone());
-            let (failure, decision) = match tokio::time::timeout(self.request_timeout, call).await {
+            let (failure, decision) = match tokio::time::timeout_at(deadline, call).await {
                 Ok(Ok(resp)) if resp.status().is_success() => return Ok(resp),
                 Ok(Ok(resp)) => {
                     let status = resp.status().as_u16();
@@ -210,6 +213,12 @@ impl Endpoint {
                     }),
                     without_status(attempt),
                 ),
+            };
+            let decision = match decision {
+                Decision::Retry(wait) if tokio::time::Instant::now() + wait >= deadline => {
+                    Decision::GiveUp
+                }
+                other => other,
             };
             match decision {
                 Decision::Retry(wait) => {

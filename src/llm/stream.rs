@@ -329,8 +329,17 @@ async fn read_stream(
         }
     };
     let mut stopped: Option<String> = None;
+    // The idle deadline runs between complete events (a keep-alive comment line counts),
+    // not between bytes: a server that drips a byte now and then but never finishes a line
+    // is stopped like a silent one.
+    let mut last_event = tokio::time::Instant::now();
+    let mut events = state.complete_items();
+    let mut bytes_since = false;
     loop {
-        let next = tokio::time::timeout(endpoint.idle_timeout, resp.chunk()).await;
+        let next = tokio::time::timeout_at(last_event + endpoint.idle_timeout, resp.chunk()).await;
+        if let Ok(Ok(Some(_))) = &next {
+            bytes_since = true;
+        }
         match next {
             Ok(Ok(Some(bytes))) => {
                 if !checked {
@@ -364,6 +373,11 @@ async fn read_stream(
                     feed(&mut state, &bytes, &mut ttft, start, &mut pending);
                 }
                 flush(&mut pending);
+                if state.complete_items() > events {
+                    events = state.complete_items();
+                    last_event = tokio::time::Instant::now();
+                    bytes_since = false;
+                }
                 if state.is_over() {
                     break;
                 }
@@ -374,10 +388,12 @@ async fn read_stream(
                 break;
             }
             Err(_) => {
-                stopped = Some(format!(
-                    "no data from the server for {} s",
-                    endpoint.idle_timeout.as_secs()
-                ));
+                let secs = endpoint.idle_timeout.as_secs();
+                stopped = Some(if bytes_since {
+                    format!("the server sent no complete event for {secs} s (only scraps of one)")
+                } else {
+                    format!("no data from the server for {secs} s")
+                });
                 break;
             }
         }
