@@ -401,3 +401,49 @@ fn an_attached_document_longer_than_the_window_is_read_in_parts() {
     t.keys(&["C-q"]);
     t.wait_for("TTY_RESTORED");
 }
+
+/// A key typed into the key dialog is checked with the endpoint before it is used, as
+/// `clerk auth login` checks it; a refused key changes nothing, an accepted one is used and
+/// the notice says where it is kept.
+#[test]
+fn a_key_from_the_dialog_is_checked_before_it_is_used() {
+    let server = MockServer::start_blocking();
+    let t = Tmux::start(&server, 120, 40);
+    t.wait_for("F1 help");
+    let before = server.requests().len();
+    server.push_models(Reply::error(
+        401,
+        "Incorrect API key provided",
+        "invalid_request_error",
+        "invalid_api_key",
+    ));
+    t.keys(&["C-k"]);
+    t.wait_for("API key");
+    t.text("sk-refused-0123456789abcd");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("not accepted");
+    assert!(!screen.contains("0123456789abcd"), "{screen}");
+    // The refused key was tried against /models only.
+    let tried = server.requests();
+    assert!(tried[before..].iter().all(|r| r.is_models()), "{tried:?}");
+    for _ in 0.."sk-refused-0123456789abcd".len() {
+        t.keys(&["BSpace"]);
+    }
+    t.text("sk-accepted-0123456789wxyz");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("works (");
+    assert!(screen.contains("sk-…wxyz"), "{screen}");
+    server.push(Reply::stream(&["ok"]));
+    t.text("hello");
+    t.keys(&["Enter"]);
+    t.wait_for("ok");
+    let chat = server
+        .requests()
+        .into_iter()
+        .rfind(|r| !r.is_models())
+        .expect("a chat request");
+    assert_eq!(
+        chat.header("Authorization"),
+        Some("Bearer sk-accepted-0123456789wxyz")
+    );
+}

@@ -155,23 +155,45 @@ impl Runtime {
                         return;
                     }
                 };
-                match Endpoint::new(&profile, &key, base.as_deref()) {
-                    Ok(ep) => self.endpoint = Some(ep),
+                let ep = match Endpoint::new(&profile, &key, base.as_deref()) {
+                    Ok(ep) => ep,
                     Err(e) => {
                         self.send(Msg::KeyStored(Err(e.to_string())));
                         return;
                     }
-                }
-                tokio::task::spawn_blocking(move || {
-                    // Either way the key is in use now; only where it is kept differs.
-                    let text = match OsKeyring.set(SERVICE, &name, key.expose()) {
-                        Ok(()) => format!("key {} stored in the keyring", key.masked()),
-                        Err(e) => format!(
-                            "key {} works for this run only; not stored: {e}",
-                            key.masked()
-                        ),
+                };
+                // Checked as `clerk auth login` checks it (the endpoint lists its models);
+                // only a key the server accepts replaces the one in use and is stored.
+                let slot = self.endpoint.clone();
+                tokio::spawn(async move {
+                    let models = match ep.list_models().await {
+                        Ok(m) => m.len(),
+                        Err(e) => {
+                            let _ = tx.send(Msg::KeyStored(Err(format!(
+                                "the key was not accepted, nothing changed: {e}"
+                            ))));
+                            return;
+                        }
                     };
-                    let _ = tx.send(Msg::KeyStored(Ok(text)));
+                    let at = ep.base_url().to_string();
+                    if let Ok(mut s) = slot.lock() {
+                        *s = Some(ep);
+                    }
+                    let stored = tokio::task::spawn_blocking(move || {
+                        let masked = key.masked();
+                        match OsKeyring.set(SERVICE, &name, key.expose()) {
+                            Ok(()) => format!(
+                                "key {masked} works ({models} models at {at}); stored in the {} keyring for profile `{name}`",
+                                OsKeyring.backend()
+                            ),
+                            Err(e) => format!(
+                                "key {masked} works ({models} models at {at}); kept in memory for this run only, not stored: {e}"
+                            ),
+                        }
+                    })
+                    .await
+                    .unwrap_or_else(|_| "the key works; it could not be stored".to_string());
+                    let _ = tx.send(Msg::KeyStored(Ok(stored)));
                 });
             }
             Effect::CountTokens { paste, text } => {
@@ -232,7 +254,7 @@ impl Runtime {
         system: Option<String>,
         long: Option<crate::app::attach::LongSend>,
     ) {
-        let Some(endpoint) = self.endpoint.clone() else {
+        let Some(endpoint) = self.endpoint.lock().ok().and_then(|e| e.clone()) else {
             self.send(Msg::Failed(
                 "no API key: press Ctrl+K to add one".to_string(),
             ));
@@ -263,7 +285,7 @@ impl Runtime {
         given: std::collections::BTreeMap<String, String>,
         model: String,
     ) {
-        let Some(endpoint) = self.endpoint.clone() else {
+        let Some(endpoint) = self.endpoint.lock().ok().and_then(|e| e.clone()) else {
             self.send(Msg::RunFailed(
                 "no API key: press Ctrl+K to add one".to_string(),
             ));

@@ -71,7 +71,8 @@ pub struct Start {
 struct Runtime {
     tx: UnboundedSender<Msg>,
     store: StoreHandle,
-    endpoint: Option<Endpoint>,
+    /// Shared with a key check in flight, which replaces it once the new key is accepted.
+    endpoint: std::sync::Arc<std::sync::Mutex<Option<Endpoint>>>,
     start: Start,
     stops: Stops,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -187,7 +188,7 @@ pub fn run(start: Start) -> Result<(), String> {
     let mut runtime = Runtime {
         tx: tx.clone(),
         store,
-        endpoint,
+        endpoint: std::sync::Arc::new(std::sync::Mutex::new(endpoint)),
         start,
         stops: Arc::default(),
         tasks: Vec::new(),

@@ -426,6 +426,7 @@ fn on_api_key(
                 })
             } else {
                 fx.push(Effect::StoreKey(k));
+                app.notice("checking the key with the endpoint…", Level::Info);
                 Some(Dialog::ApiKey {
                     key: typed,
                     error: None,
