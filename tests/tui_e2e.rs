@@ -417,7 +417,7 @@ fn a_key_from_the_dialog_is_checked_before_it_is_used() {
         "invalid_request_error",
         "invalid_api_key",
     ));
-    t.keys(&["C-k"]);
+    t.keys(&["F3"]);
     t.wait_for("API key");
     t.text("sk-refused-0123456789abcd");
     t.keys(&["Enter"]);

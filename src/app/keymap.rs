@@ -367,7 +367,8 @@ const DEFAULTS: &[(Mode, &str, Command)] = &[
     (Mode::Global, "ctrl+y", Command::CopyMessage),
     (Mode::Global, "ctrl+r", Command::Regenerate),
     (Mode::Global, "ctrl+z", Command::Undo),
-    (Mode::Global, "ctrl+k", Command::AddKey),
+    // Not Ctrl+K: in a text box that kills to the end of the line, as in shells.
+    (Mode::Global, "f3", Command::AddKey),
     (Mode::Global, "ctrl+l", Command::ModelPicker),
     (Mode::Global, "ctrl+o", Command::Attach),
     (Mode::Global, "f2", Command::SystemPrompt),

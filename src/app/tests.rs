@@ -190,7 +190,7 @@ fn without_a_key_send_opens_the_key_dialog_and_nothing_is_sent() {
     assert!(matches!(a.dialog, Some(Dialog::ApiKey { .. })));
     update(&mut a, key(KeyCode::Esc));
     assert!(a.dialog.is_none());
-    assert!(a.notice.as_ref().unwrap().text.contains("Ctrl+K"));
+    assert!(a.notice.as_ref().unwrap().text.contains("F3"));
     type_text(&mut a, "hi");
     assert!(update(&mut a, key(KeyCode::Enter)).is_empty());
     assert!(matches!(a.dialog, Some(Dialog::ApiKey { .. })));
@@ -798,7 +798,7 @@ fn retry_waits_and_failures_become_notices() {
     );
     assert_eq!(a.transcript[1].status, MessageStatus::Error);
     let text = &a.notice.as_ref().unwrap().text;
-    assert!(text.contains("Ctrl+K"), "{text}");
+    assert!(text.contains("F3 adds a key"), "{text}");
     assert_eq!(a.notice.as_ref().unwrap().level, Level::Error);
     update(&mut a, Msg::Tick(NOW + NOTICE_MS + 1));
     assert!(a.notice.is_none(), "notices expire");
@@ -2235,4 +2235,29 @@ fn archive_undo_view_unarchive_and_search_hits() {
         .and_then(|id| a.sessions.iter().find(|s| s.id == id))
         .map(|s| s.title.clone());
     assert_eq!(title.as_deref(), Some("Hidden plans"));
+}
+
+/// The editing keys people know from shells work in the message box.
+#[test]
+fn shell_editing_keys_in_the_message_box() {
+    let mut a = app();
+    type_text(&mut a, "hotel limit in Berlin");
+    for _ in 0.." in Berlin".len() {
+        update(&mut a, key(KeyCode::Left));
+    }
+    update(&mut a, ctrl('k'));
+    assert_eq!(a.input_text(), "hotel limit", "Ctrl+K kills to the end");
+    assert!(a.dialog.is_none(), "Ctrl+K is not the key dialog");
+    update(&mut a, ctrl('w'));
+    assert_eq!(a.input_text(), "hotel ", "Ctrl+W kills the word before");
+    update(&mut a, ctrl('u'));
+    assert_eq!(a.input_text(), "", "Ctrl+U clears to the line's start");
+    update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::F(3), KeyModifiers::NONE)),
+    );
+    assert!(
+        matches!(a.dialog, Some(Dialog::ApiKey { .. })),
+        "F3 opens the key dialog"
+    );
 }

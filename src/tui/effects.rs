@@ -15,6 +15,9 @@ use crate::app::{Effect, Msg};
 use crate::llm::Endpoint;
 use crate::llm::context::count_tokens;
 use crate::secrets::{ApiKey, KeyStore, OsKeyring, SERVICE};
+
+/// Said when there is no key to send with; the app adds the key that opens the key dialog.
+const NO_KEY: &str = "no API key for this profile";
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -255,9 +258,11 @@ impl Runtime {
         long: Option<crate::app::attach::LongSend>,
     ) {
         let Some(endpoint) = self.endpoint.lock().ok().and_then(|e| e.clone()) else {
-            self.send(Msg::Failed(
-                "no API key: press Ctrl+K to add one".to_string(),
-            ));
+            self.send(Msg::SendRefused {
+                session_id,
+                text,
+                error: NO_KEY.to_string(),
+            });
             return;
         };
         let job = AnswerJob {
@@ -286,9 +291,7 @@ impl Runtime {
         model: String,
     ) {
         let Some(endpoint) = self.endpoint.lock().ok().and_then(|e| e.clone()) else {
-            self.send(Msg::RunFailed(
-                "no API key: press Ctrl+K to add one".to_string(),
-            ));
+            self.send(Msg::RunFailed(NO_KEY.to_string()));
             return;
         };
         let job = TemplateJob {

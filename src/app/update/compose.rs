@@ -116,7 +116,12 @@ pub(super) fn on_send_refused(
         }
         _ => "",
     };
-    app.notice(format!("not sent: {error}{back}"), Level::Error);
+    let add = if error.contains("no API key") {
+        app.key_hint(Mode::Global, Command::AddKey, "adds one")
+    } else {
+        String::new()
+    };
+    app.notice(format!("not sent: {error}{add}{back}"), Level::Error);
 }
 
 /// Put the question in the transcript, clear the box, and send.

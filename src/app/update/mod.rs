@@ -207,6 +207,13 @@ fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
             if key.code == KeyCode::Backspace && compose::remove_last_paste(app) {
                 return;
             }
+            // Shell editing keys: Ctrl+U clears to the line's start (the text box's own
+            // Ctrl+U would undo); Ctrl+K kills to its end and Ctrl+W the word before, as
+            // the text box does.
+            if key.code == KeyCode::Char('u') && key.modifiers == KeyModifiers::CONTROL {
+                app.input.delete_line_by_head();
+                return;
+            }
             app.input.input(key);
         }
         // Typing in the transcript types into the message box.

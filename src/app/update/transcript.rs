@@ -113,9 +113,9 @@ pub(super) fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: 
                 t.error = Some(e.clone());
             }
             let hint = if e.contains("clerk auth login") {
-                " · Ctrl+K adds a key"
+                app.key_hint(Mode::Global, Command::AddKey, "adds a key")
             } else {
-                ""
+                String::new()
             };
             app.notice(format!("{e}{hint}"), Level::Error);
             fx.push(Effect::LoadSessions);
