@@ -72,6 +72,21 @@ pub struct Areas {
 }
 
 /// Lay out the screen for `app`.
+/// Rows the message box's text takes as it is wrapped at `width` (a long paragraph grows
+/// the box, as a long list of lines does), at least 1 and at most 8 or a third of the
+/// `height` there is; past that the box scrolls.
+fn input_rows(app: &App, width: u16, height: u16) -> u16 {
+    let width = usize::from(width.max(1));
+    let rows: usize = app
+        .input
+        .lines()
+        .iter()
+        .map(|l| markdown::display_width(l).div_ceil(width).max(1))
+        .sum();
+    let cap = 8.min(height / 3).max(1);
+    (rows.min(usize::from(u16::MAX)) as u16).clamp(1, cap)
+}
+
 pub fn areas(app: &App, area: Rect) -> Areas {
     let rows = notice_rows(app, area.width);
     let [body, notice, status] = Layout::vertical([
@@ -88,7 +103,7 @@ pub fn areas(app: &App, area: Rect) -> Areas {
     } else {
         (None, body)
     };
-    let input_lines = app.input.lines().len().clamp(1, 8) as u16 + chip_rows(app);
+    let input_lines = input_rows(app, main.width.saturating_sub(2), main.height) + chip_rows(app);
     let [transcript, input] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(input_lines + 2)]).areas(main);
     Areas {

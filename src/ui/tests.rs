@@ -1089,3 +1089,35 @@ fn scroll_up_one_line_at_a_time(w: u16, h: u16, end: &str) {
     }
     assert!(seen_first, "scrolling ends at the first message");
 }
+
+/// One long paragraph (common in Chinese) grows the message box with its wrapped rows, up
+/// to a limit, instead of showing only its last row.
+#[test]
+fn a_long_paragraph_grows_the_message_box() {
+    let mut app = base_app(80, 24);
+    let one_row = super::areas(&app, ratatui::layout::Rect::new(0, 0, 80, 24))
+        .input
+        .height;
+    assert_eq!(one_row, 3, "an empty box is one row between its borders");
+    let paragraph =
+        "出差结束后三十天内提交发票，超出标准的住宿费用需要预算负责人事先审批。".repeat(3);
+    app.set_text(&paragraph);
+    let grown = super::areas(&app, ratatui::layout::Rect::new(0, 0, 80, 24))
+        .input
+        .height;
+    assert!(grown >= 5, "{grown}");
+    let screen = draw(&app, 80, 24);
+    assert!(
+        screen.contains("出差结束后三十天内"),
+        "the start is in view: {screen}"
+    );
+    // A very long one stops growing and scrolls.
+    app.set_text(&paragraph.repeat(20));
+    let capped = super::areas(&app, ratatui::layout::Rect::new(0, 0, 80, 24))
+        .input
+        .height;
+    assert!(
+        capped > grown && capped <= 24 / 3 + 2,
+        "at most a third of the screen, borders aside: {capped}"
+    );
+}
