@@ -249,6 +249,7 @@ impl Config {
     /// Parse TOML text that came from `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| invalid(path, text, &e))?;
+        check_ranges(path, text, &file)?;
         Ok(Config::from_file(path, true, file))
     }
 
@@ -325,6 +326,88 @@ fn validate_profile(name: &str, p: &Profile) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Values the types accept but clerk does not: named with the key, the value and what is
+/// allowed, at the line where the key is written.
+fn check_ranges(path: &Path, text: &str, file: &ConfigFile) -> Result<(), ConfigError> {
+    let fail = |key: &str, message: String| {
+        let line = line_of(text, key).unwrap_or(1);
+        Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            column: 1,
+            key: Some(key.to_string()),
+            message,
+        })
+    };
+    if let Some(level) = &file.log_level
+        && !["error", "warn", "info", "debug", "trace"]
+            .contains(&level.to_ascii_lowercase().as_str())
+    {
+        return fail(
+            "log_level",
+            format!("`{level}` is not a log level; use one of error, warn, info, debug, trace"),
+        );
+    }
+    let d = &file.documents;
+    if !(1..=16).contains(&d.concurrency) {
+        return fail(
+            "documents.concurrency",
+            format!("{} is out of range; use 1 to 16", d.concurrency),
+        );
+    }
+    if d.max_file_mb == 0 {
+        return fail(
+            "documents.max_file_mb",
+            "0 is out of range; use 1 or more".to_string(),
+        );
+    }
+    if d.chunk_tokens < 100 {
+        return fail(
+            "documents.chunk_tokens",
+            format!("{} is out of range; use 100 or more", d.chunk_tokens),
+        );
+    }
+    if d.overlap_tokens >= d.chunk_tokens / 2 {
+        return fail(
+            "documents.overlap_tokens",
+            format!(
+                "{} is out of range; use less than half of chunk_tokens ({})",
+                d.overlap_tokens,
+                d.chunk_tokens / 2
+            ),
+        );
+    }
+    if d.confirm_above_usd.is_nan() || d.confirm_above_usd < 0.0 {
+        return fail(
+            "documents.confirm_above_usd",
+            format!("{} is out of range; use 0 or more", d.confirm_above_usd),
+        );
+    }
+    Ok(())
+}
+
+/// The 1-based line where the dotted `key` is set (`table.key = …` under `[table]`, or at
+/// the top for a key without a table).
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    let (table, name) = key.rsplit_once('.').unwrap_or(("", key));
+    let mut current = String::new();
+    for (i, raw) in text.lines().enumerate() {
+        let l = raw.trim();
+        if l.starts_with('[') {
+            current = l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            continue;
+        }
+        let Some((k, _)) = l.split_once('=') else {
+            continue;
+        };
+        let k = k.trim();
+        if (current == table && k == name) || (current.is_empty() && k == key) {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
 /// Turn a toml error into one that names the file, line, column and key.
 fn invalid(path: &Path, text: &str, err: &toml::de::Error) -> ConfigError {
     let (line, column, key) = match err.span() {
@@ -381,6 +464,52 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(Path::new("/tmp/c.toml"), text)
+    }
+
+    #[test]
+    fn values_out_of_range_name_the_key_the_value_and_the_range() {
+        let cases = [
+            (
+                "log_level = \"verbose\"\n",
+                "log_level",
+                "line 1",
+                "error, warn, info, debug, trace",
+            ),
+            (
+                "[documents]\nconcurrency = 100\n",
+                "documents.concurrency",
+                "line 2",
+                "100 is out of range; use 1 to 16",
+            ),
+            (
+                "[documents]\nchunk_tokens = 1000\noverlap_tokens = 600\n",
+                "documents.overlap_tokens",
+                "line 3",
+                "less than half",
+            ),
+            (
+                "documents.max_file_mb = 0\n",
+                "documents.max_file_mb",
+                "line 1",
+                "use 1 or more",
+            ),
+        ];
+        for (text, key, line, says) in cases {
+            let err = Config::parse(Path::new("clerk.toml"), text)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("key `{key}`")) && err.contains(line) && err.contains(says),
+                "{text:?}: {err}"
+            );
+        }
+        assert!(
+            Config::parse(
+                Path::new("c.toml"),
+                "log_level = \"DEBUG\"\n[documents]\nconcurrency = 16\n"
+            )
+            .is_ok()
+        );
     }
 
     #[test]
