@@ -39,6 +39,23 @@ pub(super) fn draw_sessions(
     let width = inner.width as usize;
     let mut lines: Vec<Line<'static>> = Vec::with_capacity(rows.len());
     let mut selected_line = 0;
+    // Titles shown more than once ("hotel limit?" four times) get their last activity's
+    // time, or date when older than today, so they can be told apart.
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for s in &visible {
+        *seen.entry(s.title.as_str()).or_default() += 1;
+    }
+    let offset = app.setup.tz_offset_secs;
+    let day = |ms: i64| (ms / 1000 + offset).div_euclid(86_400);
+    let when = |ms: i64| {
+        let local = ms / 1000 + offset;
+        let t = chrono::DateTime::from_timestamp(local, 0).unwrap_or_default();
+        if day(ms) == day(app.now_ms) {
+            t.format("%H:%M").to_string()
+        } else {
+            t.format("%m-%d").to_string()
+        }
+    };
     for row in &rows {
         match row {
             ListRow::Heading(h) => lines.push(Line::from(Span::styled(
@@ -56,7 +73,13 @@ pub(super) fn draw_sessions(
                 } else {
                     Span::raw("  ")
                 };
-                let title = clip(&sanitize(&s.title), width.saturating_sub(2));
+                let stamp = if seen.get(s.title.as_str()).is_some_and(|n| *n > 1) {
+                    format!(" · {}", when(s.updated_ms))
+                } else {
+                    String::new()
+                };
+                let room = width.saturating_sub(2 + markdown::display_width(&stamp));
+                let title = format!("{}{stamp}", clip(&sanitize(&s.title), room));
                 let mut style = if app.current == Some(s.id) {
                     theme.accent
                 } else {

@@ -1121,3 +1121,34 @@ fn a_long_paragraph_grows_the_message_box() {
         "at most a third of the screen, borders aside: {capped}"
     );
 }
+
+/// Sessions with the same title are told apart by their time (today) or date (older).
+#[test]
+fn repeated_session_titles_show_when() {
+    let mut app = App::new(setup(true), (100, 30), NOW);
+    let mut today = session(1, "hotel limit?", 0, false);
+    today.session.updated_ms = NOW - 3_600_000;
+    update(
+        &mut app,
+        Msg::SessionsLoaded(vec![
+            today,
+            session(2, "hotel limit?", 3, false),
+            session(3, "VPN setup", 0, false),
+        ]),
+    );
+    let screen = draw(&app, 100, 30);
+    let t = chrono::DateTime::from_timestamp((NOW - 3_600_000) / 1000, 0).unwrap();
+    let d = chrono::DateTime::from_timestamp((NOW - 3 * 86_400_000 - 1000) / 1000, 0).unwrap();
+    assert!(
+        screen.contains(&format!("hotel limit? · {}", t.format("%H:%M"))),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("hotel limit? · {}", d.format("%m-%d"))),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("VPN setup ·"),
+        "a unique title has no stamp: {screen}"
+    );
+}
