@@ -100,21 +100,52 @@ pub fn matches(items: &[TemplateItem], query: &str) -> Vec<usize> {
         let mut matcher = Matcher::new(Config::DEFAULT);
         let pattern = Pattern::parse(q, CaseMatching::Ignore, Normalization::Smart);
         let mut buf = Vec::new();
+        let words: Vec<String> = q
+            .to_lowercase()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
         items
             .iter()
             .enumerate()
             .filter_map(|(i, t)| {
-                let hay = format!(
-                    "{} {} {} {} {}",
-                    t.title,
+                let name = format!("{} {}", t.title, t.id);
+                let all = format!(
+                    "{name} {} {} {}",
                     t.tags.join(" "),
                     t.description,
-                    t.category,
-                    t.id
+                    t.category
                 );
-                pattern
-                    .score(Utf32Str::new(&hay, &mut buf), &mut matcher)
-                    .map(|s| (i, s))
+                let fuzzy = pattern.score(Utf32Str::new(&all, &mut buf), &mut matcher)?;
+                // Name and title above tags and description; whole words above parts of
+                // words above letters in order.
+                let name_words: Vec<String> = name
+                    .to_lowercase()
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                let tier = if words.iter().all(|w| name_words.iter().any(|n| n == w)) {
+                    4
+                } else if words
+                    .iter()
+                    .all(|w| name_words.iter().any(|n| n.starts_with(w.as_str())))
+                {
+                    3
+                } else if pattern
+                    .score(Utf32Str::new(&name, &mut buf), &mut matcher)
+                    .is_some()
+                {
+                    2
+                } else if words
+                    .iter()
+                    .all(|w| all.to_lowercase().contains(w.as_str()))
+                {
+                    1
+                } else {
+                    0
+                };
+                Some((i, tier * 100_000 + fuzzy.min(99_999)))
             })
             .collect()
     };

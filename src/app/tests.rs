@@ -2261,3 +2261,30 @@ fn shell_editing_keys_in_the_message_box() {
         "F3 opens the key dialog"
     );
 }
+
+/// Name and title matches rank above description matches, whole words above fuzzy ones.
+#[test]
+fn the_picker_ranks_titles_and_whole_words_first() {
+    let mut compare = item("compare", "Compare two documents", "Documents", vec![]);
+    compare.description = "Summarise the differences between two documents".into();
+    let mut minutes = item("meeting-minutes", "Meeting minutes", "Writing", vec![]);
+    minutes.description = "Minutes and an email to send them".into();
+    let mut announce = item("announce", "Announcement", "Comms", vec![]);
+    announce.description = "An email announcement to the team".into();
+    let items = vec![
+        compare,
+        item("summarize", "Summarise a document", "Documents", vec![]),
+        minutes,
+        announce,
+        item("email-reply", "Draft an email reply", "Writing", vec![]),
+    ];
+    let first = |q: &str| items[forms::matches(&items, q)[0]].id.clone();
+    assert_eq!(first("summarise"), "summarize");
+    assert_eq!(first("email"), "email-reply");
+    assert_eq!(
+        first("summ"),
+        "summarize",
+        "a word's start counts as the word"
+    );
+    assert_eq!(first("minutes"), "meeting-minutes");
+}
