@@ -176,6 +176,8 @@ pub enum Effect {
         from_text: bool,
         /// A pasted text to insert if the one path is not a file.
         fallback: Option<String>,
+        /// The model the session uses now (its price goes on the chips).
+        model: String,
     },
     /// Check a message before sending (secrets, size, cost) off the UI's path.
     Check(super::attach::Outgoing),

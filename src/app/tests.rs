@@ -1599,6 +1599,7 @@ fn at_path_words_attach_their_files_then_enter_checks_and_sends() {
             paths: vec!["~/docs/report.pdf".into()],
             from_text: true,
             fallback: None,
+            model: "gpt-4o-mini".into(),
         }]
     );
     assert!(a.transcript.is_empty(), "nothing sent yet");
@@ -1696,6 +1697,7 @@ fn a_pasted_path_attaches_and_falls_back_to_text() {
             paths: vec!["/tmp/q3 report.docx".into()],
             from_text: false,
             fallback: Some("'/tmp/q3 report.docx'".into()),
+            model: "gpt-4o-mini".into(),
         }]
     );
     update(
@@ -1789,6 +1791,7 @@ fn ctrl_o_opens_a_file_picker_with_completion() {
             paths: vec!["~/Documents/old/plan.pdf".into()],
             from_text: false,
             fallback: None,
+            model: "gpt-4o-mini".into(),
         }]
     );
     assert!(a.dialog.is_none());
@@ -2287,4 +2290,21 @@ fn the_picker_ranks_titles_and_whole_words_first() {
         "a word's start counts as the word"
     );
     assert_eq!(first("minutes"), "meeting-minutes");
+}
+
+/// After Ctrl+L switched the model, files are priced at the new model's rate.
+#[test]
+fn attachments_are_priced_at_the_model_in_use() {
+    let mut a = app();
+    update(&mut a, ctrl('l'));
+    assert!(matches!(a.dialog, Some(Dialog::Models { .. })));
+    update(&mut a, key(KeyCode::Down));
+    update(&mut a, key(KeyCode::Enter));
+    assert_eq!(a.setup.model, "gpt-4.1");
+    type_text(&mut a, "summarise @report.pdf");
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert!(
+        matches!(&fx[..], [Effect::Attach { model, .. }] if model == "gpt-4.1"),
+        "{fx:?}"
+    );
 }

@@ -63,9 +63,12 @@ impl Runtime {
                 paths,
                 from_text,
                 fallback,
+                model,
             } => {
                 let cfg = self.start.config.file.documents.clone();
-                let info = self.start.config.models.get(&self.start.model).cloned();
+                // Priced at the session's model now (Ctrl+L may have changed it), as the
+                // check before sending is: one estimate.
+                let info = self.start.config.models.get(&model).cloned();
                 tokio::task::spawn_blocking(move || {
                     let results = paths
                         .iter()

@@ -29,6 +29,7 @@ pub(super) fn send(app: &mut App, fx: &mut Vec<Effect>) {
             paths,
             from_text: true,
             fallback: None,
+            model: app.setup.model.clone(),
         });
         return;
     }
@@ -236,6 +237,7 @@ pub(super) fn on_paste(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
                 paths: attach::pasted_path(text).into_iter().collect(),
                 from_text: false,
                 fallback: Some(text.to_string()),
+                model: app.setup.model.clone(),
             });
         }
         None => {

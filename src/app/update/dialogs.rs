@@ -60,6 +60,7 @@ fn on_attach(
                 paths: vec![path],
                 from_text: false,
                 fallback: None,
+                model: app.setup.model.clone(),
             });
             None
         }
