@@ -447,3 +447,21 @@ fn a_key_from_the_dialog_is_checked_before_it_is_used() {
         Some("Bearer sk-accepted-0123456789wxyz")
     );
 }
+
+/// Inside tmux, a copy goes through tmux itself (its buffer; the outer clipboard when tmux
+/// allows it), and the notice says which path was used.
+#[test]
+fn copying_inside_tmux_reaches_the_tmux_buffer() {
+    let server = MockServer::start_blocking();
+    server.push(Reply::stream(&["copy ", "me ", "please"]));
+    let t = Tmux::start_with(&server, 120, 40, "TMUX=\"$TMUX\"");
+    t.wait_for("F1 help");
+    t.text("hello");
+    t.keys(&["Enter"]);
+    t.wait_for("please");
+    t.keys(&["C-y"]);
+    let screen = t.wait_for("copied (tmux buffer");
+    assert!(!screen.contains("OSC 52"), "{screen}");
+    let buffer = t.tmux(&["show-buffer"]);
+    assert_eq!(buffer.trim_end(), "copy me please");
+}

@@ -43,15 +43,36 @@ pub fn copy(text: &str) -> Result<&'static str, String> {
             return Ok("system clipboard");
         }
     }
+    // Inside tmux, tmux itself takes the text: its buffer, and with `-w` (tmux 3.2+) the
+    // outer terminal's clipboard too when `set-clipboard` allows it. The `Ptmux;`
+    // passthrough is dropped by tmux 3.3+ unless `allow-passthrough` is on, so it is not
+    // used; a plain OSC 52 is what tmux forwards.
+    if std::env::var_os("TMUX").is_some() {
+        if try_tool("tmux", &["load-buffer", "-w", "-"], text) {
+            return Ok(if tmux_clipboard_off() {
+                "tmux buffer only (prefix ] pastes it); for the system clipboard: tmux set -g set-clipboard on"
+            } else {
+                "tmux buffer and terminal clipboard"
+            });
+        }
+        if try_tool("tmux", &["load-buffer", "-"], text) {
+            return Ok("tmux buffer (prefix ] pastes it)");
+        }
+    }
     let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
-    let seq = if std::env::var_os("TMUX").is_some() {
-        format!("\x1bPtmux;\x1b\x1b]52;c;{encoded}\x07\x1b\\")
-    } else {
-        format!("\x1b]52;c;{encoded}\x07")
-    };
+    let seq = format!("\x1b]52;c;{encoded}\x07");
     let mut out = std::io::stdout().lock();
     out.write_all(seq.as_bytes())
         .and_then(|()| out.flush())
         .map_err(|e| e.to_string())?;
     Ok("terminal clipboard, OSC 52")
+}
+
+/// Whether tmux is set not to pass copies on to the terminal (`set-clipboard off`).
+fn tmux_clipboard_off() -> bool {
+    Command::new("tmux")
+        .args(["show-options", "-gv", "set-clipboard"])
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "off")
 }
