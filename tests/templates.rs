@@ -301,3 +301,92 @@ fn no_save_keeps_no_history_and_the_template_temperature_is_sent() {
         "Say @home"
     );
 }
+
+const FILE_TEMPLATE: &str = r#"title = "Read a file"
+prompt = "Read this:\n{{doc}}"
+
+[[variables]]
+name = "doc"
+kind = "file"
+"#;
+
+#[test]
+fn a_file_variable_takes_a_path_with_or_without_at_and_an_error_never_shows_the_file() {
+    let env = Env::new();
+    env.write(&env.user_dir(), "read.toml", FILE_TEMPLATE);
+    let secret = "line one\nline two: the CONTENT-CANARY\n";
+    let file = env.write(env.home(), "notes.txt", secret);
+    // `@path`, as the documentation says for any variable, and a bare path: the file's text
+    // is sent, once.
+    for value in [
+        format!("doc=@{}", file.display()),
+        format!("doc={}", file.display()),
+    ] {
+        env.server.push(Reply::stream(&["ok"]));
+        let o = env.run(&["run", "read", "--var", &value, "--no-save"]);
+        assert_eq!(o.status.code(), Some(0), "{value}: {}", err(&o));
+    }
+    let reqs = env.server.chat_requests();
+    assert_eq!(reqs.len(), 2);
+    for r in &reqs {
+        assert_eq!(
+            r.json()["messages"][0]["content"],
+            format!("Read this:\n{secret}")
+        );
+    }
+
+    // A missing file: one line that names the file and the reason.
+    let missing = env.home().join("nowhere.txt");
+    let o = env.run(&[
+        "run",
+        "read",
+        "--var",
+        &format!("doc=@{}", missing.display()),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = err(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains(&missing.display().to_string()), "{e}");
+    assert!(e.contains("No such file"), "{e}");
+
+    // Text where a path belongs: refused in one line, without echoing the text.
+    let o = env.run(&["run", "read", "--var", &format!("doc={secret}")]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = err(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(!e.contains("CONTENT-CANARY"), "{e}");
+    assert!(
+        e.contains("`doc` is a file variable: give it a path"),
+        "{e}"
+    );
+    assert_eq!(env.server.chat_requests().len(), 2, "nothing more was sent");
+}
+
+#[test]
+fn every_step_of_a_built_in_workflow_ends_with_its_status_line_the_last_included() {
+    let env = Env::new();
+    env.server.push(Reply::stream(&["MINUTES"]));
+    env.server.push(Reply::stream(&["ACTIONS"]));
+    env.server.push(Reply::stream(&["FINAL"]));
+    // stderr is a pipe here, as in a log or CI.
+    let o = env.run_with_stdin(
+        &["run", "meeting-minutes"],
+        "Alice: the budget is approved.",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "FINAL\n");
+    let e = err(&o);
+    let lines: Vec<&str> = e.lines().collect();
+    let steps: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("▸ step "))
+        .collect();
+    assert_eq!(steps.len(), 3, "{e}");
+    for (n, &i) in steps.iter().enumerate() {
+        let status = lines.get(i + 1).copied().unwrap_or_default();
+        assert!(
+            status.starts_with("  complete · "),
+            "step {} has no status line after it: {e}",
+            n + 1
+        );
+    }
+}

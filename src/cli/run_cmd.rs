@@ -57,8 +57,13 @@ fn read_text(path: &str, what: &str, max_mb: u64) -> Result<String, CliError> {
     Ok(doc.text)
 }
 
-/// `--var` words as given, `@file` read.
-pub fn parse_vars(vars: &[String], max_mb: u64) -> Result<BTreeMap<String, String>, CliError> {
+/// `--var` words as given, `@file` read. A `file` variable's value is a path either way
+/// (`name=report.pdf` or `name=@report.pdf`): its file is read once, by [`fill`].
+pub fn parse_vars(
+    t: &Template,
+    vars: &[String],
+    max_mb: u64,
+) -> Result<BTreeMap<String, String>, CliError> {
     let mut out = BTreeMap::new();
     for v in vars {
         let Some((name, value)) = v.split_once('=') else {
@@ -66,16 +71,39 @@ pub fn parse_vars(vars: &[String], max_mb: u64) -> Result<BTreeMap<String, Strin
                 "`--var {v}` needs a name and a value: --var name=value (or name=@file)"
             )));
         };
+        let name = name.trim();
+        let is_path = t
+            .variables
+            .iter()
+            .any(|var| var.name == name && var.kind == VarKind::File);
         let value = if let Some(rest) = value.strip_prefix("@@") {
             format!("@{rest}")
         } else if let Some(path) = value.strip_prefix('@') {
-            read_text(path, name, max_mb)?
+            if is_path {
+                path.to_string()
+            } else {
+                read_text(path, name, max_mb)?
+            }
         } else {
             value.to_string()
         };
-        out.insert(name.trim().to_string(), value);
+        out.insert(name.to_string(), value);
     }
     Ok(out)
+}
+
+/// The path a `file` variable was given, checked to be one: a value of several lines (or
+/// of a length no path has) is text, not a path, and is never echoed back.
+fn file_path<'v>(name: &str, value: &'v str) -> Result<&'v str, CliError> {
+    const MAX_PATH: usize = 4096;
+    if value.contains(['\n', '\r']) || value.len() > MAX_PATH {
+        return Err(bad(format!(
+            "`{name}` is a file variable: give it a path (--var {name}=report.pdf or {name}=@report.pdf), not the text of a file ({} lines, {} bytes given)",
+            value.lines().count(),
+            value.len()
+        )));
+    }
+    Ok(value)
 }
 
 /// Ask on the terminal for each variable still missing.
@@ -165,7 +193,8 @@ pub fn fill(
     })?;
     for v in t.variables.iter().filter(|v| v.kind == VarKind::File) {
         if let Some(path) = values.get(&v.name).filter(|p| !p.is_empty()).cloned() {
-            values.insert(v.name.clone(), read_text(&path, &v.name, max_mb)?);
+            let text = read_text(file_path(&v.name, &path)?, &v.name, max_mb)?;
+            values.insert(v.name.clone(), text);
         }
     }
     Ok(values)
@@ -184,7 +213,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
         )));
     };
     let max_mb = ctx.config.file.documents.max_file_mb;
-    let given = parse_vars(&args.vars, max_mb)?;
+    let given = parse_vars(&template, &args.vars, max_mb)?;
     let piped = super::ask::read_stdin_document(
         ctx.config
             .file
@@ -466,7 +495,8 @@ impl Steps for CliSteps<'_> {
         if let Some(c) = cost {
             *self.total_cost.get_or_insert(0.0) += c;
         }
-        if self.workflow && (self.err_tty || i + 1 < of) {
+        // Every step ends with its status line, the last one too (its answer is on stdout).
+        if self.workflow {
             let tokens = answer
                 .usage
                 .map(|u| format!("{} → {} tokens", u.input, u.output))
