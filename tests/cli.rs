@@ -342,6 +342,36 @@ fn config_path_init_and_show() {
 }
 
 #[test]
+fn config_show_reports_every_broken_theme_file() {
+    let env = Env::new();
+    let dir = env.home().join("config/clerk/themes");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("first.toml"),
+        "name = \"first\"\n[roles]\ntext = { fg = \"blurple\" }\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("second.toml"), "name = \"second\"\nroles = 3\n").unwrap();
+    std::fs::write(
+        env.home().join("config/clerk/config.toml"),
+        "theme = \"nonesuch\"\n",
+    )
+    .unwrap();
+    let out = env.run(&["config", "show"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(
+        e.contains(&dir.join("first.toml").display().to_string()) && e.contains("blurple"),
+        "{e}"
+    );
+    assert!(
+        e.contains(&dir.join("second.toml").display().to_string()) && e.contains("line 2"),
+        "{e}"
+    );
+    assert!(e.contains("theme = \"nonesuch\""), "{e}");
+}
+
+#[test]
 fn sessions_search_export_rename_and_rm() {
     let env = Env::new();
     env.server.push(Reply::stream(&["请提交发票和审批单。"]));

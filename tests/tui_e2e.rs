@@ -24,7 +24,19 @@ impl Tmux {
     /// Start clerk with extra `NAME=value` words in its environment. After it exits the
     /// pane says `CLERK_EXIT=<code>` and whether the tty settings are as they were.
     fn start_with(server: &MockServer, width: u16, height: u16, env: &str) -> Tmux {
+        Tmux::start_prepared(server, width, height, env, |_| {})
+    }
+
+    /// Like `start_with`, after `prepare` has put files in the home folder.
+    fn start_prepared(
+        server: &MockServer,
+        width: u16,
+        height: u16,
+        env: &str,
+        prepare: impl FnOnce(&std::path::Path),
+    ) -> Tmux {
         let home = tempfile::tempdir().unwrap();
+        prepare(home.path());
         let socket = format!("clerk-e2e-{}-{}", std::process::id(), fastrand_suffix());
         let h = home.path().display().to_string();
         let cmd = format!(
@@ -214,6 +226,37 @@ fn tiny_terminals_say_so_and_resizing_back_works() {
     t.wait_for("terminal too small");
     t.tmux(&["resize-window", "-t", "t", "-x", "60", "-y", "20"]);
     t.wait_for("Message");
+    t.keys(&["C-q"]);
+    t.wait_for("CLERK_EXIT=0");
+}
+
+#[test]
+fn every_broken_theme_file_is_reported_at_start() {
+    let server = MockServer::start_blocking();
+    let t = Tmux::start_prepared(&server, 220, 30, "", |home| {
+        let dir = home.join("config/clerk/themes");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("first.toml"),
+            "name = \"first\"\n[roles]\ntext = { fg = \"blurple\" }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("second.toml"),
+            "name = \"second\"\n[roles]\nsparkle = { bold = true }\n",
+        )
+        .unwrap();
+    });
+    let screen = t.wait_for("(1/2)");
+    assert!(
+        screen.contains("first.toml") && screen.contains("`blurple` is not a colour"),
+        "{screen}"
+    );
+    let screen = t.wait_for("(2/2)");
+    assert!(
+        screen.contains("second.toml") && screen.contains("roles.sparkle is not a role"),
+        "{screen}"
+    );
     t.keys(&["C-q"]);
     t.wait_for("CLERK_EXIT=0");
 }

@@ -23,6 +23,24 @@ impl App {
         });
     }
 
+    /// Show several notices one after another, each for [`NOTICE_MS`], numbered `(1/3)` so
+    /// the person knows more follow.
+    pub(super) fn notices(&mut self, texts: Vec<String>, level: Level) {
+        let n = texts.len();
+        let mut numbered = texts.into_iter().enumerate().map(|(i, text)| {
+            if n > 1 {
+                format!("({}/{n}) {text}", i + 1)
+            } else {
+                text
+            }
+        });
+        if let Some(first) = numbered.next() {
+            self.notice(first, level);
+        }
+        self.queued_notices
+            .extend(numbered.map(|text| (text, level)));
+    }
+
     /// Open the key dialog with the reason there is no key.
     pub(super) fn ask_for_key(&mut self) {
         self.dialog = Some(Dialog::ApiKey {

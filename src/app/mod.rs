@@ -19,7 +19,7 @@ pub mod update;
 mod tests;
 
 use ratatui::layout::Rect;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use ratatui_textarea::TextArea;
@@ -539,6 +539,9 @@ pub struct App {
     pub dialog: Option<Dialog>,
     /// The status-bar notice.
     pub notice: Option<Notice>,
+    /// Notices waiting their turn: each is shown when the one before it expires (several
+    /// problems found at start are all read, one after another).
+    pub queued_notices: VecDeque<(String, Level)>,
     /// A deleted session waiting out its undo time.
     pub pending_delete: Option<(SessionEntry, i64)>,
     /// A deleted message waiting out its undo time (Ctrl+Z brings it back).
@@ -591,6 +594,7 @@ impl App {
             focus: Focus::Input,
             dialog: None,
             notice: None,
+            queued_notices: VecDeque::new(),
             pending_delete: None,
             pending_message: None,
             sent: Vec::new(),

@@ -70,6 +70,9 @@ pub enum Msg {
     Copied(Result<&'static str, String>),
     /// Something failed in the background; shown as a notice.
     Failed(String),
+    /// Problems found while starting (broken theme files, a bad key binding, a read-only
+    /// history…): every one is shown, one after another, numbered.
+    StartNotes(Vec<String>),
     /// Something worth saying (e.g. earlier messages left out to fit the context window).
     Info(String),
     /// The transcript as last drawn.

@@ -818,6 +818,36 @@ fn resize_copied_info_and_failed() {
 }
 
 #[test]
+fn every_start_note_is_shown_in_turn() {
+    let mut a = app();
+    update(
+        &mut a,
+        Msg::StartNotes(vec![
+            "theme a.toml: roles.text.fg is not a colour".into(),
+            "theme b.toml: roles.muted is missing".into(),
+        ]),
+    );
+    let shown = |a: &App| a.notice.as_ref().map(|n| n.text.clone());
+    assert_eq!(
+        shown(&a).as_deref(),
+        Some("(1/2) theme a.toml: roles.text.fg is not a colour")
+    );
+    update(&mut a, Msg::Tick(NOW + NOTICE_MS - 1));
+    assert!(shown(&a).unwrap().starts_with("(1/2)"), "not yet");
+    update(&mut a, Msg::Tick(NOW + NOTICE_MS));
+    assert_eq!(
+        shown(&a).as_deref(),
+        Some("(2/2) theme b.toml: roles.muted is missing")
+    );
+    assert_eq!(a.notice.as_ref().unwrap().level, Level::Error);
+    update(&mut a, Msg::Tick(NOW + 2 * NOTICE_MS));
+    assert_eq!(shown(&a), None, "then nothing is left");
+    // A single note is not numbered.
+    update(&mut a, Msg::StartNotes(vec!["only one".into()]));
+    assert_eq!(shown(&a).as_deref(), Some("only one"));
+}
+
+#[test]
 fn sidebar_toggles_and_focus_cycles() {
     let mut a = app();
     update(&mut a, ctrl('b'));

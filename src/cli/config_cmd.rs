@@ -30,6 +30,24 @@ fn looks_secret(header: &str) -> bool {
         .any(|w| h.contains(w))
 }
 
+/// Every broken theme file in the user's themes folder, and a configured theme that does
+/// not exist, on stderr: the app would start with the default theme instead.
+fn theme_warnings(ctx: &Ctx) {
+    let (themes, errors) = crate::ui::theme::load_all(Some(&ctx.themes_dir()));
+    for e in &errors {
+        eprintln!("warning: {e}");
+    }
+    if let Some(name) = &ctx.config.file.theme
+        && !themes.iter().any(|t| &t.name == name)
+    {
+        eprintln!(
+            "warning: theme = \"{name}\" in {}: there is no such theme; the app uses {}",
+            ctx.paths.config_file.display(),
+            crate::ui::theme::DEFAULT_THEME
+        );
+    }
+}
+
 /// Run `clerk config …`.
 pub fn run(ctx: &Ctx, cmd: &ConfigCommand) -> Result<Exit, CliError> {
     match cmd {
@@ -66,6 +84,7 @@ pub fn run(ctx: &Ctx, cmd: &ConfigCommand) -> Result<Exit, CliError> {
                 "# effective configuration (from {})\n{text}",
                 ctx.paths.config_file.display()
             );
+            theme_warnings(ctx);
         }
         ConfigCommand::Init { force } => {
             let path = &ctx.paths.config_file;

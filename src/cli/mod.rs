@@ -220,6 +220,15 @@ impl Ctx {
             .unwrap_or_else(|| self.profile().map(|p| p.model.clone()).unwrap_or_default()))
     }
 
+    /// The user's themes folder, next to the config file.
+    pub fn themes_dir(&self) -> PathBuf {
+        self.paths
+            .config_file
+            .parent()
+            .map(|p| p.join("themes"))
+            .unwrap_or_default()
+    }
+
     /// Open the history database.
     pub fn open_store(&self) -> Result<crate::store::Store, CliError> {
         let store = crate::store::Store::open(&self.paths.database())?;
@@ -283,12 +292,7 @@ fn run_app(cli: &Cli) -> Result<Exit, CliError> {
     output::init_logging(&ctx);
     let profile = ctx.profile()?.clone();
     let model = ctx.model()?;
-    let themes_dir = ctx
-        .paths
-        .config_file
-        .parent()
-        .map(|p| p.join("themes"))
-        .unwrap_or_default();
+    let themes_dir = ctx.themes_dir();
     let start = crate::tui::Start {
         database: ctx
             .config

@@ -196,8 +196,9 @@ pub fn run(start: Start) -> Result<(), String> {
         sources,
         library: Arc::default(),
     };
-    for note in startup_notes {
-        let _ = tx.send(Msg::Failed(note));
+    if !startup_notes.is_empty() {
+        // One message: each note is shown in turn (sent one by one, each hid the last).
+        let _ = tx.send(Msg::StartNotes(startup_notes));
     }
     let result = rt.block_on(event_loop(
         &mut app,

@@ -107,6 +107,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Copied(Ok(how)) => app.notice(format!("copied ({how})"), Level::Info),
         Msg::Copied(Err(e)) => app.notice(format!("could not copy: {e}"), Level::Error),
         Msg::Failed(e) => app.notice(e, Level::Error),
+        Msg::StartNotes(notes) => app.notices(notes, Level::Error),
         Msg::Info(text) => app.notice(text, Level::Info),
         Msg::TemplatesLoaded(items) => {
             app.templates = items;

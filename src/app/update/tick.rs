@@ -10,6 +10,9 @@ pub(super) fn on_tick(app: &mut App, now: i64, fx: &mut Vec<Effect>) {
     app.now_ms = now;
     if app.notice.as_ref().is_some_and(|n| n.until_ms <= now) {
         app.notice = None;
+        if let Some((text, level)) = app.queued_notices.pop_front() {
+            app.notice(text, level);
+        }
     }
     if app.removed_paste.as_ref().is_some_and(|(_, at)| *at <= now) {
         app.removed_paste = None;
