@@ -232,6 +232,9 @@ impl Ctx {
     /// Open the history database.
     pub fn open_store(&self) -> Result<crate::store::Store, CliError> {
         let store = crate::store::Store::open(&self.paths.database())?;
+        if let Some(notice) = store.read_only_notice() {
+            eprintln!("note: {notice}");
+        }
         if store.recovered() > 0 {
             eprintln!(
                 "note: {} answer(s) cut off by an earlier crash were kept and marked interrupted",

@@ -12,6 +12,7 @@ use serde_json::json;
 use super::ask::resolve_session;
 use super::output::{self, clip, for_stdout, local_time, money};
 use super::{CliError, Ctx, Exit};
+use crate::format::thousands;
 use crate::store::{Message, MessageStatus, Role, Session, Store};
 
 /// `clerk sessions …`
@@ -83,6 +84,13 @@ pub enum SessionsCommand {
         /// Session id (see `clerk sessions list --all`)
         id: String,
     },
+    /// Copy what can still be read of a damaged history into a new one; the damaged file is
+    /// kept beside it (close every other clerk first)
+    Recover {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Export formats.
@@ -96,6 +104,10 @@ pub enum Format {
 
 /// Run `clerk sessions …`.
 pub fn run(ctx: &Ctx, cmd: &SessionsCommand) -> Result<Exit, CliError> {
+    if let SessionsCommand::Recover { json } = cmd {
+        // A damaged history may not open at all: recovery reads the file itself.
+        return recover(ctx, *json);
+    }
     let mut store = ctx.open_store()?;
     let tty = output::stdout_is_tty();
     let mut out = std::io::stdout().lock();
@@ -231,7 +243,76 @@ pub fn run(ctx: &Ctx, cmd: &SessionsCommand) -> Result<Exit, CliError> {
                 eprintln!("session {id} is back in the list");
             }
         }
+        SessionsCommand::Recover { .. } => {}
     }
+    Ok(Exit::Ok)
+}
+
+/// `clerk sessions recover`: the damaged history copied into a new file, what was saved
+/// and lost said, and where the damaged file is kept.
+fn recover(ctx: &Ctx, json: bool) -> Result<Exit, CliError> {
+    let path = ctx.paths.database();
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
+    let Some(s) = crate::store::salvage(&path, &stamp)? else {
+        if json {
+            println!("{}", json!({"database": path, "sound": true}));
+        } else {
+            println!(
+                "the history at {} is sound (SQLite's check passed): nothing to recover",
+                path.display()
+            );
+        }
+        return Ok(Exit::Ok);
+    };
+    if json {
+        println!(
+            "{}",
+            json!({
+                "database": path,
+                "sound": false,
+                "sessions_saved": s.sessions_saved,
+                "sessions_rebuilt": s.sessions_rebuilt,
+                "sessions_lost": s.sessions_lost,
+                "messages_saved": s.messages_saved,
+                "messages_lost": s.messages_lost,
+                "losses_exact": s.losses_exact,
+                "kept_as": s.kept_as,
+            })
+        );
+        return Ok(Exit::Ok);
+    }
+    let lost = |n: usize| {
+        if s.losses_exact {
+            format!("{} lost", thousands(n as u64))
+        } else {
+            format!("at least {} lost", thousands(n as u64))
+        }
+    };
+    let rebuilt = if s.sessions_rebuilt > 0 {
+        format!(
+            " ({} rebuilt around their messages: their titles were lost)",
+            thousands(s.sessions_rebuilt as u64)
+        )
+    } else {
+        String::new()
+    };
+    println!("recovered the history at {}", path.display());
+    if s.sessions_saved == 0 && s.messages_saved == 0 && !s.losses_exact {
+        println!("  nothing could be read from it: a new, empty history was started");
+        println!("the damaged file is kept as {}", s.kept_as.display());
+        return Ok(Exit::Ok);
+    }
+    println!(
+        "  sessions: {} saved{rebuilt}, {}",
+        thousands(s.sessions_saved as u64),
+        lost(s.sessions_lost)
+    );
+    println!(
+        "  messages: {} saved, {}",
+        thousands(s.messages_saved as u64),
+        lost(s.messages_lost)
+    );
+    println!("the damaged file is kept as {}", s.kept_as.display());
     Ok(Exit::Ok)
 }
 

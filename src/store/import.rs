@@ -18,6 +18,7 @@ impl Store {
         &mut self,
         sessions: &[(NewSession, Vec<NewMessage>)],
     ) -> Result<Vec<SessionId>, StoreError> {
+        let _in = self.scope();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

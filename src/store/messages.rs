@@ -16,6 +16,7 @@ impl Store {
     /// and message count; a message with a final status is searchable
     /// straight away, a streaming one once finished.
     pub fn add_message(&mut self, new: &NewMessage) -> Result<MessageId, StoreError> {
+        let _in = self.scope();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -54,6 +55,7 @@ impl Store {
     /// longer streaming, so a late partial write never overwrites a final
     /// text; an error if the message does not exist.
     pub fn update_partial(&mut self, id: MessageId, content: &str) -> Result<(), StoreError> {
+        let _in = self.scope();
         let mut stmt = self.conn.prepare_cached(
             "UPDATE messages SET content = ?2 WHERE id = ?1 AND status = 'streaming'",
         )?;
@@ -78,6 +80,7 @@ impl Store {
         id: MessageId,
         finish: &MessageFinish,
     ) -> Result<(), StoreError> {
+        let _in = self.scope();
         if !finish.status.is_final() {
             return Err(StoreError::NotFinal {
                 id,
@@ -123,6 +126,7 @@ impl Store {
 
     /// Keeps messages' sizes in tokens (unknown rows are skipped), in one transaction.
     pub fn set_tokens(&mut self, counts: &[(MessageId, u64)]) -> Result<(), StoreError> {
+        let _in = self.scope();
         if counts.is_empty() {
             return Ok(());
         }
@@ -140,6 +144,7 @@ impl Store {
     /// The messages of a session in the order they were added (empty if the
     /// session does not exist).
     pub fn messages(&self, session_id: SessionId) -> Result<Vec<Message>, StoreError> {
+        let _in = self.scope();
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ?1 ORDER BY id"
         ))?;
@@ -149,6 +154,7 @@ impl Store {
 
     /// The message with this id, if it exists.
     pub fn message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        let _in = self.scope();
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"
         ))?;
@@ -157,6 +163,7 @@ impl Store {
 
     /// Deletes one message (and its search entry); false if it does not exist.
     pub fn delete_message(&mut self, id: MessageId) -> Result<bool, StoreError> {
+        let _in = self.scope();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -184,6 +191,7 @@ impl Store {
         model: &str,
         now_ms: i64,
     ) -> Result<MessageId, StoreError> {
+        let _in = self.scope();
         self.add_message(&NewMessage {
             session_id,
             role: Role::Assistant,
@@ -197,6 +205,7 @@ impl Store {
     /// Deletes a message and every later message of its session (edit and resend);
     /// returns how many were deleted.
     pub fn delete_messages_from(&mut self, id: MessageId) -> Result<usize, StoreError> {
+        let _in = self.scope();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

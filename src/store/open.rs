@@ -1,14 +1,20 @@
 //! Opening the database file: the folder and file made private, the connection's pragmas,
-//! and the errors met while opening turned into ones that say what to do.
+//! the errors met while opening turned into ones that say what to do, and the read-only
+//! way in when the disk is full.
+//!
+//! A full disk shows itself in many ways while opening: `SQLITE_FULL`, but also a plain
+//! "disk I/O error" when the WAL index (`-shm`) cannot grow. So an I/O error is checked
+//! against the folder itself ([`no_room`]) before it is called a full disk.
 //!
 //! It must not create tables or change rows: the schema is `schema.rs`'s job, recovery
-//! `recover.rs`'s.
+//! `recover.rs`'s. It must never write into the database file while the disk is full.
 
 use std::fs::{self, OpenOptions};
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::StoreError;
 
@@ -81,6 +87,121 @@ pub(super) fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "mmap_size", 64i64 << 20)?;
     Ok(())
+}
+
+/// Whether opening failed for lack of space: SQLite said the disk is full, or an I/O
+/// error (the `-shm` or `-wal` could not be made or grown) met a folder with no room.
+pub(super) fn out_of_space(e: &StoreError, path: &Path) -> bool {
+    let code = match e {
+        StoreError::DiskFull { .. } => return true,
+        StoreError::Sqlite(cause) => cause.sqlite_error_code(),
+        StoreError::Open { cause, .. } => match cause.downcast_ref::<rusqlite::Error>() {
+            Some(cause) => cause.sqlite_error_code(),
+            // An error of the file system while the files were prepared.
+            None => Some(ErrorCode::SystemIoFailure),
+        },
+        _ => None,
+    };
+    matches!(
+        code,
+        Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen | ErrorCode::DiskFull)
+    ) && no_room(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Room the WAL index and the first pages of a WAL take; a folder where this much cannot
+/// be written has no room for the history to be opened for writing.
+const ROOM_NEEDED: usize = 64 * 1024;
+
+/// Whether the disk holding `folder` is full (or the quota used up): writing
+/// [`ROOM_NEEDED`] bytes into a new file there fails for lack of space. The file is removed.
+pub(super) fn no_room(folder: &Path) -> bool {
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    let probe = folder.join(format!(".clerk-space-check-{}", std::process::id()));
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|mut f| {
+            let result = f.write_all(&[0u8; ROOM_NEEDED]).and_then(|()| f.sync_all());
+            drop(f);
+            let _ = fs::remove_file(&probe);
+            result
+        });
+    matches!(
+        written,
+        Err(e) if matches!(
+            e.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        )
+    )
+}
+
+/// The database at `path` opened read-only without writing a byte: the WAL index is kept
+/// in memory (`readonly_shm`), which needs a `-shm` file to exist (an empty one takes no
+/// room: it is made when missing). Without it, and with no WAL content to miss, the file
+/// is opened as immutable.
+pub(super) fn connect_read_only(path: &Path) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let side = |suffix: &str| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        std::path::PathBuf::from(p)
+    };
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let uri = if options.open(side("-shm")).is_ok() {
+        format!("{}?mode=ro&readonly_shm=1", file_uri(path))
+    } else if fs::metadata(side("-wal")).map_or(true, |m| m.len() == 0) {
+        format!("{}?immutable=1", file_uri(path))
+    } else {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some("the WAL index cannot be made and the WAL holds changes".to_owned()),
+        ));
+    };
+    let conn = Connection::open_with_flags(uri, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Reads the first page now, so a file that cannot be read fails here.
+    conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?;
+    Ok(conn)
+}
+
+/// `path` as an SQLite `file:` URI: every byte but unreserved ones and `/` escaped.
+fn file_uri(path: &Path) -> String {
+    // On Unix a path is bytes, and SQLite takes those bytes back from the escapes.
+    #[cfg(not(windows))]
+    let bytes = path.as_os_str().as_encoded_bytes().to_vec();
+    #[cfg(windows)]
+    let bytes = {
+        let t = path.to_string_lossy().replace('\\', "/");
+        if t.starts_with('/') {
+            t
+        } else {
+            format!("/{t}")
+        }
+        .into_bytes()
+    };
+    let mut uri = String::from("file:");
+    for &b in &bytes {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri
 }
 
 /// Turns an SQLite error met while opening into the variant that tells the

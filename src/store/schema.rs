@@ -80,6 +80,17 @@ fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "user_version", |row| row.get(0))
 }
 
+/// The newest schema version this program knows.
+pub(super) fn known() -> i64 {
+    // Invariant: the list is a few entries long, far below i64::MAX.
+    MIGRATIONS.len() as i64
+}
+
+/// Whether the database has every migration step (so that it can be read without one).
+pub(super) fn up_to_date(conn: &Connection) -> bool {
+    user_version(conn).is_ok_and(|v| usize::try_from(v) == Ok(MIGRATIONS.len()))
+}
+
 /// Applies the migration steps the database does not have yet.
 pub(super) fn migrate(conn: &mut Connection, label: &str) -> Result<(), StoreError> {
     // Invariant: the list is a few entries long, far below i64::MAX.

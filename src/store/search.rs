@@ -150,6 +150,7 @@ impl Store {
         limit: usize,
         marks: (&str, &str),
     ) -> Result<Vec<SearchHit>, StoreError> {
+        let _in = self.scope();
         self.search_in_window(query, limit, marks, RANK_WINDOW.max(limit))
     }
 

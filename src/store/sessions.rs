@@ -13,6 +13,7 @@ use super::{Store, StoreError};
 impl Store {
     /// Creates a session and returns its id.
     pub fn create_session(&mut self, new: &NewSession) -> Result<SessionId, StoreError> {
+        let _in = self.scope();
         self.conn.execute(
             "INSERT INTO sessions (title, created_ms, updated_ms, profile, model, system_prompt)
              VALUES (?1, ?2, ?2, ?3, ?4, ?5)",
@@ -29,6 +30,7 @@ impl Store {
 
     /// The session with this id, if it exists.
     pub fn session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        let _in = self.scope();
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
         ))?;
@@ -37,6 +39,7 @@ impl Store {
 
     /// The most recently updated session that is not archived.
     pub fn last_session_id(&self) -> Result<Option<SessionId>, StoreError> {
+        let _in = self.scope();
         let mut stmt = self.conn.prepare_cached(
             "SELECT id FROM sessions WHERE archived = 0
              ORDER BY updated_ms DESC, id DESC LIMIT 1",
@@ -52,6 +55,7 @@ impl Store {
         limit: Option<usize>,
         include_archived: bool,
     ) -> Result<Vec<SessionSummary>, StoreError> {
+        let _in = self.scope();
         // LIMIT -1 means no limit in SQLite.
         let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
         let filter = if include_archived {
@@ -80,6 +84,7 @@ impl Store {
         title: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let _in = self.scope();
         let n = self.conn.execute(
             "UPDATE sessions SET title = ?2, updated_ms = ?3 WHERE id = ?1",
             params![id, title, now_ms],
@@ -89,6 +94,7 @@ impl Store {
 
     /// Archives or unarchives a session; false if it does not exist.
     pub fn set_archived(&mut self, id: SessionId, archived: bool) -> Result<bool, StoreError> {
+        let _in = self.scope();
         let n = self.conn.execute(
             "UPDATE sessions SET archived = ?2 WHERE id = ?1",
             params![id, archived],
@@ -102,6 +108,7 @@ impl Store {
         id: SessionId,
         system_prompt: Option<&str>,
     ) -> Result<bool, StoreError> {
+        let _in = self.scope();
         let n = self.conn.execute(
             "UPDATE sessions SET system_prompt = ?2 WHERE id = ?1",
             params![id, system_prompt],
@@ -111,6 +118,7 @@ impl Store {
 
     /// Sets the model a session talks to; false if it does not exist.
     pub fn set_session_model(&mut self, id: SessionId, model: &str) -> Result<bool, StoreError> {
+        let _in = self.scope();
         let n = self.conn.execute(
             "UPDATE sessions SET model = ?2 WHERE id = ?1",
             params![id, model],
@@ -121,6 +129,7 @@ impl Store {
     /// Deletes a session with its messages and their search index rows;
     /// false if it did not exist.
     pub fn delete_session(&mut self, id: SessionId) -> Result<bool, StoreError> {
+        let _in = self.scope();
         // Messages go by ON DELETE CASCADE, index rows by the
         // messages_fts_delete trigger, all in this one statement.
         let n = self
@@ -132,6 +141,7 @@ impl Store {
     /// Pins or unpins a session (pinned sessions are listed first by the app); false if it
     /// does not exist.
     pub fn set_pinned(&mut self, id: SessionId, pinned: bool) -> Result<bool, StoreError> {
+        let _in = self.scope();
         let n = self.conn.execute(
             "UPDATE sessions SET pinned = ?2 WHERE id = ?1",
             params![id, pinned],
@@ -141,6 +151,7 @@ impl Store {
 
     /// The unsent draft kept for a session (`0` is the draft of a new, unsaved session).
     pub fn draft(&self, session_id: SessionId) -> Result<Option<String>, StoreError> {
+        let _in = self.scope();
         let mut stmt = self
             .conn
             .prepare_cached("SELECT text FROM drafts WHERE session_id = ?1")?;
@@ -149,6 +160,7 @@ impl Store {
 
     /// Keeps (or, when empty, forgets) the unsent draft of a session.
     pub fn set_draft(&mut self, session_id: SessionId, text: &str) -> Result<(), StoreError> {
+        let _in = self.scope();
         if text.is_empty() {
             self.conn
                 .execute("DELETE FROM drafts WHERE session_id = ?1", [session_id])?;
@@ -164,6 +176,7 @@ impl Store {
 
     /// A small setting remembered across runs (e.g. `theme`).
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let _in = self.scope();
         let mut stmt = self
             .conn
             .prepare_cached("SELECT value FROM settings WHERE key = ?1")?;
@@ -172,6 +185,7 @@ impl Store {
 
     /// Remembers a setting.
     pub fn set_setting(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        let _in = self.scope();
         self.conn.execute(
             "INSERT INTO settings (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",

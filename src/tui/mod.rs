@@ -99,6 +99,7 @@ pub fn run(start: Start) -> Result<(), String> {
         None => Store::open_in_memory().map_err(|e| e.to_string())?,
     };
     let recovered = store.recovered();
+    let store_notice = store.read_only_notice();
     let remembered_theme = store.setting("theme").ok().flatten();
     let new_draft = store.draft(crate::app::NEW_SESSION).ok().flatten();
     let (themes, theme_errors) = ui::theme::load_all(Some(&start.themes_dir));
@@ -135,6 +136,7 @@ pub fn run(start: Start) -> Result<(), String> {
         theme_name = ui::theme::DEFAULT_THEME.to_string();
     }
     startup_notes.extend(key_error);
+    startup_notes.extend(store_notice);
     if recovered > 0 {
         startup_notes.push(format!(
             "{recovered} answer(s) cut off by a crash were kept, marked interrupted"
