@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::{App, Dialog, Effect, Level, Paste};
+use super::edit::Edited;
+use super::{App, Dialog, Effect, Level, Paste, TextField};
 use crate::documents::secrets;
 
 /// A message this long (bytes) or with attached files is checked off the UI's path.
@@ -456,7 +457,7 @@ pub fn check_template(
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Picker {
     /// The path as typed.
-    pub path: String,
+    pub path: TextField,
     /// Entries of the path's folder that start with its last part (folders end in `/`).
     pub candidates: Vec<String>,
     /// The highlighted entry.
@@ -468,16 +469,17 @@ pub struct Picker {
 impl Picker {
     /// The folder part of the path (up to its last `/`).
     pub fn folder(&self) -> &str {
-        self.path.rfind('/').map_or("", |i| &self.path[..=i])
+        let path = self.path.as_str();
+        path.rfind('/').map_or("", |i| &path[..=i])
     }
 
     /// Completions for `typed` arrived.
     pub fn completed(&mut self, typed: &str, common: String, candidates: Vec<String>) {
-        if typed != self.path {
+        if typed != self.path.as_str() {
             return;
         }
         if std::mem::take(&mut self.tabbed) {
-            self.path = common;
+            self.path.set(common);
         }
         self.candidates = candidates;
         self.selected = None;
@@ -495,10 +497,11 @@ pub enum PickerKey {
     Close,
 }
 
-/// A key in the attach dialog: typing filters the list, ↑↓ pick, Enter opens a folder or
-/// attaches a file, Tab completes, Esc closes.
+/// A key in the attach dialog: typing (with the editing keys of every field) filters the
+/// list, ↑↓ pick, Enter opens a folder or attaches a file, Tab completes, Esc closes.
 pub fn picker_key(p: &mut Picker, key: &KeyEvent, fx: &mut Vec<Effect>) -> PickerKey {
-    let refresh = |p: &Picker, fx: &mut Vec<Effect>| fx.push(Effect::CompletePath(p.path.clone()));
+    let refresh =
+        |p: &Picker, fx: &mut Vec<Effect>| fx.push(Effect::CompletePath(p.path.to_string()));
     match key.code {
         KeyCode::Esc => return PickerKey::Close,
         KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
@@ -519,10 +522,10 @@ pub fn picker_key(p: &mut Picker, key: &KeyEvent, fx: &mut Vec<Effect>) -> Picke
         KeyCode::Enter => {
             let chosen = match p.selected.and_then(|i| p.candidates.get(i)) {
                 Some(c) => format!("{}{c}", p.folder()),
-                None => p.path.trim().to_string(),
+                None => p.path.as_str().trim().to_string(),
             };
             if chosen.ends_with('/') {
-                p.path = chosen;
+                p.path.set(chosen);
                 refresh(p, fx);
             } else if !chosen.is_empty() {
                 return PickerKey::Attach(chosen);
@@ -532,15 +535,11 @@ pub fn picker_key(p: &mut Picker, key: &KeyEvent, fx: &mut Vec<Effect>) -> Picke
             p.tabbed = true;
             refresh(p, fx);
         }
-        KeyCode::Backspace => {
-            p.path.pop();
-            refresh(p, fx);
+        _ => {
+            if p.path.edit(key) == Edited::Changed {
+                refresh(p, fx);
+            }
         }
-        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-            p.path.push(c);
-            refresh(p, fx);
-        }
-        _ => {}
     }
     PickerKey::Open
 }

@@ -1,4 +1,7 @@
-//! Unit tests of `update`: every kind of message, no terminal, no IO.
+//! Unit tests of `update`: every kind of message, no terminal, no IO. The editing keys of
+//! every text field are tested in `tests/fields.rs`.
+
+mod fields;
 
 use std::time::Duration;
 

@@ -7,10 +7,13 @@
 //! shared with `forms`. Pure: no IO, no await, no clock reads; loading and saving are
 //! effects.
 
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
+use crate::app::edit::Edited;
 use crate::app::keymap::{Command, Mode};
-use crate::app::{App, Dialog, Effect, Focus, Level, Live, Scroll, SessionEntry, Turn, UNDO_MS};
+use crate::app::{
+    App, Dialog, Effect, Focus, Level, Live, Scroll, SessionEntry, TextField, Turn, UNDO_MS,
+};
 use crate::store::{Message, MessageStatus, Role, SessionId, SessionSummary};
 
 /// The session list (re)loaded: pinned first; the selection stays on its session.
@@ -109,21 +112,17 @@ pub(super) fn on_filter_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) 
     match key.code {
         KeyCode::Esc => {
             app.filtering = false;
-            app.filter.clear();
+            app.filter = TextField::default();
         }
         KeyCode::Enter => {
             app.filtering = false;
             open_selected(app, fx);
         }
-        KeyCode::Backspace => {
-            app.filter.pop();
-            app.selected = 0;
-        }
-        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-            app.filter.push(c);
-            app.selected = 0;
-        }
-        _ => return false,
+        _ => match app.filter.edit(&key) {
+            Edited::Changed => app.selected = 0,
+            Edited::Unchanged => {}
+            Edited::NotEditing => return false,
+        },
     }
     true
 }
@@ -202,7 +201,7 @@ pub(super) fn ask_rename(app: &mut App) {
     if let Some(s) = target_session(app) {
         app.dialog = Some(Dialog::Rename {
             id: s.id,
-            title: s.title,
+            title: TextField::new(s.title),
         });
     }
 }
