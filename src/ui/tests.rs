@@ -967,10 +967,7 @@ fn the_file_picker() {
                 ],
             },
         );
-        update(
-            &mut app,
-            Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
-        );
+        // The first entry is highlighted; ↓ moves to the next.
         update(
             &mut app,
             Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),

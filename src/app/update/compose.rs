@@ -229,7 +229,7 @@ pub(super) fn on_paste(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
         Some(Dialog::Attach(picker)) => {
             let pasted = attach::pasted_path(text).unwrap_or_else(one_line);
             picker.path.insert_str(&pasted);
-            fx.push(Effect::CompletePath(picker.path.to_string()));
+            picker.refresh(fx);
         }
         Some(_) => {}
         None if attach::pasted_path(text).is_some() => {

@@ -54,7 +54,32 @@ fn on_attach(
     mut picker: attach::Picker,
     fx: &mut Vec<Effect>,
 ) -> Option<Dialog> {
-    match attach::picker_key(&mut picker, &key, fx) {
+    let chosen = attach::picker_key(&mut picker, &key, fx);
+    picked(app, picker, chosen, fx)
+}
+
+/// The attach dialog's entries for a path arrived (an Enter may have been waiting for them).
+pub(super) fn on_listed(
+    app: &mut App,
+    typed: &str,
+    common: String,
+    candidates: Vec<String>,
+    fx: &mut Vec<Effect>,
+) {
+    if let Some(Dialog::Attach(mut picker)) = app.dialog.take() {
+        let chosen = picker.completed(typed, common, candidates, fx);
+        app.dialog = picked(app, picker, chosen, fx);
+    }
+}
+
+/// What the attach dialog leads to: attaching a file, closing, or staying open.
+fn picked(
+    app: &mut App,
+    picker: attach::Picker,
+    chosen: attach::PickerKey,
+    fx: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    match chosen {
         attach::PickerKey::Attach(path) => {
             app.notice("attaching…", Level::Info);
             fx.push(Effect::Attach {

@@ -130,7 +130,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             Some(Dialog::Form(form)) => {
                 forms::completed(form, &typed, common, candidates);
             }
-            Some(Dialog::Attach(picker)) => picker.completed(&typed, common, candidates),
+            Some(Dialog::Attach(_)) => dialogs::on_listed(app, &typed, common, candidates, &mut fx),
             Some(_) => {}
             None => compose::at_word_completed(app, &typed, &common, &candidates),
         },
@@ -341,8 +341,9 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
         Command::ExpandPastes => compose::expand_pastes(app),
         Command::ComposeInEditor => fx.push(Effect::Compose(app.message_text())),
         Command::Attach => {
-            app.dialog = Some(Dialog::Attach(attach::Picker::default()));
-            fx.push(Effect::CompletePath(String::new()));
+            let mut picker = attach::Picker::default();
+            picker.refresh(fx);
+            app.dialog = Some(Dialog::Attach(picker));
         }
         Command::Templates => {
             app.dialog = Some(Dialog::Templates {
