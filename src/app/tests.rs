@@ -1,7 +1,9 @@
 //! Unit tests of `update`: every kind of message, no terminal, no IO. The editing keys of
-//! every text field are tested in `tests/fields.rs`.
+//! every text field are tested in `tests/fields.rs`, what the app does when another program
+//! writes to the history in `tests/store_changes.rs`.
 
 mod fields;
+mod store_changes;
 
 use std::time::Duration;
 

@@ -55,6 +55,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Tick(now) => tick::on_tick(app, now, &mut fx),
         Msg::Layout(view) => transcript::on_layout(app, view),
         Msg::SessionsLoaded(list) => sessions::on_loaded(app, list),
+        Msg::StoreChanged(list) => sessions::on_store_changed(app, list, &mut fx),
+        Msg::TranscriptRefreshed {
+            session_id,
+            messages,
+        } => sessions::on_transcript_refreshed(app, session_id, messages),
         Msg::TranscriptLoaded {
             session_id,
             messages,
