@@ -283,11 +283,11 @@ fn long_pastes_become_a_chip_and_the_editor_gets_the_keys() {
     t.wait_for("EDITOR READY");
     t.text("added in the editor");
     t.keys(&["Enter"]);
-    let screen = t.wait_for("added in the editor");
-    assert!(
-        screen.contains("Sessions"),
-        "the whole screen is drawn again: {screen}"
-    );
+    // The editor's own screen shows the line first: wait for the app to draw again.
+    let screen = t.wait_until("the whole screen drawn again with the editor's line", |s| {
+        s.contains("added in the editor") && s.contains("Sessions")
+    });
+    assert!(!screen.contains("EDITOR READY"), "{screen}");
 
     // Sent: the model receives the pasted text, what was typed and the editor's line.
     server.push(Reply::stream(&["Summary done."]));
