@@ -13,7 +13,7 @@ use support::server::*;
 
 struct Tmux {
     socket: String,
-    _home: tempfile::TempDir,
+    home: tempfile::TempDir,
 }
 
 impl Tmux {
@@ -63,10 +63,24 @@ impl Tmux {
             .status()
             .expect("tmux is needed for the end-to-end test");
         assert!(status.success());
-        Tmux {
-            socket,
-            _home: home,
-        }
+        Tmux { socket, home }
+    }
+
+    /// Run `clerk` as a shell beside the app would: the same home, data, key and server.
+    fn clerk(&self, server: &MockServer, args: &[&str]) -> std::process::Output {
+        let h = self.home.path();
+        Command::new(env!("CARGO_BIN_EXE_clerk"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", h)
+            .env("XDG_CONFIG_HOME", h.join("config"))
+            .env("XDG_DATA_HOME", h.join("data"))
+            .env("XDG_STATE_HOME", h.join("state"))
+            .env("CLERK_API_KEY", "sk-e2e-0123456789abcdef")
+            .env("OPENAI_BASE_URL", server.base_url())
+            .output()
+            .unwrap()
     }
 
     fn tmux(&self, args: &[&str]) -> String {
@@ -312,11 +326,11 @@ fn long_pastes_become_a_chip_and_the_editor_gets_the_keys() {
     t.wait_for("EDITOR READY");
     t.text("added in the editor");
     t.keys(&["Enter"]);
-    let screen = t.wait_for("added in the editor");
-    assert!(
-        screen.contains("Sessions"),
-        "the whole screen is drawn again: {screen}"
-    );
+    // The editor's own screen shows the line first: wait for the app to draw again.
+    let screen = t.wait_until("the whole screen drawn again with the editor's line", |s| {
+        s.contains("added in the editor") && s.contains("Sessions")
+    });
+    assert!(!screen.contains("EDITOR READY"), "{screen}");
 
     // Sent: the model receives the pasted text, what was typed and the editor's line.
     server.push(Reply::stream(&["Summary done."]));
@@ -507,4 +521,45 @@ fn copying_inside_tmux_reaches_the_tmux_buffer() {
     assert!(!screen.contains("OSC 52"), "{screen}");
     let buffer = t.tmux(&["show-buffer"]);
     assert_eq!(buffer.trim_end(), "copy me please");
+}
+
+/// Issue 13, point 15: a session `clerk ask` creates in a shell while the app runs appears
+/// in its list without a key press, and a `clerk ask --session last` added to the open
+/// session shows its turns there.
+#[test]
+fn sessions_from_the_shell_appear_while_the_app_runs() {
+    let server = MockServer::start_blocking();
+    let t = Tmux::start(&server, 120, 40);
+    t.wait_for("Ask anything about your work.");
+    // The app's own first session, so the list is not empty and has a cursor to keep.
+    server.push(Reply::stream(&["App answer."]));
+    t.text("asked in the app");
+    t.keys(&["Enter"]);
+    t.wait_for("App answer.");
+
+    server.push(Reply::stream(&["Shell answer one."]));
+    let out = t.clerk(&server, &["ask", "Shell question about VPN"]);
+    assert!(out.status.success(), "{out:?}");
+    let screen = t.wait_for("Shell question about VPN");
+    assert!(
+        screen.contains("App answer.") && !screen.contains("Shell answer one."),
+        "the open transcript stays: {screen}"
+    );
+
+    // Open it; a follow-up from the shell shows in it, again without a key.
+    t.keys(&["M-Up"]);
+    t.wait_for("Shell answer one.");
+    server.push(Reply::stream(&["Second shell answer."]));
+    let out = t.clerk(
+        &server,
+        &["ask", "--session", "last", "And a follow-up from the shell"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let screen = t.wait_for("Second shell answer.");
+    assert!(
+        screen.contains("And a follow-up from the shell"),
+        "{screen}"
+    );
+    t.keys(&["C-q"]);
+    t.wait_for("TTY_RESTORED");
 }

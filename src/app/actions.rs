@@ -9,7 +9,8 @@
 
 use super::keymap::{Command, Mode};
 use super::{
-    App, Dialog, Draft, Effect, Focus, Level, Live, NEW_SESSION, NOTICE_MS, Notice, Scroll, Turn,
+    App, Dialog, Draft, Effect, Focus, Level, Live, NEW_SESSION, NOTICE_MS, Notice, Scroll,
+    TextField, Turn,
 };
 use crate::store::{MessageStatus, Role};
 
@@ -44,7 +45,7 @@ impl App {
     /// Open the key dialog with the reason there is no key.
     pub(super) fn ask_for_key(&mut self) {
         self.dialog = Some(Dialog::ApiKey {
-            key: String::new(),
+            key: TextField::default(),
             error: self.setup.key_problem.clone(),
         });
     }

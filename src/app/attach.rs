@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::{App, Dialog, Effect, Level, Paste};
+use super::edit::Edited;
+use super::{App, Dialog, Effect, Level, Paste, TextField};
 use crate::documents::secrets;
 
 /// A message this long (bytes) or with attached files is checked off the UI's path.
@@ -456,31 +457,84 @@ pub fn check_template(
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Picker {
     /// The path as typed.
-    pub path: String,
+    pub path: TextField,
     /// Entries of the path's folder that start with its last part (folders end in `/`).
     pub candidates: Vec<String>,
-    /// The highlighted entry.
+    /// The highlighted entry: while entries match, always one (the first, or the one named
+    /// exactly as typed); `None` only when nothing matches.
     pub selected: Option<usize>,
     /// Tab was pressed: the next completion replaces the path with the common part.
     pub tabbed: bool,
+    /// The entries for the path as typed now have been asked for and not come back yet.
+    pub listing: bool,
+    /// Enter was pressed while listing: it chooses once the entries are there.
+    pub enter_pending: bool,
 }
 
 impl Picker {
     /// The folder part of the path (up to its last `/`).
     pub fn folder(&self) -> &str {
-        self.path.rfind('/').map_or("", |i| &self.path[..=i])
+        let path = self.path.as_str();
+        path.rfind('/').map_or("", |i| &path[..=i])
     }
 
-    /// Completions for `typed` arrived.
-    pub fn completed(&mut self, typed: &str, common: String, candidates: Vec<String>) {
-        if typed != self.path {
-            return;
-        }
-        if std::mem::take(&mut self.tabbed) {
-            self.path = common;
+    /// Ask for the entries that match the path as typed now.
+    pub fn refresh(&mut self, fx: &mut Vec<Effect>) {
+        self.listing = true;
+        fx.push(Effect::CompletePath(self.path.to_string()));
+    }
+
+    /// The entry to highlight among the candidates: the one named exactly as typed, else
+    /// the first; none when nothing matches.
+    fn first_match(&self) -> Option<usize> {
+        let typed = &self.path.as_str()[self.folder().len()..];
+        let exact = self
+            .candidates
+            .iter()
+            .position(|c| c.strip_suffix('/').unwrap_or(c) == typed);
+        exact.or((!self.candidates.is_empty()).then_some(0))
+    }
+
+    /// Entries for `typed` arrived (stale ones, for what was typed before, are dropped).
+    /// An Enter pressed while they were on their way chooses now.
+    pub fn completed(
+        &mut self,
+        typed: &str,
+        common: String,
+        candidates: Vec<String>,
+        fx: &mut Vec<Effect>,
+    ) -> PickerKey {
+        if typed != self.path.as_str() {
+            return PickerKey::Open;
         }
         self.candidates = candidates;
-        self.selected = None;
+        self.listing = false;
+        if std::mem::take(&mut self.tabbed) && common != typed {
+            // The path grew (maybe into a folder): list what matches it now.
+            self.path.set(common);
+            self.refresh(fx);
+        }
+        self.selected = self.first_match();
+        if !self.listing && std::mem::take(&mut self.enter_pending) {
+            return self.choose(fx);
+        }
+        PickerKey::Open
+    }
+
+    /// Enter: the highlighted entry (a folder opens, a file is attached); only when nothing
+    /// matches, the path as typed.
+    fn choose(&mut self, fx: &mut Vec<Effect>) -> PickerKey {
+        let chosen = match self.selected.and_then(|i| self.candidates.get(i)) {
+            Some(c) => format!("{}{c}", self.folder()),
+            None => self.path.as_str().trim().to_string(),
+        };
+        if chosen.ends_with('/') {
+            self.path.set(chosen);
+            self.refresh(fx);
+        } else if !chosen.is_empty() {
+            return PickerKey::Attach(chosen);
+        }
+        PickerKey::Open
     }
 }
 
@@ -495,52 +549,34 @@ pub enum PickerKey {
     Close,
 }
 
-/// A key in the attach dialog: typing filters the list, ↑↓ pick, Enter opens a folder or
-/// attaches a file, Tab completes, Esc closes.
+/// A key in the attach dialog: typing (with the editing keys of every field) filters the
+/// list, ↑↓ pick, Enter opens a folder or attaches a file, Tab completes, Esc closes.
 pub fn picker_key(p: &mut Picker, key: &KeyEvent, fx: &mut Vec<Effect>) -> PickerKey {
-    let refresh = |p: &Picker, fx: &mut Vec<Effect>| fx.push(Effect::CompletePath(p.path.clone()));
     match key.code {
         KeyCode::Esc => return PickerKey::Close,
         KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
             return PickerKey::Close;
         }
-        KeyCode::Up => {
-            p.selected = match p.selected {
-                Some(0) | None => None,
-                Some(i) => Some(i - 1),
-            };
-        }
+        KeyCode::Up => p.selected = p.selected.map(|i| i.saturating_sub(1)),
         KeyCode::Down if !p.candidates.is_empty() => {
             p.selected = Some(
                 p.selected
                     .map_or(0, |i| (i + 1).min(p.candidates.len() - 1)),
             );
         }
-        KeyCode::Enter => {
-            let chosen = match p.selected.and_then(|i| p.candidates.get(i)) {
-                Some(c) => format!("{}{c}", p.folder()),
-                None => p.path.trim().to_string(),
-            };
-            if chosen.ends_with('/') {
-                p.path = chosen;
-                refresh(p, fx);
-            } else if !chosen.is_empty() {
-                return PickerKey::Attach(chosen);
-            }
-        }
+        // The entries shown are for an older path: choose when those for this one arrive.
+        KeyCode::Enter if p.listing => p.enter_pending = true,
+        KeyCode::Enter => return p.choose(fx),
         KeyCode::Tab => {
             p.tabbed = true;
-            refresh(p, fx);
+            p.refresh(fx);
         }
-        KeyCode::Backspace => {
-            p.path.pop();
-            refresh(p, fx);
+        _ => {
+            if p.path.edit(key) == Edited::Changed {
+                p.enter_pending = false;
+                p.refresh(fx);
+            }
         }
-        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-            p.path.push(c);
-            refresh(p, fx);
-        }
-        _ => {}
     }
     PickerKey::Open
 }

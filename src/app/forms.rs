@@ -8,7 +8,8 @@ use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config, Matcher, Utf32Str};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::{App, Dialog, Effect, Level};
+use super::edit::{Edit, Edited};
+use super::{App, Dialog, Effect, Level, TextField};
 use crate::templates::VarKind;
 
 /// A template as the app shows it.
@@ -63,7 +64,7 @@ pub struct Field {
     /// What it is.
     pub spec: FieldSpec,
     /// Its value.
-    pub value: String,
+    pub value: TextField,
     /// What is wrong with it (shown under it).
     pub problem: Option<String>,
     /// Changed by the user in this form.
@@ -185,7 +186,7 @@ impl Form {
                     });
                 Field {
                     spec: spec.clone(),
-                    value,
+                    value: TextField::new(value),
                     problem: None,
                     touched: false,
                 }
@@ -207,7 +208,7 @@ impl Form {
                 && !f.touched
                 && (f.spec.kind != VarKind::Choice || f.spec.options.contains(v))
             {
-                f.value = v.clone();
+                f.value.set(v.clone());
             }
         }
     }
@@ -224,7 +225,7 @@ impl Form {
     pub fn values(&self) -> BTreeMap<String, String> {
         self.fields
             .iter()
-            .map(|f| (f.spec.name.clone(), f.value.clone()))
+            .map(|f| (f.spec.name.clone(), f.value.to_string()))
             .collect()
     }
 
@@ -232,15 +233,15 @@ impl Form {
     pub fn memory(&self) -> BTreeMap<String, String> {
         self.fields
             .iter()
-            .filter(|f| f.spec.kind != VarKind::Document && f.value.len() <= 4_000)
-            .map(|f| (f.spec.name.clone(), f.value.clone()))
+            .filter(|f| f.spec.kind != VarKind::Document && f.value.as_str().len() <= 4_000)
+            .map(|f| (f.spec.name.clone(), f.value.to_string()))
             .collect()
     }
 }
 
 /// What is wrong with a field's value, if anything.
 pub fn field_problem(f: &Field) -> Option<String> {
-    let v = f.value.trim();
+    let v = f.value.as_str().trim();
     if v.is_empty() {
         return (f.spec.required && f.spec.default.is_none()).then(|| "required".to_string());
     }
@@ -262,11 +263,11 @@ pub fn memory_key(id: &str) -> String {
 pub fn picker_key(
     app: &mut App,
     key: KeyEvent,
-    mut query: String,
+    mut query: TextField,
     mut selected: usize,
     fx: &mut Vec<Effect>,
 ) -> Option<Dialog> {
-    let rows = matches(&app.templates, &query);
+    let rows = matches(&app.templates, query.as_str());
     match key.code {
         KeyCode::Esc => return None,
         KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => return None,
@@ -290,19 +291,11 @@ pub fn picker_key(
             }
             return Some(Dialog::Form(form));
         }
-        KeyCode::Backspace => {
-            query.pop();
-            selected = 0;
+        _ => {
+            if query.edit(&key) == Edited::Changed {
+                selected = 0;
+            }
         }
-        KeyCode::Char(c)
-            if !key
-                .modifiers
-                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
-        {
-            query.push(c);
-            selected = 0;
-        }
-        _ => {}
     }
     Some(Dialog::Templates { query, selected })
 }
@@ -352,8 +345,12 @@ pub fn form_key(
         KeyCode::Esc => return None,
         KeyCode::Char('c') if ctrl => return None,
         KeyCode::F(5) => return run_form(app, form, fx),
-        KeyCode::Enter if alt && multiline(kind) => field.value.push('\n'),
-        KeyCode::Char('j') if ctrl && multiline(kind) => field.value.push('\n'),
+        KeyCode::Enter if alt && multiline(kind) => {
+            field.value.apply(Edit::Insert('\n'));
+        }
+        KeyCode::Char('j') if ctrl && multiline(kind) => {
+            field.value.apply(Edit::Insert('\n'));
+        }
         KeyCode::Enter => {
             if form.focus + 1 >= n {
                 return run_form(app, form, fx);
@@ -361,32 +358,34 @@ pub fn form_key(
             form.focus += 1;
         }
         KeyCode::Tab if kind == VarKind::File && !field.value.is_empty() => {
-            fx.push(Effect::CompletePath(field.value.clone()));
+            fx.push(Effect::CompletePath(field.value.to_string()));
         }
         KeyCode::Tab | KeyCode::Down => form.focus = (form.focus + 1) % n.max(1),
         KeyCode::BackTab | KeyCode::Up => form.focus = (form.focus + n - 1) % n.max(1),
         KeyCode::Left | KeyCode::Right if kind == VarKind::Choice => {
             let opts = &field.spec.options;
             if !opts.is_empty() {
-                let i = opts.iter().position(|o| *o == field.value).unwrap_or(0);
+                let i = opts
+                    .iter()
+                    .position(|o| o == field.value.as_str())
+                    .unwrap_or(0);
                 let next = if key.code == KeyCode::Right {
                     (i + 1) % opts.len()
                 } else {
                     (i + opts.len() - 1) % opts.len()
                 };
-                field.value = opts[next].clone();
+                field.value.set(opts[next].clone());
             }
         }
-        KeyCode::Backspace if kind != VarKind::Choice => {
-            field.value.pop();
+        // The editing keys of every field (`app/edit.rs`).
+        _ if kind != VarKind::Choice => {
+            field.value.edit(&key);
         }
-        KeyCode::Char('u') if ctrl && kind != VarKind::Choice => field.value.clear(),
-        KeyCode::Char(c) if !ctrl && !alt && kind != VarKind::Choice => field.value.push(c),
         _ => {}
     }
     // Inline validation as you type (a required field says so only once tried).
     if let Some(f) = form.fields.get_mut(focus_before) {
-        if f.value != before {
+        if f.value.as_str() != before.as_str() {
             f.touched = true;
         }
         f.problem = field_problem(f).filter(|p| p != "required");
@@ -402,8 +401,8 @@ pub fn form_paste(form: &mut Form, text: &str) {
             VarKind::Choice => {}
             k if multiline(k) => f
                 .value
-                .push_str(&text.replace("\r\n", "\n").replace('\r', "\n")),
-            _ => f.value.push_str(
+                .insert_str(&text.replace("\r\n", "\n").replace('\r', "\n")),
+            _ => f.value.insert_str(
                 text.trim_end_matches(['\r', '\n'])
                     .replace(['\r', '\n'], " ")
                     .as_str(),
@@ -418,10 +417,10 @@ pub fn form_paste(form: &mut Form, text: &str) {
 pub fn completed(form: &mut Form, typed: &str, common: String, candidates: Vec<String>) {
     if let Some(f) = form.fields.get_mut(form.focus)
         && f.spec.kind == VarKind::File
-        && f.value == typed
+        && f.value.as_str() == typed
     {
-        if common.len() > f.value.len() {
-            f.value = common;
+        if common.len() > typed.len() {
+            f.value.set(common);
         }
         form.completions = if candidates.len() > 1 {
             candidates

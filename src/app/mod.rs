@@ -10,6 +10,7 @@
 
 mod actions;
 pub mod attach;
+pub mod edit;
 pub mod forms;
 pub mod keymap;
 pub mod msg;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 use ratatui_textarea::TextArea;
 
+pub use edit::TextField;
 pub use forms::{Field, FieldSpec, Form, TemplateItem};
 pub use keymap::{Command, Keymap, Mode};
 pub use msg::{Effect, Msg, StreamEvent};
@@ -361,7 +363,7 @@ pub enum Dialog {
     /// Full-text search.
     Search {
         /// What is typed.
-        query: String,
+        query: TextField,
         /// Results.
         hits: Vec<SearchHit>,
         /// Selected result.
@@ -372,7 +374,7 @@ pub enum Dialog {
         /// Which.
         id: SessionId,
         /// The new title as typed.
-        title: String,
+        title: TextField,
     },
     /// Confirm deleting a session.
     ConfirmDelete {
@@ -398,12 +400,12 @@ pub enum Dialog {
     /// Edit the session's system prompt.
     SystemPrompt {
         /// The text as typed.
-        text: String,
+        text: TextField,
     },
     /// Choose a template.
     Templates {
         /// What is typed (fuzzy).
-        query: String,
+        query: TextField,
         /// Selected row of the matches.
         selected: usize,
     },
@@ -418,7 +420,7 @@ pub enum Dialog {
     /// Paste an API key.
     ApiKey {
         /// The key as typed (shown masked).
-        key: String,
+        key: TextField,
         /// Why it could not be stored.
         error: Option<String>,
     },
@@ -492,7 +494,7 @@ pub struct App {
     /// Index into [`App::visible_sessions`].
     pub selected: usize,
     /// The session-list filter.
-    pub filter: String,
+    pub filter: TextField,
     /// Typing goes to the filter.
     pub filtering: bool,
     /// The list shows the archived sessions (and only those).
@@ -570,7 +572,7 @@ impl App {
         let mut app = App {
             sessions: Vec::new(),
             selected: 0,
-            filter: String::new(),
+            filter: TextField::default(),
             show_archived: false,
             last_archived: None,
             filtering: false,
@@ -607,10 +609,7 @@ impl App {
             quit: false,
         };
         if !app.setup.has_key {
-            app.dialog = Some(Dialog::ApiKey {
-                key: String::new(),
-                error: app.setup.key_problem.clone(),
-            });
+            app.ask_for_key();
         }
         app
     }
@@ -694,7 +693,7 @@ impl App {
 
     /// Sessions shown in the list: filtered, without one waiting to be deleted.
     pub fn visible_sessions(&self) -> Vec<&SessionEntry> {
-        let f = self.filter.to_lowercase();
+        let f = self.filter.as_str().to_lowercase();
         self.sessions
             .iter()
             .filter(|s| {

@@ -21,6 +21,16 @@ pub enum Msg {
     Tick(i64),
     /// The session list (re)loaded.
     SessionsLoaded(Vec<SessionSummary>),
+    /// Another program (`clerk ask` in a shell) committed to the history: the session list
+    /// as it is now. Sent only when something changed.
+    StoreChanged(Vec<SessionSummary>),
+    /// The open session's messages, read again after another program changed them.
+    TranscriptRefreshed {
+        /// Which session.
+        session_id: SessionId,
+        /// Its messages, oldest first.
+        messages: Vec<Message>,
+    },
     /// A session's messages and its saved draft loaded.
     TranscriptLoaded {
         /// Which session.
@@ -156,6 +166,9 @@ pub enum Effect {
     LoadSessions,
     /// Load a session's messages and draft.
     LoadTranscript(SessionId),
+    /// Read the open session's messages again (another program changed them); its draft is
+    /// left alone.
+    RefreshTranscript(SessionId),
     /// Save the question and start an answer. `session_id: None` creates a session.
     Send {
         /// Existing session, or none for a new one.

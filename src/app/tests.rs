@@ -1,4 +1,9 @@
-//! Unit tests of `update`: every kind of message, no terminal, no IO.
+//! Unit tests of `update`: every kind of message, no terminal, no IO. The editing keys of
+//! every text field are tested in `tests/fields.rs`, what the app does when another program
+//! writes to the history in `tests/store_changes.rs`.
+
+mod fields;
+mod store_changes;
 
 use std::time::Duration;
 
@@ -1797,8 +1802,13 @@ fn ctrl_o_opens_a_file_picker_with_completion() {
         "~/Documents/",
         "listing without Tab keeps the path"
     );
-    // ↑↓ pick; Enter on a folder opens it, on a file attaches it.
+    // The first entry is highlighted; ↑↓ pick; Enter on a folder opens it, on a file
+    // attaches it.
+    assert_eq!(picker(&a).selected, Some(0));
     update(&mut a, key(KeyCode::Down));
+    update(&mut a, key(KeyCode::Up));
+    update(&mut a, key(KeyCode::Up));
+    assert_eq!(picker(&a).selected, Some(0), "stops at the first entry");
     let fx = update(&mut a, key(KeyCode::Enter));
     assert_eq!(fx, vec![Effect::CompletePath("~/Documents/old/".into())]);
     assert_eq!(picker(&a).path, "~/Documents/old/");
@@ -1825,16 +1835,78 @@ fn ctrl_o_opens_a_file_picker_with_completion() {
         }]
     );
     assert!(a.dialog.is_none());
-    // A typed path attaches as it is; Esc closes.
+    // A typed path that nothing matches attaches as it is (once the folder's entries have
+    // come back, and say so); Esc closes.
     update(&mut a, ctrl('o'));
     type_text(&mut a, "/tmp/x.csv");
-    let fx = update(&mut a, key(KeyCode::Enter));
+    assert!(update(&mut a, key(KeyCode::Enter)).is_empty());
+    let fx = update(
+        &mut a,
+        Msg::PathCompleted {
+            typed: "/tmp/x.csv".into(),
+            common: "/tmp/x.csv".into(),
+            candidates: vec![],
+        },
+    );
     assert!(
         matches!(&fx[..], [Effect::Attach { paths, .. }] if paths == &vec!["/tmp/x.csv".to_string()])
     );
     update(&mut a, ctrl('o'));
     update(&mut a, key(KeyCode::Esc));
     assert!(a.dialog.is_none());
+}
+
+/// Issue 13, point 16c: `trav` + Enter chooses the one entry that matches (it was taken as
+/// the path `docs/trav`), also when Enter comes before the entries for `trav` do; an entry
+/// named exactly as typed comes first; only when nothing matches is the text the path.
+#[test]
+fn enter_in_the_file_picker_chooses_the_highlighted_match() {
+    let listed = |typed: &str, candidates: &[&str]| Msg::PathCompleted {
+        typed: typed.into(),
+        common: typed.into(),
+        candidates: candidates.iter().map(|c| c.to_string()).collect(),
+    };
+    let attach = |path: &str| Effect::Attach {
+        paths: vec![path.into()],
+        from_text: false,
+        fallback: None,
+        model: "gpt-4o-mini".into(),
+    };
+    let mut a = app();
+    update(&mut a, ctrl('o'));
+    type_text(&mut a, "docs/");
+    update(
+        &mut a,
+        listed("docs/", &["budget.csv", "travel.md", "zzz/"]),
+    );
+    type_text(&mut a, "trav");
+    // Enter before the entries for `docs/trav` are back: it waits for them.
+    assert!(update(&mut a, key(KeyCode::Enter)).is_empty());
+    assert!(matches!(a.dialog, Some(Dialog::Attach(_))));
+    let fx = update(&mut a, listed("docs/trav", &["travel.md"]));
+    assert_eq!(fx, vec![attach("docs/travel.md")]);
+    assert!(a.dialog.is_none());
+
+    // With the entries there, Enter chooses at once; the exact name before the first.
+    update(&mut a, ctrl('o'));
+    type_text(&mut a, "docs/plan");
+    update(&mut a, listed("docs/plan", &["plan-b.md", "plan/"]));
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert_eq!(fx, vec![Effect::CompletePath("docs/plan/".into())]);
+    update(&mut a, listed("docs/plan/", &["q3.pdf"]));
+    assert_eq!(
+        update(&mut a, key(KeyCode::Enter)),
+        vec![attach("docs/plan/q3.pdf")]
+    );
+
+    // Nothing matches: the text is taken as the path (reading it says what is wrong).
+    update(&mut a, ctrl('o'));
+    type_text(&mut a, "docs/nothing");
+    update(&mut a, listed("docs/nothing", &[]));
+    assert_eq!(
+        update(&mut a, key(KeyCode::Enter)),
+        vec![attach("docs/nothing")]
+    );
 }
 
 #[test]

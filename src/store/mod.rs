@@ -201,6 +201,15 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(lines.join("\n"))
     }
+
+    /// SQLite's `PRAGMA data_version`: a number that changes when another connection (a
+    /// `clerk ask` in a shell while the app runs) commits to the database. This
+    /// connection's own commits leave it as it is. Cheap: it reads no table.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |row| row.get(0))?)
+    }
 }
 
 #[cfg(test)]
@@ -295,5 +304,26 @@ mod tests {
             None,
         ));
         assert!(matches!(err, StoreError::Sqlite(_)), "{err:?}");
+    }
+
+    #[test]
+    fn data_version_changes_with_commits_of_other_connections_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        let mut app = Store::open(&path).unwrap();
+        let v0 = app.data_version().unwrap();
+        app.create_session(&new_session("mine", 100)).unwrap();
+        assert_eq!(app.data_version().unwrap(), v0, "its own commit");
+        let mut shell = Store::open(&path).unwrap();
+        let id = shell
+            .create_session(&new_session("from the shell", 200))
+            .unwrap();
+        let v1 = app.data_version().unwrap();
+        assert_ne!(v1, v0, "another connection's commit");
+        assert_eq!(app.data_version().unwrap(), v1, "nothing new");
+        shell
+            .add_message(&new_message(id, Role::User, "q", 210))
+            .unwrap();
+        assert_ne!(app.data_version().unwrap(), v1);
     }
 }

@@ -17,11 +17,12 @@ pub fn read_attachment(
     cfg: &DocumentsConfig,
     info: Option<&ModelInfo>,
 ) -> Result<Attached, String> {
-    let doc = extract::extract_file(
-        &super::expand_home(path),
-        cfg.max_file_mb.saturating_mul(1024 * 1024),
-    )
-    .map_err(|e| e.to_string())?;
+    let full = super::expand_home(path);
+    if std::fs::symlink_metadata(&full).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+        return Err(format!("no such file or folder: {path}"));
+    }
+    let doc = extract::extract_file(&full, cfg.max_file_mb.saturating_mul(1024 * 1024))
+        .map_err(|e| e.to_string())?;
     let tokens = count_tokens(&doc.text);
     Ok(Attached {
         meta: FileMeta {
@@ -212,6 +213,14 @@ mod tests {
         (1..=150)
             .map(|k| format!("Paragraph {k}: receipts are kept for {k} months and claims above the limit go to the finance director.\n\n"))
             .collect()
+    }
+
+    #[test]
+    fn a_path_that_is_not_there_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = format!("{}/trav", dir.path().display());
+        let e = read_attachment(&path, &DocumentsConfig::default(), None).unwrap_err();
+        assert_eq!(e, format!("no such file or folder: {path}"));
     }
 
     #[test]

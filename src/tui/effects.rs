@@ -48,6 +48,13 @@ impl Runtime {
                         (Err(e), _) | (_, Err(e)) => Msg::Failed(e.to_string()),
                     })
             }
+            Effect::RefreshTranscript(id) => self.store.job(move |s| match s.messages(id) {
+                Ok(messages) => Msg::TranscriptRefreshed {
+                    session_id: id,
+                    messages,
+                },
+                Err(e) => Msg::Failed(e.to_string()),
+            }),
             Effect::Send {
                 session_id,
                 text,

@@ -185,7 +185,10 @@ pub fn run(start: Start) -> Result<(), String> {
         app.restore_draft(&d);
     }
     let (tx, rx) = unbounded_channel();
-    let store = StoreHandle::spawn(store, tx.clone());
+    // Sessions another program adds (a `clerk ask` in a shell) appear without a restart;
+    // an in-memory store (history off) has no other writer to look for.
+    let poll = start.database.is_some().then_some(store_thread::POLL);
+    let store = StoreHandle::spawn(store, tx.clone(), poll);
     let sources = crate::templates::sources(&start.config.path, &start.config.file.template_dirs);
     let mut runtime = Runtime {
         tx: tx.clone(),

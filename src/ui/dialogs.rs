@@ -10,11 +10,15 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{Theme, centered, dialog_block, forms, open_dialog, query_line, thousands};
-use crate::app::{App, Dialog, Mode};
+use super::{
+    Theme, centered, dialog_block, field_spans, forms, open_dialog, query_line, thousands,
+};
+use crate::app::keymap::Key;
+use crate::app::{App, Dialog, Mode, edit};
 use crate::format::short_tokens;
 use crate::llm::sanitize::sanitize;
 use crate::store::Role;
+use ratatui::crossterm::event::KeyEvent;
 
 /// What the before-sending dialog says and offers.
 fn before_send_lines(check: &crate::app::attach::Check, theme: &Theme) -> Vec<Line<'static>> {
@@ -114,6 +118,25 @@ fn before_send_lines(check: &crate::app::attach::Check, theme: &Theme) -> Vec<Li
     lines
 }
 
+/// A key as shown while it is typed, split at the cursor: dots, then its last four
+/// characters (at most 40 dots).
+fn masked_key(key: &crate::app::TextField) -> (String, String) {
+    let chars: Vec<char> = key.as_str().chars().collect();
+    let n = chars.len();
+    let at = key.as_str()[..key.cursor()].chars().count();
+    let dots = n.saturating_sub(4);
+    let shown: Vec<char> = std::iter::repeat_n('•', dots.min(40))
+        .chain(chars[dots..].iter().copied())
+        .collect();
+    // The cursor among the dots stays among them; in the last four it is where it is.
+    let pos = if at >= dots {
+        dots.min(40) + (at - dots)
+    } else {
+        at.min(40)
+    };
+    (shown[..pos].iter().collect(), shown[pos..].iter().collect())
+}
+
 /// Spans of a snippet whose matches are marked with U+E000…U+E001.
 fn marked(snippet: &str, theme: &Theme) -> Vec<Span<'static>> {
     let mut spans = Vec::new();
@@ -157,7 +180,8 @@ fn help_lines(app: &App, theme: &Theme, screen_width: u16) -> Vec<Line<'static>>
         }
         lines
     };
-    let left = section(&[(Mode::Global, "Everywhere")]);
+    let mut left = section(&[(Mode::Global, "Everywhere")]);
+    left.extend(editing_lines(app, theme));
     let right = section(&[
         (Mode::Input, "Message box"),
         (Mode::Sessions, "Session list"),
@@ -183,6 +207,31 @@ fn help_lines(app: &App, theme: &Theme, screen_width: u16) -> Vec<Line<'static>>
         "Keys can be changed in the config file: see docs/keybindings.md",
         theme.muted,
     )));
+    lines
+}
+
+/// The editing keys of every text field (`app::edit`), and those a command of the message
+/// box takes there.
+fn editing_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(Span::styled("Text fields", theme.heading))];
+    for (keys, what) in edit::help() {
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<18}", keys.join(", ")), theme.accent),
+            Span::styled(what.to_string(), theme.text),
+        ]));
+    }
+    for (key, _) in edit::KEYS {
+        let Some(k) = Key::parse(key) else { continue };
+        let event = KeyEvent::new(k.code, k.mods);
+        if let Some(cmd) = app.setup.keymap.lookup(Mode::Input, &event) {
+            lines.push(Line::from(Span::styled(
+                format!("  {k} in the message box: {}", cmd.describe()),
+                theme.muted,
+            )));
+        }
+    }
+    lines.push(Line::default());
     lines
 }
 
@@ -270,10 +319,7 @@ pub(super) fn draw_dialog(
         }
         Dialog::Attach(picker) => {
             let mut lines = vec![
-                Line::from(vec![
-                    Span::styled(sanitize(&picker.path), theme.text),
-                    Span::styled("▏", theme.accent),
-                ]),
+                Line::from(field_spans(picker.path.split(), theme, true)),
                 Line::from(Span::styled(
                     "PDF, Word (.docx), HTML, CSV/TSV, Markdown, text or code · or @path in the message",
                     theme.muted,
@@ -346,10 +392,7 @@ pub(super) fn draw_dialog(
             "Rename session · Enter saves · Esc cancels",
             60,
             3,
-            vec![Line::from(vec![
-                Span::styled(sanitize(title), theme.text),
-                Span::styled("▏", theme.accent),
-            ])],
+            vec![Line::from(field_spans(title.split(), theme, true))],
         ),
         Dialog::ConfirmDelete { title, .. } => (
             "Delete session",
@@ -451,29 +494,12 @@ pub(super) fn draw_dialog(
                     theme.muted,
                 )),
                 Line::default(),
-                Line::from(vec![
-                    Span::styled(sanitize(text), theme.text),
-                    Span::styled("▏", theme.accent),
-                ]),
+                Line::from(field_spans(text.split(), theme, true)),
             ],
         ),
         Dialog::Templates { .. } | Dialog::Form(_) => return,
         Dialog::ApiKey { key, error } => {
-            let shown = if key.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "{}{}",
-                    "•".repeat(key.chars().count().saturating_sub(4).min(40)),
-                    key.chars()
-                        .rev()
-                        .take(4)
-                        .collect::<Vec<_>>()
-                        .into_iter()
-                        .rev()
-                        .collect::<String>()
-                )
-            };
+            let (before, after) = masked_key(key);
             let mut lines = vec![
                 Line::from(Span::styled(
                     format!("Paste the API key for profile “{}”.", app.setup.profile),
@@ -486,8 +512,9 @@ pub(super) fn draw_dialog(
                 Line::default(),
                 Line::from(vec![
                     Span::styled("key › ", theme.accent),
-                    Span::styled(shown, theme.text),
+                    Span::styled(before, theme.text),
                     Span::styled("▏", theme.accent),
+                    Span::styled(after, theme.text),
                 ]),
                 Line::default(),
             ];

@@ -7,11 +7,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{
-    Theme, centered, clip, dialog_block, markdown::display_width, open_dialog, query_line,
-    thousands,
+    Theme, centered, clip, dialog_block, field_spans, markdown::display_width, open_dialog,
+    query_line, thousands,
 };
-use crate::app::App;
 use crate::app::forms::{Form, TemplateItem, matches, multiline};
+use crate::app::{App, TextField};
 use crate::llm::sanitize::sanitize;
 use crate::templates::VarKind;
 
@@ -29,7 +29,7 @@ fn kind_name(k: VarKind) -> &'static str {
 /// The picker: a list on the left, the selected template's preview on the right.
 pub fn draw_picker(
     app: &App,
-    query: &str,
+    query: &TextField,
     selected: usize,
     theme: &Theme,
     frame: &mut Frame<'_>,
@@ -40,7 +40,7 @@ pub fn draw_picker(
     let block = dialog_block("Templates · Enter fills in · Esc closes", theme);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let rows = matches(&app.templates, query);
+    let rows = matches(&app.templates, query.as_str());
     let wide = inner.width >= 70;
     let [list_area, preview_area] = if wide {
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(inner)
@@ -211,7 +211,7 @@ pub fn draw_form(app: &App, form: &Form, theme: &Theme, frame: &mut Frame<'_>, a
             VarKind::Choice => {
                 let mut spans = vec![Span::raw("    ")];
                 for o in &f.spec.options {
-                    let on = *o == f.value;
+                    let on = o == f.value.as_str();
                     spans.push(Span::styled(
                         format!(" {} ", sanitize(o)),
                         if on {
@@ -227,19 +227,20 @@ pub fn draw_form(app: &App, form: &Form, theme: &Theme, frame: &mut Frame<'_>, a
                 lines.push(Line::from(spans));
             }
             k if multiline(k) => {
-                let n = f.value.lines().count();
-                if k == VarKind::Document && (n > 6 || f.value.len() > 600) {
+                let value = f.value.as_str();
+                let n = value.lines().count();
+                if k == VarKind::Document && (n > 6 || value.len() > 600) {
                     // A pasted document: its size, not its text.
                     lines.push(Line::from(Span::styled(
                         format!(
                             "    ▤ {} lines · {} characters · ≈{} tokens{caret}",
                             thousands(n as u64),
-                            thousands(f.value.chars().count() as u64),
-                            thousands(f.value.len().div_ceil(4) as u64)
+                            thousands(value.chars().count() as u64),
+                            thousands(value.len().div_ceil(4) as u64)
                         ),
                         theme.selection.patch(theme.accent),
                     )));
-                } else if f.value.is_empty() {
+                } else if value.is_empty() {
                     lines.push(Line::from(vec![
                         Span::raw("    "),
                         Span::styled(caret, theme.accent),
@@ -253,22 +254,14 @@ pub fn draw_form(app: &App, form: &Form, theme: &Theme, frame: &mut Frame<'_>, a
                         ),
                     ]));
                 } else {
-                    let all: Vec<&str> = f.value.split('\n').collect();
-                    let last = all.len().saturating_sub(1);
-                    for (j, l) in all.iter().enumerate().skip(all.len().saturating_sub(6)) {
-                        lines.push(Line::from(vec![
-                            Span::raw("    "),
-                            Span::styled(sanitize(l), theme.text),
-                            Span::styled(if j == last { caret } else { "" }, theme.accent),
-                        ]));
-                    }
+                    lines.extend(multiline_rows(&f.value, theme, focused));
                 }
             }
-            _ => lines.push(Line::from(vec![
-                Span::raw("    "),
-                Span::styled(sanitize(&f.value), theme.text),
-                Span::styled(caret, theme.accent),
-            ])),
+            _ => {
+                let mut spans = vec![Span::raw("    ")];
+                spans.extend(field_spans(f.value.split(), theme, focused));
+                lines.push(Line::from(spans));
+            }
         }
         if let Some(p) = &f.problem {
             lines.push(Line::from(Span::styled(format!("    ⚠ {p}"), theme.error)));
@@ -301,4 +294,31 @@ pub fn draw_form(app: &App, form: &Form, theme: &Theme, frame: &mut Frame<'_>, a
             .scroll((top as u16, 0)),
         inner,
     );
+}
+
+/// Up to six lines of a multi-line field, those around the cursor's line (the last ones
+/// while typing at the end), the caret at the cursor when the field has the keys.
+fn multiline_rows(value: &TextField, theme: &Theme, focused: bool) -> Vec<Line<'static>> {
+    const SHOWN: usize = 6;
+    let all: Vec<&str> = value.as_str().split('\n').collect();
+    let (before, _) = value.split();
+    let line = before.matches('\n').count();
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1);
+    let first = line
+        .saturating_sub(SHOWN - 1)
+        .min(all.len().saturating_sub(SHOWN));
+    all.iter()
+        .enumerate()
+        .skip(first)
+        .take(SHOWN)
+        .map(|(j, l)| {
+            let mut spans = vec![Span::raw("    ")];
+            if j == line {
+                spans.extend(field_spans(l.split_at(column), theme, focused));
+            } else {
+                spans.push(Span::styled(sanitize(l), theme.text));
+            }
+            Line::from(spans)
+        })
+        .collect()
 }

@@ -38,7 +38,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
 use crate::app::keymap::Command;
-use crate::app::{App, Dialog, Mode, Panes, View};
+use crate::app::{App, Dialog, Mode, Panes, TextField, View};
 use crate::llm::sanitize::sanitize;
 pub use theme::Theme;
 pub use transcript::{RenderCache, collapse_documents};
@@ -235,11 +235,22 @@ fn open_dialog(frame: &mut Frame<'_>, rect: Rect, area: Rect) {
     frame.render_widget(Clear, rect);
 }
 
-/// The line a search box shows: a prompt, the query, a caret.
-fn query_line(query: &str, theme: &Theme) -> Line<'static> {
-    Line::from(vec![
-        Span::styled("› ", theme.accent),
-        Span::styled(sanitize(query), theme.text),
-        Span::styled("▏", theme.accent),
-    ])
+/// A text field as drawn: its text before and after the cursor ([`TextField::split`]), with
+/// the caret between them when the field has the keys.
+fn field_spans((before, after): (&str, &str), theme: &Theme, caret: bool) -> Vec<Span<'static>> {
+    let mut spans = vec![Span::styled(sanitize(before), theme.text)];
+    if caret {
+        spans.push(Span::styled("▏", theme.accent));
+    }
+    if !after.is_empty() {
+        spans.push(Span::styled(sanitize(after), theme.text));
+    }
+    spans
+}
+
+/// The line a search box shows: a prompt, the query with its caret.
+fn query_line(query: &TextField, theme: &Theme) -> Line<'static> {
+    let mut spans = vec![Span::styled("› ", theme.accent)];
+    spans.extend(field_spans(query.split(), theme, true));
+    Line::from(spans)
 }

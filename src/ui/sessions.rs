@@ -26,7 +26,10 @@ pub(super) fn draw_sessions(
     } else {
         "Sessions"
     };
-    let title = if app.filtering || !app.filter.is_empty() {
+    let title = if app.filtering {
+        let (before, after) = app.filter.split();
+        format!("{name} /{before}▏{after}")
+    } else if !app.filter.is_empty() {
         format!("{name} /{}", app.filter)
     } else {
         name.to_string()

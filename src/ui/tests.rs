@@ -8,7 +8,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::{RenderCache, Theme, render};
 use crate::app::update::update;
-use crate::app::{App, Dialog, Keymap, Msg, Setup, StreamEvent};
+use crate::app::{App, Dialog, Keymap, Msg, Setup, StreamEvent, TextField};
 use crate::llm::{Answer, AnswerStatus, TokenUsage};
 use crate::store::{Message, MessageStatus, Role, SearchHit, Session, SessionSummary, Usage};
 
@@ -286,6 +286,84 @@ fn key(code: KeyCode) -> Msg {
 /// Ctrl and a letter.
 fn ctrl(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+/// A field draws its caret where its cursor is, not at its end: in a dialog, in the masked
+/// key, in the session list's filter and in a multi-line form field.
+#[test]
+fn the_caret_is_drawn_at_the_cursor() {
+    let left = |app: &mut App, n: usize| {
+        for _ in 0..n {
+            update(app, key(KeyCode::Left));
+        }
+    };
+    let mut app = base_app(120, 40);
+    app.dialog = Some(Dialog::Rename {
+        id: 2,
+        title: "VPN on the new laptop".into(),
+    });
+    update(&mut app, ctrl('a'));
+    for _ in 0..3 {
+        update(&mut app, key(KeyCode::Right));
+    }
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("VPN▏ on the new laptop"), "{screen}");
+
+    let mut app = base_app(120, 40);
+    update(&mut app, key(KeyCode::F(3)));
+    for c in "sk-abcdefgh1234".chars() {
+        update(&mut app, key(KeyCode::Char(c)));
+    }
+    left(&mut app, 2);
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("key › •••••••••••12▏34"), "{screen}");
+    left(&mut app, 5);
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("key › ••••••••▏•••1234"), "{screen}");
+    assert!(!screen.contains("abc"), "{screen}");
+
+    let mut app = base_app(120, 40);
+    app.focus = crate::app::Focus::Sessions;
+    for c in "/vpn".chars() {
+        update(&mut app, key(KeyCode::Char(c)));
+    }
+    left(&mut app, 1);
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("Sessions /vp▏n"), "{screen}");
+
+    let mut app = base_app(120, 40);
+    let spec = crate::app::FieldSpec {
+        name: "notes".into(),
+        label: "Notes".into(),
+        kind: crate::templates::VarKind::Multiline,
+        required: true,
+        default: None,
+        help: None,
+        options: Vec::new(),
+    };
+    let mut form = crate::app::Form::new(
+        &crate::app::TemplateItem {
+            id: "t".into(),
+            title: "T".into(),
+            description: String::new(),
+            category: "C".into(),
+            tags: Vec::new(),
+            origin: "built-in".into(),
+            problem: None,
+            steps: vec!["answer".into()],
+            workflow: false,
+            preview: String::new(),
+            fields: vec![spec],
+        },
+        None,
+    );
+    form.fields[0].value = "one two\nthree".into();
+    app.dialog = Some(Dialog::Form(form));
+    update(&mut app, ctrl('a'));
+    left(&mut app, 1);
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("    one two▏ "), "{screen}");
+    assert!(screen.contains("    three "), "{screen}");
 }
 
 #[test]
@@ -765,7 +843,7 @@ fn template_picker_and_form() {
         let mut app = base_app(w, h);
         app.templates = template_items();
         app.dialog = Some(Dialog::Templates {
-            query: String::new(),
+            query: TextField::default(),
             selected: 1,
         });
         app
@@ -783,7 +861,10 @@ fn template_picker_and_form() {
         let mut app = base_app(w, h);
         app.templates = template_items();
         let mut form = crate::app::Form::new(&app.templates[0], None);
-        form.fields[0].value = (1..=120).map(|i| format!("line {i} 报销\n")).collect();
+        form.fields[0].value = (1..=120)
+            .map(|i| format!("line {i} 报销\n"))
+            .collect::<String>()
+            .into();
         form.fields[3].value = "~/notes/q3".into();
         form.fields[4].value = "ten".into();
         form.fields[4].problem = Some("not a number".into());
@@ -886,10 +967,7 @@ fn the_file_picker() {
                 ],
             },
         );
-        update(
-            &mut app,
-            Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
-        );
+        // The first entry is highlighted; ↓ moves to the next.
         update(
             &mut app,
             Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),

@@ -214,20 +214,22 @@ pub(super) fn on_checked(app: &mut App, check: attach::Check, fx: &mut Vec<Effec
 pub(super) fn on_paste(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
     let one_line = || text.replace(['\r', '\n'], " ");
     match &mut app.dialog {
-        Some(Dialog::ApiKey { key, .. }) => key.push_str(text.trim()),
-        Some(Dialog::Search { query, .. }) => query.push_str(&one_line()),
-        Some(Dialog::Rename { title, .. }) => title.push_str(&one_line()),
-        Some(Dialog::SystemPrompt { text: t }) => t.push_str(&one_line()),
+        Some(Dialog::ApiKey { key, .. }) => key.insert_str(text.trim()),
+        Some(Dialog::Search { query, .. }) => {
+            query.insert_str(&one_line());
+            fx.push(Effect::Search(query.to_string()));
+        }
+        Some(Dialog::Rename { title, .. }) => title.insert_str(&one_line()),
+        Some(Dialog::SystemPrompt { text: t }) => t.insert_str(&one_line()),
         Some(Dialog::Templates { query, selected }) => {
-            query.push_str(&one_line());
+            query.insert_str(&one_line());
             *selected = 0;
         }
         Some(Dialog::Form(form)) => forms::form_paste(form, text),
         Some(Dialog::Attach(picker)) => {
-            picker
-                .path
-                .push_str(&attach::pasted_path(text).unwrap_or_else(one_line));
-            fx.push(Effect::CompletePath(picker.path.clone()));
+            let pasted = attach::pasted_path(text).unwrap_or_else(one_line);
+            picker.path.insert_str(&pasted);
+            picker.refresh(fx);
         }
         Some(_) => {}
         None if attach::pasted_path(text).is_some() => {

@@ -9,8 +9,9 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::compose::commit_send;
 use super::sessions::open_session;
+use crate::app::edit::Edited;
 use crate::app::keymap::{Command, Mode};
-use crate::app::{App, Dialog, Effect, Focus, Level, UNDO_MS, attach, forms};
+use crate::app::{App, Dialog, Effect, Focus, Level, TextField, UNDO_MS, attach, forms};
 use crate::store::{SearchHit, SessionId};
 
 /// A key while a dialog is open: the dialog handles it.
@@ -53,7 +54,32 @@ fn on_attach(
     mut picker: attach::Picker,
     fx: &mut Vec<Effect>,
 ) -> Option<Dialog> {
-    match attach::picker_key(&mut picker, &key, fx) {
+    let chosen = attach::picker_key(&mut picker, &key, fx);
+    picked(app, picker, chosen, fx)
+}
+
+/// The attach dialog's entries for a path arrived (an Enter may have been waiting for them).
+pub(super) fn on_listed(
+    app: &mut App,
+    typed: &str,
+    common: String,
+    candidates: Vec<String>,
+    fx: &mut Vec<Effect>,
+) {
+    if let Some(Dialog::Attach(mut picker)) = app.dialog.take() {
+        let chosen = picker.completed(typed, common, candidates, fx);
+        app.dialog = picked(app, picker, chosen, fx);
+    }
+}
+
+/// What the attach dialog leads to: attaching a file, closing, or staying open.
+fn picked(
+    app: &mut App,
+    picker: attach::Picker,
+    chosen: attach::PickerKey,
+    fx: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    match chosen {
         attach::PickerKey::Attach(path) => {
             app.notice("attaching…", Level::Info);
             fx.push(Effect::Attach {
@@ -144,7 +170,7 @@ fn on_help(app: &App, key: KeyEvent, scroll: u16) -> Option<Dialog> {
 fn on_search(
     app: &mut App,
     key: KeyEvent,
-    mut query: String,
+    mut query: TextField,
     hits: Vec<SearchHit>,
     mut selected: usize,
     fx: &mut Vec<Effect>,
@@ -191,8 +217,8 @@ fn on_search(
             }),
         },
         _ => {
-            if edit_line(&mut query, &key) {
-                fx.push(Effect::Search(query.clone()));
+            if query.edit(&key) == Edited::Changed {
+                fx.push(Effect::Search(query.to_string()));
             }
             Some(Dialog::Search {
                 query,
@@ -208,7 +234,7 @@ fn on_rename(
     app: &mut App,
     key: KeyEvent,
     id: SessionId,
-    mut title: String,
+    mut title: TextField,
     fx: &mut Vec<Effect>,
 ) -> Option<Dialog> {
     let ctrl_c = is_ctrl_c(&key);
@@ -216,7 +242,7 @@ fn on_rename(
         KeyCode::Esc => None,
         _ if ctrl_c => None,
         KeyCode::Enter => {
-            let t = title.trim().to_string();
+            let t = title.as_str().trim().to_string();
             if !t.is_empty() {
                 if let Some(e) = app.sessions.iter_mut().find(|e| e.id == id) {
                     e.title = t.clone();
@@ -226,7 +252,7 @@ fn on_rename(
             None
         }
         _ => {
-            edit_line(&mut title, &key);
+            title.edit(&key);
             Some(Dialog::Rename { id, title })
         }
     }
@@ -359,7 +385,7 @@ fn on_models(
 fn on_system_prompt(
     app: &mut App,
     key: KeyEvent,
-    mut text: String,
+    mut text: TextField,
     fx: &mut Vec<Effect>,
 ) -> Option<Dialog> {
     let ctrl_c = is_ctrl_c(&key);
@@ -367,7 +393,7 @@ fn on_system_prompt(
         KeyCode::Esc => None,
         _ if ctrl_c => None,
         KeyCode::Enter => {
-            let t = text.trim().to_string();
+            let t = text.as_str().trim().to_string();
             let value = (!t.is_empty()).then_some(t);
             match app.current {
                 Some(id) => {
@@ -389,7 +415,7 @@ fn on_system_prompt(
             None
         }
         _ => {
-            edit_line(&mut text, &key);
+            text.edit(&key);
             Some(Dialog::SystemPrompt { text })
         }
     }
@@ -399,7 +425,7 @@ fn on_system_prompt(
 fn on_api_key(
     app: &mut App,
     key: KeyEvent,
-    mut typed: String,
+    mut typed: TextField,
     error: Option<String>,
     fx: &mut Vec<Effect>,
 ) -> Option<Dialog> {
@@ -419,7 +445,7 @@ fn on_api_key(
         }
         _ if ctrl_c => None,
         KeyCode::Enter => {
-            let k = typed.trim().to_string();
+            let k = typed.as_str().trim().to_string();
             if k.is_empty() {
                 Some(Dialog::ApiKey {
                     key: typed,
@@ -435,27 +461,8 @@ fn on_api_key(
             }
         }
         _ => {
-            edit_line(&mut typed, &key);
+            typed.edit(&key);
             Some(Dialog::ApiKey { key: typed, error })
         }
-    }
-}
-
-/// Typing in a one-line field: Backspace and plain characters; `false`: another key.
-fn edit_line(text: &mut String, key: &KeyEvent) -> bool {
-    match key.code {
-        KeyCode::Backspace => {
-            text.pop();
-            true
-        }
-        KeyCode::Char(c)
-            if !key
-                .modifiers
-                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
-        {
-            text.push(c);
-            true
-        }
-        _ => false,
     }
 }

@@ -34,7 +34,7 @@ pub use transcript::code_blocks;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::keymap::{Command, Mode};
-use super::{App, Dialog, Effect, Focus, Level, Msg, Scroll, Turn, attach, forms};
+use super::{App, Dialog, Effect, Focus, Level, Msg, Scroll, TextField, Turn, attach, edit, forms};
 use crate::store::{MessageStatus, Role};
 
 /// Apply one message; return what the runtime must do.
@@ -55,6 +55,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Tick(now) => tick::on_tick(app, now, &mut fx),
         Msg::Layout(view) => transcript::on_layout(app, view),
         Msg::SessionsLoaded(list) => sessions::on_loaded(app, list),
+        Msg::StoreChanged(list) => sessions::on_store_changed(app, list, &mut fx),
+        Msg::TranscriptRefreshed {
+            session_id,
+            messages,
+        } => sessions::on_transcript_refreshed(app, session_id, messages),
         Msg::TranscriptLoaded {
             session_id,
             messages,
@@ -88,7 +93,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                 hits: h,
                 selected,
             }) = &mut app.dialog
-                && *q == query
+                && q.as_str() == query
             {
                 *h = hits;
                 *selected = 0;
@@ -112,7 +117,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::TemplatesLoaded(items) => {
             app.templates = items;
             if let Some(Dialog::Templates { query, selected }) = &mut app.dialog {
-                let n = forms::matches(&app.templates, query).len();
+                let n = forms::matches(&app.templates, query.as_str()).len();
                 *selected = (*selected).min(n.saturating_sub(1));
             }
         }
@@ -131,7 +136,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             Some(Dialog::Form(form)) => {
                 forms::completed(form, &typed, common, candidates);
             }
-            Some(Dialog::Attach(picker)) => picker.completed(&typed, common, candidates),
+            Some(Dialog::Attach(_)) => dialogs::on_listed(app, &typed, common, candidates, &mut fx),
             Some(_) => {}
             None => compose::at_word_completed(app, &typed, &common, &candidates),
         },
@@ -208,14 +213,14 @@ fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
             if key.code == KeyCode::Backspace && compose::remove_last_paste(app) {
                 return;
             }
-            // Shell editing keys: Ctrl+U clears to the line's start (the text box's own
-            // Ctrl+U would undo); Ctrl+K kills to its end and Ctrl+W the word before, as
-            // the text box does.
-            if key.code == KeyCode::Char('u') && key.modifiers == KeyModifiers::CONTROL {
-                app.input.delete_line_by_head();
-                return;
+            // The editing keys of every field (`app/edit.rs`); the text box's own keys
+            // (↑↓ between lines and the like) after them.
+            match edit::edit_of(&key) {
+                Some(e) => edit::apply_to_box(&mut app.input, e),
+                None => {
+                    app.input.input(key);
+                }
             }
-            app.input.input(key);
         }
         // Typing in the transcript types into the message box.
         None if app.focus == Focus::Transcript && is_typing(&key) => {
@@ -281,7 +286,7 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
         }
         Command::Search => {
             app.dialog = Some(Dialog::Search {
-                query: String::new(),
+                query: TextField::default(),
                 hits: Vec::new(),
                 selected: 0,
             })
@@ -342,12 +347,13 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
         Command::ExpandPastes => compose::expand_pastes(app),
         Command::ComposeInEditor => fx.push(Effect::Compose(app.message_text())),
         Command::Attach => {
-            app.dialog = Some(Dialog::Attach(attach::Picker::default()));
-            fx.push(Effect::CompletePath(String::new()));
+            let mut picker = attach::Picker::default();
+            picker.refresh(fx);
+            app.dialog = Some(Dialog::Attach(picker));
         }
         Command::Templates => {
             app.dialog = Some(Dialog::Templates {
-                query: String::new(),
+                query: TextField::default(),
                 selected: 0,
             });
             fx.push(Effect::LoadTemplates);
@@ -373,12 +379,12 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
                 None => app.pending_system.clone(),
             };
             app.dialog = Some(Dialog::SystemPrompt {
-                text: text.unwrap_or_default(),
+                text: TextField::new(text.unwrap_or_default()),
             });
         }
         Command::AddKey => {
             app.dialog = Some(Dialog::ApiKey {
-                key: String::new(),
+                key: TextField::default(),
                 error: None,
             })
         }

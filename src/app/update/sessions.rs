@@ -7,11 +7,14 @@
 //! shared with `forms`. Pure: no IO, no await, no clock reads; loading and saving are
 //! effects.
 
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
+use crate::app::edit::Edited;
 use crate::app::keymap::{Command, Mode};
-use crate::app::{App, Dialog, Effect, Focus, Level, Live, Scroll, SessionEntry, Turn, UNDO_MS};
-use crate::store::{Message, MessageStatus, Role, SessionId, SessionSummary};
+use crate::app::{
+    App, Dialog, Effect, Focus, Level, Live, Scroll, SessionEntry, TextField, Turn, UNDO_MS,
+};
+use crate::store::{Message, MessageId, MessageStatus, Role, SessionId, SessionSummary};
 
 /// The session list (re)loaded: pinned first; the selection stays on its session.
 pub(super) fn on_loaded(app: &mut App, list: Vec<SessionSummary>) {
@@ -29,6 +32,69 @@ pub(super) fn on_loaded(app: &mut App, list: Vec<SessionSummary>) {
     app.select_id(follow);
 }
 
+/// Another program committed to the history (a `clerk ask` in a shell): the list as it is
+/// now, the cursor on the same session; the open session's messages are read again only
+/// when it changed (its messages or its last activity).
+pub(super) fn on_store_changed(app: &mut App, list: Vec<SessionSummary>, fx: &mut Vec<Effect>) {
+    let state = |app: &App| {
+        let id = app.current?;
+        let s = app.sessions.iter().find(|s| s.id == id)?;
+        Some((s.message_count, s.updated_ms))
+    };
+    let before = state(app);
+    on_loaded(app, list);
+    if let Some(id) = app.current
+        && state(app) != before
+    {
+        fx.push(Effect::RefreshTranscript(id));
+    }
+}
+
+/// The open session's messages, read again because another program changed them. What
+/// this app holds that the store does not have yet stays, after them: the answer being
+/// written here (its saved text lags by up to a second, and the deltas go to the last
+/// turn) and a question not saved yet. A message being deleted stays hidden; the selection
+/// stays on its message and the view where it is. The draft is not touched.
+pub(super) fn on_transcript_refreshed(
+    app: &mut App,
+    session_id: SessionId,
+    messages: Vec<Message>,
+) {
+    if app.current != Some(session_id) {
+        return;
+    }
+    let hidden = deleting(app, session_id);
+    let answering = app.live.get(&session_id).and_then(|l| l.answer_id);
+    let selected = app
+        .selected_turn
+        .and_then(|i| app.transcript.get(i))
+        .and_then(|t| t.id);
+    let shown = app.transcript.len();
+    let here: Vec<Turn> = std::mem::take(&mut app.transcript)
+        .into_iter()
+        .filter(|t| t.id.is_none() || (answering.is_some() && t.id == answering))
+        .collect();
+    app.transcript = messages
+        .into_iter()
+        .filter(|m| Some(m.id) != hidden && Some(m.id) != answering)
+        .map(Turn::from)
+        .chain(here)
+        .collect();
+    app.selected_turn =
+        selected.and_then(|id| app.transcript.iter().position(|t| t.id == Some(id)));
+    if app.scroll != Scroll::Follow && app.transcript.len() > shown {
+        app.new_below = true;
+    }
+}
+
+/// The message of a session deleted within its undo time: still in the history, not shown.
+fn deleting(app: &App, session_id: SessionId) -> Option<MessageId> {
+    app.pending_message
+        .as_ref()
+        .filter(|p| p.session == Some(session_id))
+        .and_then(|p| p.turn.id)
+}
+
 /// A session's messages and its saved draft loaded: shown if it is still the open one,
 /// with its live answer's text and the message a search jumped to.
 pub(super) fn on_transcript_loaded(
@@ -40,12 +106,7 @@ pub(super) fn on_transcript_loaded(
     if app.current != Some(session_id) {
         return;
     }
-    // A message deleted within its undo time is still in the history: not shown.
-    let hidden = app
-        .pending_message
-        .as_ref()
-        .filter(|p| p.session == Some(session_id))
-        .and_then(|p| p.turn.id);
+    let hidden = deleting(app, session_id);
     app.transcript = messages
         .into_iter()
         .filter(|m| Some(m.id) != hidden)
@@ -109,21 +170,17 @@ pub(super) fn on_filter_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) 
     match key.code {
         KeyCode::Esc => {
             app.filtering = false;
-            app.filter.clear();
+            app.filter = TextField::default();
         }
         KeyCode::Enter => {
             app.filtering = false;
             open_selected(app, fx);
         }
-        KeyCode::Backspace => {
-            app.filter.pop();
-            app.selected = 0;
-        }
-        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-            app.filter.push(c);
-            app.selected = 0;
-        }
-        _ => return false,
+        _ => match app.filter.edit(&key) {
+            Edited::Changed => app.selected = 0,
+            Edited::Unchanged => {}
+            Edited::NotEditing => return false,
+        },
     }
     true
 }
@@ -202,7 +259,7 @@ pub(super) fn ask_rename(app: &mut App) {
     if let Some(s) = target_session(app) {
         app.dialog = Some(Dialog::Rename {
             id: s.id,
-            title: s.title,
+            title: TextField::new(s.title),
         });
     }
 }
