@@ -1129,6 +1129,53 @@ fn a_long_transcript_is_drawn_only_near_the_view() {
 }
 
 #[test]
+fn code_is_coloured_only_once_it_comes_into_view() {
+    let mut app = base_app(100, 30);
+    // Every answer has a code block.
+    let messages = (0..60)
+        .map(|i| match i % 2 {
+            0 => msg(i, Role::User, &format!("Question {i}"), MessageStatus::Complete),
+            _ => msg(i, Role::Assistant, ANSWER, MessageStatus::Complete),
+        })
+        .collect();
+    open_transcript(&mut app, messages);
+    let mut screen = Screen::new(100, 30);
+    // Syntect's colour of `fn` in `fn main()` wherever it is on screen.
+    let fn_colours = |screen: &Screen| {
+        let buf = screen.terminal.backend().buffer();
+        let mut found = Vec::new();
+        for y in 0..buf.area.height {
+            let row: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+            if let Some(at) = row.find("fn main()") {
+                let x = row[..at].chars().count() as u16;
+                found.push(buf[(x, y)].fg);
+            }
+        }
+        found
+    };
+    let mut coloured = 0;
+    let mut left_plain = 0;
+    // Each answer with code at the top of the view in turn: every `fn` drawn is coloured,
+    // while messages only near the view keep their code uncoloured.
+    for i in (1..59).step_by(6) {
+        app.scroll = crate::app::Scroll::Top(app.view.starts.get(i).copied().unwrap_or(0));
+        screen.frame(&mut app);
+        screen.frame(&mut app);
+        for colour in fn_colours(&screen) {
+            assert_ne!(
+                Some(colour),
+                Theme::default_theme().code.fg,
+                "code in view drawn without syntect's colours"
+            );
+            coloured += 1;
+        }
+        left_plain += screen.cache.uncoloured();
+    }
+    assert!(coloured >= 5, "{coloured} code blocks seen");
+    assert!(left_plain > 0, "every message near the view was highlighted");
+}
+
+#[test]
 fn scrolling_up_a_long_transcript_moves_it_one_line_at_a_time() {
     // Heights of messages above the view are estimates until they come near; when they
     // become exact, what is on screen must not jump.

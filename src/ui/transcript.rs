@@ -35,6 +35,9 @@ struct Stamp {
 struct CachedTurn {
     stamp: Stamp,
     lines: Rc<Vec<Line<'static>>>,
+    /// Its code blocks were laid out without colours (it was near the view, not in it);
+    /// drawn again, highlighted, when it comes into view.
+    plain_code: bool,
 }
 
 /// One message's height in rows: exact once drawn, estimated before.
@@ -74,6 +77,12 @@ impl RenderCache {
     /// How many messages have drawn lines kept (the rest have only a height).
     pub fn drawn(&self) -> usize {
         self.turns.len()
+    }
+
+    /// How many of them have their code blocks laid out without colours (near the view,
+    /// never in it yet).
+    pub fn uncoloured(&self) -> usize {
+        self.turns.values().filter(|t| t.plain_code).count()
     }
 }
 
@@ -192,13 +201,17 @@ fn folded(text: &str) -> (&str, usize) {
     (&text[..end], hidden)
 }
 
+/// A message's lines, and whether its code blocks were left without colours (`highlight`
+/// false: the message is only near the view, and highlighting is the slowest step).
 fn turn_lines(
     app: &App,
     turn: &Turn,
     width: u16,
     theme: &Theme,
     prefix: &mut Option<StreamPrefix>,
-) -> Vec<Line<'static>> {
+    highlight: bool,
+) -> (Vec<Line<'static>>, bool) {
+    let mut plain_code = false;
     let mut lines = Vec::new();
     let (who, style) = match turn.role {
         Role::User => ("You", theme.user),
@@ -222,7 +235,11 @@ fn turn_lines(
         Role::Assistant if turn.status == MessageStatus::Streaming => {
             streaming_body(&clean, body_width, theme, prefix)
         }
-        Role::Assistant => markdown::render(&clean, body_width, theme).lines,
+        Role::Assistant => {
+            let r = markdown::render_with(&clean, body_width, theme, highlight);
+            plain_code = !highlight && !r.code_blocks.is_empty();
+            r.lines
+        }
         _ => markdown::render_plain(&clean, body_width, theme.text),
     };
     for l in body {
@@ -284,7 +301,39 @@ fn turn_lines(
         }
     }
     lines.push(Line::default());
-    lines
+    (lines, plain_code)
+}
+
+/// Lays out message `i` into the cache (highlighted when `highlight`); its height in rows.
+#[allow(clippy::too_many_arguments)]
+fn draw_turn(
+    app: &App,
+    i: usize,
+    key: TurnKey,
+    stamp: Stamp,
+    width: u16,
+    theme: &Theme,
+    cache: &mut RenderCache,
+    highlight: bool,
+) -> usize {
+    let t = &app.transcript[i];
+    let (mut l, plain_code) = turn_lines(app, t, width, theme, &mut cache.stream, highlight);
+    if stamp.selected
+        && let Some(first) = l.first_mut()
+    {
+        *first = first.clone().patch_style(theme.selection);
+    }
+    let rows = l.len();
+    cache.heights.insert(key, Height { stamp, rows });
+    cache.turns.insert(
+        key,
+        CachedTurn {
+            stamp,
+            lines: Rc::new(l),
+            plain_code,
+        },
+    );
+    rows
 }
 
 /// A message's height without drawing it: the rows its lines would take at `width` (a
@@ -299,9 +348,17 @@ fn estimate_rows(turn: &Turn, width: u16) -> usize {
         }
         _ => (turn.content.as_str(), 0),
     };
+    // An ASCII line's width is its length (no table lookup per character).
     let rows: usize = shown
         .lines()
-        .map(|l| markdown::display_width(l).div_ceil(body).max(1))
+        .map(|l| {
+            let w = if l.is_ascii() {
+                l.len()
+            } else {
+                markdown::display_width(l)
+            };
+            w.div_ceil(body).max(1)
+        })
         .sum();
     let trailer = match turn.role {
         Role::Assistant => 1 + usize::from(turn.status != MessageStatus::Complete),
@@ -475,33 +532,18 @@ pub(super) fn draw_transcript(
             keys.get(before).copied(),
             starts.get(before).copied().unwrap_or(0),
         );
+        let in_view = overlapping(&starts, total, top, top + height);
         for i in near {
             let st = stamp(i);
-            if cache.turns.get(&keys[i]).is_some_and(|c| c.stamp == st) {
+            let shown = in_view.contains(&i);
+            if cache
+                .turns
+                .get(&keys[i])
+                .is_some_and(|c| c.stamp == st && !(c.plain_code && shown))
+            {
                 continue;
             }
-            let t = &app.transcript[i];
-            let mut l = turn_lines(app, t, width, theme, &mut cache.stream);
-            if st.selected
-                && let Some(first) = l.first_mut()
-            {
-                *first = first.clone().patch_style(theme.selection);
-            }
-            rows[i] = l.len();
-            cache.heights.insert(
-                keys[i],
-                Height {
-                    stamp: st,
-                    rows: l.len(),
-                },
-            );
-            cache.turns.insert(
-                keys[i],
-                CachedTurn {
-                    stamp: st,
-                    lines: Rc::new(l),
-                },
-            );
+            rows[i] = draw_turn(app, i, keys[i], st, width, theme, cache, shown);
             drew = true;
         }
         if !drew {
@@ -517,6 +559,12 @@ pub(super) fn draw_transcript(
             follow => follow,
         };
         top = top_line(scroll, app.selected_turn, &starts, total, height, shift);
+    }
+    // What came into view on the last round is highlighted now (the rows are the same).
+    for i in overlapping(&starts, total, top, top + height) {
+        if cache.turns.get(&keys[i]).is_some_and(|c| c.plain_code) {
+            draw_turn(app, i, keys[i], stamp(i), width, theme, cache, true);
+        }
     }
     // Copy only the visible lines.
     let mut visible: Vec<Line<'static>> = Vec::with_capacity(height);

@@ -11,12 +11,11 @@
 //! language or theme gives plain code, not an error.
 
 use std::cell::RefCell;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use ratatui::style::{Color, Modifier, Style};
 use syntect::highlighting::{
-    FontStyle, HighlightIterator, HighlightState, Highlighter, Style as SynStyle,
-    Theme as SynTheme, ThemeSet,
+    FontStyle, HighlightIterator, HighlightState, Highlighter, Style as SynStyle, Theme as SynTheme,
 };
 use syntect::parsing::{ParseState, ScopeStack, SyntaxReference, SyntaxSet};
 
@@ -24,8 +23,36 @@ use crate::ui::theme::Theme;
 
 /// The syntaxes bundled with syntect, loaded once.
 static SYNTAXES: LazyLock<SyntaxSet> = LazyLock::new(SyntaxSet::load_defaults_newlines);
-/// The themes bundled with syntect, loaded once.
-static SYNTAX_THEMES: LazyLock<ThemeSet> = LazyLock::new(ThemeSet::load_defaults);
+/// The syntect themes clerk ships: syntect's seven, each as its own dump (made from
+/// syntect's set; `bundled_syntax_themes_are_syntects_own` checks and, with
+/// `CLERK_WRITE_SYNTAX_THEMES=1`, writes them), so that only the one in use is loaded
+/// (loading all seven cost ~2 ms of every first code block).
+macro_rules! dumps {
+    ($(($name:literal, $file:literal)),* $(,)?) => {
+        [$(($name, $file, include_bytes!(concat!("syntax_themes/", $file)) as &[u8])),*]
+    };
+}
+const SYNTAX_THEME_DUMPS: [(&str, &str, &[u8]); 7] = dumps![
+    ("base16-ocean.dark", "base16-ocean.dark.bin"),
+    ("base16-eighties.dark", "base16-eighties.dark.bin"),
+    ("base16-mocha.dark", "base16-mocha.dark.bin"),
+    ("base16-ocean.light", "base16-ocean.light.bin"),
+    ("InspiredGitHub", "InspiredGitHub.bin"),
+    ("Solarized (dark)", "solarized-dark.bin"),
+    ("Solarized (light)", "solarized-light.bin"),
+];
+
+/// Each shipped syntect theme, loaded on first use (`None`: a dump that does not load,
+/// which gives plain code rather than a panic).
+static SYNTAX_THEMES: [OnceLock<Option<SynTheme>>; 7] = [const { OnceLock::new() }; 7];
+
+/// The syntect theme named `name`, if clerk ships it.
+fn syntax_theme(name: &str) -> Option<&'static SynTheme> {
+    let i = SYNTAX_THEME_DUMPS.iter().position(|(n, ..)| *n == name)?;
+    SYNTAX_THEMES[i]
+        .get_or_init(|| syntect::dumps::from_reader(SYNTAX_THEME_DUMPS[i].2).ok())
+        .as_ref()
+}
 
 /// Highlighted code: for each line, syntect styles over byte ranges of the line (none for
 /// a line left plain).
@@ -166,7 +193,7 @@ pub(super) fn code_highlights(
         return None;
     }
     let syntax = find_syntax(lang?)?;
-    let syn_theme = SYNTAX_THEMES.themes.get(&theme.syntax)?;
+    let syn_theme = syntax_theme(&theme.syntax)?;
     let resume = HighlightCache::with(|cache| match cache.get(&theme.syntax, &syntax.name, text) {
         Some(h) => Err(h),
         None => Ok(cache.take_prefix(&theme.syntax, &syntax.name, text)),
@@ -296,6 +323,27 @@ mod tests {
     }
 
     #[test]
+    fn bundled_syntax_themes_are_syntects_own() {
+        let set = syntect::highlighting::ThemeSet::load_defaults();
+        assert_eq!(set.themes.len(), SYNTAX_THEME_DUMPS.len());
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui/markdown/syntax_themes");
+        for (i, (name, file, bytes)) in SYNTAX_THEME_DUMPS.iter().enumerate() {
+            let theirs = set.themes.get(*name).expect("a theme syntect ships");
+            let dump = syntect::dumps::dump_binary(theirs);
+            if std::env::var_os("CLERK_WRITE_SYNTAX_THEMES").is_some() {
+                std::fs::write(dir.join(file), &dump).unwrap();
+                continue;
+            }
+            let ours: SynTheme = syntect::dumps::from_reader(*bytes).unwrap();
+            assert_eq!(syntect::dumps::dump_binary(&ours), dump, "{name}");
+            assert!(syntax_theme(name).is_some());
+            assert!(SYNTAX_THEMES[i].get().is_some());
+        }
+        assert!(syntax_theme("no-such-theme").is_none());
+    }
+
+    #[test]
     fn plain_code_style_without_syntax_theme() {
         let mut t = dark();
         t.syntax = String::new();
@@ -318,10 +366,7 @@ mod tests {
     #[test]
     fn highlighting_is_cached_and_resumes_as_a_block_grows() {
         let syntax = find_syntax("rust").expect("rust syntax");
-        let syn_theme = SYNTAX_THEMES
-            .themes
-            .get("base16-ocean.dark")
-            .expect("theme");
+        let syn_theme = syntax_theme("base16-ocean.dark").expect("theme");
         let t = dark();
         let text: String = (0..12)
             .map(|i| format!("let cached_{i} = \"str {i}\"; /* c */ fn f{i}() {{}}\n"))

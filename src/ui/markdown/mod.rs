@@ -61,9 +61,16 @@ pub struct Rendered {
 /// highlighted with the syntect theme named by `theme.syntax` (none when it is empty or
 /// unknown). An unclosed fence, as in a message still streaming, runs to the end.
 pub fn render(markdown: &str, width: u16, theme: &Theme) -> Rendered {
+    render_with(markdown, width, theme, true)
+}
+
+/// [`render`](fn@render), with code blocks highlighted only when `highlight` is true. The
+/// lines are the same but for their colours, so a message laid out only to know its height
+/// (near the view, not in it) skips syntect, by far the slowest step.
+pub fn render_with(markdown: &str, width: u16, theme: &Theme, highlight: bool) -> Rendered {
     let options =
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
-    let mut r = Renderer::new(theme, usize::from(width));
+    let mut r = Renderer::new(theme, usize::from(width), highlight);
     for event in Parser::new_ext(markdown, options) {
         r.event(event);
     }

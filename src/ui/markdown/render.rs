@@ -63,10 +63,13 @@ pub(super) struct Renderer<'t> {
     images: Vec<usize>,
     code: Option<CodeState>,
     table: Option<TableState>,
+    /// Whether code blocks are highlighted (off for a message laid out only for its height:
+    /// the rows are the same either way).
+    highlight: bool,
 }
 
 impl<'t> Renderer<'t> {
-    pub(super) fn new(theme: &'t Theme, width: usize) -> Self {
+    pub(super) fn new(theme: &'t Theme, width: usize, highlight: bool) -> Self {
         Renderer {
             theme,
             width: width.max(1),
@@ -81,6 +84,7 @@ impl<'t> Renderer<'t> {
             images: Vec::new(),
             code: None,
             table: None,
+            highlight,
         }
     }
 
@@ -568,7 +572,11 @@ impl<'t> Renderer<'t> {
         self.emit(truncate_spans(header, avail));
 
         let text = code.text.strip_suffix('\n').unwrap_or(&code.text);
-        let highlights = code_highlights(theme, code.lang.as_deref(), text);
+        let highlights = if self.highlight {
+            code_highlights(theme, code.lang.as_deref(), text)
+        } else {
+            None
+        };
         let mut segments: Vec<(Style, &str)> = Vec::new();
         let mut rows: Vec<Vec<Span<'static>>> = Vec::new();
         for (i, line) in text.split('\n').enumerate() {
