@@ -275,7 +275,7 @@ pub(super) fn draw_dialog(
                     Span::styled("▏", theme.accent),
                 ]),
                 Line::from(Span::styled(
-                    "PDF, Word (.docx), HTML, CSV/TSV, Markdown, text or code · or @path in the message",
+                    "PDF, Word, Excel, PowerPoint, HTML, CSV/TSV, Markdown, text or code · or @path in the message",
                     theme.muted,
                 )),
             ];
