@@ -120,7 +120,25 @@ fn ask_with_files_sends_each_in_a_named_block_before_the_question() {
 #[test]
 fn real_world_pdfs_are_read_as_text() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pdf");
-    let cases: [(&str, &[&str]); 6] = [
+    let cases: [(&str, &[&str]); 8] = [
+        (
+            "reportlab-ttf-chinese.pdf",
+            &[
+                "Meeting notes 会议纪要",
+                "The budget review moves to Thursday.",
+                "预算评审改到星期四下午三点。",
+            ],
+        ),
+        (
+            "libreoffice-writer.pdf",
+            &[
+                "Expense policy 报销制度",
+                "Claims are filed within 30 days of the end of the trip.",
+                "出差结束后三十天内提交报销申请，并附上发票。",
+                "Shanghai 上海",
+                "Managers approve claims within five working days.",
+            ],
+        ),
         (
             "reportlab-cid-chinese.pdf",
             &[
