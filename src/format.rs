@@ -30,6 +30,31 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// A count and its noun: (1, "page") → "1 page", (1204, "row") → "1,204 rows".
+pub fn counted(n: usize, noun: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{} {noun}{s}", thousands(n as u64))
+}
+
+/// What a document's chip and description count, in the order shown: sheets, slides,
+/// pages, rows ("2 sheets", "340 rows").
+pub fn document_counts(
+    sheets: Option<usize>,
+    slides: Option<usize>,
+    pages: Option<usize>,
+    rows: Option<usize>,
+) -> Vec<String> {
+    [
+        (sheets, "sheet"),
+        (slides, "slide"),
+        (pages, "page"),
+        (rows, "row"),
+    ]
+    .into_iter()
+    .filter_map(|(n, noun)| n.map(|n| counted(n, noun)))
+    .collect()
+}
+
 /// 950 → "950", 45_300 → "45.3k", 1_200_000 → "1.2M".
 pub fn short_tokens(n: u64) -> String {
     if n >= 1_000_000 {
@@ -57,5 +82,12 @@ mod tests {
         assert_eq!(short_tokens(45_300), "45.3k");
         assert_eq!(short_tokens(1_200_000), "1.2M");
         assert_eq!(usd(None), "cost unknown");
+        assert_eq!(counted(1, "page"), "1 page");
+        assert_eq!(counted(1204, "row"), "1,204 rows");
+        assert_eq!(
+            document_counts(Some(2), None, None, Some(340)),
+            ["2 sheets", "340 rows"]
+        );
+        assert_eq!(document_counts(None, Some(1), None, None), ["1 slide"]);
     }
 }

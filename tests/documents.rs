@@ -120,7 +120,25 @@ fn ask_with_files_sends_each_in_a_named_block_before_the_question() {
 #[test]
 fn real_world_pdfs_are_read_as_text() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pdf");
-    let cases: [(&str, &[&str]); 6] = [
+    let cases: [(&str, &[&str]); 8] = [
+        (
+            "reportlab-ttf-chinese.pdf",
+            &[
+                "Meeting notes 会议纪要",
+                "The budget review moves to Thursday.",
+                "预算评审改到星期四下午三点。",
+            ],
+        ),
+        (
+            "libreoffice-writer.pdf",
+            &[
+                "Expense policy 报销制度",
+                "Claims are filed within 30 days of the end of the trip.",
+                "出差结束后三十天内提交报销申请，并附上发票。",
+                "Shanghai 上海",
+                "Managers approve claims within five working days.",
+            ],
+        ),
         (
             "reportlab-cid-chinese.pdf",
             &[
@@ -172,6 +190,150 @@ fn real_world_pdfs_are_read_as_text() {
     }
 }
 
+fn office(file: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/office")
+        .join(file)
+}
+
+/// Office files as LibreOffice, XlsxWriter and python-pptx write them
+/// (tests/fixtures/office/make.py) reach the model as Markdown: a table per sheet under its
+/// name, slides in the presentation's order with their tables and speaker notes.
+#[test]
+fn office_files_reach_the_model_as_markdown() {
+    let cases: [(&str, &str, &[&str]); 5] = [
+        (
+            "libreoffice-budget.xlsx",
+            " KB · 2 sheets · 5 rows · ",
+            &[
+                "# Sheet: Budget 预算\n\n| Item 项目 | Cost | Approved | Due | Share |\n|---|---|---|---|---|\n",
+                // Shared strings, a number, a boolean, a date and a formula shown as a percentage.
+                "| Hotel 酒店 | 900 | TRUE | 2026-03-15 | 25.9% |",
+                "| Flights 机票 | 2450.5 | FALSE | 2026-04-01 | 70.6% |",
+                // A formula's cached value.
+                "| Total 合计 | 3470.5 |  |  |  |",
+                "# Sheet: Notes 说明\n\n| Receipts are kept for seven years. |\n|---|\n| 超过预算的部分需要财务总监批准。 |",
+            ],
+        ),
+        (
+            "xlsxwriter-inline.xlsx",
+            " KB · 2 sheets · 4 rows · ",
+            &[
+                // Inline strings; the empty column D is left out.
+                "# Sheet: Headcount 人数\n\n| Team 团队 | People | Since |  |\n",
+                "| Finance 财务 | 12 | 2019-07-01 |  |",
+                "| All teams | 17 |  | Headcount is reviewed every quarter. |",
+                "# Sheet: Lookup (hidden)\n\n| Code | Meaning 含义 |",
+            ],
+        ),
+        (
+            "python-pptx-deck.pptx",
+            " KB · 3 slides · ",
+            &[
+                "# Slide 1: Travel policy 2026\n\n差旅制度更新\n\n# Slide 2: Hotel limits\n\n| City 城市 | Limit |\n|---|---|\n| Shanghai 上海 | CNY 900 |",
+                "# Slide 3: What changes 变化\n\nBook hotels through the portal.\n经济舱适用于六小时以内的航班。\n\nSpeaker notes:\nRemind everyone that the portal opens on 1 March.\n提醒大家三月一日开放。",
+            ],
+        ),
+        (
+            "libreoffice-deck.pptx",
+            " KB · 3 slides · ",
+            &[
+                "# Slide 2: Hotel limits\n\n| City 城市 | Limit |",
+                "# Slide 3: What changes 变化\n\nBook hotels through the portal.\n经济舱适用于六小时以内的航班。\n\nSpeaker notes:\nRemind everyone that the portal opens on 1 March.",
+            ],
+        ),
+        (
+            "libreoffice-writer.docx",
+            "libreoffice-writer.docx · ",
+            &[
+                "# Expense policy 报销制度\n\nClaims are filed within 30 days of the end of the trip.\n\n出差结束后三十天内提交报销申请，并附上发票。",
+                "| City 城市 | Hotel limit 住宿标准 |\n|---|---|\n| Shanghai 上海 | CNY 900 |",
+            ],
+        ),
+    ];
+    let env = Env::new();
+    for (file, described, wanted) in cases {
+        env.server.push(Reply::stream(&["ok"]));
+        let o = env.run(&["ask", "--file", office(file).to_str().unwrap(), "summarise"]);
+        assert_eq!(o.status.code(), Some(0), "{file}: {}", err(&o));
+        // What was attached is described on stderr: the sheets and rows, or the slides.
+        let about = err(&o)
+            .lines()
+            .find(|l| l.starts_with(file))
+            .unwrap_or_default()
+            .to_string();
+        assert!(about.contains(described), "{file}: {}", err(&o));
+        let user = last_user(env.server.chat_requests().last().unwrap());
+        assert!(
+            user.starts_with(&format!("<document name=\"{file}\">\n")),
+            "{user}"
+        );
+        for w in wanted {
+            assert!(user.contains(w), "{file}: {w:?} not in {user}");
+        }
+    }
+}
+
+/// `clerk summarize` and a template's `file` variable read Office files as `ask` does.
+#[test]
+fn summarize_and_templates_read_office_files() {
+    let env = Env::new();
+    env.server.push(Reply::stream(&["A deck about travel."]));
+    let o = env.run(&[
+        "summarize",
+        office("python-pptx-deck.pptx").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let user = last_user(&env.server.chat_requests()[0]);
+    assert!(user.contains("Speaker notes:\nRemind everyone"), "{user}");
+    env.write(
+        &env.user_dir(),
+        "costs.toml",
+        "title = \"Check the costs\"\nprompt = \"Check:\\n{{sheet}}\"\n\n[[variables]]\nname = \"sheet\"\nkind = \"file\"\n",
+    );
+    env.server.push(Reply::stream(&["Fine."]));
+    let budget = office("libreoffice-budget.xlsx");
+    let o = env.run(&[
+        "run",
+        "costs",
+        "--var",
+        &format!("sheet={}", budget.display()),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let user = last_user(&env.server.chat_requests()[1]);
+    assert!(
+        user.starts_with("Check:\n# Sheet: Budget 预算\n")
+            && user.contains("| Total 合计 | 3470.5 |"),
+        "{user}"
+    );
+}
+
+/// A secret in a spreadsheet's cell is caught before it is sent, as in any other file.
+#[test]
+fn a_secret_in_a_sheet_is_caught() {
+    let env = Env::new();
+    let key = concat!("AKIA", "IOSFODNN7EXAMPLE");
+    let path = env.home().join("deploy.xlsx");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let parts = [
+        ("_rels/.rels", r#"<Relationships><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.to_string()),
+        ("xl/workbook.xml", r#"<workbook xmlns:r="r"><sheets><sheet name="Keys" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_string()),
+        ("xl/_rels/workbook.xml.rels", r#"<Relationships><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#.to_string()),
+        ("xl/worksheets/sheet1.xml", format!(r#"<worksheet><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>aws_access_key_id = {key}</t></is></c></row></sheetData></worksheet>"#)),
+    ];
+    for (name, text) in parts {
+        zip.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut zip, text.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap();
+    let o = env.run(&["ask", "--file", path.to_str().unwrap(), "what is this?"]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("AWS access key"), "{}", err(&o));
+    assert!(!err(&o).contains(key));
+    assert_eq!(env.server.chat_requests().len(), 0, "nothing was sent");
+}
+
 #[test]
 fn a_gbk_file_is_decoded_and_said_so() {
     let env = Env::new();
@@ -197,8 +359,20 @@ fn files_that_cannot_be_read_say_why_and_send_nothing() {
     std::fs::write(&bin, [0u8, 159, 146, 150, 0, 1, 2, 3, 0, 0, 7, 200]).unwrap();
     let encrypted = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/pdf/reportlab-encrypted.pdf");
-    let cases: [(&std::path::Path, &str); 5] = [
+    let locked_xlsx = office("encrypted.xlsx");
+    let locked_pptx = office("encrypted.pptx");
+    let truncated = office("truncated.xlsx");
+    let cases: [(&std::path::Path, &str); 8] = [
         (&docx, "broken.docx is damaged or not a valid"),
+        (
+            &locked_xlsx,
+            "encrypted.xlsx is password-protected (encrypted): save an unprotected copy",
+        ),
+        (&locked_pptx, "encrypted.pptx is password-protected"),
+        (
+            &truncated,
+            "truncated.xlsx is damaged or not a valid XLSX file (not a zip archive",
+        ),
         (&encrypted, "reportlab-encrypted.pdf is password-protected"),
         (&scan, "scanned.pdf has no text layer (3 page(s)"),
         (&bin, "tool.bin looks like a binary file"),

@@ -30,8 +30,12 @@ pub struct FileMeta {
     pub bytes: u64,
     /// Pages (PDF).
     pub pages: Option<usize>,
-    /// Rows (CSV/TSV).
+    /// Rows (CSV/TSV, XLSX).
     pub rows: Option<usize>,
+    /// Sheets (XLSX).
+    pub sheets: Option<usize>,
+    /// Slides (PPTX).
+    pub slides: Option<usize>,
     /// Estimated input cost of its tokens (USD), when prices are known.
     pub cost: Option<f64>,
 }

@@ -636,6 +636,8 @@ impl App {
                 bytes: body.len() as u64,
                 pages: attach::pages_in(body),
                 rows: None,
+                sheets: None,
+                slides: None,
                 cost: None,
             });
             self.pastes.push(chip);

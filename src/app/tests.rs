@@ -1616,6 +1616,8 @@ fn attached(name: &str, text: &str, tokens: u64) -> attach::Attached {
             bytes: 1_258_291,
             pages: Some(312),
             rows: None,
+            sheets: None,
+            slides: None,
             cost: Some(0.0225),
         },
         text: std::sync::Arc::from(text),

@@ -49,7 +49,8 @@ pub struct AskArgs {
     /// Do not save this exchange in the history
     #[arg(long)]
     pub no_save: bool,
-    /// Attach a file (text, Markdown, code, PDF, DOCX, HTML, CSV/TSV); repeat for more
+    /// Attach a file (text, Markdown, code, PDF, DOCX, XLSX, PPTX, HTML, CSV/TSV); repeat for
+    /// more
     #[arg(long = "file", short = 'f', value_name = "PATH")]
     pub files: Vec<std::path::PathBuf>,
     /// Documents.
@@ -154,15 +155,11 @@ impl Source {
     /// Pasted or piped text.
     pub fn pasted(name: &str, text: String) -> Source {
         Source {
-            about: Document {
-                name: name.to_string(),
-                kind: crate::documents::extract::Kind::Text,
-                text: String::new(),
-                pages: None,
-                rows: None,
-                bytes: text.len() as u64,
-                notes: Vec::new(),
-            },
+            about: Document::new(
+                name,
+                crate::documents::extract::Kind::Text,
+                text.len() as u64,
+            ),
             name: name.to_string(),
             text,
         }

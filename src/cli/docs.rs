@@ -64,16 +64,9 @@ fn read_one(path: &Path, cfg: &DocumentsConfig) -> Result<Document, CliError> {
 /// One line about a document: "report.pdf · 1.2 MB · 312 pages · 150,000 tokens".
 pub fn describe(doc: &Document, tokens: u64) -> String {
     let mut parts = vec![doc.name.clone(), human_size(doc.bytes)];
-    if let Some(p) = doc.pages {
-        parts.push(format!("{p} page{}", if p == 1 { "" } else { "s" }));
-    }
-    if let Some(r) = doc.rows {
-        parts.push(format!(
-            "{} row{}",
-            group_digits(r as u64),
-            if r == 1 { "" } else { "s" }
-        ));
-    }
+    parts.extend(crate::format::document_counts(
+        doc.sheets, doc.slides, doc.pages, doc.rows,
+    ));
     parts.push(format!("{} tokens", group_digits(tokens)));
     parts.join(" · ")
 }

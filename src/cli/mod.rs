@@ -75,7 +75,7 @@ pub enum Command {
     /// Run a template or workflow: final answer on stdout, step progress on stderr
     #[command(after_help = EXIT_CODES)]
     Run(run_cmd::RunArgs),
-    /// Summarise files of any length (PDF, DOCX, HTML, CSV, text): a shortcut for the
+    /// Summarise files of any length (PDF, DOCX, XLSX, PPTX, HTML, CSV, text): a shortcut for the
     /// `summarize` template; progress on stderr
     #[command(after_help = EXIT_CODES)]
     Summarize(summarize_cmd::SummarizeArgs),

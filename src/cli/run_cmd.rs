@@ -44,7 +44,7 @@ fn bad(msg: impl Into<String>) -> CliError {
 }
 
 /// A file's text for variable `what`: any kind clerk can read (text in any common encoding,
-/// PDF, DOCX, HTML, CSV), up to `max_mb`.
+/// PDF, DOCX, XLSX, PPTX, HTML, CSV), up to `max_mb`.
 fn read_text(path: &str, what: &str, max_mb: u64) -> Result<String, CliError> {
     let doc = crate::documents::extract::extract_file(
         std::path::Path::new(path),

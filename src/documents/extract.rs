@@ -1,9 +1,10 @@
 //! Text out of the files people have at hand: plain text and code (UTF-8, UTF-16 with a BOM,
 //! GBK/GB18030), Markdown, HTML (its readable text), CSV/TSV (a Markdown table with its row
-//! count), DOCX (paragraphs, headings, tables) and PDF (the text layer, page by page).
+//! count), PDF (the text layer, page by page), and the Office files in [`super::office`]:
+//! DOCX (paragraphs, headings, tables), XLSX (a table per sheet) and PPTX (slide by slide).
 //!
-//! Everything is done with well-kept crates (pdf_oxide, zip + quick-xml, html2text, csv,
-//! encoding_rs); nothing here parses PDF by hand. Every parser runs inside
+//! Everything is done with well-kept crates (pdf_oxide, zip + quick-xml, calamine,
+//! html2text, csv, encoding_rs); nothing here parses PDF by hand. Every parser runs inside
 //! [`super::guard::quietly`], so a parser's panic is an error for that file, not a broken
 //! terminal. Every failure names the file and says what to do. This module reads the one
 //! file it is given and writes nothing.
@@ -14,154 +15,8 @@ use std::path::Path;
 /// The default size limit of a file to extract (config `[documents] max_file_mb`).
 pub const DEFAULT_MAX_BYTES: u64 = 50 * 1024 * 1024;
 
-/// What kind of file it was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Plain text or source code.
-    Text,
-    /// Markdown.
-    Markdown,
-    /// HTML.
-    Html,
-    /// Comma- or tab-separated values.
-    Csv,
-    /// Word (.docx).
-    Docx,
-    /// PDF.
-    Pdf,
-}
-
-impl Kind {
-    /// A short name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Text => "text",
-            Kind::Markdown => "markdown",
-            Kind::Html => "html",
-            Kind::Csv => "csv",
-            Kind::Docx => "docx",
-            Kind::Pdf => "pdf",
-        }
-    }
-
-    /// The name used in messages ("a valid PDF file").
-    pub fn label(self) -> &'static str {
-        match self {
-            Kind::Text => "text",
-            Kind::Markdown => "Markdown",
-            Kind::Html => "HTML",
-            Kind::Csv => "CSV",
-            Kind::Docx => "DOCX",
-            Kind::Pdf => "PDF",
-        }
-    }
-}
-
-/// A document's text and what is known about it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Document {
-    /// The file name (no folders).
-    pub name: String,
-    /// Its kind.
-    pub kind: Kind,
-    /// The text (PDF pages are marked `--- page N ---`).
-    pub text: String,
-    /// Pages (PDF).
-    pub pages: Option<usize>,
-    /// Rows (CSV/TSV, without the header).
-    pub rows: Option<usize>,
-    /// The file's size in bytes.
-    pub bytes: u64,
-    /// Things worth telling ("12 invalid bytes replaced", "decoded as GB18030").
-    pub notes: Vec<String>,
-}
-
-impl Document {
-    /// Everything but the text.
-    pub fn clone_meta(&self) -> Document {
-        Document {
-            name: self.name.clone(),
-            kind: self.kind,
-            text: String::new(),
-            pages: self.pages,
-            rows: self.rows,
-            bytes: self.bytes,
-            notes: self.notes.clone(),
-        }
-    }
-}
-
-/// Why a file could not be used. Each message names the file and what to do.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ExtractError {
-    /// It cannot be read.
-    #[error("cannot read {name}: {why}")]
-    Unreadable {
-        /// File.
-        name: String,
-        /// The system's reason.
-        why: String,
-    },
-    /// Over the size limit.
-    #[error(
-        "{name} is {size_mb:.1} MB, over the {limit_mb} MB limit: split it, or raise [documents] max_file_mb in the config"
-    )]
-    TooLarge {
-        /// File.
-        name: String,
-        /// Its size.
-        size_mb: f64,
-        /// The limit.
-        limit_mb: u64,
-    },
-    /// A stream (a pipe, a device, standard input) went on past the limit; reading stopped
-    /// there.
-    #[error(
-        "{name} goes on past the {limit_mb} MB limit ([documents] max_file_mb; reading stopped there): send a part of it, or raise the limit in the config"
-    )]
-    EndlessInput {
-        /// File or "standard input".
-        name: String,
-        /// The limit.
-        limit_mb: u64,
-    },
-    /// Not a text format clerk knows.
-    #[error(
-        "{name} looks like a binary file, not text: clerk reads text, Markdown, HTML, CSV, DOCX and PDF"
-    )]
-    Binary {
-        /// File.
-        name: String,
-    },
-    /// Password-protected.
-    #[error("{name} is password-protected (encrypted): save an unprotected copy and attach that")]
-    Encrypted {
-        /// File.
-        name: String,
-    },
-    /// Damaged or not what its name says.
-    #[error(
-        "{name} is damaged or not a valid {kind} file ({why}): open and save it again, or export it as PDF or text"
-    )]
-    Corrupt {
-        /// File.
-        name: String,
-        /// Expected kind.
-        kind: &'static str,
-        /// Detail.
-        why: String,
-    },
-    /// A PDF of scanned images: no text to read.
-    #[error(
-        "{name} has no text layer ({pages} page(s) of images, probably scanned): run it through OCR first, then attach the result"
-    )]
-    NoText {
-        /// File.
-        name: String,
-        /// Pages.
-        pages: usize,
-    },
-}
+pub use super::document::{Document, ExtractError, Kind};
+use super::table::markdown_table;
 
 /// The kind a file name suggests.
 pub fn kind_of(name: &str) -> Kind {
@@ -172,6 +27,8 @@ pub fn kind_of(name: &str) -> Kind {
     match ext.as_str() {
         "pdf" => Kind::Pdf,
         "docx" => Kind::Docx,
+        "xlsx" => Kind::Xlsx,
+        "pptx" => Kind::Pptx,
         "html" | "htm" | "xhtml" => Kind::Html,
         "csv" | "tsv" => Kind::Csv,
         "md" | "markdown" => Kind::Markdown,
@@ -207,7 +64,7 @@ pub fn extract_file(path: &Path, max_bytes: u64) -> Result<Document, ExtractErro
     // limit.
     let file = std::fs::File::open(path).map_err(unreadable)?;
     let bytes = read_at_most(file, max_bytes, &path.display().to_string())?;
-    extract_bytes(&name, &bytes)
+    extract_bytes_within(&name, &bytes, max_bytes)
 }
 
 /// Everything `reader` gives, up to `max_bytes`; more than that is an error, found after
@@ -235,21 +92,27 @@ pub fn read_at_most(
 }
 
 /// Extract a document from its bytes; `name` decides the kind (and is used in messages).
+/// What an Office file unpacks to is bounded by the default limit ([`DEFAULT_MAX_BYTES`]).
 pub fn extract_bytes(name: &str, bytes: &[u8]) -> Result<Document, ExtractError> {
+    extract_bytes_within(name, bytes, DEFAULT_MAX_BYTES)
+}
+
+/// Extract a document from its bytes, the file's size limit being `max_bytes`: an Office
+/// file may unpack to at most [`super::office::UNPACKED_FACTOR`] times that, and give at
+/// most that much text.
+pub fn extract_bytes_within(
+    name: &str,
+    bytes: &[u8],
+    max_bytes: u64,
+) -> Result<Document, ExtractError> {
     let kind = kind_of(name);
-    let mut doc = Document {
-        name: name.to_string(),
-        kind,
-        text: String::new(),
-        pages: None,
-        rows: None,
-        bytes: bytes.len() as u64,
-        notes: Vec::new(),
-    };
+    let mut doc = Document::new(name, kind, bytes.len() as u64);
     let parsed = super::guard::quietly(|| -> Result<Document, ExtractError> {
         match kind {
             Kind::Pdf => pdf(name, bytes, &mut doc)?,
-            Kind::Docx => doc.text = docx(name, bytes)?,
+            Kind::Docx => super::office::docx(&mut doc, bytes, max_bytes)?,
+            Kind::Xlsx => super::office::xlsx(&mut doc, bytes, max_bytes)?,
+            Kind::Pptx => super::office::pptx(&mut doc, bytes, max_bytes)?,
             Kind::Html => {
                 let text = decode_text(name, bytes, &mut doc.notes)?;
                 doc.text = html(&text);
@@ -383,170 +246,16 @@ fn csv_table(name: &str, text: &str, delimiter: u8) -> Result<(String, usize), E
         .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
-    let mut out = String::new();
-    let mut rows = 0usize;
-    let mut width = 0usize;
-    for (i, record) in reader.records().enumerate() {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for record in reader.records() {
         let record = record.map_err(|e| ExtractError::Corrupt {
             name: name.to_string(),
             kind: "CSV",
             why: e.to_string(),
         })?;
-        let cells: Vec<String> = record
-            .iter()
-            .map(|c| c.replace('|', "\\|").replace(['\n', '\r'], " "))
-            .collect();
-        if i == 0 {
-            width = cells.len();
-        }
-        out.push_str("| ");
-        out.push_str(&cells.join(" | "));
-        out.push_str(" |\n");
-        if i == 0 {
-            out.push_str(&"|---".repeat(width.max(1)));
-            out.push_str("|\n");
-        } else {
-            rows += 1;
-        }
+        rows.push(record.iter().map(str::to_string).collect());
     }
-    Ok((out, rows))
-}
-
-/// Paragraphs, headings and tables of a DOCX (word/document.xml), as Markdown.
-fn docx(name: &str, bytes: &[u8]) -> Result<String, ExtractError> {
-    // Encrypted Office files are OLE compound files, not zip archives.
-    if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
-        return Err(ExtractError::Encrypted {
-            name: name.to_string(),
-        });
-    }
-    let corrupt = |why: String| ExtractError::Corrupt {
-        name: name.to_string(),
-        kind: "DOCX",
-        why,
-    };
-    let mut zip =
-        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| corrupt(e.to_string()))?;
-    let mut xml = String::new();
-    zip.by_name("word/document.xml")
-        .map_err(|e| corrupt(format!("no word/document.xml: {e}")))?
-        .read_to_string(&mut xml)
-        .map_err(|e| corrupt(e.to_string()))?;
-    docx_xml(&xml).map_err(corrupt)
-}
-
-/// The Markdown of a DOCX body.
-fn docx_xml(xml: &str) -> Result<String, String> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let mut out = String::new();
-    let mut para = String::new();
-    let mut heading: Option<usize> = None;
-    let mut in_text = false;
-    // Tables: rows of cells; nested tables are flattened into their cell.
-    let mut table_depth = 0usize;
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut cell = String::new();
-    loop {
-        match reader.read_event().map_err(|e| e.to_string())? {
-            Event::Start(e) | Event::Empty(e) => {
-                let local = e.local_name();
-                match local.as_ref() {
-                    b"t" => in_text = true,
-                    b"tab" => para.push('\t'),
-                    b"br" | b"cr" => para.push('\n'),
-                    b"pStyle" => {
-                        for a in e.attributes().flatten() {
-                            if a.key.local_name().as_ref() == b"val" {
-                                let v = String::from_utf8_lossy(&a.value).to_ascii_lowercase();
-                                heading = if v == "title" {
-                                    Some(1)
-                                } else {
-                                    v.strip_prefix("heading")
-                                        .and_then(|n| n.trim().parse::<usize>().ok())
-                                        .map(|n| n.clamp(1, 6))
-                                };
-                            }
-                        }
-                    }
-                    b"tbl" => {
-                        table_depth += 1;
-                        if table_depth == 1 {
-                            rows.clear();
-                        }
-                    }
-                    b"tr" if table_depth == 1 => rows.push(Vec::new()),
-                    b"tc" if table_depth == 1 => cell.clear(),
-                    _ => {}
-                }
-            }
-            Event::Text(t) if in_text => {
-                let s = t.decode().map_err(|e| e.to_string())?;
-                para.push_str(&quick_xml::escape::unescape(&s).map_err(|e| e.to_string())?);
-            }
-            Event::GeneralRef(r) if in_text => {
-                // Entities such as &amp; inside text.
-                let name = String::from_utf8_lossy(&r);
-                let ch = match name.as_ref() {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    _ => "",
-                };
-                para.push_str(ch);
-            }
-            Event::End(e) => match e.local_name().as_ref() {
-                b"t" => in_text = false,
-                b"p" => {
-                    let text = std::mem::take(&mut para);
-                    if table_depth > 0 {
-                        if !cell.is_empty() && !text.is_empty() {
-                            cell.push(' ');
-                        }
-                        cell.push_str(text.trim());
-                    } else if !text.trim().is_empty() {
-                        if let Some(level) = heading {
-                            out.push_str(&"#".repeat(level));
-                            out.push(' ');
-                        }
-                        out.push_str(text.trim_end());
-                        out.push_str("\n\n");
-                    }
-                    heading = None;
-                }
-                b"tc" if table_depth == 1 => {
-                    if let Some(row) = rows.last_mut() {
-                        row.push(std::mem::take(&mut cell).replace('|', "\\|"));
-                    }
-                }
-                b"tbl" => {
-                    table_depth = table_depth.saturating_sub(1);
-                    if table_depth == 0 && !rows.is_empty() {
-                        let width = rows.iter().map(Vec::len).max().unwrap_or(1).max(1);
-                        for (i, row) in rows.iter().enumerate() {
-                            let mut cells = row.clone();
-                            cells.resize(width, String::new());
-                            out.push_str("| ");
-                            out.push_str(&cells.join(" | "));
-                            out.push_str(" |\n");
-                            if i == 0 {
-                                out.push_str(&"|---".repeat(width));
-                                out.push_str("|\n");
-                            }
-                        }
-                        out.push('\n');
-                        rows.clear();
-                    }
-                }
-                _ => {}
-            },
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    Ok(out.trim_end().to_string() + "\n")
+    Ok((markdown_table(&rows), rows.len().saturating_sub(1)))
 }
 
 #[cfg(test)]
@@ -566,18 +275,10 @@ pub(crate) mod tests {
 <w:tr><w:tc><w:p><w:r><w:t>Hotel</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>450 元</w:t></w:r></w:p></w:tc></w:tr></w:tbl>
 <w:p><w:r><w:t>After the table.</w:t></w:r></w:p>
 </w:body></w:document>"#;
-        let mut buf = std::io::Cursor::new(Vec::new());
-        {
-            let mut zip = zip::ZipWriter::new(&mut buf);
-            let opts = zip::write::SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Deflated);
-            zip.start_file("[Content_Types].xml", opts).unwrap();
-            std::io::Write::write_all(&mut zip, b"<Types/>").unwrap();
-            zip.start_file("word/document.xml", opts).unwrap();
-            std::io::Write::write_all(&mut zip, xml.as_bytes()).unwrap();
-            zip.finish().unwrap();
-        }
-        buf.into_inner()
+        crate::documents::office::tests::package(&[
+            ("[Content_Types].xml", "<Types/>"),
+            ("word/document.xml", xml),
+        ])
     }
 
     #[test]
@@ -659,8 +360,12 @@ pub(crate) mod tests {
         let e = extract_bytes("bad.docx", b"PK\x03\x04 not really a zip").unwrap_err();
         assert!(matches!(e, ExtractError::Corrupt { .. }), "{e}");
         assert!(e.to_string().contains("bad.docx"));
+        // An encrypted Office file: an OLE compound file with an `EncryptionInfo` stream.
         let mut ole = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
         ole.extend_from_slice(&[0; 64]);
+        for u in "EncryptionInfo".encode_utf16() {
+            ole.extend_from_slice(&u.to_le_bytes());
+        }
         let e = extract_bytes("secret.docx", &ole).unwrap_err();
         assert_eq!(
             e,

@@ -1,6 +1,6 @@
 //! Running third-party parsers where a panic is an ordinary error for that one file.
 //!
-//! A parser (PDF, DOCX, HTML, CSV) that panics on a strange file must not print over the
+//! A parser (PDF, DOCX, XLSX, PPTX, HTML, CSV) that panics on a strange file must not print over the
 //! screen, drop the terminal out of raw mode, or end clerk: [`quietly`] catches the panic
 //! and returns its message, and while it runs the process's panic hook ([`install`], and the
 //! app's own hook, which asks [`in_quiet_section`]) says nothing and restores nothing.

@@ -30,6 +30,8 @@ pub fn read_attachment(
             bytes: doc.bytes,
             pages: doc.pages,
             rows: doc.rows,
+            sheets: doc.sheets,
+            slides: doc.slides,
             cost: info.and_then(|i| i.cost(tokens, 0, 0)),
         },
         text: Arc::from(doc.text),
@@ -213,6 +215,35 @@ mod tests {
         (1..=150)
             .map(|k| format!("Paragraph {k}: receipts are kept for {k} months and claims above the limit go to the finance director.\n\n"))
             .collect()
+    }
+
+    /// The app's chips for Office files count sheets and rows, or slides, like a PDF's pages.
+    #[test]
+    fn office_files_attach_with_their_sheets_or_slides() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/office");
+        let cfg = DocumentsConfig::default();
+        let a = read_attachment(
+            dir.join("libreoffice-budget.xlsx").to_str().unwrap(),
+            &cfg,
+            Some(&tiny()),
+        )
+        .unwrap();
+        assert_eq!(
+            (a.meta.sheets, a.meta.rows, a.meta.slides, a.meta.pages),
+            (Some(2), Some(5), None, None)
+        );
+        assert!(a.text.starts_with("# Sheet: Budget 预算\n"), "{}", a.text);
+        assert!(a.tokens > 50 && a.meta.cost.is_some(), "{a:?}");
+        let a = read_attachment(
+            dir.join("python-pptx-deck.pptx").to_str().unwrap(),
+            &cfg,
+            None,
+        )
+        .unwrap();
+        assert_eq!((a.meta.slides, a.meta.sheets), (Some(3), None));
+        let e =
+            read_attachment(dir.join("encrypted.pptx").to_str().unwrap(), &cfg, None).unwrap_err();
+        assert!(e.starts_with("encrypted.pptx is password-protected"), "{e}");
     }
 
     #[test]

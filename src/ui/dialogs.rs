@@ -321,7 +321,7 @@ pub(super) fn draw_dialog(
             let mut lines = vec![
                 Line::from(field_spans(picker.path.split(), theme, true)),
                 Line::from(Span::styled(
-                    "PDF, Word (.docx), HTML, CSV/TSV, Markdown, text or code · or @path in the message",
+                    "PDF, Word, Excel, PowerPoint, HTML, CSV/TSV, Markdown, text or code · or @path in the message",
                     theme.muted,
                 )),
             ];

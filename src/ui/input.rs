@@ -11,6 +11,7 @@ use ratatui::widgets::Paragraph;
 use super::{Theme, human_size, key_hint, pane, thousands};
 use crate::app::keymap::Command;
 use crate::app::{App, Focus, Mode};
+use crate::format::document_counts;
 use crate::llm::sanitize::sanitize;
 
 /// Chips shown at most; more are summed up on one row.
@@ -33,16 +34,7 @@ fn chip_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         let label = match &p.file {
             Some(f) => {
                 let mut bits = vec![sanitize(&f.name), human_size(f.bytes)];
-                if let Some(n) = f.pages {
-                    bits.push(format!("{n} page{}", if n == 1 { "" } else { "s" }));
-                }
-                if let Some(n) = f.rows {
-                    bits.push(format!(
-                        "{} row{}",
-                        thousands(n as u64),
-                        if n == 1 { "" } else { "s" }
-                    ));
-                }
+                bits.extend(document_counts(f.sheets, f.slides, f.pages, f.rows));
                 bits.push(tokens.clone());
                 if let Some(c) = f.cost {
                     bits.push(if c < 0.01 {

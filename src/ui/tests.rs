@@ -875,6 +875,48 @@ fn template_picker_and_form() {
     });
 }
 
+/// Spreadsheets and decks show what they hold on their chips, as PDFs show pages.
+#[test]
+fn office_chips_count_sheets_rows_and_slides() {
+    use crate::app::attach::{Attached, FileMeta};
+    let mut app = base_app(120, 40);
+    let chip = |name: &str, sheets, rows, slides| {
+        Ok(Attached {
+            meta: FileMeta {
+                name: name.into(),
+                bytes: 6_436,
+                pages: None,
+                rows,
+                sheets,
+                slides,
+                cost: None,
+            },
+            text: std::sync::Arc::from("# Sheet: Budget\n\n| a |\n|---|\n"),
+            tokens: 1_204,
+        })
+    };
+    update(
+        &mut app,
+        Msg::Attached {
+            results: vec![
+                chip("budget.xlsx", Some(2), Some(5), None),
+                chip("deck.pptx", None, None, Some(1)),
+            ],
+            from_text: vec![],
+            fallback: None,
+        },
+    );
+    let screen = draw(&app, 120, 40);
+    assert!(
+        screen.contains("📄 budget.xlsx · 7 KB · 2 sheets · 5 rows · 1,204 tokens"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("📄 deck.pptx · 7 KB · 1 slide · 1,204 tokens"),
+        "{screen}"
+    );
+}
+
 #[test]
 fn an_attachment_chip_and_the_secrets_dialog() {
     use crate::app::attach::{Attached, FileMeta};
@@ -889,6 +931,8 @@ fn an_attachment_chip_and_the_secrets_dialog() {
                         bytes: 1_258_291,
                         pages: Some(312),
                         rows: None,
+                        sheets: None,
+                        slides: None,
                         cost: Some(0.0225),
                     },
                     text: std::sync::Arc::from("--- page 1 ---\ntext"),
