@@ -238,19 +238,25 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
     let save = !how.no_save && ctx.config.file.history.enabled;
     let mut store = if save { Some(ctx.open_store()?) } else { None };
 
-    // The conversation so far, with the token counts kept with its messages.
-    let (session_id, history, system) = match (&mut store, &how.session) {
+    let info = ctx.config.models.get(&model).cloned().unwrap_or_default();
+    let max_output = prompt.max_output_tokens.or(profile.max_output_tokens);
+    let settings = summarize::Settings::for_model(cfg, &info, max_output);
+
+    // The conversation so far, with the token counts kept with its messages: only what
+    // could be sent is read (`older` messages before it stay on disk).
+    let (session_id, history, system, older) = match (&mut store, &how.session) {
         (Some(store), Some(which)) => {
             let id = resolve_session(store, which)?;
             let session = store.session(id)?.ok_or_else(|| {
                 CliError::new(Exit::BadInput, format!("there is no session {id}"))
             })?;
-            let history = Conversation::from_rows(None, store.messages(id)?, None);
+            let (rows, older) = store.recent_messages(id, settings.room())?;
+            let history = Conversation::from_rows(None, rows, None);
             let system = prompt.system.clone().or(session.system_prompt);
             if prompt.system.is_some() {
                 store.set_session_system_prompt(id, prompt.system.as_deref())?;
             }
-            (Some(id), history, system)
+            (Some(id), history, system, older)
         }
         (None, Some(_)) => {
             return Err(CliError::new(
@@ -258,12 +264,8 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
                 "--session needs the history (it is turned off by --no-save or [history] enabled = false)",
             ));
         }
-        (_, None) => (None, Conversation::default(), prompt.system.clone()),
+        (_, None) => (None, Conversation::default(), prompt.system.clone(), 0),
     };
-
-    let info = ctx.config.models.get(&model).cloned().unwrap_or_default();
-    let max_output = prompt.max_output_tokens.or(profile.max_output_tokens);
-    let settings = summarize::Settings::for_model(cfg, &info, max_output);
     let abouts: Vec<Document> = prompt.sources.iter().map(|s| s.about.clone()).collect();
     let mut measured = summarize::measure_all(
         std::mem::take(&mut prompt.sources)
@@ -338,7 +340,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
             counted = made;
             let fitted = fitted.map_err(|e| CliError::new(Exit::BadInput, e.to_string()))?;
             omitted = fitted.omitted;
-            if let Some(note) = conversation::left_out_notice(fitted.omitted) {
+            if let Some(note) = conversation::left_out_notice(fitted.omitted + older) {
                 eprintln!("note: {note}");
             }
             let request = ChatRequest {
@@ -511,7 +513,15 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
             .store
             .rename_session(s.session_id, &title, output::now_ms());
     }
-    report(ctx, &model, how.json, session_id, omitted, parts, outcome)
+    report(
+        ctx,
+        &model,
+        how.json,
+        session_id,
+        omitted + older,
+        parts,
+        outcome,
+    )
 }
 
 /// One request, or a document read in parts.

@@ -11,6 +11,10 @@ use super::search;
 use super::types::{Message, MessageFinish, MessageId, MessageStatus, NewMessage, Role, SessionId};
 use super::{Store, StoreError};
 
+/// The most bytes one token of any tokenizer clerk meets stands for (o200k's longest
+/// tokens are runs of 128 spaces or symbols): `bytes / MAX_TOKEN_BYTES` tokens at least.
+pub const MAX_TOKEN_BYTES: u64 = 256;
+
 impl Store {
     /// Adds a message and commits at once. Bumps the session's updated time
     /// and message count; a message with a final status is searchable
@@ -152,6 +156,50 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// The newest messages of a session that could be sent within `budget` tokens (the
+    /// model's window less the answer's room), oldest first, and how many older messages
+    /// with text were not read. Reading stops once the messages read are certainly more
+    /// than the budget — by their kept token counts, or for a message without one, by a
+    /// bound no text can go under (a token is at most [`MAX_TOKEN_BYTES`] bytes) — and a
+    /// question has been read. `None`: every message (no window known).
+    pub fn recent_messages(
+        &self,
+        session_id: SessionId,
+        budget: Option<u64>,
+    ) -> Result<(Vec<Message>, usize), StoreError> {
+        let Some(budget) = budget else {
+            return Ok((self.messages(session_id)?, 0));
+        };
+        let _in = self.scope();
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ?1 ORDER BY id DESC"
+        ))?;
+        let mut rows = stmt.query([session_id])?;
+        let mut newest_first = Vec::new();
+        let (mut least, mut asked) = (0u64, false);
+        while let Some(row) = rows.next()? {
+            let m = row_to_message(row)?;
+            least += m.tokens.unwrap_or(m.content.len() as u64 / MAX_TOKEN_BYTES);
+            asked |= m.role == Role::User;
+            newest_first.push(m);
+            if least > budget && asked {
+                break;
+            }
+        }
+        drop(rows);
+        let older = match newest_first.last() {
+            Some(oldest) => self.conn.query_row(
+                "SELECT COUNT(*) FROM messages WHERE session_id = ?1 AND id < ?2
+                 AND content != '' AND role != 'system'",
+                params![session_id, oldest.id],
+                |r| r.get::<_, i64>(0),
+            )?,
+            None => 0,
+        };
+        newest_first.reverse();
+        Ok((newest_first, usize::try_from(older).unwrap_or(0)))
+    }
+
     /// The message with this id, if it exists.
     pub fn message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
         let _in = self.scope();
@@ -235,6 +283,45 @@ mod tests {
     use super::super::test_support::{new_message, new_session, streaming};
     use super::super::types::Usage;
     use super::*;
+
+    #[test]
+    fn only_the_messages_that_could_be_sent_are_read() {
+        let mut s = Store::open_in_memory().unwrap();
+        let a = s.create_session(&new_session("Long", 100)).unwrap();
+        let mut ids = Vec::new();
+        for i in 0..10 {
+            let role = if i % 2 == 0 {
+                Role::User
+            } else {
+                Role::Assistant
+            };
+            ids.push(
+                s.add_message(&new_message(a, role, &format!("turn {i}"), 110 + i))
+                    .unwrap(),
+            );
+        }
+        // Every message is known to be 100 tokens.
+        let counts: Vec<(MessageId, u64)> = ids.iter().map(|&id| (id, 100)).collect();
+        s.set_tokens(&counts).unwrap();
+        let (read, older) = s.recent_messages(a, Some(250)).unwrap();
+        // 300 tokens read is certainly over 250: the three newest, a question among them.
+        assert_eq!(read.iter().map(|m| m.id).collect::<Vec<_>>(), ids[7..]);
+        assert_eq!(older, 7);
+        // Without a known size, a message counts as its bytes / MAX_TOKEN_BYTES: reading
+        // goes on.
+        s.set_tokens(&[(ids[9], 0)]).unwrap();
+        let long = "x".repeat(2_600);
+        let q = s
+            .add_message(&new_message(a, Role::User, &long, 200))
+            .unwrap();
+        let (read, older) = s.recent_messages(a, Some(105)).unwrap();
+        assert_eq!(read.first().map(|m| m.id), Some(ids[8]));
+        assert_eq!(read.last().map(|m| m.id), Some(q));
+        assert_eq!(older, 8);
+        // No window: everything.
+        let (read, older) = s.recent_messages(a, None).unwrap();
+        assert_eq!((read.len(), older), (11, 0));
+    }
 
     #[test]
     fn messages_round_trip_in_order() {

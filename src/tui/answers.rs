@@ -95,6 +95,15 @@ pub(super) enum Replace {
     From(i64),
 }
 
+/// Who answers: the profile and model a new session is made with, and the tokens the
+/// prompt may take (the window less the answer's room; `None`: unknown).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct To<'a> {
+    pub profile: &'a str,
+    pub model: &'a str,
+    pub budget: Option<u64>,
+}
+
 /// What the store prepared for an answer.
 #[derive(Debug)]
 pub(super) struct Prepared {
@@ -103,6 +112,8 @@ pub(super) struct Prepared {
     pub user_id: i64,
     pub answer_id: i64,
     pub conversation: Conversation,
+    /// Older messages not read: they could not be sent (`Store::recent_messages`).
+    pub older: usize,
 }
 
 /// On the store thread: create the session if needed, commit the question (or remove the
@@ -112,10 +123,14 @@ pub(super) fn prepare(
     session_id: Option<i64>,
     text: Option<String>,
     replace: Replace,
-    profile: &str,
-    model: &str,
+    to: To<'_>,
     system: Option<String>,
 ) -> Result<Prepared, String> {
+    let To {
+        profile,
+        model,
+        budget,
+    } = to;
     let now = now_ms();
     let e = |e: crate::store::StoreError| e.to_string();
     let (sid, created) = match session_id {
@@ -143,7 +158,8 @@ pub(super) fn prepare(
             s.delete_messages_from(first).map_err(e)?;
         }
     }
-    let rows = s.messages(sid).map_err(e)?;
+    // Only what could be sent: a long session's older messages stay on disk.
+    let (rows, older) = s.recent_messages(sid, budget).map_err(e)?;
     let user_id = match text {
         Some(t) => s
             .add_message(&NewMessage {
@@ -177,6 +193,7 @@ pub(super) fn prepare(
         user_id,
         answer_id,
         conversation: Conversation::from_rows(system.as_deref(), rows, Some(answer_id)),
+        older,
     })
 }
 
@@ -257,8 +274,19 @@ pub(super) async fn answer(
     } = job;
     let m = model.clone();
     let question = text.clone();
+    let info = price.clone().unwrap_or_default();
+    let max_out = profile.max_output_tokens;
+    let reserve = conversation::reserve(max_out, &info);
+    let budget = info.context_window.map(|w| w.saturating_sub(reserve));
     let prepared = store
-        .call(move |s| prepare(s, session_id, text, replace, &profile_name, &m, system))
+        .call(move |s| {
+            let to = To {
+                profile: &profile_name,
+                model: &m,
+                budget,
+            };
+            prepare(s, session_id, text, replace, to, system)
+        })
         .await;
     let p = match prepared {
         Some(Ok(p)) => p,
@@ -297,9 +325,7 @@ pub(super) async fn answer(
         store: store.clone(),
         answer_id: p.answer_id,
     };
-    let info = price.clone().unwrap_or_default();
-    let max_out = profile.max_output_tokens;
-    let reserve = conversation::reserve(max_out, &info);
+    let older = p.older;
     let (mut fitted, mut counted, mut conv) =
         fit_off_thread(p.conversation, info.context_window, reserve).await;
     let fail = |saver: &mut AppSaver, why: String| {
@@ -368,7 +394,7 @@ pub(super) async fn answer(
                 Ok(f) => f,
                 Err(e) => return fail(&mut saver, e.to_string()),
             };
-            if let Some(note) = conversation::left_out_notice(fitted.omitted) {
+            if let Some(note) = conversation::left_out_notice(fitted.omitted + older) {
                 let _ = tx.send(Msg::Info(note));
             }
             let request = ChatRequest {
@@ -447,8 +473,11 @@ mod tests {
             Some(sid),
             Some("q2 edited".into()),
             Replace::From(q2),
-            "default",
-            "gpt-4o-mini",
+            To {
+                profile: "default",
+                model: "gpt-4o-mini",
+                budget: None,
+            },
             None,
         )
         .unwrap();
@@ -480,8 +509,11 @@ mod tests {
             Some(sid),
             None,
             Replace::Answer(a),
-            "default",
-            "m",
+            To {
+                profile: "default",
+                model: "m",
+                budget: None,
+            },
             None,
         )
         .unwrap();
@@ -494,6 +526,57 @@ mod tests {
             .collect();
         assert_eq!(sent, vec!["Be brief.", "q1"]);
         assert_eq!(p.conversation.tokens, vec![None, Some(3)]);
+    }
+
+    #[test]
+    fn a_long_session_sends_from_what_could_fit_and_counts_the_rest_as_left_out() {
+        let mut s = Store::open_in_memory().unwrap();
+        let sid = session(&mut s);
+        let mut ids = Vec::new();
+        for i in 0..20 {
+            let role = if i % 2 == 0 {
+                Role::User
+            } else {
+                Role::Assistant
+            };
+            ids.push(add(&mut s, sid, role, &format!("turn {i}")));
+        }
+        let known: Vec<(i64, u64)> = ids.iter().map(|&id| (id, 1_000)).collect();
+        s.set_tokens(&known).unwrap();
+        let to = To {
+            profile: "default",
+            model: "m",
+            budget: Some(2_500),
+        };
+        let p = prepare(
+            &mut s,
+            Some(sid),
+            Some("next".into()),
+            Replace::Nothing,
+            to,
+            None,
+        )
+        .unwrap();
+        let sent: Vec<&str> = p
+            .conversation
+            .messages
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect();
+        // The newest rows until they are certainly over the budget; the rest stay on disk
+        // and are counted as left out.
+        assert_eq!(
+            sent,
+            vec!["Be brief.", "turn 17", "turn 18", "turn 19", "next"]
+        );
+        assert_eq!(p.older, 17);
+        let (fitted, _) =
+            conversation::fit(&p.conversation, Some(3_500), 1_000, &|t| t.len() as u64);
+        let fitted = fitted.unwrap();
+        assert_eq!(
+            conversation::left_out_notice(fitted.omitted + p.older).as_deref(),
+            Some("18 earlier message(s) left out to fit the context window")
+        );
     }
 
     #[test]

@@ -1178,7 +1178,12 @@ fn code_is_coloured_only_once_it_comes_into_view() {
     // Every answer has a code block.
     let messages = (0..60)
         .map(|i| match i % 2 {
-            0 => msg(i, Role::User, &format!("Question {i}"), MessageStatus::Complete),
+            0 => msg(
+                i,
+                Role::User,
+                &format!("Question {i}"),
+                MessageStatus::Complete,
+            ),
             _ => msg(i, Role::Assistant, ANSWER, MessageStatus::Complete),
         })
         .collect();
@@ -1216,7 +1221,10 @@ fn code_is_coloured_only_once_it_comes_into_view() {
         left_plain += screen.cache.uncoloured();
     }
     assert!(coloured >= 5, "{coloured} code blocks seen");
-    assert!(left_plain > 0, "every message near the view was highlighted");
+    assert!(
+        left_plain > 0,
+        "every message near the view was highlighted"
+    );
 }
 
 #[test]

@@ -348,14 +348,16 @@ fn estimate_rows(turn: &Turn, width: u16) -> usize {
         }
         _ => (turn.content.as_str(), 0),
     };
-    // An ASCII line's width is its length (no table lookup per character).
+    // Widths without a table lookup per character: an ASCII line's is its length; any
+    // other line's is taken as the mean of its bytes and characters (exact for CJK, 3 bytes
+    // and 2 cells; a little over for accented Latin and emoji): a close estimate is enough.
     let rows: usize = shown
         .lines()
         .map(|l| {
             let w = if l.is_ascii() {
                 l.len()
             } else {
-                markdown::display_width(l)
+                (l.len() + l.chars().count()) / 2
             };
             w.div_ceil(body).max(1)
         })
