@@ -153,8 +153,10 @@ pub enum StreamEvent {
     Delta(String),
     /// How a long document's reading is going ("reading part 3/12 · …").
     Progress(String),
-    /// Finished (possibly partial); the store already holds the final state. With its cost.
-    Done(Answer, Option<f64>),
+    /// Finished (possibly partial); the store already holds the final state. With its cost
+    /// and the usage saved with it (`None`: the answer's own usage; a stopped answer's is
+    /// the estimate that was saved).
+    Done(Answer, Option<f64>, Option<crate::store::Usage>),
     /// Could not start (the message says why); the store marked the answer failed.
     Failed(String),
 }

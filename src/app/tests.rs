@@ -256,7 +256,7 @@ fn send_accepted_makes_the_new_session_current_and_streams_append() {
         &mut a,
         Msg::Stream {
             session_id: 7,
-            event: StreamEvent::Done(answer("Hello", AnswerStatus::Complete), Some(0.0001)),
+            event: StreamEvent::Done(answer("Hello", AnswerStatus::Complete), Some(0.0001), None),
         },
     );
     assert!(!a.streaming());
@@ -282,13 +282,23 @@ fn esc_stops_the_open_sessions_answer() {
         &mut a,
         Msg::Stream {
             session_id: id,
-            event: StreamEvent::Done(answer("part", AnswerStatus::Interrupted), None),
+            event: StreamEvent::Done(
+                answer("part", AnswerStatus::Interrupted),
+                Some(0.000_012),
+                Some(crate::store::Usage {
+                    tokens_in: Some(40),
+                    tokens_cached: Some(0),
+                    tokens_out: Some(1),
+                    estimated: true,
+                }),
+            ),
         },
     );
-    assert_eq!(
-        a.transcript.last().unwrap().status,
-        MessageStatus::Interrupted
-    );
+    let t = a.transcript.last().unwrap();
+    assert_eq!(t.status, MessageStatus::Interrupted);
+    // What was saved for it (an estimate: the server sent no usage) shows at once.
+    assert_eq!((t.usage.tokens_in, t.usage.estimated), (Some(40), true));
+    assert_eq!(t.cost_usd, Some(0.000_012));
     assert!(a.notice.as_ref().unwrap().text.contains("interrupted"));
 }
 
@@ -325,7 +335,7 @@ fn an_answer_in_another_session_keeps_streaming_and_marks_it_unread() {
         &mut a,
         Msg::Stream {
             session_id: first,
-            event: StreamEvent::Done(answer("x", AnswerStatus::Complete), None),
+            event: StreamEvent::Done(answer("x", AnswerStatus::Complete), None, None),
         },
     );
     assert!(a.unread.contains(&first));
@@ -752,7 +762,7 @@ fn copy_regenerate_and_recall() {
         &mut a,
         Msg::Stream {
             session_id: 1,
-            event: StreamEvent::Done(answer("new", AnswerStatus::Complete), None),
+            event: StreamEvent::Done(answer("new", AnswerStatus::Complete), None, None),
         },
     );
     update(&mut a, key(KeyCode::Up));

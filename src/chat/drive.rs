@@ -81,6 +81,9 @@ pub struct Driven {
     pub end: End,
     /// The answer's cost (known usage and price).
     pub cost: Option<f64>,
+    /// The usage saved with it: the server's, or for an answer cut short, the estimate
+    /// (marked estimated).
+    pub usage: crate::store::Usage,
     /// The first save that failed (the answer was shown but may not be kept).
     pub save_error: Option<String>,
 }
@@ -151,13 +154,13 @@ impl<'p> Answering<'p> {
                 let rec = record::finished(&answer, self.price, self.prompt_tokens, now_ms);
                 let r = saver.finish(&rec);
                 self.saved(r);
-                Some(self.end(End::Answered(answer), rec.cost_usd))
+                Some(self.end(End::Answered(answer), &rec))
             }
             EngineEvent::Finished(Err(e)) => {
                 let rec = record::failed(std::mem::take(&mut self.text), e.to_string(), now_ms);
                 let r = saver.finish(&rec);
                 self.saved(r);
-                Some(self.end(End::Failed(e), None))
+                Some(self.end(End::Failed(e), &rec))
             }
         }
     }
@@ -177,7 +180,7 @@ impl<'p> Answering<'p> {
         let rec = record::finished(&answer, self.price, self.prompt_tokens, now_ms);
         let r = saver.finish(&rec);
         self.saved(r);
-        self.end(End::Stopped(answer), rec.cost_usd)
+        self.end(End::Stopped(answer), &rec)
     }
 
     /// The producing task went away without finishing.
@@ -186,7 +189,7 @@ impl<'p> Answering<'p> {
         let rec = record::finished(&answer, self.price, self.prompt_tokens, now_ms);
         let r = saver.finish(&rec);
         self.saved(r);
-        self.end(End::Lost(answer), rec.cost_usd)
+        self.end(End::Lost(answer), &rec)
     }
 
     fn cut(&mut self, elapsed: Duration, why: &str) -> Answer {
@@ -203,10 +206,11 @@ impl<'p> Answering<'p> {
         }
     }
 
-    fn end(&mut self, end: End, cost: Option<f64>) -> Driven {
+    fn end(&mut self, end: End, saved: &MessageFinish) -> Driven {
         Driven {
             end,
-            cost,
+            cost: saved.cost_usd,
+            usage: saved.usage,
             save_error: self.save_error.take(),
         }
     }
@@ -361,7 +365,7 @@ mod tests {
     #[test]
     fn a_stop_keeps_what_arrived_as_interrupted_by_you() {
         let (mut sink, mut saver) = (Shown::default(), Kept::default());
-        let mut a = Answering::new(None);
+        let mut a = Answering::new(None).with_prompt_tokens(Some(40));
         a.event(
             EngineEvent::Delta("half an ans".into()),
             &mut sink,
@@ -379,6 +383,10 @@ mod tests {
         assert_eq!(f.error.as_deref(), Some(record::STOPPED_BY_YOU));
         assert_eq!(f.content, "half an ans");
         assert_eq!(f.duration_ms, Some(2000));
+        // The caller is told what was saved: the prompt as sent and what arrived, estimated.
+        assert_eq!(d.usage, f.usage);
+        assert!(d.usage.estimated && d.usage.tokens_in == Some(40));
+        assert!(d.usage.tokens_out.is_some_and(|n| n > 0));
     }
 
     #[test]

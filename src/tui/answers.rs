@@ -75,8 +75,9 @@ impl Saver for AppSaver {
 /// Tell the app how the answer ended (the store already holds its final state).
 pub(super) fn report(sink: &AppSink, driven: Driven) {
     match driven.end {
-        End::Answered(a) => sink.send(StreamEvent::Done(a, driven.cost)),
-        End::Stopped(a) => sink.send(StreamEvent::Done(a, None)),
+        End::Answered(a) | End::Stopped(a) => {
+            sink.send(StreamEvent::Done(a, driven.cost, Some(driven.usage)))
+        }
         End::Failed(e) => sink.send(StreamEvent::Failed(e.to_string())),
         End::Lost(_) => sink.send(StreamEvent::Failed(
             "the answer task ended unexpectedly".to_string(),

@@ -305,6 +305,7 @@ impl Steps for AppSteps {
                 End::Failed(e) => End::Failed(crate::llm::LlmError::Other(e.to_string())),
             },
             cost: driven.cost,
+            usage: driven.usage,
             save_error: driven.save_error.clone(),
         };
         report(&self.sink, copy);

@@ -530,7 +530,7 @@ fn done_answer_meta_line() {
         &mut app,
         Msg::Stream {
             session_id: 1,
-            event: StreamEvent::Done(answer, Some(0.0000042)),
+            event: StreamEvent::Done(answer, Some(0.0000042), None),
         },
     );
     let screen = draw(&app, 120, 40);

@@ -180,7 +180,11 @@ fn a_refresh_keeps_the_answer_being_written_here() {
         &mut a,
         Msg::Stream {
             session_id: 1,
-            event: StreamEvent::Done(answer("partial and more", AnswerStatus::Complete), None),
+            event: StreamEvent::Done(
+                answer("partial and more", AnswerStatus::Complete),
+                None,
+                None,
+            ),
         },
     );
     let last = a.transcript.last().unwrap();

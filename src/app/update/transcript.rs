@@ -70,10 +70,10 @@ pub(super) fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: 
                 app.new_below = true;
             }
         }
-        StreamEvent::Done(mut answer, cost) => {
+        StreamEvent::Done(mut answer, cost, saved) => {
             app.live.remove(&session_id);
             let status = crate::chat::record::status(answer.status);
-            let usage = crate::chat::record::usage(&answer, None);
+            let usage = saved.unwrap_or_else(|| crate::chat::record::usage(&answer, None));
             if open {
                 if let Some(t) = app
                     .transcript
