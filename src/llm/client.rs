@@ -6,7 +6,7 @@
 //! retry loop here follows [`super::retry`] and reports every wait to the caller. The key
 //! lives only inside the async-openai config; nothing here logs headers.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use async_openai::config::{AzureConfig, Config as ApiConfig, OpenAIConfig};
@@ -37,11 +37,19 @@ pub struct RetryNotice {
     pub reason: String,
 }
 
+/// The HTTP client and the tower service over it: built on first use (or by
+/// [`Endpoint::warm`] on another thread), because loading the system's root certificates
+/// costs milliseconds that a first frame should not wait for.
+struct Transport {
+    service: ReqwestService,
+    http: reqwest::Client,
+}
+
 /// Everything needed to talk to one endpoint.
 #[derive(Clone)]
 pub struct Endpoint {
-    service: ReqwestService,
-    http: reqwest::Client,
+    transport: Arc<OnceLock<Result<Transport, String>>>,
+    connect_timeout: Duration,
     api: Arc<dyn ApiConfig>,
     extra: HeaderMap,
     base_url: String,
@@ -94,23 +102,43 @@ impl Endpoint {
                 .map_err(|_| LlmError::Other(format!("header `{k}` has an invalid value")))?;
             extra.insert(name, value);
         }
-        // TLS uses ring (the only crypto provider built in); installing it twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        // No overall timeout: answers stream for minutes. Connect and idle limits are ours.
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(profile.request_timeout_secs.min(30)))
-            .user_agent(concat!("clerk/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| LlmError::Other(format!("cannot set up HTTPS: {e}")))?;
         Ok(Endpoint {
-            service: ReqwestService::new(http.clone()),
-            http,
+            transport: Arc::new(OnceLock::new()),
+            connect_timeout: Duration::from_secs(profile.request_timeout_secs.min(30)),
             api,
             extra,
             base_url,
             request_timeout: Duration::from_secs(profile.request_timeout_secs),
             idle_timeout: Duration::from_secs(profile.idle_timeout_secs),
         })
+    }
+
+    /// The HTTP client, built on first use: TLS through ring (the only crypto provider
+    /// built in; installing it twice is harmless) with the system's root certificates.
+    fn transport(&self) -> Result<&Transport, LlmError> {
+        self.transport
+            .get_or_init(|| {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                // No overall timeout: answers stream for minutes. Connect and idle limits
+                // are ours.
+                reqwest::Client::builder()
+                    .connect_timeout(self.connect_timeout)
+                    .user_agent(concat!("clerk/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map(|http| Transport {
+                        service: ReqwestService::new(http.clone()),
+                        http,
+                    })
+                    .map_err(|e| format!("cannot set up HTTPS: {e}"))
+            })
+            .as_ref()
+            .map_err(|e| LlmError::Other(e.clone()))
+    }
+
+    /// Build the HTTP client now (the app does it on another thread at start, so the first
+    /// request does not pay for it and the first frame does not wait for it).
+    pub fn warm(&self) {
+        let _ = self.transport();
     }
 
     /// The base URL in use.
@@ -123,7 +151,13 @@ impl Endpoint {
         self.api.url(path)
     }
 
-    fn factory(&self, method: Method, path: &str, body: Option<Bytes>) -> HttpRequestFactory {
+    fn factory(
+        &self,
+        http: &reqwest::Client,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> HttpRequestFactory {
         let url = self.api.url(path);
         let query: Vec<(String, String)> = self
             .api
@@ -136,7 +170,7 @@ impl Endpoint {
         if body.is_some() {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
-        let http = self.http.clone();
+        let http = http.clone();
         HttpRequestFactory::new(move || {
             let mut builder = http
                 .request(method.clone(), &url)
@@ -159,14 +193,15 @@ impl Endpoint {
         body: Option<Bytes>,
         on_wait: &mut (dyn FnMut(RetryNotice) + Send),
     ) -> Result<Response, LlmError> {
-        let factory = self.factory(method, path, body);
+        let transport = self.transport()?;
+        let factory = self.factory(&transport.http, method, path, body);
         let url = self.url(path);
         let mut attempt = 0;
         // The whole wait for a response, retries and their pauses included, is bounded by
         // `request_timeout` (a stalled server is reported after it, not after each attempt).
         let deadline = tokio::time::Instant::now() + self.request_timeout;
         loop {
-            let call = self.service.clone().oneshot(factory.clone());
+            let call = transport.service.clone().oneshot(factory.clone());
             let (failure, decision) = match tokio::time::timeout_at(deadline, call).await {
                 Ok(Ok(resp)) if resp.status().is_success() => return Ok(resp),
                 Ok(Ok(resp)) => {
@@ -436,5 +471,24 @@ impl Endpoint {
     async fn list_models_once(&self) -> Option<Vec<String>> {
         // Box the recursion (send → final_error → list_models → send).
         Box::pin(self.list_models()).await.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_http_client_is_built_on_first_use_and_shared_by_clones() {
+        let key = crate::secrets::ApiKey::new("sk-test-0123456789").unwrap();
+        let ep = Endpoint::new(&Profile::default(), &key, Some("http://127.0.0.1:9/v1")).unwrap();
+        let copy = ep.clone();
+        // Nothing is loaded by `new`: a first frame does not wait for the certificates.
+        assert!(ep.transport.get().is_none());
+        copy.warm();
+        assert!(
+            ep.transport.get().is_some_and(Result::is_ok),
+            "a clone's build serves the original"
+        );
     }
 }

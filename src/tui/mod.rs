@@ -124,6 +124,13 @@ pub fn run(start: Start) -> Result<(), String> {
         },
         Err(e) => (None, Some(e.to_string())),
     };
+    // The HTTP client (the system's root certificates: milliseconds) is built beside the
+    // first frame, not before it; a send that comes first waits for the same build.
+    if let Some(ep) = endpoint.clone() {
+        let _ = std::thread::Builder::new()
+            .name("clerk-http".into())
+            .spawn(move || ep.warm());
+    }
     let mut theme_name = remembered_theme
         .or(start.config.file.theme.clone())
         .unwrap_or_else(|| ui::theme::DEFAULT_THEME.to_string());
