@@ -27,10 +27,7 @@ fn setup() -> Setup {
         theme: "dark".into(),
         keymap: Keymap::default(),
         context_window: Some(128_000),
-        models: vec![
-            ("gpt-4o-mini".into(), Some(128_000)),
-            ("gpt-4.1".into(), Some(1_047_576)),
-        ],
+        models: clerk::config::ModelTable::new(&Default::default()),
         history: true,
         tz_offset_secs: 0,
         scan_secrets: true,

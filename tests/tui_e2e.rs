@@ -563,3 +563,35 @@ fn sessions_from_the_shell_appear_while_the_app_runs() {
     t.keys(&["C-q"]);
     t.wait_for("TTY_RESTORED");
 }
+
+/// Ctrl+L lists what the endpoint offers (its /models) beside the price table, kept for a
+/// day; Ctrl+R asks again; typing filters.
+#[test]
+fn the_model_picker_lists_the_endpoints_models() {
+    let server = MockServer::start_blocking();
+    server.set_models_default(Reply::models(&["gpt-4o-mini", "qwen-plus-gateway"]));
+    let t = Tmux::start(&server, 120, 40);
+    t.wait_for("F1 help");
+    t.keys(&["C-l"]);
+    let screen = t.wait_for("offers 2 model(s)");
+    assert!(screen.contains("qwen-plus-gateway"), "{screen}");
+    assert!(screen.contains("price unknown"), "{screen}");
+    assert!(screen.contains("not offered"), "{screen}");
+    let asked = |server: &MockServer| server.requests().iter().filter(|r| r.is_models()).count();
+    assert_eq!(asked(&server), 1);
+    // Closed and opened again: the kept list, no new request.
+    t.keys(&["Escape"]);
+    t.keys(&["C-l"]);
+    t.wait_for("offers 2 model(s)");
+    assert_eq!(asked(&server), 1);
+    server.set_models_default(Reply::models(&[
+        "gpt-4o-mini",
+        "qwen-plus-gateway",
+        "deepseek-chat",
+    ]));
+    t.keys(&["C-r"]);
+    t.wait_for("offers 3 model(s)");
+    t.text("deep");
+    t.keys(&["Enter"]);
+    t.wait_for("model: deepseek-chat");
+}

@@ -394,8 +394,10 @@ pub enum Dialog {
     },
     /// Choose the model.
     Models {
-        /// Selected row.
+        /// Selected row of the models that match the filter.
         selected: usize,
+        /// What is typed: models whose name holds it.
+        filter: TextField,
     },
     /// Edit the session's system prompt.
     SystemPrompt {
@@ -476,8 +478,9 @@ pub struct Setup {
     pub keymap: Keymap,
     /// The model's context window, for the status bar.
     pub context_window: Option<u64>,
-    /// Models to choose from, with their context windows.
-    pub models: Vec<(String, Option<u64>)>,
+    /// The price table (built-ins overlaid by the config): the models to choose from
+    /// besides those the endpoint offers, with their windows and prices.
+    pub models: crate::config::ModelTable,
     /// Whether history is saved.
     pub history: bool,
     /// The local time zone's offset from UTC, for grouping sessions by day.
@@ -554,6 +557,8 @@ pub struct App {
     pub pending_system: Option<String>,
     /// The template library, as last loaded.
     pub templates: Vec<TemplateItem>,
+    /// The endpoint's list of models, as last loaded.
+    pub offered: Offered,
     /// Start-up facts.
     pub setup: Setup,
     /// Show the session list.
@@ -602,6 +607,7 @@ impl App {
             sent: Vec::new(),
             pending_system: None,
             templates: Vec::new(),
+            offered: Offered::default(),
             setup,
             sidebar: true,
             size,
@@ -795,5 +801,41 @@ impl App {
             let used = t.usage.tokens_in? + t.usage.tokens_out.unwrap_or(0);
             (!crate::documents::summarize::is_built_from_parts(&t.content)).then_some(used)
         })
+    }
+}
+
+/// The endpoint's own list of models (its `/models`), as last loaded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Offered {
+    /// The names (`None`: not loaded yet).
+    pub names: Option<Vec<String>>,
+    /// When they were fetched from the endpoint (ms since the epoch).
+    pub at_ms: Option<i64>,
+    /// A load is under way.
+    pub loading: bool,
+    /// Why the last load failed.
+    pub error: Option<String>,
+}
+
+impl App {
+    /// The models the picker shows for `filter` (names holding it, any case): the
+    /// endpoint's and the price table's ([`crate::config::models::catalog`]), and the model
+    /// in use even when neither knows it.
+    pub fn model_choices(&self, filter: &str) -> Vec<crate::config::models::CatalogEntry> {
+        let names = self.offered.names.as_deref();
+        let mut all = crate::config::models::catalog(&self.setup.models, names);
+        if !all.iter().any(|e| e.name == self.setup.model) {
+            all.insert(
+                0,
+                crate::config::models::CatalogEntry {
+                    name: self.setup.model.clone(),
+                    info: None,
+                    offered: names.map(|n| n.contains(&self.setup.model)),
+                },
+            );
+        }
+        let needle = filter.to_lowercase();
+        all.retain(|e| e.name.to_lowercase().contains(&needle));
+        all
     }
 }

@@ -91,6 +91,8 @@ pub enum Msg {
     Composed(Result<String, String>),
     /// The template library (re)loaded.
     TemplatesLoaded(Vec<super::TemplateItem>),
+    /// The endpoint's models (`Ok((names, fetched at ms))`), or why they could not be had.
+    ModelsLoaded(Result<(Vec<String>, i64), String>),
     /// The values a template's form had last time.
     TemplateValues {
         /// Template id.
@@ -236,6 +238,12 @@ pub enum Effect {
     StoreKey(String),
     /// Reload the template library if its files changed.
     LoadTemplates,
+    /// Load the endpoint's list of models (`refresh`: ask the endpoint even when a recent
+    /// list is kept).
+    LoadModels {
+        /// Ask the endpoint even when a recent list is kept.
+        refresh: bool,
+    },
     /// Read the values a template's form had last time.
     LoadTemplateValues(String),
     /// Complete a file path.

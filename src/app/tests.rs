@@ -28,10 +28,7 @@ fn setup(has_key: bool) -> Setup {
         theme: "dark".into(),
         keymap: Keymap::default(),
         context_window: Some(128_000),
-        models: vec![
-            ("gpt-4o-mini".into(), Some(128_000)),
-            ("gpt-4.1".into(), Some(1_047_576)),
-        ],
+        models: crate::config::ModelTable::new(&Default::default()),
         history: true,
         tz_offset_secs: 0,
         scan_secrets: true,
@@ -981,9 +978,15 @@ fn the_new_sessions_draft_is_restored_at_start() {
 #[test]
 fn model_picker_and_system_prompt() {
     let mut a = with_sessions();
-    update(&mut a, ctrl('l'));
-    assert_eq!(a.dialog, Some(Dialog::Models { selected: 0 }));
-    update(&mut a, key(KeyCode::Down));
+    let fx = update(&mut a, ctrl('l'));
+    // The endpoint is asked for its models once; the cursor starts on the model in use.
+    assert_eq!(fx, vec![Effect::LoadModels { refresh: false }]);
+    let Some(Dialog::Models { selected, .. }) = &a.dialog else {
+        panic!("{:?}", a.dialog)
+    };
+    assert_eq!(a.model_choices("")[*selected].name, "gpt-4o-mini");
+    // Typing filters; the first match is chosen.
+    type_text(&mut a, "4.1");
     assert!(
         update(&mut a, key(KeyCode::Enter)).is_empty(),
         "no session open: nothing to save"
@@ -1024,11 +1027,36 @@ fn model_picker_and_system_prompt() {
         )]
     );
     update(&mut a, ctrl('l'));
-    update(&mut a, key(KeyCode::Down));
+    // Up from the model in use (the table in name order: gpt-4o before gpt-4o-mini).
+    update(&mut a, key(KeyCode::Up));
     let fx = update(&mut a, key(KeyCode::Enter));
     assert_eq!(
         fx,
-        vec![Effect::SetModel(a.current.unwrap(), "gpt-4.1".into())]
+        vec![Effect::SetModel(a.current.unwrap(), "gpt-4o".into())]
+    );
+    // A model the endpoint does not offer is chosen with a warning, never silently.
+    update(
+        &mut a,
+        Msg::ModelsLoaded(Ok((vec!["gpt-4o-mini".into(), "llama3.2".into()], 5))),
+    );
+    update(&mut a, ctrl('l'));
+    type_text(&mut a, "nano");
+    update(&mut a, key(KeyCode::Enter));
+    assert_eq!(a.setup.model, "gpt-4.1-nano");
+    let notice = &a.notice.as_ref().unwrap().text;
+    assert!(notice.contains("does not list it"), "{notice}");
+    // Ctrl+R asks the endpoint again; a failure is shown in the picker, the list kept.
+    update(&mut a, ctrl('l'));
+    assert_eq!(
+        update(&mut a, ctrl('r')),
+        vec![Effect::LoadModels { refresh: true }]
+    );
+    update(&mut a, Msg::ModelsLoaded(Err("the server said 500".into())));
+    assert_eq!(a.offered.error.as_deref(), Some("the server said 500"));
+    assert!(
+        a.model_choices("llama")
+            .iter()
+            .any(|e| e.offered == Some(true))
     );
 }
 
@@ -2412,7 +2440,7 @@ fn attachments_are_priced_at_the_model_in_use() {
     let mut a = app();
     update(&mut a, ctrl('l'));
     assert!(matches!(a.dialog, Some(Dialog::Models { .. })));
-    update(&mut a, key(KeyCode::Down));
+    type_text(&mut a, "gpt-4.1");
     update(&mut a, key(KeyCode::Enter));
     assert_eq!(a.setup.model, "gpt-4.1");
     type_text(&mut a, "summarise @report.pdf");

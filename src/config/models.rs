@@ -124,6 +124,77 @@ impl ModelTable {
     }
 }
 
+/// One model as the picker and `clerk models` show it: what the price table knows, and
+/// whether the endpoint offers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogEntry {
+    /// The model's name as the endpoint knows it.
+    pub name: String,
+    /// Facts from the price table (`None`: the table does not know it: cost unknown).
+    pub info: Option<ModelInfo>,
+    /// Whether the endpoint's `/models` lists it (`None`: that list is not known).
+    pub offered: Option<bool>,
+}
+
+/// The models to choose from: those the endpoint offers (`offered`, its `/models`, when
+/// known) and those the price table knows, each once. Offered models come first — priced
+/// ones before unpriced — then the table's models the endpoint does not offer; by name
+/// within each group.
+pub fn catalog(table: &ModelTable, offered: Option<&[String]>) -> Vec<CatalogEntry> {
+    let mut out: Vec<CatalogEntry> = Vec::new();
+    if let Some(names) = offered {
+        for name in names {
+            if out.iter().any(|e| e.name == *name) {
+                continue;
+            }
+            out.push(CatalogEntry {
+                name: name.clone(),
+                info: table.get(name).cloned(),
+                offered: Some(true),
+            });
+        }
+    }
+    for (name, info) in table.iter() {
+        if out.iter().any(|e| e.name == *name) {
+            continue;
+        }
+        out.push(CatalogEntry {
+            name: name.clone(),
+            info: Some(info.clone()),
+            offered: offered.map(|_| false),
+        });
+    }
+    let rank = |e: &CatalogEntry| {
+        let priced = e
+            .info
+            .as_ref()
+            .is_some_and(|i| i.input_per_million.is_some() && i.output_per_million.is_some());
+        match (e.offered, priced) {
+            (Some(false), _) => 2,
+            (_, true) => 0,
+            (_, false) => 1,
+        }
+    };
+    out.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.name.cmp(&b.name)));
+    out
+}
+
+/// `$0.15/$0.60` (USD per million input / output tokens), or `price unknown`.
+pub fn format_prices(info: Option<&ModelInfo>) -> String {
+    // Cents as cents ($0.60), finer prices whole ($0.075).
+    let usd = |p: f64| {
+        if ((p * 100.0).round() - p * 100.0).abs() < 1e-9 {
+            format!("${p:.2}")
+        } else {
+            format!("${p}")
+        }
+    };
+    match info.and_then(|i| Some((i.input_per_million?, i.output_per_million?))) {
+        Some((i, o)) => format!("{}/{}", usd(i), usd(o)),
+        None => "price unknown".to_string(),
+    }
+}
+
 /// `$0.000123` with enough digits to be non-zero, or `cost unknown`.
 pub fn format_usd(cost: Option<f64>) -> String {
     match cost {
@@ -162,6 +233,44 @@ mod tests {
         assert!((m.cost(1_000_000, 1_000_000, 0).unwrap() - 0.075).abs() < 1e-12);
         assert_eq!(m.context_window, Some(128_000));
         assert_eq!(m.max_output_tokens, Some(16_384));
+    }
+
+    #[test]
+    fn the_catalog_merges_the_endpoints_models_with_the_price_table() {
+        let table = ModelTable::new(&BTreeMap::new());
+        // Not known yet: the table alone, priced, in name order, not marked.
+        let all = catalog(&table, None);
+        assert_eq!(all.len(), builtin_models().len());
+        assert!(all.iter().all(|e| e.offered.is_none() && e.info.is_some()));
+        // A gateway offering one priced model, a dated snapshot and a local model.
+        let offered = vec![
+            "llama3.2".to_string(),
+            "gpt-4o-mini-2024-07-18".to_string(),
+            "gpt-4o-mini".to_string(),
+            "gpt-4o-mini".to_string(),
+        ];
+        let c = catalog(&table, Some(&offered));
+        let names: Vec<&str> = c.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            &names[..3],
+            ["gpt-4o-mini", "gpt-4o-mini-2024-07-18", "llama3.2"]
+        );
+        assert_eq!(
+            c[1].info,
+            table.get("gpt-4o-mini").cloned(),
+            "priced as its base"
+        );
+        assert_eq!((c[2].offered, c[2].info.is_none()), (Some(true), true));
+        assert!(c[3..].iter().all(|e| e.offered == Some(false)));
+        assert_eq!(c.len(), 3 + builtin_models().len() - 1);
+        assert_eq!(format_prices(c[0].info.as_ref()), "$0.15/$0.60");
+        let fine = ModelInfo {
+            input_per_million: Some(0.075),
+            output_per_million: Some(10.0),
+            ..Default::default()
+        };
+        assert_eq!(format_prices(Some(&fine)), "$0.075/$10.00");
+        assert_eq!(format_prices(c[2].info.as_ref()), "price unknown");
     }
 
     #[test]

@@ -220,6 +220,13 @@ impl Runtime {
                 Ok(path) => self.editor = Some(EditorJob::Template(path)),
                 Err(e) => self.send(Msg::Failed(e)),
             },
+            Effect::LoadModels { refresh } => {
+                let endpoint = self.endpoint.lock().ok().and_then(|e| e.clone());
+                let store = self.store.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(Msg::ModelsLoaded(models(endpoint, store, refresh).await));
+                });
+            }
             Effect::LoadTemplates => {
                 let library = self.library.clone();
                 let sources = self.sources.clone();
@@ -354,4 +361,41 @@ pub(super) fn event_msg(e: Event) -> Option<Msg> {
         Event::Mouse(m) => Some(Msg::Mouse(m)),
         _ => None,
     }
+}
+
+/// How long the endpoint's list of models is kept before it is asked again.
+const MODELS_KEPT_MS: i64 = 24 * 3_600_000;
+
+/// The endpoint's models: the list kept in the history when it is recent (and not
+/// `refresh`), else the endpoint's `/models`, kept for next time.
+async fn models(
+    endpoint: Option<Endpoint>,
+    store: super::store_thread::StoreHandle,
+    refresh: bool,
+) -> Result<(Vec<String>, i64), String> {
+    let endpoint = endpoint.ok_or_else(|| NO_KEY.to_string())?;
+    let key = format!("models.{}", endpoint.base_url());
+    let now = crate::chat::drive::now_ms();
+    if !refresh {
+        let k = key.clone();
+        let kept: Option<String> = store
+            .call(move |s| s.setting(&k).ok().flatten())
+            .await
+            .flatten();
+        if let Some(json) = kept
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&json)
+            && let (Some(at), Some(names)) = (v["at"].as_i64(), v["names"].as_array())
+            && now.saturating_sub(at) < MODELS_KEPT_MS
+        {
+            let names = names
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect();
+            return Ok((names, at));
+        }
+    }
+    let names = endpoint.list_models().await.map_err(|e| e.to_string())?;
+    let json = serde_json::json!({ "at": now, "names": names }).to_string();
+    store.quiet(move |s| s.set_setting(&key, &json));
+    Ok((names, now))
 }

@@ -166,18 +166,7 @@ pub fn run(start: Start) -> Result<(), String> {
         keymap,
         context_window: info.context_window,
         scan_secrets: start.config.file.documents.scan_secrets,
-        models: {
-            let mut names: Vec<(String, Option<u64>)> = start
-                .config
-                .models
-                .iter()
-                .map(|(n, i)| (n.clone(), i.context_window))
-                .collect();
-            if !names.iter().any(|(n, _)| *n == start.model) {
-                names.insert(0, (start.model.clone(), info.context_window));
-            }
-            names
-        },
+        models: start.config.models.clone(),
         history: start.database.is_some(),
         tz_offset_secs: offset,
     };

@@ -10,11 +10,13 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
+use super::markdown::display_width;
 use super::{
-    Theme, centered, dialog_block, field_spans, forms, open_dialog, query_line, thousands,
+    Theme, centered, clip, dialog_block, field_spans, forms, open_dialog, query_line, thousands,
 };
 use crate::app::keymap::Key;
 use crate::app::{App, Dialog, Mode, edit};
+use crate::config::models::format_prices;
 use crate::format::short_tokens;
 use crate::llm::sanitize::sanitize;
 use crate::store::Role;
@@ -449,38 +451,98 @@ pub(super) fn draw_dialog(
                 lines,
             )
         }
-        Dialog::Models { selected } => {
-            let lines = app
-                .setup
-                .models
+        Dialog::Models { selected, filter } => {
+            let choices = app.model_choices(filter.as_str());
+            let o = &app.offered;
+            let status = if o.loading {
+                Span::styled("asking the endpoint for its models…", theme.muted)
+            } else if let Some(e) = &o.error {
+                Span::styled(
+                    format!(
+                        "the endpoint's models could not be listed: {} · Ctrl+R tries again",
+                        sanitize(e)
+                    ),
+                    theme.warning,
+                )
+            } else if let Some(names) = &o.names {
+                let age = o
+                    .at_ms
+                    .map(|at| format!(" · listed {}", ago(app.now_ms.saturating_sub(at))))
+                    .unwrap_or_default();
+                Span::styled(
+                    format!(
+                        "the endpoint offers {} model(s){age} · Ctrl+R asks again",
+                        names.len()
+                    ),
+                    theme.muted,
+                )
+            } else {
+                Span::styled(
+                    "the price table's models · Ctrl+R asks the endpoint",
+                    theme.muted,
+                )
+            };
+            let mut lines = vec![
+                query_line(filter, theme),
+                Line::from(status),
+                Line::from(Span::styled(
+                    "window · USD per million tokens in/out",
+                    theme.muted,
+                )),
+            ];
+            if choices.is_empty() {
+                lines.push(Line::from(Span::styled("no model matches", theme.muted)));
+            }
+            // A window of rows around the cursor: a gateway can offer a hundred models.
+            let room = (area.height.saturating_sub(9) as usize).max(3);
+            let first = selected.saturating_sub(room.saturating_sub(1));
+            // The name column, clipped in a narrow terminal so that a row stays one line:
+            // the cursor, the window, the prices and "not offered" take 38 cells.
+            let inner = usize::from(area.width.saturating_sub(2).min(76).saturating_sub(2));
+            let pad = choices
                 .iter()
-                .enumerate()
-                .map(|(i, (name, window))| {
-                    let style = if i == *selected {
-                        theme.selection.patch(theme.accent)
-                    } else {
-                        theme.text
-                    };
-                    let ctx = window
-                        .map(|w| format!("  {} tokens", short_tokens(w)))
-                        .unwrap_or_default();
-                    Line::from(vec![
-                        Span::styled(
-                            format!(
-                                "{} {}",
-                                if i == *selected { "▶" } else { " " },
-                                sanitize(name)
-                            ),
-                            style,
+                .map(|e| display_width(&e.name))
+                .max()
+                .unwrap_or(0)
+                .min(inner.saturating_sub(38).max(10));
+            for (i, e) in choices.iter().enumerate().skip(first).take(room) {
+                let sel = i == *selected;
+                let style = if sel {
+                    theme.selection.patch(theme.accent)
+                } else {
+                    theme.text
+                };
+                let window = e
+                    .info
+                    .as_ref()
+                    .and_then(|i| i.context_window)
+                    .map(|w| format!("{:>6} · ", short_tokens(w)))
+                    .unwrap_or_default();
+                let mut spans = vec![
+                    Span::styled(
+                        format!(
+                            "{} {}{}",
+                            if sel { "▶" } else { " " },
+                            clip(&sanitize(&e.name), pad),
+                            " ".repeat(pad.saturating_sub(display_width(&e.name)))
                         ),
-                        Span::styled(ctx, theme.muted),
-                    ])
-                })
-                .collect();
+                        style,
+                    ),
+                    Span::styled(
+                        format!("  {window}{}", format_prices(e.info.as_ref())),
+                        theme.muted,
+                    ),
+                ];
+                if e.offered == Some(false) {
+                    spans.push(Span::styled(" · not offered", theme.warning));
+                }
+                lines.push(Line::from(spans));
+            }
+            let rows = lines.len() as u16;
             (
-                "Model · Enter chooses · Esc keeps",
-                56,
-                app.setup.models.len() as u16,
+                "Model · type to filter · Enter chooses · Esc keeps",
+                76,
+                rows,
                 lines,
             )
         }
@@ -542,4 +604,15 @@ pub(super) fn draw_dialog(
             .scroll((top, 0)),
         rect,
     );
+}
+
+/// How long ago, roughly: "just now", "5 min ago", "3 h ago", "2 days ago".
+fn ago(ms: i64) -> String {
+    let min = ms / 60_000;
+    match min {
+        ..=0 => "just now".to_string(),
+        1..=59 => format!("{min} min ago"),
+        60..=2_879 => format!("{} h ago", min / 60),
+        _ => format!("{} days ago", min / 1_440),
+    }
 }

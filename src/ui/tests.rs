@@ -24,7 +24,7 @@ fn setup(has_key: bool) -> Setup {
         theme: "dark".into(),
         keymap: Keymap::default(),
         context_window: Some(128_000),
-        models: vec![("gpt-4o-mini".into(), Some(128_000)), ("gpt-4.1".into(), Some(1_047_576))],
+        models: crate::config::ModelTable::new(&Default::default()),
         history: true,
         tz_offset_secs: 0,
         scan_secrets: true,
@@ -370,16 +370,29 @@ fn the_caret_is_drawn_at_the_cursor() {
 fn model_picker() {
     both("dialog_models", |w, h| {
         let mut app = base_app(w, h);
-        app.setup.models = vec![
-            ("gpt-4o-mini".into(), Some(128_000)),
-            ("gpt-4.1".into(), Some(1_047_576)),
-            ("o3-mini".into(), Some(200_000)),
-            ("qwen2.5-72b-instruct".into(), Some(131_072)),
-            ("llama3.1:8b".into(), None),
-        ];
+        // A gateway offering two priced models (one a dated snapshot) and two it has
+        // no price for; the table's other models are not offered there.
+        update(
+            &mut app,
+            Msg::ModelsLoaded(Ok((
+                vec![
+                    "gpt-4o-mini".into(),
+                    "gpt-4o-mini-2024-07-18".into(),
+                    "qwen2.5-72b-instruct".into(),
+                    "llama3.1:8b".into(),
+                ],
+                NOW - 2 * 3_600_000,
+            ))),
+        );
         update(&mut app, ctrl('l'));
         update(&mut app, key(KeyCode::Down));
-        assert_eq!(app.dialog, Some(Dialog::Models { selected: 1 }));
+        let Some(Dialog::Models { selected, .. }) = &app.dialog else {
+            panic!()
+        };
+        assert_eq!(
+            app.model_choices("")[*selected].name,
+            "gpt-4o-mini-2024-07-18"
+        );
         app
     });
 }

@@ -35,7 +35,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         Dialog::ConfirmDelete { id, title } => on_confirm_delete(app, key, id, title, fx),
         Dialog::ConfirmQuit => on_confirm_quit(app, key, fx),
         Dialog::Themes { selected, original } => on_themes(app, key, selected, original, fx),
-        Dialog::Models { selected } => on_models(app, key, selected, fx),
+        Dialog::Models { selected, filter } => on_models(app, key, selected, filter, fx),
         Dialog::SystemPrompt { text } => on_system_prompt(app, key, text, fx),
         Dialog::ApiKey { key: typed, error } => on_api_key(app, key, typed, error, fx),
     };
@@ -349,36 +349,94 @@ fn on_themes(
     Some(Dialog::Themes { selected, original })
 }
 
-/// Keys in the model picker.
+/// Keys in the model picker: typing filters, arrows move, Enter chooses, Ctrl+R asks the
+/// endpoint for its models again.
 fn on_models(
     app: &mut App,
     key: KeyEvent,
     mut selected: usize,
+    mut filter: TextField,
     fx: &mut Vec<Effect>,
 ) -> Option<Dialog> {
     let ctrl_c = is_ctrl_c(&key);
-    let n = app.setup.models.len();
+    let choices = app.model_choices(filter.as_str());
+    let n = choices.len();
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
-        KeyCode::Up | KeyCode::Char('k') => selected = selected.saturating_sub(1),
-        KeyCode::Down | KeyCode::Char('j') => selected = (selected + 1).min(n.saturating_sub(1)),
+        KeyCode::Up => selected = selected.saturating_sub(1),
+        KeyCode::Down => selected = (selected + 1).min(n.saturating_sub(1)),
+        KeyCode::Char('r') if ctrl => {
+            if !app.offered.loading {
+                app.offered.loading = true;
+                fx.push(Effect::LoadModels { refresh: true });
+            }
+        }
         KeyCode::Enter => {
-            if let Some((name, window)) = app.setup.models.get(selected).cloned() {
-                app.set_model(&name, window);
-                if let Some(id) = app.current {
-                    if let Some(e) = app.sessions.iter_mut().find(|e| e.id == id) {
-                        e.model = name.clone();
-                    }
-                    fx.push(Effect::SetModel(id, name.clone()));
+            let Some(choice) = choices.get(selected) else {
+                return Some(Dialog::Models { selected, filter });
+            };
+            let name = choice.name.clone();
+            let window = choice.info.as_ref().and_then(|i| i.context_window);
+            app.set_model(&name, window);
+            if let Some(id) = app.current {
+                if let Some(e) = app.sessions.iter_mut().find(|e| e.id == id) {
+                    e.model = name.clone();
                 }
+                fx.push(Effect::SetModel(id, name.clone()));
+            }
+            if choice.offered == Some(false) {
+                // No silent fallback: said now, and the endpoint's error names it on send.
+                app.notice(
+                    format!(
+                        "model: {name} — the endpoint does not list it (its /models), so answers will fail; Ctrl+L chooses another"
+                    ),
+                    Level::Warn,
+                );
+            } else {
                 app.notice(format!("model: {name}"), Level::Info);
             }
             return None;
         }
         KeyCode::Esc => return None,
         _ if ctrl_c => return None,
-        _ => {}
+        _ => {
+            if filter.edit(&key) == Edited::Changed {
+                selected = 0;
+            }
+        }
     }
-    Some(Dialog::Models { selected })
+    Some(Dialog::Models { selected, filter })
+}
+
+/// The endpoint's models arrived (or could not be had): the picker's rows follow, the
+/// cursor stays on the model it was on.
+pub(super) fn on_models_loaded(app: &mut App, result: Result<(Vec<String>, i64), String>) {
+    let before = match &app.dialog {
+        Some(Dialog::Models { selected, filter }) => app
+            .model_choices(filter.as_str())
+            .get(*selected)
+            .map(|e| e.name.clone()),
+        _ => None,
+    };
+    app.offered.loading = false;
+    match result {
+        Ok((names, at)) => {
+            app.offered.names = Some(names);
+            app.offered.at_ms = Some(at);
+            app.offered.error = None;
+        }
+        Err(e) => app.offered.error = Some(e),
+    }
+    let now = match &app.dialog {
+        Some(Dialog::Models { filter, .. }) => app.model_choices(filter.as_str()),
+        _ => return,
+    };
+    if let Some(Dialog::Models { selected, .. }) = &mut app.dialog {
+        *selected = before
+            .and_then(|b| now.iter().position(|e| e.name == b))
+            .unwrap_or(0)
+            .min(now.len().saturating_sub(1));
+    }
 }
 
 /// Keys in the system prompt dialog.

@@ -121,6 +121,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                 *selected = (*selected).min(n.saturating_sub(1));
             }
         }
+        Msg::ModelsLoaded(result) => dialogs::on_models_loaded(app, result),
         Msg::TemplateValues { id, values } => {
             if let Some(Dialog::Form(form)) = &mut app.dialog
                 && form.id == id
@@ -362,12 +363,19 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
         Command::RecallLast => compose::recall_last(app, key),
         Command::ModelPicker => {
             let selected = app
-                .setup
-                .models
+                .model_choices("")
                 .iter()
-                .position(|(m, _)| *m == app.setup.model)
+                .position(|e| e.name == app.setup.model)
                 .unwrap_or(0);
-            app.dialog = Some(Dialog::Models { selected });
+            app.dialog = Some(Dialog::Models {
+                selected,
+                filter: TextField::default(),
+            });
+            // The endpoint's own list, kept for a day (Ctrl+R asks again).
+            if app.offered.names.is_none() && !app.offered.loading {
+                app.offered.loading = true;
+                fx.push(Effect::LoadModels { refresh: false });
+            }
         }
         Command::SystemPrompt => {
             let text = match app.current {

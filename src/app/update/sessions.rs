@@ -198,12 +198,7 @@ pub(super) fn open_session(app: &mut App, id: i64, fx: &mut Vec<Effect>) {
         .map(|s| s.model.clone())
         && model != app.setup.model
     {
-        let window = app
-            .setup
-            .models
-            .iter()
-            .find(|(m, _)| *m == model)
-            .and_then(|(_, w)| *w);
+        let window = app.setup.models.get(&model).and_then(|i| i.context_window);
         app.set_model(&model, window);
     }
     // An archived session (a search hit) opens as what it is: the list shows the archived
