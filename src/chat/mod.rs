@@ -13,6 +13,7 @@
 //! how text is shown (a terminal, the app's state) and where it is kept (the store
 //! directly, or the app's store thread).
 
+pub mod budget;
 pub mod conversation;
 pub mod drive;
 pub mod record;

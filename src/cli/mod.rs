@@ -12,6 +12,7 @@ mod run_cmd;
 mod sessions;
 mod summarize_cmd;
 mod templates_cmd;
+mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -79,6 +80,9 @@ pub enum Command {
     /// `summarize` template; progress on stderr
     #[command(after_help = EXIT_CODES)]
     Summarize(summarize_cmd::SummarizeArgs),
+    /// What the requests cost: totals by day, month, model, profile, session, template or
+    /// kind, and the budgets
+    Usage(usage::UsageArgs),
     /// Print shell completions
     Completions {
         /// The shell
@@ -278,6 +282,7 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Templates(cmd) => templates_cmd::run(&ctx, cmd),
         Command::Run(args) => run_cmd::run(&ctx, args),
         Command::Summarize(args) => summarize_cmd::run(&ctx, args),
+        Command::Usage(args) => usage::run(&ctx, args),
         Command::Completions { .. } => Ok(Exit::Ok),
     }
 }

@@ -186,6 +186,19 @@ impl Default for DocumentsConfig {
     }
 }
 
+/// Spending limits in US dollars (none by default). A request that would take the spend
+/// past one is refused before it is sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BudgetConfig {
+    /// Per local calendar day.
+    pub daily_usd: Option<f64>,
+    /// Per local calendar month.
+    pub monthly_usd: Option<f64>,
+    /// Per request (its estimate: the prompt and a whole answer).
+    pub per_request_usd: Option<f64>,
+}
+
 /// The whole config file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -210,6 +223,8 @@ pub struct ConfigFile {
     pub template_dirs: Vec<PathBuf>,
     /// Attachments, long documents and the secret scan.
     pub documents: DocumentsConfig,
+    /// Spending limits.
+    pub budget: BudgetConfig,
 }
 
 /// The loaded configuration.
@@ -347,6 +362,23 @@ fn check_ranges(path: &Path, text: &str, file: &ConfigFile) -> Result<(), Config
             "log_level",
             format!("`{level}` is not a log level; use one of error, warn, info, debug, trace"),
         );
+    }
+    let b = &file.budget;
+    for (key, value) in [
+        ("budget.daily_usd", b.daily_usd),
+        ("budget.monthly_usd", b.monthly_usd),
+        ("budget.per_request_usd", b.per_request_usd),
+    ] {
+        if let Some(v) = value
+            && !(v.is_finite() && v > 0.0)
+        {
+            return fail(
+                key,
+                format!(
+                    "{v} is out of range; use an amount in US dollars above 0 (leave the key out for no limit)"
+                ),
+            );
+        }
     }
     let d = &file.documents;
     if !(1..=16).contains(&d.concurrency) {
@@ -492,6 +524,12 @@ mod tests {
                 "documents.max_file_mb",
                 "line 1",
                 "use 1 or more",
+            ),
+            (
+                "[budget]\ndaily_usd = 5.0\nmonthly_usd = -1\n",
+                "budget.monthly_usd",
+                "line 3",
+                "-1 is out of range; use an amount in US dollars above 0",
             ),
         ];
         for (text, key, line, says) in cases {

@@ -28,6 +28,11 @@ impl Paths {
         self.data_dir.join("history.sqlite3")
     }
 
+    /// The usage ledger: one row per request, no text (kept even when history is off).
+    pub fn usage_ledger(&self) -> PathBuf {
+        self.data_dir.join("usage.sqlite3")
+    }
+
     /// The log file.
     pub fn log_file(&self) -> PathBuf {
         self.state_dir.join("clerk.log")

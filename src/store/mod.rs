@@ -25,6 +25,7 @@
 
 mod error;
 mod import;
+pub mod ledger;
 mod messages;
 mod open;
 mod recover;
