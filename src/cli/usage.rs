@@ -157,8 +157,7 @@ fn write_table(
         .max()
         .unwrap_or(0)
         .max(by.len())
-        .max(5)
-        .min(40);
+        .clamp(5, 40);
     writeln!(
         out,
         "{by:<key_w$}  {:>8}  {:>12}  {:>10}  {:>12}  {:>12}",
