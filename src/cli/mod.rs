@@ -7,6 +7,7 @@ mod ask;
 mod auth;
 mod config_cmd;
 mod docs;
+mod kb;
 mod output;
 mod run_cmd;
 mod sessions;
@@ -79,6 +80,9 @@ pub enum Command {
     /// `summarize` template; progress on stderr
     #[command(after_help = EXIT_CODES)]
     Summarize(summarize_cmd::SummarizeArgs),
+    /// Knowledge bases: add procedure folders, index them, search them
+    #[command(subcommand)]
+    Kb(kb::KbCommand),
     /// Print shell completions
     Completions {
         /// The shell
@@ -278,6 +282,7 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Templates(cmd) => templates_cmd::run(&ctx, cmd),
         Command::Run(args) => run_cmd::run(&ctx, args),
         Command::Summarize(args) => summarize_cmd::run(&ctx, args),
+        Command::Kb(cmd) => kb::run(&ctx, cmd),
         Command::Completions { .. } => Ok(Exit::Ok),
     }
 }
