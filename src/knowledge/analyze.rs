@@ -8,9 +8,10 @@
 //!
 //! - **documents** ([`for_index`]): every run of Han characters is cut by jieba-rs in its
 //!   search mode (`cut_for_search`: the words, and the 2- and 3-character words inside
-//!   longer ones; its HMM joins characters no dictionary word covers, such as 年假), with
-//!   clerk's own dictionary ([`segmenter`]), loaded once and only when a text has
-//!   Chinese;
+//!   longer ones), with clerk's own dictionary ([`segmenter`]), loaded once and only when a
+//!   text has Chinese. Its HMM for unknown words is not used: its tables alone are 510 KB
+//!   of the binary, and a character no word covers is still found as itself; workplace
+//!   words jieba lacks (年假, 入职) are added to the dictionary instead;
 //! - **questions** ([`question_terms`]): a Chinese question is cut against the index's own
 //!   vocabulary — every 2- to 6-character piece of it that the index holds as a word is a
 //!   term — so searching needs no dictionary at all (loading one costs more than the
@@ -27,19 +28,11 @@ use std::sync::OnceLock;
 
 use jieba_rs::Jieba;
 
-/// The dictionary: jieba's words with a frequency of at least 5 (136,602 of 349,045),
-/// grouped by frequency rounded to a power of 1.25 (`=FREQ` lines, then the words),
-/// deflated. Made from jieba-rs 0.11's `src/data/dict.txt` (MIT) with:
-///
-/// ```text
-/// python3 -c 'import collections,math,sys,zlib
-/// g=collections.defaultdict(list)
-/// for l in open(sys.argv[1],encoding="utf-8"):
-///     w,f=l.split()[:2]; f=int(f)
-///     if f>=5: g[round(1.25**round(math.log(f,1.25)))].append(w)
-/// open("src/knowledge/zh_words.z","wb").write(zlib.compress("".join("=%d\n%s\n"%(q,"\n".join(sorted(ws))) for q,ws in sorted(g.items())).encode(),9))' ~/.cargo/registry/src/*/jieba-rs-0.11.0/src/data/dict.txt
-/// ```
-static WORDS: &[u8] = include_bytes!("zh_words.z");
+/// The dictionary: jieba's words with a frequency of at least 5 (136,547 of 349,045),
+/// grouped by frequency rounded to a power of 1.25, front-coded, in GB18030, compressed
+/// with brotli (445 KB). Made from jieba-rs 0.11's `src/data/dict.txt` (MIT) by `zh_words.py` beside
+/// this file, which describes the format.
+static WORDS: &[u8] = include_bytes!("zh_words.br");
 
 static JIEBA: OnceLock<Option<Jieba>> = OnceLock::new();
 
@@ -51,21 +44,32 @@ pub fn segmenter() -> Option<&'static Jieba> {
 }
 
 fn load_segmenter() -> Option<Jieba> {
-    let mut packed = String::new();
-    flate2::read::ZlibDecoder::new(WORDS)
-        .read_to_string(&mut packed)
+    let mut packed = Vec::new();
+    brotli_decompressor::Decompressor::new(WORDS, 64 * 1024)
+        .read_to_end(&mut packed)
         .ok()?;
-    let mut dict = String::with_capacity(packed.len() + packed.len() / 2);
+    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(&packed);
+    if had_errors {
+        return None;
+    }
+    // `word freq` lines, as jieba reads them.
+    let mut dict = String::with_capacity(text.len() * 2);
     let mut freq = "1";
-    for line in packed.lines() {
+    let mut prev = String::new();
+    for line in text.lines() {
         if let Some(f) = line.strip_prefix('=') {
             freq = f;
-        } else if !line.is_empty() {
-            dict.push_str(line);
-            dict.push(' ');
-            dict.push_str(freq);
-            dict.push('\n');
+            prev.clear();
+            continue;
         }
+        let mut chars = line.chars();
+        let shared = chars.next()?.to_digit(10)? as usize;
+        let word: String = prev.chars().take(shared).chain(chars).collect();
+        dict.push_str(&word);
+        dict.push(' ');
+        dict.push_str(freq);
+        dict.push('\n');
+        prev = word;
     }
     let mut jieba = Jieba::with_dict(&mut dict.as_bytes()).ok()?;
     for w in WORKPLACE_WORDS {
@@ -178,7 +182,7 @@ pub fn for_index(text: &str) -> Cow<'_, str> {
         out.push(' ');
         match jieba {
             Some(j) => {
-                for t in j.cut_for_search(&run[..end], true) {
+                for t in j.cut_for_search(&run[..end], false) {
                     out.push_str(t.word);
                     out.push(' ');
                 }
@@ -527,7 +531,21 @@ mod tests {
 
     #[test]
     fn the_dictionary_loads_and_cuts_words_inside_sentences() {
-        assert!(segmenter().is_some());
+        let jieba = segmenter().unwrap();
+        // Words read back whole from the front-coded list, rare ones left out.
+        for w in [
+            "中华人民共和国",
+            "中华",
+            "财务部",
+            "报销",
+            "审批",
+            "密码",
+            "年假",
+            "入职",
+        ] {
+            assert!(jieba.has_word(w), "{w}");
+        }
+        assert!(!jieba.has_word("1号店"), "frequency 3: not kept");
         let text =
             for_index("员工出差回来后应在十个工作日内提交报销申请，经部门经理审批后由财务部支付。");
         let words: Vec<&str> = text.split_whitespace().collect();
