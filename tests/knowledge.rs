@@ -332,6 +332,53 @@ fn remove_takes_out_its_block_and_its_passages() {
 }
 
 #[test]
+fn a_killed_index_leaves_a_usable_index_and_the_next_run_finishes() {
+    let env = Env::new();
+    let docs = env.home().join("many");
+    for i in 0..1_500 {
+        let dir = docs.join(format!("d{}", i % 30));
+        env.write(
+            &dir,
+            &format!("p{i}.md"),
+            &format!("# Procedure {i}\n\nStep {i}: file form F-{i} with the travel desk. 第{i}号流程：提交报销申请。\n"),
+        );
+    }
+    env.write(&env.home().join("config/clerk"), "config.toml", "");
+    let dir = docs.to_str().unwrap();
+    let text = format!("[[knowledge]]\nname = \"many\"\npaths = [\"{dir}\"]\n");
+    std::fs::write(env.home().join("config/clerk/config.toml"), text).unwrap();
+    // Killed (SIGKILL) part-way through, or after it finished on a fast machine: either
+    // way the index must open, search and be completed by the next run.
+    let mut child = env.cmd(&["kb", "index"]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let o = env.run(&["kb", "search", "--json", "form F-7 travel desk"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let o = env.run(&["kb", "index"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let line = out(&o);
+    let n = |label: &str| -> usize {
+        let at = line.find(label).unwrap();
+        let digits: String = line[..at]
+            .trim_end()
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_digit() || *c == ',')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .filter(char::is_ascii_digit)
+            .collect();
+        digits.parse().unwrap()
+    };
+    assert_eq!(n(" files indexed") + n(" unchanged"), 1_500, "{line}");
+    assert!(line.contains("1,500 passages"), "{line}");
+    let v = json(&env, &["kb", "search", "--json", "-k", "1", "form F-1499"]);
+    assert_eq!(v["passages"][0]["path"], "d29/p1499.md");
+}
+
+#[test]
 fn bad_input_is_named_with_what_to_do() {
     let (env, docs) = setup();
     // A missing path: nothing is written.

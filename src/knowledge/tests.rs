@@ -198,7 +198,12 @@ fn english_is_stemmed_and_chinese_words_match_inside_sentences() {
     {
         let r = top(&index, q);
         assert!(r.found, "{q}: {r:?}");
-        assert!(r.hits[0].section.ends_with(expect), "{q}: {r:?}");
+        // The document's title (差旅报销制度) is in every passage's heading path, so a
+        // passage holding the word only there may rank as high.
+        assert!(
+            r.hits.iter().take(2).any(|h| h.section.ends_with(expect)),
+            "{q}: {r:?}"
+        );
     }
     // A whole Chinese sentence is not a phrase: its words are far apart in the text.
     let r = top(&index, "报销金额很大的话，除了经理还要谁来审批？");
@@ -362,4 +367,27 @@ fn status_lists_skipped_and_stale_files() {
             ("it.md", Change::Deleted)
         ]
     );
+}
+
+#[test]
+fn the_commonest_words_of_a_large_base_are_not_ranked_when_rarer_ones_are() {
+    let p = |t: &str, df: u64| (t.to_string(), 1.0, df);
+    let phrases = [
+        p("policy", 90_000),
+        p("pets", 12),
+        p("office", 20_000),
+        p("the", 150_000),
+    ];
+    assert_eq!(search::searched(&phrases), ["pets", "office"]);
+    let phrases = [
+        p("a", 5_000),
+        p("b", 6_000),
+        p("c", 7_000),
+        p("d", 8_000),
+        p("e", 9_000),
+    ];
+    assert_eq!(search::searched(&phrases).len(), 4, "within the budget");
+    // The two rarest always, however common.
+    let phrases = [p("hotel", 60_000), p("limit", 50_000), p("day", 70_000)];
+    assert_eq!(search::searched(&phrases), ["limit", "hotel"]);
 }
