@@ -30,8 +30,10 @@
 //!    base's other languages — is cut into terms ([`analyze::question_terms`]): English
 //!    words without stop words; Chinese words found in the index's vocabulary
 //!    (`passages_vocab`); Chinese the index holds nowhere is kept as *unknown*.
-//! 2. The terms are ORed in an FTS5 `MATCH` (never a phrase) and ranked by BM25, with the
-//!    file's path and the heading path weighing more than the body text.
+//! 2. The terms (never a phrase) go into an FTS5 `MATCH`: all of them ANDed first, ORed
+//!    when that finds too few; passages are ranked by BM25, the file's path and the heading
+//!    path weighing more than the body text. The commonest terms are left out of the
+//!    ranking when rarer ones are there (`search::searched`).
 //! 3. The ranked lists of every query, and any other ranking the caller passes in
 //!    ([`Ranking`]: vector search, later), are fused by reciprocal rank
 //!    (`Σ 1 / (60 + rank)`), and the best `k` passages are read with their file, heading

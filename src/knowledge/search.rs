@@ -175,19 +175,28 @@ impl Index {
             .collect::<Result<_, _>>()?;
         let pool = (k * 4).max(40);
         let mut rankings: Vec<Vec<PassageId>> = Vec::new();
+        let filter = filter.as_deref().unwrap_or_default();
         for p in &prepared {
-            if p.phrases.is_empty() {
+            let terms = searched(&p.phrases);
+            if terms.is_empty() {
                 continue;
             }
-            let expr = searched(&p.phrases).join(" OR ");
-            let expr = format!("{}({expr})", filter.as_deref().unwrap_or_default());
-            let mut stmt = self.conn.prepare_cached(&format!(
-                "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?1
-                 ORDER BY bm25(passages_fts, {WEIGHTS}) LIMIT ?2"
-            ))?;
-            let list = stmt
-                .query_map(params![expr, pool as i64], |r| r.get(0))?
-                .collect::<Result<Vec<PassageId>, _>>()?;
+            // Passages holding every term first: FTS5 walks the rarest term's list and
+            // seeks in the others, so this is fast however common the words are. Only when
+            // that finds fewer than `k` are the terms ORed, which scores every passage
+            // holding any of them.
+            let mut list = Vec::new();
+            if terms.len() > 1 {
+                list = self.ranked(&format!("{filter}({})", terms.join(" AND ")), pool)?;
+            }
+            if list.len() < k {
+                for id in self.ranked(&format!("{filter}({})", terms.join(" OR ")), pool)? {
+                    if !list.contains(&id) {
+                        list.push(id);
+                    }
+                }
+                list.truncate(pool);
+            }
             rankings.push(list);
         }
         rankings.extend(extra.iter().map(|r| r.passages.clone()));
@@ -230,6 +239,18 @@ impl Index {
             terms,
             unknown: first.unknown,
         })
+    }
+
+    /// The passages matching the FTS5 expression `expr`, best first by BM25, at most `limit`.
+    fn ranked(&self, expr: &str, limit: usize) -> Result<Vec<PassageId>, KnowledgeError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?1
+             ORDER BY bm25(passages_fts, {WEIGHTS}) LIMIT ?2"
+        ))?;
+        let list = stmt
+            .query_map(params![expr, limit as i64], |r| r.get(0))?
+            .collect::<Result<Vec<PassageId>, _>>()?;
+        Ok(list)
     }
 
     /// A query's terms and their weights against an index of `n` passages.
