@@ -99,6 +99,9 @@ impl Base {
     /// Every file of the base, with its size and mtime.
     pub(super) fn walk(&self) -> Result<Walk, KnowledgeError> {
         let mut out = Walk::default();
+        // A file reached through two configured paths (a folder and one inside it) is
+        // indexed once, under the first.
+        let mut seen = std::collections::HashSet::new();
         for root in &self.roots {
             let meta = std::fs::metadata(root).map_err(|_| KnowledgeError::MissingPath {
                 base: self.name.clone(),
@@ -110,7 +113,9 @@ impl Base {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                out.files.push(found(folder, rel, root.clone(), &meta));
+                if seen.insert(root.clone()) {
+                    out.files.push(found(folder, rel, root.clone(), &meta));
+                }
                 continue;
             }
             let entries = walkdir::WalkDir::new(root)
@@ -145,6 +150,9 @@ impl Base {
                     .any(|s| rel.ends_with(s));
                 if side_file || ext.is_some_and(|e| NOT_DOCUMENTS.contains(&e.as_str())) {
                     out.ignored += 1;
+                    continue;
+                }
+                if !seen.insert(entry.path().to_path_buf()) {
                     continue;
                 }
                 match entry.metadata() {
@@ -281,6 +289,16 @@ mod tests {
         let w = base.walk().unwrap();
         assert_eq!(w.files[0].rel, "b.txt");
         assert_eq!(w.files[0].root, d.join("sub").to_string_lossy());
+        // Overlapping paths: each file once.
+        let base = Base::new(
+            "t",
+            vec![d.to_path_buf(), d.join("sub"), d.join("a.md")],
+            &[],
+            &[],
+            1 << 20,
+        )
+        .unwrap();
+        assert_eq!(base.walk().unwrap().files.len(), 4);
         // A missing path is an error naming it.
         let base = Base::new("t", vec![d.join("nope")], &[], &[], 1 << 20).unwrap();
         let err = base.walk().unwrap_err().to_string();
