@@ -5,6 +5,7 @@
 //! - [`secrets`]: the API key (environment, command, OS keyring) and its masking;
 //! - [`llm`]: requests, streaming, retries, errors, context fitting, sanitizing;
 //! - [`store`]: the SQLite history with full-text search;
+//! - [`knowledge`]: knowledge bases: indexing procedure folders and searching them;
 //! - [`cli`]: the command line, which wires the others together.
 
 pub mod app;
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod documents;
 pub mod format;
+pub mod knowledge;
 pub mod llm;
 pub mod secrets;
 pub mod store;

@@ -60,6 +60,7 @@ pub fn run(ctx: &Ctx, cmd: &ConfigCommand) -> Result<Exit, CliError> {
             println!("config:   {}{exists}", ctx.paths.config_file.display());
             println!("data:     {}", ctx.paths.data_dir.display());
             println!("database: {}", ctx.paths.database().display());
+            println!("knowledge index: {}", ctx.paths.knowledge_index().display());
             println!("log:      {}", ctx.paths.log_file().display());
         }
         ConfigCommand::Show => {

@@ -7,6 +7,7 @@ mod ask;
 mod auth;
 mod config_cmd;
 mod docs;
+mod kb;
 mod output;
 mod run_cmd;
 mod sessions;
@@ -83,6 +84,9 @@ pub enum Command {
     /// What the requests cost: totals by day, month, model, profile, session, template or
     /// kind, and the budgets
     Usage(usage::UsageArgs),
+    /// Knowledge bases: add procedure folders, index them, search them
+    #[command(subcommand)]
+    Kb(kb::KbCommand),
     /// Print shell completions
     Completions {
         /// The shell
@@ -283,6 +287,7 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Run(args) => run_cmd::run(&ctx, args),
         Command::Summarize(args) => summarize_cmd::run(&ctx, args),
         Command::Usage(args) => usage::run(&ctx, args),
+        Command::Kb(cmd) => kb::run(&ctx, cmd),
         Command::Completions { .. } => Ok(Exit::Ok),
     }
 }

@@ -5,6 +5,7 @@
 //! file, the line and the key. This module reads files; it never writes secrets anywhere
 //! (there is no key field in the config at all: keys live in the OS keyring).
 
+pub mod knowledge;
 pub mod models;
 pub mod paths;
 
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use knowledge::KnowledgeEntry;
 pub use models::{ModelInfo, ModelTable};
 pub use paths::Paths;
 
@@ -225,6 +227,8 @@ pub struct ConfigFile {
     pub documents: DocumentsConfig,
     /// Spending limits.
     pub budget: BudgetConfig,
+    /// Knowledge bases (`[[knowledge]]` entries), in the order written.
+    pub knowledge: Vec<KnowledgeEntry>,
 }
 
 /// The loaded configuration.
@@ -287,6 +291,11 @@ impl Config {
         explicit
             .or(self.file.default_profile.as_deref())
             .unwrap_or(DEFAULT_PROFILE)
+    }
+
+    /// The knowledge base named `name`, if the config has one.
+    pub fn knowledge(&self, name: &str) -> Option<&KnowledgeEntry> {
+        self.file.knowledge.iter().find(|k| k.name == name)
     }
 
     /// Look up a profile and check it is usable.
@@ -415,7 +424,7 @@ fn check_ranges(path: &Path, text: &str, file: &ConfigFile) -> Result<(), Config
             format!("{} is out of range; use 0 or more", d.confirm_above_usd),
         );
     }
-    Ok(())
+    knowledge::check(path, text, &file.knowledge)
 }
 
 /// The 1-based line where the dotted `key` is set (`table.key = …` under `[table]`, or at

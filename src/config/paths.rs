@@ -33,6 +33,11 @@ impl Paths {
         self.data_dir.join("usage.sqlite3")
     }
 
+    /// The knowledge-base index (derived data: it can be deleted and rebuilt).
+    pub fn knowledge_index(&self) -> PathBuf {
+        self.data_dir.join("knowledge.sqlite3")
+    }
+
     /// The log file.
     pub fn log_file(&self) -> PathBuf {
         self.state_dir.join("clerk.log")

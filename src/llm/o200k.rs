@@ -2,8 +2,9 @@
 //! compressed.
 //!
 //! tiktoken-rs embeds the vocabulary as base64 text (3.6 MB of the binary); clerk ships the
-//! same 199,998 tokens as raw bytes in rank order (each preceded by its length), deflated
-//! with zlib: `o200k_base.bin.z`, 1.0 MB. The tokenizer itself (the split pattern, the
+//! same 199,998 tokens as raw bytes in rank order (each preceded by its length), compressed
+//! with brotli (its decoder is in the binary already, for PDFs): `o200k_base.bin.br`,
+//! 828 KB (1.0 MB with zlib). The tokenizer itself (the split pattern, the
 //! byte-pair merges) is tiktoken-rs's `CoreBPE` with tiktoken-rs's pattern and special
 //! tokens, so the counts are the same; a test checks every token against tiktoken-rs's own
 //! table. The vocabulary is OpenAI's (tiktoken, MIT licence).
@@ -11,7 +12,8 @@
 //! To make the file again (after tiktoken-rs changes its table; the test says so):
 //!
 //! ```text
-//! python3 -c 'import base64,sys,zlib; rows=sorted((int(r),base64.b64decode(t)) for t,r in (l.split() for l in open(sys.argv[1]))); open("src/llm/o200k_base.bin.z","wb").write(zlib.compress(b"".join(bytes([len(b)])+b for _,b in rows),9))' ~/.cargo/registry/src/*/tiktoken-rs-0.12.*/assets/o200k_base.tiktoken
+//! python3 -c 'import base64,sys; rows=sorted((int(r),base64.b64decode(t)) for t,r in (l.split() for l in open(sys.argv[1]))); open("/tmp/o200k.bin","wb").write(b"".join(bytes([len(b)])+b for _,b in rows))' ~/.cargo/registry/src/*/tiktoken-rs-0.12.*/assets/o200k_base.tiktoken
+//! brotli -q 11 -w 24 -o src/llm/o200k_base.bin.br /tmp/o200k.bin
 //! ```
 //!
 //! Loading takes about 0.2 s, so it is done once, on first use, by whoever counts first.
@@ -24,7 +26,7 @@ use rustc_hash::FxHashMap;
 use tiktoken_rs::{CoreBPE, Rank};
 
 /// The vocabulary: for each rank from 0, one byte with the token's length, then the token.
-static VOCABULARY: &[u8] = include_bytes!("o200k_base.bin.z");
+static VOCABULARY: &[u8] = include_bytes!("o200k_base.bin.br");
 
 /// The tokens that are not in the vocabulary file, with their ranks (as tiktoken-rs has them).
 const SPECIAL: [(&str, Rank); 2] = [
@@ -47,7 +49,7 @@ pub fn o200k() -> Option<&'static CoreBPE> {
 
 fn load() -> anyhow::Result<CoreBPE> {
     let mut raw = Vec::with_capacity(1_600_000);
-    flate2::read::ZlibDecoder::new(VOCABULARY).read_to_end(&mut raw)?;
+    brotli_decompressor::Decompressor::new(VOCABULARY, 64 * 1024).read_to_end(&mut raw)?;
     let mut encoder = FxHashMap::default();
     encoder.reserve(200_000);
     let mut rest = raw.as_slice();
@@ -76,7 +78,7 @@ mod tests {
             assert_eq!(
                 ours.decode_bytes(&[rank]).ok(),
                 theirs.decode_bytes(&[rank]).ok(),
-                "token {rank} differs: regenerate o200k_base.bin.z (see the module's doc)"
+                "token {rank} differs: regenerate o200k_base.bin.br (see the module's doc)"
             );
         }
         for (s, r) in SPECIAL {

@@ -39,7 +39,7 @@ mod test_support;
 mod types;
 
 pub use self::error::StoreError;
-pub use self::open::create_private_dir;
+pub use self::open::{create_private_dir, prepare_files};
 pub use self::recover::RECOVERY_REASON;
 pub use self::salvage::{Salvaged, salvage};
 pub use self::search::{RANK_WINDOW, is_cjk, match_query, segment};
@@ -53,7 +53,7 @@ use std::path::Path;
 use rusqlite::Connection;
 
 use self::error::{InScope, Scope, enter};
-use self::open::{configure, connect_read_only, open_error, out_of_space, prepare_files};
+use self::open::{configure, connect_read_only, open_error, out_of_space};
 use self::recover::recover;
 use self::schema::{migrate, up_to_date};
 

@@ -23,7 +23,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Creates the parent folder (0700) if missing and the database file (0600),
 /// and makes an existing file (and its WAL files) private too.
-pub(super) fn prepare_files(path: &Path) -> std::io::Result<()> {
+pub fn prepare_files(path: &Path) -> std::io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
         && !parent.exists()
     {

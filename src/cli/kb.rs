@@ -1,0 +1,647 @@
+//! `clerk kb`: add, index, list, inspect, remove and search knowledge bases.
+//!
+//! The work is [`crate::knowledge`]'s; this file turns arguments into calls, edits the
+//! config file's text for `add` and `remove` (through [`crate::config::knowledge`], so the
+//! user's comments and layout stay), draws the progress bar on a terminal, and prints.
+//! Results go to stdout; progress, skipped files and notes to stderr.
+
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::output::{self, clip, for_stdout, local_time};
+use super::{CliError, Ctx, Exit};
+use crate::config::KnowledgeEntry;
+use crate::config::knowledge::{EditError, valid_name, with_entry_added, with_entry_removed};
+use crate::format::{counted, human_size, thousands};
+use crate::knowledge::analyze::has_han;
+use crate::knowledge::{Base, Index, KnowledgeError, Progress, Query, Report};
+
+/// `clerk kb …`
+#[derive(Debug, Subcommand)]
+pub enum KbCommand {
+    /// Add a knowledge base to the config file and index it
+    Add {
+        /// Its name (letters, digits, `-`, `_`, `.`)
+        name: String,
+        /// Folders (read recursively) and files
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Index only files matching this glob (relative to the folder; repeat)
+        #[arg(long, value_name = "GLOB")]
+        include: Vec<String>,
+        /// Leave out files matching this glob (repeat)
+        #[arg(long, value_name = "GLOB")]
+        exclude: Vec<String>,
+    },
+    /// Index a base again, or every base: only new and changed files are read
+    Index {
+        /// The base [default: every base in the config]
+        name: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the knowledge bases
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a base: documents, passages, size, last indexed, skipped and stale files
+    Status {
+        /// The base [default: every base]
+        name: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a base from the config file and its passages from the index
+    Remove {
+        /// The base
+        name: String,
+    },
+    /// Show the passages that answer a question, best first
+    Search {
+        /// Search this base (repeat) [default: every base]
+        #[arg(long = "kb", value_name = "NAME")]
+        kb: Vec<String>,
+        /// How many passages
+        #[arg(short = 'k', default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=50))]
+        k: u16,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+        /// The question
+        #[arg(required = true)]
+        question: Vec<String>,
+    },
+}
+
+/// Run `clerk kb …`.
+pub fn run(ctx: &Ctx, cmd: &KbCommand) -> Result<Exit, CliError> {
+    match cmd {
+        KbCommand::Add {
+            name,
+            paths,
+            include,
+            exclude,
+        } => add(ctx, name, paths, include, exclude),
+        KbCommand::Index { name, json } => index(ctx, name.as_deref(), *json),
+        KbCommand::List { json } => list(ctx, *json),
+        KbCommand::Status { name, json } => status(ctx, name.as_deref(), *json),
+        KbCommand::Remove { name } => remove(ctx, name),
+        KbCommand::Search {
+            kb,
+            k,
+            json,
+            question,
+        } => search(ctx, kb, usize::from(*k), *json, &question.join(" ")),
+    }
+}
+
+impl From<KnowledgeError> for CliError {
+    fn from(e: KnowledgeError) -> Self {
+        let exit = match e {
+            KnowledgeError::MissingPath { .. }
+            | KnowledgeError::BadGlob { .. }
+            | KnowledgeError::NotIndexed(_) => Exit::BadInput,
+            KnowledgeError::Stopped => Exit::Interrupted,
+            _ => Exit::Failure,
+        };
+        CliError::new(exit, e.to_string())
+    }
+}
+
+fn open_index(ctx: &Ctx) -> Result<Index, CliError> {
+    Ok(Index::open(&ctx.paths.knowledge_index())?)
+}
+
+fn write_err(e: std::io::Error) -> CliError {
+    CliError::new(Exit::Failure, format!("cannot write the output: {e}"))
+}
+
+/// The configured base `name`, ready to walk.
+fn base(ctx: &Ctx, entry: &KnowledgeEntry) -> Result<Base, CliError> {
+    let dir = ctx
+        .paths
+        .config_file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let max = ctx
+        .config
+        .file
+        .documents
+        .max_file_mb
+        .saturating_mul(1_048_576);
+    Ok(Base::from_config(entry, &dir, max)?)
+}
+
+fn entry<'a>(ctx: &'a Ctx, name: &str) -> Result<&'a KnowledgeEntry, CliError> {
+    ctx.config.knowledge(name).ok_or_else(|| {
+        CliError::new(
+            Exit::BadInput,
+            format!(
+                "there is no knowledge base `{name}` in {}; see `clerk kb list`, or add it with `clerk kb add {name} FOLDER`",
+                ctx.paths.config_file.display()
+            ),
+        )
+    })
+}
+
+fn add(
+    ctx: &Ctx,
+    name: &str,
+    paths: &[PathBuf],
+    include: &[String],
+    exclude: &[String],
+) -> Result<Exit, CliError> {
+    if !valid_name(name) {
+        return Err(CliError::new(
+            Exit::BadInput,
+            format!("`{name}` is not a usable name: use letters, digits, `-`, `_` or `.`"),
+        ));
+    }
+    if ctx.config.knowledge(name).is_some() {
+        return Err(CliError::new(
+            Exit::BadInput,
+            format!(
+                "there is already a knowledge base `{name}` in {}: choose another name, or index it with `clerk kb index {name}`",
+                ctx.paths.config_file.display()
+            ),
+        ));
+    }
+    let mut absolute = Vec::new();
+    for p in paths {
+        let abs = std::fs::canonicalize(p).map_err(|_| {
+            CliError::new(
+                Exit::BadInput,
+                format!(
+                    "{} does not exist: name an existing folder or file",
+                    p.display()
+                ),
+            )
+        })?;
+        absolute.push(abs);
+    }
+    let mut entry = KnowledgeEntry::new(name, absolute);
+    entry.include = include.to_vec();
+    entry.exclude = exclude.to_vec();
+    let path = &ctx.paths.config_file;
+    let old = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(CliError::new(
+                Exit::Failure,
+                format!("cannot read the config file {}: {e}", path.display()),
+            ));
+        }
+    };
+    let new = with_entry_added(&old, &entry);
+    let config = crate::config::Config::parse(path, &new)?;
+    write_config(path, &new)?;
+    eprintln!("added knowledge base `{name}` to {}", path.display());
+    let Some(entry) = config.knowledge(name) else {
+        return Err(CliError::new(
+            Exit::Failure,
+            "the new entry did not read back",
+        ));
+    };
+    let base = base(ctx, entry)?;
+    let mut index = open_index(ctx)?;
+    let report = run_update(&mut index, &base)?;
+    summary(&report);
+    Ok(Exit::Ok)
+}
+
+/// Write the config file through a temporary file in the same folder, keeping the old
+/// file's permissions.
+fn write_config(path: &Path, text: &str) -> Result<(), CliError> {
+    let fail = |e: std::io::Error| {
+        CliError::new(
+            Exit::Failure,
+            format!("cannot write the config file {}: {e}", path.display()),
+        )
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    tmp.write_all(text.as_bytes()).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        std::fs::set_permissions(tmp.path(), meta.permissions()).map_err(fail)?;
+    }
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}
+
+fn index(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<Exit, CliError> {
+    let entries: Vec<&KnowledgeEntry> = match name {
+        Some(n) => vec![entry(ctx, n)?],
+        None => ctx.config.file.knowledge.iter().collect(),
+    };
+    if entries.is_empty() {
+        return Err(no_bases(ctx));
+    }
+    let bases = entries
+        .into_iter()
+        .map(|e| base(ctx, e))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut index = open_index(ctx)?;
+    let mut reports = Vec::new();
+    for b in &bases {
+        let report = run_update(&mut index, b)?;
+        if !json {
+            summary(&report);
+        }
+        reports.push(report);
+    }
+    if json {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&reports).unwrap_or_default()
+        )
+        .map_err(write_err)?;
+    }
+    Ok(Exit::Ok)
+}
+
+fn no_bases(ctx: &Ctx) -> CliError {
+    CliError::new(
+        Exit::BadInput,
+        format!(
+            "there is no knowledge base in {}: add one with `clerk kb add NAME FOLDER`",
+            ctx.paths.config_file.display()
+        ),
+    )
+}
+
+/// Index one base with a progress bar on a terminal; list what was skipped on stderr.
+fn run_update(index: &mut Index, base: &Base) -> Result<Report, CliError> {
+    let mut bar = Bar::new(output::stderr_is_tty());
+    let result = index.update(base, &mut |p| {
+        bar.show(p);
+        ControlFlow::Continue(())
+    });
+    bar.clear();
+    let report = result?;
+    for s in &report.skipped {
+        eprintln!("skipped {}: {}", s.path, s.reason);
+    }
+    Ok(report)
+}
+
+/// The one-line summary of an update, on stdout.
+fn summary(r: &Report) {
+    println!(
+        "{}: {} indexed, {} unchanged, {} removed, {} skipped · {} · {:.1} s",
+        r.base,
+        counted(r.indexed, "file"),
+        thousands(r.unchanged as u64),
+        thousands(r.removed as u64),
+        thousands(r.skipped.len() as u64),
+        counted(usize::try_from(r.passages).unwrap_or(usize::MAX), "passage"),
+        r.elapsed.as_secs_f64()
+    );
+}
+
+/// A progress bar on stderr, drawn only on a terminal and only once indexing has taken
+/// half a second, at most ten times a second.
+struct Bar {
+    tty: bool,
+    start: Instant,
+    last: Option<Instant>,
+}
+
+impl Bar {
+    fn new(tty: bool) -> Bar {
+        Bar {
+            tty,
+            start: Instant::now(),
+            last: None,
+        }
+    }
+
+    fn show(&mut self, p: &Progress) {
+        let now = Instant::now();
+        if !self.tty
+            || now - self.start < Duration::from_millis(500)
+            || self
+                .last
+                .is_some_and(|l| now - l < Duration::from_millis(100))
+        {
+            return;
+        }
+        self.last = Some(now);
+        let width = 30;
+        let filled = (p.read * width).checked_div(p.to_read).unwrap_or(width);
+        eprint!(
+            "\r\x1b[2Kindexing {} [{}{}] {}/{} files {:.0} s",
+            p.base,
+            "#".repeat(filled),
+            ".".repeat(width - filled),
+            thousands(p.read as u64),
+            thousands(p.to_read as u64),
+            (now - self.start).as_secs_f64()
+        );
+    }
+
+    fn clear(&self) {
+        if self.last.is_some() {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+fn list(ctx: &Ctx, json: bool) -> Result<Exit, CliError> {
+    let index = open_index(ctx)?;
+    let infos = index.list()?;
+    let configured = &ctx.config.file.knowledge;
+    let mut rows = Vec::new();
+    for e in configured {
+        let info = infos.iter().find(|i| i.name == e.name);
+        rows.push(json!({
+            "name": e.name,
+            "paths": e.paths,
+            "in_config": true,
+            "documents": info.map_or(0, |i| i.documents),
+            "passages": info.map_or(0, |i| i.passages),
+            "skipped": info.map_or(0, |i| i.skipped),
+            "indexed_ms": info.and_then(|i| i.indexed_ms),
+        }));
+    }
+    for i in infos
+        .iter()
+        .filter(|i| configured.iter().all(|e| e.name != i.name))
+    {
+        rows.push(json!({
+            "name": i.name, "paths": [], "in_config": false, "documents": i.documents,
+            "passages": i.passages, "skipped": i.skipped, "indexed_ms": i.indexed_ms,
+        }));
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::Value::Array(rows)).map_err(write_err)?;
+        return Ok(Exit::Ok);
+    }
+    if rows.is_empty() {
+        eprintln!("no knowledge bases yet: add one with `clerk kb add NAME FOLDER`");
+        return Ok(Exit::Ok);
+    }
+    writeln!(
+        out,
+        "{:<20} {:>9} {:>9}  {:<16}  PATHS",
+        "NAME", "DOCS", "PASSAGES", "INDEXED"
+    )
+    .map_err(write_err)?;
+    for r in &rows {
+        let paths: Vec<String> = r["paths"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let paths = if r["in_config"] == true {
+            paths.join(", ")
+        } else {
+            format!(
+                "(not in the config: `clerk kb remove {}` drops it)",
+                r["name"].as_str().unwrap_or_default()
+            )
+        };
+        writeln!(
+            out,
+            "{:<20} {:>9} {:>9}  {:<16}  {paths}",
+            r["name"].as_str().unwrap_or_default(),
+            thousands(r["documents"].as_u64().unwrap_or(0)),
+            thousands(r["passages"].as_u64().unwrap_or(0)),
+            r["indexed_ms"]
+                .as_i64()
+                .map_or("never".to_string(), local_time),
+        )
+        .map_err(write_err)?;
+    }
+    Ok(Exit::Ok)
+}
+
+fn status(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<Exit, CliError> {
+    let entries: Vec<&KnowledgeEntry> = match name {
+        Some(n) => vec![entry(ctx, n)?],
+        None => ctx.config.file.knowledge.iter().collect(),
+    };
+    if entries.is_empty() {
+        return Err(no_bases(ctx));
+    }
+    let index = open_index(ctx)?;
+    let index_bytes: u64 = ["", "-wal"]
+        .iter()
+        .filter_map(|s| {
+            let mut p = index.path().as_os_str().to_owned();
+            p.push(s);
+            std::fs::metadata(PathBuf::from(p)).ok()
+        })
+        .map(|m| m.len())
+        .sum();
+    let mut all = Vec::new();
+    for e in entries {
+        all.push(index.status(&base(ctx, e)?)?);
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        let v = json!({"index": index.path(), "index_bytes": index_bytes, "bases": all});
+        writeln!(out, "{v}").map_err(write_err)?;
+        return Ok(Exit::Ok);
+    }
+    let tty = output::stdout_is_tty();
+    writeln!(
+        out,
+        "index: {} ({})",
+        index.path().display(),
+        human_size(index_bytes)
+    )
+    .map_err(write_err)?;
+    for s in &all {
+        writeln!(out, "\n{}", s.name).map_err(write_err)?;
+        let langs = if s.languages.is_empty() {
+            "-".to_string()
+        } else {
+            s.languages.join(", ")
+        };
+        writeln!(
+            out,
+            "  {} · {} · {} of documents · languages: {langs}",
+            counted(usize::try_from(s.documents).unwrap_or(0), "document"),
+            counted(usize::try_from(s.passages).unwrap_or(0), "passage"),
+            human_size(s.bytes)
+        )
+        .map_err(write_err)?;
+        let when = match (s.indexed_ms, s.duration_ms) {
+            (Some(t), Some(d)) => format!("{} (took {:.1} s)", local_time(t), d as f64 / 1000.0),
+            (Some(t), None) => local_time(t),
+            _ => format!("never: run `clerk kb index {}`", s.name),
+        };
+        writeln!(out, "  last indexed: {when}").map_err(write_err)?;
+        if !s.skipped.is_empty() {
+            writeln!(out, "  skipped ({}):", s.skipped.len()).map_err(write_err)?;
+            for k in &s.skipped {
+                writeln!(out, "    {}: {}", for_stdout(&k.path, tty), k.reason)
+                    .map_err(write_err)?;
+            }
+        }
+        if s.stale.is_empty() {
+            if s.indexed_ms.is_some() {
+                writeln!(out, "  up to date").map_err(write_err)?;
+            }
+        } else {
+            writeln!(
+                out,
+                "  stale ({}): changed on disk since it was indexed; `clerk kb index {}` brings it up to date",
+                s.stale.len(),
+                s.name
+            )
+            .map_err(write_err)?;
+            for f in &s.stale {
+                let what = match f.change {
+                    crate::knowledge::Change::New => "new",
+                    crate::knowledge::Change::Changed => "changed",
+                    crate::knowledge::Change::Deleted => "deleted",
+                };
+                writeln!(out, "    {what:<8} {}", for_stdout(&f.path, tty)).map_err(write_err)?;
+            }
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+fn remove(ctx: &Ctx, name: &str) -> Result<Exit, CliError> {
+    let path = &ctx.paths.config_file;
+    let mut said = false;
+    if ctx.config.knowledge(name).is_some() {
+        let old = std::fs::read_to_string(path).map_err(|e| {
+            CliError::new(
+                Exit::Failure,
+                format!("cannot read the config file {}: {e}", path.display()),
+            )
+        })?;
+        let new = with_entry_removed(&old, name).map_err(|e| {
+            let exit = match e {
+                EditError::NotFound(_) | EditError::NotABlock(_) => Exit::BadInput,
+            };
+            CliError::new(exit, format!("{e} ({})", path.display()))
+        })?;
+        crate::config::Config::parse(path, &new)?;
+        write_config(path, &new)?;
+        eprintln!("removed knowledge base `{name}` from {}", path.display());
+        said = true;
+    }
+    if ctx.paths.knowledge_index().exists() {
+        let mut index = open_index(ctx)?;
+        if index.remove(name)? {
+            eprintln!("removed its passages from the index");
+            said = true;
+        }
+    }
+    if !said {
+        return Err(CliError::new(
+            Exit::BadInput,
+            format!("there is no knowledge base `{name}`; see `clerk kb list`"),
+        ));
+    }
+    Ok(Exit::Ok)
+}
+
+/// "Not found", in the question's language.
+pub fn not_found_text(question: &str) -> &'static str {
+    if has_han(question) {
+        "知识库中没有找到相关规定"
+    } else {
+        "not found in the procedures"
+    }
+}
+
+fn search(
+    ctx: &Ctx,
+    kb: &[String],
+    k: usize,
+    json: bool,
+    question: &str,
+) -> Result<Exit, CliError> {
+    if question.trim().is_empty() {
+        return Err(CliError::new(Exit::BadInput, "the question is empty"));
+    }
+    let mut names: Vec<&str> = kb.iter().map(String::as_str).collect();
+    if names.is_empty() {
+        names = ctx
+            .config
+            .file
+            .knowledge
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        if names.is_empty() {
+            return Err(no_bases(ctx));
+        }
+    }
+    for n in &names {
+        entry(ctx, n)?;
+    }
+    if !ctx.paths.knowledge_index().exists() {
+        return Err(KnowledgeError::NotIndexed(names[0].to_string()).into());
+    }
+    let index = open_index(ctx)?;
+    let r = index.search(&names, &[Query::new(question)], &[], k)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let passages: Vec<serde_json::Value> = r
+            .hits
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                json!({"rank": i + 1, "path": h.path, "section": h.section, "page": h.page,
+                       "score": h.score, "text": h.text})
+            })
+            .collect();
+        let v = json!({"query": question, "found": r.found, "passages": passages});
+        writeln!(out, "{v}").map_err(write_err)?;
+        return Ok(Exit::Ok);
+    }
+    let tty = output::stdout_is_tty();
+    if !r.found {
+        writeln!(out, "{}", not_found_text(question)).map_err(write_err)?;
+        if r.hits.is_empty() {
+            return Ok(Exit::Ok);
+        }
+        writeln!(out, "the closest passages:\n").map_err(write_err)?;
+    }
+    for (i, h) in r.hits.iter().enumerate() {
+        let mut place = h.path.clone();
+        if !h.section.is_empty() {
+            place.push_str(" › ");
+            place.push_str(&h.section);
+        }
+        if let Some(p) = h.page {
+            place.push_str(&format!(" (page {p})"));
+        }
+        let base = if names.len() > 1 {
+            format!("{}: ", h.base)
+        } else {
+            String::new()
+        };
+        writeln!(out, "[{}] {base}{}", i + 1, for_stdout(&place, tty)).map_err(write_err)?;
+        writeln!(out, "    {}\n", clip(&for_stdout(&h.text, tty), 400)).map_err(write_err)?;
+    }
+    Ok(Exit::Ok)
+}
