@@ -385,6 +385,11 @@ pub enum Dialog {
     },
     /// Confirm quitting while answers stream.
     ConfirmQuit,
+    /// A budget refused a request before it was sent: which, the spend, when it resets.
+    Refused {
+        /// What the budget said.
+        text: String,
+    },
     /// Choose a theme.
     Themes {
         /// Selected row.

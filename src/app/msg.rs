@@ -161,6 +161,9 @@ pub enum StreamEvent {
     Done(Answer, Option<f64>, Option<crate::store::Usage>),
     /// Could not start (the message says why); the store marked the answer failed.
     Failed(String),
+    /// A budget refused the request before it was sent (the text says which, the spend
+    /// and when it starts again); the store marked the answer failed.
+    Refused(String),
 }
 
 /// Something the app wants done by the runtime.

@@ -300,6 +300,34 @@ fn esc_stops_the_open_sessions_answer() {
 }
 
 #[test]
+fn a_budget_refusal_opens_a_dialog_and_marks_the_answer() {
+    let mut a = with_sessions();
+    update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::ALT)),
+    );
+    let id = a.current.unwrap();
+    type_text(&mut a, "q");
+    update(&mut a, key(KeyCode::Enter));
+    let text = "not sent: the daily budget of $1.00 is reached ($1.02 spent; [budget] daily_usd); it starts again at midnight";
+    update(
+        &mut a,
+        Msg::Stream {
+            session_id: id,
+            event: StreamEvent::Refused(text.into()),
+        },
+    );
+    assert_eq!(a.dialog, Some(Dialog::Refused { text: text.into() }));
+    let t = a.transcript.last().unwrap();
+    assert_eq!(t.status, MessageStatus::Error);
+    assert_eq!(t.error.as_deref(), Some(text));
+    update(&mut a, key(KeyCode::Char('x')));
+    assert!(a.dialog.is_some(), "a stray key does not close it");
+    update(&mut a, key(KeyCode::Enter));
+    assert_eq!(a.dialog, None);
+}
+
+#[test]
 fn an_answer_in_another_session_keeps_streaming_and_marks_it_unread() {
     let mut a = with_sessions();
     update(

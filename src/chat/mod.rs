@@ -16,6 +16,7 @@
 pub mod budget;
 pub mod conversation;
 pub mod drive;
+pub mod meter;
 pub mod record;
 
 pub use conversation::Conversation;

@@ -33,6 +33,7 @@ Exit codes:
   3    authentication (no key, key rejected or revoked, no keyring, quota)
   4    network or server (DNS, connection, TLS, timeout, rate limit, 5xx)
   5    the answer was interrupted, truncated, or the server reported an error in it
+  6    a budget ([budget] in the config) is reached: nothing was sent
   130  stopped with Ctrl-C (what arrived is saved)";
 
 /// clerk: a terminal assistant for people at work.
@@ -121,6 +122,8 @@ pub enum Exit {
     Network = 4,
     /// 5
     Incomplete = 5,
+    /// 6
+    Budget = 6,
     /// 130
     Interrupted = 130,
 }
@@ -168,6 +171,7 @@ pub fn llm_exit(e: &LlmError) -> Exit {
         ErrorClass::Auth => Exit::Auth,
         ErrorClass::Network => Exit::Network,
         ErrorClass::BadInput => Exit::BadInput,
+        ErrorClass::Budget => Exit::Budget,
     }
 }
 
@@ -226,6 +230,41 @@ impl Ctx {
             .model_override
             .clone()
             .unwrap_or_else(|| self.profile().map(|p| p.model.clone()).unwrap_or_default()))
+    }
+
+    /// `endpoint` with the meter of this run: every chat request checked against the
+    /// budgets before it is sent and recorded in the usage ledger. Without a ledger (a
+    /// folder that cannot be written) requests go unrecorded, with a note — unless a budget
+    /// is set, which then cannot be checked: refused.
+    pub fn metered(
+        &self,
+        endpoint: crate::llm::Endpoint,
+    ) -> Result<crate::llm::Endpoint, CliError> {
+        match crate::store::ledger::Ledger::open(&self.paths.usage_ledger()) {
+            Ok(ledger) => {
+                let meter = crate::chat::meter::LedgerMeter::new(
+                    ledger,
+                    &self.profile_name,
+                    self.config.models.clone(),
+                    self.config.file.budget.clone(),
+                    Box::new(|w| eprintln!("note: {w}")),
+                );
+                Ok(endpoint.with_meter(std::sync::Arc::new(meter)))
+            }
+            Err(e) => {
+                let b = &self.config.file.budget;
+                if b.daily_usd.is_some() || b.monthly_usd.is_some() || b.per_request_usd.is_some() {
+                    return Err(CliError::new(
+                        Exit::Budget,
+                        format!(
+                            "not sent: the budget cannot be checked, the usage ledger is unavailable ({e})"
+                        ),
+                    ));
+                }
+                eprintln!("note: this request is not recorded in the usage ledger: {e}");
+                Ok(endpoint)
+            }
+        }
     }
 
     /// The user's themes folder, next to the config file.
@@ -313,6 +352,7 @@ fn run_app(cli: &Cli) -> Result<Exit, CliError> {
             .history
             .enabled
             .then(|| ctx.paths.database()),
+        usage_ledger: Some(ctx.paths.usage_ledger()),
         config: ctx.config.clone(),
         profile_name: ctx.profile_name.clone(),
         profile,

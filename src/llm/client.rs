@@ -50,6 +50,10 @@ struct Transport {
 pub struct Endpoint {
     transport: Arc<OnceLock<Result<Transport, String>>>,
     connect_timeout: Duration,
+    /// Sees every chat request (budgets, the usage ledger); none in tests and `auth`.
+    meter: Option<Arc<dyn super::meter::Meter>>,
+    /// What the requests sent through this endpoint are for.
+    tag: super::meter::Tag,
     api: Arc<dyn ApiConfig>,
     extra: HeaderMap,
     base_url: String,
@@ -105,6 +109,8 @@ impl Endpoint {
         Ok(Endpoint {
             transport: Arc::new(OnceLock::new()),
             connect_timeout: Duration::from_secs(profile.request_timeout_secs.min(30)),
+            meter: None,
+            tag: super::meter::Tag::of("answer"),
             api,
             extra,
             base_url,
@@ -139,6 +145,30 @@ impl Endpoint {
     /// request does not pay for it and the first frame does not wait for it).
     pub fn warm(&self) {
         let _ = self.transport();
+    }
+
+    /// This endpoint with `meter` seeing every chat request (it may refuse one: a budget).
+    pub fn with_meter(mut self, meter: Arc<dyn super::meter::Meter>) -> Endpoint {
+        self.meter = Some(meter);
+        self
+    }
+
+    /// The same endpoint (same client, same meter) for requests that are for `tag`.
+    pub fn tagged(&self, tag: super::meter::Tag) -> Endpoint {
+        Endpoint {
+            tag,
+            ..self.clone()
+        }
+    }
+
+    /// The meter, if any.
+    pub fn meter(&self) -> Option<&Arc<dyn super::meter::Meter>> {
+        self.meter.as_ref()
+    }
+
+    /// What requests sent through it are for.
+    pub fn tag(&self) -> &super::meter::Tag {
+        &self.tag
     }
 
     /// The base URL in use.

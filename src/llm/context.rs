@@ -49,6 +49,8 @@ pub fn count_tokens(text: &str) -> u64 {
     }
 }
 
+pub use super::estimate::{estimate_tokens, rough_tokens};
+
 /// Keep the system message (if first) and the newest message, then as many of the most
 /// recent earlier messages as fit in `window - reserve`. `count` counts tokens.
 pub fn fit(

@@ -17,11 +17,17 @@ pub enum ErrorClass {
     Network,
     /// What was asked cannot be sent as it is (unknown model, too long, bad request).
     BadInput,
+    /// A budget refused the request before it was sent.
+    Budget,
 }
 
 /// A failure before or while opening a stream.
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
+    /// A budget (or a rule of the admin's policy) refused the request before it was sent;
+    /// the text says which, how much is spent and when it starts again.
+    #[error("{0}")]
+    Refused(String),
     /// A request for one part of a long document failed.
     #[error("reading {part} failed: {source}")]
     InPart {
@@ -214,6 +220,7 @@ impl LlmError {
     pub fn class(&self) -> ErrorClass {
         match self {
             LlmError::InPart { source, .. } => source.class(),
+            LlmError::Refused(_) => ErrorClass::Budget,
             LlmError::Unauthorized { .. } | LlmError::Forbidden { .. } | LlmError::Quota { .. } => {
                 ErrorClass::Auth
             }

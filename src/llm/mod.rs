@@ -8,6 +8,8 @@ pub mod answer;
 pub mod client;
 pub mod context;
 pub mod error;
+pub mod estimate;
+pub mod meter;
 pub mod o200k;
 pub mod retry;
 pub mod sanitize;

@@ -22,6 +22,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::answer::{AnswerState, AnswerStatus, TokenUsage, parse_error_body};
 use super::client::{Endpoint, RetryNotice, read_limited};
 use super::error::{LlmError, excerpt};
+use super::meter::Reading;
 
 /// Who said a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,6 +197,18 @@ async fn chat(
     keep_text: bool,
 ) -> Result<Answer, LlmError> {
     let start = Instant::now();
+    // Estimated as sent: what a stopped answer is counted with, and what a budget weighs.
+    let prompt = request
+        .messages
+        .iter()
+        .map(|m| super::estimate::rough_tokens(&m.content) + 4)
+        .sum::<u64>()
+        + 3;
+    if let Some(m) = endpoint.meter() {
+        let most = request.max_output_tokens.unwrap_or(DEFAULT_ANSWER_ROOM);
+        m.allow(endpoint.tag(), &request.model, prompt, most)
+            .map_err(LlmError::Refused)?;
+    }
     let body = request.to_body()?;
     let mut on_wait = |n: RetryNotice| {
         let _ = tx.send(EngineEvent::Retrying(n));
@@ -217,6 +230,34 @@ async fn chat(
         Err(e) => return Err(e),
     };
     let _ = tx.send(EngineEvent::Started);
+    // From here the request is paid for: it is recorded however it ends (when this future
+    // is dropped — a stopped answer — with what had arrived).
+    let mut reading = Reading::new(
+        endpoint.meter().cloned(),
+        endpoint.tag().clone(),
+        &request.model,
+        prompt,
+    );
+    let result = answer_of(endpoint, resp, start, tx, keep_text, &reading).await;
+    match &result {
+        Ok(a) => reading.finish(a.usage, a.status.as_str()),
+        Err(_) => reading.finish(None, "error"),
+    }
+    result
+}
+
+/// The most an answer is expected to take when no cap is asked for (budgets weigh it).
+pub const DEFAULT_ANSWER_ROOM: u64 = 4_096;
+
+/// The response of a sent request, read to its end.
+async fn answer_of(
+    endpoint: &Endpoint,
+    resp: reqwest::Response,
+    start: Instant,
+    tx: &UnboundedSender<EngineEvent>,
+    keep_text: bool,
+    reading: &Reading,
+) -> Result<Answer, LlmError> {
     let content_type = resp
         .headers()
         .get(CONTENT_TYPE)
@@ -226,12 +267,13 @@ async fn chat(
     if content_type.starts_with("application/json") {
         let text = read_limited(resp, 16 * 1024 * 1024).await;
         let mut answer = whole_json_answer(&text, start, tx)?;
+        reading.text(&answer.text);
         if !keep_text {
             answer.text.clear();
         }
         return Ok(answer);
     }
-    read_stream(endpoint, resp, &content_type, start, tx, keep_text).await
+    read_stream(endpoint, resp, &content_type, start, tx, keep_text, reading).await
 }
 
 /// Some servers ignore `stream: true` and send one JSON completion.
@@ -312,6 +354,7 @@ async fn read_stream(
     start: Instant,
     tx: &UnboundedSender<EngineEvent>,
     keep_text: bool,
+    reading: &Reading,
 ) -> Result<Answer, LlmError> {
     let mut state = if keep_text {
         AnswerState::new()
@@ -325,6 +368,7 @@ async fn read_stream(
     let mut pending = String::new();
     let flush = |pending: &mut String| {
         if !pending.is_empty() {
+            reading.text(pending);
             let _ = tx.send(EngineEvent::Delta(std::mem::take(pending)));
         }
     };

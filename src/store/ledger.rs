@@ -17,7 +17,7 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use super::StoreError;
-use super::open::{configure, prepare_files};
+use super::open::{configure, out_of_space, prepare_files};
 use super::rows::db_u64;
 
 /// Schema steps of the ledger, in order (`PRAGMA user_version` counts those applied).
@@ -128,6 +128,19 @@ impl Ledger {
     /// Open (or create) the ledger at `path`: a private file (0600 in a 0700 folder), WAL,
     /// migrations applied.
     pub fn open(path: &Path) -> Result<Ledger, StoreError> {
+        Ledger::open_writable(path).map_err(|e| {
+            if out_of_space(&e, path) {
+                StoreError::DiskFull {
+                    folder: path.parent().map(|p| p.display().to_string()),
+                    cause: Box::new(std::io::Error::from(std::io::ErrorKind::StorageFull)),
+                }
+            } else {
+                e
+            }
+        })
+    }
+
+    fn open_writable(path: &Path) -> Result<Ledger, StoreError> {
         let label = path.display().to_string();
         let open_err = |cause: Box<dyn std::error::Error + Send + Sync>| StoreError::Open {
             path: label.clone(),
@@ -136,6 +149,10 @@ impl Ledger {
         prepare_files(path).map_err(|e| open_err(Box::new(e)))?;
         let conn = Connection::open(path).map_err(|e| open_err(Box::new(e)))?;
         configure(&conn).map_err(|e| open_err(Box::new(e)))?;
+        // A row a request, written while the user waits for nothing: no sync per commit
+        // (WAL keeps the file whole; a power cut may lose the last rows, never the file).
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| open_err(Box::new(e)))?;
         let mut ledger = Ledger {
             conn,
             path: path.to_path_buf(),

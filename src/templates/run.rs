@@ -149,6 +149,13 @@ pub async fn run<S: Steps + Send>(
     let of = plan.template.steps.len();
     let mut answers: BTreeMap<String, String> = BTreeMap::new();
     tokio::pin!(stop);
+    // Counted in the usage ledger as steps of this template (a one-prompt template's one
+    // step is its answer).
+    let endpoint = endpoint.tagged(crate::llm::meter::Tag {
+        kind: if of > 1 { "step" } else { "answer" },
+        template: Some(plan.template.id.clone()),
+        ..endpoint.tag().clone()
+    });
     for i in 0..of {
         let name = plan.template.steps[i].name.clone();
         let (prompt, system, request) = match step_request(plan, i, &answers) {

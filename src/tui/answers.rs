@@ -78,6 +78,7 @@ pub(super) fn report(sink: &AppSink, driven: Driven) {
         End::Answered(a) | End::Stopped(a) => {
             sink.send(StreamEvent::Done(a, driven.cost, Some(driven.usage)))
         }
+        End::Failed(crate::llm::LlmError::Refused(text)) => sink.send(StreamEvent::Refused(text)),
         End::Failed(e) => sink.send(StreamEvent::Failed(e.to_string())),
         End::Lost(_) => sink.send(StreamEvent::Failed(
             "the answer task ended unexpectedly".to_string(),
@@ -368,6 +369,12 @@ pub(super) async fn answer(
         (None, Ok(f)) => Some(record::prompt_estimate(f.prompt_tokens, &f.messages)),
         _ => None,
     };
+    // Counted in the usage ledger as this session's answer.
+    let endpoint = endpoint.tagged(crate::llm::meter::Tag {
+        kind: "answer",
+        session: Some(p.session_id),
+        ..endpoint.tag().clone()
+    });
     let task = match parts {
         Some(job) => {
             let progress = sink.tx.clone();

@@ -169,7 +169,10 @@ impl Runtime {
                     }
                 };
                 let ep = match Endpoint::new(&profile, &key, base.as_deref()) {
-                    Ok(ep) => ep,
+                    Ok(ep) => match &self.meter {
+                        Some(m) => ep.with_meter(m.clone()),
+                        None => ep,
+                    },
                     Err(e) => {
                         self.send(Msg::KeyStored(Err(e.to_string())));
                         return;

@@ -64,6 +64,8 @@ pub struct Start {
     pub base_url: Option<String>,
     /// The history database (`None`: history is off; an in-memory store is used).
     pub database: Option<std::path::PathBuf>,
+    /// The usage ledger (kept even when history is off; `None`: none, as in tests).
+    pub usage_ledger: Option<std::path::PathBuf>,
     /// The user's themes folder.
     pub themes_dir: std::path::PathBuf,
 }
@@ -73,6 +75,8 @@ struct Runtime {
     store: StoreHandle,
     /// Shared with a key check in flight, which replaces it once the new key is accepted.
     endpoint: std::sync::Arc<std::sync::Mutex<Option<Endpoint>>>,
+    /// Budgets and the usage ledger (a key typed in the app gets it too).
+    meter: Option<Arc<dyn crate::llm::meter::Meter>>,
     start: Start,
     stops: Stops,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -117,9 +121,18 @@ pub fn run(start: Start) -> Result<(), String> {
         &secrets::process_env,
         &OsKeyring,
     );
+    let (tx, rx) = unbounded_channel();
+    // Budgets and the usage ledger see every request (warnings become notices).
+    let meter = ledger_meter(&start, tx.clone());
     let (endpoint, key_problem) = match key {
         Ok((k, _)) => match Endpoint::new(&start.profile, &k, start.base_url.as_deref()) {
-            Ok(e) => (Some(e), None),
+            Ok(e) => (
+                Some(match &meter {
+                    Some(m) => e.with_meter(m.clone()),
+                    None => e,
+                }),
+                None,
+            ),
             Err(e) => (None, Some(e.to_string())),
         },
         Err(e) => (None, Some(e.to_string())),
@@ -180,7 +193,6 @@ pub fn run(start: Start) -> Result<(), String> {
     if let Some(d) = new_draft {
         app.restore_draft(&d);
     }
-    let (tx, rx) = unbounded_channel();
     // Sessions another program adds (a `clerk ask` in a shell) appear without a restart;
     // an in-memory store (history off) has no other writer to look for.
     let poll = start.database.is_some().then_some(store_thread::POLL);
@@ -190,6 +202,7 @@ pub fn run(start: Start) -> Result<(), String> {
         tx: tx.clone(),
         store,
         endpoint: std::sync::Arc::new(std::sync::Mutex::new(endpoint)),
+        meter,
         start,
         stops: Arc::default(),
         tasks: Vec::new(),
@@ -337,4 +350,49 @@ impl Runtime {
     fn send(&self, msg: Msg) {
         let _ = self.tx.send(msg);
     }
+}
+
+/// The meter of this run: the usage ledger beside the history, the budgets, warnings as
+/// notices. `None` when the ledger cannot be opened (logged; a budget then refuses every
+/// request, as it cannot be checked).
+fn ledger_meter(
+    start: &Start,
+    tx: tokio::sync::mpsc::UnboundedSender<Msg>,
+) -> Option<Arc<dyn crate::llm::meter::Meter>> {
+    let path = start.usage_ledger.as_ref()?;
+    match crate::store::ledger::Ledger::open(path) {
+        Ok(ledger) => Some(Arc::new(crate::chat::meter::LedgerMeter::new(
+            ledger,
+            &start.profile_name,
+            start.config.models.clone(),
+            start.config.file.budget.clone(),
+            Box::new(move |w| {
+                let _ = tx.send(Msg::Info(w));
+            }),
+        ))),
+        Err(e) => {
+            tracing::warn!(error = %e, "the usage ledger cannot be opened");
+            let b = &start.config.file.budget;
+            let budgeted =
+                b.daily_usd.is_some() || b.monthly_usd.is_some() || b.per_request_usd.is_some();
+            budgeted
+                .then(|| Arc::new(Unchecked(e.to_string())) as Arc<dyn crate::llm::meter::Meter>)
+        }
+    }
+}
+
+/// A meter for a run whose ledger cannot be opened while a budget is set: every request
+/// is refused, saying why (a budget that cannot be checked is not kept by sending anyway).
+#[derive(Debug)]
+struct Unchecked(String);
+
+impl crate::llm::meter::Meter for Unchecked {
+    fn allow(&self, _: &crate::llm::meter::Tag, _: &str, _: u64, _: u64) -> Result<(), String> {
+        Err(format!(
+            "not sent: the budget cannot be checked, the usage ledger is unavailable ({})",
+            self.0
+        ))
+    }
+
+    fn record(&self, _: crate::llm::meter::Metered) {}
 }

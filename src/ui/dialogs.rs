@@ -411,6 +411,19 @@ pub(super) fn draw_dialog(
                 )),
             ],
         ),
+        Dialog::Refused { text } => (
+            "Budget reached",
+            72,
+            4,
+            vec![
+                Line::from(Span::styled(sanitize(text), theme.warning)),
+                Line::default(),
+                Line::from(Span::styled(
+                    "Your question is kept in the session · `clerk usage` shows what was spent · Enter / Esc closes",
+                    theme.muted,
+                )),
+            ],
+        ),
         Dialog::ConfirmQuit => (
             "Quit",
             64,

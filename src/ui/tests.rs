@@ -367,6 +367,17 @@ fn the_caret_is_drawn_at_the_cursor() {
 }
 
 #[test]
+fn budget_refused() {
+    both("dialog_refused", |w, h| {
+        let mut app = base_app(w, h);
+        app.dialog = Some(Dialog::Refused {
+            text: "not sent: the monthly budget of $50.00 is reached ($50.12 spent; [budget] monthly_usd); it starts again on 2027-01-01".into(),
+        });
+        app
+    });
+}
+
+#[test]
 fn model_picker() {
     both("dialog_models", |w, h| {
         let mut app = base_app(w, h);

@@ -34,6 +34,11 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         Dialog::Rename { id, title } => on_rename(app, key, id, title, fx),
         Dialog::ConfirmDelete { id, title } => on_confirm_delete(app, key, id, title, fx),
         Dialog::ConfirmQuit => on_confirm_quit(app, key, fx),
+        Dialog::Refused { text } => match key.code {
+            KeyCode::Enter | KeyCode::Esc => None,
+            _ if is_ctrl_c(&key) => None,
+            _ => Some(Dialog::Refused { text }),
+        },
         Dialog::Themes { selected, original } => on_themes(app, key, selected, original, fx),
         Dialog::Models { selected, filter } => on_models(app, key, selected, filter, fx),
         Dialog::SystemPrompt { text } => on_system_prompt(app, key, text, fx),

@@ -100,6 +100,22 @@ pub(super) fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: 
             }
             fx.push(Effect::LoadSessions);
         }
+        StreamEvent::Refused(text) => {
+            app.live.remove(&session_id);
+            if open
+                && let Some(t) = app
+                    .transcript
+                    .iter_mut()
+                    .rev()
+                    .find(|t| t.status == MessageStatus::Streaming)
+            {
+                t.status = MessageStatus::Error;
+                t.error = Some(text.clone());
+            }
+            // Said where it cannot be missed; the question stays in the history.
+            app.dialog = Some(crate::app::Dialog::Refused { text });
+            fx.push(Effect::LoadSessions);
+        }
         StreamEvent::Failed(e) => {
             app.live.remove(&session_id);
             if open

@@ -373,6 +373,16 @@ async fn run_batch(
             temperature: Some(0.0),
         });
     }
+    // Each request is counted as a part (or a merge) of the answer it belongs to.
+    let kind = if matches!(phase, Phase::Reading) {
+        "part"
+    } else {
+        "merge"
+    };
+    let endpoint = &endpoint.tagged(crate::llm::meter::Tag {
+        kind,
+        ..endpoint.tag().clone()
+    });
     // Start them in order, at most `limit` at a time; dropping the set aborts the rest.
     let mut queue = requests.into_iter().enumerate();
     let mut notes: Vec<Option<Note>> = vec![None; total];
