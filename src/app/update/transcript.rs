@@ -101,33 +101,13 @@ pub(super) fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: 
             fx.push(Effect::LoadSessions);
         }
         StreamEvent::Refused(text) => {
-            app.live.remove(&session_id);
-            if open
-                && let Some(t) = app
-                    .transcript
-                    .iter_mut()
-                    .rev()
-                    .find(|t| t.status == MessageStatus::Streaming)
-            {
-                t.status = MessageStatus::Error;
-                t.error = Some(text.clone());
-            }
+            failed(app, session_id, open, &text);
             // Said where it cannot be missed; the question stays in the history.
             app.dialog = Some(crate::app::Dialog::Refused { text });
             fx.push(Effect::LoadSessions);
         }
         StreamEvent::Failed(e) => {
-            app.live.remove(&session_id);
-            if open
-                && let Some(t) = app
-                    .transcript
-                    .iter_mut()
-                    .rev()
-                    .find(|t| t.status == MessageStatus::Streaming)
-            {
-                t.status = MessageStatus::Error;
-                t.error = Some(e.clone());
-            }
+            failed(app, session_id, open, &e);
             let hint = if e.contains("clerk auth login") {
                 app.key_hint(Mode::Global, Command::AddKey, "adds a key")
             } else {
@@ -352,4 +332,20 @@ fn target_turn(app: &App) -> Option<&Turn> {
                 .rev()
                 .find(|t| t.role == Role::Assistant)
         })
+}
+
+/// The answer being written in `session_id` ended without one: no live answer is left, and
+/// the open transcript's streaming turn shows `why`.
+fn failed(app: &mut App, session_id: crate::store::SessionId, open: bool, why: &str) {
+    app.live.remove(&session_id);
+    if open
+        && let Some(t) = app
+            .transcript
+            .iter_mut()
+            .rev()
+            .find(|t| t.status == MessageStatus::Streaming)
+    {
+        t.status = MessageStatus::Error;
+        t.error = Some(why.to_string());
+    }
 }
