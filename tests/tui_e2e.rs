@@ -595,3 +595,25 @@ fn the_model_picker_lists_the_endpoints_models() {
     t.keys(&["Enter"]);
     t.wait_for("model: deepseek-chat");
 }
+
+/// An answer in the app is recorded in the usage ledger; F4 shows it.
+#[test]
+fn f4_shows_what_the_answers_cost() {
+    let server = MockServer::start_blocking();
+    server.push(Reply::sse(vec![
+        chunk_frame("priced answer"),
+        finish_frame("stop"),
+        usage_frame(1_000_000, 1_000, 0),
+        done_frame(),
+    ]));
+    let t = Tmux::start(&server, 120, 40);
+    t.wait_for("F1 help");
+    t.text("what does it cost?");
+    t.keys(&["Enter"]);
+    t.wait_for("priced answer");
+    t.keys(&["F4"]);
+    let screen = t.wait_for("this month by model");
+    assert!(screen.contains("gpt-4o-mini"), "{screen}");
+    assert!(screen.contains("$0.15"), "{screen}");
+    assert!(screen.contains("the last 30 days"), "{screen}");
+}

@@ -112,6 +112,8 @@ pub enum Command {
     Attach,
     /// Save the message (or the selected question) as a new template.
     SaveAsTemplate,
+    /// Show what the answers cost: today, this month, by model, the last 30 days.
+    Usage,
 }
 
 impl Command {
@@ -185,6 +187,7 @@ impl Command {
             Command::Templates => "choose and run a template",
             Command::Attach => "attach a file",
             Command::SaveAsTemplate => "save the message as a template",
+            Command::Usage => "what the answers cost: today, this month, by model, 30 days",
         }
     }
 }
@@ -374,6 +377,7 @@ const DEFAULTS: &[(Mode, &str, Command)] = &[
     (Mode::Global, "f2", Command::SystemPrompt),
     (Mode::Global, "ctrl+p", Command::Templates),
     (Mode::Global, "ctrl+s", Command::SaveAsTemplate),
+    (Mode::Global, "f4", Command::Usage),
     (Mode::Input, "enter", Command::Send),
     (Mode::Input, "alt+enter", Command::Newline),
     (Mode::Input, "ctrl+j", Command::Newline),

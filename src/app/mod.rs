@@ -385,6 +385,11 @@ pub enum Dialog {
     },
     /// Confirm quitting while answers stream.
     ConfirmQuit,
+    /// What the answers cost (`None`: still being read from the ledger).
+    Usage {
+        /// The figures, once read.
+        view: Option<Result<Box<UsageView>, String>>,
+    },
     /// A budget refused a request before it was sent: which, the spend, when it resets.
     Refused {
         /// What the budget said.
@@ -843,4 +848,19 @@ impl App {
         all.retain(|e| e.name.to_lowercase().contains(&needle));
         all
     }
+}
+
+/// What the usage screen shows, read from the usage ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageView {
+    /// Today (local time).
+    pub today: crate::store::ledger::Totals,
+    /// This month (local time).
+    pub month: crate::store::ledger::Totals,
+    /// This month, by model (highest cost first).
+    pub by_model: Vec<crate::store::ledger::Row>,
+    /// The last 30 days, oldest first: the day (`MM-DD`) and what it cost (priced requests).
+    pub days: Vec<(String, f64)>,
+    /// The budgets in force.
+    pub budget: crate::config::BudgetConfig,
 }

@@ -91,6 +91,8 @@ pub enum Msg {
     Composed(Result<String, String>),
     /// The template library (re)loaded.
     TemplatesLoaded(Vec<super::TemplateItem>),
+    /// The usage screen's figures, or why the ledger could not be read.
+    UsageLoaded(Result<Box<super::UsageView>, String>),
     /// The endpoint's models (`Ok((names, fetched at ms))`), or why they could not be had.
     ModelsLoaded(Result<(Vec<String>, i64), String>),
     /// The values a template's form had last time.
@@ -241,6 +243,8 @@ pub enum Effect {
     StoreKey(String),
     /// Reload the template library if its files changed.
     LoadTemplates,
+    /// Read the usage ledger for the usage screen.
+    LoadUsage,
     /// Load the endpoint's list of models (`refresh`: ask the endpoint even when a recent
     /// list is kept).
     LoadModels {

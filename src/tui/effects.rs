@@ -223,6 +223,17 @@ impl Runtime {
                 Ok(path) => self.editor = Some(EditorJob::Template(path)),
                 Err(e) => self.send(Msg::Failed(e)),
             },
+            Effect::LoadUsage => {
+                let path = self.start.usage_ledger.clone();
+                let budget = self.start.config.file.budget.clone();
+                tokio::task::spawn_blocking(move || {
+                    let view = match path {
+                        Some(p) => usage_view(&p, budget).map(Box::new),
+                        None => Err("no usage ledger in this run".to_string()),
+                    };
+                    let _ = tx.send(Msg::UsageLoaded(view));
+                });
+            }
             Effect::LoadModels { refresh } => {
                 let endpoint = self.endpoint.lock().ok().and_then(|e| e.clone());
                 let store = self.store.clone();
@@ -401,4 +412,57 @@ async fn models(
     let json = serde_json::json!({ "at": now, "names": names }).to_string();
     store.quiet(move |s| s.set_setting(&key, &json));
     Ok((names, now))
+}
+
+/// The usage screen's figures from the ledger at `path`: today, this month and its models,
+/// and the cost of each of the last 30 local days.
+fn usage_view(
+    path: &std::path::Path,
+    budget: crate::config::BudgetConfig,
+) -> Result<crate::app::UsageView, String> {
+    use crate::store::ledger::{By, Ledger, Totals};
+    use chrono::{Days, Local, TimeZone};
+    let now = Local::now();
+    let p = crate::chat::budget::periods(&now);
+    let first_day = now.date_naive() - Days::new(29);
+    let from = first_day
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| Local.from_local_datetime(&t).earliest())
+        .map_or(p.month_start_ms, |t| t.timestamp_millis());
+    if !path.exists() {
+        // Nothing was ever sent.
+        return Ok(crate::app::UsageView {
+            today: Totals::default(),
+            month: Totals::default(),
+            by_model: Vec::new(),
+            days: (0..30)
+                .map(|i| ((first_day + Days::new(i)).format("%m-%d").to_string(), 0.0))
+                .collect(),
+            budget,
+        });
+    }
+    let e = |e: crate::store::StoreError| e.to_string();
+    let ledger = Ledger::open(path).map_err(e)?;
+    let per_day = ledger.report(By::Day, from, i64::MAX).map_err(e)?;
+    let days = (0..30)
+        .map(|i| {
+            let d = first_day + Days::new(i);
+            let key = d.format("%Y-%m-%d").to_string();
+            let cost = per_day
+                .iter()
+                .find(|r| r.key == key)
+                .and_then(|r| r.totals.cost_usd)
+                .unwrap_or(0.0);
+            (d.format("%m-%d").to_string(), cost)
+        })
+        .collect();
+    Ok(crate::app::UsageView {
+        today: ledger.totals(p.day_start_ms, i64::MAX).map_err(e)?,
+        month: ledger.totals(p.month_start_ms, i64::MAX).map_err(e)?,
+        by_model: ledger
+            .report(By::Model, p.month_start_ms, i64::MAX)
+            .map_err(e)?,
+        days,
+        budget,
+    })
 }

@@ -260,6 +260,9 @@ pub(super) fn draw_dialog(
             return forms::draw_picker(app, query, *selected, theme, frame, area);
         }
         Dialog::Form(form) => return forms::draw_form(app, form, theme, frame, area),
+        Dialog::Usage { view } => {
+            return super::usage::draw_usage(view.as_ref(), theme, frame, area);
+        }
         _ => {}
     }
     let mut top = 0;
@@ -572,7 +575,7 @@ pub(super) fn draw_dialog(
                 Line::from(field_spans(text.split(), theme, true)),
             ],
         ),
-        Dialog::Templates { .. } | Dialog::Form(_) => return,
+        Dialog::Templates { .. } | Dialog::Form(_) | Dialog::Usage { .. } => return,
         Dialog::ApiKey { key, error } => {
             let (before, after) = masked_key(key);
             let mut lines = vec![

@@ -28,6 +28,7 @@ mod sessions;
 mod status;
 pub mod theme;
 mod transcript;
+mod usage;
 
 #[cfg(test)]
 mod tests;

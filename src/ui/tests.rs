@@ -366,6 +366,87 @@ fn the_caret_is_drawn_at_the_cursor() {
     assert!(screen.contains("    three "), "{screen}");
 }
 
+fn usage_view() -> crate::app::UsageView {
+    use crate::store::ledger::{Row, Totals};
+    let t = |requests: u64, cost: Option<f64>, unpriced: u64| Totals {
+        requests,
+        prompt_tokens: requests * 2_300,
+        cached_tokens: 0,
+        completion_tokens: requests * 410,
+        cost_usd: cost,
+        unpriced_requests: unpriced,
+    };
+    crate::app::UsageView {
+        today: t(14, Some(0.0312), 0),
+        month: t(420, Some(4.12), 3),
+        by_model: vec![
+            Row {
+                key: "gpt-4o".into(),
+                totals: t(40, Some(3.41), 0),
+            },
+            Row {
+                key: "gpt-4o-mini".into(),
+                totals: t(377, Some(0.71), 0),
+            },
+            Row {
+                key: "qwen-plus-gateway".into(),
+                totals: t(3, None, 3),
+            },
+        ],
+        days: (0u32..30)
+            .map(|i| {
+                let cost = if i % 7 == 5 {
+                    0.0
+                } else {
+                    f64::from((i * 37) % 23) / 100.0
+                };
+                let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 7).unwrap()
+                    + chrono::Days::new(u64::from(i));
+                (day.format("%m-%d").to_string(), cost)
+            })
+            .collect(),
+        budget: crate::config::BudgetConfig {
+            daily_usd: Some(1.0),
+            monthly_usd: Some(5.0),
+            per_request_usd: None,
+        },
+    }
+}
+
+#[test]
+fn usage_screen() {
+    both("dialog_usage", |w, h| {
+        let mut app = base_app(w, h);
+        let fx = update(&mut app, key(KeyCode::F(4)));
+        assert_eq!(fx, vec![crate::app::Effect::LoadUsage]);
+        update(&mut app, Msg::UsageLoaded(Ok(Box::new(usage_view()))));
+        app
+    });
+    // 80x24 without colours: every figure is text, the bars are blocks.
+    let mut app = base_app(80, 24);
+    update(&mut app, key(KeyCode::F(4)));
+    update(&mut app, Msg::UsageLoaded(Ok(Box::new(usage_view()))));
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let mut cache = RenderCache::default();
+    let plain = Theme::plain("no-color");
+    terminal
+        .draw(|f| {
+            render(&app, &plain, &mut cache, f);
+        })
+        .unwrap();
+    let screen = terminal.backend().to_string();
+    for needle in [
+        "$4.12 + 3 unpriced of $5.00 (82%)",
+        "gpt-4o-mini",
+        "the last 30 days",
+        "12-06",
+        "█",
+    ] {
+        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
+    }
+    insta::assert_snapshot!("dialog_usage_80x24_no_color", screen);
+}
+
 #[test]
 fn budget_refused() {
     both("dialog_refused", |w, h| {

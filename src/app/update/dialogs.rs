@@ -34,6 +34,11 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         Dialog::Rename { id, title } => on_rename(app, key, id, title, fx),
         Dialog::ConfirmDelete { id, title } => on_confirm_delete(app, key, id, title, fx),
         Dialog::ConfirmQuit => on_confirm_quit(app, key, fx),
+        Dialog::Usage { view } => match key.code {
+            KeyCode::Enter | KeyCode::Esc => None,
+            _ if is_ctrl_c(&key) => None,
+            _ => Some(Dialog::Usage { view }),
+        },
         Dialog::Refused { text } => match key.code {
             KeyCode::Enter | KeyCode::Esc => None,
             _ if is_ctrl_c(&key) => None,

@@ -122,6 +122,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::ModelsLoaded(result) => dialogs::on_models_loaded(app, result),
+        Msg::UsageLoaded(result) => {
+            if let Some(Dialog::Usage { view }) = &mut app.dialog {
+                *view = Some(result);
+            }
+        }
         Msg::TemplateValues { id, values } => {
             if let Some(Dialog::Form(form)) = &mut app.dialog
                 && form.id == id
@@ -360,6 +365,10 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
             fx.push(Effect::LoadTemplates);
         }
         Command::SaveAsTemplate => compose::save_as_template(app, fx),
+        Command::Usage => {
+            app.dialog = Some(Dialog::Usage { view: None });
+            fx.push(Effect::LoadUsage);
+        }
         Command::RecallLast => compose::recall_last(app, key),
         Command::ModelPicker => {
             let selected = app
