@@ -160,7 +160,7 @@ fn tokens(t: &Totals) -> String {
 fn chart(v: &UsageView, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let [title, bars] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     // As many of the latest days as fit, a column each and one between.
-    let fit = (usize::from(area.width) + 1) / 2;
+    let fit = usize::from(area.width).div_ceil(2);
     let days = &v.days[v.days.len().saturating_sub(fit)..];
     let most = days.iter().map(|(_, c)| *c).fold(0.0, f64::max);
     frame.render_widget(
