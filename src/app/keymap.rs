@@ -187,7 +187,7 @@ impl Command {
             Command::Templates => "choose and run a template",
             Command::Attach => "attach a file",
             Command::SaveAsTemplate => "save the message as a template",
-            Command::Usage => "what the answers cost: today, this month, by model, 30 days",
+            Command::Usage => "what the answers cost, the budgets",
         }
     }
 }

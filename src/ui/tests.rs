@@ -586,8 +586,8 @@ fn help_scrolls_to_its_last_line_on_a_small_screen() {
     }
     assert_eq!(draw(&app, 40, 10), first);
     // A big screen needs no scrolling.
-    app.size = (160, 60);
-    drawn(&mut app, 160, 60);
+    app.size = (160, 66);
+    drawn(&mut app, 160, 66);
     assert_eq!(app.view.help_max, 0);
 }
 
