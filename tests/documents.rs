@@ -47,17 +47,7 @@ fn long_document() -> String {
 }
 
 fn messages(r: &Recorded) -> Vec<(String, String)> {
-    r.json()["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["role"].as_str().unwrap().to_string(),
-                m["content"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+    r.messages()
 }
 
 fn last_user(r: &Recorded) -> String {

@@ -8,16 +8,14 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use clap::Args;
-use serde_json::json;
 
 use std::sync::Arc;
 
 use super::docs::{self, DocOptions};
 use super::output::{self, money};
+use super::report::{Ending, Outcome, report};
 use super::{CliError, Ctx, Exit};
-use crate::chat::{
-    Conversation, Driven, End, NoSave, RowSaver, Saver, Sink, conversation, drive, record,
-};
+use crate::chat::{Conversation, NoSave, RowSaver, Saver, Sink, conversation, drive, record};
 use crate::config::ModelInfo;
 use crate::documents::extract::Document;
 use crate::documents::summarize::{
@@ -27,7 +25,7 @@ use crate::llm::context::count_tokens;
 use crate::llm::sanitize::Sanitizer;
 use crate::llm::stream::{AbortOnDrop, chat_to_end, run_chat_deltas};
 use crate::llm::{
-    Answer, AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint, EngineEvent, RetryNotice,
+    AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint, EngineEvent, RetryNotice,
 };
 use crate::secrets::{self, OsKeyring};
 use crate::store::{MessageStatus, NewMessage, NewSession, Role, Store};
@@ -53,6 +51,12 @@ pub struct AskArgs {
     /// more
     #[arg(long = "file", short = 'f', value_name = "PATH")]
     pub files: Vec<std::path::PathBuf>,
+    /// Answer only from this knowledge base's passages, with citations (repeat for more)
+    #[arg(long = "kb", value_name = "NAME")]
+    pub kb: Vec<String>,
+    /// With --kb: how many passages to give the model
+    #[arg(short = 'k', long = "passages", default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=20))]
+    pub k: u16,
     /// Documents.
     #[command(flatten)]
     pub docs: DocOptions,
@@ -131,6 +135,8 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
         render: Arc::new(move |docs: &str| compose(&q, docs)),
         title: None,
         model: None,
+        saved: None,
+        grounded: None,
     };
     send(
         ctx,
@@ -186,6 +192,12 @@ pub(super) struct Prompt {
     pub title: Option<String>,
     /// The model when `--model` is not given (else the profile's).
     pub model: Option<String>,
+    /// What the history keeps of the user's message when it is not what is sent (a
+    /// grounded question is saved without its passages).
+    pub saved: Option<String>,
+    /// The passages the answer is grounded on (`clerk ask --kb`): their sources are shown
+    /// after it.
+    pub grounded: Option<crate::knowledge::ground::Grounded>,
 }
 
 /// How to send it.
@@ -266,6 +278,12 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
         }
         (_, None) => (None, Conversation::default(), prompt.system.clone(), 0),
     };
+    // What is sent as the system prompt: a grounded question's rules come after the
+    // session's own instructions, and are not kept as the session's.
+    let sent_system = match &prompt.grounded {
+        Some(g) => Some(g.system_prompt(system.as_deref())),
+        None => system.clone(),
+    };
     let abouts: Vec<Document> = prompt.sources.iter().map(|s| s.about.clone()).collect();
     let mut measured = summarize::measure_all(
         std::mem::take(&mut prompt.sources)
@@ -295,9 +313,9 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
     // Without documents nothing is counted here: a token is never shorter than a byte, and
     // the estimate is capped by the window anyway.
     let frame_tokens = if measured.is_empty() {
-        ((prompt.render)("").len() + system.as_deref().map_or(0, str::len)) as u64
+        ((prompt.render)("").len() + sent_system.as_deref().map_or(0, str::len)) as u64
     } else {
-        count((prompt.render)("").as_str()) + system.as_deref().map(count).unwrap_or(0)
+        count((prompt.render)("").as_str()) + sent_system.as_deref().map(count).unwrap_or(0)
     };
     let history_tokens: u64 = history
         .messages
@@ -320,10 +338,10 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
     let omitted;
     let mut sent = Conversation::default();
     let mut counted = Vec::new();
-    let (user_text, saved_text, work) = match &strategy {
+    let (saved_text, work) = match &strategy {
         Strategy::Whole => {
             let user_text = (prompt.render)(&documents_text(&measured));
-            if let Some(s) = &system {
+            if let Some(s) = &sent_system {
                 sent.push(ChatRole::System, s.clone(), None, None);
             }
             for ((m, t), r) in history
@@ -349,7 +367,8 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
                 max_output_tokens: max_output,
                 temperature: prompt.temperature,
             };
-            (user_text.clone(), user_text, Work::Whole(request))
+            let saved = prompt.saved.clone().unwrap_or_else(|| user_text.clone());
+            (saved, Work::Whole(request))
         }
         Strategy::Parts(parts) => {
             let names: Vec<String> = abouts
@@ -379,7 +398,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
             let job = Job {
                 history: kept,
                 model: model.clone(),
-                system: system.clone(),
+                system: sent_system.clone(),
                 max_output_tokens: max_output,
                 temperature: prompt.temperature,
                 parts: parts.clone(),
@@ -389,7 +408,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
                 render: prompt.render.clone(),
                 frame_tokens,
             };
-            (saved.clone(), saved, Work::Parts(Box::new(job)))
+            (saved, Work::Parts(Box::new(job)))
         }
     };
     let title_text = if prompt.question.is_empty() {
@@ -444,7 +463,8 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
         Work::Whole(_) => None,
         Work::Parts(job) => Some(job.parts.len()),
     };
-    let plain = parts.is_none();
+    // The server's prompt tokens are the question's only when it was saved as it was sent.
+    let plain = parts.is_none() && prompt.saved.is_none();
     let prompt_tokens = match &work {
         Work::Whole(request) => Some(crate::chat::record::prompt_estimate(
             None,
@@ -504,7 +524,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
         && let Some(title) = rt.block_on(smart_title(
             title_endpoint,
             &model,
-            &user_text,
+            &saved_text,
             &answer.text,
         ))
     {
@@ -513,15 +533,15 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
             .store
             .rename_session(s.session_id, &title, output::now_ms());
     }
-    report(
-        ctx,
-        &model,
-        how.json,
+    let end = Ending {
+        model: &model,
+        json: how.json,
         session_id,
-        omitted + older,
+        omitted: omitted + older,
         parts,
-        outcome,
-    )
+        grounded: prompt.grounded.as_ref(),
+    };
+    report(ctx, &end, outcome)
 }
 
 /// One request, or a document read in parts.
@@ -597,36 +617,6 @@ pub fn resolve_session(store: &Store, which: &str) -> Result<i64, CliError> {
             ),
         )
     })
-}
-
-/// How the streaming part ended.
-enum Outcome {
-    Answered(Answer, Option<String>),
-    Failed(crate::llm::LlmError),
-    Stopped {
-        text: String,
-        signal: Exit,
-        save_error: Option<String>,
-    },
-}
-
-impl From<Driven> for Outcome {
-    fn from(d: Driven) -> Outcome {
-        match d.end {
-            End::Answered(answer) => Outcome::Answered(answer, d.save_error),
-            End::Failed(e) => Outcome::Failed(e),
-            End::Stopped(answer) => Outcome::Stopped {
-                text: answer.text,
-                signal: Exit::Interrupted,
-                save_error: d.save_error,
-            },
-            End::Lost(answer) => Outcome::Stopped {
-                text: answer.text,
-                signal: Exit::Failure,
-                save_error: Some("the answer task ended unexpectedly".to_string()),
-            },
-        }
-    }
 }
 
 /// The answer on standard output: sanitized on a terminal, exact through a pipe, nothing
@@ -710,114 +700,6 @@ pub(super) async fn terminate_signal() -> Exit {
     {
         let _ = tokio::signal::ctrl_c().await;
         Exit::Interrupted
-    }
-}
-
-fn report(
-    ctx: &Ctx,
-    model: &str,
-    json: bool,
-    session_id: Option<i64>,
-    omitted: usize,
-    parts: Option<usize>,
-    outcome: Outcome,
-) -> Result<Exit, CliError> {
-    match outcome {
-        Outcome::Answered(answer, save_error) => {
-            tracing::info!(
-                status = answer.status.as_str(),
-                tokens_out = answer.usage.map(|u| u.output),
-                ms = answer.duration.as_millis() as u64,
-                "answer"
-            );
-            let info = ctx.config.models.get(model);
-            let cost = answer
-                .usage
-                .and_then(|u| info.and_then(|i| i.cost(u.input, u.cached, u.output)));
-            if json {
-                let v = json!({
-                    "session_id": session_id,
-                    "answer": answer.text,
-                    "status": answer.status.as_str(),
-                    "reason": answer.reason,
-                    "finish_reason": answer.finish_reason,
-                    "model": answer.model.clone().unwrap_or_else(|| model.to_string()),
-                    "usage": answer.usage.map(|u| json!({"input_tokens": u.input, "cached_tokens": u.cached, "output_tokens": u.output})),
-                    "cost_usd": cost,
-                    "timings": {"ttft_ms": answer.ttft.map(|d| d.as_millis() as u64), "total_ms": answer.duration.as_millis() as u64},
-                    "omitted_messages": omitted,
-                    "parts": parts,
-                    "malformed_chunks": answer.malformed,
-                });
-                println!("{v}");
-            } else if output::stderr_is_tty() {
-                let tokens = answer
-                    .usage
-                    .map(|u| format!("{} in / {} out tokens", u.input, u.output))
-                    .unwrap_or_else(|| "no usage reported".to_string());
-                eprintln!(
-                    "\x1b[2m{model} · {tokens} · {} · {:.1} s\x1b[0m",
-                    money(cost),
-                    answer.duration.as_secs_f64()
-                );
-            }
-            if answer.malformed > 0 {
-                eprintln!(
-                    "warning: {} malformed chunk(s) from the server were skipped",
-                    answer.malformed
-                );
-            }
-            if let Some(e) = save_error {
-                eprintln!("clerk: the answer was shown but could not be saved: {e}");
-                return Ok(Exit::Failure);
-            }
-            match answer.status {
-                AnswerStatus::Complete => {
-                    if let Some(note) = &answer.reason {
-                        eprintln!("note: {}", crate::llm::sanitize::sanitize(note));
-                    }
-                    Ok(Exit::Ok)
-                }
-                _ => {
-                    let how = match answer.status {
-                        AnswerStatus::Truncated => "the answer is incomplete (truncated)",
-                        AnswerStatus::Interrupted => "the answer was interrupted",
-                        _ => "the answer ended with an error",
-                    };
-                    eprintln!(
-                        "clerk: {how}: {}",
-                        crate::llm::sanitize::sanitize(&answer.reason.unwrap_or_default())
-                    );
-                    Ok(Exit::Incomplete)
-                }
-            }
-        }
-        Outcome::Failed(e) => {
-            if json {
-                println!(
-                    "{}",
-                    json!({"session_id": session_id, "status": "error", "error": e.to_string(), "answer": ""})
-                );
-            }
-            Err(e.into())
-        }
-        Outcome::Stopped {
-            text,
-            signal,
-            save_error,
-        } => {
-            if json {
-                println!(
-                    "{}",
-                    json!({"session_id": session_id, "status": "interrupted", "reason": "stopped by you", "answer": text})
-                );
-            }
-            if let Some(e) = save_error {
-                eprintln!("clerk: {e}");
-            }
-            eprintln!("clerk: stopped; what arrived is saved");
-            Ok(signal)
-        }
     }
 }
 

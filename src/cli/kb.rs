@@ -18,8 +18,7 @@ use super::{CliError, Ctx, Exit};
 use crate::config::KnowledgeEntry;
 use crate::config::knowledge::{EditError, valid_name, with_entry_added, with_entry_removed};
 use crate::format::{counted, human_size, thousands};
-use crate::knowledge::analyze::has_han;
-use crate::knowledge::{Base, Index, KnowledgeError, Progress, Query, Report};
+use crate::knowledge::{Base, Index, KnowledgeError, Progress, Report};
 
 /// `clerk kb …`
 #[derive(Debug, Subcommand)]
@@ -253,17 +252,19 @@ fn index(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<Exit, CliError> {
         return Err(no_bases(ctx));
     }
     let bases = entries
-        .into_iter()
+        .iter()
         .map(|e| base(ctx, e))
         .collect::<Result<Vec<_>, _>>()?;
     let mut index = open_index(ctx)?;
     let mut reports = Vec::new();
-    for b in &bases {
+    for (b, e) in bases.iter().zip(&entries) {
         let report = run_update(&mut index, b)?;
         if !json {
             summary(&report);
         }
         reports.push(report);
+        // Vectors for the passages that have none, when the base turns them on.
+        super::kb_vectors::embed(ctx, &mut index, e, json)?;
     }
     if json {
         let mut out = std::io::stdout().lock();
@@ -563,14 +564,7 @@ fn remove(ctx: &Ctx, name: &str) -> Result<Exit, CliError> {
     Ok(Exit::Ok)
 }
 
-/// "Not found", in the question's language.
-pub fn not_found_text(question: &str) -> &'static str {
-    if has_han(question) {
-        "知识库中没有找到相关规定"
-    } else {
-        "not found in the procedures"
-    }
-}
+use crate::knowledge::cite::not_found_text;
 
 fn search(
     ctx: &Ctx,
@@ -601,8 +595,9 @@ fn search(
     if !ctx.paths.knowledge_index().exists() {
         return Err(KnowledgeError::NotIndexed(names[0].to_string()).into());
     }
-    let index = open_index(ctx)?;
-    let r = index.search(&names, &[Query::new(question)], &[], k)?;
+    // The same retrieval as `clerk ask --kb`: restated, with vectors when on.
+    let grounded = super::ask_kb::search(ctx, &names, question, k)?;
+    let r = grounded.retrieval;
     let mut out = std::io::stdout().lock();
     if json {
         let passages: Vec<serde_json::Value> = r

@@ -4,11 +4,14 @@
 //! its own file. Nothing here prints a key: only [`crate::secrets::ApiKey::masked`].
 
 mod ask;
+mod ask_kb;
 mod auth;
 mod config_cmd;
 mod docs;
 mod kb;
+mod kb_vectors;
 mod output;
+mod report;
 mod run_cmd;
 mod sessions;
 mod summarize_cmd;
@@ -318,6 +321,7 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
     let ctx = Ctx::load(&cli)?;
     output::init_logging(&ctx);
     match command {
+        Command::Ask(args) if !args.kb.is_empty() => ask_kb::run(&ctx, args),
         Command::Ask(args) => ask::run(&ctx, args),
         Command::Auth(cmd) => auth::run(&ctx, cmd),
         Command::Sessions(cmd) => sessions::run(&ctx, cmd),

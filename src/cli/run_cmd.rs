@@ -14,6 +14,7 @@ use super::ask::Terminal;
 use super::output::{self, money};
 use super::{CliError, Ctx, Exit};
 use crate::chat::{Driven, End, Saver, Sink};
+use crate::knowledge::ground::Grounded;
 use crate::llm::{AnswerStatus, Endpoint};
 use crate::secrets::{self, OsKeyring};
 use crate::store::{MessageStatus, NewMessage, NewSession, Role, Store};
@@ -228,7 +229,12 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
             values.iter_mut().map(|(k, v)| (k.as_str(), v)).collect();
         super::docs::check_secrets(&mut texts, args.docs.secrets, &ctx.config.file.documents)?;
     }
-    if let Some(var) = too_long_document(ctx, &template, &values)? {
+    let grounded_run = template
+        .variables
+        .iter()
+        .any(|v| v.kind == VarKind::Kb && values.get(&v.name).is_some_and(|x| !x.is_empty()));
+    // A grounded run sends passages, not a long document read in parts.
+    if !grounded_run && let Some(var) = too_long_document(ctx, &template, &values)? {
         return run_in_parts(ctx, args, &template, values, &var);
     }
 
@@ -254,11 +260,31 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
             s.model = None;
         }
     }
+    let grounding = crate::templates::run::grounding(
+        &template,
+        &values,
+        &ctx.config.file.knowledge,
+        ctx.paths.knowledge_index(),
+        &model,
+    )
+    .map_err(bad)?;
+    if let Some(g) = &grounding
+        && !g.index.exists()
+    {
+        let name = g
+            .ask
+            .bases
+            .first()
+            .map(|b| b.name.clone())
+            .unwrap_or_default();
+        return Err(crate::knowledge::KnowledgeError::NotIndexed(name).into());
+    }
     let plan = Plan {
         template,
         values,
         model,
         max_output_tokens: profile.max_output_tokens,
+        grounding,
     };
     let (key, _) = secrets::resolve(
         &secrets::KeyFor::profile(&profile_name, &profile, ctx.base_url.as_deref()),
@@ -270,7 +296,15 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
     let save = !args.no_save && ctx.config.file.history.enabled;
     let store = if save { Some(ctx.open_store()?) } else { None };
     let rt = super::runtime()?;
-    let outcome = rt.block_on(drive(ctx, &profile_name, endpoint, plan, store, args.json));
+    let outcome = rt.block_on(drive(
+        ctx,
+        &profile_name,
+        endpoint,
+        plan,
+        store,
+        args.json,
+        args.docs.secrets,
+    ));
     Ok(outcome)
 }
 
@@ -432,6 +466,12 @@ struct CliSteps<'c> {
     stopped_at: Option<usize>,
     last_status: AnswerStatus,
     total_cost: Option<f64>,
+    /// What to do with likely secrets in the passages of a grounded run.
+    secrets: super::docs::SecretsMode,
+    /// The passages of a grounded run.
+    grounded: Option<Grounded>,
+    /// A grounded run's "not found in the procedures": nothing was sent.
+    not_found: Option<String>,
 }
 
 impl Steps for CliSteps<'_> {
@@ -509,7 +549,15 @@ impl Steps for CliSteps<'_> {
             );
         }
         self.last_status = answer.status;
+        if let Some(g) = &self.grounded
+            && !self.json
+            && i + 1 == of
+        {
+            super::report::print_sources(g, &answer.text);
+        }
+        let citations = self.grounded.as_ref().map(|g| g.citations(&answer.text));
         self.steps_json.push(json!({
+            "citations": citations,
             "step": i + 1,
             "answer": answer.text,
             "status": answer.status.as_str(),
@@ -531,10 +579,36 @@ impl Steps for CliSteps<'_> {
         }
     }
 
+    fn grounded(&mut self, g: &mut Grounded) -> Result<(), String> {
+        for note in &g.notes {
+            eprintln!("note: {note}");
+        }
+        // The passages leave the machine inside each step: scanned like documents.
+        let names: Vec<String> = (1..=g.hits().len())
+            .map(|n| format!("passage [{n}]"))
+            .collect();
+        let mut texts: Vec<(&str, &mut String)> = names
+            .iter()
+            .map(String::as_str)
+            .zip(g.retrieval.hits.iter_mut().map(|h| &mut h.text))
+            .collect();
+        let cfg = &self.ctx.config.file.documents;
+        if let Err(e) = super::docs::check_secrets(&mut texts, self.secrets, cfg) {
+            self.failed = Some((e.exit, e.message.clone()));
+            return Err(e.message);
+        }
+        self.grounded = Some(g.clone());
+        Ok(())
+    }
+
     fn failed(&mut self, i: usize, e: &RunError) {
         let exit = match e {
-            RunError::Render { .. } => Exit::BadInput,
+            RunError::Render { .. } | RunError::Knowledge(_) => Exit::BadInput,
             RunError::Save(_) => Exit::Failure,
+            RunError::NotFound(text) => {
+                self.not_found = Some(text.clone());
+                return;
+            }
         };
         self.failed = Some((exit, format!("step {} of {}: {e}", i + 1, self.of)));
     }
@@ -547,6 +621,7 @@ async fn drive(
     plan: Plan,
     store: Option<Store>,
     json: bool,
+    secrets: super::docs::SecretsMode,
 ) -> Exit {
     let of = plan.template.steps.len();
     let title = plan.template.title.clone();
@@ -571,6 +646,9 @@ async fn drive(
         stopped_at: None,
         last_status: AnswerStatus::Complete,
         total_cost: None,
+        secrets,
+        grounded: None,
+        not_found: None,
     };
     let stop = async {
         super::ask::terminate_signal().await;
@@ -579,6 +657,9 @@ async fn drive(
     if let Some(at) = steps.stopped_at {
         eprintln!("stopped at step {} of {of}; what arrived is saved", at + 1);
         return Exit::Interrupted;
+    }
+    if let Some(text) = steps.not_found.take() {
+        return not_found(ctx, &title, &text, steps.grounded.as_ref(), json);
     }
     let session_id = steps.saver.session_id;
     if json {
@@ -595,6 +676,14 @@ async fn drive(
             "steps": steps.steps_json,
             "cost_usd": steps.total_cost,
         });
+        let last = steps
+            .steps_json
+            .last()
+            .and_then(|s| s.get("answer"))
+            .and_then(|a| a.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let v = super::report::with_grounding(v, ctx, steps.grounded.as_ref(), &last);
         println!("{v}");
     }
     if let Some(e) = steps.save_error {
@@ -620,4 +709,25 @@ async fn drive(
             Exit::Ok
         }
     }
+}
+
+/// A grounded run whose passages do not answer what was asked: nothing was sent. Says so
+/// (in the question's language), lists the closest passages, exit 0.
+fn not_found(ctx: &Ctx, title: &str, text: &str, g: Option<&Grounded>, json: bool) -> Exit {
+    if json {
+        let mut v = json!({
+            "template": title, "session_id": null, "status": "not_found", "error": null,
+            "result": text, "steps": [], "cost_usd": null, "found": false, "citations": [],
+        });
+        if let (Some(g), Some(map)) = (g, v.as_object_mut()) {
+            map.extend(super::report::grounding_json(ctx, g));
+        }
+        println!("{v}");
+        return Exit::Ok;
+    }
+    match g {
+        Some(g) => super::report::print_not_found(g),
+        None => println!("{text}"),
+    }
+    Exit::Ok
 }

@@ -106,6 +106,8 @@ pub(super) fn template_prompt(
         render,
         title: Some(crate::cli::output::clip(title, 60)),
         model: template.model.clone(),
+        saved: None,
+        grounded: None,
     })
 }
 

@@ -162,6 +162,7 @@ fn kind_name(k: VarKind) -> &'static str {
         VarKind::File => "file",
         VarKind::Choice => "choice",
         VarKind::Number => "number",
+        VarKind::Kb => "kb",
     }
 }
 

@@ -36,7 +36,8 @@ pub struct KnowledgeEntry {
     /// Restate a question in the base's other languages before searching.
     #[serde(default = "yes")]
     pub translate: bool,
-    /// An embeddings model for vector search next to keyword search (reserved).
+    /// An embeddings model of the profile's endpoint: vector search next to keyword search
+    /// (`knowledge::vectors`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<String>,
 }

@@ -24,6 +24,9 @@
 //! - [`found`]: whether the passages found answer the question at all.
 //! - `status.rs`: [`Index::status`], [`Index::list`], [`Index::remove`],
 //!   [`Index::languages`].
+//! - [`ground`]: answers grounded on the passages — retrieval with restatements
+//!   ([`restate`]) and vectors ([`vectors`]), the prompt and the citations ([`cite`]). Its
+//!   top comment is the API the command line and the app call.
 //!
 //! # How a search works
 //! 1. Each [`Query`] — the question as asked, and (later work) its restatements in the
@@ -45,12 +48,16 @@
 //! write one local database. It must not import `app`, `ui`, `tui` or `cli`, nor print.
 
 pub mod analyze;
+pub mod cite;
 pub mod found;
+pub mod ground;
 pub mod passages;
+pub mod restate;
 mod schema;
 mod search;
 mod status;
 mod update;
+pub mod vectors;
 pub mod walk;
 
 use std::path::{Path, PathBuf};

@@ -5,7 +5,8 @@
 //! `title` (required), `description`, `category`, `tags`, `model`, `profile`,
 //! `temperature`, `max_output_tokens`, `system`, and either `prompt` or `[[steps]]`
 //! (`name`, `prompt`, `model`). `[[variables]]`: `name`, `label`, `kind` (text, multiline,
-//! document, file, choice, number), `required` (default true), `default`, `help`, `options`.
+//! document, file, choice, number, kb), `required` (default true), `default`, `help`,
+//! `options`.
 //! See docs/templates.md.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -31,6 +32,9 @@ pub enum VarKind {
     Choice,
     /// A number.
     Number,
+    /// A knowledge base's name: the template's prompt is then answered from that base's
+    /// passages, with citations (`templates::run::Grounding`).
+    Kb,
 }
 
 impl VarKind {
@@ -42,6 +46,7 @@ impl VarKind {
             "file" => VarKind::File,
             "choice" => VarKind::Choice,
             "number" => VarKind::Number,
+            "kb" => VarKind::Kb,
             _ => return None,
         })
     }
@@ -343,7 +348,7 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
                 c.error(
                     k.span().start,
                     format!(
-                        "unknown kind `{}`: use text, multiline, document, file, choice or number",
+                        "unknown kind `{}`: use text, multiline, document, file, choice, number or kb",
                         k.get_ref()
                     ),
                 );
@@ -549,7 +554,9 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
         }
     }
     for v in &variables {
-        if !used.contains(&v.name)
+        // A knowledge base grounds the whole template; its name need not be in a prompt.
+        if v.kind != VarKind::Kb
+            && !used.contains(&v.name)
             && let Some(&at) = var_spans.get(&v.name)
         {
             c.at(

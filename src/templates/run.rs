@@ -5,12 +5,22 @@
 //! owns no store and no terminal: through [`Steps`] the command line and the app save and
 //! show each step their own way. A workflow stops at the first step that does not complete
 //! (interrupted, truncated, failed, or stopped by the user).
+//!
+//! A template with a `kb` variable is grounded ([`Grounding`]): before the first step, the
+//! passages that answer what the person asked (the values of its text variables) are
+//! retrieved once ([`crate::knowledge::ground::retrieve`]); when they do not answer it the
+//! run stops with [`RunError::NotFound`] before anything is sent; otherwise every step is
+//! sent with the grounding rules after the template's system prompt and the passages,
+//! numbered the same for every step, before its prompt. [`Steps::grounded`] hands the
+//! passages to the caller, which shows the sources each answer cites.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-use super::Template;
+use super::{Template, VarKind};
 use crate::chat::{Driven, End, Saver, Sink, drive};
-use crate::config::ModelInfo;
+use crate::config::{KnowledgeEntry, ModelInfo};
+use crate::knowledge::ground::{self, Ask, BaseSettings, Grounded};
 use crate::llm::stream::{AbortOnDrop, run_chat_deltas};
 use crate::llm::{AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint};
 
@@ -25,6 +35,68 @@ pub struct Plan {
     pub model: String,
     /// The answer length cap when the template sets none.
     pub max_output_tokens: Option<u64>,
+    /// The knowledge bases the run is answered from (a template with a `kb` variable).
+    pub grounding: Option<Grounding>,
+}
+
+/// Where a grounded run's passages come from.
+#[derive(Debug, Clone)]
+pub struct Grounding {
+    /// The knowledge index (`Paths::knowledge_index`).
+    pub index: PathBuf,
+    /// The question searched for and the bases.
+    pub ask: Ask,
+}
+
+/// The grounding of `t` with `values`: `None` when it has no `kb` variable with a value.
+/// The question searched for is what the person gave (the values of the text, multi-line,
+/// document and file variables, in their order), not the template's own wording. An
+/// error names a base that is not in `entries` (the config's `[[knowledge]]`).
+pub fn grounding(
+    t: &Template,
+    values: &BTreeMap<String, String>,
+    entries: &[KnowledgeEntry],
+    index: PathBuf,
+    model: &str,
+) -> Result<Option<Grounding>, String> {
+    let mut bases = Vec::new();
+    let mut question = Vec::new();
+    for v in &t.variables {
+        let Some(value) = values
+            .get(&v.name)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        else {
+            continue;
+        };
+        match v.kind {
+            VarKind::Kb => {
+                let entry = entries.iter().find(|e| e.name == value).ok_or_else(|| {
+                    format!(
+                        "`{}` is `{value}`, which is not a knowledge base: see `clerk kb list`",
+                        v.name
+                    )
+                })?;
+                bases.push(BaseSettings::from(entry));
+            }
+            VarKind::Text | VarKind::Multiline | VarKind::Document | VarKind::File => {
+                question.push(value.to_string());
+            }
+            VarKind::Choice | VarKind::Number => {}
+        }
+    }
+    if bases.is_empty() {
+        return Ok(None);
+    }
+    let question = if question.is_empty() {
+        super::render_step(t, 0, values, &BTreeMap::new()).map_err(|e| e.to_string())?
+    } else {
+        question.join("\n")
+    };
+    Ok(Some(Grounding {
+        index,
+        ask: Ask::new(&question, bases, model),
+    }))
 }
 
 impl Plan {
@@ -53,13 +125,23 @@ pub enum RunError {
     /// The step's question could not be saved.
     #[error("cannot save the step: {0}")]
     Save(String),
+    /// The knowledge bases could not be searched.
+    #[error("cannot search the knowledge base: {0}")]
+    Knowledge(String),
+    /// The knowledge bases do not cover what was asked: nothing was sent. The text is
+    /// "not found in the procedures" in the question's language.
+    #[error("{0}")]
+    NotFound(String),
 }
 
-/// The requests of step `i`, given the answers of the steps before it.
+/// The requests of step `i`, given the answers of the steps before it (and, for a
+/// grounded run, the passages: the rules after the system prompt, the passages before the
+/// prompt). The prompt and system returned are the template's, as the history keeps them.
 pub fn step_request(
     plan: &Plan,
     i: usize,
     answers: &BTreeMap<String, String>,
+    grounded: Option<&Grounded>,
 ) -> Result<(String, Option<String>, ChatRequest), RunError> {
     let t = &plan.template;
     let name = t.steps.get(i).map(|s| s.name.clone()).unwrap_or_default();
@@ -69,16 +151,23 @@ pub fn step_request(
     };
     let prompt = super::render_step(t, i, &plan.values, answers).map_err(render_err)?;
     let system = super::render_system(t, &plan.values).map_err(render_err)?;
+    let (sent_system, sent_prompt) = match grounded {
+        Some(g) => (
+            Some(g.system_prompt(system.as_deref())),
+            g.user_message_for(&prompt),
+        ),
+        None => (system.clone(), prompt.clone()),
+    };
     let mut messages = Vec::with_capacity(2);
-    if let Some(s) = &system {
+    if let Some(s) = sent_system {
         messages.push(ChatMessage {
             role: ChatRole::System,
-            content: s.clone(),
+            content: s,
         });
     }
     messages.push(ChatMessage {
         role: ChatRole::User,
-        content: prompt.clone(),
+        content: sent_prompt,
     });
     let request = ChatRequest {
         model: plan.step_model(i),
@@ -126,6 +215,14 @@ pub trait Steps {
     fn ended(&mut self, index: usize, driven: &Driven);
     /// A step could not run.
     fn failed(&mut self, index: usize, error: &RunError);
+    /// A grounded run's passages were found, before its first step (and before
+    /// [`RunError::NotFound`] when they do not answer it): notes to show, the sources to
+    /// list after each answer ([`Grounded::citations`]). The caller may redact passages
+    /// (they are sent as they are left); an error stops the run before anything is sent,
+    /// the caller having said why.
+    fn grounded(&mut self, _grounded: &mut Grounded) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// How a run ended.
@@ -149,6 +246,34 @@ pub async fn run<S: Steps + Send>(
     let of = plan.template.steps.len();
     let mut answers: BTreeMap<String, String> = BTreeMap::new();
     tokio::pin!(stop);
+    let grounded = match &plan.grounding {
+        None => None,
+        Some(g) => {
+            // The question's restatement is counted as this template's.
+            let ep = endpoint.tagged(crate::llm::meter::Tag {
+                kind: "restate",
+                template: Some(plan.template.id.clone()),
+                knowledge: g.ask.bases.first().map(|b| b.name.clone()),
+                ..endpoint.tag().clone()
+            });
+            match ground::retrieve(&g.index, move || Ok(ep), g.ask.clone()).await {
+                Ok(mut found) => {
+                    if steps.grounded(&mut found).is_err() {
+                        return RunEnd::StoppedAt(0);
+                    }
+                    if !found.found() {
+                        steps.failed(0, &RunError::NotFound(found.not_found_text().to_string()));
+                        return RunEnd::StoppedAt(0);
+                    }
+                    Some(found)
+                }
+                Err(e) => {
+                    steps.failed(0, &RunError::Knowledge(e.to_string()));
+                    return RunEnd::StoppedAt(0);
+                }
+            }
+        }
+    };
     // Counted in the usage ledger as steps of this template (a one-prompt template's one
     // step is its answer).
     let endpoint = endpoint.tagged(crate::llm::meter::Tag {
@@ -158,7 +283,7 @@ pub async fn run<S: Steps + Send>(
     });
     for i in 0..of {
         let name = plan.template.steps[i].name.clone();
-        let (prompt, system, request) = match step_request(plan, i, &answers) {
+        let (prompt, system, request) = match step_request(plan, i, &answers, grounded.as_ref()) {
             Ok(r) => r,
             Err(e) => {
                 steps.failed(i, &e);

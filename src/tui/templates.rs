@@ -138,11 +138,23 @@ fn plan_for(
             values.insert(v.name.clone(), doc.text);
         }
     }
+    // Grounding a run on a `kb` variable (templates::run::grounding) is the app's next
+    // step; until then such a run is refused rather than sent without its passages.
+    if let Some(v) = template.variables.iter().find(|v| {
+        v.kind == crate::templates::VarKind::Kb
+            && values.get(&v.name).is_some_and(|x| !x.is_empty())
+    }) {
+        return Err(format!(
+            "“{id}” answers from knowledge base “{}”, which the app cannot search yet: run it with `clerk run {id}`",
+            values.get(&v.name).cloned().unwrap_or_default()
+        ));
+    }
     Ok(crate::templates::run::Plan {
         template,
         values,
         model,
         max_output_tokens: max_out,
+        grounding: None,
     })
 }
 

@@ -23,6 +23,7 @@ fn kind_name(k: VarKind) -> &'static str {
         VarKind::File => "file",
         VarKind::Choice => "choice",
         VarKind::Number => "number",
+        VarKind::Kb => "knowledge base",
     }
 }
 

@@ -70,6 +70,35 @@ impl Recorded {
     }
 }
 
+impl Recorded {
+    /// The (role, content) of each message of a chat request.
+    pub fn messages(&self) -> Vec<(String, String)> {
+        self.json()["messages"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|m| {
+                        (
+                            m["role"].as_str().unwrap_or_default().to_string(),
+                            m["content"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether this request asked for embeddings (`POST …/embeddings`).
+    pub fn is_embeddings(&self) -> bool {
+        is_embeddings_request(&self.method, &self.path)
+    }
+}
+
+fn is_embeddings_request(method: &str, path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or("");
+    method.eq_ignore_ascii_case("POST") && path.trim_end_matches('/').ends_with("/embeddings")
+}
+
 fn is_models_request(method: &str, path: &str) -> bool {
     let path = path.split('?').next().unwrap_or("");
     method.eq_ignore_ascii_case("GET") && path.trim_end_matches('/').ends_with("/models")
@@ -343,8 +372,66 @@ pub fn error_frame<'a>(message: &str, code: impl Into<Option<&'a str>>) -> Strin
 // Server
 // ---------------------------------------------------------------------------
 
+/// How `POST …/embeddings` is answered once [`MockServer::set_embeddings`] is called
+/// (before that, it takes the chat replies like any other request).
+#[derive(Clone, Debug)]
+pub enum Embeddings {
+    /// Vectors from [`toy_embedding`] of each input, with usage.
+    Toy,
+    /// Always this reply (e.g. a 404 of a gateway without embeddings).
+    Reply(Reply),
+}
+
+/// The concepts of [`toy_embedding`]: words of both languages that mean the same thing.
+const TOY_CONCEPTS: &[&[&str]] = &[
+    &["hotel", "酒店", "住宿"],
+    &["leave", "年假", "休假"],
+    &["password", "密码"],
+    &["vpn"],
+    &["purchase", "采购"],
+    &["reimburs", "报销"],
+];
+
+/// A toy multilingual embedding: how often a text names each concept of [`TOY_CONCEPTS`]
+/// (in English or Chinese), plus a small constant.
+pub fn toy_embedding(text: &str) -> Vec<f32> {
+    let t = text.to_lowercase();
+    let mut v: Vec<f32> = TOY_CONCEPTS
+        .iter()
+        .map(|words| words.iter().map(|w| t.matches(w).count()).sum::<usize>() as f32)
+        .collect();
+    v.push(0.05);
+    v
+}
+
+fn embeddings_reply(body: &str) -> Reply {
+    let Ok(v) = serde_json::from_str::<Value>(body) else {
+        return Reply::error(400, "not JSON", "invalid_request_error", None);
+    };
+    let inputs: Vec<String> = match &v["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().unwrap_or("").to_string())
+            .collect(),
+        _ => return Reply::error(400, "no input", "invalid_request_error", None),
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": toy_embedding(t)}))
+        .collect();
+    let tokens: usize = inputs.iter().map(|t| t.len() / 4 + 1).sum();
+    Reply::json(
+        200,
+        json!({"object": "list", "data": data, "model": v["model"],
+               "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}),
+    )
+}
+
 #[derive(Debug)]
 struct State {
+    embeddings: Option<Embeddings>,
     chat: VecDeque<Reply>,
     chat_default: Reply,
     models: VecDeque<Reply>,
@@ -380,6 +467,7 @@ pub struct MockServer {
 impl MockServer {
     fn new_state() -> Shared {
         Arc::new(Mutex::new(State {
+            embeddings: None,
             chat: VecDeque::new(),
             chat_default: Reply::stream(&["Hello", " world"]),
             models: VecDeque::new(),
@@ -459,6 +547,19 @@ impl MockServer {
         lock(&self.state).chat_default = reply;
     }
 
+    /// Answer `POST …/embeddings` this way from now on.
+    pub fn set_embeddings(&self, how: Embeddings) {
+        lock(&self.state).embeddings = Some(how);
+    }
+
+    /// The embeddings requests received so far.
+    pub fn embeddings_requests(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(Recorded::is_embeddings)
+            .collect()
+    }
+
     /// Queue a reply for the next `GET …/models`.
     pub fn push_models(&self, reply: Reply) {
         lock(&self.state).models.push_back(reply);
@@ -474,11 +575,11 @@ impl MockServer {
         lock(&self.state).requests.clone()
     }
 
-    /// The requests routed to the chat replies (everything but models).
+    /// The requests routed to the chat replies (everything but models and embeddings).
     pub fn chat_requests(&self) -> Vec<Recorded> {
         self.requests()
             .into_iter()
-            .filter(|r| !r.is_models())
+            .filter(|r| !r.is_models() && !r.is_embeddings())
             .collect()
     }
 
@@ -550,15 +651,23 @@ async fn handle(mut stream: TcpStream, state: Shared) -> std::io::Result<()> {
         return Ok(());
     };
     let models = is_models_request(&req.method, &req.path);
+    let embeddings = is_embeddings_request(&req.method, &req.path);
     let reply = {
         let mut st = lock(&state);
+        let body = String::from_utf8_lossy(&req.body).into_owned();
         st.requests.push(Recorded {
             method: req.method,
             path: req.path,
             headers: req.headers,
-            body: String::from_utf8_lossy(&req.body).into_owned(),
+            body: body.clone(),
         });
-        if models {
+        let embedder = st.embeddings.clone().filter(|_| embeddings);
+        if let Some(how) = embedder {
+            match how {
+                Embeddings::Toy => embeddings_reply(&body),
+                Embeddings::Reply(r) => r,
+            }
+        } else if models {
             st.models
                 .pop_front()
                 .unwrap_or_else(|| st.models_default.clone())

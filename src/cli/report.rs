@@ -1,0 +1,276 @@
+//! How `clerk ask` (and a single-prompt `clerk run` sent through it) ends: the JSON object
+//! or the status line, the exit code, and for an answer grounded on a knowledge base the
+//! passages it cites (or, when it cites none, that the procedures do not cover it, with the
+//! passages listed to read).
+
+use serde_json::json;
+
+use super::output::{self, clip, for_stdout, money};
+use super::{CliError, Ctx, Exit};
+use crate::chat::{Driven, End};
+use crate::knowledge::cite::{place, sources_heading};
+use crate::knowledge::ground::Grounded;
+use crate::llm::{Answer, AnswerStatus};
+
+/// How the streaming part ended.
+pub(super) enum Outcome {
+    Answered(Answer, Option<String>),
+    Failed(crate::llm::LlmError),
+    Stopped {
+        text: String,
+        signal: Exit,
+        save_error: Option<String>,
+    },
+}
+
+impl From<Driven> for Outcome {
+    fn from(d: Driven) -> Outcome {
+        match d.end {
+            End::Answered(answer) => Outcome::Answered(answer, d.save_error),
+            End::Failed(e) => Outcome::Failed(e),
+            End::Stopped(answer) => Outcome::Stopped {
+                text: answer.text,
+                signal: Exit::Interrupted,
+                save_error: d.save_error,
+            },
+            End::Lost(answer) => Outcome::Stopped {
+                text: answer.text,
+                signal: Exit::Failure,
+                save_error: Some("the answer task ended unexpectedly".to_string()),
+            },
+        }
+    }
+}
+
+/// What the end of an answer is reported with.
+pub(super) struct Ending<'a> {
+    /// The model asked.
+    pub model: &'a str,
+    /// `--json`.
+    pub json: bool,
+    /// The session, when saved.
+    pub session_id: Option<i64>,
+    /// Earlier messages left out to fit.
+    pub omitted: usize,
+    /// Parts a long document was read in.
+    pub parts: Option<usize>,
+    /// The passages the answer was grounded on (`clerk ask --kb`).
+    pub grounded: Option<&'a Grounded>,
+}
+
+/// Report how the answer ended: the JSON object or the status line, the sources of a
+/// grounded answer, and the exit code.
+pub(super) fn report(ctx: &Ctx, end: &Ending<'_>, outcome: Outcome) -> Result<Exit, CliError> {
+    let Ending {
+        model,
+        json,
+        session_id,
+        omitted,
+        parts,
+        grounded,
+    } = *end;
+    match outcome {
+        Outcome::Answered(answer, save_error) => {
+            tracing::info!(
+                status = answer.status.as_str(),
+                tokens_out = answer.usage.map(|u| u.output),
+                ms = answer.duration.as_millis() as u64,
+                "answer"
+            );
+            let info = ctx.config.models.get(model);
+            let cost = answer
+                .usage
+                .and_then(|u| info.and_then(|i| i.cost(u.input, u.cached, u.output)));
+            if json {
+                let v = json!({
+                    "session_id": session_id,
+                    "answer": answer.text,
+                    "status": answer.status.as_str(),
+                    "reason": answer.reason,
+                    "finish_reason": answer.finish_reason,
+                    "model": answer.model.clone().unwrap_or_else(|| model.to_string()),
+                    "usage": answer.usage.map(|u| json!({"input_tokens": u.input, "cached_tokens": u.cached, "output_tokens": u.output})),
+                    "cost_usd": cost,
+                    "timings": {"ttft_ms": answer.ttft.map(|d| d.as_millis() as u64), "total_ms": answer.duration.as_millis() as u64},
+                    "omitted_messages": omitted,
+                    "parts": parts,
+                    "malformed_chunks": answer.malformed,
+                });
+                println!("{}", with_grounding(v, ctx, grounded, &answer.text));
+            } else {
+                if let Some(g) = grounded {
+                    print_sources(g, &answer.text);
+                }
+            }
+            if !json && output::stderr_is_tty() {
+                let tokens = answer
+                    .usage
+                    .map(|u| format!("{} in / {} out tokens", u.input, u.output))
+                    .unwrap_or_else(|| "no usage reported".to_string());
+                eprintln!(
+                    "\x1b[2m{model} · {tokens} · {} · {:.1} s\x1b[0m",
+                    money(cost),
+                    answer.duration.as_secs_f64()
+                );
+            }
+            if answer.malformed > 0 {
+                eprintln!(
+                    "warning: {} malformed chunk(s) from the server were skipped",
+                    answer.malformed
+                );
+            }
+            if let Some(e) = save_error {
+                eprintln!("clerk: the answer was shown but could not be saved: {e}");
+                return Ok(Exit::Failure);
+            }
+            match answer.status {
+                AnswerStatus::Complete => {
+                    if let Some(note) = &answer.reason {
+                        eprintln!("note: {}", crate::llm::sanitize::sanitize(note));
+                    }
+                    Ok(Exit::Ok)
+                }
+                _ => {
+                    let how = match answer.status {
+                        AnswerStatus::Truncated => "the answer is incomplete (truncated)",
+                        AnswerStatus::Interrupted => "the answer was interrupted",
+                        _ => "the answer ended with an error",
+                    };
+                    eprintln!(
+                        "clerk: {how}: {}",
+                        crate::llm::sanitize::sanitize(&answer.reason.unwrap_or_default())
+                    );
+                    Ok(Exit::Incomplete)
+                }
+            }
+        }
+        Outcome::Failed(e) => {
+            if json {
+                let v = json!({"session_id": session_id, "status": "error", "error": e.to_string(), "answer": ""});
+                println!("{}", with_grounding(v, ctx, grounded, ""));
+            }
+            Err(e.into())
+        }
+        Outcome::Stopped {
+            text,
+            signal,
+            save_error,
+        } => {
+            if json {
+                let v = json!({"session_id": session_id, "status": "interrupted", "reason": "stopped by you", "answer": text});
+                println!("{}", with_grounding(v, ctx, grounded, &text));
+            }
+            if let Some(e) = save_error {
+                eprintln!("clerk: {e}");
+            }
+            eprintln!("clerk: stopped; what arrived is saved");
+            Ok(signal)
+        }
+    }
+}
+
+/// `v` with the grounding's keys when the answer was grounded: `found` (the passages
+/// answer the question and the answer cites one), `citations`, the `passages` sent, the
+/// `restatements` searched and the `retrieval_requests` made.
+pub(super) fn with_grounding(
+    mut v: serde_json::Value,
+    ctx: &Ctx,
+    grounded: Option<&Grounded>,
+    answer: &str,
+) -> serde_json::Value {
+    let (Some(g), Some(map)) = (grounded, v.as_object_mut()) else {
+        return v;
+    };
+    let citations = g.citations(answer);
+    map.insert("found".into(), json!(g.found() && !citations.is_empty()));
+    map.insert("citations".into(), json!(citations));
+    for (k, x) in grounding_json(ctx, g) {
+        map.insert(k, x);
+    }
+    v
+}
+
+/// The passages, restatements and requests of a retrieval, as JSON keys.
+pub(super) fn grounding_json(
+    ctx: &Ctx,
+    g: &Grounded,
+) -> serde_json::Map<String, serde_json::Value> {
+    let passages: Vec<serde_json::Value> = g
+        .hits()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            json!({"n": i + 1, "base": h.base, "path": h.path, "section": h.section,
+                   "page": h.page, "text": h.text})
+        })
+        .collect();
+    let mut map = serde_json::Map::new();
+    map.insert("passages".into(), json!(passages));
+    map.insert("restatements".into(), json!(g.restatements));
+    let requests: Vec<serde_json::Value> = g
+        .requests
+        .iter()
+        .map(|r| {
+            let cost = r.usage.and_then(|u| {
+                ctx.config
+                    .models
+                    .get(&r.model)
+                    .and_then(|i| i.cost(u.input, u.cached, u.output))
+            });
+            let usage = r.usage.map(|u| {
+                json!({"input_tokens": u.input, "cached_tokens": u.cached, "output_tokens": u.output})
+            });
+            json!({"purpose": r.purpose, "model": r.model, "usage": usage, "cost_usd": cost,
+                   "error": r.error})
+        })
+        .collect();
+    map.insert("retrieval_requests".into(), json!(requests));
+    map
+}
+
+/// After a grounded answer, on stdout: the passages it cites (file › section, page), or,
+/// when it cites none, that the procedures do not cover it and the passages to read.
+pub(super) fn print_sources(g: &Grounded, answer: &str) {
+    let tty = output::stdout_is_tty();
+    let cited = g.citations(answer);
+    if !cited.is_empty() {
+        println!("\n{}:", sources_heading(&g.question));
+        for c in &cited {
+            println!("[{}] {}", c.n, for_stdout(&c.place(), tty));
+        }
+        return;
+    }
+    let zh = g.language == "zh";
+    println!(
+        "\n{}{}",
+        g.not_found_text(),
+        if zh {
+            "：回答没有引用任何段落。找到的段落如下，供您自己阅读："
+        } else {
+            ": the answer cites none of the passages. The passages found, to read yourself:"
+        }
+    );
+    print_passages(g.hits(), tty);
+}
+
+/// "not found in the procedures" (in the question's language) and the closest passages,
+/// on stdout: nothing was sent.
+pub(super) fn print_not_found(g: &Grounded) {
+    println!("{}", g.not_found_text());
+    if !g.hits().is_empty() {
+        println!("\nthe closest passages:");
+        print_passages(g.hits(), output::stdout_is_tty());
+    }
+}
+
+/// Passages numbered from 1, with their place and the start of their text.
+pub(super) fn print_passages(hits: &[crate::knowledge::Hit], tty: bool) {
+    for (i, h) in hits.iter().enumerate() {
+        println!(
+            "[{}] {}",
+            i + 1,
+            for_stdout(&place(&h.path, &h.section, h.page), tty)
+        );
+        println!("    {}", clip(&for_stdout(&h.text, tty), 300));
+    }
+}
