@@ -171,12 +171,17 @@ pub fn confirm_cost(
         group_digits(est.input_tokens),
         money(Some(cfg.confirm_above_usd))
     );
+    confirm_spend(&what, "--first N to send only the first N tokens")
+}
+
+/// Ask on the terminal whether to go ahead with what `what` describes (an estimate above
+/// `[documents] confirm_above_usd`); without a terminal, refuse, naming `--yes` and
+/// `other` as the ways on.
+pub fn confirm_spend(what: &str, other: &str) -> Result<(), CliError> {
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return Err(CliError::new(
             Exit::BadInput,
-            format!(
-                "{what}: nothing was sent. Add --yes to go ahead, or --first N to send only the first N tokens"
-            ),
+            format!("{what}: nothing was sent. Add --yes to go ahead, or {other}"),
         ));
     }
     eprint!("{what}. Go ahead? [y/N] ");
