@@ -22,6 +22,7 @@ use crate::documents::summarize::{
     self, Job, Strategy, documents_text, estimate, keep_first, strategy,
 };
 use crate::llm::context::count_tokens;
+use crate::llm::meter::Tag;
 use crate::llm::sanitize::Sanitizer;
 use crate::llm::stream::{AbortOnDrop, chat_to_end, run_chat_deltas};
 use crate::llm::{
@@ -458,7 +459,12 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
     let rt = super::runtime()?;
     let price = ctx.config.models.get(&model).cloned();
     let session_id = saving.as_ref().map(|s| s.session_id);
-    let title_endpoint = endpoint.clone();
+    // A smart title is a request of its own, counted as one.
+    let title_endpoint = endpoint.tagged(Tag {
+        kind: "title",
+        session: session_id,
+        ..Tag::default()
+    });
     let parts = match &work {
         Work::Whole(_) => None,
         Work::Parts(job) => Some(job.parts.len()),
@@ -472,6 +478,14 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
         )),
         Work::Parts(_) => None,
     };
+    // Counted in the usage ledger as this session's answer, from the knowledge bases it is
+    // grounded on (`--kb`).
+    let endpoint = endpoint.tagged(Tag {
+        kind: "answer",
+        session: session_id,
+        knowledge: prompt.grounded.as_ref().and_then(|g| g.knowledge()),
+        ..endpoint.tag().clone()
+    });
     let outcome = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let task = match work {
