@@ -542,3 +542,118 @@ fn bad_arguments_are_refused_before_anything_is_sent() {
     }
     assert_eq!(env.server.request_count(), 0);
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_the_comparison_and_prints_what_it_had_with_exit_130() {
+    let env = Env::new();
+    env.server.set_default_for(MINI, answer("quick", 10, 2, 0));
+    env.server.set_default_for(BIG, Reply::hang());
+    let child = env
+        .cmd(&[
+            "compare",
+            "--models",
+            "gpt-4o-mini,gpt-4o",
+            "--json",
+            "hello",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stop it while gpt-4o's first run hangs (the stop handler is in place by then).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while env.server.chat_requests().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "no second request");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", err(&o));
+    let v = json(&o);
+    assert_eq!(model(&v, MINI)["answers"][0]["text"], "quick");
+    let big = model(&v, BIG);
+    assert_eq!(
+        (big["runs"].as_u64(), big["errors"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(
+        big["answers"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("stopped by you"),
+        "{big}"
+    );
+    assert_eq!(
+        env.server.chat_requests().len(),
+        2,
+        "nothing sent after the stop"
+    );
+}
+
+/// A reply that starts after `first_ms`, then streams `text` a word at a time every
+/// `pace_ms`, with the usage a server would report.
+fn paced(text: &str, first_ms: u64, pace_ms: u64, prompt: u64) -> Reply {
+    let words: Vec<String> = text.split_inclusive(' ').map(str::to_string).collect();
+    let mut frames = vec![data_frame(&chunk_json(
+        serde_json::json!({"role": "assistant", "content": ""}),
+        None,
+    ))];
+    frames.extend(words.iter().map(|w| chunk_frame(w)));
+    frames.push(finish_frame("stop"));
+    frames.push(usage_frame(prompt, (words.len() as u64 * 4) / 3, 0));
+    frames.push(done_frame());
+    Reply::sse(frames)
+        .stall_after(1, Duration::from_millis(first_ms))
+        .pace(Duration::from_millis(pace_ms))
+}
+
+/// The example in docs/compare.md: `clerk compare` run against the local test server with
+/// made-up answers, speeds and judge replies, its report written to
+/// docs/compare-example.md and its table printed. Not a test of anything: run it with
+/// `cargo test --test compare -- --ignored --nocapture example_report_for_the_docs`.
+#[test]
+#[ignore]
+fn example_report_for_the_docs() {
+    let env = Env::new();
+    let mini = "Thank you for reaching out. Our return window is 30 days for personal accounts and 60 days for business accounts. Since your laptop was bought 40 days ago on a business account, you can still return it: reply to this email and we will send a prepaid label.";
+    let big = "Thanks for getting in touch. Business accounts have a 60-day return window, so your laptop, bought 40 days ago, can still be returned. Reply to this message and we will email you a prepaid shipping label and the steps to pack it.";
+    let llama = "Hello! Unfortunately our policy allows returns within 30 days, so a laptop bought 40 days ago cannot be returned. Please contact us if you have other questions.";
+    env.server.set_default_for(MINI, paced(mini, 280, 12, 96));
+    env.server.set_default_for(BIG, paced(big, 520, 25, 96));
+    env.server
+        .set_default_for("llama3.2", paced(llama, 90, 8, 101));
+    for reply in [
+        // gpt-4o-mini (A) vs gpt-4o (B), then swapped.
+        "Both apply the 60-day business window correctly. B is a little clearer about the next steps.\nWinner: B",
+        "Both are correct and polite; A explains the label and packing, B is equally complete.\nWinner: tie",
+        // gpt-4o-mini vs llama3.2, both orders.
+        "B ignores the 60-day business window and wrongly refuses the return.\nWinner: A",
+        "A wrongly refuses the return: the customer has a business account.\n**Winner:** B",
+        // gpt-4o vs llama3.2, both orders.
+        "B applies the personal-account rule to a business customer.\nWinner: A",
+        "Answer B is correct, A is not.",
+    ] {
+        env.server.push_for("gpt-4.1", Reply::stream(&[reply]));
+    }
+    let report = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/compare-example.md");
+    let o = env.run(&[
+        "compare",
+        "--models",
+        "gpt-4o-mini,gpt-4o,llama3.2",
+        "--judge",
+        "gpt-4.1",
+        "--system",
+        "You answer customers of an office-supplies shop. Returns: 30 days for personal accounts, 60 days for business accounts.",
+        "-o",
+        report.to_str().unwrap(),
+        "A business customer asks whether they can return a laptop bought 40 days ago. Draft a short, polite reply.",
+    ]);
+    println!("{}", out(&o));
+    eprintln!("{}", err(&o));
+    assert!(o.status.success());
+}

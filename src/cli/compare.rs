@@ -173,10 +173,11 @@ pub fn run(ctx: &Ctx, args: &CompareArgs) -> Result<Exit, CliError> {
     if args.json {
         println!("{}", crate::compare::report::json(&comparison));
     } else {
-        print!(
-            "{}",
-            crate::compare::report::table(&comparison, output::stdout_is_tty())
-        );
+        let tty = output::stdout_is_tty();
+        print!("{}", crate::compare::report::table(&comparison, tty));
+        if tty && args.output.is_none() {
+            eprintln!("to read the answers: -o report.md (Markdown) or --json");
+        }
     }
     if let Some(path) = &args.output {
         std::fs::write(path, crate::compare::report::markdown(&comparison)).map_err(|e| {

@@ -215,7 +215,11 @@ pub fn table(c: &Comparison, tty: bool) -> String {
     }
     if let Some(j) = &c.judge {
         out.push('\n');
-        out.push_str(&clean(&judge_summary(c, j)));
+        out.push_str(&clean(&format!(
+            "judge {} (each pair in both orders): {}",
+            j.model,
+            judge_counts(c, j)
+        )));
         out.push('\n');
         for v in &j.judgements {
             out.push_str(&clean(&format!("  {}\n", judgement_line(c, v))));
@@ -231,8 +235,8 @@ pub fn table(c: &Comparison, tty: bool) -> String {
     out
 }
 
-/// "judge gpt-4o, 4 verdicts: a 1 win, b 3 wins; 0 ties, 0 without a verdict".
-fn judge_summary(c: &Comparison, j: &Judged) -> String {
+/// "a 1 win, b 3 wins; 0 ties, 0 without a verdict".
+fn judge_counts(c: &Comparison, j: &Judged) -> String {
     let wins: Vec<String> = c
         .models
         .iter()
@@ -244,8 +248,7 @@ fn judge_summary(c: &Comparison, j: &Judged) -> String {
         .collect();
     let (ties, none, failed) = j.counts();
     let mut s = format!(
-        "judge {} (each pair in both orders): {}; {ties} tie{}, {none} without a verdict",
-        j.model,
+        "{}; {ties} tie{}, {none} without a verdict",
         wins.join(", "),
         if ties == 1 { "" } else { "s" }
     );
@@ -353,9 +356,16 @@ pub fn markdown(c: &Comparison) -> String {
         if m.samples.is_empty() {
             md.push_str("\nNo runs.\n");
         }
-        for s in &m.samples {
+        for (i, s) in m.samples.iter().enumerate() {
             md.push_str(&format!("\n#### {}\n\n", answer_heading(s)));
-            if !s.text.trim().is_empty() {
+            // A text given before (a model at temperature 0 often repeats itself) is named,
+            // not printed again.
+            let same = m.samples[..i]
+                .iter()
+                .find(|e| !s.text.trim().is_empty() && e.text == s.text);
+            if let Some(earlier) = same {
+                md.push_str(&format!("(the same text as run {})\n", earlier.run));
+            } else if !s.text.trim().is_empty() {
                 md.push_str(s.text.trim_end());
                 md.push('\n');
             } else if s.error.is_none() {
@@ -368,7 +378,7 @@ pub fn markdown(c: &Comparison) -> String {
         md.push_str(&format!("\n## Judge: {}\n\n", j.model));
         md.push_str(&format!("> {}\n\n", judge::OPINION));
         md.push_str("Each pair of answers (the first complete answer of each model) was shown to the judge twice, in both orders, since judges tend to favour a position.\n\n");
-        md.push_str(&format!("{}.\n\n", judge_summary(c, j)));
+        md.push_str(&format!("In all: {}.\n\n", judge_counts(c, j)));
         md.push_str("| pair | wins | ties | no verdict | failed |\n|---|---|---:|---:|---:|\n");
         for t in j.tallies() {
             let (x, y) = (&c.models[t.x].model, &c.models[t.y].model);
@@ -608,6 +618,18 @@ mod tests {
         assert_eq!(
             v["judge"]["verdicts"][1]["reason"],
             "They are both fine I guess"
+        );
+    }
+
+    #[test]
+    fn a_text_repeated_by_a_later_run_is_named_not_printed_again() {
+        let mut c = comparison();
+        c.models[0].samples[1].text = "CNY 800 a night.".into();
+        let md = markdown(&c);
+        assert_eq!(md.matches("CNY 800 a night.").count(), 1, "{md}");
+        assert!(
+            md.contains("#### Run 2 (1.9 s)\n\n(the same text as run 1)\n"),
+            "{md}"
         );
     }
 
