@@ -44,6 +44,22 @@ fn answer(text: &str, prompt: u64, completion: u64, pace_ms: u64) -> Reply {
     .pace(Duration::from_millis(pace_ms))
 }
 
+/// A home and the local server, each model in `replies` answering with its reply.
+fn env_with(replies: Vec<(&str, Reply)>) -> Env {
+    let env = Env::new();
+    for (model, reply) in replies {
+        env.server.set_default_for(model, reply);
+    }
+    env
+}
+
+/// `clerk compare --json ARGS…`, which must succeed: its JSON object.
+fn compare_json(env: &Env, args: &[&str]) -> Value {
+    let o = env.run(&[&["compare", "--json"], args].concat());
+    assert!(o.status.success(), "{}", err(&o));
+    json(&o)
+}
+
 fn models_sent(env: &Env) -> Vec<String> {
     env.server
         .chat_requests()
@@ -111,21 +127,15 @@ fn runs_are_interleaved_model_by_model_and_counted_as_compare() {
 
 #[test]
 fn the_json_object_has_the_documented_shape_and_the_numbers() {
-    let env = Env::new();
     // gpt-4o-mini: $0.15 + $0.60 for a million tokens in and out: $0.75 an answer.
-    env.server
-        .set_default_for(MINI, answer("CNY 800 a night", 1_000_000, 1_000_000, 40));
-    env.server
-        .set_default_for(BIG, answer("Up to CNY 800", 100, 20, 40));
-    let o = env.run(&[
-        "compare",
-        "--models",
-        "gpt-4o-mini,gpt-4o",
-        "--json",
-        "What is the hotel limit?",
+    let env = env_with(vec![
+        (MINI, answer("CNY 800 a night", 1_000_000, 1_000_000, 40)),
+        (BIG, answer("Up to CNY 800", 100, 20, 40)),
     ]);
-    assert!(o.status.success(), "{}", err(&o));
-    let v = json(&o);
+    let v = compare_json(
+        &env,
+        &["--models", "gpt-4o-mini,gpt-4o", "What is the hotel limit?"],
+    );
     assert_eq!(
         v.as_object().unwrap().keys().collect::<Vec<_>>(),
         vec!["models"]
@@ -205,15 +215,7 @@ fn a_model_that_fails_is_reported_with_its_error_while_the_others_run() {
         ),
     );
     env.server.set_default_for(MINI, answer("fine", 10, 2, 0));
-    let o = env.run(&[
-        "compare",
-        "--models",
-        "gpt-5-nope,gpt-4o-mini",
-        "--json",
-        "hello",
-    ]);
-    assert!(o.status.success(), "{}", err(&o));
-    let v = json(&o);
+    let v = compare_json(&env, &["--models", "gpt-5-nope,gpt-4o-mini", "hello"]);
     let bad = model(&v, "gpt-5-nope");
     assert_eq!(
         (bad["runs"].as_u64(), bad["errors"].as_u64()),
@@ -246,15 +248,15 @@ fn a_model_that_fails_is_reported_with_its_error_while_the_others_run() {
 fn a_model_without_a_price_has_an_unknown_cost_never_zero() {
     let env = Env::new();
     env.server.set_default(answer("hi", 10, 2, 0));
-    let o = env.run(&[
+    let args = [
         "compare",
         "--models",
         "gpt-4o-mini,llama3.2",
         "--runs",
         "1",
-        "--json",
         "hello",
-    ]);
+    ];
+    let o = env.run(&[&args[..], &["--json"]].concat());
     assert!(o.status.success(), "{}", err(&o));
     let v = json(&o);
     let l = model(&v, "llama3.2");
@@ -263,14 +265,7 @@ fn a_model_without_a_price_has_an_unknown_cost_never_zero() {
     assert!(l["cost_usd"]["per_1k"].is_null(), "{l}");
     assert!(model(&v, MINI)["cost_usd"]["per_answer"].as_f64().unwrap() > 0.0);
 
-    let o = env.run(&[
-        "compare",
-        "--models",
-        "gpt-4o-mini,llama3.2",
-        "--runs",
-        "1",
-        "hello",
-    ]);
+    let o = env.run(&args);
     assert!(o.status.success(), "{}", err(&o));
     let t = out(&o);
     assert!(!t.contains('\x1b'), "plain through a pipe: {t:?}");
@@ -284,11 +279,10 @@ fn a_model_without_a_price_has_an_unknown_cost_never_zero() {
 
 #[test]
 fn the_judge_is_asked_in_both_orders_and_its_verdicts_are_counted_and_reported() {
-    let env = Env::new();
-    env.server
-        .set_default_for(MINI, answer("Mini says 800", 10, 3, 0));
-    env.server
-        .set_default_for(BIG, answer("Big says CNY 800 a night", 10, 6, 0));
+    let env = env_with(vec![
+        (MINI, answer("Mini says 800", 10, 3, 0)),
+        (BIG, answer("Big says CNY 800 a night", 10, 6, 0)),
+    ]);
     // First order (A = gpt-4o-mini, B = gpt-4o): B. Second (A = gpt-4o, B = mini): a
     // reply with no verdict to read.
     env.server.push_for(
@@ -546,9 +540,10 @@ fn bad_arguments_are_refused_before_anything_is_sent() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_stops_the_comparison_and_prints_what_it_had_with_exit_130() {
-    let env = Env::new();
-    env.server.set_default_for(MINI, answer("quick", 10, 2, 0));
-    env.server.set_default_for(BIG, Reply::hang());
+    let env = env_with(vec![
+        (MINI, answer("quick", 10, 2, 0)),
+        (BIG, Reply::hang()),
+    ]);
     let child = env
         .cmd(&[
             "compare",
@@ -619,14 +614,14 @@ fn paced(text: &str, first_ms: u64, pace_ms: u64, prompt: u64) -> Reply {
 #[test]
 #[ignore]
 fn example_report_for_the_docs() {
-    let env = Env::new();
     let mini = "Thank you for reaching out. Our return window is 30 days for personal accounts and 60 days for business accounts. Since your laptop was bought 40 days ago on a business account, you can still return it: reply to this email and we will send a prepaid label.";
     let big = "Thanks for getting in touch. Business accounts have a 60-day return window, so your laptop, bought 40 days ago, can still be returned. Reply to this message and we will email you a prepaid shipping label and the steps to pack it.";
     let llama = "Hello! Unfortunately our policy allows returns within 30 days, so a laptop bought 40 days ago cannot be returned. Please contact us if you have other questions.";
-    env.server.set_default_for(MINI, paced(mini, 280, 12, 96));
-    env.server.set_default_for(BIG, paced(big, 520, 25, 96));
-    env.server
-        .set_default_for("llama3.2", paced(llama, 90, 8, 101));
+    let env = env_with(vec![
+        (MINI, paced(mini, 280, 12, 96)),
+        (BIG, paced(big, 520, 25, 96)),
+        ("llama3.2", paced(llama, 90, 8, 101)),
+    ]);
     for reply in [
         // gpt-4o-mini (A) vs gpt-4o (B), then swapped.
         "Both apply the 60-day business window correctly. B is a little clearer about the next steps.\nWinner: B",

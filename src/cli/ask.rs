@@ -18,9 +18,7 @@ use super::{CliError, Ctx, Exit};
 use crate::chat::{Conversation, NoSave, RowSaver, Saver, Sink, conversation, drive, record};
 use crate::config::ModelInfo;
 use crate::documents::extract::Document;
-use crate::documents::summarize::{
-    self, Job, Strategy, documents_text, estimate, keep_first, strategy,
-};
+use crate::documents::summarize::{self, Job, Strategy, documents_text, estimate, strategy};
 use crate::llm::context::count_tokens;
 use crate::llm::meter::Tag;
 use crate::llm::sanitize::Sanitizer;
@@ -298,16 +296,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
             eprintln!("{}", docs::describe(about, m.tokens));
         }
     }
-    if let Some(n) = how.docs.first {
-        let cut = keep_first(&mut measured, n);
-        if cut > 0 {
-            eprintln!(
-                "note: sending only the first {} tokens of the documents; {} tokens left out",
-                docs::group_digits(n),
-                docs::group_digits(cut)
-            );
-        }
-    }
+    docs::keep_first_noted(&mut measured, how.docs.first);
     let count = |t: &str| count_tokens(t);
     // The history does not decide whether documents are read in parts: sent whole, the
     // oldest turns are left out to fit; read in parts, only recent turns go with the answer.

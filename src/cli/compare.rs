@@ -20,7 +20,7 @@ use super::{CliError, Ctx, Exit};
 use crate::chat::record;
 use crate::compare::run::{Plan, Progress, Ran};
 use crate::compare::{Comparison, Sample, Settings, Stopped};
-use crate::documents::summarize::{self, compose, documents_text, keep_first};
+use crate::documents::summarize::{self, compose, documents_text};
 use crate::llm::{ChatMessage, ChatRole, Endpoint, RetryNotice};
 use crate::secrets::{self, OsKeyring};
 use crate::templates::{Library, VarKind};
@@ -268,16 +268,7 @@ fn prompt(ctx: &Ctx, args: &CompareArgs, models: &[String]) -> Result<Prompted, 
         .unwrap_or_default();
     let settings = summarize::Settings::for_model(cfg, &info, max_output_tokens);
     let mut measured = summarize::measure_all(sources, &settings);
-    if let Some(n) = args.docs.first {
-        let cut = keep_first(&mut measured, n);
-        if cut > 0 {
-            eprintln!(
-                "note: sending only the first {} tokens of the documents; {} tokens left out",
-                docs::group_digits(n),
-                docs::group_digits(cut)
-            );
-        }
-    }
+    docs::keep_first_noted(&mut measured, args.docs.first);
     let user = compose(&question, &documents_text(&measured));
     let mut messages = Vec::new();
     if let Some(s) = &system {

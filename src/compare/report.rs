@@ -500,23 +500,8 @@ mod tests {
         let v = json(&comparison());
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
         assert_eq!(keys, vec!["models"], "no judge asked: models only");
+        // (The exact keys of a model are checked end to end in tests/compare.rs.)
         let m = &v["models"][0];
-        let mut keys: Vec<&String> = m.as_object().unwrap().keys().collect();
-        keys.sort();
-        assert_eq!(
-            keys,
-            vec![
-                "answers",
-                "cost_usd",
-                "errors",
-                "model",
-                "runs",
-                "tokens",
-                "tokens_per_s",
-                "total_ms",
-                "ttft_ms"
-            ]
-        );
         assert_eq!(m["ttft_ms"]["median"], 400.0);
         assert_eq!(m["ttft_ms"]["p90"], 420.0);
         assert_eq!(m["tokens"]["prompt"], 1200);
