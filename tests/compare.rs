@@ -652,3 +652,28 @@ fn example_report_for_the_docs() {
     eprintln!("{}", err(&o));
     assert!(o.status.success());
 }
+
+#[test]
+fn when_no_model_answers_the_exit_code_is_the_first_errors() {
+    let env = Env::new();
+    env.server.set_default(Reply::error(
+        401,
+        "Incorrect API key provided",
+        "invalid_request_error",
+        "invalid_api_key",
+    ));
+    let o = env.run(&["compare", "--models", "gpt-4o-mini,gpt-4o", "hello"]);
+    assert_eq!(o.status.code(), Some(3), "{}", err(&o));
+    assert!(
+        err(&o).contains("no model gave a complete answer"),
+        "{}",
+        err(&o)
+    );
+    assert!(
+        out(&o).contains("gpt-4o, run 1: the API key was rejected"),
+        "{}",
+        out(&o)
+    );
+    // A rejected key is final: each model was asked once.
+    assert_eq!(env.server.chat_requests().len(), 2);
+}

@@ -188,8 +188,14 @@ pub fn run(ctx: &Ctx, args: &CompareArgs) -> Result<Exit, CliError> {
         })?;
         eprintln!("report written to {}", path.display());
     }
-    if let Some(Stopped::Budget(why)) = &comparison.stopped {
-        eprintln!("clerk: {}", crate::llm::sanitize::sanitize(why));
+    match (&comparison.stopped, exit) {
+        (Some(Stopped::Budget(why)), _) => {
+            eprintln!("clerk: {}", crate::llm::sanitize::sanitize(why));
+        }
+        (None, e) if e != Exit::Ok => {
+            eprintln!("clerk: no model gave a complete answer: the errors are in the report");
+        }
+        _ => {}
     }
     Ok(exit)
 }
