@@ -6,11 +6,13 @@
 //! - [`llm`]: requests, streaming, retries, errors, context fitting, sanitizing;
 //! - [`store`]: the SQLite history with full-text search;
 //! - [`knowledge`]: knowledge bases: indexing procedure folders and searching them;
+//! - [`compare`]: models compared on the same prompt (`clerk compare`): timings, cost, a judge;
 //! - [`cli`]: the command line, which wires the others together.
 
 pub mod app;
 pub mod chat;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod documents;
 pub mod format;

@@ -121,6 +121,26 @@ fn ask_kb_sends_numbered_passages_and_lists_only_the_sources_cited() {
         "{user}"
     );
 
+    // The usage ledger knows what each request was for: the restatement and the answer,
+    // both from the base; the answer in its session.
+    let ledger = rusqlite::Connection::open(env.home().join("data/clerk/usage.sqlite3")).unwrap();
+    let rows: Vec<(String, Option<String>, Option<i64>)> = ledger
+        .prepare("SELECT kind, knowledge, session_id FROM requests ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let session = rows[1].2;
+    assert!(session.is_some(), "{rows:?}");
+    assert_eq!(
+        rows,
+        vec![
+            ("restate".into(), Some("procedures".into()), None),
+            ("answer".into(), Some("procedures".into()), session),
+        ]
+    );
+
     // The history keeps the question as asked, not the passages.
     let s = json(&env.run(&["sessions", "show", "last", "--json"]));
     let saved = &s["messages"];
@@ -476,6 +496,19 @@ fn a_template_with_a_kb_variable_answers_from_the_passages_with_sources() {
     let sent = messages(&env.server.chat_requests()[0]);
     assert!(sent[0].1.contains("Answer only from those passages"));
     assert!(sent[1].1.starts_with("Passages from the knowledge base:"));
+    // Counted as the template's answer from the base.
+    let ledger = rusqlite::Connection::open(env.home().join("data/clerk/usage.sqlite3")).unwrap();
+    let (kind, template, knowledge): (String, Option<String>, Option<String>) = ledger
+        .query_row(
+            "SELECT kind, template, knowledge FROM requests ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (kind.as_str(), template.as_deref(), knowledge.as_deref()),
+        ("answer", Some("policy"), Some("procedures"))
+    );
     assert!(sent[1].1.ends_with(
         "Question: Answer briefly, for a new employee: What is the hotel limit in Shanghai?"
     ));

@@ -182,3 +182,39 @@ fn workflow_steps_are_recorded_with_their_template() {
     let kinds = usage_json(&env, &["--by", "kind"]);
     assert_eq!(kinds["rows"][0]["key"], "step", "{kinds}");
 }
+
+#[test]
+fn a_smart_title_is_counted_as_a_title_of_the_answers_session() {
+    let env = Env::new();
+    config(&env, "[history]\nsmart_titles = true\n");
+    env.server
+        .push(answer_with_usage("CNY 800 a night", 100, 10, 0));
+    env.server.push(answer_with_usage("Hotel limit", 60, 3, 0));
+    let o = env.run(&["ask", "What is the hotel limit?"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(chat_requests(&env), 2, "the answer, then its title");
+    let kinds = usage_json(&env, &["--by", "kind"]);
+    let rows: Vec<(String, u64)> = kinds["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap().to_string(),
+                r["requests"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![("answer".into(), 1), ("title".into(), 1)],
+        "{kinds}"
+    );
+    // Both belong to the session the title names.
+    let sessions = usage_json(&env, &["--by", "session"]);
+    assert_eq!(sessions["rows"].as_array().unwrap().len(), 1, "{sessions}");
+    assert_eq!(sessions["rows"][0]["requests"], 2, "{sessions}");
+    assert_ne!(sessions["rows"][0]["key"], "none", "{sessions}");
+    let s = out(&env.run(&["sessions", "list"]));
+    assert!(s.contains("Hotel limit"), "{s}");
+}

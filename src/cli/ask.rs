@@ -18,10 +18,9 @@ use super::{CliError, Ctx, Exit};
 use crate::chat::{Conversation, NoSave, RowSaver, Saver, Sink, conversation, drive, record};
 use crate::config::ModelInfo;
 use crate::documents::extract::Document;
-use crate::documents::summarize::{
-    self, Job, Strategy, documents_text, estimate, keep_first, strategy,
-};
+use crate::documents::summarize::{self, Job, Strategy, documents_text, estimate, strategy};
 use crate::llm::context::count_tokens;
+use crate::llm::meter::Tag;
 use crate::llm::sanitize::Sanitizer;
 use crate::llm::stream::{AbortOnDrop, chat_to_end, run_chat_deltas};
 use crate::llm::{
@@ -297,16 +296,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
             eprintln!("{}", docs::describe(about, m.tokens));
         }
     }
-    if let Some(n) = how.docs.first {
-        let cut = keep_first(&mut measured, n);
-        if cut > 0 {
-            eprintln!(
-                "note: sending only the first {} tokens of the documents; {} tokens left out",
-                docs::group_digits(n),
-                docs::group_digits(cut)
-            );
-        }
-    }
+    docs::keep_first_noted(&mut measured, how.docs.first);
     let count = |t: &str| count_tokens(t);
     // The history does not decide whether documents are read in parts: sent whole, the
     // oldest turns are left out to fit; read in parts, only recent turns go with the answer.
@@ -458,7 +448,12 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
     let rt = super::runtime()?;
     let price = ctx.config.models.get(&model).cloned();
     let session_id = saving.as_ref().map(|s| s.session_id);
-    let title_endpoint = endpoint.clone();
+    // A smart title is a request of its own, counted as one.
+    let title_endpoint = endpoint.tagged(Tag {
+        kind: "title",
+        session: session_id,
+        ..Tag::default()
+    });
     let parts = match &work {
         Work::Whole(_) => None,
         Work::Parts(job) => Some(job.parts.len()),
@@ -472,6 +467,14 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
         )),
         Work::Parts(_) => None,
     };
+    // Counted in the usage ledger as this session's answer, from the knowledge bases it is
+    // grounded on (`--kb`).
+    let endpoint = endpoint.tagged(Tag {
+        kind: "answer",
+        session: session_id,
+        knowledge: prompt.grounded.as_ref().and_then(|g| g.knowledge()),
+        ..endpoint.tag().clone()
+    });
     let outcome = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let task = match work {

@@ -65,9 +65,10 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
     );
     ask.k = usize::from(args.k);
     ask.context = context;
+    let knowledge = ask.knowledge();
     let rt = super::runtime()?;
     let mut grounded = rt
-        .block_on(ground::retrieve(&index, || endpoint(ctx), ask))
+        .block_on(ground::retrieve(&index, || endpoint(ctx, knowledge), ask))
         .map_err(|e| match e {
             ground::GroundError::Index(e) => CliError::from(e),
             other => CliError::new(Exit::Failure, other.to_string()),
@@ -140,6 +141,7 @@ pub(super) fn search(
         &ctx.model()?,
     );
     ask.k = k;
+    let knowledge = ask.knowledge();
     let secret = ctx.config.file.documents.scan_secrets
         && !crate::documents::secrets::scan(question).is_empty();
     let rt = super::runtime()?;
@@ -152,7 +154,7 @@ pub(super) fn search(
                         "the question looks like it holds a secret, so it is not sent".to_string(),
                     );
                 }
-                endpoint(ctx)
+                endpoint(ctx, knowledge)
             },
             ask,
         ))
@@ -184,8 +186,10 @@ fn entries<'c>(ctx: &'c Ctx, names: &[String]) -> Result<Vec<&'c KnowledgeEntry>
         .collect()
 }
 
-/// The profile's endpoint, or why there is none (no key): retrieval then makes no request.
-pub(super) fn endpoint(ctx: &Ctx) -> Result<Endpoint, String> {
+/// The profile's endpoint for the restatements (and the question's embedding) of a
+/// question over `knowledge` (the bases, as the ledger records them), or why there is none
+/// (no key): retrieval then makes no request.
+pub(super) fn endpoint(ctx: &Ctx, knowledge: Option<String>) -> Result<Endpoint, String> {
     let profile = ctx.profile().map_err(|e| e.message)?.clone();
     let (key, _) = secrets::resolve(
         &secrets::KeyFor::profile(&ctx.profile_name, &profile, ctx.base_url.as_deref()),
@@ -200,7 +204,10 @@ pub(super) fn endpoint(ctx: &Ctx) -> Result<Endpoint, String> {
     Ok(ctx
         .metered(endpoint)
         .map_err(|e| e.message)?
-        .tagged(crate::llm::meter::Tag::of("restate")))
+        .tagged(crate::llm::meter::Tag {
+            knowledge,
+            ..crate::llm::meter::Tag::of("restate")
+        }))
 }
 
 /// The last question of session `which`, for a follow-up.

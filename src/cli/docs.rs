@@ -61,6 +61,23 @@ fn read_one(path: &Path, cfg: &DocumentsConfig) -> Result<Document, CliError> {
     Ok(doc)
 }
 
+/// `--first N`: keep only the first `first` tokens of the documents, saying on stderr how
+/// many were left out.
+pub fn keep_first_noted(
+    measured: &mut Vec<crate::documents::summarize::Measured>,
+    first: Option<u64>,
+) {
+    let Some(n) = first else { return };
+    let cut = crate::documents::summarize::keep_first(measured, n);
+    if cut > 0 {
+        eprintln!(
+            "note: sending only the first {} tokens of the documents; {} tokens left out",
+            group_digits(n),
+            group_digits(cut)
+        );
+    }
+}
+
 /// One line about a document: "report.pdf · 1.2 MB · 312 pages · 150,000 tokens".
 pub fn describe(doc: &Document, tokens: u64) -> String {
     let mut parts = vec![doc.name.clone(), human_size(doc.bytes)];
@@ -171,12 +188,17 @@ pub fn confirm_cost(
         group_digits(est.input_tokens),
         money(Some(cfg.confirm_above_usd))
     );
+    confirm_spend(&what, "--first N to send only the first N tokens")
+}
+
+/// Ask on the terminal whether to go ahead with what `what` describes (an estimate above
+/// `[documents] confirm_above_usd`); without a terminal, refuse, naming `--yes` and
+/// `other` as the ways on.
+pub fn confirm_spend(what: &str, other: &str) -> Result<(), CliError> {
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return Err(CliError::new(
             Exit::BadInput,
-            format!(
-                "{what}: nothing was sent. Add --yes to go ahead, or --first N to send only the first N tokens"
-            ),
+            format!("{what}: nothing was sent. Add --yes to go ahead, or {other}"),
         ));
     }
     eprint!("{what}. Go ahead? [y/N] ");

@@ -25,7 +25,7 @@ pub(super) fn embed(
         return Ok(None);
     };
     let name = &entry.name;
-    let endpoint = match super::ask_kb::endpoint(ctx) {
+    let endpoint = match super::ask_kb::endpoint(ctx, Some(name.clone())) {
         Ok(e) => e,
         Err(why) => {
             eprintln!("note: {name}: no vectors made ({why}); keyword search works without them");

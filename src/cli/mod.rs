@@ -6,6 +6,7 @@
 mod ask;
 mod ask_kb;
 mod auth;
+mod compare;
 mod config_cmd;
 mod docs;
 mod kb;
@@ -85,6 +86,10 @@ pub enum Command {
     /// `summarize` template; progress on stderr
     #[command(after_help = EXIT_CODES)]
     Summarize(summarize_cmd::SummarizeArgs),
+    /// Compare models on the same prompt: time to first token, total time, tokens, cost,
+    /// errors, and optionally a judge's verdicts
+    #[command(after_help = EXIT_CODES)]
+    Compare(compare::CompareArgs),
     /// What the requests cost: totals by day, month, model, profile, session, template or
     /// kind, and the budgets
     Usage(usage::UsageArgs),
@@ -170,7 +175,12 @@ impl From<StoreError> for CliError {
 
 /// The exit code for an engine error.
 pub fn llm_exit(e: &LlmError) -> Exit {
-    match e.class() {
+    class_exit(e.class())
+}
+
+/// The exit code for a class of engine errors.
+pub fn class_exit(class: ErrorClass) -> Exit {
+    match class {
         ErrorClass::Auth => Exit::Auth,
         ErrorClass::Network => Exit::Network,
         ErrorClass::BadInput => Exit::BadInput,
@@ -330,6 +340,7 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Run(args) => run_cmd::run(&ctx, args),
         Command::Summarize(args) => summarize_cmd::run(&ctx, args),
         Command::Usage(args) => usage::run(&ctx, args),
+        Command::Compare(args) => compare::run(&ctx, args),
         Command::Kb(cmd) => kb::run(&ctx, cmd),
         Command::Completions { .. } => Ok(Exit::Ok),
     }

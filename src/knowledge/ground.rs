@@ -105,6 +105,12 @@ pub struct Ask {
 }
 
 impl Ask {
+    /// The bases to search, as the usage ledger records them ("procedures,finance").
+    pub fn knowledge(&self) -> Option<String> {
+        let names: Vec<&str> = self.bases.iter().map(|b| b.name.as_str()).collect();
+        (!names.is_empty()).then(|| names.join(","))
+    }
+
     /// A question over `bases`, restated by `model`, [`DEFAULT_K`] passages.
     pub fn new(question: &str, bases: Vec<BaseSettings>, model: &str) -> Ask {
         Ask {
@@ -185,9 +191,16 @@ pub struct Grounded {
     pub notes: Vec<String>,
     /// The requests retrieval made, with their usage.
     pub requests: Vec<SideRequest>,
+    /// The knowledge bases searched, by name.
+    pub bases: Vec<String>,
 }
 
 impl Grounded {
+    /// The bases searched, as the usage ledger records them ("procedures,finance").
+    pub fn knowledge(&self) -> Option<String> {
+        (!self.bases.is_empty()).then(|| self.bases.join(","))
+    }
+
     /// Whether the passages answer the question; when not, nothing is sent.
     pub fn found(&self) -> bool {
         self.retrieval.found && !self.retrieval.hits.is_empty()
@@ -477,6 +490,7 @@ pub fn finish(
         restatements,
         notes,
         requests: fetched.requests,
+        bases: names.iter().map(|n| n.to_string()).collect(),
     })
 }
 

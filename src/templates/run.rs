@@ -253,7 +253,7 @@ pub async fn run<S: Steps + Send>(
             let ep = endpoint.tagged(crate::llm::meter::Tag {
                 kind: "restate",
                 template: Some(plan.template.id.clone()),
-                knowledge: g.ask.bases.first().map(|b| b.name.clone()),
+                knowledge: g.ask.knowledge(),
                 ..endpoint.tag().clone()
             });
             match ground::retrieve(&g.index, move || Ok(ep), g.ask.clone()).await {
@@ -279,6 +279,7 @@ pub async fn run<S: Steps + Send>(
     let endpoint = endpoint.tagged(crate::llm::meter::Tag {
         kind: if of > 1 { "step" } else { "answer" },
         template: Some(plan.template.id.clone()),
+        knowledge: grounded.as_ref().and_then(Grounded::knowledge),
         ..endpoint.tag().clone()
     });
     for i in 0..of {

@@ -88,6 +88,14 @@ impl Recorded {
             .unwrap_or_default()
     }
 
+    /// The `model` a JSON request body asked for ("" when none).
+    pub fn model(&self) -> String {
+        serde_json::from_str::<Value>(&self.body)
+            .ok()
+            .and_then(|v| v["model"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
     /// Whether this request asked for embeddings (`POST …/embeddings`).
     pub fn is_embeddings(&self) -> bool {
         is_embeddings_request(&self.method, &self.path)
@@ -434,6 +442,9 @@ struct State {
     embeddings: Option<Embeddings>,
     chat: VecDeque<Reply>,
     chat_default: Reply,
+    /// Chat replies for one model (the request body's `model`): its queue first, then its
+    /// default, then the general queue and default.
+    per_model: std::collections::HashMap<String, (VecDeque<Reply>, Option<Reply>)>,
     models: VecDeque<Reply>,
     models_default: Reply,
     requests: Vec<Recorded>,
@@ -470,6 +481,7 @@ impl MockServer {
             embeddings: None,
             chat: VecDeque::new(),
             chat_default: Reply::stream(&["Hello", " world"]),
+            per_model: std::collections::HashMap::new(),
             models: VecDeque::new(),
             models_default: Reply::models(&["gpt-4o-mini", "gpt-4o"]),
             requests: Vec::new(),
@@ -545,6 +557,34 @@ impl MockServer {
     /// Reply used for non-models requests once the queue is empty.
     pub fn set_default(&self, reply: Reply) {
         lock(&self.state).chat_default = reply;
+    }
+
+    /// Queue a reply for the next chat request that asks for `model`.
+    pub fn push_for(&self, model: &str, reply: Reply) {
+        lock(&self.state)
+            .per_model
+            .entry(model.to_string())
+            .or_default()
+            .0
+            .push_back(reply);
+    }
+
+    /// Reply used for chat requests asking for `model` once its queue is empty (e.g. the
+    /// 404 of a model the endpoint does not have).
+    pub fn set_default_for(&self, model: &str, reply: Reply) {
+        lock(&self.state)
+            .per_model
+            .entry(model.to_string())
+            .or_default()
+            .1 = Some(reply);
+    }
+
+    /// The chat requests (not models, not embeddings) that asked for `model`.
+    pub fn chat_requests_for(&self, model: &str) -> Vec<Recorded> {
+        self.chat_requests()
+            .into_iter()
+            .filter(|r| r.model() == model)
+            .collect()
     }
 
     /// Answer `POST …/embeddings` this way from now on.
@@ -672,8 +712,15 @@ async fn handle(mut stream: TcpStream, state: Shared) -> std::io::Result<()> {
                 .pop_front()
                 .unwrap_or_else(|| st.models_default.clone())
         } else {
-            st.chat
-                .pop_front()
+            let model = serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|v| v["model"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            let own = st
+                .per_model
+                .get_mut(&model)
+                .and_then(|(queue, default)| queue.pop_front().or_else(|| default.clone()));
+            own.or_else(|| st.chat.pop_front())
                 .unwrap_or_else(|| st.chat_default.clone())
         }
     };

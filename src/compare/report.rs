@@ -1,0 +1,627 @@
+//! A comparison as the reader gets it: the `--json` object, the Markdown report (`-o FILE`)
+//! and the table on standard output (with a bold header on a terminal, plain when piped).
+//!
+//! Pure: strings and JSON values from a [`Comparison`]; the caller prints or writes them.
+//! An unknown figure is `null` in JSON and "—" (nothing to measure) or "unknown" (a cost
+//! without a price) in text, never 0.
+
+use serde_json::{Value, json};
+use unicode_width::UnicodeWidthStr;
+
+use super::figures::Figures;
+use super::judge::{self, Judged, Outcome, Verdict};
+use super::{Comparison, Sample, Stopped};
+use crate::format::thousands;
+use crate::llm::sanitize::sanitize;
+
+/// Milliseconds and speeds are given to a tenth.
+fn tenth(x: Option<f64>) -> Value {
+    x.map_or(Value::Null, |x| json!((x * 10.0).round() / 10.0))
+}
+
+/// The `--json` object: `{"models": [...]}`, with `"judge"` added when a judge was asked
+/// (docs/compare.md describes every field).
+pub fn json(c: &Comparison) -> Value {
+    let models: Vec<Value> = c
+        .models
+        .iter()
+        .map(|m| {
+            let f = Figures::of(m);
+            let answers: Vec<Value> = m
+                .samples
+                .iter()
+                .map(|s| json!({"run": s.run, "text": s.text, "error": s.error}))
+                .collect();
+            json!({
+                "model": m.model,
+                "runs": f.runs,
+                "errors": f.errors,
+                "ttft_ms": {"median": tenth(f.ttft_ms.0), "p90": tenth(f.ttft_ms.1)},
+                "total_ms": {"median": tenth(f.total_ms.0), "p90": tenth(f.total_ms.1)},
+                "tokens_per_s": {"median": tenth(f.tokens_per_s)},
+                "tokens": {"prompt": f.prompt_tokens, "completion": f.completion_tokens},
+                "cost_usd": {"per_answer": f.cost_per_answer, "per_1k": f.cost_per_1k()},
+                "answers": answers,
+            })
+        })
+        .collect();
+    let mut out = json!({ "models": models });
+    if let (Some(j), Some(map)) = (&c.judge, out.as_object_mut()) {
+        map.insert("judge".to_string(), judge_json(c, j));
+    }
+    out
+}
+
+fn judge_json(c: &Comparison, j: &Judged) -> Value {
+    let name = |i: usize| c.models.get(i).map_or("", |m| m.model.as_str());
+    let verdicts: Vec<Value> = j
+        .judgements
+        .iter()
+        .map(|v| {
+            let (verdict, reason, error) = match &v.outcome {
+                Outcome::Verdict(x, r) => (Some(letter(*x)), Some(r.as_str()), None),
+                Outcome::NoVerdict(raw) => (None, Some(raw.as_str()), None),
+                Outcome::Failed(e) => (None, None, Some(e.as_str())),
+            };
+            let winner = match (&v.outcome, v.winner()) {
+                (_, Some(w)) => json!(name(w)),
+                (Outcome::Verdict(Verdict::Tie, _), None) => json!("tie"),
+                _ => Value::Null,
+            };
+            json!({
+                "a": name(v.a), "b": name(v.b), "verdict": verdict, "winner": winner,
+                "reason": reason, "error": error,
+            })
+        })
+        .collect();
+    let wins: serde_json::Map<String, Value> = c
+        .models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.model.clone(), json!(j.wins(i))))
+        .collect();
+    let (ties, no_verdict, errors) = j.counts();
+    json!({
+        "model": j.model,
+        "note": judge::OPINION,
+        "verdicts": verdicts,
+        "wins": wins,
+        "ties": ties,
+        "no_verdict": no_verdict,
+        "errors": errors,
+        "notes": j.notes,
+    })
+}
+
+fn letter(v: Verdict) -> &'static str {
+    match v {
+        Verdict::A => "A",
+        Verdict::B => "B",
+        Verdict::Tie => "tie",
+    }
+}
+
+/// A duration: "420 ms", "2.1 s"; "—" when there is nothing to measure.
+pub fn duration(ms: Option<f64>) -> String {
+    match ms {
+        None => "—".to_string(),
+        Some(ms) if ms < 1000.0 => format!("{ms:.0} ms"),
+        Some(ms) => format!("{:.1} s", ms / 1000.0),
+    }
+}
+
+fn usd(cost: Option<f64>, f: &Figures) -> String {
+    match cost {
+        _ if f.answers() == 0 => "—".to_string(),
+        None => "unknown".to_string(),
+        Some(c) => crate::format::usd(Some(c)),
+    }
+}
+
+/// The rows of figures, a cell per model.
+fn figure_rows(c: &Comparison) -> Vec<(&'static str, Vec<String>)> {
+    let figures: Vec<Figures> = c.models.iter().map(Figures::of).collect();
+    let row =
+        |label, cell: &dyn Fn(&Figures) -> String| (label, figures.iter().map(cell).collect());
+    vec![
+        row("runs (errors)", &|f| format!("{} ({})", f.runs, f.errors)),
+        row("first token, median", &|f| duration(f.ttft_ms.0)),
+        row("first token, p90", &|f| duration(f.ttft_ms.1)),
+        row("total time, median", &|f| duration(f.total_ms.0)),
+        row("total time, p90", &|f| duration(f.total_ms.1)),
+        row("tokens/s, median", &|f| {
+            f.tokens_per_s
+                .map_or("—".to_string(), |x| format!("{x:.1}"))
+        }),
+        row(
+            "tokens in / out",
+            &|f| match (f.prompt_tokens, f.completion_tokens) {
+                (Some(i), Some(o)) => format!("{} / {}", thousands(i), thousands(o)),
+                _ => "—".to_string(),
+            },
+        ),
+        row("cost per answer", &|f| usd(f.cost_per_answer, f)),
+        row("per 1,000 answers", &|f| usd(f.cost_per_1k(), f)),
+    ]
+}
+
+/// Every run that gave no complete answer: "model, run 2: why".
+fn errors(c: &Comparison) -> Vec<String> {
+    c.models
+        .iter()
+        .flat_map(|m| {
+            m.samples.iter().filter_map(move |s| {
+                s.error
+                    .as_ref()
+                    .map(|e| format!("{}, run {}: {e}", m.model, s.run))
+            })
+        })
+        .collect()
+}
+
+fn stopped_text(s: &Stopped) -> String {
+    match s {
+        Stopped::Budget(why) => format!("stopped by a budget, with what it had: {why}"),
+        Stopped::ByYou => "stopped by you, with what it had".to_string(),
+    }
+}
+
+/// The table (figures as rows, one column a model), the errors, and the judge's counts and
+/// reasons, for standard output. On a terminal the header is bold and model text is made
+/// safe to show; through a pipe it is plain.
+pub fn table(c: &Comparison, tty: bool) -> String {
+    let clean = |t: &str| if tty { sanitize(t) } else { t.to_string() };
+    let rows = figure_rows(c);
+    let names: Vec<String> = c.models.iter().map(|m| clean(&m.model)).collect();
+    let label_w = rows.iter().map(|(l, _)| l.width()).max().unwrap_or(0);
+    let widths: Vec<usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            rows.iter()
+                .map(|(_, cells)| cells[i].width())
+                .chain([n.width()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |label: &str, cells: &[String]| {
+        let mut s = format!("{label}{}", " ".repeat(label_w - label.width()));
+        for (cell, w) in cells.iter().zip(&widths) {
+            s.push_str("  ");
+            s.push_str(&" ".repeat(w.saturating_sub(cell.width())));
+            s.push_str(cell);
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = String::new();
+    let header = line("", &names);
+    if tty {
+        out.push_str(&format!("\x1b[1m{header}\x1b[0m\n"));
+    } else {
+        out.push_str(&header);
+        out.push('\n');
+    }
+    for (label, cells) in &rows {
+        out.push_str(&line(label, cells));
+        out.push('\n');
+    }
+    let errs = errors(c);
+    if !errs.is_empty() {
+        out.push_str("\nerrors:\n");
+        for e in errs {
+            out.push_str(&format!("  {}\n", clean(&e)));
+        }
+    }
+    if let Some(j) = &c.judge {
+        out.push('\n');
+        out.push_str(&clean(&format!(
+            "judge {} (each pair in both orders): {}",
+            j.model,
+            judge_counts(c, j)
+        )));
+        out.push('\n');
+        for v in &j.judgements {
+            out.push_str(&clean(&format!("  {}\n", judgement_line(c, v))));
+        }
+        for n in &j.notes {
+            out.push_str(&clean(&format!("  note: {n}\n")));
+        }
+        out.push_str(&format!("  {}\n", judge::OPINION));
+    }
+    if let Some(s) = &c.stopped {
+        out.push_str(&format!("\n{}\n", clean(&stopped_text(s))));
+    }
+    out
+}
+
+/// "a 1 win, b 3 wins; 0 ties, 0 without a verdict".
+fn judge_counts(c: &Comparison, j: &Judged) -> String {
+    let wins: Vec<String> = c
+        .models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let n = j.wins(i);
+            format!("{} {n} win{}", m.model, if n == 1 { "" } else { "s" })
+        })
+        .collect();
+    let (ties, none, failed) = j.counts();
+    let mut s = format!(
+        "{}; {ties} tie{}, {none} without a verdict",
+        wins.join(", "),
+        if ties == 1 { "" } else { "s" }
+    );
+    if failed > 0 {
+        s.push_str(&format!(", {failed} failed"));
+    }
+    s
+}
+
+/// "a (A) vs b (B): B, b wins — reason" on one line.
+fn judgement_line(c: &Comparison, v: &judge::Judgement) -> String {
+    let name = |i: usize| c.models.get(i).map_or("?", |m| m.model.as_str());
+    let head = format!("{} (A) vs {} (B)", name(v.a), name(v.b));
+    let one_line = |t: &str| {
+        let folded = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        if folded.chars().count() > 160 {
+            format!("{}…", folded.chars().take(159).collect::<String>())
+        } else {
+            folded
+        }
+    };
+    match (&v.outcome, v.winner()) {
+        (Outcome::Verdict(_, r), Some(w)) => format!("{head}: {} wins — {}", name(w), one_line(r)),
+        (Outcome::Verdict(_, r), None) => format!("{head}: tie — {}", one_line(r)),
+        (Outcome::NoVerdict(raw), _) => format!("{head}: no verdict — {}", one_line(raw)),
+        (Outcome::Failed(e), _) => format!("{head}: not judged — {e}"),
+    }
+}
+
+/// A fence longer than any run of backticks in `text`.
+fn fence(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for ch in text.chars() {
+        run = if ch == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn answer_heading(s: &Sample) -> String {
+    match (&s.error, s.total_ms) {
+        (None, total) => format!("Run {} ({})", s.run, duration(total)),
+        (Some(e), _) => format!("Run {}: {}", s.run, e.replace('\n', " ")),
+    }
+}
+
+/// The Markdown report: the prompt, the figures, every answer per model, the judge's
+/// verdicts, and the settings it was made with.
+pub fn markdown(c: &Comparison) -> String {
+    let mut md = String::from("# Model comparison\n\n");
+    md.push_str(&format!(
+        "Made with `clerk compare` on {}: {} run(s) of each model, interleaved.\n\n",
+        c.settings.date, c.settings.runs
+    ));
+    if let Some(s) = &c.stopped {
+        md.push_str(&format!("**{}.**\n\n", stopped_text(s)));
+    }
+    md.push_str("## Prompt\n\n");
+    if let Some(system) = &c.system {
+        let f = fence(system);
+        md.push_str(&format!("System prompt:\n\n{f}text\n{system}\n{f}\n\n"));
+    }
+    let f = fence(&c.prompt);
+    md.push_str(&format!("{f}text\n{}\n{f}\n\n", c.prompt));
+    if !c.settings.documents.is_empty() {
+        md.push_str(&format!(
+            "Documents attached: {}.\n\n",
+            c.settings.documents.join(", ")
+        ));
+    }
+
+    md.push_str("## Figures\n\n|  |");
+    for m in &c.models {
+        md.push_str(&format!(" {} |", cell(&m.model)));
+    }
+    md.push_str("\n|---|");
+    md.push_str(&"---:|".repeat(c.models.len()));
+    md.push('\n');
+    for (label, cells) in figure_rows(c) {
+        md.push_str(&format!("| {label} |"));
+        for x in cells {
+            md.push_str(&format!(" {} |", cell(&x)));
+        }
+        md.push('\n');
+    }
+    md.push_str(
+        "\nTimes are measured from the start of each request; first token is the first text of the answer. Tokens/s counts the answer's tokens over the time after its first token. Tokens and costs are per answer (the mean over the complete answers), from the server's token counts and clerk's price table; \"unknown\" means the model has no price.\n",
+    );
+    let errs = errors(c);
+    if !errs.is_empty() {
+        md.push_str("\n### Errors\n\n");
+        for e in errs {
+            md.push_str(&format!("- {}\n", e.replace('\n', " ")));
+        }
+    }
+
+    md.push_str("\n## Answers\n");
+    for m in &c.models {
+        md.push_str(&format!("\n### {}\n", m.model));
+        if m.samples.is_empty() {
+            md.push_str("\nNo runs.\n");
+        }
+        for (i, s) in m.samples.iter().enumerate() {
+            md.push_str(&format!("\n#### {}\n\n", answer_heading(s)));
+            // A text given before (a model at temperature 0 often repeats itself) is named,
+            // not printed again.
+            let same = m.samples[..i]
+                .iter()
+                .find(|e| !s.text.trim().is_empty() && e.text == s.text);
+            if let Some(earlier) = same {
+                md.push_str(&format!("(the same text as run {})\n", earlier.run));
+            } else if !s.text.trim().is_empty() {
+                md.push_str(s.text.trim_end());
+                md.push('\n');
+            } else if s.error.is_none() {
+                md.push_str("(empty answer)\n");
+            }
+        }
+    }
+
+    if let Some(j) = &c.judge {
+        md.push_str(&format!("\n## Judge: {}\n\n", j.model));
+        md.push_str(&format!("> {}\n\n", judge::OPINION));
+        md.push_str("Each pair of answers (the first complete answer of each model) was shown to the judge twice, in both orders, since judges tend to favour a position.\n\n");
+        md.push_str(&format!("In all: {}.\n\n", judge_counts(c, j)));
+        md.push_str("| pair | wins | ties | no verdict | failed |\n|---|---|---:|---:|---:|\n");
+        for t in j.tallies() {
+            let (x, y) = (&c.models[t.x].model, &c.models[t.y].model);
+            let split = if t.split() {
+                " (split: the verdict followed the position)"
+            } else {
+                ""
+            };
+            md.push_str(&format!(
+                "| {} vs {} | {} {}, {} {}{split} | {} | {} | {} |\n",
+                cell(x),
+                cell(y),
+                cell(x),
+                t.x_wins,
+                cell(y),
+                t.y_wins,
+                t.ties,
+                t.no_verdict,
+                t.failed
+            ));
+        }
+        for v in &j.judgements {
+            let name = |i: usize| c.models.get(i).map_or("?", |m| m.model.as_str());
+            md.push_str(&format!("\n### {} (A) vs {} (B)\n\n", name(v.a), name(v.b)));
+            match (&v.outcome, v.winner()) {
+                (Outcome::Verdict(_, r), w) => {
+                    let said = w.map_or("a tie".to_string(), |w| format!("{} wins", name(w)));
+                    md.push_str(&format!("Verdict: **{said}**.\n\n{}\n", r.trim()));
+                }
+                (Outcome::NoVerdict(raw), _) => md.push_str(&format!(
+                    "No verdict could be read; the judge's reply:\n\n{}\n",
+                    raw.trim()
+                )),
+                (Outcome::Failed(e), _) => md.push_str(&format!("Not judged: {e}\n")),
+            }
+        }
+        for n in &j.notes {
+            md.push_str(&format!("\nNote: {n}\n"));
+        }
+    }
+
+    let s = &c.settings;
+    md.push_str("\n## Settings\n\n");
+    md.push_str(&format!("- endpoint: {}\n", s.base_url));
+    md.push_str(&format!("- date: {}\n", s.date));
+    md.push_str(&format!(
+        "- runs: {} per model, interleaved (run 1 of each model, then run 2, …)\n",
+        s.runs
+    ));
+    md.push_str(&format!("- models: {}\n", s.models.join(", ")));
+    if let Some(j) = &s.judge {
+        md.push_str(&format!("- judge: {j}\n"));
+    }
+    if let Some(t) = &s.template {
+        md.push_str(&format!("- template: {t}\n"));
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::judge::Judgement;
+    use crate::compare::{ModelRuns, Settings};
+
+    fn sample(run: usize, text: &str, ttft: f64, total: f64, cost: Option<f64>) -> Sample {
+        Sample {
+            run,
+            text: text.into(),
+            error: None,
+            ttft_ms: Some(ttft),
+            total_ms: Some(total),
+            prompt_tokens: Some(1200),
+            completion_tokens: Some(300),
+            cost_usd: cost,
+        }
+    }
+
+    fn comparison() -> Comparison {
+        Comparison {
+            prompt: "What is the hotel limit in Shanghai?".into(),
+            system: None,
+            models: vec![
+                ModelRuns {
+                    model: "gpt-4o-mini".into(),
+                    samples: vec![
+                        sample(1, "CNY 800 a night.", 420.04, 2100.0, Some(0.0004)),
+                        sample(2, "CNY 800.", 380.0, 1900.0, Some(0.0002)),
+                    ],
+                    gave_up: None,
+                },
+                ModelRuns {
+                    model: "llama3.2".into(),
+                    samples: vec![
+                        sample(1, "800 yuan", 90.0, 1500.0, None),
+                        Sample {
+                            run: 2,
+                            error: Some("rate limited (HTTP 429)".into()),
+                            ..Sample::default()
+                        },
+                    ],
+                    gave_up: None,
+                },
+            ],
+            judge: None,
+            stopped: None,
+            settings: Settings {
+                base_url: "http://127.0.0.1:9/v1".into(),
+                date: "2026-12-06 14:05".into(),
+                runs: 2,
+                models: vec!["gpt-4o-mini".into(), "llama3.2".into()],
+                ..Settings::default()
+            },
+        }
+    }
+
+    #[test]
+    fn the_json_has_the_documented_shape_and_unknown_is_null() {
+        let v = json(&comparison());
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, vec!["models"], "no judge asked: models only");
+        // (The exact keys of a model are checked end to end in tests/compare.rs.)
+        let m = &v["models"][0];
+        assert_eq!(m["ttft_ms"]["median"], 400.0);
+        assert_eq!(m["ttft_ms"]["p90"], 420.0);
+        assert_eq!(m["tokens"]["prompt"], 1200);
+        assert!((m["cost_usd"]["per_1k"].as_f64().unwrap() - 0.3).abs() < 1e-9);
+        assert_eq!(
+            m["answers"][0],
+            json!({"run": 1, "text": "CNY 800 a night.", "error": null})
+        );
+        let l = &v["models"][1];
+        assert_eq!(
+            (l["runs"].as_u64(), l["errors"].as_u64()),
+            (Some(2), Some(1))
+        );
+        assert!(l["cost_usd"]["per_answer"].is_null(), "unknown, never 0");
+        assert!(l["cost_usd"]["per_1k"].is_null());
+        assert_eq!(l["answers"][1]["error"], "rate limited (HTTP 429)");
+        assert_eq!(l["answers"][1]["text"], "");
+    }
+
+    #[test]
+    fn the_table_is_plain_when_piped_and_says_unknown() {
+        let t = table(&comparison(), false);
+        assert!(!t.contains('\x1b'), "{t}");
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].trim_start().starts_with("gpt-4o-mini"), "{t}");
+        assert!(lines[0].ends_with("llama3.2"), "{t}");
+        assert!(t.contains("runs (errors)"), "{t}");
+        let cost = lines
+            .iter()
+            .find(|l| l.starts_with("cost per answer"))
+            .unwrap();
+        assert!(
+            cost.contains("$0.000300") && cost.ends_with("unknown"),
+            "{cost}"
+        );
+        assert!(
+            t.contains("llama3.2, run 2: rate limited (HTTP 429)"),
+            "{t}"
+        );
+        // Columns line up: right-aligned, every row of the table ends at the same column.
+        let w = lines[0].width();
+        assert!(lines[..10].iter().all(|l| l.width() == w), "{t}");
+        let tty = table(&comparison(), true);
+        assert!(tty.starts_with("\x1b[1m"), "{tty}");
+    }
+
+    #[test]
+    fn the_markdown_has_the_prompt_figures_answers_judge_and_settings() {
+        let mut c = comparison();
+        c.judge = Some(Judged {
+            model: "gpt-4o".into(),
+            judgements: vec![
+                Judgement {
+                    a: 0,
+                    b: 1,
+                    outcome: Outcome::Verdict(Verdict::A, "A names the currency.".into()),
+                },
+                Judgement {
+                    a: 1,
+                    b: 0,
+                    outcome: Outcome::NoVerdict("They are both fine I guess".into()),
+                },
+            ],
+            notes: vec![],
+        });
+        let md = markdown(&c);
+        let order = [
+            "## Prompt",
+            "What is the hotel limit in Shanghai?",
+            "## Figures",
+            "| runs (errors) | 2 (0) | 2 (1) |",
+            "## Answers",
+            "### gpt-4o-mini",
+            "CNY 800 a night.",
+            "### llama3.2",
+            "#### Run 2: rate limited (HTTP 429)",
+            "## Judge: gpt-4o",
+            judge::OPINION,
+            "| gpt-4o-mini vs llama3.2 | gpt-4o-mini 1, llama3.2 0 | 0 | 1 | 0 |",
+            "Verdict: **gpt-4o-mini wins**.",
+            "They are both fine I guess",
+            "## Settings",
+            "- endpoint: http://127.0.0.1:9/v1",
+            "- date: 2026-12-06 14:05",
+            "- models: gpt-4o-mini, llama3.2",
+        ];
+        let mut from = 0;
+        for want in order {
+            let at = md[from..]
+                .find(want)
+                .unwrap_or_else(|| panic!("{want:?} missing after {from}:\n{md}"));
+            from += at + want.len();
+        }
+        let v = json(&c);
+        assert_eq!(v["judge"]["wins"]["gpt-4o-mini"], 1);
+        assert_eq!(v["judge"]["no_verdict"], 1);
+        assert_eq!(v["judge"]["verdicts"][0]["winner"], "gpt-4o-mini");
+        assert_eq!(v["judge"]["verdicts"][1]["verdict"], Value::Null);
+        assert_eq!(
+            v["judge"]["verdicts"][1]["reason"],
+            "They are both fine I guess"
+        );
+    }
+
+    #[test]
+    fn a_text_repeated_by_a_later_run_is_named_not_printed_again() {
+        let mut c = comparison();
+        c.models[0].samples[1].text = "CNY 800 a night.".into();
+        let md = markdown(&c);
+        assert_eq!(md.matches("CNY 800 a night.").count(), 1, "{md}");
+        assert!(
+            md.contains("#### Run 2 (1.9 s)\n\n(the same text as run 1)\n"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn a_prompt_with_backticks_gets_a_longer_fence() {
+        assert_eq!(fence("plain"), "```");
+        assert_eq!(fence("a ```rust``` b"), "````");
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+}
