@@ -13,7 +13,12 @@ use super::analyze::language_of;
 /// "Not found", in the question's language: the words clerk shows, and the words the model
 /// is told to use, when the passages do not answer the question.
 pub fn not_found_text(question: &str) -> &'static str {
-    if language_of(question) == Some("zh") {
+    not_found_in(language_of(question).unwrap_or("en"))
+}
+
+/// "Not found" in `language` (`zh`: Chinese, anything else: English).
+pub fn not_found_in(language: &str) -> &'static str {
+    if language == "zh" {
         "知识库中没有找到相关规定"
     } else {
         "not found in the procedures"
@@ -22,10 +27,36 @@ pub fn not_found_text(question: &str) -> &'static str {
 
 /// The heading of the list of sources after an answer, in the question's language.
 pub fn sources_heading(question: &str) -> &'static str {
-    if language_of(question) == Some("zh") {
-        "来源"
+    sources_heading_in(language_of(question).unwrap_or("en"))
+}
+
+/// The heading of the list of sources in `language`.
+pub fn sources_heading_in(language: &str) -> &'static str {
+    if language == "zh" { "来源" } else { "Sources" }
+}
+
+/// Said after an answer that cites none of the passages it was given (it is shown as not
+/// found), before the passages, in `language`.
+pub fn cites_none_in(language: &str) -> String {
+    if language == "zh" {
+        format!(
+            "{}：回答没有引用任何段落。找到的段落如下，供您自己阅读：",
+            not_found_in(language)
+        )
     } else {
-        "Sources"
+        format!(
+            "{}: the answer cites none of the passages. The passages found, to read yourself:",
+            not_found_in(language)
+        )
+    }
+}
+
+/// The heading of the closest passages when nothing was asked (not found), in `language`.
+pub fn closest_in(language: &str) -> &'static str {
+    if language == "zh" {
+        "最接近的段落："
+    } else {
+        "the closest passages:"
     }
 }
 

@@ -106,7 +106,15 @@ pub(super) fn template_item(e: &crate::templates::Entry) -> crate::app::Template
     }
 }
 
-/// The plan for running template `id` with the form's values (files read here).
+/// Where a run's `kb` variables find their bases: the config's entries and the index.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Bases {
+    pub entries: Vec<crate::config::KnowledgeEntry>,
+    pub index: Option<std::path::PathBuf>,
+}
+
+/// The plan for running template `id` with the form's values (files read here; a `kb`
+/// variable grounds the run on its base, as `clerk run` does).
 fn plan_for(
     lib: &crate::templates::Library,
     id: &str,
@@ -114,6 +122,7 @@ fn plan_for(
     model: String,
     max_out: Option<u64>,
     max_bytes: u64,
+    bases: &Bases,
 ) -> Result<crate::templates::run::Plan, String> {
     let entry = lib
         .get(id)
@@ -138,23 +147,22 @@ fn plan_for(
             values.insert(v.name.clone(), doc.text);
         }
     }
-    // Grounding a run on a `kb` variable (templates::run::grounding) is the app's next
-    // step; until then such a run is refused rather than sent without its passages.
-    if let Some(v) = template.variables.iter().find(|v| {
-        v.kind == crate::templates::VarKind::Kb
-            && values.get(&v.name).is_some_and(|x| !x.is_empty())
-    }) {
-        return Err(format!(
-            "“{id}” answers from knowledge base “{}”, which the app cannot search yet: run it with `clerk run {id}`",
-            values.get(&v.name).cloned().unwrap_or_default()
-        ));
+    let index = bases.index.clone().unwrap_or_default();
+    let grounding =
+        crate::templates::run::grounding(&template, &values, &bases.entries, index, &model)
+            .map_err(|e| format!("“{id}” cannot run: {e}"))?;
+    if let Some(g) = &grounding
+        && !g.index.exists()
+    {
+        let name = g.ask.bases.first().map(|b| b.name.clone()).unwrap_or_default();
+        return Err(crate::knowledge::KnowledgeError::NotIndexed(name).to_string());
     }
     Ok(crate::templates::run::Plan {
         template,
         values,
         model,
         max_output_tokens: max_out,
-        grounding: None,
+        grounding,
     })
 }
 
@@ -261,6 +269,10 @@ struct AppSteps {
     sink: AppSink,
     saver: AppSaver,
     of: usize,
+    /// A grounded run's passages (the sources of each step's answer).
+    grounded: Option<crate::knowledge::ground::Grounded>,
+    /// Replace likely secrets in the passages before they are sent.
+    scan_secrets: bool,
 }
 
 impl Steps for AppSteps {
@@ -306,7 +318,33 @@ impl Steps for AppSteps {
         self.models.get(model).cloned()
     }
 
+    fn grounded(&mut self, g: &mut crate::knowledge::ground::Grounded) -> Result<(), String> {
+        let mut notes = g.notes.clone();
+        if self.scan_secrets {
+            let redacted = crate::knowledge::answer::redact_passages(g);
+            if !redacted.is_empty() {
+                notes.push(format!(
+                    "likely secrets in {} passage(s) were replaced with [REDACTED:kind] before sending",
+                    redacted.len()
+                ));
+            }
+        }
+        if !notes.is_empty() {
+            let _ = self.tx.send(Msg::Info(notes.join(" · ")));
+        }
+        self.grounded = Some(g.clone());
+        Ok(())
+    }
+
     fn ended(&mut self, i: usize, driven: &Driven) {
+        // The passages this step's answer cites, kept and shown with it.
+        if let (Some(g), Some(a)) = (&self.grounded, driven.end.answer()) {
+            let mut record = crate::knowledge::answer::record(g, true);
+            crate::knowledge::answer::mark_cited(&mut record, &a.text);
+            let (id, kept) = (self.saver.answer_id, record.clone());
+            self.store.quiet(move |s| s.set_grounding(id, Some(&kept)));
+            self.sink.send(crate::app::StreamEvent::Sources(record));
+        }
         let stopped_early =
             !matches!(&driven.end, End::Answered(a) if a.status == AnswerStatus::Complete);
         let copy = Driven {
@@ -332,7 +370,13 @@ impl Steps for AppSteps {
     }
 
     fn failed(&mut self, _: usize, e: &RunError) {
-        let _ = self.tx.send(Msg::RunFailed(e.to_string()));
+        let text = match e {
+            RunError::NotFound(words) => {
+                format!("“{}”: {words} · nothing was sent", self.title)
+            }
+            other => other.to_string(),
+        };
+        let _ = self.tx.send(Msg::RunFailed(text));
     }
 }
 
@@ -348,6 +392,8 @@ pub(super) struct TemplateJob {
     pub models: ModelTable,
     pub max_out: Option<u64>,
     pub max_bytes: u64,
+    pub bases: Bases,
+    pub scan_secrets: bool,
 }
 
 /// Run a template in a new session: each step's prompt and answer are saved and streamed
@@ -370,11 +416,13 @@ pub(super) async fn run_template(
         models,
         max_out,
         max_bytes,
+        bases,
+        scan_secrets,
     } = job;
     // Files and the library are read off the loop's thread.
     let plan = tokio::task::spawn_blocking(move || {
         with_library(&library, &sources, |lib| {
-            plan_for(lib, &id, given, model, max_out, max_bytes)
+            plan_for(lib, &id, given, model, max_out, max_bytes, &bases)
         })
     })
     .await
@@ -406,6 +454,8 @@ pub(super) async fn run_template(
             answer_id: 0,
         },
         of: plan.template.steps.len(),
+        grounded: None,
+        scan_secrets,
     };
     let stop = async move {
         if stop_rx.await.is_err() {
