@@ -31,7 +31,7 @@ pub(super) fn sources_lines(app: &App, g: &Grounding) -> Vec<String> {
     let lang = g.language.as_str();
     let hint = match key_hint(app, Mode::Global, Command::Sources) {
         k if k.is_empty() => String::new(),
-        k => format!(" ({k} then a number shows one)"),
+        k => format!(" ({k}, then 1–9, shows one)"),
     };
     let mut out = Vec::new();
     if g.found() {
@@ -46,10 +46,6 @@ pub(super) fn sources_lines(app: &App, g: &Grounding) -> Vec<String> {
         out.push(cites_none_in(lang));
     } else {
         out.push(closest_in(lang).to_string());
-    }
-    if !hint.is_empty() {
-        let last = out.len() - 1;
-        out[last] = format!("{}{hint}", out[last]);
     }
     out.extend(
         g.passages
@@ -84,7 +80,7 @@ fn row(text: String, selected: bool, theme: &Theme) -> Line<'static> {
 }
 
 /// The knowledge base picker: "none", then each configured base and what it holds.
-fn picker_lines(app: &App, selected: usize, theme: &Theme) -> Vec<Line<'static>> {
+fn picker_lines(app: &App, selected: usize, inner: usize, theme: &Theme) -> Vec<Line<'static>> {
     let current = app.session_kb();
     let mut lines = vec![
         Line::from(Span::styled(
@@ -108,17 +104,23 @@ fn picker_lines(app: &App, selected: usize, theme: &Theme) -> Vec<Line<'static>>
         .iter()
         .map(|b| super::markdown::display_width(&b.name))
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        + 2;
     for (i, b) in app.setup.knowledge.iter().enumerate() {
-        let name = sanitize(&b.name);
-        let gap = " ".repeat(pad.saturating_sub(super::markdown::display_width(&name)));
-        let mut line = row(
-            format!("{name}{}{gap}", mark(current == Some(b.name.as_str()))),
-            selected == i + 1,
-            theme,
+        let name = format!(
+            "{}{}",
+            sanitize(&b.name),
+            mark(current == Some(b.name.as_str()))
         );
-        line.spans
-            .push(Span::styled(format!("   {}", sanitize(&b.about)), theme.muted));
+        let gap = " ".repeat(pad.saturating_sub(super::markdown::display_width(&name)));
+        let text = format!("{name}{gap}");
+        // One row each: what it holds is cut to the room left.
+        let room = inner.saturating_sub(super::markdown::display_width(&text) + 2 + 3 + 2);
+        let mut line = row(text, selected == i + 1, theme);
+        line.spans.push(Span::styled(
+            format!("   {}", clip(&sanitize(&b.about), room)),
+            theme.muted,
+        ));
         lines.push(line);
     }
     if app.setup.knowledge.is_empty() {
@@ -170,11 +172,12 @@ fn sources_dialog_lines(g: &Grounding, selected: usize, width: u16, theme: &Them
         )),
         Line::default(),
     ];
-    let room = usize::from(width.saturating_sub(8)).max(10);
+    // Two rows a passage whatever the width: its place, then the start of its text.
+    let inner = usize::from(width.saturating_sub(2)).max(12);
     for (i, p) in g.passages.iter().enumerate() {
         let cited = if p.cited { "✓" } else { " " };
         lines.push(row(
-            clip(&format!("[{}] {cited} {}", i + 1, where_of(p)), room + 4),
+            clip(&format!("[{}] {cited} {}", i + 1, where_of(p)), inner - 2),
             i == selected,
             theme,
         ));
@@ -183,7 +186,7 @@ fn sources_dialog_lines(g: &Grounding, selected: usize, width: u16, theme: &Them
             .collect::<Vec<_>>()
             .join(" ");
         lines.push(Line::from(Span::styled(
-            format!("       {}", clip(&start, room)),
+            format!("       {}", clip(&start, inner - 7)),
             theme.muted,
         )));
     }
@@ -233,8 +236,12 @@ fn passage_layout(
     area: Rect,
 ) -> (Rect, Vec<Line<'static>>) {
     let lines = passage_lines(g, n, theme);
-    let rect = centered(area, 96, area.height.saturating_sub(4).max(8));
-    (rect, lines)
+    let width = 96u16.min(area.width.saturating_sub(2));
+    let rows = Paragraph::new(lines.clone())
+        .wrap(Wrap { trim: false })
+        .line_count(width.saturating_sub(2)) as u16;
+    let height = (rows + 2).min(area.height.saturating_sub(4)).max(6);
+    (centered(area, width, height), lines)
 }
 
 /// How far the passage dialog can scroll on `area`.
@@ -251,9 +258,9 @@ pub(super) fn draw(app: &App, dialog: &crate::app::Dialog, theme: &Theme, frame:
     use crate::app::Dialog;
     let (title, rect, lines, top) = match dialog {
         Dialog::Knowledge { selected } => {
-            let lines = picker_lines(app, *selected, theme);
             let width = 84;
             let inner = usize::from(width.min(area.width.saturating_sub(2)).saturating_sub(2)).max(1);
+            let lines = picker_lines(app, *selected, inner, theme);
             let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
             (
                 "Knowledge base · ↑↓ · Enter chooses · Esc keeps".to_string(),
@@ -272,7 +279,7 @@ pub(super) fn draw(app: &App, dialog: &crate::app::Dialog, theme: &Theme, frame:
                 .wrap(Wrap { trim: false })
                 .line_count(width.saturating_sub(2)) as u16;
             (
-                "Sources · 1–9 or Enter shows a passage · o opens its file · Esc".to_string(),
+                "Sources · 1–9 shows one · o opens its file · Esc".to_string(),
                 centered(area, width, rows + 2),
                 lines,
                 0,
@@ -288,7 +295,7 @@ pub(super) fn draw(app: &App, dialog: &crate::app::Dialog, theme: &Theme, frame:
             let more = if max > 0 { " · ↑↓ scroll" } else { "" };
             (
                 format!(
-                    "Passage [{n}] of {}{more} · ←→ others · o opens the file · Esc back",
+                    "Passage [{n}] of {}{more} · ←→ · o opens the file · Esc back",
                     grounding.passages.len()
                 ),
                 rect,
