@@ -698,12 +698,22 @@ fn a_session_grounded_on_a_knowledge_base_cites_its_sources() {
     let chat = server.chat_requests();
     assert_eq!(chat.len(), 2, "the restatement, then the answer");
     let first = chat[0].messages();
-    assert!(first[0].1.contains("You restate search questions"), "{first:?}");
+    assert!(
+        first[0].1.contains("You restate search questions"),
+        "{first:?}"
+    );
     let sent = chat[1].messages();
     assert_eq!(sent[0].0, "system");
-    assert!(sent[0].1.contains("Answer only from those passages"), "{}", sent[0].1);
+    assert!(
+        sent[0].1.contains("Answer only from those passages"),
+        "{}",
+        sent[0].1
+    );
     let user = &sent.last().unwrap().1;
-    assert!(user.starts_with("Passages from the knowledge base:\n\n<passage n=\"1\" file=\""), "{user}");
+    assert!(
+        user.starts_with("Passages from the knowledge base:\n\n<passage n=\"1\" file=\""),
+        "{user}"
+    );
     assert!(user.ends_with(&format!("Question: {q}")), "{user}");
     let tag = "<passage n=\"1\" file=\"";
     let at = user.find(tag).unwrap() + tag.len();
@@ -738,13 +748,20 @@ fn a_session_grounded_on_a_knowledge_base_cites_its_sources() {
     assert!(screen.contains("not found in the procedures"), "{screen}");
     let chat = server.chat_requests();
     assert_eq!(chat.len(), 1, "only the restatement");
-    assert!(chat[0].messages()[0].1.contains("You restate search questions"));
+    assert!(
+        chat[0].messages()[0]
+            .1
+            .contains("You restate search questions")
+    );
 
     // An unknown base: said, and the text stays in the box.
     t.text("@kb:nope where is the VPN guide?");
     t.keys(&["Enter"]);
     let screen = t.wait_for("there is no knowledge base `nope`");
-    assert!(screen.contains("@kb:nope where is the VPN guide?"), "{screen}");
+    assert!(
+        screen.contains("@kb:nope where is the VPN guide?"),
+        "{screen}"
+    );
     assert_eq!(server.chat_requests().len(), 1, "nothing sent");
     t.keys(&["C-u"]);
 

@@ -222,7 +222,11 @@ impl Form {
     /// The knowledge base fields offer the configured bases (`[[knowledge]]`), the first
     /// chosen when nothing is.
     pub fn with_bases(mut self, bases: &[super::KnowledgeBase]) -> Form {
-        for f in self.fields.iter_mut().filter(|f| f.spec.kind == VarKind::Kb) {
+        for f in self
+            .fields
+            .iter_mut()
+            .filter(|f| f.spec.kind == VarKind::Kb)
+        {
             f.spec.options = bases.iter().map(|b| b.name.clone()).collect();
             if f.value.is_empty()
                 && let Some(first) = f.spec.options.first()

@@ -31,8 +31,7 @@ pub use keymap::{Command, Keymap, Mode};
 pub use msg::{Effect, Msg, StreamEvent};
 
 use crate::store::{
-    Grounding, Message, MessageId, MessageStatus, Role, SearchHit, SessionId, SessionSummary,
-    Usage,
+    Grounding, Message, MessageId, MessageStatus, Role, SearchHit, SessionId, SessionSummary, Usage,
 };
 
 /// The draft key of a session not saved yet.

@@ -276,7 +276,11 @@ mod tests {
         };
         let m = &conversation.messages;
         assert_eq!(m.len(), 4);
-        assert!(m[0].content.starts_with("Be brief.\n\n"), "{}", m[0].content);
+        assert!(
+            m[0].content.starts_with("Be brief.\n\n"),
+            "{}",
+            m[0].content
+        );
         assert!(m[0].content.contains("Answer only from those passages"));
         assert_eq!(conversation.tokens[0], None, "the system prompt changed");
         assert_eq!(m[1].content, "Earlier question");
@@ -286,7 +290,10 @@ mod tests {
         assert!(m[3].content.starts_with(
             "Passages from the knowledge base:\n\n<passage n=\"1\" file=\"travel.md\" section=\"Travel › Hotels\">"
         ));
-        assert!(m[3].content.contains("<passage n=\"2\" file=\"leave.pdf\" section=\"Leave\" page=\"4\">"));
+        assert!(
+            m[3].content
+                .contains("<passage n=\"2\" file=\"leave.pdf\" section=\"Leave\" page=\"4\">")
+        );
         assert!(m[3].content.ends_with("Question: What is the hotel limit?"));
         // No count of what is sent is kept with the stored question.
         assert_eq!(conversation.rows[3], None);
@@ -340,11 +347,14 @@ mod tests {
     #[test]
     fn secrets_in_passages_are_redacted_before_they_leave() {
         let mut g = grounded("q", true);
-        g.retrieval.hits[1].text =
-            "The VPN key is AKIA2QX7RTBWZ5JH4KDM, ask IT for yours.".into();
+        g.retrieval.hits[1].text = "The VPN key is AKIA2QX7RTBWZ5JH4KDM, ask IT for yours.".into();
         assert_eq!(redact_passages(&mut g), [2]);
         assert!(!g.hits()[1].text.contains("AKIA2QX7RTBWZ5JH4KDM"));
-        assert!(g.hits()[1].text.contains("[REDACTED"), "{}", g.hits()[1].text);
+        assert!(
+            g.hits()[1].text.contains("[REDACTED"),
+            "{}",
+            g.hits()[1].text
+        );
         assert_eq!(g.hits()[0].text, "CNY 900 a night.");
     }
 }

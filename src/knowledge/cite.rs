@@ -32,7 +32,11 @@ pub fn sources_heading(question: &str) -> &'static str {
 
 /// The heading of the list of sources in `language`.
 pub fn sources_heading_in(language: &str) -> &'static str {
-    if language == "zh" { "来源" } else { "Sources" }
+    if language == "zh" {
+        "来源"
+    } else {
+        "Sources"
+    }
 }
 
 /// Said after an answer that cites none of the passages it was given (it is shown as not

@@ -243,7 +243,10 @@ mod tests {
         assert!(s.set_grounding(99, Some(&g)).is_err());
         // A value this clerk cannot read is left out; the session still opens.
         s.conn
-            .execute("UPDATE messages SET grounding = 'not json' WHERE id = 2", [])
+            .execute(
+                "UPDATE messages SET grounding = 'not json' WHERE id = 2",
+                [],
+            )
             .unwrap();
         assert_eq!(s.messages(1).unwrap()[1].grounding, None);
         assert!(!s.set_session_knowledge(99, None).unwrap());

@@ -25,10 +25,10 @@ use crate::chat::conversation::{self, Conversation};
 use crate::chat::{Driven, End, Saver, Sink, drive, now_ms, record};
 use crate::config::{ModelInfo, Profile};
 use crate::documents::summarize::progress_line;
-use crate::llm::context::{Fitted, TooLong, count_tokens};
-use crate::llm::stream::{AbortOnDrop, run_chat_deltas};
 use crate::knowledge::answer::{self as grounded, Next};
 use crate::knowledge::ground::{self, Ask, BaseSettings};
+use crate::llm::context::{Fitted, TooLong, count_tokens};
+use crate::llm::stream::{AbortOnDrop, run_chat_deltas};
 use crate::llm::{Answer, AnswerStatus, ChatRequest, ChatRole, Endpoint, RetryNotice};
 use crate::store::{MessageFinish, MessageId, MessageStatus, NewMessage, NewSession, Role, Store};
 

@@ -357,9 +357,16 @@ impl Runtime {
     /// Where knowledge base `name`'s passages come from; an error when it is not in the
     /// config, or when this run has no knowledge index.
     fn ground(&self, name: &str) -> Result<answers::Ground, String> {
-        let entry = self.start.config.file.knowledge.iter().find(|e| e.name == name).ok_or_else(|| {
-            format!("there is no knowledge base `{name}` in the config; see `clerk kb list`")
-        })?;
+        let entry = self
+            .start
+            .config
+            .file
+            .knowledge
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| {
+                format!("there is no knowledge base `{name}` in the config; see `clerk kb list`")
+            })?;
         let index = self
             .start
             .knowledge_index

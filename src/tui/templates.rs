@@ -154,7 +154,12 @@ fn plan_for(
     if let Some(g) = &grounding
         && !g.index.exists()
     {
-        let name = g.ask.bases.first().map(|b| b.name.clone()).unwrap_or_default();
+        let name = g
+            .ask
+            .bases
+            .first()
+            .map(|b| b.name.clone())
+            .unwrap_or_default();
         return Err(crate::knowledge::KnowledgeError::NotIndexed(name).to_string());
     }
     Ok(crate::templates::run::Plan {

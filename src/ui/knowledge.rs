@@ -15,7 +15,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::{Theme, centered, clip, dialog_block, key_hint, open_dialog};
 use crate::app::keymap::Command;
 use crate::app::{App, Mode};
-use crate::knowledge::cite::{closest_in, cites_none_in, place, sources_heading_in};
+use crate::knowledge::cite::{cites_none_in, closest_in, place, sources_heading_in};
 use crate::llm::sanitize::sanitize;
 use crate::store::{Grounding, Source};
 
@@ -144,7 +144,12 @@ fn picker_lines(app: &App, selected: usize, inner: usize, theme: &Theme) -> Vec<
 
 /// An answer's passages: what the answer made of them, then one row each (cited ones
 /// marked ✓) with the start of its text.
-fn sources_dialog_lines(g: &Grounding, selected: usize, width: u16, theme: &Theme) -> Vec<Line<'static>> {
+fn sources_dialog_lines(
+    g: &Grounding,
+    selected: usize,
+    width: u16,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
     let lang = g.language.as_str();
     let n = g.passages.len();
     let bases = sanitize(&g.bases.join(", "));
@@ -200,7 +205,10 @@ fn passage_lines(g: &Grounding, n: usize, theme: &Theme) -> Vec<Line<'static>> {
     };
     let mut lines = vec![Line::from(Span::styled(sanitize(&p.path), theme.accent))];
     if !p.section.is_empty() {
-        lines.push(Line::from(Span::styled(sanitize(&p.section), theme.heading)));
+        lines.push(Line::from(Span::styled(
+            sanitize(&p.section),
+            theme.heading,
+        )));
     }
     if let Some(page) = p.page {
         lines.push(Line::from(Span::styled(format!("page {page}"), theme.text)));
@@ -254,12 +262,19 @@ pub(super) fn passage_max_scroll(g: &Grounding, n: usize, theme: &Theme, area: R
 }
 
 /// Draw the picker, an answer's sources, or one passage.
-pub(super) fn draw(app: &App, dialog: &crate::app::Dialog, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+pub(super) fn draw(
+    app: &App,
+    dialog: &crate::app::Dialog,
+    theme: &Theme,
+    frame: &mut Frame<'_>,
+    area: Rect,
+) {
     use crate::app::Dialog;
     let (title, rect, lines, top) = match dialog {
         Dialog::Knowledge { selected } => {
             let width = 84;
-            let inner = usize::from(width.min(area.width.saturating_sub(2)).saturating_sub(2)).max(1);
+            let inner =
+                usize::from(width.min(area.width.saturating_sub(2)).saturating_sub(2)).max(1);
             let lines = picker_lines(app, *selected, inner, theme);
             let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
             (

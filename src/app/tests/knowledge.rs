@@ -84,7 +84,10 @@ fn a_new_session_grounded_from_the_picker_is_made_with_its_base() {
             answer_id: 71,
         },
     );
-    assert_eq!(a.pending_kb, None, "the next new session starts without one");
+    assert_eq!(
+        a.pending_kb, None,
+        "the next new session starts without one"
+    );
     assert_eq!(a.session_kb(), Some("handbook"));
     let mut listed = summary(7, "What is the hotel limit?", NOW, false);
     listed.session.knowledge = Some("handbook".into());
@@ -115,7 +118,13 @@ fn a_saved_session_is_grounded_and_ungrounded_in_the_store() {
     let fx = update(&mut a, key(KeyCode::Enter));
     assert_eq!(fx, vec![Effect::SetKnowledge(1, Some("it".into()))]);
     assert_eq!(a.session_kb(), Some("it"));
-    assert!(a.notice.as_ref().unwrap().text.contains("knowledge base it"));
+    assert!(
+        a.notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("knowledge base it")
+    );
     // Back to none: said, and stored.
     update(&mut a, ctrl('g'));
     assert_eq!(a.dialog, Some(Dialog::Knowledge { selected: 3 }));
@@ -167,7 +176,10 @@ fn a_bad_at_kb_is_said_and_the_message_stays_in_the_box() {
         ),
         ("@kb: what is the rule?", "name a knowledge base after @kb:"),
         ("@kb:hr", "type the question after the @kb: name"),
-        ("@kb:hr @kb:it both?", "name one knowledge base per question"),
+        (
+            "@kb:hr @kb:it both?",
+            "name one knowledge base per question",
+        ),
     ] {
         a.set_text(typed);
         let fx = update(&mut a, key(KeyCode::Enter));
@@ -240,7 +252,13 @@ fn tab_completes_a_base_name_after_at_kb() {
     a.set_text("");
     type_text(&mut a, "@kb:x");
     update(&mut a, key(KeyCode::Tab));
-    assert!(a.notice.as_ref().unwrap().text.contains("no knowledge base starts with"));
+    assert!(
+        a.notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("no knowledge base starts with")
+    );
     // `@path` words still complete paths.
     a.set_text("");
     type_text(&mut a, "@~/Doc");
@@ -310,18 +328,21 @@ fn the_passages_arrive_with_the_answer_and_the_sources_dialog_opens_them() {
     );
     // `o` opens the passage's file, without closing the passage.
     let fx = update(&mut a, key(KeyCode::Char('o')));
-    assert_eq!(
-        fx,
-        vec![Effect::OpenFile("/srv/handbook/doc2.md".into())]
-    );
+    assert_eq!(fx, vec![Effect::OpenFile("/srv/handbook/doc2.md".into())]);
     assert!(matches!(a.dialog, Some(Dialog::Passage { n: 2, .. })));
     update(&mut a, key(KeyCode::Right));
     assert!(matches!(a.dialog, Some(Dialog::Passage { n: 3, .. })));
     update(&mut a, key(KeyCode::Right));
-    assert!(matches!(a.dialog, Some(Dialog::Passage { n: 3, .. })), "no 4th");
+    assert!(
+        matches!(a.dialog, Some(Dialog::Passage { n: 3, .. })),
+        "no 4th"
+    );
     // Esc goes back to the list on that passage, then closes.
     update(&mut a, key(KeyCode::Esc));
-    assert!(matches!(a.dialog, Some(Dialog::Sources { selected: 2, .. })));
+    assert!(matches!(
+        a.dialog,
+        Some(Dialog::Sources { selected: 2, .. })
+    ));
     // A number opens that passage; one that is not there does nothing.
     update(&mut a, key(KeyCode::Char('9')));
     assert!(matches!(a.dialog, Some(Dialog::Sources { .. })));
@@ -333,10 +354,7 @@ fn the_passages_arrive_with_the_answer_and_the_sources_dialog_opens_them() {
     // `o` in the list opens the selected passage's file.
     update(&mut a, alt('s'));
     let fx = update(&mut a, key(KeyCode::Char('o')));
-    assert_eq!(
-        fx,
-        vec![Effect::OpenFile("/srv/handbook/doc1.md".into())]
-    );
+    assert_eq!(fx, vec![Effect::OpenFile("/srv/handbook/doc1.md".into())]);
 }
 
 #[test]
@@ -345,13 +363,19 @@ fn sources_are_for_the_selected_answer_or_the_last_grounded_one() {
     // The question selected: its answer's sources.
     a.selected_turn = Some(0);
     update(&mut a, alt('s'));
-    assert!(matches!(a.dialog, Some(Dialog::Sources { selected: 1, .. })));
+    assert!(matches!(
+        a.dialog,
+        Some(Dialog::Sources { selected: 1, .. })
+    ));
     a.dialog = None;
     // An answer that is not grounded says so.
     a.transcript
         .push(Turn::new(Role::User, "hi".into(), MessageStatus::Complete));
-    a.transcript
-        .push(Turn::new(Role::Assistant, "hello".into(), MessageStatus::Complete));
+    a.transcript.push(Turn::new(
+        Role::Assistant,
+        "hello".into(),
+        MessageStatus::Complete,
+    ));
     a.selected_turn = Some(3);
     update(&mut a, alt('s'));
     assert_eq!(a.dialog, None);
@@ -391,7 +415,10 @@ fn passages_wait_with_the_live_answer_while_its_session_is_not_shown() {
         },
     );
     // Away to session 2 and back: the passages follow the answer being written.
-    update(&mut a, Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::ALT)));
+    update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::ALT)),
+    );
     assert_eq!(a.current, Some(2));
     assert!(a.live[&1].grounding.is_some());
     update(&mut a, alt_down());

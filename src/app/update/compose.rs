@@ -449,7 +449,8 @@ pub(super) fn at_word(app: &App) -> Option<String> {
 /// Tab after `@kb:` and the start of a name: the name completed from the configured bases
 /// (several that match are listed). `false`: the word is not an `@kb:` word.
 pub(super) fn complete_kb(app: &mut App) -> bool {
-    let Some(typed) = at_word(app).and_then(|w| w.strip_prefix(attach::KB_PREFIX).map(String::from))
+    let Some(typed) =
+        at_word(app).and_then(|w| w.strip_prefix(attach::KB_PREFIX).map(String::from))
     else {
         return false;
     };
@@ -460,16 +461,17 @@ pub(super) fn complete_kb(app: &mut App) -> bool {
         .filter(|b| b.name.starts_with(&typed))
         .map(|b| b.name.clone())
         .collect();
-    let common = matches.iter().skip(1).fold(
-        matches.first().cloned().unwrap_or_default(),
-        |acc, m| {
-            acc.chars()
-                .zip(m.chars())
-                .take_while(|(a, b)| a == b)
-                .map(|(a, _)| a)
-                .collect()
-        },
-    );
+    let common =
+        matches
+            .iter()
+            .skip(1)
+            .fold(matches.first().cloned().unwrap_or_default(), |acc, m| {
+                acc.chars()
+                    .zip(m.chars())
+                    .take_while(|(a, b)| a == b)
+                    .map(|(a, _)| a)
+                    .collect()
+            });
     if let Some(rest) = common.strip_prefix(&typed) {
         app.input.insert_str(rest);
     }
@@ -478,7 +480,10 @@ pub(super) fn complete_kb(app: &mut App) -> bool {
             "no knowledge base is configured: add one with `clerk kb add NAME FOLDER`",
             Level::Warn,
         ),
-        0 => app.notice(format!("no knowledge base starts with “{typed}”"), Level::Warn),
+        0 => app.notice(
+            format!("no knowledge base starts with “{typed}”"),
+            Level::Warn,
+        ),
         1 => app.input.insert_char(' '),
         _ => app.notice(matches.join(" · "), Level::Info),
     }

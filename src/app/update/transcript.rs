@@ -356,7 +356,10 @@ pub(super) fn open_sources(app: &mut App) {
     let selected = app.selected_turn.and_then(|i| {
         let t = app.transcript.get(i)?;
         match t.role {
-            Role::User => app.transcript.get(i + 1).filter(|a| a.role == Role::Assistant),
+            Role::User => app
+                .transcript
+                .get(i + 1)
+                .filter(|a| a.role == Role::Assistant),
             _ => Some(t),
         }
     });

@@ -98,18 +98,20 @@ fn grounded_app(w: u16, h: u16) -> App {
                 "It is **CNY 900** a night, taxes included [1]; connect through the VPN to book [3].",
                 grounding(&[1, 3], true, "en"),
             ),
-            msg(12, Role::User, "Can I bring my dog?", MessageStatus::Complete),
-            grounded(
-                13,
-                "The passages do not say.",
-                grounding(&[], true, "en"),
+            msg(
+                12,
+                Role::User,
+                "Can I bring my dog?",
+                MessageStatus::Complete,
             ),
-            msg(14, Role::User, "可以带宠物来办公室吗？", MessageStatus::Complete),
-            grounded(
-                15,
-                "知识库中没有找到相关规定",
-                grounding(&[], false, "zh"),
+            grounded(13, "The passages do not say.", grounding(&[], true, "en")),
+            msg(
+                14,
+                Role::User,
+                "可以带宠物来办公室吗？",
+                MessageStatus::Complete,
             ),
+            grounded(15, "知识库中没有找到相关规定", grounding(&[], false, "zh")),
         ],
     );
     app
@@ -127,12 +129,24 @@ fn a_grounded_session_shows_its_base_and_each_answers_sources() {
     let mut app = grounded_app(120, 40);
     let screen = drawn(&mut app, 120, 40);
     // Only the sources cited, from clerk's own metadata.
-    assert!(screen.contains("Sources (Alt+S, then 1–9, shows one):"), "{screen}");
-    assert!(screen.contains("[1] finance/travel-expense.md › Travel and expenses › Hotels ›"), "{screen}");
+    assert!(
+        screen.contains("Sources (Alt+S, then 1–9, shows one):"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("[1] finance/travel-expense.md › Travel and expenses › Hotels ›"),
+        "{screen}"
+    );
     assert!(screen.contains("[3] it/vpn.md"), "{screen}");
     // The answer citing none: not found, with every passage to read.
-    assert!(screen.contains("the answer cites none of the passages"), "{screen}");
-    assert!(screen.contains("[2] hr/leave-policy.pdf › Annual leave › Carry-over, page 4"), "{screen}");
+    assert!(
+        screen.contains("the answer cites none of the passages"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("[2] hr/leave-policy.pdf › Annual leave › Carry-over, page 4"),
+        "{screen}"
+    );
     // Nothing asked: the closest passages, in the question's language.
     assert!(screen.contains("最接近的段落"), "{screen}");
 }
@@ -167,7 +181,12 @@ fn an_answers_sources_and_one_passage() {
             scroll: 0,
         });
         let screen = draw(&app, w, h);
-        for part in ["hr/leave-policy.pdf", "Annual leave › Carry-over", "page 4", "five days"] {
+        for part in [
+            "hr/leave-policy.pdf",
+            "Annual leave › Carry-over",
+            "page 4",
+            "five days",
+        ] {
             assert!(screen.contains(part), "{w}x{h} {part}: {screen}");
         }
         snapshot(format!("dialog_passage_{w}x{h}"), screen);
@@ -179,7 +198,10 @@ fn an_answers_sources_and_one_passage() {
         selected: 2,
     });
     let screen = draw(&app, 80, 24);
-    assert!(screen.contains("not found in the procedures: nothing was sent"), "{screen}");
+    assert!(
+        screen.contains("not found in the procedures: nothing was sent"),
+        "{screen}"
+    );
 }
 
 #[test]
@@ -205,7 +227,10 @@ fn a_long_passage_scrolls_to_its_last_line() {
     }
     let last = drawn(&mut app, 80, 24);
     assert!(last.contains("Line 60 of"), "{last}");
-    assert!(last.contains("o opens /srv/shared/procedures/finance/travel-expense.md"), "{last}");
+    assert!(
+        last.contains("o opens /srv/shared/procedures/finance/travel-expense.md"),
+        "{last}"
+    );
     // One Up is one row back (the scroll stopped at the end).
     update(&mut app, key(KeyCode::Up));
     assert!(matches!(app.dialog, Some(Dialog::Passage { scroll, .. }) if scroll == max - 1));
