@@ -173,22 +173,8 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::knowledge::{Hit, Retrieval};
-
-    fn hit(base: &str, path: &str, section: &str, page: Option<u32>, text: &str) -> Hit {
-        Hit {
-            passage_id: 1,
-            base: base.into(),
-            path: path.into(),
-            abs_path: PathBuf::from("/docs").join(path),
-            section: section.into(),
-            page,
-            language: Some("en".into()),
-            text: text.into(),
-            score: 0.0,
-            coverage: 1.0,
-        }
-    }
+    use crate::knowledge::Retrieval;
+    use crate::knowledge::tests::hit;
 
     fn grounded(question: &str, found: bool) -> Grounded {
         Grounded {

@@ -299,21 +299,9 @@ fn bracket_numbers(inner: &str) -> Option<Vec<(usize, usize)>> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     fn hit(path: &str, section: &str, page: Option<u32>, text: &str) -> Hit {
-        Hit {
-            passage_id: 1,
-            base: "procedures".into(),
-            path: path.into(),
-            abs_path: PathBuf::from("/docs").join(path),
-            section: section.into(),
-            page,
-            language: Some("en".into()),
-            text: text.into(),
-            score: 0.0,
-            coverage: 1.0,
-        }
+        crate::knowledge::tests::hit("procedures", path, section, page, text)
     }
 
     #[test]

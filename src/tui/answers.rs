@@ -258,7 +258,7 @@ fn own_answer(text: &str, status: AnswerStatus, reason: Option<String>) -> Answe
 }
 
 /// What retrieval left to do with a grounded question.
-enum Grounded {
+enum Retrieved {
     /// Send this conversation; `record` goes with the answer (its citations marked at
     /// the end).
     Send(Conversation, crate::store::Grounding),
@@ -277,7 +277,7 @@ async fn ground_question(
     sink: &AppSink,
     saver: &mut AppSaver,
     stop_rx: &mut oneshot::Receiver<()>,
-) -> Grounded {
+) -> Retrieved {
     let name = g.base.name.clone();
     sink.send(StreamEvent::Progress(format!(
         "searching knowledge base {name}… · Esc stops"
@@ -289,13 +289,13 @@ async fn ground_question(
             None,
             Some(crate::store::Usage::default()),
         ));
-        Grounded::Over
+        Retrieved::Over
     };
     if !g.index.exists() {
         let why = crate::knowledge::KnowledgeError::NotIndexed(name).to_string();
         let _ = saver.finish(&record::failed(String::new(), why.clone(), now_ms()));
         sink.send(StreamEvent::Failed(why));
-        return Grounded::Over;
+        return Retrieved::Over;
     }
     let Some(question) = conv
         .messages
@@ -306,7 +306,7 @@ async fn ground_question(
         let why = "there is no question to answer".to_string();
         let _ = saver.finish(&record::failed(String::new(), why.clone(), now_ms()));
         sink.send(StreamEvent::Failed(why));
-        return Grounded::Over;
+        return Retrieved::Over;
     };
     let mut ask = Ask::new(&question, vec![g.base.clone()], model);
     ask.context = grounded::follow_up(&conv);
@@ -331,7 +331,7 @@ async fn ground_question(
             let why = format!("cannot search knowledge base {name}: {e}");
             let _ = saver.finish(&record::failed(String::new(), why.clone(), now_ms()));
             sink.send(StreamEvent::Failed(why));
-            return Grounded::Over;
+            return Retrieved::Over;
         }
     };
     let mut notes = found.notes.clone();
@@ -368,7 +368,7 @@ async fn ground_question(
                 "{} passage(s) found in {name} · asking the model… · Esc stops",
                 record.passages.len()
             )));
-            Grounded::Send(conversation, record)
+            Retrieved::Send(conversation, record)
         }
     }
 }
@@ -505,11 +505,11 @@ pub(super) async fn answer(
         )
         .await
         {
-            Grounded::Send(c, record) => {
+            Retrieved::Send(c, record) => {
                 conversation = c;
                 sources = Some(record);
             }
-            Grounded::Over => {
+            Retrieved::Over => {
                 if let Ok(mut map) = stops.lock() {
                     map.remove(&p.session_id);
                 }

@@ -151,7 +151,8 @@ impl Runtime {
                 .quiet(move |s| s.set_session_knowledge(id, kb.as_deref()).map(|_| ())),
             Effect::OpenFile(path) => {
                 tokio::task::spawn_blocking(move || {
-                    let _ = tx.send(open_file(&path));
+                    let program = opener(&|k| std::env::var(k).ok());
+                    let _ = tx.send(open_file(&path, &program));
                 });
             }
             Effect::SetSystemPrompt(id, text) => self
@@ -465,10 +466,10 @@ fn opener(env: &dyn Fn(&str) -> Option<String>) -> String {
     }
 }
 
-/// Open `path` with the desktop's program for it (off the loop's thread): what to tell.
-/// The program is waited for a few seconds at most (a viewer that stays open is fine);
-/// a missing file, a missing program or one that fails is said with the file's path.
-fn open_file(path: &std::path::Path) -> Msg {
+/// Open `path` with `program` (the desktop's, [`opener`]), off the loop's thread: what to
+/// tell. The program is waited for a few seconds at most (a viewer that stays open is
+/// fine); a missing file, a missing program or one that fails is said with the file's path.
+fn open_file(path: &std::path::Path, program: &str) -> Msg {
     use std::process::{Command, Stdio};
     let shown = path.display();
     if !path.exists() {
@@ -476,8 +477,7 @@ fn open_file(path: &std::path::Path) -> Msg {
             "cannot open {shown}: the file is not there any more (moved or deleted?); `clerk kb index` brings the base up to date"
         ));
     }
-    let program = opener(&|k| std::env::var(k).ok());
-    let child = Command::new(&program)
+    let child = Command::new(program)
         .arg(path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -622,4 +622,57 @@ fn usage_view(
         days,
         budget,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_opener_is_the_desktops_unless_clerk_opener_names_one() {
+        let none = |_: &str| None;
+        let default = opener(&none);
+        if cfg!(target_os = "linux") {
+            assert_eq!(default, "xdg-open");
+        }
+        let set = |k: &str| (k == "CLERK_OPENER").then(|| "my-viewer".to_string());
+        assert_eq!(opener(&set), "my-viewer");
+        let blank = |_: &str| Some("  ".to_string());
+        assert_eq!(opener(&blank), default);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn opening_a_file_says_what_happened_and_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("travel.md");
+        std::fs::write(&file, "# Travel").unwrap();
+        let said = |m: Msg| match m {
+            Msg::Info(t) => Ok(t),
+            Msg::Failed(t) => Err(t),
+            other => panic!("{other:?}"),
+        };
+        let ok = said(open_file(&file, "true")).unwrap();
+        assert!(
+            ok.starts_with("opened ") && ok.ends_with("travel.md"),
+            "{ok}"
+        );
+        let e = said(open_file(&file, "false")).unwrap_err();
+        assert!(
+            e.contains("`false` failed") && e.contains("travel.md"),
+            "{e}"
+        );
+        let e = said(open_file(&file, "clerk-no-such-opener")).unwrap_err();
+        assert!(
+            e.contains("was not found") && e.contains("CLERK_OPENER"),
+            "{e}"
+        );
+        let gone = dir.path().join("moved.md");
+        let e = said(open_file(&gone, "true")).unwrap_err();
+        assert!(
+            e.contains("not there any more") && e.contains("moved.md"),
+            "{e}"
+        );
+    }
 }

@@ -151,16 +151,8 @@ fn plan_for(
     let grounding =
         crate::templates::run::grounding(&template, &values, &bases.entries, index, &model)
             .map_err(|e| format!("“{id}” cannot run: {e}"))?;
-    if let Some(g) = &grounding
-        && !g.index.exists()
-    {
-        let name = g
-            .ask
-            .bases
-            .first()
-            .map(|b| b.name.clone())
-            .unwrap_or_default();
-        return Err(crate::knowledge::KnowledgeError::NotIndexed(name).to_string());
+    if let Some(g) = &grounding {
+        g.indexed().map_err(|e| e.to_string())?;
     }
     Ok(crate::templates::run::Plan {
         template,
@@ -470,5 +462,64 @@ pub(super) async fn run_template(
     crate::templates::run::run(endpoint, &plan, &mut steps, stop).await;
     if let (Some(sid), Ok(mut map)) = (steps.session, stops.lock()) {
         map.remove(&sid);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = "title = \"Policy question\"\nprompt = \"Answer briefly: {{question}}\"\n\n[[variables]]\nname = \"base\"\nkind = \"kb\"\n\n[[variables]]\nname = \"question\"\n";
+
+    #[test]
+    fn a_kb_variable_grounds_the_run_on_the_base_chosen_in_the_form() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
+        let lib = crate::templates::Library::load(&crate::templates::Sources {
+            user: Some(dir.path().to_path_buf()),
+            team: Vec::new(),
+            builtin: Vec::new(),
+        });
+        let index = dir.path().join("knowledge.sqlite3");
+        let bases = Bases {
+            entries: vec![crate::config::KnowledgeEntry::new(
+                "handbook",
+                vec![dir.path().to_path_buf()],
+            )],
+            index: Some(index.clone()),
+        };
+        let values = |base: &str| {
+            BTreeMap::from([
+                ("base".to_string(), base.to_string()),
+                (
+                    "question".to_string(),
+                    "What is the hotel limit?".to_string(),
+                ),
+            ])
+        };
+        let plan = |base: &str| {
+            plan_for(
+                &lib,
+                "policy",
+                values(base),
+                "m".into(),
+                None,
+                1 << 20,
+                &bases,
+            )
+        };
+        // Never indexed: said, with what to run.
+        let e = plan("handbook").unwrap_err();
+        assert!(e.contains("clerk kb index handbook"), "{e}");
+        std::fs::write(&index, "").unwrap();
+        let p = plan("handbook").unwrap();
+        let g = p.grounding.unwrap();
+        assert_eq!(g.index, index);
+        assert_eq!(g.ask.question, "What is the hotel limit?");
+        assert_eq!(g.ask.bases[0].name, "handbook");
+        // A base that is not configured is refused before anything runs.
+        let e = plan("gone").unwrap_err();
+        assert!(e.contains("not a knowledge base"), "{e}");
     }
 }

@@ -268,12 +268,12 @@ fn tab_completes_a_base_name_after_at_kb() {
     );
 }
 
-/// Session 1 open with a grounded question answered (`cited`) and saved.
-fn answered(cited: &[usize]) -> App {
+/// Session 1 open with `typed` sent and its rows made (question 10, answer 11).
+fn sent_in_session_1(typed: &str) -> App {
     let mut a = with_sessions();
     a.setup.knowledge = bases();
     a.current = Some(1);
-    type_text(&mut a, "@kb:handbook What is the limit?");
+    type_text(&mut a, typed);
     update(&mut a, key(KeyCode::Enter));
     update(
         &mut a,
@@ -284,6 +284,12 @@ fn answered(cited: &[usize]) -> App {
             answer_id: 11,
         },
     );
+    a
+}
+
+/// Session 1 open with a grounded question answered (`cited`) and saved.
+fn answered(cited: &[usize]) -> App {
+    let mut a = sent_in_session_1("@kb:handbook What is the limit?");
     for event in [
         StreamEvent::Sources(grounding(&[])),
         StreamEvent::Delta("CNY 900 [1].".into()),
@@ -393,20 +399,7 @@ fn sources_are_for_the_selected_answer_or_the_last_grounded_one() {
 
 #[test]
 fn passages_wait_with_the_live_answer_while_its_session_is_not_shown() {
-    let mut a = with_sessions();
-    a.setup.knowledge = bases();
-    a.current = Some(1);
-    type_text(&mut a, "@kb:hr q");
-    update(&mut a, key(KeyCode::Enter));
-    update(
-        &mut a,
-        Msg::SendAccepted {
-            session_id: 1,
-            created: false,
-            user_id: 10,
-            answer_id: 11,
-        },
-    );
+    let mut a = sent_in_session_1("@kb:hr q");
     update(
         &mut a,
         Msg::Stream {

@@ -488,6 +488,15 @@ fn on_knowledge(
     Some(Dialog::Knowledge { selected })
 }
 
+/// Passage `n` (from 1) of `grounding`, from its top.
+fn passage(grounding: crate::store::Grounding, n: usize) -> Option<Dialog> {
+    Some(Dialog::Passage {
+        grounding,
+        n,
+        scroll: 0,
+    })
+}
+
 /// The passage a digit names (1–9), when the answer has it.
 fn digit(key: &KeyEvent, g: &crate::store::Grounding) -> Option<usize> {
     match key.code {
@@ -518,22 +527,12 @@ fn on_sources(
 ) -> Option<Dialog> {
     let n = grounding.passages.len();
     if let Some(d) = digit(&key, &grounding) {
-        return Some(Dialog::Passage {
-            grounding,
-            n: d,
-            scroll: 0,
-        });
+        return passage(grounding, d);
     }
     match key.code {
         KeyCode::Up | KeyCode::Char('k') => selected = selected.saturating_sub(1),
         KeyCode::Down | KeyCode::Char('j') => selected = (selected + 1).min(n.saturating_sub(1)),
-        KeyCode::Enter if n > 0 => {
-            return Some(Dialog::Passage {
-                grounding,
-                n: selected + 1,
-                scroll: 0,
-            });
-        }
+        KeyCode::Enter if n > 0 => return passage(grounding, selected + 1),
         KeyCode::Char('o') => open_file(app, &grounding, selected + 1, fx),
         KeyCode::Esc | KeyCode::Char('q') => return None,
         _ if is_ctrl_c(&key) => return None,
@@ -559,11 +558,7 @@ fn on_passage(
     let page = app.size.1.saturating_sub(8).max(1);
     let count = grounding.passages.len();
     if let Some(d) = digit(&key, &grounding) {
-        return Some(Dialog::Passage {
-            grounding,
-            n: d,
-            scroll: 0,
-        });
+        return passage(grounding, d);
     }
     match key.code {
         KeyCode::Up | KeyCode::Char('k') => scroll = scroll.min(max).saturating_sub(1),
