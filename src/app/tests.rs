@@ -131,6 +131,31 @@ fn drawn_at_120x40() -> View {
     }
 }
 
+/// The store made the rows of the question just sent (the answer's is `user_id + 1`).
+fn accepted(a: &mut App, session_id: i64, created: bool, user_id: i64) {
+    update(
+        a,
+        Msg::SendAccepted {
+            session_id,
+            created,
+            user_id,
+            answer_id: user_id + 1,
+        },
+    );
+}
+
+/// Session `session_id`'s messages loaded (no draft kept).
+fn loaded(a: &mut App, session_id: i64, messages: Vec<Message>) {
+    update(
+        a,
+        Msg::TranscriptLoaded {
+            session_id,
+            messages,
+            draft: None,
+        },
+    );
+}
+
 /// An app with two sessions loaded and session 1 open.
 fn with_sessions() -> App {
     let mut a = app();

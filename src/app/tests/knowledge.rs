@@ -43,6 +43,11 @@ fn grounding(cited: &[usize]) -> Grounding {
     }
 }
 
+/// The notice shown (empty: none).
+fn said(a: &App) -> &str {
+    a.notice.as_ref().map_or("", |n| n.text.as_str())
+}
+
 fn send_effect(fx: &[Effect]) -> (Option<String>, Option<String>, String) {
     match fx {
         [
@@ -75,15 +80,7 @@ fn a_new_session_grounded_from_the_picker_is_made_with_its_base() {
     assert_eq!(session_kb.as_deref(), Some("handbook"));
     assert_eq!(text, "What is the hotel limit?");
     // The session exists but is not listed yet: still grounded (the next question too).
-    update(
-        &mut a,
-        Msg::SendAccepted {
-            session_id: 7,
-            created: true,
-            user_id: 70,
-            answer_id: 71,
-        },
-    );
+    accepted(&mut a, 7, true, 70);
     assert_eq!(
         a.pending_kb, None,
         "the next new session starts without one"
@@ -118,13 +115,7 @@ fn a_saved_session_is_grounded_and_ungrounded_in_the_store() {
     let fx = update(&mut a, key(KeyCode::Enter));
     assert_eq!(fx, vec![Effect::SetKnowledge(1, Some("it".into()))]);
     assert_eq!(a.session_kb(), Some("it"));
-    assert!(
-        a.notice
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("knowledge base it")
-    );
+    assert!(said(&a).contains("knowledge base it"));
     // Back to none: said, and stored.
     update(&mut a, ctrl('g'));
     assert_eq!(a.dialog, Some(Dialog::Knowledge { selected: 3 }));
@@ -194,13 +185,7 @@ fn a_bad_at_kb_is_said_and_the_message_stays_in_the_box() {
     a.setup.knowledge.clear();
     a.set_text("@kb:hr what?");
     update(&mut a, key(KeyCode::Enter));
-    assert!(
-        a.notice
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("clerk kb add NAME FOLDER")
-    );
+    assert!(said(&a).contains("clerk kb add NAME FOLDER"));
     assert_eq!(a.input_text(), "@kb:hr what?");
 }
 
@@ -219,11 +204,7 @@ fn a_grounded_question_keeps_out_attached_files_and_a_base_no_longer_configured(
     type_text(&mut a, "summarise it");
     assert!(update(&mut a, key(KeyCode::Enter)).is_empty());
     assert!(
-        a.notice
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("remove the attached file"),
+        said(&a).contains("remove the attached file"),
         "{:?}",
         a.notice
     );
@@ -248,17 +229,11 @@ fn tab_completes_a_base_name_after_at_kb() {
     type_text(&mut a, "@kb:h");
     update(&mut a, key(KeyCode::Tab));
     assert_eq!(a.input_text(), "@kb:h", "two match: listed, not chosen");
-    assert!(a.notice.as_ref().unwrap().text.contains("handbook · hr"));
+    assert!(said(&a).contains("handbook · hr"));
     a.set_text("");
     type_text(&mut a, "@kb:x");
     update(&mut a, key(KeyCode::Tab));
-    assert!(
-        a.notice
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("no knowledge base starts with")
-    );
+    assert!(said(&a).contains("no knowledge base starts with"));
     // `@path` words still complete paths.
     a.set_text("");
     type_text(&mut a, "@~/Doc");
@@ -275,15 +250,7 @@ fn sent_in_session_1(typed: &str) -> App {
     a.current = Some(1);
     type_text(&mut a, typed);
     update(&mut a, key(KeyCode::Enter));
-    update(
-        &mut a,
-        Msg::SendAccepted {
-            session_id: 1,
-            created: false,
-            user_id: 10,
-            answer_id: 11,
-        },
-    );
+    accepted(&mut a, 1, false, 10);
     a
 }
 
@@ -385,7 +352,7 @@ fn sources_are_for_the_selected_answer_or_the_last_grounded_one() {
     a.selected_turn = Some(3);
     update(&mut a, alt('s'));
     assert_eq!(a.dialog, None);
-    assert!(a.notice.as_ref().unwrap().text.contains("no sources"));
+    assert!(said(&a).contains("no sources"));
     // Nothing selected: the last grounded answer.
     a.selected_turn = None;
     update(&mut a, alt('s'));
@@ -394,7 +361,7 @@ fn sources_are_for_the_selected_answer_or_the_last_grounded_one() {
     let mut b = kb_app();
     update(&mut b, alt('s'));
     assert_eq!(b.dialog, None);
-    assert!(b.notice.as_ref().unwrap().text.contains("Ctrl+G"));
+    assert!(said(&b).contains("Ctrl+G"));
 }
 
 #[test]
@@ -416,16 +383,13 @@ fn passages_wait_with_the_live_answer_while_its_session_is_not_shown() {
     assert!(a.live[&1].grounding.is_some());
     update(&mut a, alt_down());
     assert_eq!(a.current, Some(1));
-    update(
+    loaded(
         &mut a,
-        Msg::TranscriptLoaded {
-            session_id: 1,
-            messages: vec![
-                message(10, 1, Role::User, "q", MessageStatus::Complete),
-                message(11, 1, Role::Assistant, "", MessageStatus::Streaming),
-            ],
-            draft: None,
-        },
+        1,
+        vec![
+            message(10, 1, Role::User, "q", MessageStatus::Complete),
+            message(11, 1, Role::Assistant, "", MessageStatus::Streaming),
+        ],
     );
     assert_eq!(a.transcript[1].grounding, Some(grounding(&[])));
     assert!(a.live[&1].grounding.is_none(), "one copy");
@@ -435,14 +399,12 @@ fn passages_wait_with_the_live_answer_while_its_session_is_not_shown() {
 fn a_grounded_answer_is_regenerated_and_edited_from_its_base() {
     let mut a = answered(&[1]);
     let fx = update(&mut a, ctrl('r'));
-    assert_eq!(
-        fx,
-        vec![Effect::Regenerate {
-            session_id: 1,
-            replace: Some(11),
-            model: "gpt-4o-mini".into(),
-            ground: Some("handbook".into()),
-        }]
+    assert!(
+        matches!(
+            fx.as_slice(),
+            [Effect::Regenerate { session_id: 1, replace: Some(11), ground: Some(kb), .. }] if kb == "handbook"
+        ),
+        "{fx:?}"
     );
     let mut a = answered(&[1]);
     a.focus = Focus::Transcript;

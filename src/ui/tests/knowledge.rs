@@ -75,6 +75,9 @@ fn grounded(id: i64, content: &str, g: Grounding) -> Message {
     m
 }
 
+/// The first question asked.
+const HOTEL: &str = "What is the hotel limit in Shanghai?";
+
 /// Session 1 grounded on the handbook, with three grounded answers: one citing [1] and
 /// [3], one citing none, and a "not found" nothing was asked for.
 fn grounded_app(w: u16, h: u16) -> App {
@@ -87,12 +90,7 @@ fn grounded_app(w: u16, h: u16) -> App {
     open_transcript(
         &mut app,
         vec![
-            msg(
-                10,
-                Role::User,
-                "What is the hotel limit in Shanghai?",
-                MessageStatus::Complete,
-            ),
+            msg(10, Role::User, HOTEL, MessageStatus::Complete),
             grounded(
                 11,
                 "It is **CNY 900** a night, taxes included [1]; connect through the VPN to book [3].",
@@ -197,11 +195,8 @@ fn an_answers_sources_and_one_passage() {
         grounding: grounding(&[], false, "en"),
         selected: 2,
     });
-    let screen = draw(&app, 80, 24);
-    assert!(
-        screen.contains("not found in the procedures: nothing was sent"),
-        "{screen}"
-    );
+    let said = "not found in the procedures: nothing was sent";
+    assert!(draw(&app, 80, 24).contains(said), "{said}");
 }
 
 #[test]
