@@ -31,6 +31,7 @@ fn setup() -> Setup {
         history: true,
         tz_offset_secs: 0,
         scan_secrets: true,
+        knowledge: Vec::new(),
     }
 }
 
@@ -46,6 +47,7 @@ fn summary(id: i64) -> SessionSummary {
             system_prompt: None,
             archived: false,
             pinned: false,
+            knowledge: None,
         },
         message_count: 20,
     }
@@ -98,6 +100,7 @@ fn big_session() -> App {
             duration_ms: Some(1200),
             created_ms: NOW,
             tokens: None,
+            grounding: None,
         })
         .collect();
     update(

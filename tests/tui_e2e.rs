@@ -37,6 +37,17 @@ impl Tmux {
     ) -> Tmux {
         let home = tempfile::tempdir().unwrap();
         prepare(home.path());
+        Tmux::start_in(server, width, height, env, home)
+    }
+
+    /// Start clerk in `home` (kept by the returned value).
+    fn start_in(
+        server: &MockServer,
+        width: u16,
+        height: u16,
+        env: &str,
+        home: tempfile::TempDir,
+    ) -> Tmux {
         let socket = format!("clerk-e2e-{}-{}", std::process::id(), fastrand_suffix());
         let h = home.path().display().to_string();
         let cmd = format!(
@@ -64,6 +75,14 @@ impl Tmux {
             .expect("tmux is needed for the end-to-end test");
         assert!(status.success());
         Tmux { socket, home }
+    }
+
+    /// Start clerk again in the same home (its history, config and data kept), once the
+    /// app has quit.
+    fn restart(mut self, server: &MockServer, width: u16, height: u16, env: &str) -> Tmux {
+        let home = std::mem::replace(&mut self.home, tempfile::tempdir().unwrap());
+        drop(self);
+        Tmux::start_in(server, width, height, env, home)
     }
 
     /// Run `clerk` as a shell beside the app would: the same home, data, key and server.
@@ -616,4 +635,167 @@ fn f4_shows_what_the_answers_cost() {
     assert!(screen.contains("gpt-4o-mini"), "{screen}");
     assert!(screen.contains("$0.15"), "{screen}");
     assert!(screen.contains("the last 30 days"), "{screen}");
+}
+
+/// A session grounded on a knowledge base, in the real program: chosen with Ctrl+G (the
+/// status bar says so), the question answered from numbered passages after a restatement
+/// metered as `restate`, the sources it cites listed under it, a passage opened with Alt+S
+/// then its number, and its file opened with the desktop's program; a question the base
+/// does not cover answered "not found" with nothing sent but the restatement; `@kb:` with
+/// an unknown base refused with the text kept; and after a restart the session is still
+/// grounded and its answer still shows its sources.
+#[test]
+fn a_session_grounded_on_a_knowledge_base_cites_its_sources() {
+    let server = MockServer::start_blocking();
+    let tools = tempfile::tempdir().unwrap();
+    let opened = tools.path().join("opened.txt");
+    let opener = tools.path().join("opener.sh");
+    std::fs::write(
+        &opener,
+        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display()),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let env = format!("CLERK_OPENER={}", opener.display());
+    let t = Tmux::start_prepared(&server, 120, 40, &env, |home| {
+        let docs = home.join("docs");
+        support::env::copy_tree(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kb-mini"),
+            &docs,
+        );
+        let dir = home.join("config/clerk");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("config.toml"),
+            format!(
+                "[[knowledge]]\nname = \"procedures\"\npaths = [\"{}\"]\n",
+                docs.display()
+            ),
+        )
+        .unwrap();
+    });
+    t.wait_for("Ask anything about your work.");
+    let o = t.clerk(&server, &["kb", "index", "procedures"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // Ctrl+G: the session is grounded on the base.
+    t.keys(&["C-g"]);
+    let screen = t.wait_for("Knowledge base ·");
+    assert!(screen.contains("procedures"), "{screen}");
+    t.keys(&["Down", "Enter"]);
+    t.wait_for("kb: procedures");
+
+    // A question: restated, then answered from numbered passages; the sources cited listed.
+    let q = "What is the nightly hotel limit in Shanghai?";
+    server.push(Reply::stream(&["上海酒店每晚的住宿限额是多少？"]));
+    server.push(Reply::stream(&["It is CNY 900 a night [1]."]));
+    t.text(q);
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("Sources (Alt+S");
+    let chat = server.chat_requests();
+    assert_eq!(chat.len(), 2, "the restatement, then the answer");
+    let first = chat[0].messages();
+    assert!(
+        first[0].1.contains("You restate search questions"),
+        "{first:?}"
+    );
+    let sent = chat[1].messages();
+    assert_eq!(sent[0].0, "system");
+    assert!(
+        sent[0].1.contains("Answer only from those passages"),
+        "{}",
+        sent[0].1
+    );
+    let user = &sent.last().unwrap().1;
+    assert!(
+        user.starts_with("Passages from the knowledge base:\n\n<passage n=\"1\" file=\""),
+        "{user}"
+    );
+    assert!(user.ends_with(&format!("Question: {q}")), "{user}");
+    let tag = "<passage n=\"1\" file=\"";
+    let at = user.find(tag).unwrap() + tag.len();
+    let file = &user[at..at + user[at..].find('"').unwrap()];
+    assert!(screen.contains(&format!("[1] {file}")), "{file}: {screen}");
+    assert!(!screen.contains("[2] "), "only the passage cited: {screen}");
+
+    // Alt+S, then 1: the passage, its file opened with the desktop's program.
+    t.keys(&["M-s"]);
+    t.wait_for("Sources · 1–9");
+    t.keys(&["1"]);
+    let screen = t.wait_for("Passage [1] of");
+    assert!(screen.contains("cited in the answer"), "{screen}");
+    t.keys(&["o"]);
+    t.wait_until("the opener to run", |_| opened.exists());
+    t.wait_for("opened ");
+    let path = std::fs::read_to_string(&opened).unwrap();
+    assert!(path.ends_with(file), "{path} {file}");
+    assert!(std::path::Path::new(&path).is_absolute() && std::path::Path::new(&path).exists());
+    // Esc back to the list, Esc again closes it (one at a time: two at once read as Alt+Esc).
+    t.keys(&["Escape"]);
+    t.wait_until("the passage to close", |s| !s.contains("Passage [1] of"));
+    t.keys(&["Escape"]);
+    t.wait_until("the sources to close", |s| !s.contains("Sources · 1–9"));
+
+    // Not covered: "not found", the closest passages, nothing sent but the restatement.
+    server.clear_requests();
+    server.push(Reply::stream(&["可以带狗来办公室吗？"]));
+    t.text("Can I bring my dog to the office?");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("the closest passages:");
+    assert!(screen.contains("not found in the procedures"), "{screen}");
+    let chat = server.chat_requests();
+    assert_eq!(chat.len(), 1, "only the restatement");
+    assert!(
+        chat[0].messages()[0]
+            .1
+            .contains("You restate search questions")
+    );
+
+    // An unknown base: said, and the text stays in the box.
+    t.text("@kb:nope where is the VPN guide?");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("there is no knowledge base `nope`");
+    assert!(
+        screen.contains("@kb:nope where is the VPN guide?"),
+        "{screen}"
+    );
+    assert_eq!(server.chat_requests().len(), 1, "nothing sent");
+    t.keys(&["C-u"]);
+
+    // The restatements are metered as such; the history keeps questions, not passages.
+    let o = t.clerk(&server, &["usage", "--by", "kind", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let requests = |kind: &str| {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == kind)
+            .map_or(0, |r| r["requests"].as_u64().unwrap())
+    };
+    assert_eq!((requests("restate"), requests("answer")), (2, 1), "{v}");
+    let o = t.clerk(&server, &["sessions", "show", "last", "--json"]);
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let m = &s["messages"];
+    assert_eq!(m[0]["content"], q);
+    assert_eq!(m[1]["content"], "It is CNY 900 a night [1].");
+    assert_eq!(m[1]["grounding"]["passages"][0]["cited"], true, "{s}");
+    assert_eq!(m[2]["content"], "Can I bring my dog to the office?");
+    assert_eq!(m[3]["content"], "not found in the procedures");
+    assert_eq!(m[3]["grounding"]["asked"], false);
+
+    // Started again: the session is still grounded, its answer still shows its sources.
+    t.keys(&["C-q"]);
+    t.wait_for("CLERK_EXIT=0");
+    let t = t.restart(&server, 120, 40, &env);
+    t.wait_for("F1 help");
+    t.keys(&["M-Down"]);
+    let screen = t.wait_for("Sources (Alt+S");
+    assert!(screen.contains(&format!("[1] {file}")), "{screen}");
+    assert!(screen.contains("kb: procedures"), "{screen}");
+    t.keys(&["C-q"]);
+    t.wait_for("TTY_RESTORED");
 }

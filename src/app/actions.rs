@@ -146,6 +146,7 @@ impl App {
         };
         if let Some(l) = live {
             l.text = std::mem::take(&mut turn.content);
+            l.grounding = turn.grounding.take();
         }
     }
 
@@ -185,6 +186,31 @@ impl App {
         }
         let n = self.visible_sessions().len();
         self.selected = self.selected.min(n.saturating_sub(1));
+    }
+
+    /// Answer the open session's questions from knowledge base `kb` (`None`: from the
+    /// model alone): kept with the session, or for the new session until it is made.
+    pub(super) fn set_session_kb(&mut self, kb: Option<String>, fx: &mut Vec<Effect>) {
+        match self.current {
+            Some(id) => {
+                match self.sessions.iter_mut().find(|e| e.id == id) {
+                    Some(e) => e.knowledge = kb.clone(),
+                    // Just made, not listed yet.
+                    None => self.created_kb = kb.clone().map(|k| (id, k)),
+                }
+                fx.push(Effect::SetKnowledge(id, kb.clone()));
+            }
+            None => self.pending_kb = kb.clone(),
+        }
+        match kb {
+            Some(name) => self.notice(
+                format!(
+                    "answers come from knowledge base {name}, with their sources (@kb:NAME asks another for one question)"
+                ),
+                Level::Info,
+            ),
+            None => self.notice("answers no longer come from a knowledge base", Level::Info),
+        }
     }
 
     /// Use a model from now on (and show its context window).

@@ -143,6 +143,7 @@ pub fn at_paths(text: &str) -> Vec<String> {
         .filter_map(|w| w.strip_prefix('@'))
         .filter(|p| {
             !p.is_empty()
+                && !p.starts_with(KB_PREFIX)
                 && (p.contains('/')
                     || p.starts_with('~')
                     || p.rsplit_once('.')
@@ -150,6 +151,44 @@ pub fn at_paths(text: &str) -> Vec<String> {
         })
         .map(str::to_string)
         .collect()
+}
+
+/// What names a knowledge base in a message: `@kb:NAME`.
+pub const KB_PREFIX: &str = "kb:";
+
+/// The `@kb:NAME` words of a message: each name as written (empty for a bare `@kb:`;
+/// a comma, semicolon or question mark right after it is not part of it), and the message
+/// without them.
+pub fn at_kb(text: &str) -> (Vec<String>, String) {
+    let mut names = Vec::new();
+    let mut kept: Vec<String> = Vec::new();
+    for line in text.split('\n') {
+        let before = names.len();
+        let mut words: Vec<&str> = Vec::new();
+        for w in line.split(' ') {
+            match w.strip_prefix('@').and_then(|w| w.strip_prefix(KB_PREFIX)) {
+                Some(name) => names.push(
+                    name.trim_end_matches([',', ';', ':', '!', '?', '，', '；', '？', '！'])
+                        .to_string(),
+                ),
+                None => words.push(w),
+            }
+        }
+        // Only a line that held one is tidied: other lines stay exactly as typed.
+        kept.push(if names.len() > before {
+            words
+                .into_iter()
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            line.to_string()
+        });
+    }
+    if names.is_empty() {
+        return (names, text.to_string());
+    }
+    (names, kept.join("\n").trim().to_string())
 }
 
 /// The message with its `@path` words taken out.

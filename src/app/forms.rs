@@ -91,6 +91,12 @@ pub fn multiline(kind: VarKind) -> bool {
     matches!(kind, VarKind::Multiline | VarKind::Document)
 }
 
+/// Kinds whose value is one of a list, changed with ←/→ (a knowledge base is one of the
+/// configured bases).
+pub fn is_choice(kind: VarKind) -> bool {
+    matches!(kind, VarKind::Choice | VarKind::Kb)
+}
+
 /// The picker's rows for a query: indexes into `items`, grouped by category (categories in
 /// alphabetical order), best match first within a category; all of them for an empty query.
 pub fn matches(items: &[TemplateItem], query: &str) -> Vec<usize> {
@@ -206,11 +212,29 @@ impl Form {
         for f in &mut self.fields {
             if let Some(v) = values.get(&f.spec.name)
                 && !f.touched
-                && (f.spec.kind != VarKind::Choice || f.spec.options.contains(v))
+                && (!is_choice(f.spec.kind) || f.spec.options.contains(v))
             {
                 f.value.set(v.clone());
             }
         }
+    }
+
+    /// The knowledge base fields offer the configured bases (`[[knowledge]]`), the first
+    /// chosen when nothing is.
+    pub fn with_bases(mut self, bases: &[super::KnowledgeBase]) -> Form {
+        for f in self
+            .fields
+            .iter_mut()
+            .filter(|f| f.spec.kind == VarKind::Kb)
+        {
+            f.spec.options = bases.iter().map(|b| b.name.clone()).collect();
+            if f.value.is_empty()
+                && let Some(first) = f.spec.options.first()
+            {
+                f.value.set(first.clone());
+            }
+        }
+        self
     }
 
     /// Check every field; true when the form can run.
@@ -242,6 +266,12 @@ impl Form {
 /// What is wrong with a field's value, if anything.
 pub fn field_problem(f: &Field) -> Option<String> {
     let v = f.value.as_str().trim();
+    if f.spec.kind == VarKind::Kb && f.spec.options.is_empty() && (f.spec.required || !v.is_empty())
+    {
+        return Some(
+            "no knowledge base is configured: add one with `clerk kb add NAME FOLDER`".to_string(),
+        );
+    }
     if v.is_empty() {
         return (f.spec.required && f.spec.default.is_none()).then(|| "required".to_string());
     }
@@ -250,6 +280,10 @@ pub fn field_problem(f: &Field) -> Option<String> {
         VarKind::Choice if !f.spec.options.iter().any(|o| o == v) => {
             Some(format!("one of: {}", f.spec.options.join(", ")))
         }
+        VarKind::Kb if !f.spec.options.iter().any(|o| o == v) => Some(format!(
+            "`{v}` is not a knowledge base here: one of {}",
+            f.spec.options.join(", ")
+        )),
         _ => None,
     }
 }
@@ -284,7 +318,7 @@ pub fn picker_key(
                 );
                 return Some(Dialog::Templates { query, selected });
             }
-            let form = Form::new(item, None);
+            let form = Form::new(item, None).with_bases(&app.setup.knowledge);
             fx.push(Effect::LoadTemplateValues(item.id.clone()));
             if form.fields.is_empty() {
                 return run_form(app, form, fx);
@@ -362,7 +396,7 @@ pub fn form_key(
         }
         KeyCode::Tab | KeyCode::Down => form.focus = (form.focus + 1) % n.max(1),
         KeyCode::BackTab | KeyCode::Up => form.focus = (form.focus + n - 1) % n.max(1),
-        KeyCode::Left | KeyCode::Right if kind == VarKind::Choice => {
+        KeyCode::Left | KeyCode::Right if is_choice(kind) => {
             let opts = &field.spec.options;
             if !opts.is_empty() {
                 let i = opts
@@ -378,7 +412,7 @@ pub fn form_key(
             }
         }
         // The editing keys of every field (`app/edit.rs`).
-        _ if kind != VarKind::Choice => {
+        _ if !is_choice(kind) => {
             field.value.edit(&key);
         }
         _ => {}
@@ -398,7 +432,7 @@ pub fn form_key(
 pub fn form_paste(form: &mut Form, text: &str) {
     if let Some(f) = form.fields.get_mut(form.focus) {
         match f.spec.kind {
-            VarKind::Choice => {}
+            k if is_choice(k) => {}
             k if multiline(k) => f
                 .value
                 .insert_str(&text.replace("\r\n", "\n").replace('\r', "\n")),

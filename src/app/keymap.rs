@@ -114,6 +114,11 @@ pub enum Command {
     SaveAsTemplate,
     /// Show what the answers cost: today, this month, by model, the last 30 days.
     Usage,
+    /// Choose the knowledge base the session's questions are answered from.
+    KnowledgePicker,
+    /// List the passages the selected (or last) grounded answer was given; a number
+    /// opens one.
+    Sources,
 }
 
 impl Command {
@@ -188,6 +193,8 @@ impl Command {
             Command::Attach => "attach a file",
             Command::SaveAsTemplate => "save the message as a template",
             Command::Usage => "what the answers cost, the budgets",
+            Command::KnowledgePicker => "answer from a knowledge base",
+            Command::Sources => "the answer's sources, then 1–9",
         }
     }
 }
@@ -378,6 +385,8 @@ const DEFAULTS: &[(Mode, &str, Command)] = &[
     (Mode::Global, "ctrl+p", Command::Templates),
     (Mode::Global, "ctrl+s", Command::SaveAsTemplate),
     (Mode::Global, "f4", Command::Usage),
+    (Mode::Global, "ctrl+g", Command::KnowledgePicker),
+    (Mode::Global, "alt+s", Command::Sources),
     (Mode::Input, "enter", Command::Send),
     (Mode::Input, "alt+enter", Command::Newline),
     (Mode::Input, "ctrl+j", Command::Newline),

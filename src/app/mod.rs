@@ -31,7 +31,7 @@ pub use keymap::{Command, Keymap, Mode};
 pub use msg::{Effect, Msg, StreamEvent};
 
 use crate::store::{
-    Message, MessageId, MessageStatus, Role, SearchHit, SessionId, SessionSummary, Usage,
+    Grounding, Message, MessageId, MessageStatus, Role, SearchHit, SessionId, SessionSummary, Usage,
 };
 
 /// The draft key of a session not saved yet.
@@ -181,8 +181,8 @@ pub struct View {
     /// The session list's rows as drawn: their area and the first [`App::list_rows`] index
     /// shown.
     pub list: Option<(Rect, usize)>,
-    /// How far the help can scroll, when it is open.
-    pub help_max: u16,
+    /// How far the open dialog (the help, a passage) can scroll.
+    pub dialog_max: u16,
 }
 
 /// Where the panes are on the screen.
@@ -249,6 +249,8 @@ pub struct SessionEntry {
     pub system_prompt: Option<String>,
     /// Archived: listed only in the archived view.
     pub archived: bool,
+    /// The knowledge base its questions are answered from.
+    pub knowledge: Option<String>,
 }
 
 impl From<&SessionSummary> for SessionEntry {
@@ -262,6 +264,7 @@ impl From<&SessionSummary> for SessionEntry {
             message_count: s.message_count,
             system_prompt: s.session.system_prompt.clone(),
             archived: s.session.archived,
+            knowledge: s.session.knowledge.clone(),
         }
     }
 }
@@ -302,6 +305,8 @@ pub struct Turn {
     pub ttft_ms: Option<u64>,
     /// Duration.
     pub duration_ms: Option<u64>,
+    /// An answer grounded on a knowledge base: the passages it was given, which it cites.
+    pub grounding: Option<Grounding>,
 }
 
 impl From<Message> for Turn {
@@ -317,6 +322,7 @@ impl From<Message> for Turn {
             cost_usd: m.cost_usd,
             ttft_ms: m.ttft_ms,
             duration_ms: m.duration_ms,
+            grounding: m.grounding,
         }
     }
 }
@@ -335,6 +341,7 @@ impl Turn {
             cost_usd: None,
             ttft_ms: None,
             duration_ms: None,
+            grounding: None,
         }
     }
 }
@@ -350,6 +357,8 @@ pub struct Live {
     pub waiting: Option<String>,
     /// "step 2/3 · actions" while a workflow runs.
     pub step: Option<String>,
+    /// A grounded answer's passages, while its session is not shown.
+    pub grounding: Option<Grounding>,
 }
 
 /// Open dialogs, one at a time.
@@ -429,6 +438,27 @@ pub enum Dialog {
     BeforeSend(Box<attach::Check>),
     /// A decision before running a template whose values hold likely secrets.
     TemplateSecrets(Box<attach::TemplateCheck>),
+    /// Choose the knowledge base the session's questions are answered from.
+    Knowledge {
+        /// Selected row: 0 is "none", then the configured bases in order.
+        selected: usize,
+    },
+    /// The passages a grounded answer was given: cited ones marked, a number opens one.
+    Sources {
+        /// The answer's passages.
+        grounding: Grounding,
+        /// Selected row (a passage, from 0).
+        selected: usize,
+    },
+    /// One passage: its text, file, heading path and page; the file can be opened.
+    Passage {
+        /// The answer's passages (Esc goes back to their list).
+        grounding: Grounding,
+        /// Which (from 1).
+        n: usize,
+        /// Rows scrolled.
+        scroll: u16,
+    },
     /// Paste an API key.
     ApiKey {
         /// The key as typed (shown masked).
@@ -497,6 +527,17 @@ pub struct Setup {
     pub tz_offset_secs: i64,
     /// Look for secrets before sending.
     pub scan_secrets: bool,
+    /// The knowledge bases of the config (`[[knowledge]]`), in its order.
+    pub knowledge: Vec<KnowledgeBase>,
+}
+
+/// A configured knowledge base, as the app offers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnowledgeBase {
+    /// Its name (`[[knowledge]] name`).
+    pub name: String,
+    /// What it holds, for the picker: its folders and files.
+    pub about: String,
 }
 
 /// The whole state of the full-screen app.
@@ -565,6 +606,11 @@ pub struct App {
     pub sent: Vec<String>,
     /// The system prompt for the new, unsaved session.
     pub pending_system: Option<String>,
+    /// The knowledge base the new, unsaved session will be grounded on.
+    pub pending_kb: Option<String>,
+    /// The knowledge base of the session just made from the new one, until the session
+    /// list (which reads it from the store) holds that session.
+    pub created_kb: Option<(SessionId, String)>,
     /// The template library, as last loaded.
     pub templates: Vec<TemplateItem>,
     /// The endpoint's list of models, as last loaded.
@@ -616,6 +662,8 @@ impl App {
             pending_message: None,
             sent: Vec::new(),
             pending_system: None,
+            pending_kb: None,
+            created_kb: None,
             templates: Vec::new(),
             offered: Offered::default(),
             setup,
@@ -773,6 +821,27 @@ impl App {
         let e = self.editing.as_ref()?;
         let i = self.transcript.iter().position(|t| t.id == Some(e.id))?;
         Some(self.transcript.len() - i - 1)
+    }
+
+    /// The knowledge base the open session's questions are answered from (the new
+    /// session's: the one chosen for it).
+    pub fn session_kb(&self) -> Option<&str> {
+        match self.current {
+            Some(id) => match self.sessions.iter().find(|s| s.id == id) {
+                Some(s) => s.knowledge.as_deref(),
+                None => self
+                    .created_kb
+                    .as_ref()
+                    .filter(|(sid, _)| *sid == id)
+                    .map(|(_, kb)| kb.as_str()),
+            },
+            None => self.pending_kb.as_deref(),
+        }
+    }
+
+    /// Whether `name` is a configured knowledge base.
+    pub fn is_base(&self, name: &str) -> bool {
+        self.setup.knowledge.iter().any(|b| b.name == name)
     }
 
     /// Cost of the open session so far.

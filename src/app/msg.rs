@@ -155,8 +155,12 @@ pub enum StreamEvent {
     Retrying(RetryNotice),
     /// More text.
     Delta(String),
-    /// How a long document's reading is going ("reading part 3/12 · …").
+    /// How a long document's reading is going ("reading part 3/12 · …"), or what a
+    /// grounded question waits for ("searching handbook…").
     Progress(String),
+    /// A grounded answer's passages: once found (none cited), then as the answer cites
+    /// them, just before it ends. Kept with the answer in the store too.
+    Sources(crate::store::Grounding),
     /// Finished (possibly partial); the store already holds the final state. With its cost
     /// and the usage saved with it (`None`: the answer's own usage; a stopped answer's is
     /// the estimate that was saved).
@@ -192,6 +196,11 @@ pub enum Effect {
         replace_from: Option<MessageId>,
         /// Longer than the window: read in parts, or only its start.
         long: Option<super::attach::LongSend>,
+        /// The knowledge base this question is answered from (the session's, or one named
+        /// with `@kb:NAME`): passages are found first, and only they are sent.
+        ground: Option<String>,
+        /// The knowledge base a new session is grounded on.
+        session_kb: Option<String>,
     },
     /// Read files to attach (off the UI's path).
     Attach {
@@ -214,6 +223,8 @@ pub enum Effect {
         replace: Option<MessageId>,
         /// Model to ask.
         model: String,
+        /// The knowledge base the question is answered from, as it was the first time.
+        ground: Option<String>,
     },
     /// Stop an answer.
     Stop(SessionId),
@@ -227,6 +238,11 @@ pub enum Effect {
     SetPinned(SessionId, bool),
     /// Change a session's model.
     SetModel(SessionId, String),
+    /// Ground a session on a knowledge base, or stop grounding it.
+    SetKnowledge(SessionId, Option<String>),
+    /// Open a file with the system's program for it (`xdg-open`, `open`), never waiting
+    /// on it; a failure comes back as a notice.
+    OpenFile(std::path::PathBuf),
     /// Set (or clear) a session's system prompt.
     SetSystemPrompt(SessionId, Option<String>),
     /// Archive or unarchive.

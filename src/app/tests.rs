@@ -1,8 +1,10 @@
 //! Unit tests of `update`: every kind of message, no terminal, no IO. The editing keys of
 //! every text field are tested in `tests/fields.rs`, what the app does when another program
-//! writes to the history in `tests/store_changes.rs`.
+//! writes to the history in `tests/store_changes.rs`, grounded sessions and their sources
+//! in `tests/knowledge.rs`.
 
 mod fields;
+mod knowledge;
 mod store_changes;
 
 use std::time::Duration;
@@ -32,6 +34,7 @@ fn setup(has_key: bool) -> Setup {
         history: true,
         tz_offset_secs: 0,
         scan_secrets: true,
+        knowledge: Vec::new(),
     }
 }
 
@@ -71,6 +74,7 @@ fn summary(id: i64, title: &str, updated_ms: i64, pinned: bool) -> SessionSummar
             system_prompt: None,
             archived: false,
             pinned,
+            knowledge: None,
         },
         message_count: 2,
     }
@@ -91,6 +95,7 @@ fn message(id: i64, session_id: i64, role: Role, content: &str, status: MessageS
         duration_ms: None,
         created_ms: NOW,
         tokens: None,
+        grounding: None,
     }
 }
 
@@ -126,6 +131,31 @@ fn drawn_at_120x40() -> View {
     }
 }
 
+/// The store made the rows of the question just sent (the answer's is `user_id + 1`).
+fn accepted(a: &mut App, session_id: i64, created: bool, user_id: i64) {
+    update(
+        a,
+        Msg::SendAccepted {
+            session_id,
+            created,
+            user_id,
+            answer_id: user_id + 1,
+        },
+    );
+}
+
+/// Session `session_id`'s messages loaded (no draft kept).
+fn loaded(a: &mut App, session_id: i64, messages: Vec<Message>) {
+    update(
+        a,
+        Msg::TranscriptLoaded {
+            session_id,
+            messages,
+            draft: None,
+        },
+    );
+}
+
 /// An app with two sessions loaded and session 1 open.
 fn with_sessions() -> App {
     let mut a = app();
@@ -153,7 +183,9 @@ fn typing_goes_to_the_input_and_enter_sends_it() {
             replace_from: None,
             session_id: None,
             text: "hello 你好".into(),
-            model: "gpt-4o-mini".into()
+            model: "gpt-4o-mini".into(),
+            ground: None,
+            session_kb: None,
         }]
     );
     assert_eq!(a.input_text(), "");
@@ -400,6 +432,7 @@ fn transcript_loaded_shows_messages_and_overlays_a_live_answer() {
             text: "live text".into(),
             waiting: None,
             step: None,
+            grounding: None,
         },
     );
     update(
@@ -465,6 +498,7 @@ fn a_streaming_answer_keeps_every_word_across_switching_sessions_in_one_string()
             text: String::new(),
             waiting: None,
             step: None,
+            grounding: None,
         },
     );
     loaded(&mut a, "");
@@ -778,7 +812,8 @@ fn copy_regenerate_and_recall() {
         vec![Effect::Regenerate {
             session_id: 1,
             replace: Some(11),
-            model: "gpt-4o-mini".into()
+            model: "gpt-4o-mini".into(),
+            ground: None,
         }]
     );
     assert_eq!(a.transcript.len(), 2);
@@ -1036,6 +1071,8 @@ fn model_picker_and_system_prompt() {
             model: "gpt-4.1".into(),
             system: Some("Answer in French".into()),
             replace_from: None,
+            ground: None,
+            session_kb: None,
         }]
     );
     // For a saved session it is stored at once; opening a session brings back its model.
@@ -1238,6 +1275,8 @@ fn edit_and_resend_replaces_the_question_and_what_followed() {
             model: "gpt-4o-mini".into(),
             system: None,
             replace_from: Some(10),
+            ground: None,
+            session_kb: None,
         }]
     );
     let shown: Vec<&str> = a.transcript.iter().map(|t| t.content.as_str()).collect();

@@ -191,6 +191,7 @@ mod tests {
             duration_ms: None,
             tokens,
             created_ms: 0,
+            grounding: None,
         }
     }
 

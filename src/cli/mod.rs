@@ -368,6 +368,7 @@ fn run_app(cli: &Cli) -> Result<Exit, CliError> {
             .enabled
             .then(|| ctx.paths.database()),
         usage_ledger: Some(ctx.paths.usage_ledger()),
+        knowledge_index: Some(ctx.paths.knowledge_index()),
         config: ctx.config.clone(),
         profile_name: ctx.profile_name.clone(),
         profile,

@@ -240,16 +240,7 @@ pub(super) fn print_sources(g: &Grounded, answer: &str) {
         }
         return;
     }
-    let zh = g.language == "zh";
-    println!(
-        "\n{}{}",
-        g.not_found_text(),
-        if zh {
-            "：回答没有引用任何段落。找到的段落如下，供您自己阅读："
-        } else {
-            ": the answer cites none of the passages. The passages found, to read yourself:"
-        }
-    );
+    println!("\n{}", crate::knowledge::cite::cites_none_in(&g.language));
     print_passages(g.hits(), tty);
 }
 

@@ -268,16 +268,8 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
         &model,
     )
     .map_err(bad)?;
-    if let Some(g) = &grounding
-        && !g.index.exists()
-    {
-        let name = g
-            .ask
-            .bases
-            .first()
-            .map(|b| b.name.clone())
-            .unwrap_or_default();
-        return Err(crate::knowledge::KnowledgeError::NotIndexed(name).into());
+    if let Some(g) = &grounding {
+        g.indexed()?;
     }
     let plan = Plan {
         template,

@@ -13,7 +13,12 @@ use super::analyze::language_of;
 /// "Not found", in the question's language: the words clerk shows, and the words the model
 /// is told to use, when the passages do not answer the question.
 pub fn not_found_text(question: &str) -> &'static str {
-    if language_of(question) == Some("zh") {
+    not_found_in(language_of(question).unwrap_or("en"))
+}
+
+/// "Not found" in `language` (`zh`: Chinese, anything else: English).
+pub fn not_found_in(language: &str) -> &'static str {
+    if language == "zh" {
         "知识库中没有找到相关规定"
     } else {
         "not found in the procedures"
@@ -22,10 +27,40 @@ pub fn not_found_text(question: &str) -> &'static str {
 
 /// The heading of the list of sources after an answer, in the question's language.
 pub fn sources_heading(question: &str) -> &'static str {
-    if language_of(question) == Some("zh") {
+    sources_heading_in(language_of(question).unwrap_or("en"))
+}
+
+/// The heading of the list of sources in `language`.
+pub fn sources_heading_in(language: &str) -> &'static str {
+    if language == "zh" {
         "来源"
     } else {
         "Sources"
+    }
+}
+
+/// Said after an answer that cites none of the passages it was given (it is shown as not
+/// found), before the passages, in `language`.
+pub fn cites_none_in(language: &str) -> String {
+    if language == "zh" {
+        format!(
+            "{}：回答没有引用任何段落。找到的段落如下，供您自己阅读：",
+            not_found_in(language)
+        )
+    } else {
+        format!(
+            "{}: the answer cites none of the passages. The passages found, to read yourself:",
+            not_found_in(language)
+        )
+    }
+}
+
+/// The heading of the closest passages when nothing was asked (not found), in `language`.
+pub fn closest_in(language: &str) -> &'static str {
+    if language == "zh" {
+        "最接近的段落："
+    } else {
+        "the closest passages:"
     }
 }
 
@@ -264,21 +299,9 @@ fn bracket_numbers(inner: &str) -> Option<Vec<(usize, usize)>> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     fn hit(path: &str, section: &str, page: Option<u32>, text: &str) -> Hit {
-        Hit {
-            passage_id: 1,
-            base: "procedures".into(),
-            path: path.into(),
-            abs_path: PathBuf::from("/docs").join(path),
-            section: section.into(),
-            page,
-            language: Some("en".into()),
-            text: text.into(),
-            score: 0.0,
-            coverage: 1.0,
-        }
+        crate::knowledge::tests::hit("procedures", path, section, page, text)
     }
 
     #[test]

@@ -27,6 +27,9 @@
 //! - [`ground`]: answers grounded on the passages — retrieval with restatements
 //!   ([`restate`]) and vectors ([`vectors`]), the prompt and the citations ([`cite`]). Its
 //!   top comment is the API the command line and the app call.
+//! - [`answer`]: a grounded question inside a conversation (not found, or what is sent)
+//!   and the passages kept with its answer, with the ones it cites — the app's decisions,
+//!   tested without a runtime.
 //!
 //! # How a search works
 //! 1. Each [`Query`] — the question as asked, and (later work) its restatements in the
@@ -48,6 +51,7 @@
 //! write one local database. It must not import `app`, `ui`, `tui` or `cli`, nor print.
 
 pub mod analyze;
+pub mod answer;
 pub mod cite;
 pub mod found;
 pub mod ground;

@@ -15,6 +15,22 @@ const LEAVE: &str =
 const ZH: &str = "# 差旅报销制度\n\n## 审批流程\n\n报销申请先由直属经理审批，金额超过五千元的还需部门总监审批。\n\n## 年假\n\n员工入职满一年后享有带薪年假五天。\n";
 const IT: &str = "# Passwords\n\nPasswords must be at least 14 characters long. Reset a forgotten password at the self-service portal.\n";
 
+/// A passage found in `base`, for the tests of citations and grounded answers.
+pub(super) fn hit(base: &str, path: &str, section: &str, page: Option<u32>, text: &str) -> Hit {
+    Hit {
+        passage_id: 1,
+        base: base.into(),
+        path: path.into(),
+        abs_path: std::path::PathBuf::from("/docs").join(path),
+        section: section.into(),
+        page,
+        language: Some("en".into()),
+        text: text.into(),
+        score: 0.0,
+        coverage: 1.0,
+    }
+}
+
 fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in files {

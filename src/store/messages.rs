@@ -8,7 +8,9 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::rows::{MESSAGE_COLUMNS, db_u64, row_to_message};
 use super::search;
-use super::types::{Message, MessageFinish, MessageId, MessageStatus, NewMessage, Role, SessionId};
+use super::types::{
+    Grounding, Message, MessageFinish, MessageId, MessageStatus, NewMessage, Role, SessionId,
+};
 use super::{Store, StoreError};
 
 /// The most bytes one token of any tokenizer clerk meets stands for (o200k's longest
@@ -125,6 +127,27 @@ impl Store {
         )?;
         search::index_message(&tx, id, &finish.content)?;
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Keeps the passages a grounded answer was given (and which it cites) with it, or
+    /// removes them (`None`); an error if the message does not exist.
+    pub fn set_grounding(
+        &mut self,
+        id: MessageId,
+        grounding: Option<&Grounding>,
+    ) -> Result<(), StoreError> {
+        let _in = self.scope();
+        // Invariant: plain strings, numbers and lists serialise without fail (no map keys
+        // that are not strings); were it ever to fail, nothing is kept rather than junk.
+        let json = grounding.and_then(|g| serde_json::to_string(g).ok());
+        let n = self.conn.execute(
+            "UPDATE messages SET grounding = ?2 WHERE id = ?1",
+            params![id, json],
+        )?;
+        if n == 0 {
+            return Err(StoreError::MessageNotFound(id));
+        }
         Ok(())
     }
 
@@ -369,6 +392,7 @@ mod tests {
                 duration_ms: None,
                 created_ms: 130,
                 tokens: None,
+                grounding: None,
             }
         );
         assert_eq!(s.message(user).unwrap().as_ref(), Some(&list[1]));
@@ -431,6 +455,7 @@ mod tests {
                 duration_ms: Some(1_200),
                 created_ms: 200,
                 tokens: None,
+                grounding: None,
             }
         );
         assert_eq!(s.session(a).unwrap().unwrap().updated_ms, 900);

@@ -44,8 +44,8 @@ pub use self::recover::RECOVERY_REASON;
 pub use self::salvage::{Salvaged, salvage};
 pub use self::search::{RANK_WINDOW, is_cjk, match_query, segment};
 pub use self::types::{
-    Message, MessageFinish, MessageId, MessageStatus, NewMessage, NewSession, Role, SearchHit,
-    Session, SessionId, SessionSummary, Usage, title_from,
+    Grounding, Message, MessageFinish, MessageId, MessageStatus, NewMessage, NewSession, Role,
+    SearchHit, Session, SessionId, SessionSummary, Source, Usage, title_from,
 };
 
 use std::path::Path;

@@ -7,16 +7,16 @@
 use rusqlite::Row;
 use rusqlite::types::Type;
 
-use super::types::{Message, MessageStatus, Role, Session, Usage};
+use super::types::{Grounding, Message, MessageStatus, Role, Session, Usage};
 
 /// Columns read by [`row_to_session`], in its order.
 pub(super) const SESSION_COLUMNS: &str =
-    "id, title, created_ms, updated_ms, profile, model, system_prompt, archived, pinned";
+    "id, title, created_ms, updated_ms, profile, model, system_prompt, archived, pinned, knowledge";
 
 /// Columns read by [`row_to_message`], in its order.
 pub(super) const MESSAGE_COLUMNS: &str = "id, session_id, role, content, status, error, model, \
      tokens_in, tokens_cached, tokens_out, cost_usd, ttft_ms, duration_ms, created_ms, tokens, \
-     usage_estimated";
+     usage_estimated, grounding";
 
 /// A token count or duration as stored: values beyond i64 (never seen in
 /// practice) are clamped.
@@ -75,6 +75,7 @@ pub(super) fn row_to_session(row: &Row<'_>) -> rusqlite::Result<Session> {
         system_prompt: row.get(6)?,
         archived: row.get(7)?,
         pinned: row.get(8)?,
+        knowledge: row.get(9)?,
     })
 }
 
@@ -101,5 +102,20 @@ pub(super) fn row_to_message(row: &Row<'_>) -> rusqlite::Result<Message> {
         duration_ms: get_u64(row, 12)?,
         created_ms: row.get(13)?,
         tokens: get_u64(row, 14)?,
+        grounding: grounding(row.get(16)?),
     })
+}
+
+/// A grounding column's JSON as stored ([`Grounding`]); a value this program cannot read
+/// (damaged, or written by a newer clerk in another shape) is left out, with a log line,
+/// rather than making the whole session unreadable.
+fn grounding(json: Option<String>) -> Option<Grounding> {
+    let json = json?;
+    match serde_json::from_str(&json) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            tracing::warn!(error = %e, "a message's sources cannot be read");
+            None
+        }
+    }
 }

@@ -74,6 +74,11 @@ const MIGRATIONS: &[&[&str]] = &[
     // was stopped) rather than the server's count.
     &["ALTER TABLE messages ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0
            CHECK (usage_estimated IN (0, 1));"],
+    // 6: the knowledge base a session is grounded on (its questions are answered from the
+    // base's passages), and the passages a grounded answer was given, as JSON
+    // (`types::Grounding`): which it cited, their files, sections, pages and text.
+    &["ALTER TABLE sessions ADD COLUMN knowledge TEXT;
+       ALTER TABLE messages ADD COLUMN grounding TEXT;"],
 ];
 
 fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
@@ -178,6 +183,73 @@ mod tests {
         s.add_message(&new_message(a, Role::User, "indexed now", 110))
             .unwrap();
         assert_eq!(s.search("indexed", 5, ("[", "]")).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_history_of_version_5_upgrades_and_keeps_grounding() {
+        use super::super::types::{Grounding, Source};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        // A history as clerk left it before knowledge bases: steps 1 to 5 only.
+        {
+            let conn = Connection::open(&path).unwrap();
+            for step in &MIGRATIONS[..5] {
+                for sql in step.iter() {
+                    conn.execute_batch(sql).unwrap();
+                }
+            }
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            conn.execute_batch(
+                "INSERT INTO sessions (id, title, created_ms, updated_ms, profile, model)
+                     VALUES (1, 'Old', 1, 1, 'work', 'm');
+                 INSERT INTO messages (id, session_id, role, content, status, created_ms)
+                     VALUES (1, 1, 'user', 'q', 'complete', 1),
+                            (2, 1, 'assistant', 'a [1]', 'complete', 2);",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(user_version(&s.conn).unwrap(), 6);
+        let old = s.session(1).unwrap().unwrap();
+        assert_eq!((old.title.as_str(), old.knowledge), ("Old", None));
+        assert_eq!(s.messages(1).unwrap()[1].grounding, None);
+        // What the new columns hold comes back.
+        assert!(s.set_session_knowledge(1, Some("handbook")).unwrap());
+        assert_eq!(
+            s.list_sessions(None, true).unwrap()[0]
+                .session
+                .knowledge
+                .as_deref(),
+            Some("handbook")
+        );
+        let g = Grounding {
+            bases: vec!["handbook".into()],
+            language: "en".into(),
+            asked: true,
+            passages: vec![Source {
+                base: "handbook".into(),
+                path: "travel.md".into(),
+                file: "/docs/travel.md".into(),
+                section: "Travel › Hotels".into(),
+                page: Some(3),
+                text: "CNY 900".into(),
+                cited: true,
+            }],
+        };
+        s.set_grounding(2, Some(&g)).unwrap();
+        let back = s.messages(1).unwrap();
+        assert_eq!(back[1].grounding.as_ref(), Some(&g));
+        assert_eq!(back[1].content, "a [1]", "the passages are not content");
+        assert!(s.set_grounding(99, Some(&g)).is_err());
+        // A value this clerk cannot read is left out; the session still opens.
+        s.conn
+            .execute(
+                "UPDATE messages SET grounding = 'not json' WHERE id = 2",
+                [],
+            )
+            .unwrap();
+        assert_eq!(s.messages(1).unwrap()[1].grounding, None);
+        assert!(!s.set_session_knowledge(99, None).unwrap());
     }
 
     #[test]

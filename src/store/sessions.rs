@@ -70,7 +70,7 @@ impl Store {
         let rows = stmt.query_map([limit], |row| {
             Ok(SessionSummary {
                 session: row_to_session(row)?,
-                message_count: get_count(row, 9)?,
+                message_count: get_count(row, 10)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -112,6 +112,21 @@ impl Store {
         let n = self.conn.execute(
             "UPDATE sessions SET system_prompt = ?2 WHERE id = ?1",
             params![id, system_prompt],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Grounds a session on a knowledge base (its questions are answered from the base's
+    /// passages), or stops grounding it (`None`); false if it does not exist.
+    pub fn set_session_knowledge(
+        &mut self,
+        id: SessionId,
+        knowledge: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let _in = self.scope();
+        let n = self.conn.execute(
+            "UPDATE sessions SET knowledge = ?2 WHERE id = ?1",
+            params![id, knowledge],
         )?;
         Ok(n > 0)
     }
@@ -227,6 +242,7 @@ mod tests {
                 system_prompt: Some("Be brief.".into()),
                 archived: false,
                 pinned: false,
+                knowledge: None,
             }
         );
         assert_eq!(s.session(9999).unwrap(), None);

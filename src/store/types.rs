@@ -132,6 +132,9 @@ pub struct Session {
     pub archived: bool,
     /// Whether the session is pinned to the top of the list.
     pub pinned: bool,
+    /// The knowledge base its questions are answered from (`[[knowledge]]` name), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub knowledge: Option<String>,
 }
 
 /// A session with its number of messages, as listed.
@@ -227,6 +230,63 @@ pub struct Message {
     /// Its size in tokens, once known (kept for fitting long conversations).
     #[serde(skip)]
     pub tokens: Option<u64>,
+    /// For an answer grounded on a knowledge base: the passages it was given and which it
+    /// cited (never part of `content`, and never sent again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grounding: Option<Grounding>,
+}
+
+/// What a grounded answer was built from, kept with it: the passages found for its
+/// question (numbered from 1 in this order, as the model saw them), which of them the
+/// answer cites, and whether the model was asked at all.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Grounding {
+    /// The knowledge bases searched.
+    pub bases: Vec<String>,
+    /// The question's language (`en`, `zh`): the words the sources are shown with.
+    pub language: String,
+    /// Whether the passages were sent to the model. `false`: they do not answer the
+    /// question, so nothing was sent and the answer is clerk's "not found".
+    pub asked: bool,
+    /// The passages, numbered from 1 in this order.
+    pub passages: Vec<Source>,
+}
+
+impl Grounding {
+    /// The passages the answer cites (empty: it cites none, and is shown as not found).
+    pub fn cited(&self) -> impl Iterator<Item = (usize, &Source)> {
+        self.passages
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.cited)
+            .map(|(i, p)| (i + 1, p))
+    }
+
+    /// Whether the answer is built from the passages: they were sent and it cites one.
+    pub fn found(&self) -> bool {
+        self.asked && self.passages.iter().any(|p| p.cited)
+    }
+}
+
+/// A passage a grounded answer was given, as clerk's index described it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Source {
+    /// The knowledge base it is in.
+    pub base: String,
+    /// Its file, relative to the folder it was found in (`finance/travel.md`).
+    pub path: String,
+    /// The file's full path, to open it.
+    pub file: std::path::PathBuf,
+    /// Its heading path (`Travel › Hotels`; empty before any heading).
+    pub section: String,
+    /// Its PDF page.
+    pub page: Option<u32>,
+    /// Its text, as it was sent.
+    pub text: String,
+    /// The answer cites it.
+    pub cited: bool,
 }
 
 /// One message found by a full-text search.

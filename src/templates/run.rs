@@ -48,6 +48,22 @@ pub struct Grounding {
     pub ask: Ask,
 }
 
+impl Grounding {
+    /// An error naming the base when the index has never been built (nothing to search).
+    pub fn indexed(&self) -> Result<(), crate::knowledge::KnowledgeError> {
+        if self.index.exists() {
+            return Ok(());
+        }
+        let name = self
+            .ask
+            .bases
+            .first()
+            .map(|b| b.name.clone())
+            .unwrap_or_default();
+        Err(crate::knowledge::KnowledgeError::NotIndexed(name))
+    }
+}
+
 /// The grounding of `t` with `values`: `None` when it has no `kb` variable with a value.
 /// The question searched for is what the person gave (the values of the text, multi-line,
 /// document and file variables, in their order), not the template's own wording. An

@@ -4,6 +4,13 @@
 //! What is sent and how an answer ends are decided in `chat` (unit-tested there); this
 //! file only wires them to the store thread, the app's channel and the stop switches. It
 //! must not decide behaviour the state or the chat core should own.
+//!
+//! A question grounded on a knowledge base goes the same way, with one step more between
+//! saving it and sending: its passages are retrieved (`knowledge::ground::retrieve`, the
+//! index read on blocking threads, the restatement metered as `restate`), then
+//! `knowledge::answer` decides — not found (clerk's own answer, nothing sent) or the
+//! conversation to send — and the passages, with the ones the answer cites once it ends,
+//! are kept with the answer and shown under it.
 
 use std::sync::{Arc, Mutex};
 
@@ -18,9 +25,11 @@ use crate::chat::conversation::{self, Conversation};
 use crate::chat::{Driven, End, Saver, Sink, drive, now_ms, record};
 use crate::config::{ModelInfo, Profile};
 use crate::documents::summarize::progress_line;
+use crate::knowledge::answer::{self as grounded, Next};
+use crate::knowledge::ground::{self, Ask, BaseSettings};
 use crate::llm::context::{Fitted, TooLong, count_tokens};
 use crate::llm::stream::{AbortOnDrop, run_chat_deltas};
-use crate::llm::{ChatRequest, ChatRole, Endpoint, RetryNotice};
+use crate::llm::{Answer, AnswerStatus, ChatRequest, ChatRole, Endpoint, RetryNotice};
 use crate::store::{MessageFinish, MessageId, MessageStatus, NewMessage, NewSession, Role, Store};
 
 /// Stop switches of running answers, by session.
@@ -97,13 +106,14 @@ pub(super) enum Replace {
     From(i64),
 }
 
-/// Who answers: the profile and model a new session is made with, and the tokens the
-/// prompt may take (the window less the answer's room; `None`: unknown).
+/// Who answers: the profile, model and knowledge base a new session is made with, and the
+/// tokens the prompt may take (the window less the answer's room; `None`: unknown).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct To<'a> {
     pub profile: &'a str,
     pub model: &'a str,
     pub budget: Option<u64>,
+    pub knowledge: Option<&'a str>,
 }
 
 /// What the store prepared for an answer.
@@ -132,6 +142,7 @@ pub(super) fn prepare(
         profile,
         model,
         budget,
+        knowledge,
     } = to;
     let now = now_ms();
     let e = |e: crate::store::StoreError| e.to_string();
@@ -148,6 +159,9 @@ pub(super) fn prepare(
                     now_ms: now,
                 })
                 .map_err(e)?;
+            if knowledge.is_some() {
+                s.set_session_knowledge(id, knowledge).map_err(e)?;
+            }
             (id, true)
         }
     };
@@ -217,6 +231,148 @@ pub(super) fn long_for(
     }
 }
 
+/// Where a grounded question's passages come from.
+#[derive(Debug, Clone)]
+pub(super) struct Ground {
+    /// The knowledge index (`Paths::knowledge_index`).
+    pub index: std::path::PathBuf,
+    /// The base searched.
+    pub base: BaseSettings,
+    /// Replace likely secrets in the passages before they are sent.
+    pub scan_secrets: bool,
+}
+
+/// An answer clerk gives itself, without a request: "not found", or stopped before asking.
+fn own_answer(text: &str, status: AnswerStatus, reason: Option<String>) -> Answer {
+    Answer {
+        text: text.to_string(),
+        status,
+        reason,
+        finish_reason: None,
+        usage: None,
+        model: None,
+        ttft: None,
+        duration: std::time::Duration::ZERO,
+        malformed: 0,
+    }
+}
+
+/// What retrieval left to do with a grounded question.
+enum Retrieved {
+    /// Send this conversation; `record` goes with the answer (its citations marked at
+    /// the end).
+    Send(Conversation, crate::store::Grounding),
+    /// Answered already (not found, stopped, failed): nothing more to do.
+    Over,
+}
+
+/// Retrieve the passages of the question ending `conv`, tell the app what is going on, and
+/// decide (`knowledge::answer::decide`). A question the passages do not answer, a stop, or
+/// a failure ends the answer here (saved and reported).
+async fn ground_question(
+    g: &Ground,
+    conv: Conversation,
+    endpoint: &Endpoint,
+    model: &str,
+    sink: &AppSink,
+    saver: &mut AppSaver,
+    stop_rx: &mut oneshot::Receiver<()>,
+) -> Retrieved {
+    let name = g.base.name.clone();
+    sink.send(StreamEvent::Progress(format!(
+        "searching knowledge base {name}… · Esc stops"
+    )));
+    let end = |saver: &mut AppSaver, a: Answer, sink: &AppSink| {
+        let _ = saver.finish(&record::finished(&a, None, None, now_ms()));
+        sink.send(StreamEvent::Done(
+            a,
+            None,
+            Some(crate::store::Usage::default()),
+        ));
+        Retrieved::Over
+    };
+    if !g.index.exists() {
+        let why = crate::knowledge::KnowledgeError::NotIndexed(name).to_string();
+        let _ = saver.finish(&record::failed(String::new(), why.clone(), now_ms()));
+        sink.send(StreamEvent::Failed(why));
+        return Retrieved::Over;
+    }
+    let Some(question) = conv
+        .messages
+        .last()
+        .filter(|m| m.role == ChatRole::User)
+        .map(|m| m.content.clone())
+    else {
+        let why = "there is no question to answer".to_string();
+        let _ = saver.finish(&record::failed(String::new(), why.clone(), now_ms()));
+        sink.send(StreamEvent::Failed(why));
+        return Retrieved::Over;
+    };
+    let mut ask = Ask::new(&question, vec![g.base.clone()], model);
+    ask.context = grounded::follow_up(&conv);
+    // The restatement is a request like any other: budgets, the ledger, tagged `restate`
+    // with this session and base.
+    let restate = endpoint.tagged(crate::llm::meter::Tag {
+        kind: "restate",
+        session: Some(sink.session_id),
+        knowledge: Some(name.clone()),
+        ..endpoint.tag().clone()
+    });
+    let found = tokio::select! {
+        found = ground::retrieve(&g.index, move || Ok(restate), ask) => found,
+        _ = &mut *stop_rx => {
+            let a = own_answer("", AnswerStatus::Interrupted, Some(record::STOPPED_BY_YOU.to_string()));
+            return end(saver, a, sink);
+        }
+    };
+    let mut found = match found {
+        Ok(f) => f,
+        Err(e) => {
+            let why = format!("cannot search knowledge base {name}: {e}");
+            let _ = saver.finish(&record::failed(String::new(), why.clone(), now_ms()));
+            sink.send(StreamEvent::Failed(why));
+            return Retrieved::Over;
+        }
+    };
+    let mut notes = found.notes.clone();
+    if g.scan_secrets {
+        let redacted = grounded::redact_passages(&mut found);
+        if !redacted.is_empty() {
+            let list: Vec<String> = redacted.iter().map(|n| format!("[{n}]")).collect();
+            notes.push(format!(
+                "likely secrets in passage(s) {} were replaced with [REDACTED:kind] before sending",
+                list.join(" ")
+            ));
+        }
+    }
+    if !notes.is_empty() {
+        let _ = sink.tx.send(Msg::Info(notes.join(" · ")));
+    }
+    match grounded::decide(&found, conv) {
+        Next::NotFound { text, record } => {
+            let id = saver.answer_id;
+            let kept = record.clone();
+            saver.store.quiet(move |s| s.set_grounding(id, Some(&kept)));
+            sink.send(StreamEvent::Sources(record));
+            end(saver, own_answer(text, AnswerStatus::Complete, None), sink)
+        }
+        Next::Send {
+            conversation,
+            record,
+        } => {
+            let id = saver.answer_id;
+            let kept = record.clone();
+            saver.store.quiet(move |s| s.set_grounding(id, Some(&kept)));
+            sink.send(StreamEvent::Sources(record.clone()));
+            sink.send(StreamEvent::Progress(format!(
+                "{} passage(s) found in {name} · asking the model… · Esc stops",
+                record.passages.len()
+            )));
+            Retrieved::Send(conversation, record)
+        }
+    }
+}
+
 /// Everything an answer task needs from the runtime.
 pub(super) struct AnswerJob {
     pub endpoint: Endpoint,
@@ -228,6 +384,10 @@ pub(super) struct AnswerJob {
     pub docs: crate::config::DocumentsConfig,
     pub price: Option<ModelInfo>,
     pub model: String,
+    /// The knowledge base this question is answered from.
+    pub ground: Option<Ground>,
+    /// The knowledge base a new session is grounded on.
+    pub session_kb: Option<String>,
 }
 
 /// Fit on a blocking thread (counting a long conversation is slow); the conversation
@@ -273,6 +433,8 @@ pub(super) async fn answer(
         docs,
         price,
         model,
+        ground,
+        session_kb,
     } = job;
     let m = model.clone();
     let question = text.clone();
@@ -286,6 +448,7 @@ pub(super) async fn answer(
                 profile: &profile_name,
                 model: &m,
                 budget,
+                knowledge: session_kb.as_deref(),
             };
             prepare(s, session_id, text, replace, to, system)
         })
@@ -309,7 +472,7 @@ pub(super) async fn answer(
             return;
         }
     };
-    let (stop_tx, stop_rx) = oneshot::channel();
+    let (stop_tx, mut stop_rx) = oneshot::channel();
     if let Ok(mut map) = stops.lock() {
         map.insert(p.session_id, stop_tx);
     }
@@ -328,14 +491,46 @@ pub(super) async fn answer(
         answer_id: p.answer_id,
     };
     let older = p.older;
+    let mut conversation = p.conversation;
+    let mut sources = None;
+    if let Some(g) = &ground {
+        match ground_question(
+            g,
+            conversation,
+            &endpoint,
+            &model,
+            &sink,
+            &mut saver,
+            &mut stop_rx,
+        )
+        .await
+        {
+            Retrieved::Send(c, record) => {
+                conversation = c;
+                sources = Some(record);
+            }
+            Retrieved::Over => {
+                if let Ok(mut map) = stops.lock() {
+                    map.remove(&p.session_id);
+                }
+                return;
+            }
+        }
+    }
     let (mut fitted, mut counted, mut conv) =
-        fit_off_thread(p.conversation, info.context_window, reserve).await;
+        fit_off_thread(conversation, info.context_window, reserve).await;
     let fail = |saver: &mut AppSaver, why: String| {
         let _ = saver.finish(&record::failed(String::new(), why.clone(), now_ms()));
         sink.send(StreamEvent::Failed(why));
     };
     let mut parts = None;
-    if let Some(long) = long_for(long, &fitted, &conv) {
+    // A grounded question sends its passages, never a document read in parts.
+    let long = if sources.is_some() {
+        None
+    } else {
+        long_for(long, &fitted, &conv)
+    };
+    if let Some(long) = long {
         let (msgs, i, model) = (conv.messages.clone(), info.clone(), model.clone());
         let work = tokio::task::spawn_blocking(move || {
             documents::long_work(long, &msgs, &model, &docs, &i, max_out)
@@ -369,10 +564,11 @@ pub(super) async fn answer(
         (None, Ok(f)) => Some(record::prompt_estimate(f.prompt_tokens, &f.messages)),
         _ => None,
     };
-    // Counted in the usage ledger as this session's answer.
+    // Counted in the usage ledger as this session's answer (from its knowledge base).
     let endpoint = endpoint.tagged(crate::llm::meter::Tag {
         kind: "answer",
         session: Some(p.session_id),
+        knowledge: ground.as_ref().map(|g| g.base.name.clone()),
         ..endpoint.tag().clone()
     });
     let task = match parts {
@@ -432,6 +628,13 @@ pub(super) async fn answer(
     if let Some(a) = driven.end.answer() {
         let learned = conversation::learned(&conv, omitted, &counted, a, Some(p.answer_id), plain);
         store.quiet(move |s| s.set_tokens(&learned));
+        // The passages the answer cites, read from its text, kept and shown with it.
+        if let Some(mut record) = sources {
+            grounded::mark_cited(&mut record, &a.text);
+            let (id, kept) = (p.answer_id, record.clone());
+            store.quiet(move |s| s.set_grounding(id, Some(&kept)));
+            sink.send(StreamEvent::Sources(record));
+        }
     } else if !counted.is_empty() {
         store.quiet(move |s| s.set_tokens(&counted));
     }
@@ -485,6 +688,7 @@ mod tests {
                 profile: "default",
                 model: "gpt-4o-mini",
                 budget: None,
+                knowledge: None,
             },
             None,
         )
@@ -521,6 +725,7 @@ mod tests {
                 profile: "default",
                 model: "m",
                 budget: None,
+                knowledge: None,
             },
             None,
         )
@@ -555,6 +760,7 @@ mod tests {
             profile: "default",
             model: "m",
             budget: Some(2_500),
+            knowledge: None,
         };
         let p = prepare(
             &mut s,

@@ -62,9 +62,17 @@ impl Runtime {
                 system,
                 replace_from,
                 long,
+                ground,
+                session_kb,
             } => {
                 let replace = replace_from.map_or(Replace::Nothing, Replace::From);
-                self.start_answer(session_id, Some(text), replace, model, system, long)
+                let how = How {
+                    system,
+                    long,
+                    ground,
+                    session_kb,
+                };
+                self.start_answer(session_id, Some(text), replace, model, how)
             }
             Effect::Attach {
                 paths,
@@ -107,9 +115,14 @@ impl Runtime {
                 session_id,
                 replace,
                 model,
+                ground,
             } => {
                 let replace = replace.map_or(Replace::Nothing, Replace::Answer);
-                self.start_answer(Some(session_id), None, replace, model, None, None)
+                let how = How {
+                    ground,
+                    ..How::default()
+                };
+                self.start_answer(Some(session_id), None, replace, model, how)
             }
             Effect::Stop(id) => {
                 if let Some(stop) = self.stops.lock().ok().and_then(|mut m| m.remove(&id)) {
@@ -133,6 +146,15 @@ impl Runtime {
             Effect::SetModel(id, model) => self
                 .store
                 .quiet(move |s| s.set_session_model(id, &model).map(|_| ())),
+            Effect::SetKnowledge(id, kb) => self
+                .store
+                .quiet(move |s| s.set_session_knowledge(id, kb.as_deref()).map(|_| ())),
+            Effect::OpenFile(path) => {
+                tokio::task::spawn_blocking(move || {
+                    let program = opener(&|k| std::env::var(k).ok());
+                    let _ = tx.send(open_file(&path, &program));
+                });
+            }
             Effect::SetSystemPrompt(id, text) => self
                 .store
                 .quiet(move |s| s.set_session_system_prompt(id, text.as_deref()).map(|_| ())),
@@ -285,9 +307,14 @@ impl Runtime {
         text: Option<String>,
         replace: Replace,
         model: String,
-        system: Option<String>,
-        long: Option<crate::app::attach::LongSend>,
+        how: How,
     ) {
+        let How {
+            system,
+            long,
+            ground,
+            session_kb,
+        } = how;
         let Some(endpoint) = self.endpoint.lock().ok().and_then(|e| e.clone()) else {
             self.send(Msg::SendRefused {
                 session_id,
@@ -295,6 +322,18 @@ impl Runtime {
                 error: NO_KEY.to_string(),
             });
             return;
+        };
+        let ground = match ground.map(|name| self.ground(&name)) {
+            Some(Err(error)) => {
+                self.send(Msg::SendRefused {
+                    session_id,
+                    text,
+                    error,
+                });
+                return;
+            }
+            Some(Ok(g)) => Some(g),
+            None => None,
         };
         let job = AnswerJob {
             endpoint,
@@ -306,12 +345,39 @@ impl Runtime {
             docs: self.start.config.file.documents.clone(),
             price: self.start.config.models.get(&model).cloned(),
             model,
+            ground,
+            session_kb,
         };
         let handle = tokio::spawn(answers::answer(
             job, session_id, text, replace, system, long,
         ));
         self.tasks.retain(|t| !t.is_finished());
         self.tasks.push(handle);
+    }
+
+    /// Where knowledge base `name`'s passages come from; an error when it is not in the
+    /// config, or when this run has no knowledge index.
+    fn ground(&self, name: &str) -> Result<answers::Ground, String> {
+        let entry = self
+            .start
+            .config
+            .file
+            .knowledge
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| {
+                format!("there is no knowledge base `{name}` in the config; see `clerk kb list`")
+            })?;
+        let index = self
+            .start
+            .knowledge_index
+            .clone()
+            .ok_or("this run has no knowledge index")?;
+        Ok(answers::Ground {
+            index,
+            base: crate::knowledge::ground::BaseSettings::from(entry),
+            scan_secrets: self.start.config.file.documents.scan_secrets,
+        })
     }
 
     /// Run a template in a new session (see [`super::templates::run_template`]).
@@ -342,6 +408,11 @@ impl Runtime {
                 .documents
                 .max_file_mb
                 .saturating_mul(1024 * 1024),
+            bases: super::templates::Bases {
+                entries: self.start.config.file.knowledge.clone(),
+                index: self.start.knowledge_index.clone(),
+            },
+            scan_secrets: self.start.config.file.documents.scan_secrets,
         };
         let handle = tokio::spawn(super::templates::run_template(job, id, given, model));
         self.tasks.retain(|t| !t.is_finished());
@@ -363,6 +434,92 @@ impl Runtime {
             let _ = tokio::time::timeout(left, t).await;
         }
         self.store.flush().await;
+    }
+}
+
+/// How an answer is asked for, besides its session, question and model.
+#[derive(Debug, Default)]
+struct How {
+    /// The system prompt of a new session.
+    system: Option<String>,
+    /// A long message: read in parts, or only its start.
+    long: Option<crate::app::attach::LongSend>,
+    /// The knowledge base the question is answered from.
+    ground: Option<String>,
+    /// The knowledge base a new session is grounded on.
+    session_kb: Option<String>,
+}
+
+/// The program that opens a file the way the desktop does: `CLERK_OPENER` when set (a
+/// command name or path, given the file as its one argument), else `open` on macOS,
+/// `explorer` on Windows, `xdg-open` elsewhere.
+fn opener(env: &dyn Fn(&str) -> Option<String>) -> String {
+    if let Some(o) = env("CLERK_OPENER").filter(|o| !o.trim().is_empty()) {
+        return o;
+    }
+    if cfg!(target_os = "macos") {
+        "open".to_string()
+    } else if cfg!(windows) {
+        "explorer".to_string()
+    } else {
+        "xdg-open".to_string()
+    }
+}
+
+/// Open `path` with `program` (the desktop's, [`opener`]), off the loop's thread: what to
+/// tell. The program is waited for a few seconds at most (a viewer that stays open is
+/// fine); a missing file, a missing program or one that fails is said with the file's path.
+fn open_file(path: &std::path::Path, program: &str) -> Msg {
+    use std::process::{Command, Stdio};
+    let shown = path.display();
+    if !path.exists() {
+        return Msg::Failed(format!(
+            "cannot open {shown}: the file is not there any more (moved or deleted?); `clerk kb index` brings the base up to date"
+        ));
+    }
+    let child = Command::new(program)
+        .arg(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Msg::Failed(format!(
+                "cannot open {shown}: `{program}` was not found (set CLERK_OPENER to the program that opens files)"
+            ));
+        }
+        Err(e) => return Msg::Failed(format!("cannot open {shown} with `{program}`: {e}")),
+    };
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => {
+                return Msg::Info(format!("opened {shown}"));
+            }
+            Ok(Some(status)) => {
+                let mut said = String::new();
+                if let Some(mut err) = child.stderr.take() {
+                    use std::io::Read;
+                    let _ = err.read_to_string(&mut said);
+                }
+                let said = said.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+                let why = if said.is_empty() {
+                    status.to_string()
+                } else {
+                    format!("{status}: {}", said.trim())
+                };
+                return Msg::Failed(format!("cannot open {shown}: `{program}` failed ({why})"));
+            }
+            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(50)),
+            // Still running (a viewer that stays open): it is open; reaped when it ends.
+            Ok(None) => {
+                std::thread::spawn(move || child.wait());
+                return Msg::Info(format!("opened {shown}"));
+            }
+            Err(e) => return Msg::Failed(format!("cannot open {shown}: {e}")),
+        }
     }
 }
 
@@ -465,4 +622,57 @@ fn usage_view(
         days,
         budget,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_opener_is_the_desktops_unless_clerk_opener_names_one() {
+        let none = |_: &str| None;
+        let default = opener(&none);
+        if cfg!(target_os = "linux") {
+            assert_eq!(default, "xdg-open");
+        }
+        let set = |k: &str| (k == "CLERK_OPENER").then(|| "my-viewer".to_string());
+        assert_eq!(opener(&set), "my-viewer");
+        let blank = |_: &str| Some("  ".to_string());
+        assert_eq!(opener(&blank), default);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn opening_a_file_says_what_happened_and_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("travel.md");
+        std::fs::write(&file, "# Travel").unwrap();
+        let said = |m: Msg| match m {
+            Msg::Info(t) => Ok(t),
+            Msg::Failed(t) => Err(t),
+            other => panic!("{other:?}"),
+        };
+        let ok = said(open_file(&file, "true")).unwrap();
+        assert!(
+            ok.starts_with("opened ") && ok.ends_with("travel.md"),
+            "{ok}"
+        );
+        let e = said(open_file(&file, "false")).unwrap_err();
+        assert!(
+            e.contains("`false` failed") && e.contains("travel.md"),
+            "{e}"
+        );
+        let e = said(open_file(&file, "clerk-no-such-opener")).unwrap_err();
+        assert!(
+            e.contains("was not found") && e.contains("CLERK_OPENER"),
+            "{e}"
+        );
+        let gone = dir.path().join("moved.md");
+        let e = said(open_file(&gone, "true")).unwrap_err();
+        assert!(
+            e.contains("not there any more") && e.contains("moved.md"),
+            "{e}"
+        );
+    }
 }

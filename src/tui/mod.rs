@@ -66,6 +66,8 @@ pub struct Start {
     pub database: Option<std::path::PathBuf>,
     /// The usage ledger (kept even when history is off; `None`: none, as in tests).
     pub usage_ledger: Option<std::path::PathBuf>,
+    /// The knowledge index (`None`: grounded questions are refused, as in tests).
+    pub knowledge_index: Option<std::path::PathBuf>,
     /// The user's themes folder.
     pub themes_dir: std::path::PathBuf,
 }
@@ -182,6 +184,21 @@ pub fn run(start: Start) -> Result<(), String> {
         models: start.config.models.clone(),
         history: start.database.is_some(),
         tz_offset_secs: offset,
+        knowledge: start
+            .config
+            .file
+            .knowledge
+            .iter()
+            .map(|e| crate::app::KnowledgeBase {
+                name: e.name.clone(),
+                about: e
+                    .paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+            .collect(),
     };
 
     let mut terminal = init_terminal();

@@ -106,7 +106,15 @@ pub(super) fn template_item(e: &crate::templates::Entry) -> crate::app::Template
     }
 }
 
-/// The plan for running template `id` with the form's values (files read here).
+/// Where a run's `kb` variables find their bases: the config's entries and the index.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Bases {
+    pub entries: Vec<crate::config::KnowledgeEntry>,
+    pub index: Option<std::path::PathBuf>,
+}
+
+/// The plan for running template `id` with the form's values (files read here; a `kb`
+/// variable grounds the run on its base, as `clerk run` does).
 fn plan_for(
     lib: &crate::templates::Library,
     id: &str,
@@ -114,6 +122,7 @@ fn plan_for(
     model: String,
     max_out: Option<u64>,
     max_bytes: u64,
+    bases: &Bases,
 ) -> Result<crate::templates::run::Plan, String> {
     let entry = lib
         .get(id)
@@ -138,23 +147,19 @@ fn plan_for(
             values.insert(v.name.clone(), doc.text);
         }
     }
-    // Grounding a run on a `kb` variable (templates::run::grounding) is the app's next
-    // step; until then such a run is refused rather than sent without its passages.
-    if let Some(v) = template.variables.iter().find(|v| {
-        v.kind == crate::templates::VarKind::Kb
-            && values.get(&v.name).is_some_and(|x| !x.is_empty())
-    }) {
-        return Err(format!(
-            "“{id}” answers from knowledge base “{}”, which the app cannot search yet: run it with `clerk run {id}`",
-            values.get(&v.name).cloned().unwrap_or_default()
-        ));
+    let index = bases.index.clone().unwrap_or_default();
+    let grounding =
+        crate::templates::run::grounding(&template, &values, &bases.entries, index, &model)
+            .map_err(|e| format!("“{id}” cannot run: {e}"))?;
+    if let Some(g) = &grounding {
+        g.indexed().map_err(|e| e.to_string())?;
     }
     Ok(crate::templates::run::Plan {
         template,
         values,
         model,
         max_output_tokens: max_out,
-        grounding: None,
+        grounding,
     })
 }
 
@@ -261,6 +266,10 @@ struct AppSteps {
     sink: AppSink,
     saver: AppSaver,
     of: usize,
+    /// A grounded run's passages (the sources of each step's answer).
+    grounded: Option<crate::knowledge::ground::Grounded>,
+    /// Replace likely secrets in the passages before they are sent.
+    scan_secrets: bool,
 }
 
 impl Steps for AppSteps {
@@ -306,7 +315,33 @@ impl Steps for AppSteps {
         self.models.get(model).cloned()
     }
 
+    fn grounded(&mut self, g: &mut crate::knowledge::ground::Grounded) -> Result<(), String> {
+        let mut notes = g.notes.clone();
+        if self.scan_secrets {
+            let redacted = crate::knowledge::answer::redact_passages(g);
+            if !redacted.is_empty() {
+                notes.push(format!(
+                    "likely secrets in {} passage(s) were replaced with [REDACTED:kind] before sending",
+                    redacted.len()
+                ));
+            }
+        }
+        if !notes.is_empty() {
+            let _ = self.tx.send(Msg::Info(notes.join(" · ")));
+        }
+        self.grounded = Some(g.clone());
+        Ok(())
+    }
+
     fn ended(&mut self, i: usize, driven: &Driven) {
+        // The passages this step's answer cites, kept and shown with it.
+        if let (Some(g), Some(a)) = (&self.grounded, driven.end.answer()) {
+            let mut record = crate::knowledge::answer::record(g, true);
+            crate::knowledge::answer::mark_cited(&mut record, &a.text);
+            let (id, kept) = (self.saver.answer_id, record.clone());
+            self.store.quiet(move |s| s.set_grounding(id, Some(&kept)));
+            self.sink.send(crate::app::StreamEvent::Sources(record));
+        }
         let stopped_early =
             !matches!(&driven.end, End::Answered(a) if a.status == AnswerStatus::Complete);
         let copy = Driven {
@@ -332,7 +367,13 @@ impl Steps for AppSteps {
     }
 
     fn failed(&mut self, _: usize, e: &RunError) {
-        let _ = self.tx.send(Msg::RunFailed(e.to_string()));
+        let text = match e {
+            RunError::NotFound(words) => {
+                format!("“{}”: {words} · nothing was sent", self.title)
+            }
+            other => other.to_string(),
+        };
+        let _ = self.tx.send(Msg::RunFailed(text));
     }
 }
 
@@ -348,6 +389,8 @@ pub(super) struct TemplateJob {
     pub models: ModelTable,
     pub max_out: Option<u64>,
     pub max_bytes: u64,
+    pub bases: Bases,
+    pub scan_secrets: bool,
 }
 
 /// Run a template in a new session: each step's prompt and answer are saved and streamed
@@ -370,11 +413,13 @@ pub(super) async fn run_template(
         models,
         max_out,
         max_bytes,
+        bases,
+        scan_secrets,
     } = job;
     // Files and the library are read off the loop's thread.
     let plan = tokio::task::spawn_blocking(move || {
         with_library(&library, &sources, |lib| {
-            plan_for(lib, &id, given, model, max_out, max_bytes)
+            plan_for(lib, &id, given, model, max_out, max_bytes, &bases)
         })
     })
     .await
@@ -406,6 +451,8 @@ pub(super) async fn run_template(
             answer_id: 0,
         },
         of: plan.template.steps.len(),
+        grounded: None,
+        scan_secrets,
     };
     let stop = async move {
         if stop_rx.await.is_err() {
@@ -415,5 +462,64 @@ pub(super) async fn run_template(
     crate::templates::run::run(endpoint, &plan, &mut steps, stop).await;
     if let (Some(sid), Ok(mut map)) = (steps.session, stops.lock()) {
         map.remove(&sid);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = "title = \"Policy question\"\nprompt = \"Answer briefly: {{question}}\"\n\n[[variables]]\nname = \"base\"\nkind = \"kb\"\n\n[[variables]]\nname = \"question\"\n";
+
+    #[test]
+    fn a_kb_variable_grounds_the_run_on_the_base_chosen_in_the_form() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
+        let lib = crate::templates::Library::load(&crate::templates::Sources {
+            user: Some(dir.path().to_path_buf()),
+            team: Vec::new(),
+            builtin: Vec::new(),
+        });
+        let index = dir.path().join("knowledge.sqlite3");
+        let bases = Bases {
+            entries: vec![crate::config::KnowledgeEntry::new(
+                "handbook",
+                vec![dir.path().to_path_buf()],
+            )],
+            index: Some(index.clone()),
+        };
+        let values = |base: &str| {
+            BTreeMap::from([
+                ("base".to_string(), base.to_string()),
+                (
+                    "question".to_string(),
+                    "What is the hotel limit?".to_string(),
+                ),
+            ])
+        };
+        let plan = |base: &str| {
+            plan_for(
+                &lib,
+                "policy",
+                values(base),
+                "m".into(),
+                None,
+                1 << 20,
+                &bases,
+            )
+        };
+        // Never indexed: said, with what to run.
+        let e = plan("handbook").unwrap_err();
+        assert!(e.contains("clerk kb index handbook"), "{e}");
+        std::fs::write(&index, "").unwrap();
+        let p = plan("handbook").unwrap();
+        let g = p.grounding.unwrap();
+        assert_eq!(g.index, index);
+        assert_eq!(g.ask.question, "What is the hotel limit?");
+        assert_eq!(g.ask.bases[0].name, "handbook");
+        // A base that is not configured is refused before anything runs.
+        let e = plan("gone").unwrap_err();
+        assert!(e.contains("not a knowledge base"), "{e}");
     }
 }

@@ -263,6 +263,9 @@ pub(super) fn draw_dialog(
         Dialog::Usage { view } => {
             return super::usage::draw_usage(view.as_ref(), theme, frame, area);
         }
+        Dialog::Knowledge { .. } | Dialog::Sources { .. } | Dialog::Passage { .. } => {
+            return super::knowledge::draw(app, dialog, theme, frame, area);
+        }
         _ => {}
     }
     let mut top = 0;
@@ -575,7 +578,12 @@ pub(super) fn draw_dialog(
                 Line::from(field_spans(text.split(), theme, true)),
             ],
         ),
-        Dialog::Templates { .. } | Dialog::Form(_) | Dialog::Usage { .. } => return,
+        Dialog::Templates { .. }
+        | Dialog::Form(_)
+        | Dialog::Usage { .. }
+        | Dialog::Knowledge { .. }
+        | Dialog::Sources { .. }
+        | Dialog::Passage { .. } => return,
         Dialog::ApiKey { key, error } => {
             let (before, after) = masked_key(key);
             let mut lines = vec![

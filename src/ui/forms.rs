@@ -10,7 +10,7 @@ use super::{
     Theme, centered, clip, dialog_block, field_spans, markdown::display_width, open_dialog,
     query_line, thousands,
 };
-use crate::app::forms::{Form, TemplateItem, matches, multiline};
+use crate::app::forms::{Form, TemplateItem, is_choice, matches, multiline};
 use crate::app::{App, TextField};
 use crate::llm::sanitize::sanitize;
 use crate::templates::VarKind;
@@ -209,7 +209,7 @@ pub fn draw_form(app: &App, form: &Form, theme: &Theme, frame: &mut Frame<'_>, a
         ]));
         let caret = if focused { "▏" } else { "" };
         match f.spec.kind {
-            VarKind::Choice => {
+            k if is_choice(k) => {
                 let mut spans = vec![Span::raw("    ")];
                 for o in &f.spec.options {
                     let on = o == f.value.as_str();

@@ -13,7 +13,9 @@
 //! - `input`: the message box and the chips of long pastes and attached files;
 //! - `status`: the status bar and a notice too long for it;
 //! - `dialogs`: every dialog over the screen (help, search, before sending, rename, …),
-//!   with `forms` for the template picker and the template form;
+//!   with `forms` for the template picker and the template form, and `knowledge` for the
+//!   knowledge base picker, an answer's sources and one passage (and the sources listed
+//!   under a grounded answer);
 //! - `markdown` and `theme`: how model text and colours are drawn.
 //!
 //! This file keeps only the layout and the small helpers the parts share (pane borders,
@@ -23,6 +25,7 @@
 mod dialogs;
 mod forms;
 mod input;
+mod knowledge;
 pub mod markdown;
 mod sessions;
 mod status;
@@ -141,8 +144,12 @@ pub fn render(app: &App, theme: &Theme, cache: &mut RenderCache, frame: &mut Fra
         input: a.input,
     };
     extent.list = list;
-    if matches!(app.dialog, Some(Dialog::Help { .. })) {
-        extent.help_max = help_max_scroll(app, theme);
+    match &app.dialog {
+        Some(Dialog::Help { .. }) => extent.dialog_max = help_max_scroll(app, theme),
+        Some(Dialog::Passage { grounding, n, .. }) => {
+            extent.dialog_max = knowledge::passage_max_scroll(grounding, *n, theme, area);
+        }
+        _ => {}
     }
     draw_input(app, theme, frame, a.input);
     if let Some(n) = a.notice {

@@ -1,4 +1,5 @@
-//! The status bar (profile, model, context used, the session's cost, a notice, key hints
+//! The status bar (profile, model, the knowledge base the session answers from, context
+//! used, the session's cost, a notice, key hints
 //! for the focused pane) and, when a notice is too long for it, the notice on its own rows
 //! above it. Drawing only: it reads the [`App`]; notices come and go in the app.
 
@@ -17,6 +18,9 @@ use crate::llm::sanitize::sanitize;
 /// The status bar's left part: profile, model, context used, the session's cost.
 fn status_left(app: &App) -> String {
     let mut left = format!(" {} · {}", app.setup.profile, app.setup.model);
+    if let Some(kb) = app.session_kb() {
+        left.push_str(&format!(" · kb: {}", sanitize(kb)));
+    }
     // The conversation so far plus what is in the box (chips counted, typed text estimated).
     let draft = app.draft_tokens();
     let used = match (app.context_used(), draft) {

@@ -1,4 +1,7 @@
-//! Snapshot tests of every screen and dialog at 120x40 and 60x20 (insta + TestBackend).
+//! Snapshot tests of every screen and dialog at 120x40 and 60x20 (insta + TestBackend);
+//! grounded sessions, their sources and the knowledge base dialogs in `tests/knowledge.rs`.
+
+mod knowledge;
 
 use std::time::Duration;
 
@@ -28,6 +31,7 @@ fn setup(has_key: bool) -> Setup {
         history: true,
         tz_offset_secs: 0,
         scan_secrets: true,
+        knowledge: Vec::new(),
     }
 }
 
@@ -43,6 +47,7 @@ fn session(id: i64, title: &str, age_days: i64, pinned: bool) -> SessionSummary 
             system_prompt: None,
             archived: false,
             pinned,
+            knowledge: None,
         },
         message_count: 4,
     }
@@ -73,6 +78,7 @@ fn msg(id: i64, role: Role, content: &str, status: MessageStatus) -> Message {
         duration_ms: Some(2310),
         created_ms: NOW,
         tokens: None,
+        grounding: None,
     }
 }
 
@@ -576,7 +582,7 @@ fn help_scrolls_to_its_last_line_on_a_small_screen() {
     let last = drawn(&mut app, 40, 10);
     assert!(last.contains("docs/keybindings.md"), "{last}");
     // Every row between was reachable: scrolling back up one row at a time reaches the top.
-    let max = app.view.help_max;
+    let max = app.view.dialog_max;
     assert!(max > 10, "the help is much taller than 8 rows: {max}");
     for _ in 0..max {
         update(
@@ -588,7 +594,7 @@ fn help_scrolls_to_its_last_line_on_a_small_screen() {
     // A big screen needs no scrolling.
     app.size = (160, 66);
     drawn(&mut app, 160, 66);
-    assert_eq!(app.view.help_max, 0);
+    assert_eq!(app.view.dialog_max, 0);
 }
 
 #[test]
@@ -614,6 +620,7 @@ fn done_answer_meta_line() {
             text: String::new(),
             waiting: None,
             step: None,
+            grounding: None,
         },
     );
     let answer = Answer {

@@ -28,6 +28,8 @@ struct Stamp {
     len: usize,
     status: MessageStatus,
     selected: bool,
+    /// A grounded answer's passages and how many it cites (they arrive apart from the text).
+    sources: Option<(usize, usize)>,
 }
 
 /// One message's drawn lines.
@@ -280,6 +282,19 @@ fn turn_lines(
                 lines.extend(indented(&text, width, style));
             }
         }
+        if turn.status != MessageStatus::Streaming
+            && let Some(g) = &turn.grounding
+        {
+            let sources = super::knowledge::sources_lines(app, g);
+            for (i, text) in sources.iter().enumerate() {
+                let style = match i {
+                    0 if g.found() => theme.muted,
+                    0 => theme.warning,
+                    _ => theme.accent,
+                };
+                lines.extend(indented(text, width, style));
+            }
+        }
         if turn.status != MessageStatus::Streaming {
             let mut meta = Vec::new();
             if let Some(m) = &turn.model {
@@ -365,7 +380,10 @@ fn estimate_rows(turn: &Turn, width: u16) -> usize {
     let trailer = match turn.role {
         Role::Assistant => 1 + usize::from(turn.status != MessageStatus::Complete),
         _ => 0,
-    };
+    } + turn
+        .grounding
+        .as_ref()
+        .map_or(0, super::knowledge::sources_rows);
     // The header, the body, a "not shown" line, the status and usage lines, a blank line.
     1 + rows + usize::from(hidden > 0) + trailer + 1
 }
@@ -489,6 +507,10 @@ pub(super) fn draw_transcript(
             len: t.content.len(),
             status: t.status,
             selected: app.selected_turn == Some(i),
+            sources: t
+                .grounding
+                .as_ref()
+                .map(|g| (g.passages.len(), g.cited().count())),
         }
     };
     // Every message's height: exact where drawn, estimated elsewhere.

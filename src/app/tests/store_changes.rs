@@ -23,16 +23,13 @@ fn open_session_1() -> App {
     assert_eq!(a.current, Some(2));
     update(&mut a, alt_key(KeyCode::Down));
     assert_eq!(a.current, Some(1));
-    update(
+    loaded(
         &mut a,
-        Msg::TranscriptLoaded {
-            session_id: 1,
-            messages: vec![
-                message(10, 1, Role::User, "q", MessageStatus::Complete),
-                message(11, 1, Role::Assistant, "a", MessageStatus::Complete),
-            ],
-            draft: None,
-        },
+        1,
+        vec![
+            message(10, 1, Role::User, "q", MessageStatus::Complete),
+            message(11, 1, Role::Assistant, "a", MessageStatus::Complete),
+        ],
     );
     type_text(&mut a, "half typed");
     a

@@ -21,6 +21,12 @@ pub(super) fn send(app: &mut App, fx: &mut Vec<Effect>) {
     if text.trim().is_empty() {
         return;
     }
+    // A question answered from a knowledge base that cannot be: said, and nothing typed is
+    // lost (the message stays in the box).
+    if let Err(why) = grounding_of(app, &text) {
+        app.notice(why, Level::Error);
+        return;
+    }
     // `@path` words attach their files first; the next Enter sends.
     let paths = attach::at_paths(&app.input_text());
     if !paths.is_empty() {
@@ -71,6 +77,63 @@ pub(super) fn send(app: &mut App, fx: &mut Vec<Effect>) {
         return;
     }
     commit_send(app, text, None, fx);
+}
+
+/// The knowledge base a message is answered from — the one its `@kb:NAME` names, else
+/// the session's — and the question without the `@kb:` word; or why it cannot be sent.
+pub(super) fn grounding_of(app: &App, text: &str) -> Result<(Option<String>, String), String> {
+    let (names, question) = attach::at_kb(text);
+    let known = || {
+        let names: Vec<&str> = app
+            .setup
+            .knowledge
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect();
+        if names.is_empty() {
+            "no knowledge base is configured: add one with `clerk kb add NAME FOLDER`".to_string()
+        } else {
+            format!("the knowledge bases are {}", names.join(", "))
+        }
+    };
+    let name = match names.as_slice() {
+        [] => None,
+        [one] if one.is_empty() => {
+            return Err(format!("name a knowledge base after @kb: ({})", known()));
+        }
+        [one] if !app.is_base(one) => {
+            return Err(format!(
+                "there is no knowledge base `{one}`: {} (Tab after @kb: completes a name)",
+                known()
+            ));
+        }
+        [one] => Some(one.clone()),
+        _ => {
+            return Err("name one knowledge base per question (one @kb:NAME)".to_string());
+        }
+    };
+    if name.is_some() && question.trim().is_empty() {
+        return Err("type the question after the @kb: name".to_string());
+    }
+    let name = match name {
+        Some(n) => Some(n),
+        None => match app.session_kb() {
+            Some(kb) if !app.is_base(kb) => {
+                let pick = app.key_hint(Mode::Global, Command::KnowledgePicker, "chooses another");
+                return Err(format!(
+                    "this session answers from knowledge base `{kb}`, which is not in the config any more{pick}"
+                ));
+            }
+            kb => kb.map(str::to_string),
+        },
+    };
+    if name.is_some() && app.pastes.iter().any(|p| p.file.is_some()) {
+        return Err(format!(
+            "a question answered from knowledge base `{}` uses its passages only: remove the attached file (Backspace at the start of the box), or ask without the knowledge base",
+            name.unwrap_or_default()
+        ));
+    }
+    Ok((name, question))
 }
 
 /// The question could not be stored, so nothing was sent: the answer being written is
@@ -132,6 +195,12 @@ pub(super) fn commit_send(
     long: Option<attach::LongSend>,
     fx: &mut Vec<Effect>,
 ) {
+    // Checked when Enter was pressed; a grounded question is sent without `@kb:` and
+    // never in parts (only its passages go with it).
+    let (ground, text, long) = match grounding_of(app, &text) {
+        Ok((Some(kb), question)) => (Some(kb), question, None),
+        _ => (None, text, long),
+    };
     // Resending an edited question: it and everything after it are replaced.
     let editing = app.editing.take();
     let replace_from = editing.as_ref().and_then(|e| {
@@ -180,10 +249,10 @@ pub(super) fn commit_send(
     app.scroll = Scroll::Follow;
     app.new_below = false;
     app.selected_turn = None;
-    let system = if app.current.is_none() {
-        app.pending_system.take()
+    let (system, session_kb) = if app.current.is_none() {
+        (app.pending_system.take(), app.pending_kb.clone())
     } else {
-        None
+        (None, None)
     };
     fx.push(Effect::Send {
         session_id: app.current,
@@ -192,6 +261,8 @@ pub(super) fn commit_send(
         system,
         replace_from: replace_from.map(|(id, _)| id),
         long,
+        ground,
+        session_kb,
     });
 }
 
@@ -347,7 +418,18 @@ pub(super) fn edit_message(app: &mut App) {
         Some(e) => e.draft,
         None => app.draft(),
     };
-    let text = app.transcript[index].content.clone();
+    let mut text = app.transcript[index].content.clone();
+    // A question grounded with `@kb:NAME` (not the session's base) is resent so again.
+    if let Some(base) = app
+        .transcript
+        .get(index + 1)
+        .filter(|t| t.role == Role::Assistant)
+        .and_then(|t| t.grounding.as_ref())
+        .and_then(|g| g.bases.first())
+        && app.session_kb() != Some(base.as_str())
+    {
+        text = format!("@{}{base} {text}", attach::KB_PREFIX);
+    }
     app.set_text(&text);
     app.editing = Some(Editing { id, draft });
     app.selected_turn = Some(index);
@@ -362,6 +444,50 @@ pub(super) fn at_word(app: &App) -> Option<String> {
     let before: String = line.chars().take(col).collect();
     let word = before.rsplit(char::is_whitespace).next()?;
     word.strip_prefix('@').map(str::to_string)
+}
+
+/// Tab after `@kb:` and the start of a name: the name completed from the configured bases
+/// (several that match are listed). `false`: the word is not an `@kb:` word.
+pub(super) fn complete_kb(app: &mut App) -> bool {
+    let Some(typed) =
+        at_word(app).and_then(|w| w.strip_prefix(attach::KB_PREFIX).map(String::from))
+    else {
+        return false;
+    };
+    let matches: Vec<String> = app
+        .setup
+        .knowledge
+        .iter()
+        .filter(|b| b.name.starts_with(&typed))
+        .map(|b| b.name.clone())
+        .collect();
+    let common =
+        matches
+            .iter()
+            .skip(1)
+            .fold(matches.first().cloned().unwrap_or_default(), |acc, m| {
+                acc.chars()
+                    .zip(m.chars())
+                    .take_while(|(a, b)| a == b)
+                    .map(|(a, _)| a)
+                    .collect()
+            });
+    if let Some(rest) = common.strip_prefix(&typed) {
+        app.input.insert_str(rest);
+    }
+    match matches.len() {
+        0 if app.setup.knowledge.is_empty() => app.notice(
+            "no knowledge base is configured: add one with `clerk kb add NAME FOLDER`",
+            Level::Warn,
+        ),
+        0 => app.notice(
+            format!("no knowledge base starts with “{typed}”"),
+            Level::Warn,
+        ),
+        1 => app.input.insert_char(' '),
+        _ => app.notice(matches.join(" · "), Level::Info),
+    }
+    true
 }
 
 /// Completions of an `@path` word arrived: the common part is typed in, several matches are

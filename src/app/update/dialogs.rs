@@ -48,6 +48,16 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         Dialog::Models { selected, filter } => on_models(app, key, selected, filter, fx),
         Dialog::SystemPrompt { text } => on_system_prompt(app, key, text, fx),
         Dialog::ApiKey { key: typed, error } => on_api_key(app, key, typed, error, fx),
+        Dialog::Knowledge { selected } => on_knowledge(app, key, selected, fx),
+        Dialog::Sources {
+            grounding,
+            selected,
+        } => on_sources(app, key, grounding, selected, fx),
+        Dialog::Passage {
+            grounding,
+            n,
+            scroll,
+        } => on_passage(app, key, grounding, n, scroll, fx),
     };
     app.dialog = keep;
 }
@@ -158,7 +168,7 @@ fn on_before_send(
 /// Keys in the help: scroll it, or close it.
 fn on_help(app: &App, key: KeyEvent, scroll: u16) -> Option<Dialog> {
     let ctrl_c = is_ctrl_c(&key);
-    let max = app.view.help_max;
+    let max = app.view.dialog_max;
     let page = app.size.1.saturating_sub(4).max(1);
     let scroll = match key.code {
         KeyCode::Esc | KeyCode::Enter | KeyCode::F(1) | KeyCode::Char('q') | KeyCode::Char('?') => {
@@ -447,6 +457,132 @@ pub(super) fn on_models_loaded(app: &mut App, result: Result<(Vec<String>, i64),
             .unwrap_or(0)
             .min(now.len().saturating_sub(1));
     }
+}
+
+/// Keys in the knowledge base picker: ↑↓ choose, Enter grounds the session on the base
+/// (the first row: on none), Esc keeps it as it was.
+fn on_knowledge(
+    app: &mut App,
+    key: KeyEvent,
+    mut selected: usize,
+    fx: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    let rows = app.setup.knowledge.len() + 1;
+    match key.code {
+        KeyCode::Up | KeyCode::Char('k') => selected = selected.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => selected = (selected + 1).min(rows - 1),
+        KeyCode::Enter => {
+            let kb = selected
+                .checked_sub(1)
+                .and_then(|i| app.setup.knowledge.get(i))
+                .map(|b| b.name.clone());
+            if kb.as_deref() != app.session_kb() {
+                app.set_session_kb(kb, fx);
+            }
+            return None;
+        }
+        KeyCode::Esc => return None,
+        _ if is_ctrl_c(&key) => return None,
+        _ => {}
+    }
+    Some(Dialog::Knowledge { selected })
+}
+
+/// Passage `n` (from 1) of `grounding`, from its top.
+fn passage(grounding: crate::store::Grounding, n: usize) -> Option<Dialog> {
+    Some(Dialog::Passage {
+        grounding,
+        n,
+        scroll: 0,
+    })
+}
+
+/// The passage a digit names (1–9), when the answer has it.
+fn digit(key: &KeyEvent, g: &crate::store::Grounding) -> Option<usize> {
+    match key.code {
+        KeyCode::Char(c) if key.modifiers.difference(KeyModifiers::SHIFT).is_empty() => c
+            .to_digit(10)
+            .map(|d| d as usize)
+            .filter(|&n| n >= 1 && n <= g.passages.len()),
+        _ => None,
+    }
+}
+
+/// Open passage `n` (from 1) of `g` with the system's program for its file.
+fn open_file(app: &mut App, g: &crate::store::Grounding, n: usize, fx: &mut Vec<Effect>) {
+    if let Some(p) = g.passages.get(n.wrapping_sub(1)) {
+        app.notice(format!("opening {}…", p.path), Level::Info);
+        fx.push(Effect::OpenFile(p.file.clone()));
+    }
+}
+
+/// Keys in an answer's sources: ↑↓ choose, Enter or a number (1–9) shows the passage,
+/// `o` opens its file, Esc closes.
+fn on_sources(
+    app: &mut App,
+    key: KeyEvent,
+    grounding: crate::store::Grounding,
+    mut selected: usize,
+    fx: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    let n = grounding.passages.len();
+    if let Some(d) = digit(&key, &grounding) {
+        return passage(grounding, d);
+    }
+    match key.code {
+        KeyCode::Up | KeyCode::Char('k') => selected = selected.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => selected = (selected + 1).min(n.saturating_sub(1)),
+        KeyCode::Enter if n > 0 => return passage(grounding, selected + 1),
+        KeyCode::Char('o') => open_file(app, &grounding, selected + 1, fx),
+        KeyCode::Esc | KeyCode::Char('q') => return None,
+        _ if is_ctrl_c(&key) => return None,
+        _ => {}
+    }
+    Some(Dialog::Sources {
+        grounding,
+        selected,
+    })
+}
+
+/// Keys in one passage: ↑↓ PgUp PgDn scroll, ←→ (or a number) another passage, `o` opens
+/// the file, Esc back to the list.
+fn on_passage(
+    app: &mut App,
+    key: KeyEvent,
+    grounding: crate::store::Grounding,
+    mut n: usize,
+    mut scroll: u16,
+    fx: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    let max = app.view.dialog_max;
+    let page = app.size.1.saturating_sub(8).max(1);
+    let count = grounding.passages.len();
+    if let Some(d) = digit(&key, &grounding) {
+        return passage(grounding, d);
+    }
+    match key.code {
+        KeyCode::Up | KeyCode::Char('k') => scroll = scroll.min(max).saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => scroll = (scroll + 1).min(max),
+        KeyCode::PageUp => scroll = scroll.min(max).saturating_sub(page),
+        KeyCode::PageDown | KeyCode::Char(' ') => scroll = (scroll + page).min(max),
+        KeyCode::Home => scroll = 0,
+        KeyCode::Left if n > 1 => (n, scroll) = (n - 1, 0),
+        KeyCode::Right if n < count => (n, scroll) = (n + 1, 0),
+        KeyCode::Char('o') => open_file(app, &grounding, n, fx),
+        KeyCode::Esc | KeyCode::Backspace | KeyCode::Char('q') => {
+            return Some(Dialog::Sources {
+                grounding,
+                selected: n.saturating_sub(1),
+            });
+        }
+        _ if is_ctrl_c(&key) => return None,
+        _ => {}
+    }
+    Some(Dialog::Passage {
+        grounding,
+        n,
+        scroll,
+    })
 }
 
 /// Keys in the system prompt dialog.

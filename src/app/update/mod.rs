@@ -76,7 +76,13 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             user_id,
             answer_id,
         } => {
+            let was_new = created && app.current.is_none();
             sessions::adopt_live(app, session_id, created, answer_id);
+            // The new session was made with the knowledge base chosen for it; the next new
+            // session starts without one.
+            if was_new && let Some(kb) = app.pending_kb.take() {
+                app.created_kb = Some((session_id, kb));
+            }
             if app.current == Some(session_id) {
                 let n = app.transcript.len();
                 if n >= 2 {
@@ -269,9 +275,12 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
             app.focus = Focus::Input;
         }
         Command::FocusNext if app.focus == Focus::Input && compose::at_word(app).is_some() => {
-            // Tab after `@pa` completes the path instead of moving the focus.
-            let word = compose::at_word(app).unwrap_or_default();
-            fx.push(Effect::CompletePath(word));
+            // Tab after `@pa` completes the path (after `@kb:` the knowledge base's name)
+            // instead of moving the focus.
+            if !compose::complete_kb(app) {
+                let word = compose::at_word(app).unwrap_or_default();
+                fx.push(Effect::CompletePath(word));
+            }
         }
         Command::FocusNext => {
             app.focus = match app.focus {
@@ -399,6 +408,14 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
                 text: TextField::new(text.unwrap_or_default()),
             });
         }
+        Command::KnowledgePicker => {
+            let selected = app
+                .session_kb()
+                .and_then(|kb| app.setup.knowledge.iter().position(|b| b.name == kb))
+                .map_or(0, |i| i + 1);
+            app.dialog = Some(Dialog::Knowledge { selected });
+        }
+        Command::Sources => transcript::open_sources(app),
         Command::AddKey => {
             app.dialog = Some(Dialog::ApiKey {
                 key: TextField::default(),

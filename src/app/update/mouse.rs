@@ -17,7 +17,7 @@ pub(super) fn on_mouse(
     fx: &mut Vec<Effect>,
 ) {
     if matches!(app.dialog, Some(Dialog::Help { .. })) {
-        let max = app.view.help_max;
+        let max = app.view.dialog_max;
         if let Some(Dialog::Help { scroll }) = &mut app.dialog {
             match m.kind {
                 MouseEventKind::ScrollUp => *scroll = (*scroll).min(max).saturating_sub(3),

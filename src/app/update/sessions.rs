@@ -115,18 +115,26 @@ pub(super) fn on_transcript_loaded(
     if let Some(live) = app.live.get_mut(&session_id) {
         // The live text moves into the transcript: one string per streaming answer.
         let text = std::mem::take(&mut live.text);
+        let grounding = live.grounding.take();
         let idx = app
             .transcript
             .iter()
             .position(|t| t.id.is_some() && t.id == live.answer_id);
-        match idx {
+        let turn = match idx {
             Some(i) => {
                 app.transcript[i].content = text;
                 app.transcript[i].status = MessageStatus::Streaming;
+                &mut app.transcript[i]
             }
-            None => app
-                .transcript
-                .push(Turn::new(Role::Assistant, text, MessageStatus::Streaming)),
+            None => {
+                app.transcript
+                    .push(Turn::new(Role::Assistant, text, MessageStatus::Streaming));
+                let last = app.transcript.len() - 1;
+                &mut app.transcript[last]
+            }
+        };
+        if grounding.is_some() {
+            turn.grounding = grounding;
         }
     }
     if !app.drafts.contains_key(&session_id)

@@ -43,6 +43,21 @@ pub(super) fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: 
                 l.waiting = Some(text);
             }
         }
+        StreamEvent::Sources(g) => {
+            // Onto the open transcript's streaming answer, or kept with the live answer
+            // while its session is not shown: never both.
+            let shown = open
+                && app
+                    .transcript
+                    .iter_mut()
+                    .rev()
+                    .find(|t| t.status == MessageStatus::Streaming)
+                    .map(|t| t.grounding = Some(g.clone()))
+                    .is_some();
+            if let Some(l) = app.live.get_mut(&session_id) {
+                l.grounding = (!shown).then_some(g);
+            }
+        }
         StreamEvent::Retrying(n) => {
             let text = crate::chat::record::retry_text(&n);
             if let Some(l) = app.live.get_mut(&session_id) {
@@ -264,9 +279,14 @@ pub(super) fn regenerate(app: &mut App, fx: &mut Vec<Effect>) {
         app.ask_for_key();
         return;
     }
+    // Answered again from the knowledge base it was answered from, else the session's.
+    let mut ground = app.session_kb().map(str::to_string);
     let replace = match app.transcript.last() {
         Some(t) if t.role == Role::Assistant => {
             let id = t.id;
+            if let Some(base) = t.grounding.as_ref().and_then(|g| g.bases.first()) {
+                ground = Some(base.clone());
+            }
             app.transcript.pop();
             id
         }
@@ -276,6 +296,13 @@ pub(super) fn regenerate(app: &mut App, fx: &mut Vec<Effect>) {
             return;
         }
     };
+    if let Some(kb) = ground.as_deref().filter(|kb| !app.is_base(kb)) {
+        app.notice(
+            format!("knowledge base `{kb}` is not in the config any more: not answered again"),
+            Level::Error,
+        );
+        return;
+    }
     app.transcript.push(Turn::new(
         Role::Assistant,
         String::new(),
@@ -287,6 +314,7 @@ pub(super) fn regenerate(app: &mut App, fx: &mut Vec<Effect>) {
         session_id: id,
         replace,
         model: app.setup.model.clone(),
+        ground,
     });
 }
 
@@ -320,6 +348,51 @@ pub fn code_blocks(markdown: &str) -> Vec<String> {
         blocks.push(body.trim_end_matches('\n').to_string());
     }
     blocks
+}
+
+/// The passages of the selected answer (a selected question: its answer), else of the last
+/// grounded answer, in a dialog; a number there opens one.
+pub(super) fn open_sources(app: &mut App) {
+    let selected = app.selected_turn.and_then(|i| {
+        let t = app.transcript.get(i)?;
+        match t.role {
+            Role::User => app
+                .transcript
+                .get(i + 1)
+                .filter(|a| a.role == Role::Assistant),
+            _ => Some(t),
+        }
+    });
+    let grounding = match selected {
+        Some(t) => t.grounding.clone(),
+        None => app
+            .transcript
+            .iter()
+            .rev()
+            .find(|t| t.role == Role::Assistant && t.grounding.is_some())
+            .and_then(|t| t.grounding.clone()),
+    };
+    match grounding {
+        Some(g) if !g.passages.is_empty() => {
+            let selected = g.passages.iter().position(|p| p.cited).unwrap_or(0);
+            app.dialog = Some(crate::app::Dialog::Sources {
+                grounding: g,
+                selected,
+            });
+        }
+        Some(_) => app.notice("no passage was found for this question", Level::Info),
+        None if selected.is_some() => app.notice(
+            "this answer has no sources: it was not answered from a knowledge base",
+            Level::Info,
+        ),
+        None => {
+            let pick = app.key_hint(Mode::Global, Command::KnowledgePicker, "chooses one");
+            app.notice(
+                format!("no answer here comes from a knowledge base{pick}"),
+                Level::Info,
+            );
+        }
+    }
 }
 
 /// The message a copy applies to: the selected one, else the last answer.

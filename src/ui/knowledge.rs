@@ -1,0 +1,331 @@
+//! Knowledge bases on screen: the sources listed under a grounded answer in the transcript,
+//! and the three dialogs — the knowledge base picker, an answer's sources, one passage
+//! (its text, file, heading path and page).
+//!
+//! Drawing only: it reads the [`App`] and the passages kept with an answer
+//! ([`Grounding`]); which passages an answer cites was decided when it ended
+//! (`knowledge::answer`), never here. Passage text is sanitized before it reaches the
+//! terminal.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::{Theme, centered, clip, dialog_block, key_hint, open_dialog};
+use crate::app::keymap::Command;
+use crate::app::{App, Mode};
+use crate::knowledge::cite::{cites_none_in, closest_in, place, sources_heading_in};
+use crate::llm::sanitize::sanitize;
+use crate::store::{Grounding, Source};
+
+/// Where a passage is: `file › section, page 3`.
+fn where_of(p: &Source) -> String {
+    sanitize(&place(&p.path, &p.section, p.page))
+}
+
+/// The lines under a grounded answer: the sources it cites; or, when it cites none (or
+/// nothing was asked), that the procedures do not cover the question and the passages
+/// found, to read.
+pub(super) fn sources_lines(app: &App, g: &Grounding) -> Vec<String> {
+    let lang = g.language.as_str();
+    let hint = match key_hint(app, Mode::Global, Command::Sources) {
+        k if k.is_empty() => String::new(),
+        k => format!(" ({k}, then 1–9, shows one)"),
+    };
+    let mut out = Vec::new();
+    if g.found() {
+        out.push(format!("{}{hint}:", sources_heading_in(lang)));
+        out.extend(g.cited().map(|(n, p)| format!("[{n}] {}", where_of(p))));
+        return out;
+    }
+    if g.passages.is_empty() {
+        return out;
+    }
+    if g.asked {
+        out.push(cites_none_in(lang));
+    } else {
+        out.push(closest_in(lang).to_string());
+    }
+    out.extend(
+        g.passages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("[{}] {}", i + 1, where_of(p))),
+    );
+    out
+}
+
+/// Rows the sources under an answer take (for the height estimate of an answer not drawn
+/// yet).
+pub(super) fn sources_rows(g: &Grounding) -> usize {
+    match (g.found(), g.passages.is_empty()) {
+        (true, _) => 1 + g.cited().count(),
+        (false, true) => 0,
+        (false, false) => 1 + g.passages.len(),
+    }
+}
+
+/// A row of a list: `▶` and the selection's colours when selected.
+fn row(text: String, selected: bool, theme: &Theme) -> Line<'static> {
+    let style = if selected {
+        theme.selection.patch(theme.accent)
+    } else {
+        theme.text
+    };
+    Line::from(Span::styled(
+        format!("{} {text}", if selected { "▶" } else { " " }),
+        style,
+    ))
+}
+
+/// The knowledge base picker: "none", then each configured base and what it holds.
+fn picker_lines(app: &App, selected: usize, inner: usize, theme: &Theme) -> Vec<Line<'static>> {
+    let current = app.session_kb();
+    let mut lines = vec![
+        Line::from(Span::styled(
+            "This session's questions are answered only from the base's passages, with their sources; @kb:NAME in a message asks another base for one question.",
+            theme.muted,
+        )),
+        Line::default(),
+    ];
+    let mark = |on: bool| if on { " ✓" } else { "" };
+    lines.push(row(
+        format!(
+            "none — the model answers on its own{}",
+            mark(current.is_none())
+        ),
+        selected == 0,
+        theme,
+    ));
+    let pad = app
+        .setup
+        .knowledge
+        .iter()
+        .map(|b| super::markdown::display_width(&b.name))
+        .max()
+        .unwrap_or(0)
+        + 2;
+    for (i, b) in app.setup.knowledge.iter().enumerate() {
+        let name = format!(
+            "{}{}",
+            sanitize(&b.name),
+            mark(current == Some(b.name.as_str()))
+        );
+        let gap = " ".repeat(pad.saturating_sub(super::markdown::display_width(&name)));
+        let text = format!("{name}{gap}");
+        // One row each: what it holds is cut to the room left.
+        let room = inner.saturating_sub(super::markdown::display_width(&text) + 2 + 3 + 2);
+        let mut line = row(text, selected == i + 1, theme);
+        line.spans.push(Span::styled(
+            format!("   {}", clip(&sanitize(&b.about), room)),
+            theme.muted,
+        ));
+        lines.push(line);
+    }
+    if app.setup.knowledge.is_empty() {
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(
+            "No knowledge base is configured. Add one in a shell: clerk kb add NAME FOLDER (see docs/knowledge.md), then start clerk again.",
+            theme.warning,
+        )));
+    } else if let Some(kb) = current.filter(|kb| !app.is_base(kb)) {
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(
+            format!(
+                "This session answers from `{}`, which is not in the config any more.",
+                sanitize(kb)
+            ),
+            theme.warning,
+        )));
+    }
+    lines
+}
+
+/// An answer's passages: what the answer made of them, then one row each (cited ones
+/// marked ✓) with the start of its text.
+fn sources_dialog_lines(
+    g: &Grounding,
+    selected: usize,
+    width: u16,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let lang = g.language.as_str();
+    let n = g.passages.len();
+    let bases = sanitize(&g.bases.join(", "));
+    let head = if !g.asked {
+        format!(
+            "{}: nothing was sent. The closest passages in {bases}:",
+            crate::knowledge::cite::not_found_in(lang)
+        )
+    } else if g.found() {
+        format!(
+            "The answer cites {} of the {n} passages found in {bases}:",
+            g.cited().count()
+        )
+    } else {
+        cites_none_in(lang)
+    };
+    let mut lines = vec![
+        Line::from(Span::styled(
+            head,
+            if g.found() {
+                theme.muted
+            } else {
+                theme.warning
+            },
+        )),
+        Line::default(),
+    ];
+    // Two rows a passage whatever the width: its place, then the start of its text.
+    let inner = usize::from(width.saturating_sub(2)).max(12);
+    for (i, p) in g.passages.iter().enumerate() {
+        let cited = if p.cited { "✓" } else { " " };
+        lines.push(row(
+            clip(&format!("[{}] {cited} {}", i + 1, where_of(p)), inner - 2),
+            i == selected,
+            theme,
+        ));
+        let start: String = sanitize(&p.text)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        lines.push(Line::from(Span::styled(
+            format!("       {}", clip(&start, inner - 7)),
+            theme.muted,
+        )));
+    }
+    lines
+}
+
+/// One passage: where it is, whether the answer cites it, its text, and the file to open.
+fn passage_lines(g: &Grounding, n: usize, theme: &Theme) -> Vec<Line<'static>> {
+    let Some(p) = g.passages.get(n.wrapping_sub(1)) else {
+        return vec![Line::from(Span::styled("no such passage", theme.muted))];
+    };
+    let mut lines = vec![Line::from(Span::styled(sanitize(&p.path), theme.accent))];
+    if !p.section.is_empty() {
+        lines.push(Line::from(Span::styled(
+            sanitize(&p.section),
+            theme.heading,
+        )));
+    }
+    if let Some(page) = p.page {
+        lines.push(Line::from(Span::styled(format!("page {page}"), theme.text)));
+    }
+    let cited = if p.cited {
+        "cited in the answer"
+    } else if g.asked {
+        "given to the model, not cited"
+    } else {
+        "found, not sent"
+    };
+    lines.push(Line::from(Span::styled(
+        format!("knowledge base {} · {cited}", sanitize(&p.base)),
+        theme.muted,
+    )));
+    lines.push(Line::default());
+    for l in sanitize(p.text.trim()).lines() {
+        lines.push(Line::from(Span::styled(l.to_string(), theme.text)));
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled(
+        format!("o opens {}", sanitize(&p.file.display().to_string())),
+        theme.muted,
+    )));
+    lines
+}
+
+/// The passage dialog's rectangle and lines on `area`.
+fn passage_layout(
+    g: &Grounding,
+    n: usize,
+    theme: &Theme,
+    area: Rect,
+) -> (Rect, Vec<Line<'static>>) {
+    let lines = passage_lines(g, n, theme);
+    let width = 96u16.min(area.width.saturating_sub(2));
+    let rows = Paragraph::new(lines.clone())
+        .wrap(Wrap { trim: false })
+        .line_count(width.saturating_sub(2)) as u16;
+    let height = (rows + 2).min(area.height.saturating_sub(4)).max(6);
+    (centered(area, width, height), lines)
+}
+
+/// How far the passage dialog can scroll on `area`.
+pub(super) fn passage_max_scroll(g: &Grounding, n: usize, theme: &Theme, area: Rect) -> u16 {
+    let (rect, lines) = passage_layout(g, n, theme, area);
+    let rows = Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .line_count(rect.width.saturating_sub(2)) as u16;
+    rows.saturating_sub(rect.height.saturating_sub(2))
+}
+
+/// Draw the picker, an answer's sources, or one passage.
+pub(super) fn draw(
+    app: &App,
+    dialog: &crate::app::Dialog,
+    theme: &Theme,
+    frame: &mut Frame<'_>,
+    area: Rect,
+) {
+    use crate::app::Dialog;
+    let (title, rect, lines, top) = match dialog {
+        Dialog::Knowledge { selected } => {
+            let width = 84;
+            let inner =
+                usize::from(width.min(area.width.saturating_sub(2)).saturating_sub(2)).max(1);
+            let lines = picker_lines(app, *selected, inner, theme);
+            let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+            (
+                "Knowledge base · ↑↓ · Enter chooses · Esc keeps".to_string(),
+                centered(area, width, rows as u16 + 2),
+                lines,
+                0,
+            )
+        }
+        Dialog::Sources {
+            grounding,
+            selected,
+        } => {
+            let width = 96u16.min(area.width.saturating_sub(2));
+            let lines = sources_dialog_lines(grounding, *selected, width, theme);
+            let rows = Paragraph::new(lines.clone())
+                .wrap(Wrap { trim: false })
+                .line_count(width.saturating_sub(2)) as u16;
+            (
+                "Sources · 1–9 shows one · o opens its file · Esc".to_string(),
+                centered(area, width, rows + 2),
+                lines,
+                0,
+            )
+        }
+        Dialog::Passage {
+            grounding,
+            n,
+            scroll,
+        } => {
+            let (rect, lines) = passage_layout(grounding, *n, theme, area);
+            let max = passage_max_scroll(grounding, *n, theme, area);
+            let more = if max > 0 { " · ↑↓ scroll" } else { "" };
+            (
+                format!(
+                    "Passage [{n}] of {}{more} · ←→ · o opens the file · Esc back",
+                    grounding.passages.len()
+                ),
+                rect,
+                lines,
+                (*scroll).min(max),
+            )
+        }
+        _ => return,
+    };
+    open_dialog(frame, rect, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(dialog_block(&title, theme))
+            .wrap(Wrap { trim: false })
+            .scroll((top, 0)),
+        rect,
+    );
+}
