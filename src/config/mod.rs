@@ -7,6 +7,7 @@
 
 pub mod knowledge;
 pub mod models;
+pub mod network;
 pub mod paths;
 
 use std::collections::BTreeMap;
@@ -118,6 +119,14 @@ pub struct Profile {
     pub api_key_cmd: Option<String>,
     /// Cap on the answer's length in tokens (sent as `max_completion_tokens`).
     pub max_output_tokens: Option<u64>,
+    /// The proxy for this profile (`http://proxy.example.com:3128`, `user:password@` if it
+    /// asks); `"none"` connects directly even when `HTTPS_PROXY` is set. Unset: the
+    /// environment's `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` and `NO_PROXY`.
+    pub proxy: Option<String>,
+    /// A PEM file of certificate authorities trusted besides the system's (a company's
+    /// private CA, or a TLS-inspecting proxy's). Relative to the config file's folder; `~/`
+    /// is the home folder.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for Profile {
@@ -133,6 +142,8 @@ impl Default for Profile {
             idle_timeout_secs: 60,
             api_key_cmd: None,
             max_output_tokens: None,
+            proxy: None,
+            ca_file: None,
         }
     }
 }
@@ -273,6 +284,12 @@ impl Config {
     }
 
     fn from_file(path: &Path, file_exists: bool, mut file: ConfigFile) -> Config {
+        let folder = path.parent().unwrap_or(Path::new("."));
+        for p in file.profiles.values_mut() {
+            if let Some(ca) = &p.ca_file {
+                p.ca_file = Some(paths::absolute(ca, folder));
+            }
+        }
         file.profiles
             .entry(DEFAULT_PROFILE.to_string())
             .or_default();
@@ -339,6 +356,9 @@ fn validate_profile(name: &str, p: &Profile) -> Result<(), ConfigError> {
     }
     if p.request_timeout_secs == 0 || p.idle_timeout_secs == 0 {
         return Err(bad("timeouts must be at least 1 second".to_string()));
+    }
+    if let Some(problem) = p.proxy.as_deref().and_then(network::proxy_problem) {
+        return Err(bad(problem));
     }
     for (k, v) in &p.headers {
         if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err()

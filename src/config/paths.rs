@@ -4,7 +4,7 @@
 //! `XDG_CONFIG_HOME`, `XDG_DATA_HOME` and `XDG_STATE_HOME` are honoured), with clerk's own
 //! overrides on top. This module only computes paths; it never creates or reads files.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::ConfigError;
 
@@ -67,3 +67,17 @@ impl Paths {
         })
     }
 }
+/// `p` made absolute: `~/` is the home folder; relative paths are relative to `base`.
+pub fn absolute(p: &Path, base: &Path) -> PathBuf {
+    if let Ok(rest) = p.strip_prefix("~")
+        && let Some(home) = directories::BaseDirs::new()
+    {
+        return home.home_dir().join(rest);
+    }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+

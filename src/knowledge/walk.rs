@@ -170,16 +170,7 @@ impl Base {
 
 /// `p` made absolute: `~/` is the home folder; relative paths are relative to `base`.
 pub fn resolve(p: &Path, base: &Path) -> PathBuf {
-    if let Ok(rest) = p.strip_prefix("~")
-        && let Some(home) = directories::BaseDirs::new()
-    {
-        return home.home_dir().join(rest);
-    }
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base.join(p)
-    }
+    crate::config::paths::absolute(p, base)
 }
 
 /// `path` relative to `root`, with `/` between its parts.

@@ -21,6 +21,7 @@ use tower::ServiceExt;
 use super::answer::parse_error_body;
 use super::error::{LlmError, excerpt};
 use super::retry::{self, Decision, MAX_RETRIES};
+use crate::config::network::{self, ProxyChoice};
 use crate::config::{ApiStyle, Profile};
 use crate::secrets::ApiKey;
 
@@ -50,6 +51,9 @@ struct Transport {
 pub struct Endpoint {
     transport: Arc<OnceLock<Result<Transport, String>>>,
     connect_timeout: Duration,
+    /// The profile's proxy and extra certificate authorities.
+    proxy: ProxyChoice,
+    ca_file: Option<std::path::PathBuf>,
     /// Sees every chat request (budgets, the usage ledger); none in tests and `auth`.
     meter: Option<Arc<dyn super::meter::Meter>>,
     /// What the requests sent through this endpoint are for.
@@ -109,6 +113,8 @@ impl Endpoint {
         Ok(Endpoint {
             transport: Arc::new(OnceLock::new()),
             connect_timeout: Duration::from_secs(profile.request_timeout_secs.min(30)),
+            proxy: ProxyChoice::of(profile.proxy.as_deref()),
+            ca_file: profile.ca_file.clone(),
             meter: None,
             tag: super::meter::Tag::of("answer"),
             api,
@@ -120,16 +126,37 @@ impl Endpoint {
     }
 
     /// The HTTP client, built on first use: TLS through ring (the only crypto provider
-    /// built in; installing it twice is harmless) with the system's root certificates.
+    /// built in; installing it twice is harmless) with the system's root certificates and
+    /// the profile's and the environment's extra ones ([`super::trust`]), through the
+    /// profile's proxy or the environment's.
     fn transport(&self) -> Result<&Transport, LlmError> {
         self.transport
             .get_or_init(|| {
                 let _ = rustls::crypto::ring::default_provider().install_default();
                 // No overall timeout: answers stream for minutes. Connect and idle limits
                 // are ours.
-                reqwest::Client::builder()
+                let mut builder = reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
-                    .user_agent(concat!("clerk/", env!("CARGO_PKG_VERSION")))
+                    .user_agent(concat!("clerk/", env!("CARGO_PKG_VERSION")));
+                match &self.proxy {
+                    ProxyChoice::Environment => {}
+                    ProxyChoice::Direct => builder = builder.no_proxy(),
+                    ProxyChoice::Via(url) => {
+                        let proxy = reqwest::Proxy::all(url)
+                            .map_err(|e| {
+                                format!("proxy `{}`: {e}", network::without_password(url))
+                            })?
+                            .no_proxy(reqwest::NoProxy::from_env());
+                        builder = builder.proxy(proxy);
+                    }
+                }
+                let sources = super::trust::TrustSources::from_env(self.ca_file.as_deref());
+                builder = match super::trust::roots(&sources, &super::trust::system_bundle)? {
+                    super::trust::Roots::System => builder,
+                    super::trust::Roots::Merge(certs) => builder.tls_certs_merge(certs),
+                    super::trust::Roots::Only(certs) => builder.tls_certs_only(certs),
+                };
+                builder
                     .build()
                     .map(|http| Transport {
                         service: ReqwestService::new(http.clone()),
@@ -440,7 +467,10 @@ fn transport_failure(url: &str, e: &OpenAIError, timeout: Duration) -> LlmError 
     {
         LlmError::Dns { url, detail }
     } else if is_tls || all.contains("certificate") || all.contains("tls handshake") {
-        LlmError::Tls { url, detail }
+        LlmError::Tls {
+            url,
+            detail: certificate_problem(&all).map_or(detail, str::to_string),
+        }
     } else if let OpenAIError::Reqwest(r) = e
         && r.is_timeout()
     {
@@ -455,6 +485,27 @@ fn transport_failure(url: &str, e: &OpenAIError, timeout: Duration) -> LlmError 
     } else {
         LlmError::Other(format!("request to {url} failed: {detail}"))
     }
+}
+
+/// A TLS failure's certificate problem in words, from rustls's error text (lowercased).
+fn certificate_problem(all: &str) -> Option<&'static str> {
+    [
+        (
+            "unknownissuer",
+            "the server's certificate is signed by an authority this machine does not trust (UnknownIssuer)",
+        ),
+        (
+            "notvalidforname",
+            "the server's certificate is for another host name (NotValidForName)",
+        ),
+        ("expired", "the server's certificate has expired (Expired)"),
+        ("notvalidyet", "the server's certificate is not valid yet (NotValidYet)"),
+        ("revoked", "the server's certificate was revoked (Revoked)"),
+        ("badsignature", "the server's certificate has a bad signature (BadSignature)"),
+    ]
+    .into_iter()
+    .find(|(k, _)| all.contains(k))
+    .map(|(_, v)| v)
 }
 
 /// Read at most `limit` bytes of a body as text (lossy); errors give what was read.

@@ -141,7 +141,7 @@ pub enum LlmError {
     },
     /// TLS handshake or certificate failure.
     #[error(
-        "secure connection to {url} failed ({detail}). A corporate proxy's certificate must be installed in the OS certificate store"
+        "secure connection to {url} failed ({detail}). If your company uses its own certificate authority or a proxy that inspects HTTPS, set `ca_file` in the profile (or SSL_CERT_FILE) to its PEM file"
     )]
     Tls {
         /// The URL.

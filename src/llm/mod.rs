@@ -15,6 +15,7 @@ pub mod retry;
 pub mod sanitize;
 pub mod sse;
 pub mod stream;
+pub mod trust;
 
 pub use answer::{AnswerStatus, TokenUsage};
 pub use client::{Endpoint, RetryNotice};

@@ -1,0 +1,82 @@
+//! A profile's network settings read from the config: its proxy. (Which roots a connection
+//! trusts is `llm::trust`.)
+
+/// The proxy setting of a profile. A profile's `proxy` wins (`"none"` connects directly);
+/// without one, reqwest reads `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` and `NO_PROXY`
+/// (upper or lower case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyChoice {
+    /// From the environment (`HTTPS_PROXY`, `NO_PROXY`…).
+    Environment,
+    /// Straight to the endpoint, whatever the environment says.
+    Direct,
+    /// Through this proxy (`NO_PROXY` still applies).
+    Via(String),
+}
+
+impl ProxyChoice {
+    /// A profile's `proxy` value: unset → the environment; `"none"` → direct.
+    pub fn of(setting: Option<&str>) -> ProxyChoice {
+        match setting.map(str::trim) {
+            None | Some("") => ProxyChoice::Environment,
+            Some(s) if s.eq_ignore_ascii_case("none") => ProxyChoice::Direct,
+            Some(s) => ProxyChoice::Via(s.to_string()),
+        }
+    }
+}
+
+/// What is wrong with a `proxy` value, if anything (`None` when it is usable).
+pub fn proxy_problem(setting: &str) -> Option<String> {
+    match ProxyChoice::of(Some(setting)) {
+        ProxyChoice::Via(url) => {
+            let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+            if !scheme_ok || reqwest::Proxy::all(&url).is_err() {
+                Some(format!(
+                    "proxy `{}` must be a URL like http://proxy.example.com:3128, or \"none\"",
+                    without_password(&url)
+                ))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A proxy URL with any password replaced by `***`, for messages.
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.split_once('@') {
+        Some((a, h)) if !a.contains('/') => (a, h),
+        _ => return url.to_string(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_settings_are_read_and_checked() {
+        assert_eq!(ProxyChoice::of(None), ProxyChoice::Environment);
+        assert_eq!(ProxyChoice::of(Some("")), ProxyChoice::Environment);
+        assert_eq!(ProxyChoice::of(Some("None")), ProxyChoice::Direct);
+        assert_eq!(
+            ProxyChoice::of(Some("http://proxy:3128")),
+            ProxyChoice::Via("http://proxy:3128".into())
+        );
+        assert_eq!(proxy_problem("http://proxy.corp:3128"), None);
+        assert_eq!(proxy_problem("none"), None);
+        let e = proxy_problem("proxy.corp:3128").unwrap();
+        assert!(e.contains("must be a URL"), "{e}");
+        let e = proxy_problem("ftp://u:secret@proxy").unwrap();
+        assert!(!e.contains("secret") && e.contains("u:***@proxy"), "{e}");
+    }
+}
