@@ -114,6 +114,8 @@ pub enum Command {
     SaveAsTemplate,
     /// Show what the answers cost: today, this month, by model, the last 30 days.
     Usage,
+    /// Compare 2–4 models side by side on the current question; keep one answer.
+    Compare,
 }
 
 impl Command {
@@ -188,6 +190,7 @@ impl Command {
             Command::Attach => "attach a file",
             Command::SaveAsTemplate => "save the message as a template",
             Command::Usage => "what the answers cost, the budgets",
+            Command::Compare => "compare models on the question, keep one answer",
         }
     }
 }
@@ -378,6 +381,7 @@ const DEFAULTS: &[(Mode, &str, Command)] = &[
     (Mode::Global, "ctrl+p", Command::Templates),
     (Mode::Global, "ctrl+s", Command::SaveAsTemplate),
     (Mode::Global, "f4", Command::Usage),
+    (Mode::Global, "f5", Command::Compare),
     (Mode::Input, "enter", Command::Send),
     (Mode::Input, "alt+enter", Command::Newline),
     (Mode::Input, "ctrl+j", Command::Newline),
