@@ -20,18 +20,12 @@ pub const MIN_MODELS: usize = 2;
 /// The keys of the compare view, for the help overlay and the view's own hint line
 /// (fixed: the view is a mode of its own, opened by the `compare` command).
 pub const KEYS: &[(&str, &str)] = &[
-    ("Space", "choose a model (2–4), in the picker"),
-    (
-        "Enter",
-        "picker: start; view: keep the chosen answer in the session",
-    ),
+    ("Space", "picker: choose a model (2–4)"),
+    ("Enter", "keep the chosen pane's answer"),
     ("Tab, ←→, 1–4", "choose a pane"),
-    ("↑↓, PgUp/PgDn", "scroll the chosen pane"),
-    ("Home, End", "top of the pane, follow its end"),
-    (
-        "Esc, Ctrl+C",
-        "stop the answers; again: close without keeping",
-    ),
+    ("↑↓, PgUp, PgDn", "scroll the chosen pane"),
+    ("Home, End", "pane top; follow its end"),
+    ("Esc, Ctrl+C", "stop; again: close, nothing kept"),
 ];
 
 /// A comparison: the question, what is sent, and where it is.

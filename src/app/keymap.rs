@@ -190,7 +190,7 @@ impl Command {
             Command::Attach => "attach a file",
             Command::SaveAsTemplate => "save the message as a template",
             Command::Usage => "what the answers cost, the budgets",
-            Command::Compare => "compare models on the question, keep one answer",
+            Command::Compare => "compare models, keep one answer",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! every text field are tested in `tests/fields.rs`, what the app does when another program
 //! writes to the history in `tests/store_changes.rs`.
 
+mod compare;
 mod fields;
 mod store_changes;
 

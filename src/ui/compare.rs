@@ -185,9 +185,9 @@ fn draw_panes(
         )),
         None => {
             let close = if c.streaming() {
-                "Esc stops the answers"
+                "Esc stops all"
             } else {
-                "Esc closes without keeping"
+                "Esc closes, keeps none"
             };
             let help = super::key_hint(app, crate::app::Mode::Global, crate::app::Command::Help);
             Line::from(Span::styled(
@@ -272,7 +272,7 @@ fn draw_pane(
 /// `app::compare::KEYS`).
 pub(super) fn help_lines(theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![Line::from(Span::styled(
-        "Compare view (closing it without keeping discards the answers; they were paid for)",
+        "Compare view (closing without Enter keeps nothing)",
         theme.heading,
     ))];
     for (keys, what) in KEYS {
