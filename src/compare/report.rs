@@ -460,6 +460,29 @@ pub fn markdown(c: &Comparison) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_answers_figures_line_names_an_unknown_price() {
+        let runs = |cost| ModelRuns {
+            model: "m".into(),
+            samples: vec![Sample {
+                run: 1,
+                text: "a".into(),
+                error: None,
+                ttft_ms: Some(420.0),
+                total_ms: Some(2310.0),
+                prompt_tokens: Some(1812),
+                completion_tokens: Some(145),
+                cost_usd: cost,
+            }],
+            gave_up: None,
+        };
+        assert_eq!(
+            figures_line(&Figures::of(&runs(Some(0.000209)))),
+            "first token 420 ms · total 2.3 s · 76.7 tok/s · 1,812 in / 145 out · $0.000209"
+        );
+        assert!(figures_line(&Figures::of(&runs(None))).ends_with("145 out · unknown"));
+    }
     use crate::compare::judge::Judgement;
     use crate::compare::{ModelRuns, Settings};
 

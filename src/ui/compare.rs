@@ -192,7 +192,7 @@ fn draw_panes(
             let help = super::key_hint(app, crate::app::Mode::Global, crate::app::Command::Help);
             Line::from(Span::styled(
                 format!(
-                    "Tab/1–4 chooses · Enter keeps the chosen answer · {close} · ↑↓ PgUp/PgDn scroll · {help} keys"
+                    "Tab/1–4 pane · Enter keeps its answer · {close} · ↑↓ scroll · {help} keys"
                 ),
                 theme.muted,
             ))
