@@ -544,7 +544,7 @@ async fn https_to_a_server_that_does_not_speak_tls_is_a_tls_error() {
     };
     let err = run_with(p).await.result.unwrap_err();
     assert!(matches!(err, LlmError::Tls { .. }), "{err:?}");
-    assert!(err.to_string().contains("certificate store"), "{err}");
+    assert!(err.to_string().contains("ca_file"), "{err}");
 }
 
 /// A server that drips a byte now and then but never completes an event is stopped after

@@ -176,8 +176,11 @@ impl Net {
             "[profiles.default]\nbase_url = \"https://localhost:{}/v1\"\n{lines}\n",
             self.https.port()
         );
-        self.env
-            .write(&self.env.home().join("config/clerk"), "config.toml", &config);
+        self.env.write(
+            &self.env.home().join("config/clerk"),
+            "config.toml",
+            &config,
+        );
     }
 
     fn ask(&self, vars: &[(&str, &str)]) -> std::process::Output {

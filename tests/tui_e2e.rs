@@ -741,8 +741,8 @@ fn a_session_grounded_on_a_knowledge_base_cites_its_sources() {
 
     // Not covered: "not found", the closest passages, nothing sent but the restatement.
     server.clear_requests();
-    server.push(Reply::stream(&["可以带狗来办公室吗？"]));
-    t.text("Can I bring my dog to the office?");
+    server.push(Reply::stream(&["周五有员工瑜伽课吗？"]));
+    t.text("Is there a yoga class for staff on Fridays?");
     t.keys(&["Enter"]);
     let screen = t.wait_for("the closest passages:");
     assert!(screen.contains("not found in the procedures"), "{screen}");
@@ -783,7 +783,10 @@ fn a_session_grounded_on_a_knowledge_base_cites_its_sources() {
     assert_eq!(m[0]["content"], q);
     assert_eq!(m[1]["content"], "It is CNY 900 a night [1].");
     assert_eq!(m[1]["grounding"]["passages"][0]["cited"], true, "{s}");
-    assert_eq!(m[2]["content"], "Can I bring my dog to the office?");
+    assert_eq!(
+        m[2]["content"],
+        "Is there a yoga class for staff on Fridays?"
+    );
     assert_eq!(m[3]["content"], "not found in the procedures");
     assert_eq!(m[3]["grounding"]["asked"], false);
 
@@ -798,4 +801,49 @@ fn a_session_grounded_on_a_knowledge_base_cites_its_sources() {
     assert!(screen.contains("kb: procedures"), "{screen}");
     t.keys(&["C-q"]);
     t.wait_for("TTY_RESTORED");
+}
+
+/// F5 compares two models side by side on the typed question (one request each, both
+/// answers streamed into their panes with their figures); 2 then Enter keeps the second
+/// answer in the session, under its model.
+#[test]
+fn f5_compares_models_side_by_side_and_keeps_one_answer() {
+    let server = MockServer::start_blocking();
+    server.set_models_default(Reply::models(&["gpt-4o-mini", "qwen-plus"]));
+    server.push_for("gpt-4o-mini", Reply::stream(&["mini says ", "CNY 700"]));
+    server.push_for(
+        "qwen-plus",
+        Reply::sse(vec![
+            chunk_frame("qwen says CNY 800"),
+            finish_frame("stop"),
+            usage_frame(40, 6, 0),
+            done_frame(),
+        ]),
+    );
+    let t = Tmux::start(&server, 120, 40);
+    t.wait_for("F1 help");
+    t.text("hotel cap in Shanghai?");
+    t.keys(&["F5"]);
+    t.wait_for("Compare models");
+    t.text("qwen");
+    t.keys(&["Space", "Enter"]);
+    let screen = t.wait_until("both answers with their figures", |s| {
+        s.contains("mini says CNY 700")
+            && s.contains("qwen says CNY 800")
+            && s.matches("first token").count() == 2
+    });
+    assert!(screen.contains("1 gpt-4o-mini"), "{screen}");
+    assert!(screen.contains("2 qwen-plus"), "{screen}");
+    assert!(screen.contains("40 in / 6 out"), "{screen}");
+    for model in ["gpt-4o-mini", "qwen-plus"] {
+        let asked = server.chat_requests_for(model);
+        assert_eq!(asked.len(), 1, "{model}");
+        let last = asked[0].messages().last().cloned().unwrap();
+        assert_eq!(last.1, "hotel cap in Shanghai?");
+    }
+    t.keys(&["2", "Enter"]);
+    let screen = t.wait_for("kept qwen-plus's answer");
+    assert!(!screen.contains("mini says"), "the view closed: {screen}");
+    assert!(screen.contains("qwen says CNY 800"), "{screen}");
+    assert!(screen.contains("hotel cap in Shanghai?"), "{screen}");
 }

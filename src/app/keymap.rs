@@ -119,6 +119,8 @@ pub enum Command {
     /// List the passages the selected (or last) grounded answer was given; a number
     /// opens one.
     Sources,
+    /// Compare 2–4 models side by side on the current question; keep one answer.
+    Compare,
 }
 
 impl Command {
@@ -195,6 +197,7 @@ impl Command {
             Command::Usage => "what the answers cost, the budgets",
             Command::KnowledgePicker => "answer from a knowledge base",
             Command::Sources => "the answer's sources, then 1–9",
+            Command::Compare => "compare models, keep one answer",
         }
     }
 }
@@ -387,6 +390,7 @@ const DEFAULTS: &[(Mode, &str, Command)] = &[
     (Mode::Global, "f4", Command::Usage),
     (Mode::Global, "ctrl+g", Command::KnowledgePicker),
     (Mode::Global, "alt+s", Command::Sources),
+    (Mode::Global, "f5", Command::Compare),
     (Mode::Input, "enter", Command::Send),
     (Mode::Input, "alt+enter", Command::Newline),
     (Mode::Input, "ctrl+j", Command::Newline),

@@ -10,6 +10,7 @@
 
 mod actions;
 pub mod attach;
+pub mod compare;
 pub mod edit;
 pub mod forms;
 pub mod keymap;
@@ -183,6 +184,8 @@ pub struct View {
     pub list: Option<(Rect, usize)>,
     /// How far the open dialog (the help, a passage) can scroll.
     pub dialog_max: u16,
+    /// The compare view's panes as drawn: lines and rows shown, per pane.
+    pub compare: Vec<(usize, usize)>,
 }
 
 /// Where the panes are on the screen.
@@ -625,6 +628,11 @@ pub struct App {
     pub now_ms: i64,
     /// Set when the app should end.
     pub quit: bool,
+    /// The compare view, when open (over the transcript; a dialog such as the help can
+    /// open over it).
+    pub compare: Option<Box<compare::Compare>>,
+    /// Comparisons started in this run (numbers them).
+    pub compare_seq: u64,
 }
 
 impl App {
@@ -671,6 +679,8 @@ impl App {
             size,
             now_ms,
             quit: false,
+            compare: None,
+            compare_seq: 0,
         };
         if !app.setup.has_key {
             app.ask_for_key();

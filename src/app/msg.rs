@@ -139,6 +139,17 @@ pub enum Msg {
     },
     /// A message was checked before sending.
     Checked(Box<super::attach::Check>),
+    /// A pane of the compare view progressed (`run`: which comparison).
+    Compared {
+        /// Which comparison.
+        run: u64,
+        /// Which pane.
+        pane: usize,
+        /// What happened.
+        event: super::compare::PaneEvent,
+    },
+    /// The answer kept from the compare view was stored, or why not.
+    Kept(Result<super::compare::Kept, String>),
     /// A chip's tokens were counted.
     Counted {
         /// Which paste.
@@ -291,6 +302,22 @@ pub enum Effect {
         /// Its text.
         text: std::sync::Arc<str>,
     },
+    /// Stream the compare view's answers: `messages` sent to each model, metered with the
+    /// tag `compare` (budgets checked before each request).
+    Compare {
+        /// Which comparison.
+        run: u64,
+        /// The session it is for (the meter's tag).
+        session_id: Option<SessionId>,
+        /// The models, one pane each.
+        models: Vec<String>,
+        /// What each is sent.
+        messages: Vec<crate::llm::ChatMessage>,
+    },
+    /// Stop the compare view's answers that still stream.
+    StopCompare(u64),
+    /// Store the answer kept from the compare view as an exchange of the session.
+    KeepAnswer(Box<super::compare::Keep>),
     /// Leave.
     Quit,
 }

@@ -3,6 +3,7 @@
 //! writes to the history in `tests/store_changes.rs`, grounded sessions and their sources
 //! in `tests/knowledge.rs`.
 
+mod compare;
 mod fields;
 mod knowledge;
 mod store_changes;

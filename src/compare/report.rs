@@ -145,6 +145,25 @@ fn figure_rows(c: &Comparison) -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
+/// One answer's figures on a line, as the app's compare view shows them under each pane:
+/// "first token 420 ms · total 2.3 s · 52.1 tok/s · 812 in / 145 out · $0.000209" (the cost
+/// "unknown" when the model has no price). The same [`Figures`] and wording as the table.
+pub fn figures_line(f: &Figures) -> String {
+    let speed = f
+        .tokens_per_s
+        .map_or("—".to_string(), |x| format!("{x:.1}"));
+    let tokens = match (f.prompt_tokens, f.completion_tokens) {
+        (Some(i), Some(o)) => format!("{} in / {} out", thousands(i), thousands(o)),
+        _ => "tokens —".to_string(),
+    };
+    format!(
+        "first token {} · total {} · {speed} tok/s · {tokens} · {}",
+        duration(f.ttft_ms.0),
+        duration(f.total_ms.0),
+        usd(f.cost_per_answer, f)
+    )
+}
+
 /// Every run that gave no complete answer: "model, run 2: why".
 fn errors(c: &Comparison) -> Vec<String> {
     c.models
@@ -441,6 +460,29 @@ pub fn markdown(c: &Comparison) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_answers_figures_line_names_an_unknown_price() {
+        let runs = |cost| ModelRuns {
+            model: "m".into(),
+            samples: vec![Sample {
+                run: 1,
+                text: "a".into(),
+                error: None,
+                ttft_ms: Some(420.0),
+                total_ms: Some(2310.0),
+                prompt_tokens: Some(1812),
+                completion_tokens: Some(145),
+                cost_usd: cost,
+            }],
+            gave_up: None,
+        };
+        assert_eq!(
+            figures_line(&Figures::of(&runs(Some(0.000209)))),
+            "first token 420 ms · total 2.3 s · 76.7 tok/s · 1,812 in / 145 out · $0.000209"
+        );
+        assert!(figures_line(&Figures::of(&runs(None))).ends_with("145 out · unknown"));
+    }
     use crate::compare::judge::Judgement;
     use crate::compare::{ModelRuns, Settings};
 

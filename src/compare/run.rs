@@ -17,7 +17,7 @@ use futures_util::FutureExt;
 
 use super::judge::{self, Judged, Judgement, Outcome};
 use super::{ModelRuns, Sample, Stopped};
-use crate::chat::{Driven, End, NoSave, Sink, conversation, drive, record};
+use crate::chat::{Driven, End, NoSave, Saver, Sink, conversation, drive, record};
 use crate::config::{ModelInfo, ModelTable};
 use crate::llm::meter::Tag;
 use crate::llm::stream::{AbortOnDrop, run_chat_deltas};
@@ -133,13 +133,17 @@ pub async fn run(
             temperature: plan.temperature,
         };
         let price = prices.get(&model);
+        let mut sink = Shown {
+            progress: &mut *progress,
+            model: &model,
+        };
         let driven = once(
             &compare,
             request,
             price,
             prompt_tokens,
-            progress,
-            &model,
+            &mut sink,
+            &mut NoSave,
             stop.clone(),
         )
         .await;
@@ -233,13 +237,17 @@ async fn judge<S: Future<Output = ()>>(
             max_output_tokens: None,
             temperature: None,
         };
+        let mut sink = Shown {
+            progress: &mut *progress,
+            model: judge_model,
+        };
         let driven = once(
             &endpoint,
             request,
             price,
             prompt_tokens,
-            progress,
-            judge_model,
+            &mut sink,
+            &mut NoSave,
             stop.clone(),
         )
         .await;
@@ -296,25 +304,26 @@ impl Sink for Shown<'_> {
     }
 }
 
-/// One request, driven to its end by the chat core.
-async fn once(
+/// One request, driven to its end by the chat core: its text and retries shown through
+/// `sink`, its final record handed to `saver` (the CLI keeps none; the app's compare view
+/// keeps it, to store the answer the user chooses). Used by `clerk compare` and the app.
+pub async fn once(
     endpoint: &Endpoint,
     request: ChatRequest,
     price: Option<&ModelInfo>,
     prompt_tokens: u64,
-    progress: &mut dyn Progress,
-    model: &str,
+    sink: &mut (dyn Sink + Send),
+    saver: &mut (dyn Saver + Send),
     stop: impl Future<Output = ()>,
 ) -> Driven {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let task = tokio::spawn(run_chat_deltas(endpoint.clone(), request, tx));
-    let mut sink = Shown { progress, model };
     drive(
         rx,
         AbortOnDrop(task),
         stop,
-        &mut sink,
-        &mut NoSave,
+        sink,
+        saver,
         price,
         Some(prompt_tokens),
     )
@@ -333,8 +342,8 @@ fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// A run's sample from how its request ended.
-fn sample(run: usize, driven: &Driven) -> Sample {
+/// A run's sample from how its request ended (the figures are computed from it).
+pub fn sample(run: usize, driven: &Driven) -> Sample {
     let answer = match &driven.end {
         End::Failed(e) => return failed(run, e.to_string()),
         End::Answered(a) | End::Stopped(a) | End::Lost(a) => a,

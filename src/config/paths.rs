@@ -80,4 +80,3 @@ pub fn absolute(p: &Path, base: &Path) -> PathBuf {
         base.join(p)
     }
 }
-

@@ -198,6 +198,7 @@ mod tests {
             restatements: Vec::new(),
             notes: Vec::new(),
             requests: Vec::new(),
+            bases: vec!["handbook".into()],
         }
     }
 

@@ -462,7 +462,7 @@ pub fn finish(
         .map(str::trim)
         .filter(|c| !c.is_empty())
     {
-        queries.push(Query::new(format!("{c}\n{}", ask.question)));
+        queries.push(Query::context(format!("{c}\n{}", ask.question)));
     }
     let mut extra: Vec<Ranking> = Vec::new();
     for (model, vectors) in &fetched.vectors {

@@ -29,12 +29,28 @@ const WEIGHTS: &str = "0.0, 3.0, 2.0, 1.0";
 pub struct Query {
     /// The text searched for.
     pub text: String,
+    /// Whether it counts in the found / not-found decision: the question and its
+    /// restatements do; the question joined to the conversation's earlier one (a
+    /// follow-up's context) only helps rank, or any follow-up in a conversation that found
+    /// something would be found.
+    pub decides: bool,
 }
 
 impl Query {
-    /// A query for `text`.
+    /// A query for `text` that counts in the decision.
     pub fn new(text: impl Into<String>) -> Query {
-        Query { text: text.into() }
+        Query {
+            text: text.into(),
+            decides: true,
+        }
+    }
+
+    /// A query for `text` that only helps rank.
+    pub fn context(text: impl Into<String>) -> Query {
+        Query {
+            text: text.into(),
+            decides: false,
+        }
     }
 }
 
@@ -219,7 +235,7 @@ impl Index {
         }
         let mut best = 0.0f64;
         for hit in &mut hits {
-            for p in &prepared {
+            for (p, _) in prepared.iter().zip(queries).filter(|(_, q)| q.decides) {
                 let c = self.coverage_of(hit.passage_id, p)?;
                 hit.coverage = hit.coverage.max(c);
             }

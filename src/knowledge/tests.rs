@@ -265,6 +265,35 @@ fn not_found_when_the_base_does_not_cover_the_question() {
         assert!(r.found, "{q}: {r:?}");
         assert!(r.coverage >= found::FOUND_COVERAGE);
     }
+    // A follow-up's context (the conversation's earlier question joined to it) helps rank
+    // but does not make an uncovered question found.
+    let follow_up = "Is there a yoga class for staff on Fridays?";
+    let r = index
+        .search(
+            &[],
+            &[
+                Query::new(follow_up),
+                Query::context(format!("What is the hotel limit in Shanghai?\n{follow_up}")),
+            ],
+            &[],
+            3,
+        )
+        .unwrap();
+    assert!(!r.found && !r.hits.is_empty(), "{r:?}");
+    let r = index
+        .search(
+            &[],
+            &[Query::new(format!(
+                "What is the hotel limit in Shanghai?\n{follow_up}"
+            ))],
+            &[],
+            3,
+        )
+        .unwrap();
+    assert!(
+        r.found,
+        "the same words as the question itself decide: {r:?}"
+    );
     // An empty index finds nothing, and says so.
     let empty = Index::open_in_memory().unwrap();
     let r = empty.search(&[], &[Query::new("hotel")], &[], 3).unwrap();

@@ -198,7 +198,9 @@ mod tests {
         };
         // Two "system" certificates (the test CA's DER twice stands in for them).
         use rustls::pki_types::{CertificateDer, pem::PemObject};
-        let bytes = CertificateDer::from_pem_slice(CA.as_bytes()).unwrap().to_vec();
+        let bytes = CertificateDer::from_pem_slice(CA.as_bytes())
+            .unwrap()
+            .to_vec();
         let system = || vec![bytes.clone(), bytes.clone()];
         let r = roots(&s, &system).unwrap();
         if ENV_REPLACES_SYSTEM {
@@ -223,6 +225,9 @@ mod tests {
             ..TrustSources::default()
         };
         let e = roots(&junk, &none).unwrap_err();
-        assert!(e.contains("SSL_CERT_FILE") && e.contains("no certificate"), "{e}");
+        assert!(
+            e.contains("SSL_CERT_FILE") && e.contains("no certificate"),
+            "{e}"
+        );
     }
 }

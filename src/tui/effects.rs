@@ -17,7 +17,7 @@ use crate::llm::context::count_tokens;
 use crate::secrets::{ApiKey, KeyStore, OsKeyring, SERVICE};
 
 /// Said when there is no key to send with; the app adds the key that opens the key dialog.
-const NO_KEY: &str = "no API key for this profile";
+pub(super) const NO_KEY: &str = "no API key for this profile";
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -296,6 +296,14 @@ impl Runtime {
                 });
             }
             Effect::RunTemplate { id, values, model } => self.start_template(id, values, model),
+            Effect::Compare {
+                run,
+                session_id,
+                models,
+                messages,
+            } => self.start_compare(run, session_id, models, messages),
+            Effect::StopCompare(run) => self.stop_compare(run),
+            Effect::KeepAnswer(keep) => self.keep_answer(*keep),
             Effect::Quit => {}
         }
     }

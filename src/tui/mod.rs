@@ -9,6 +9,7 @@
 
 mod answers;
 mod clipboard;
+mod compare;
 mod documents;
 mod effects;
 mod paths;
@@ -84,6 +85,8 @@ struct Runtime {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Something to edit in `$EDITOR` (the loop hands the terminal over).
     editor: Option<EditorJob>,
+    /// The stop switches of the compare view's answers (and which comparison).
+    compare_stops: Option<(u64, Vec<tokio::sync::oneshot::Sender<()>>)>,
     /// Where templates come from.
     sources: crate::templates::Sources,
     /// The template library, loaded on first use and reloaded when its files change.
@@ -224,6 +227,7 @@ pub fn run(start: Start) -> Result<(), String> {
         stops: Arc::default(),
         tasks: Vec::new(),
         editor: None,
+        compare_stops: None,
         sources,
         library: Arc::default(),
     };

@@ -184,6 +184,7 @@ fn help_lines(app: &App, theme: &Theme, screen_width: u16) -> Vec<Line<'static>>
     };
     let mut left = section(&[(Mode::Global, "Everywhere")]);
     left.extend(editing_lines(app, theme));
+    left.extend(super::compare::help_lines(theme));
     let right = section(&[
         (Mode::Input, "Message box"),
         (Mode::Sessions, "Session list"),

@@ -22,6 +22,7 @@
 //! clipping, key hints, dialog frames). No part changes the state: what the app must learn
 //! from a frame (where the messages were drawn) is returned as a [`View`].
 
+mod compare;
 mod dialogs;
 mod forms;
 mod input;
@@ -135,6 +136,22 @@ pub fn render(app: &App, theme: &Theme, cache: &mut RenderCache, frame: &mut Fra
         frame.render_widget(msg, area);
         return View::default();
     }
+    if let Some(c) = app.compare.as_deref()
+        && matches!(c.stage, crate::app::compare::Stage::Running { .. })
+    {
+        // The compare view takes the whole screen; the help can open over it.
+        let mut view = View {
+            compare: compare::draw_compare(app, c, theme, frame, area),
+            ..View::default()
+        };
+        if let Some(d) = &app.dialog {
+            if matches!(d, Dialog::Help { .. }) {
+                view.dialog_max = help_max_scroll(app, theme);
+            }
+            draw_dialog(app, d, theme, frame, area);
+        }
+        return view;
+    }
     let a = areas(app, area);
     let list = a.sidebar.map(|s| draw_sessions(app, theme, frame, s));
     let mut extent = draw_transcript(app, theme, cache, frame, a.transcript);
@@ -156,6 +173,9 @@ pub fn render(app: &App, theme: &Theme, cache: &mut RenderCache, frame: &mut Fra
         draw_notice(app, theme, frame, n);
     }
     draw_status(app, theme, frame, a.status, a.notice.is_some());
+    if let Some(c) = app.compare.as_deref() {
+        compare::draw_compare(app, c, theme, frame, area);
+    }
     if let Some(d) = &app.dialog {
         draw_dialog(app, d, theme, frame, area);
     }

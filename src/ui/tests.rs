@@ -1441,3 +1441,118 @@ fn repeated_session_titles_show_when() {
         "a unique title has no stamp: {screen}"
     );
 }
+
+/// The compare view with three models on a question: one done (with its figures), one
+/// streaming, one refused by a budget.
+fn compare_app(w: u16, h: u16, models: &[&str]) -> App {
+    use crate::app::compare::{Ended, PaneEvent};
+    let mut app = base_app(w, h);
+    for c in "What is the hotel cap in Shanghai?".chars() {
+        update(&mut app, key(KeyCode::Char(c)));
+    }
+    update(
+        &mut app,
+        Msg::ModelsLoaded(Ok((models.iter().map(|m| m.to_string()).collect(), NOW))),
+    );
+    update(&mut app, key(KeyCode::F(5)));
+    for m in &models[1..] {
+        for c in m.chars() {
+            update(&mut app, key(KeyCode::Char(c)));
+        }
+        update(&mut app, key(KeyCode::Char(' ')));
+        for _ in m.chars() {
+            update(&mut app, key(KeyCode::Backspace));
+        }
+    }
+    update(&mut app, key(KeyCode::Enter));
+    let run = app.compare.as_ref().unwrap().run;
+    let mut pane = |pane: usize, event: PaneEvent| {
+        update(&mut app, Msg::Compared { run, pane, event });
+    };
+    let first =
+        "**CNY 800** a night, taxes included.\n\n- Book through the portal\n- Keep the `fapiao`";
+    pane(0, PaneEvent::Delta(first.into()));
+    pane(
+        0,
+        PaneEvent::Ended(Box::new(Ended {
+            sample: crate::compare::Sample {
+                run: 1,
+                text: first.into(),
+                error: None,
+                ttft_ms: Some(420.0),
+                total_ms: Some(2310.0),
+                prompt_tokens: Some(812),
+                completion_tokens: Some(145),
+                cost_usd: Some(0.000209),
+            },
+            record: None,
+        })),
+    );
+    pane(1, PaneEvent::Delta("The cap for Shanghai is".into()));
+    if models.len() > 2 {
+        pane(
+            2,
+            PaneEvent::Ended(Box::new(Ended {
+                sample: crate::compare::Sample {
+                    run: 1,
+                    error: Some("not sent: the daily budget of $1.00 is reached ($1.02 spent today); it starts again at midnight".into()),
+                    ..Default::default()
+                },
+                record: None,
+            })),
+        );
+    }
+    app
+}
+
+#[test]
+fn compare_view_side_by_side_and_stacked() {
+    let models = ["gpt-4o-mini", "qwen-plus", "deepseek-chat"];
+    let mut app = compare_app(120, 40, &models);
+    let wide = drawn(&mut app, 120, 40);
+    insta::assert_snapshot!("compare_view_120x40", wide);
+    // The figures under the done pane are the CLI's, and the refusal is drawn in red.
+    assert!(wide.contains("first token 420 ms · total 2.3 s"), "{wide}");
+    let t = terminal(&app, 120, 40);
+    let buf = t.backend().buffer();
+    let red = Theme::default_theme().error.fg;
+    let at = (0..40u16)
+        .flat_map(|y| (0..120u16).map(move |x| (x, y)))
+        .find(|&(x, y)| {
+            buf[(x, y)].symbol() == "n"
+                && buf[(x + 1, y)].symbol() == "o"
+                && buf[(x + 2, y)].symbol() == "t"
+                && buf[(x + 4, y)].symbol() == "s"
+        })
+        .expect("the refusal is drawn");
+    assert_eq!(buf[at].fg, red.unwrap());
+    // 80x24: two panes stacked, the chosen one taller.
+    let mut app = compare_app(80, 24, &models[..2]);
+    update(&mut app, key(KeyCode::Tab));
+    insta::assert_snapshot!("compare_view_80x24", drawn(&mut app, 80, 24));
+}
+
+#[test]
+fn compare_picker() {
+    for (w, h) in [(120, 40), (80, 24)] {
+        let mut app = base_app(w, h);
+        for c in "What is the hotel cap in Shanghai?".chars() {
+            update(&mut app, key(KeyCode::Char(c)));
+        }
+        update(
+            &mut app,
+            Msg::ModelsLoaded(Ok((
+                vec![
+                    "gpt-4o-mini".into(),
+                    "qwen-plus".into(),
+                    "llama3.1:8b".into(),
+                ],
+                NOW,
+            ))),
+        );
+        update(&mut app, key(KeyCode::F(5)));
+        update(&mut app, key(KeyCode::Down));
+        update(&mut app, key(KeyCode::Char(' ')));
+        insta::assert_snapshot!(format!("compare_picker_{w}x{h}"), draw(&app, w, h));
+    }
+}

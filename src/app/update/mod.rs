@@ -22,6 +22,7 @@
 //! downwards: `dialogs` and `mouse` use `sessions`, `compose` and `transcript`, which use
 //! no other area.
 
+mod compare;
 mod compose;
 mod dialogs;
 mod mouse;
@@ -51,8 +52,13 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         } => attach::on_attached(app, results, from_text, fallback),
         Msg::Checked(check) => compose::on_checked(app, *check, &mut fx),
         Msg::Resize(w, h) => app.size = (w, h),
+        // The compare view is keys only.
+        Msg::Mouse(_) if app.compare.is_some() => {}
         Msg::Mouse(m) => mouse::on_mouse(app, m, &mut fx),
         Msg::Tick(now) => tick::on_tick(app, now, &mut fx),
+        Msg::Layout(view) if compare::on_layout(app, &view) => {
+            app.view.dialog_max = view.dialog_max
+        }
         Msg::Layout(view) => transcript::on_layout(app, view),
         Msg::SessionsLoaded(list) => sessions::on_loaded(app, list),
         Msg::StoreChanged(list) => sessions::on_store_changed(app, list, &mut fx),
@@ -188,6 +194,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Composed(Err(e)) => app.notice(e, Level::Error),
         Msg::Counted { paste, tokens } => compose::on_counted(app, paste, tokens),
+        Msg::Compared { run, pane, event } => compare::on_event(app, run, pane, event),
+        Msg::Kept(result) => compare::on_kept(app, result, &mut fx),
     }
     // Every chip gets its tokens counted, once, off the UI's path.
     for p in app.pastes.iter_mut().filter(|p| !p.counting) {
@@ -214,6 +222,10 @@ fn mode(app: &App) -> Mode {
 fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     if app.dialog.is_some() {
         dialogs::on_key(app, key, fx);
+        return;
+    }
+    if app.compare.is_some() {
+        compare::on_key(app, key, fx);
         return;
     }
     if app.filtering && sessions::on_filter_key(app, key, fx) {
@@ -374,6 +386,7 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
             fx.push(Effect::LoadTemplates);
         }
         Command::SaveAsTemplate => compose::save_as_template(app, fx),
+        Command::Compare => compare::open(app, fx),
         Command::Usage => {
             app.dialog = Some(Dialog::Usage { view: None });
             fx.push(Effect::LoadUsage);
