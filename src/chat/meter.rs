@@ -16,7 +16,7 @@ use crate::store::ledger::{Ledger, Spend};
 
 /// Budgets and the usage ledger, for one profile.
 pub struct LedgerMeter {
-    ledger: Mutex<Ledger>,
+    ledger: Mutex<Source>,
     profile: String,
     models: ModelTable,
     budget: BudgetConfig,
@@ -34,6 +34,14 @@ impl std::fmt::Debug for LedgerMeter {
     }
 }
 
+/// The ledger, or where to open it when first needed (the app's first frame does not
+/// wait for a file it may not use), or why it could not be opened.
+enum Source {
+    Open(Ledger),
+    Later(std::path::PathBuf),
+    Failed(String),
+}
+
 impl LedgerMeter {
     /// A meter writing to `ledger`, pricing with `models`, holding `budget`; a budget 80%
     /// used is told to `on_warn` (stderr on the CLI, a notice in the app), once.
@@ -45,7 +53,7 @@ impl LedgerMeter {
         on_warn: Box<dyn Fn(String) + Send + Sync>,
     ) -> LedgerMeter {
         LedgerMeter {
-            ledger: Mutex::new(ledger),
+            ledger: Mutex::new(Source::Open(ledger)),
             profile: profile.to_string(),
             models,
             budget,
@@ -54,21 +62,62 @@ impl LedgerMeter {
         }
     }
 
-    fn spent(&self, p: &budget::Periods) -> Spent {
-        let Ok(ledger) = self.ledger.lock() else {
-            return Spent::default();
-        };
-        let sum = |from: i64| {
-            ledger
-                .totals(from, i64::MAX)
-                .ok()
-                .and_then(|t| t.cost_usd)
-                .unwrap_or(0.0)
-        };
-        Spent {
-            today: sum(p.day_start_ms),
-            month: sum(p.month_start_ms),
+    /// [`LedgerMeter::new`] with the ledger at `path`, opened at the first request. When
+    /// it cannot be opened, requests are not recorded (a warning in the log) and, while a
+    /// budget is set, refused: a budget that cannot be checked is not kept by sending.
+    pub fn opening(
+        path: std::path::PathBuf,
+        profile: &str,
+        models: ModelTable,
+        budget: BudgetConfig,
+        on_warn: Box<dyn Fn(String) + Send + Sync>,
+    ) -> LedgerMeter {
+        LedgerMeter {
+            ledger: Mutex::new(Source::Later(path)),
+            profile: profile.to_string(),
+            models,
+            budget,
+            warned: Mutex::new(HashSet::new()),
+            on_warn,
         }
+    }
+
+    /// `f` on the ledger, opening it first if need be; the error says why there is none.
+    fn with_ledger<R>(&self, f: impl FnOnce(&mut Ledger) -> R) -> Result<R, String> {
+        let mut source = self
+            .ledger
+            .lock()
+            .map_err(|_| "the ledger's lock is poisoned".to_string())?;
+        if let Source::Later(path) = &*source {
+            *source = match Ledger::open(path) {
+                Ok(l) => Source::Open(l),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the usage ledger cannot be opened");
+                    Source::Failed(e.to_string())
+                }
+            };
+        }
+        match &mut *source {
+            Source::Open(l) => Ok(f(l)),
+            Source::Failed(e) => Err(e.clone()),
+            Source::Later(_) => Err("the usage ledger is not open".to_string()),
+        }
+    }
+
+    fn spent(&self, p: &budget::Periods) -> Result<Spent, String> {
+        self.with_ledger(|ledger| {
+            let sum = |from: i64| {
+                ledger
+                    .totals(from, i64::MAX)
+                    .ok()
+                    .and_then(|t| t.cost_usd)
+                    .unwrap_or(0.0)
+            };
+            Spent {
+                today: sum(p.day_start_ms),
+                month: sum(p.month_start_ms),
+            }
+        })
     }
 }
 
@@ -89,7 +138,9 @@ impl Meter for LedgerMeter {
             .get(model)
             .and_then(|i| i.cost(prompt_tokens, 0, max_output));
         let periods = budget::periods(&chrono::Local::now());
-        let spent = self.spent(&periods);
+        let spent = self.spent(&periods).map_err(|e| {
+            format!("not sent: the budget cannot be checked, the usage ledger is unavailable ({e})")
+        })?;
         match budget::check(b, spent, estimate, &periods.resets) {
             Verdict::Allow => Ok(()),
             Verdict::Refuse(r) => {
@@ -133,10 +184,8 @@ impl Meter for LedgerMeter {
             status: r.status.to_string(),
         };
         let saved = self
-            .ledger
-            .lock()
-            .map_err(|_| "the ledger's lock is poisoned".to_string())
-            .and_then(|mut l| l.record(&spend).map_err(|e| e.to_string()));
+            .with_ledger(|l| l.record(&spend).map_err(|e| e.to_string()))
+            .and_then(|r| r);
         if let Err(e) = saved {
             tracing::warn!(error = %e, "a request was not recorded in the usage ledger");
         }
@@ -178,11 +227,47 @@ mod tests {
     }
 
     #[test]
+    fn the_ledger_opens_at_the_first_request_and_a_missing_one_refuses_only_with_a_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usage.sqlite3");
+        let lazy = |path: std::path::PathBuf, budget: BudgetConfig| {
+            LedgerMeter::opening(
+                path,
+                "work",
+                ModelTable::new(&Default::default()),
+                budget,
+                Box::new(|_| {}),
+            )
+        };
+        let m = lazy(path.clone(), BudgetConfig::default());
+        assert!(!path.exists(), "nothing is opened before a request");
+        m.record(used("gpt-4o-mini", 1_000, 100));
+        assert!(path.exists());
+        let l = Ledger::open(&path).unwrap();
+        assert_eq!(l.totals(0, i64::MAX).unwrap().requests, 1);
+        // A ledger that cannot be opened (its folder is a file): without a budget requests
+        // go (unrecorded); with one they are refused, saying why.
+        let blocked = dir.path().join("file");
+        std::fs::write(&blocked, "").unwrap();
+        let tag = Tag::default();
+        let m = lazy(blocked.join("usage.sqlite3"), BudgetConfig::default());
+        assert!(m.allow(&tag, "gpt-4o-mini", 10, 10).is_ok());
+        m.record(used("gpt-4o-mini", 1, 1));
+        let budget = BudgetConfig {
+            daily_usd: Some(1.0),
+            ..BudgetConfig::default()
+        };
+        let m = lazy(blocked.join("usage.sqlite3"), budget);
+        let e = m.allow(&tag, "gpt-4o-mini", 10, 10).unwrap_err();
+        assert!(e.contains("usage ledger is unavailable"), "{e}");
+    }
+
+    #[test]
     fn requests_are_priced_when_recorded_and_unknown_models_stay_unpriced() {
         let m = meter(BudgetConfig::default(), Arc::default());
         m.record(used("gpt-4o-mini", 1_000_000, 1_000_000));
         m.record(used("llama3.2", 10, 10));
-        let t = m.ledger.lock().unwrap().totals(0, i64::MAX).unwrap();
+        let t = m.with_ledger(|l| l.totals(0, i64::MAX).unwrap()).unwrap();
         assert_eq!((t.requests, t.unpriced_requests), (2, 1));
         assert!((t.cost_usd.unwrap() - 0.75).abs() < 1e-9);
     }

@@ -374,46 +374,21 @@ impl Runtime {
 }
 
 /// The meter of this run: the usage ledger beside the history, the budgets, warnings as
-/// notices. `None` when the ledger cannot be opened (logged; a budget then refuses every
-/// request, as it cannot be checked).
+/// notices. `None` without a data folder. A ledger that cannot be opened is logged, and a
+/// budget then refuses every request, as it cannot be checked (`LedgerMeter::opening`).
 fn ledger_meter(
     start: &Start,
     tx: tokio::sync::mpsc::UnboundedSender<Msg>,
 ) -> Option<Arc<dyn crate::llm::meter::Meter>> {
     let path = start.usage_ledger.as_ref()?;
-    match crate::store::ledger::Ledger::open(path) {
-        Ok(ledger) => Some(Arc::new(crate::chat::meter::LedgerMeter::new(
-            ledger,
-            &start.profile_name,
-            start.config.models.clone(),
-            start.config.file.budget.clone(),
-            Box::new(move |w| {
-                let _ = tx.send(Msg::Info(w));
-            }),
-        ))),
-        Err(e) => {
-            tracing::warn!(error = %e, "the usage ledger cannot be opened");
-            let b = &start.config.file.budget;
-            let budgeted =
-                b.daily_usd.is_some() || b.monthly_usd.is_some() || b.per_request_usd.is_some();
-            budgeted
-                .then(|| Arc::new(Unchecked(e.to_string())) as Arc<dyn crate::llm::meter::Meter>)
-        }
-    }
-}
-
-/// A meter for a run whose ledger cannot be opened while a budget is set: every request
-/// is refused, saying why (a budget that cannot be checked is not kept by sending anyway).
-#[derive(Debug)]
-struct Unchecked(String);
-
-impl crate::llm::meter::Meter for Unchecked {
-    fn allow(&self, _: &crate::llm::meter::Tag, _: &str, _: u64, _: u64) -> Result<(), String> {
-        Err(format!(
-            "not sent: the budget cannot be checked, the usage ledger is unavailable ({})",
-            self.0
-        ))
-    }
-
-    fn record(&self, _: crate::llm::meter::Metered) {}
+    // Opened at the first request, not before the first frame.
+    Some(Arc::new(crate::chat::meter::LedgerMeter::opening(
+        path.clone(),
+        &start.profile_name,
+        start.config.models.clone(),
+        start.config.file.budget.clone(),
+        Box::new(move |w| {
+            let _ = tx.send(Msg::Info(w));
+        }),
+    )))
 }
