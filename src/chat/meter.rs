@@ -52,14 +52,7 @@ impl LedgerMeter {
         budget: BudgetConfig,
         on_warn: Box<dyn Fn(String) + Send + Sync>,
     ) -> LedgerMeter {
-        LedgerMeter {
-            ledger: Mutex::new(Source::Open(ledger)),
-            profile: profile.to_string(),
-            models,
-            budget,
-            warned: Mutex::new(HashSet::new()),
-            on_warn,
-        }
+        LedgerMeter::from_source(Source::Open(ledger), profile, models, budget, on_warn)
     }
 
     /// [`LedgerMeter::new`] with the ledger at `path`, opened at the first request. When
@@ -72,8 +65,18 @@ impl LedgerMeter {
         budget: BudgetConfig,
         on_warn: Box<dyn Fn(String) + Send + Sync>,
     ) -> LedgerMeter {
+        LedgerMeter::from_source(Source::Later(path), profile, models, budget, on_warn)
+    }
+
+    fn from_source(
+        source: Source,
+        profile: &str,
+        models: ModelTable,
+        budget: BudgetConfig,
+        on_warn: Box<dyn Fn(String) + Send + Sync>,
+    ) -> LedgerMeter {
         LedgerMeter {
-            ledger: Mutex::new(Source::Later(path)),
+            ledger: Mutex::new(source),
             profile: profile.to_string(),
             models,
             budget,
