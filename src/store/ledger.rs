@@ -247,12 +247,22 @@ impl Ledger {
     /// are the local calendar's (the process's time zone).
     pub fn report(&self, by: By, from_ms: i64, to_ms: i64) -> Result<Vec<Row>, StoreError> {
         let (key, order) = match by {
-            By::Day | By::Month => return self.report_by_date(by, from_ms, to_ms),
-            By::Model => ("model", BY_COST),
-            By::Profile => ("profile", BY_COST),
-            By::Session => ("COALESCE(CAST(session_id AS TEXT), 'none')", BY_COST),
-            By::Template => ("COALESCE(template, 'none')", BY_COST),
-            By::Kind => ("kind", BY_COST),
+            By::Day => (
+                "date(at_ms / 1000, 'unixepoch', 'localtime')",
+                "key".to_string(),
+            ),
+            By::Month => (
+                "strftime('%Y-%m', at_ms / 1000, 'unixepoch', 'localtime')",
+                "key".to_string(),
+            ),
+            By::Model => ("model", BY_COST.to_string()),
+            By::Profile => ("profile", BY_COST.to_string()),
+            By::Session => (
+                "COALESCE(CAST(session_id AS TEXT), 'none')",
+                BY_COST.to_string(),
+            ),
+            By::Template => ("COALESCE(template, 'none')", BY_COST.to_string()),
+            By::Kind => ("kind", BY_COST.to_string()),
         };
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {key} AS key, {TOTALS} FROM requests
@@ -265,62 +275,6 @@ impl Ledger {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-    }
-
-    /// [`Ledger::report`] by local day or month. SQLite's `localtime` costs a time-zone
-    /// conversion per request (55 ms for 100,000); instead the requests are summed in
-    /// quarter-hours (every time zone's offset is a multiple of 15 minutes, so no
-    /// quarter-hour straddles a local midnight) and each quarter-hour is dated here.
-    fn report_by_date(&self, by: By, from_ms: i64, to_ms: i64) -> Result<Vec<Row>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT at_ms / {QUARTER_HOUR_MS} AS q, {TOTALS} FROM requests
-             WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY q"
-        ))?;
-        let quarters = stmt.query_map(params![from_ms, to_ms], |r| {
-            Ok((r.get::<_, i64>(0)?, totals_of(1)(r)?))
-        })?;
-        let mut days: std::collections::BTreeMap<String, Totals> = Default::default();
-        for q in quarters {
-            let (q, totals) = q?;
-            let key = local_date(q * QUARTER_HOUR_MS, by == By::Month);
-            days.entry(key).or_default().add(&totals);
-        }
-        Ok(days
-            .into_iter()
-            .map(|(key, totals)| Row { key, totals })
-            .collect())
-    }
-}
-
-/// A quarter of an hour in milliseconds.
-const QUARTER_HOUR_MS: i64 = 15 * 60 * 1000;
-
-/// The local date (`YYYY-MM-DD`, or `YYYY-MM` for `month`) of a moment.
-fn local_date(ms: i64, month: bool) -> String {
-    use chrono::TimeZone;
-    let format = if month { "%Y-%m" } else { "%Y-%m-%d" };
-    match chrono::Local.timestamp_millis_opt(ms) {
-        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
-            t.format(format).to_string()
-        }
-        chrono::LocalResult::None => chrono::DateTime::from_timestamp_millis(ms)
-            .map(|t| t.format(format).to_string())
-            .unwrap_or_default(),
-    }
-}
-
-impl Totals {
-    /// Adds `other`'s requests to these.
-    fn add(&mut self, other: &Totals) {
-        self.requests += other.requests;
-        self.prompt_tokens += other.prompt_tokens;
-        self.cached_tokens += other.cached_tokens;
-        self.completion_tokens += other.completion_tokens;
-        self.unpriced_requests += other.unpriced_requests;
-        self.cost_usd = match (self.cost_usd, other.cost_usd) {
-            (Some(a), Some(b)) => Some(a + b),
-            (a, b) => a.or(b),
-        };
     }
 }
 
@@ -389,56 +343,6 @@ mod tests {
         );
         let none = l.totals(100_000, 200_000).unwrap();
         assert_eq!((none.requests, none.cost_usd), (0, None));
-    }
-
-    #[test]
-    fn days_and_months_are_the_local_calendars_as_sqlite_dates_them() {
-        let mut l = Ledger::open_in_memory().unwrap();
-        // A year of requests at odd moments, some a second either side of midnight UTC.
-        let start = 1_767_225_600_000i64; // 2026-01-01 00:00 UTC
-        let mut at = start;
-        for i in 0..2_000i64 {
-            at += 4_321_987 + (i % 7) * 1_000;
-            let cost = (i % 5 != 0).then_some(0.01);
-            l.record(&spend(at, "gpt-4o-mini", cost)).unwrap();
-            if i % 97 == 0 {
-                let midnight = at - at % 86_400_000;
-                l.record(&spend(midnight - 1_000, "gpt-4o", None)).unwrap();
-                l.record(&spend(midnight, "gpt-4o", Some(1.0))).unwrap();
-            }
-        }
-        for (by, modifier) in [(By::Day, "%Y-%m-%d"), (By::Month, "%Y-%m")] {
-            let mut stmt = l
-                .conn
-                .prepare(&format!(
-                    "SELECT strftime('{modifier}', at_ms / 1000, 'unixepoch', 'localtime') AS key,
-                            {TOTALS} FROM requests GROUP BY key ORDER BY key"
-                ))
-                .unwrap();
-            let expected: Vec<Row> = stmt
-                .query_map([], |r| {
-                    Ok(Row {
-                        key: r.get(0)?,
-                        totals: totals_of(1)(r)?,
-                    })
-                })
-                .unwrap()
-                .collect::<rusqlite::Result<_>>()
-                .unwrap();
-            let got = l.report(by, 0, i64::MAX).unwrap();
-            assert_eq!(got.len(), expected.len(), "{by:?}");
-            for (g, e) in got.iter().zip(&expected) {
-                assert_eq!(g.key, e.key);
-                assert_eq!(g.totals.requests, e.totals.requests, "{}", g.key);
-                assert_eq!(g.totals.unpriced_requests, e.totals.unpriced_requests);
-                assert_eq!(g.totals.prompt_tokens, e.totals.prompt_tokens);
-                let (a, b) = (g.totals.cost_usd, e.totals.cost_usd);
-                assert!(
-                    a.zip(b).is_some_and(|(a, b)| (a - b).abs() < 1e-9) || a == b,
-                    "{a:?} {b:?}"
-                );
-            }
-        }
     }
 
     #[test]
