@@ -296,3 +296,26 @@ fn a_proxy_that_is_not_a_url_is_a_config_error() {
     assert!(!o.status.success());
     assert!(err(&o).contains("must be a URL"), "{}", err(&o));
 }
+
+#[test]
+fn a_proxys_password_is_never_shown() {
+    let net = Net::new();
+    net.profile("proxy = \"http://ana:s3cret-pw@127.0.0.1:9\"");
+    let o = net.env.run(&["config", "show"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        out(&o).contains("proxy = \"http://ana:***@127.0.0.1:9\""),
+        "{}",
+        out(&o)
+    );
+    // A proxy that fails: the error names it without the password.
+    let o = net.ask(&[]);
+    assert!(!o.status.success());
+    for text in [out(&o), err(&o)] {
+        assert!(!text.contains("s3cret-pw"), "{text}");
+    }
+    // Nor in the log.
+    let log = net.env.home().join("state/clerk/clerk.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("s3cret-pw"), "{text}");
+}

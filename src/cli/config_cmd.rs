@@ -66,6 +66,9 @@ pub fn run(ctx: &Ctx, cmd: &ConfigCommand) -> Result<Exit, CliError> {
         ConfigCommand::Show => {
             let mut file = ctx.config.file.clone();
             for profile in file.profiles.values_mut() {
+                if let Some(proxy) = &profile.proxy {
+                    profile.proxy = Some(crate::config::network::without_password(proxy));
+                }
                 for (name, value) in profile.headers.iter_mut() {
                     if looks_secret(name) {
                         *value = mask(value);
