@@ -541,3 +541,49 @@ fn a_template_with_a_kb_variable_answers_from_the_passages_with_sources() {
         err(&o)
     );
 }
+
+#[test]
+fn incognito_keeps_no_history_and_caches_no_restatement() {
+    let (env, _) = base_with("");
+    let q = "What is the nightly hotel limit in Shanghai?";
+    for _ in 0..2 {
+        env.server
+            .push(Reply::stream(&["上海酒店每晚的住宿限额是多少？"]));
+        env.server.push(Reply::stream(&["It is CNY 900 [1]."]));
+        let o = env.run(&["--incognito", "ask", "--kb", "procedures", q]);
+        assert!(o.status.success(), "{}", err(&o));
+        assert!(out(&o).starts_with("It is CNY 900 [1]."), "{}", out(&o));
+    }
+    // Restated both times: the restatement (the question's words) was not kept.
+    let chat = env.server.chat_requests();
+    assert_eq!(chat.len(), 4, "{chat:?}");
+    assert!(is_restatement(&chat[0]) && is_restatement(&chat[2]));
+    // Nothing in the history.
+    let list = json(&env.run(&["sessions", "list", "--json"]));
+    assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
+    // The usage counts (no text) are still kept, for the budgets.
+    let usage = json(&env.run(&["usage", "--by", "kind", "--json"]));
+    assert_eq!(usage["total"]["requests"], 4, "{usage}");
+    // The question's words are nowhere in the data folder.
+    let mut stack = vec![env.home().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            if p.starts_with(env.home().join("docs")) {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                let text = String::from_utf8_lossy(&bytes);
+                assert!(
+                    !text.contains("nightly hotel limit in Shanghai"),
+                    "{}",
+                    p.display()
+                );
+                assert!(!text.contains("上海酒店每晚"), "{}", p.display());
+            }
+        }
+    }
+}

@@ -65,6 +65,7 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
     );
     ask.k = usize::from(args.k);
     ask.context = context;
+    ask.remember = !args.no_save && ctx.config.file.history.enabled;
     let knowledge = ask.knowledge();
     let rt = super::runtime()?;
     let mut grounded = rt
@@ -141,6 +142,7 @@ pub(super) fn search(
         &ctx.model()?,
     );
     ask.k = k;
+    ask.remember = ctx.config.file.history.enabled;
     let knowledge = ask.knowledge();
     let secret = ctx.config.file.documents.scan_secrets
         && !crate::documents::secrets::scan(question).is_empty();

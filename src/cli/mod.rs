@@ -56,6 +56,11 @@ pub struct Cli {
     /// Base URL instead of the profile's (also OPENAI_BASE_URL)
     #[arg(long, global = true, env = "OPENAI_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,
+    /// Save nothing of what is asked or answered: no history (the app keeps its sessions in
+    /// memory and says so), no cached restatements. Usage counts, which hold no text, are
+    /// still kept so budgets hold
+    #[arg(long, global = true)]
+    pub incognito: bool,
     /// What to do
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -215,7 +220,10 @@ impl Ctx {
     fn load(cli: &Cli) -> Result<Ctx, CliError> {
         let data_override = std::env::var_os("CLERK_DATA_DIR").map(PathBuf::from);
         let mut paths = Paths::resolve(cli.config.clone(), data_override.clone())?;
-        let config = Config::load(&paths)?;
+        let mut config = Config::load(&paths)?;
+        if cli.incognito {
+            config.file.history.enabled = false;
+        }
         if data_override.is_none()
             && let Some(dir) = &config.file.data_dir
         {

@@ -268,8 +268,10 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
         &model,
     )
     .map_err(bad)?;
-    if let Some(g) = &grounding {
+    let mut grounding = grounding;
+    if let Some(g) = &mut grounding {
         g.indexed()?;
+        g.ask.remember = !args.no_save && ctx.config.file.history.enabled;
     }
     let plan = Plan {
         template,

@@ -102,6 +102,9 @@ pub struct Ask {
     pub k: usize,
     /// The chat model that restates the question.
     pub model: String,
+    /// Whether the restatement may be cached in the index (it holds the question's
+    /// words): not with the history off or `--incognito`.
+    pub remember: bool,
 }
 
 impl Ask {
@@ -119,6 +122,7 @@ impl Ask {
             bases,
             k: DEFAULT_K,
             model: model.to_string(),
+            remember: true,
         }
     }
 }
@@ -441,7 +445,8 @@ pub fn finish(
         mut notes,
         ..
     } = prepared;
-    if !fetched.restated.is_empty()
+    if ask.remember
+        && !fetched.restated.is_empty()
         && let Err(e) = index.cache_restatements(
             &ask.question,
             &ask.model,

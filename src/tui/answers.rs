@@ -240,6 +240,8 @@ pub(super) struct Ground {
     pub base: BaseSettings,
     /// Replace likely secrets in the passages before they are sent.
     pub scan_secrets: bool,
+    /// Cache the restatement in the index (not with the history off or `--incognito`).
+    pub remember: bool,
 }
 
 /// An answer clerk gives itself, without a request: "not found", or stopped before asking.
@@ -310,6 +312,7 @@ async fn ground_question(
     };
     let mut ask = Ask::new(&question, vec![g.base.clone()], model);
     ask.context = grounded::follow_up(&conv);
+    ask.remember = g.remember;
     // The restatement is a request like any other: budgets, the ledger, tagged `restate`
     // with this session and base.
     let restate = endpoint.tagged(crate::llm::meter::Tag {

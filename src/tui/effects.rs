@@ -385,6 +385,7 @@ impl Runtime {
             index,
             base: crate::knowledge::ground::BaseSettings::from(entry),
             scan_secrets: self.start.config.file.documents.scan_secrets,
+            remember: self.start.database.is_some(),
         })
     }
 
@@ -419,6 +420,7 @@ impl Runtime {
             bases: super::templates::Bases {
                 entries: self.start.config.file.knowledge.clone(),
                 index: self.start.knowledge_index.clone(),
+                remember: self.start.database.is_some(),
             },
             scan_secrets: self.start.config.file.documents.scan_secrets,
         };

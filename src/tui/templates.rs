@@ -111,6 +111,8 @@ pub(super) fn template_item(e: &crate::templates::Entry) -> crate::app::Template
 pub(super) struct Bases {
     pub entries: Vec<crate::config::KnowledgeEntry>,
     pub index: Option<std::path::PathBuf>,
+    /// Cache restatements in the index (not with the history off or `--incognito`).
+    pub remember: bool,
 }
 
 /// The plan for running template `id` with the form's values (files read here; a `kb`
@@ -148,11 +150,12 @@ fn plan_for(
         }
     }
     let index = bases.index.clone().unwrap_or_default();
-    let grounding =
+    let mut grounding =
         crate::templates::run::grounding(&template, &values, &bases.entries, index, &model)
             .map_err(|e| format!("“{id}” cannot run: {e}"))?;
-    if let Some(g) = &grounding {
+    if let Some(g) = &mut grounding {
         g.indexed().map_err(|e| e.to_string())?;
+        g.ask.remember = bases.remember;
     }
     Ok(crate::templates::run::Plan {
         template,
@@ -488,6 +491,7 @@ mod tests {
                 vec![dir.path().to_path_buf()],
             )],
             index: Some(index.clone()),
+            remember: true,
         };
         let values = |base: &str| {
             BTreeMap::from([

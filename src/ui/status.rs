@@ -45,7 +45,7 @@ fn status_left(app: &App) -> String {
         ));
     }
     if !app.setup.history {
-        left.push_str(" · history off");
+        left.push_str(" · history off: nothing saved");
     }
     left.push(' ');
     left

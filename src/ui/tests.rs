@@ -1556,3 +1556,14 @@ fn compare_picker() {
         insta::assert_snapshot!(format!("compare_picker_{w}x{h}"), draw(&app, w, h));
     }
 }
+
+#[test]
+fn with_the_history_off_the_status_bar_says_nothing_is_saved() {
+    let mut s = setup(true);
+    s.history = false;
+    let app = App::new(s, (120, 20), NOW);
+    let screen = draw(&app, 120, 20);
+    assert!(screen.contains("history off: nothing saved"), "{screen}");
+    let app = App::new(setup(true), (120, 20), NOW);
+    assert!(!draw(&app, 120, 20).contains("nothing saved"));
+}
