@@ -233,7 +233,8 @@ fn a_private_ca_is_trusted_from_ca_file_and_a_wrong_one_is_named() {
         .write(&net.env.home().join("certs"), "junk.pem", "hello\n");
     net.profile(&format!("ca_file = \"{}\"", toml_path(&junk)));
     let o = net.ask(&[]);
-    assert!(!o.status.success());
+    assert_eq!(o.status.code(), Some(2), "a config problem: {}", err(&o));
+    assert!(err(&o).contains("profile `default`"), "{}", err(&o));
     assert!(
         err(&o).contains("junk.pem") && err(&o).contains("no certificate"),
         "{}",

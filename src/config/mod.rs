@@ -360,6 +360,9 @@ fn validate_profile(name: &str, p: &Profile) -> Result<(), ConfigError> {
     if let Some(problem) = p.proxy.as_deref().and_then(network::proxy_problem) {
         return Err(bad(problem));
     }
+    if let Some(ca) = &p.ca_file {
+        network::pem_file(ca, "ca_file").map_err(bad)?;
+    }
     for (k, v) in &p.headers {
         if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err()
             || reqwest::header::HeaderValue::from_str(v).is_err()

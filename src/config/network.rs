@@ -58,6 +58,20 @@ pub fn without_password(url: &str) -> String {
     }
 }
 
+/// The certificates of a PEM file; an error when it cannot be read or holds none.
+pub fn pem_file(path: &std::path::Path, what: &str) -> Result<Vec<reqwest::Certificate>, String> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("{what} `{}` cannot be read: {e}", path.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&bytes).unwrap_or_default();
+    if certs.is_empty() {
+        return Err(format!(
+            "{what} `{}` holds no certificate: it must be PEM (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

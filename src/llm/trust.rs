@@ -66,10 +66,10 @@ pub fn roots(
 ) -> Result<Roots, String> {
     let mut extra = Vec::new();
     if let Some(f) = &sources.ca_file {
-        extra.extend(pem_file(f, "ca_file")?);
+        extra.extend(crate::config::network::pem_file(f, "ca_file")?);
     }
     if let Some(f) = &sources.env_file {
-        extra.extend(pem_file(f, "SSL_CERT_FILE")?);
+        extra.extend(crate::config::network::pem_file(f, "SSL_CERT_FILE")?);
     }
     for d in &sources.env_dirs {
         extra.extend(pem_dir(d));
@@ -118,20 +118,6 @@ pub fn system_bundle() -> Vec<Vec<u8>> {
     {
         Vec::new()
     }
-}
-
-/// The certificates of a PEM file; an error when it cannot be read or holds none.
-fn pem_file(path: &Path, what: &str) -> Result<Vec<reqwest::Certificate>, String> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| format!("{what} `{}` cannot be read: {e}", path.display()))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&bytes).unwrap_or_default();
-    if certs.is_empty() {
-        return Err(format!(
-            "{what} `{}` holds no certificate: it must be PEM (-----BEGIN CERTIFICATE-----)",
-            path.display()
-        ));
-    }
-    Ok(certs)
 }
 
 /// The certificates of the PEM files in a folder (others skipped, as OpenSSL does).
