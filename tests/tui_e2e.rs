@@ -847,8 +847,15 @@ fn f5_compares_models_side_by_side_and_keeps_one_answer() {
     t.text("hotel cap in Shanghai?");
     t.keys(&["F5"]);
     t.wait_for("Compare models");
+    // One key at a time, each waited for: the list is filtered as the endpoint's models
+    // arrive, and Space chooses the row under the cursor.
     t.text("qwen");
-    t.keys(&["Space", "Enter"]);
+    t.wait_until("the list filtered to qwen-plus", |s| {
+        s.contains("› qwen") && s.contains("[ ] qwen-plus") && !s.contains("] gpt-4o-mini")
+    });
+    t.keys(&["Space"]);
+    t.wait_for("[2] qwen-plus");
+    t.keys(&["Enter"]);
     let screen = t.wait_until("both answers with their figures", |s| {
         s.contains("mini says CNY 700")
             && s.contains("qwen says CNY 800")
