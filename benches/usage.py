@@ -3,8 +3,8 @@
 
 Usage: python3 benches/usage.py [path/to/clerk] [--requests 100000] [--runs 11]
 
-Makes a temporary data folder whose usage ledger (usage.sqlite3, the schema of
-src/store/ledger.rs) holds --requests requests spread over the last 400 days: five models
+Makes a temporary data folder whose usage ledger (usage.sqlite3, with the schema steps read
+from src/store/ledger.rs) holds --requests requests spread over the last 400 days: five models
 (one without a price, so its cost is NULL), three profiles, 2,000 sessions, a few templates
 and knowledge bases, the kinds clerk records (answer, part, merge, step, restate, title,
 compare, judge, embed), a tenth of them estimated. Then it times whole `clerk usage`
@@ -22,25 +22,16 @@ import sys
 import tempfile
 import time
 
-SCHEMA = """CREATE TABLE requests (
-    id                INTEGER PRIMARY KEY,
-    at_ms             INTEGER NOT NULL,
-    kind              TEXT NOT NULL,
-    model             TEXT NOT NULL,
-    profile           TEXT NOT NULL,
-    session_id        INTEGER,
-    template          TEXT,
-    knowledge         TEXT,
-    prompt_tokens     INTEGER,
-    cached_tokens     INTEGER,
-    completion_tokens INTEGER,
-    estimated         INTEGER NOT NULL DEFAULT 0 CHECK (estimated IN (0, 1)),
-    cost_usd          REAL,
-    status            TEXT NOT NULL
-);
-CREATE INDEX requests_at ON requests (at_ms);
-PRAGMA user_version = 1;
-"""
+def ledger_schema():
+    """The ledger's schema steps, read from src/store/ledger.rs (so the bench's ledger is
+    the one clerk makes), and the user_version they leave."""
+    import re
+    src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "store",
+                            "ledger.rs"), encoding="utf-8").read()
+    body = re.search(r'const MIGRATIONS: &\[&str\] = &\[(.*?)\];', src, re.S).group(1)
+    steps = re.findall(r'"((?:[^"\\]|\\.)*)"', body, re.S)
+    return ";\n".join(st.strip().rstrip(";") for st in steps) + ";\nPRAGMA user_version = %d;\n" % len(steps)
+
 
 MODELS = [("gpt-4o-mini", 0.15, 0.60), ("gpt-4o", 2.5, 10.0), ("gpt-4.1-mini", 0.4, 1.6),
           ("o4-mini", 1.1, 4.4), ("qwen-internal", None, None)]
@@ -52,7 +43,7 @@ def make_ledger(path, n, seed=7):
     rnd = random.Random(seed)
     now = int(time.time() * 1000)
     db = sqlite3.connect(path)
-    db.executescript(SCHEMA)
+    db.executescript(ledger_schema())
     rows = []
     for i in range(n):
         model, pin, pout = rnd.choice(MODELS)
