@@ -199,7 +199,9 @@ fn sources_dialog_lines(
 }
 
 /// One passage: where it is, whether the answer cites it, its text, and the file to open.
-fn passage_lines(g: &Grounding, n: usize, theme: &Theme) -> Vec<Line<'static>> {
+/// The text is drawn as Markdown (headings, lists, the tables CSV and spreadsheet rows
+/// become) within `width` cells, but for plain text and PDF pages, drawn line by line.
+fn passage_lines(g: &Grounding, n: usize, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     let Some(p) = g.passages.get(n.wrapping_sub(1)) else {
         return vec![Line::from(Span::styled("no such passage", theme.muted))];
     };
@@ -225,8 +227,16 @@ fn passage_lines(g: &Grounding, n: usize, theme: &Theme) -> Vec<Line<'static>> {
         theme.muted,
     )));
     lines.push(Line::default());
-    for l in sanitize(p.text.trim()).lines() {
-        lines.push(Line::from(Span::styled(l.to_string(), theme.text)));
+    let text = sanitize(p.text.trim());
+    let plain = [".txt", ".pdf"]
+        .iter()
+        .any(|ext| p.path.to_ascii_lowercase().ends_with(ext));
+    if plain {
+        for l in text.lines() {
+            lines.push(Line::from(Span::styled(l.to_string(), theme.text)));
+        }
+    } else {
+        lines.extend(super::markdown::render(&text, width, theme).lines);
     }
     lines.push(Line::default());
     lines.push(Line::from(Span::styled(
@@ -243,8 +253,8 @@ fn passage_layout(
     theme: &Theme,
     area: Rect,
 ) -> (Rect, Vec<Line<'static>>) {
-    let lines = passage_lines(g, n, theme);
     let width = 96u16.min(area.width.saturating_sub(2));
+    let lines = passage_lines(g, n, theme, width.saturating_sub(2));
     let rows = Paragraph::new(lines.clone())
         .wrap(Wrap { trim: false })
         .line_count(width.saturating_sub(2)) as u16;

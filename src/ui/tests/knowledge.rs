@@ -205,7 +205,8 @@ fn a_long_passage_scrolls_to_its_last_line() {
     g.passages[0].text = (1..=60)
         .map(|i| format!("Line {i} of the travel policy."))
         .collect::<Vec<_>>()
-        .join("\n");
+        // Paragraphs: a Markdown passage joins lines that are not.
+        .join("\n\n");
     let mut app = grounded_app(80, 24);
     app.dialog = Some(Dialog::Passage {
         grounding: g,
@@ -229,4 +230,33 @@ fn a_long_passage_scrolls_to_its_last_line() {
     // One Up is one row back (the scroll stopped at the end).
     update(&mut app, key(KeyCode::Up));
     assert!(matches!(app.dialog, Some(Dialog::Passage { scroll, .. }) if scroll == max - 1));
+}
+
+#[test]
+fn a_table_passage_is_drawn_as_a_table_and_a_text_file_line_by_line() {
+    let mut g = grounding(&[1], true, "en");
+    g.passages[0].path = "tables/hotel-limits.csv".into();
+    g.passages[0].text =
+        "| City | Nightly limit |\n|---|---|\n| Shanghai | 900 |\n| Chengdu | 600 |".into();
+    let mut app = grounded_app(80, 24);
+    app.dialog = Some(Dialog::Passage {
+        grounding: g.clone(),
+        n: 1,
+        scroll: 0,
+    });
+    let screen = drawn(&mut app, 80, 24);
+    assert!(screen.contains("Shanghai"), "{screen}");
+    assert!(
+        !screen.contains("|---|"),
+        "the table is drawn, not its Markdown: {screen}"
+    );
+    // A plain text file keeps its lines and characters as they are.
+    g.passages[0].path = "hr/leave.txt".into();
+    app.dialog = Some(Dialog::Passage {
+        grounding: g,
+        n: 1,
+        scroll: 0,
+    });
+    let screen = drawn(&mut app, 80, 24);
+    assert!(screen.contains("|---|---|"), "{screen}");
 }
