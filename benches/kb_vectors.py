@@ -10,7 +10,7 @@ make about 130,000 passages. For each size of vector, this script:
 1. makes a temporary config and data folder and indexes one small file (`clerk kb add v …`),
    so the index has clerk's own schema;
 2. adds PASSAGES passages to it with sqlite3 (one file row per 13 passages, half `en` and half
-   `zh`) and a random normalised vector of DIMS float32 for each, as clerk stores them;
+   `zh`) and a random normalised vector of DIMS for each, as clerk stores them (8-bit);
 3. serves `POST /v1/embeddings` on loopback with a random vector of DIMS (the question's);
 4. times `clerk kb search --kb v -k 5 --json QUESTION` as a whole process, RUNS times, with
    `embeddings = "fake"` (the question embedded, every vector compared, rankings per language
@@ -74,15 +74,24 @@ def config(path, docs, url, embeddings):
 
 
 def blobs(n, dims, seed):
-    """n random normalised float32 vectors as little-endian blobs (numpy when it is there)."""
+    """n random normalised vectors as clerk stores them (src/knowledge/vectors.rs `quantise`):
+    (scale, bytes), the scale the largest component's size over 127 and each component over
+    the scale, rounded, as a signed byte (numpy when it is there)."""
     try:
         import numpy as np
         v = np.random.default_rng(seed).standard_normal((n, dims), dtype=np.float32)
         v /= np.linalg.norm(v, axis=1, keepdims=True)
-        return [row.astype("<f4").tobytes() for row in v]
+        scale = np.abs(v).max(axis=1) / 127.0
+        q = np.clip(np.round(v / scale[:, None]), -127, 127).astype(np.int8)
+        return [(float(s), row.tobytes()) for s, row in zip(scale, q)]
     except ImportError:
         rng = random.Random(seed)
-        return [struct.pack("<%df" % dims, *vector(dims, rng)) for _ in range(n)]
+        out = []
+        for _ in range(n):
+            v = vector(dims, rng)
+            scale = max(abs(x) for x in v) / 127.0
+            out.append((scale, struct.pack("<%db" % dims, *(max(-127, min(127, round(x / scale))) for x in v))))
+        return out
 
 
 def fill(db, passages, dims):
@@ -103,9 +112,12 @@ def fill(db, passages, dims):
             pid += 1
             lang = "en" if (f // per_file) % 2 == 0 else "zh"
             rows.append((pid, fid, i, "Section %d" % i, lang, "passage %d text" % pid))
-            vecs.append((pid, "fake", dims, data[f + i]))
+            scale, q = data[f + i]
+            vecs.append((pid, base, "fake", lang, scale, q))
         con.executemany("INSERT INTO passages (id, file_id, seq, section, language, text) VALUES (?, ?, ?, ?, ?, ?)", rows)
-        con.executemany("INSERT INTO vectors (passage_id, model, dims, data) VALUES (?, ?, ?, ?)", vecs)
+        con.executemany(
+            "INSERT INTO passage_vectors (passage_id, base_id, model, language, scale, data) "
+            "VALUES (?, ?, ?, ?, ?, ?)", vecs)
     con.commit()
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
@@ -129,6 +141,7 @@ def main():
     ap.add_argument("--passages", type=int, default=130_000)
     ap.add_argument("--dims", type=int, nargs="+", default=[384, 1536])
     ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder and serve until Ctrl-C (to profile)")
     args = ap.parse_args()
     for dims in args.dims:
         tmp = tempfile.mkdtemp(prefix="kb-vectors-")
@@ -152,6 +165,12 @@ def main():
                   % (args.passages, dims, size / 1e6, secs, vectors, keyword, vectors - keyword))
             if b"note:" in r.stderr:
                 print("  notes: %s" % r.stderr.decode(errors="replace").strip())
+            if args.keep:
+                print("  kept: CLERK_CONFIG=%s CLERK_DATA_DIR=%s %s" % (env["CLERK_CONFIG"], env["CLERK_DATA_DIR"], " ".join(q)))
+                try:
+                    threading.Event().wait()
+                except KeyboardInterrupt:
+                    pass
         finally:
             server.shutdown()
             shutil.rmtree(tmp, ignore_errors=True)

@@ -163,7 +163,7 @@ pub fn matches(items: &[TemplateItem], query: &str) -> Vec<usize> {
         let b = best.entry(items[i].category.as_str()).or_insert(0);
         *b = (*b).max(s);
     }
-    scored.sort_by(|a, b| {
+    scored.sort_unstable_by(|a, b| {
         let (x, y) = (&items[a.0], &items[b.0]);
         x.problem
             .is_some()
@@ -172,6 +172,7 @@ pub fn matches(items: &[TemplateItem], query: &str) -> Vec<usize> {
             .then(x.category.cmp(&y.category))
             .then(b.1.cmp(&a.1))
             .then(x.title.cmp(&y.title))
+            .then(a.0.cmp(&b.0))
     });
     scored.into_iter().map(|(i, _)| i).collect()
 }

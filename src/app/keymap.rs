@@ -509,7 +509,7 @@ impl Keymap {
                 .filter(|(_, c)| **c == cmd)
                 .map(|(k, _)| *k)
                 .collect();
-            keys.sort_by_key(|k| (k.to_string().len(), k.to_string()));
+            keys.sort_unstable_by_key(|k| (k.to_string().len(), k.to_string()));
             keys.first().copied()
         };
         find(mode).or_else(|| find(Mode::Global))
@@ -524,7 +524,7 @@ impl Keymap {
             }
         }
         for keys in by_cmd.values_mut() {
-            keys.sort_by_key(|k| (k.to_string().len(), k.to_string()));
+            keys.sort_unstable_by_key(|k| (k.to_string().len(), k.to_string()));
         }
         by_cmd.into_iter().collect()
     }

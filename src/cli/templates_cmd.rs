@@ -256,7 +256,7 @@ fn template_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.extension().is_some_and(|x| x == "toml"))
                 .collect();
-            found.sort();
+            found.sort_unstable();
             files.extend(found);
         } else {
             files.push(p.clone());

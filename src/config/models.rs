@@ -175,7 +175,7 @@ pub fn catalog(table: &ModelTable, offered: Option<&[String]>) -> Vec<CatalogEnt
             (_, false) => 1,
         }
     };
-    out.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.name.cmp(&b.name)));
+    out.sort_unstable_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.name.cmp(&b.name)));
     out
 }
 

@@ -670,7 +670,7 @@ fn resolve_overlaps(mut candidates: Vec<Raw>) -> Vec<Raw> {
         taken.insert(c.start, c.end);
         kept.push(c);
     }
-    kept.sort_by_key(|c| c.start);
+    kept.sort_unstable_by_key(|c| c.start);
     kept
 }
 

@@ -730,6 +730,136 @@ mod tests {
         assert!(!index.has_vectors("p", model).unwrap());
     }
 
+    /// Every passage of `p` without a `toy` vector gets one.
+    fn embed_all(index: &mut Index) {
+        loop {
+            let batch = index.without_vectors("p", "toy", 8).unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            let rows: Vec<_> = batch.iter().map(|(id, t)| (*id, toy(t))).collect();
+            index.put_vectors("toy", &rows).unwrap();
+        }
+    }
+
+    fn packs(index: &Index) -> i64 {
+        index
+            .conn
+            .query_row("SELECT count(*) FROM vector_packs", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn packs_follow_the_vectors_they_are_made_of() {
+        let (dir, mut index) = index();
+        embed_all(&mut index);
+        assert_eq!(packs(&index), 0, "vectors added: no packs until asked");
+        index.pack_vectors("p", "toy").unwrap();
+        assert!(packs(&index) >= 2, "one pack per language at least");
+        let question = [toy("forgot my password")];
+        let first = index.vector_rankings(&["p"], "toy", &question, 10).unwrap();
+        let with_vectors = index.count_vectors("p", "toy").unwrap() as usize;
+        assert_eq!(first.scanned, with_vectors);
+
+        // An edit replaces the file's passages: their vectors go, and so do the packs.
+        std::fs::write(
+            dir.path().join("it.md"),
+            "# Passwords\n\nPasswords must be at least 16 characters long.\n",
+        )
+        .unwrap();
+        let base = Base::new("p", vec![dir.path().to_path_buf()], &[], &[], 1 << 20).unwrap();
+        index
+            .update(&base, &mut |_| ControlFlow::Continue(()))
+            .unwrap();
+        assert_eq!(packs(&index), 0, "a vector went with its passage");
+        let missing = index.count_without_vectors("p", "toy").unwrap() as usize;
+        assert!(missing >= 1);
+        // A search before the new passage is embedded makes packs of what is there.
+        let hits = index.vector_rankings(&["p"], "toy", &question, 10).unwrap();
+        assert_eq!(hits.scanned, with_vectors - missing);
+        assert!(packs(&index) >= 1, "made by the search and kept");
+        embed_all(&mut index);
+        assert_eq!(packs(&index), 0, "a new vector: the packs are stale and go");
+        let hits = index.vector_rankings(&["p"], "toy", &question, 10).unwrap();
+        assert_eq!(hits.scanned, with_vectors);
+        assert_eq!(
+            hits.rankings.len(),
+            first.rankings.len(),
+            "one per language"
+        );
+        let it = index
+            .search(&["p"], &[Query::new("Passwords characters")], &[], 1)
+            .unwrap()
+            .hits[0]
+            .passage_id;
+        assert_eq!(
+            hits.rankings[0].passages[0], it,
+            "the edited passage, found by its vector"
+        );
+        // A base removed takes its packs with it.
+        index.remove("p").unwrap();
+        assert_eq!(packs(&index), 0);
+    }
+
+    #[test]
+    fn an_index_with_float_vectors_from_an_older_version_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let docs = dir.path().join("docs");
+        std::fs::create_dir(&docs).unwrap();
+        for (name, text) in [("travel.md", TRAVEL), ("年假.md", LEAVE), ("it.md", IT)] {
+            std::fs::write(docs.join(name), text).unwrap();
+        }
+        let base = Base::new("p", vec![docs], &[], &[], 1 << 20).unwrap();
+        let path = dir.path().join("knowledge.sqlite3");
+        let mut index = Index::open(&path).unwrap();
+        index
+            .update(&base, &mut |_| ControlFlow::Continue(()))
+            .unwrap();
+        // What an index made before `passage_vectors` holds: whole f32s in `vectors`.
+        index
+            .conn
+            .execute_batch(
+                "CREATE TABLE vectors (passage_id INTEGER NOT NULL, model TEXT NOT NULL,
+                 dims INTEGER NOT NULL, data BLOB NOT NULL,
+                 PRIMARY KEY (passage_id, model)) WITHOUT ROWID",
+            )
+            .unwrap();
+        let passages = index.without_vectors("p", "toy", 100).unwrap();
+        assert!(passages.len() >= 3);
+        for (id, text) in &passages {
+            let blob: Vec<u8> = toy(text).iter().flat_map(|x| x.to_le_bytes()).collect();
+            index
+                .conn
+                .execute(
+                    "INSERT INTO vectors VALUES (?1, 'toy', 4, ?2)",
+                    rusqlite::params![id, blob],
+                )
+                .unwrap();
+        }
+        drop(index);
+        let index = Index::open(&path).unwrap();
+        let old: i64 = index
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'vectors'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, 0, "the old table is gone once moved");
+        assert_eq!(index.count_without_vectors("p", "toy").unwrap(), 0);
+        let hits = index
+            .vector_rankings(&["p"], "toy", &[toy("forgot my password")], 10)
+            .unwrap();
+        assert_eq!(hits.scanned, passages.len());
+        let it = index
+            .search(&["p"], &[Query::new("Passwords characters")], &[], 1)
+            .unwrap()
+            .hits[0]
+            .passage_id;
+        assert_eq!(hits.rankings[0].passages[0], it, "{hits:?}");
+    }
+
     #[test]
     fn a_follow_up_is_searched_with_the_previous_question_too() {
         let (_dir, mut index) = index();

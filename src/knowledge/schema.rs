@@ -10,7 +10,15 @@
 //! - `passages_fts`: FTS5 over the *analysed* text (contentless: the text is in
 //!   `passages`), columns `base` (a token naming the base), `title` (the file's path),
 //!   `section` (the heading path) and `body`; `passages_vocab` reads its vocabulary;
-//! - `vectors`: a passage's embedding per model (filled by later work; not read here).
+//! - `passage_vectors`: a passage's embedding per model, as 8-bit integers and a scale,
+//!   with its base and language beside it; step 2 replaced `vectors` (`f32` blobs in a
+//!   `WITHOUT ROWID` table), and [`super::vectors::convert_float_vectors`] moves what an
+//!   older index holds;
+//! - `vector_packs`: the same vectors, several hundred to a row per base, model and
+//!   language, which is what a search reads (SQLite spends about a microsecond a row, so a
+//!   row per vector made the scan of 130,000 cost 150 ms). Derived: the triggers on
+//!   `passage_vectors` delete a base's packs whenever one of its vectors comes or goes,
+//!   and they are made again by the next `kb index` or search.
 //!
 //! It must not edit a released migration step (append one), and it writes no rows.
 
@@ -29,7 +37,8 @@ pub const TOKENIZER: &str = "porter unicode61 remove_diacritics 2";
 pub const ANALYSIS_VERSION: i64 = 1;
 
 /// Schema steps; step `i` brings `user_version` from `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE meta (
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
@@ -84,7 +93,38 @@ const MIGRATIONS: &[&str] = &["
         data       BLOB    NOT NULL,
         PRIMARY KEY (passage_id, model)
     ) WITHOUT ROWID;
-"];
+",
+    "
+    CREATE TABLE passage_vectors (
+        id         INTEGER PRIMARY KEY,
+        passage_id INTEGER NOT NULL REFERENCES passages (id) ON DELETE CASCADE,
+        base_id    INTEGER NOT NULL,
+        model      TEXT    NOT NULL,
+        language   TEXT,
+        scale      REAL    NOT NULL,
+        data       BLOB    NOT NULL,
+        UNIQUE (passage_id, model)
+    );
+    CREATE INDEX passage_vectors_by_base ON passage_vectors (base_id, model);
+    CREATE TABLE vector_packs (
+        id       INTEGER PRIMARY KEY,
+        base_id  INTEGER NOT NULL,
+        model    TEXT    NOT NULL,
+        language TEXT,
+        dims     INTEGER NOT NULL,
+        ids      BLOB    NOT NULL,
+        scales   BLOB    NOT NULL,
+        data     BLOB    NOT NULL
+    );
+    CREATE INDEX vector_packs_by_base ON vector_packs (base_id, model);
+    CREATE TRIGGER passage_vectors_added AFTER INSERT ON passage_vectors BEGIN
+        DELETE FROM vector_packs WHERE base_id = new.base_id AND model = new.model;
+    END;
+    CREATE TRIGGER passage_vectors_removed AFTER DELETE ON passage_vectors BEGIN
+        DELETE FROM vector_packs WHERE base_id = old.base_id AND model = old.model;
+    END;
+",
+];
 
 /// Open (or create) the index at `path`: folder 0700, file 0600, WAL, migrated.
 pub(super) fn open(path: &Path) -> Result<Connection, KnowledgeError> {
@@ -165,6 +205,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), KnowledgeError> {
             .map_err(sql)?;
         tx.commit().map_err(sql)?;
     }
+    super::vectors::convert_float_vectors(conn).map_err(sql)?;
     // Analysis changed since the files were read: forget their hashes and times, so the
     // next update reads every file again (and the old passages stay searchable meanwhile).
     let analysis: Option<i64> = conn

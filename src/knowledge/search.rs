@@ -223,7 +223,7 @@ impl Index {
             }
         }
         let mut order: Vec<(PassageId, f64)> = fused.into_iter().collect();
-        order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        order.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let mut hits = Vec::new();
         for (id, score) in order {
             if hits.len() >= k {

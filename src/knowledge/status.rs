@@ -172,7 +172,7 @@ impl Index {
             }
         }
         let mut deleted: Vec<String> = recorded.into_keys().map(|(_, p)| p).collect();
-        deleted.sort();
+        deleted.sort_unstable();
         status.stale.extend(deleted.into_iter().map(|path| Stale {
             path,
             change: Change::Deleted,
@@ -201,7 +201,7 @@ impl Index {
                 }
             }
         }
-        out.sort();
+        out.sort_unstable();
         Ok(out)
     }
 

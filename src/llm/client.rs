@@ -545,7 +545,7 @@ impl Endpoint {
             ))
         })?;
         let mut ids: Vec<String> = list.data.into_iter().map(|m| m.id).collect();
-        ids.sort();
+        ids.sort_unstable();
         Ok(ids)
     }
 

@@ -181,7 +181,7 @@ impl Store {
                 .collect::<rusqlite::Result<_>>()?
         };
         // Lower bm25 is better; the newer message wins a tie.
-        scored.sort_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+        scored.sort_unstable_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
         scored.truncate(limit);
         let (Some(lo), Some(hi)) = (
             scored.iter().map(|&(id, _)| id).min(),

@@ -103,14 +103,15 @@ pub fn run(start: Start) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start: {e}"))?;
-    let store = match &start.database {
-        Some(path) => Store::open(path).map_err(|e| e.to_string())?,
-        None => Store::open_in_memory().map_err(|e| e.to_string())?,
+    // The history opens (its pragmas, the schema check, the crash recovery: milliseconds)
+    // on a thread of its own while the themes, the keymap and the key are read here.
+    let opening = {
+        let database = start.database.clone();
+        std::thread::Builder::new()
+            .name("clerk-store".into())
+            .spawn(move || open_history(database.as_deref()))
+            .map_err(|e| format!("cannot start: {e}"))?
     };
-    let recovered = store.recovered();
-    let store_notice = store.read_only_notice();
-    let remembered_theme = store.setting("theme").ok().flatten();
-    let new_draft = store.draft(crate::app::NEW_SESSION).ok().flatten();
     let (themes, theme_errors) = ui::theme::load_all(Some(&start.themes_dir));
     let theme_names: Vec<String> = themes.iter().map(|t| t.name.clone()).collect();
     let (keymap, key_error) = match Keymap::with_overrides(&start.config.file.keys) {
@@ -149,6 +150,15 @@ pub fn run(start: Start) -> Result<(), String> {
             .name("clerk-http".into())
             .spawn(move || ep.warm());
     }
+    let Opened {
+        store,
+        recovered,
+        notice: store_notice,
+        theme: remembered_theme,
+        draft: new_draft,
+    } = opening
+        .join()
+        .map_err(|_| "cannot open the history: its thread failed".to_string())??;
     let mut theme_name = remembered_theme
         .or(start.config.file.theme.clone())
         .unwrap_or_else(|| ui::theme::DEFAULT_THEME.to_string());
@@ -245,6 +255,30 @@ pub fn run(start: Start) -> Result<(), String> {
     rt.block_on(runtime.finish_streams());
     restore_terminal();
     result
+}
+
+/// The history, opened, and what the first frame needs from it.
+struct Opened {
+    store: Store,
+    recovered: usize,
+    notice: Option<String>,
+    theme: Option<String>,
+    draft: Option<String>,
+}
+
+/// Open the history at `database` (in memory without one: history off).
+fn open_history(database: Option<&std::path::Path>) -> Result<Opened, String> {
+    let store = match database {
+        Some(path) => Store::open(path).map_err(|e| e.to_string())?,
+        None => Store::open_in_memory().map_err(|e| e.to_string())?,
+    };
+    Ok(Opened {
+        recovered: store.recovered(),
+        notice: store.read_only_notice(),
+        theme: store.setting("theme").ok().flatten(),
+        draft: store.draft(crate::app::NEW_SESSION).ok().flatten(),
+        store,
+    })
 }
 
 fn needs_tick(app: &App) -> bool {

@@ -33,7 +33,7 @@ pub(super) fn complete_path(typed: &str) -> (String, Vec<String>) {
                 .then(|| if is_dir { format!("{name}/") } else { name })
         })
         .collect();
-    names.sort();
+    names.sort_unstable();
     let Some(first) = names.first() else {
         return (typed.to_string(), Vec::new());
     };

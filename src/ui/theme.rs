@@ -385,7 +385,7 @@ pub fn load_all(user_dir: Option<&Path>) -> (Vec<Theme>, Vec<ThemeError>) {
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
             .collect();
-        paths.sort();
+        paths.sort_unstable();
         for path in paths {
             let stem = path
                 .file_stem()

@@ -130,7 +130,7 @@ fn cells(
 /// The cells as rows of a table without its empty rows and columns; `None` when the table
 /// (its empty cells too) would pass `room` bytes.
 fn table(mut cells: Vec<Cell>, room: u64) -> Option<Vec<Vec<String>>> {
-    cells.sort_by_key(|&(r, c, _)| (r, c));
+    cells.sort_unstable_by_key(|&(r, c, _)| (r, c));
     let mut cols: Vec<u32> = cells.iter().map(|&(_, c, _)| c).collect();
     cols.sort_unstable();
     cols.dedup();
