@@ -66,6 +66,14 @@ fn detail<'v>(v: &'v Value, id: &str) -> &'v str {
     check(v, id)["detail"].as_str().unwrap()
 }
 
+/// The detail of check `id` says `text`.
+fn says(v: &Value, id: &str, text: &str) {
+    assert!(
+        detail(v, id).contains(text),
+        "{id} should say {text:?}: {v}"
+    );
+}
+
 fn fix<'v>(v: &'v Value, id: &str) -> &'v str {
     check(v, id)["fix"].as_str().unwrap_or("")
 }
@@ -86,7 +94,7 @@ fn a_working_set_up_passes_with_the_checks_in_order_and_one_metered_call() {
     ] {
         assert_eq!(status(&v, id), "ok", "{id}: {}", check(&v, id));
     }
-    assert!(detail(&v, "config").contains("does not exist"), "{v}");
+    says(&v, "config", "does not exist");
     assert!(
         detail(&v, "profile").contains("profile `default`")
             && detail(&v, "profile").contains("environment (CLERK_API_KEY)"),
@@ -95,26 +103,17 @@ fn a_working_set_up_passes_with_the_checks_in_order_and_one_metered_call() {
     // The key comes from the environment: the keyring does not matter, at most a warning
     // (no D-Bus session in the test's environment, so it cannot be reached).
     assert_ne!(status(&v, "keyring"), "fail", "{v}");
-    assert!(detail(&v, "keyring").contains("not used"), "{v}");
+    says(&v, "keyring", "not used");
     #[cfg(target_os = "linux")]
     assert_eq!(status(&v, "keyring"), "warn", "{v}");
     let port = env.server.addr().port().to_string();
-    assert!(
-        detail(&v, "tcp").contains(&format!("127.0.0.1:{port}")),
-        "{v}"
-    );
-    assert!(detail(&v, "tls").contains("not used"), "{v}");
-    assert!(
-        detail(&v, "models").contains("gpt-4o-mini among them"),
-        "{v}"
-    );
-    assert!(
-        detail(&v, "call").contains("gpt-4o-mini answered in"),
-        "{v}"
-    );
+    says(&v, "tcp", &format!("127.0.0.1:{port}"));
+    says(&v, "tls", "not used");
+    says(&v, "models", "gpt-4o-mini among them");
+    says(&v, "call", "gpt-4o-mini answered in");
     // Nothing saved yet: no history is a warning, not a failure.
     assert_eq!(status(&v, "history"), "warn", "{v}");
-    assert!(detail(&v, "history").contains("does not exist yet"), "{v}");
+    says(&v, "history", "does not exist yet");
     assert!(!env.home().join("data/clerk/history.sqlite3").exists());
     assert_ne!(status(&v, "disk"), "fail", "{v}");
     assert_ne!(status(&v, "terminal"), "fail", "{v}");
@@ -157,7 +156,7 @@ fn a_rejected_key_fails_models_says_clerk_auth_login_and_spends_nothing() {
     assert!(fix(&v, "models").contains("clerk auth login"), "{v}");
     // The call is not made with a key the server refused.
     assert_eq!(status(&v, "call"), "warn", "{v}");
-    assert!(detail(&v, "call").contains("not checked"), "{v}");
+    says(&v, "call", "not checked");
     assert!(env.server.chat_requests().is_empty());
     // The network was fine.
     for id in ["dns", "tcp", "tls"] {
@@ -214,7 +213,7 @@ fn a_certificate_from_an_untrusted_authority_fails_tls_naming_the_problem_and_th
     assert!(d.contains("issued by clerk test CA"), "{d}");
     assert!(d.contains("ca_file") && d.contains("other-ca.pem"), "{d}");
     assert!(fix(&v, "tls").contains("ca_file"), "{v}");
-    assert!(detail(&v, "models").contains("not checked"), "{v}");
+    says(&v, "models", "not checked");
     assert_eq!(net.env.server.request_count(), 0);
 
     // The company's CA: the handshake names the issuer and the bundle, and the API answers.
@@ -235,7 +234,7 @@ fn a_certificate_from_an_untrusted_authority_fails_tls_naming_the_problem_and_th
     );
     let v = report(&o);
     assert_eq!(status(&v, "tls"), "ok", "{v}");
-    assert!(detail(&v, "tls").contains("+ SSL_CERT_FILE"), "{v}");
+    says(&v, "tls", "+ SSL_CERT_FILE");
 }
 
 #[test]
@@ -246,13 +245,13 @@ fn behind_a_connect_proxy_dns_and_tcp_go_to_the_proxy_and_tls_through_its_tunnel
     net.profile(&format!("{ca}\nproxy = \"http://{proxy}\""));
     let v = exits(&net.run(&["doctor", "--json"], &[]), 0);
     let shown = format!("http://{proxy}");
-    assert!(detail(&v, "proxy").contains(&shown), "{v}");
-    assert!(detail(&v, "proxy").contains("the profile's proxy"), "{v}");
-    assert!(detail(&v, "proxy").contains("CONNECT tunnel"), "{v}");
-    assert!(detail(&v, "dns").contains("the proxy"), "{v}");
+    says(&v, "proxy", &shown);
+    says(&v, "proxy", "the profile's proxy");
+    says(&v, "proxy", "CONNECT tunnel");
+    says(&v, "dns", "the proxy");
     let tunnel = format!("opened a tunnel to localhost:{}", net.https.port());
-    assert!(detail(&v, "tcp").contains(&tunnel), "{v}");
-    assert!(detail(&v, "tls").contains("through the tunnel of"), "{v}");
+    says(&v, "tcp", &tunnel);
+    says(&v, "tls", "through the tunnel of");
     assert_eq!(status(&v, "call"), "ok", "{v}");
     {
         let seen = seen.lock().unwrap();
@@ -268,17 +267,14 @@ fn behind_a_connect_proxy_dns_and_tcp_go_to_the_proxy_and_tls_through_its_tunnel
     net.profile(&ca);
     let o = net.run(&["doctor", "--json"], &[("HTTPS_PROXY", &shown)]);
     let v = report(&o);
-    assert!(detail(&v, "proxy").contains("(HTTPS_PROXY)"), "{v}");
+    says(&v, "proxy", "(HTTPS_PROXY)");
     assert_eq!(status(&v, "tls"), "ok", "{v}");
     let o = net.run(
         &["doctor", "--json"],
         &[("HTTPS_PROXY", &shown), ("NO_PROXY", "localhost")],
     );
     let v = report(&o);
-    assert!(
-        detail(&v, "proxy").contains("NO_PROXY (`localhost`) covers localhost"),
-        "{v}"
-    );
+    says(&v, "proxy", "NO_PROXY (`localhost`) covers localhost");
     assert!(!detail(&v, "dns").contains("proxy"), "{v}");
 
     // An https:// proxy (TLS to the proxy, then the tunnel, then TLS to the endpoint),
@@ -287,12 +283,9 @@ fn behind_a_connect_proxy_dns_and_tcp_go_to_the_proxy_and_tls_through_its_tunnel
     let shown = format!("https://localhost:{}", tls_proxy.port());
     net.profile(&format!("{ca}\nproxy = \"{shown}\""));
     let v = exits(&net.run(&["doctor", "--json"], &[]), 0);
-    assert!(detail(&v, "proxy").contains(&shown), "{v}");
-    assert!(detail(&v, "tcp").contains(&tunnel), "{v}");
-    assert!(
-        detail(&v, "tls").contains(&format!("through the tunnel of {shown}")),
-        "{v}"
-    );
+    says(&v, "proxy", &shown);
+    says(&v, "tcp", &tunnel);
+    says(&v, "tls", &format!("through the tunnel of {shown}"));
     assert_eq!(status(&v, "call"), "ok", "{v}");
 
     // A proxy nobody listens on: the tcp step names the proxy.
@@ -300,10 +293,7 @@ fn behind_a_connect_proxy_dns_and_tcp_go_to_the_proxy_and_tls_through_its_tunnel
     net.profile(&format!("{ca}\nproxy = \"{dead}\""));
     let v = exits(&net.run(&["doctor", "--json"], &[]), 1);
     assert_eq!(status(&v, "tcp"), "fail", "{v}");
-    assert!(
-        detail(&v, "tcp").contains(&format!("cannot connect to the proxy {dead}")),
-        "{v}"
-    );
+    says(&v, "tcp", &format!("cannot connect to the proxy {dead}"));
 }
 
 #[test]
@@ -337,7 +327,7 @@ fn a_broken_config_fails_naming_its_file_and_line_and_the_rest_waits_for_it() {
     );
     let v = report(&env.run(&["doctor", "--json"]));
     assert_eq!(status(&v, "config"), "warn", "{v}");
-    assert!(detail(&v, "config").contains("mine.toml"), "{v}");
+    says(&v, "config", "mine.toml");
 }
 
 #[test]
@@ -351,7 +341,7 @@ fn without_a_key_the_profile_fails_but_the_network_is_still_checked() {
         1,
     );
     assert_eq!(status(&v, "profile"), "fail", "{v}");
-    assert!(detail(&v, "profile").contains("no API key"), "{v}");
+    says(&v, "profile", "no API key");
     assert!(
         fix(&v, "profile").contains("clerk auth login --profile default"),
         "{v}"
@@ -359,10 +349,30 @@ fn without_a_key_the_profile_fails_but_the_network_is_still_checked() {
     for id in ["proxy", "dns", "tcp", "tls"] {
         assert_eq!(status(&v, id), "ok", "{id}: {v}");
     }
-    assert!(detail(&v, "models").contains("`profile`"), "{v}");
+    says(&v, "models", "`profile`");
     // The key would come from the keyring, which cannot be reached here: that matters.
     #[cfg(target_os = "linux")]
     assert_eq!(status(&v, "keyring"), "fail", "{v}");
+
+    // A profile whose api_key_cmd fails: the command is named; the keyring is not its source.
+    env.write(
+        &env.home().join("config/clerk"),
+        "config.toml",
+        "[profiles.default]\napi_key_cmd = \"exit 3\"\n",
+    );
+    let o = env
+        .cmd(&["doctor", "--json"])
+        .env_remove("CLERK_API_KEY")
+        .output()
+        .unwrap();
+    let v = exits(&o, 1);
+    assert_eq!(status(&v, "profile"), "fail", "{v}");
+    says(&v, "profile", "api_key_cmd `exit 3` failed");
+    assert!(
+        fix(&v, "profile").contains("run `exit 3` in a shell"),
+        "{v}"
+    );
+    assert_ne!(status(&v, "keyring"), "fail", "{v}");
 }
 
 #[test]
@@ -377,7 +387,7 @@ fn the_history_is_checked_once_it_exists_and_damage_points_to_recover() {
     // Off for this run: nothing to check.
     let v = report(&env.run(&["doctor", "--json", "--incognito"]));
     assert_eq!(status(&v, "history"), "ok", "{v}");
-    assert!(detail(&v, "history").contains("history is off"), "{v}");
+    says(&v, "history", "history is off");
     // Not a database any more.
     let db = env.home().join("data/clerk/history.sqlite3");
     for side in ["-wal", "-shm"] {
@@ -386,7 +396,7 @@ fn the_history_is_checked_once_it_exists_and_damage_points_to_recover() {
     std::fs::write(&db, vec![b'z'; 8192]).unwrap();
     let v = exits(&env.run(&["doctor", "--json"]), 1);
     assert_eq!(status(&v, "history"), "fail", "{v}");
-    assert!(detail(&v, "history").contains("history.sqlite3"), "{v}");
+    says(&v, "history", "history.sqlite3");
     assert!(fix(&v, "history").contains("clerk sessions recover"), "{v}");
 }
 
@@ -397,13 +407,13 @@ fn an_endpoint_that_never_answers_is_given_up_on_after_the_checks_own_timeout() 
     env.server.push_models(Reply::hang());
     let v = exits(&env.run(&["doctor", "--json"]), 1);
     assert_eq!(status(&v, "models"), "fail", "{v}");
-    assert!(detail(&v, "models").contains("within 3 s"), "{v}");
-    assert!(detail(&v, "call").contains("not checked"), "{v}");
+    says(&v, "models", "within 3 s");
+    says(&v, "call", "not checked");
     assert!(env.server.chat_requests().is_empty());
     // The model list answers, the call hangs: it fails after its 4 s.
     env.server.push(Reply::hang());
     let v = exits(&env.run(&["doctor", "--json"]), 1);
     assert_eq!(status(&v, "models"), "ok", "{v}");
     assert_eq!(status(&v, "call"), "fail", "{v}");
-    assert!(detail(&v, "call").contains("within 4 s"), "{v}");
+    says(&v, "call", "within 4 s");
 }

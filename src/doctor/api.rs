@@ -220,7 +220,7 @@ pub(super) async fn call(s: &mut State<'_>) -> Check {
                     let price = setup.config.models.get(&model);
                     let cost = price.and_then(|p| p.cost(u.input, u.cached, u.output));
                     format!(
-                        "; {} + {} tokens, {}",
+                        "; {} tokens in, {} out, {}",
                         u.input,
                         u.output,
                         crate::format::usd(cost)

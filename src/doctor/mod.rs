@@ -309,7 +309,8 @@ pub fn line(check: &Check, colour: bool) -> String {
     } else {
         mark.to_string()
     };
-    let clean = crate::llm::sanitize::sanitize;
+    // Inert for the terminal, and on one line.
+    let clean = |text: &str| crate::llm::sanitize::sanitize(text).replace(['\n', '\r'], " ");
     let mut out = format!(
         "{mark} {:<width$}  {}",
         check.id,
@@ -368,8 +369,10 @@ mod tests {
         assert!(shown.starts_with("\x1b[31m✗\x1b[0m tcp "), "{shown:?}");
         assert!(shown.ends_with("fix: is it running?"), "{shown:?}");
         // A server's words cannot reach the terminal as escape sequences.
-        let sly = Check::fail(CheckId::Models, "\x1b]52;c;ZXZpbA==\x07denied", "x");
-        assert!(!line(&sly, false).contains('\x1b'));
+        let sly = Check::fail(CheckId::Models, "\x1b]52;c;ZXZpbA==\x07denied\nok", "x");
+        let shown = line(&sly, false);
+        assert!(!shown.contains('\x1b'), "{shown:?}");
+        assert_eq!(shown.lines().count(), 2, "one line and its fix: {shown:?}");
     }
 
     #[test]

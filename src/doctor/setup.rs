@@ -171,32 +171,55 @@ pub(super) fn keyring(s: &mut State<'_>) -> Check {
         ),
         (Ok((_, source)), _) => {
             let used = format!("not used: the key comes from {source}");
-            match secrets::keyring::platform_vendor_within(super::KEYRING_TIMEOUT) {
-                Ok(_) => Check::ok(id, format!("{backend}: reachable ({used})")),
-                Err(e) => Check::warn(
+            reach(format!("{backend}: reachable ({used})"), |why| {
+                Check::warn(
                     id,
-                    format!("{backend} cannot be reached ({used}): {}", reason_of(&e)),
+                    format!("{backend} cannot be reached ({used}): {why}"),
                     format!(
-                        "nothing to do while the key comes from {source}; to keep it in the keyring instead, start {backend} and run `clerk auth login`"
+                        "nothing to do while the key comes from {source}; to keep the key in the keyring instead, run `clerk auth login` once the {backend} runs"
                     ),
-                ),
-            }
+                )
+            })
+        }
+        (
+            Err(_),
+            Some(SecretError::Command { .. } | SecretError::Empty | SecretError::BadCharacters),
+        ) => {
+            // The key's problem is its command or its text, not the keyring.
+            reach(format!("{backend}: reachable"), |why| {
+                Check::warn(
+                    id,
+                    format!("{backend} cannot be reached: {why}"),
+                    format!(
+                        "it does not matter until the key is fixed (see `profile`); {}",
+                        keyring_fix()
+                    ),
+                )
+            })
         }
         (Err(_), Some(_)) => {
-            // No key, and not for the keyring's fault: the keyring is where it would go.
-            match secrets::keyring::platform_vendor_within(super::KEYRING_TIMEOUT) {
-                Ok(_) => Check::ok(
-                    id,
-                    format!("{backend}: reachable, but it holds no key for this profile"),
-                ),
-                Err(e) => Check::fail(
-                    id,
-                    format!("{backend} cannot be reached: {}", reason_of(&e)),
-                    keyring_fix(),
-                ),
-            }
+            // No key anywhere: the keyring is where `clerk auth login` puts it.
+            reach(
+                format!("{backend}: reachable, but it holds no key for this profile"),
+                |why| {
+                    Check::fail(
+                        id,
+                        format!("{backend} cannot be reached: {why}"),
+                        keyring_fix(),
+                    )
+                },
+            )
         }
         (Err(by), None) => Check::not_checked(id, *by),
+    }
+}
+
+/// Reach the keyring without reading anything (so nothing asks to unlock it): passed with
+/// `reached`, else the check `unreachable` makes of why.
+fn reach(reached: String, unreachable: impl FnOnce(String) -> Check) -> Check {
+    match secrets::keyring::platform_vendor_within(super::KEYRING_TIMEOUT) {
+        Ok(_) => Check::ok(CheckId::Keyring, reached),
+        Err(e) => unreachable(reason_of(&e)),
     }
 }
 
