@@ -216,18 +216,27 @@ pub(super) async fn tcp(s: &mut State<'_>) -> Check {
     let deadline = tokio::time::Instant::now() + TCP_TIMEOUT;
     let mut last = None;
     let mut tcp = None;
-    for addr in addrs {
-        match tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(addr)).await {
+    // Each address gets an equal share of what is left, so one that drops packets (an IPv6
+    // route that goes nowhere) does not use up the time of the next, as the HTTP client's
+    // own connector falls back too.
+    for (i, addr) in addrs.iter().enumerate() {
+        let left = u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
+        let share = deadline.saturating_duration_since(tokio::time::Instant::now()) / left;
+        match tokio::time::timeout(share, tokio::net::TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
                 tcp = Some((stream, *addr));
                 break;
             }
             Ok(Err(e)) => last = Some(format!("{addr}: {e}")),
-            Err(_) => {
-                last = Some(format!("no answer within {} s", TCP_TIMEOUT.as_secs()));
-                break;
-            }
+            Err(_) => last = Some(format!("{addr}: no answer in time")),
         }
+    }
+    if tcp.is_none() && tokio::time::Instant::now() >= deadline {
+        last = Some(format!(
+            "{}; no answer within {} s",
+            last.unwrap_or_default(),
+            TCP_TIMEOUT.as_secs()
+        ));
     }
     let Some((stream, addr)) = tcp else {
         s.conn = Err(id);
