@@ -6,9 +6,11 @@
 
 pub use crate::config::models::format_usd as usd;
 
-/// 1536 → "2 KB", 2621440 → "2.5 MB".
+/// 1536 → "2 KB", 2621440 → "2.5 MB", 5368709120 → "5.0 GB".
 pub fn human_size(bytes: u64) -> String {
-    if bytes >= 1024 * 1024 {
+    if bytes >= 1024 * 1024 * 1024 {
+        format!("{:.1} GB", bytes as f64 / (1024.0 * 1024.0 * 1024.0))
+    } else if bytes >= 1024 * 1024 {
         format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
     } else if bytes >= 1024 {
         format!("{} KB", bytes.div_ceil(1024))
@@ -78,6 +80,7 @@ mod tests {
         assert_eq!(human_size(900), "900 bytes");
         assert_eq!(human_size(1536), "2 KB");
         assert_eq!(human_size(2_621_440), "2.5 MB");
+        assert_eq!(human_size(5 << 30), "5.0 GB");
         assert_eq!(short_tokens(950), "950");
         assert_eq!(short_tokens(45_300), "45.3k");
         assert_eq!(short_tokens(1_200_000), "1.2M");

@@ -7,6 +7,7 @@
 //! - [`store`]: the SQLite history with full-text search;
 //! - [`knowledge`]: knowledge bases: indexing procedure folders and searching them;
 //! - [`compare`]: models compared on the same prompt (`clerk compare`): timings, cost, a judge;
+//! - [`doctor`]: `clerk doctor`, the checks of a set-up, one by one, each with its fix;
 //! - [`cli`]: the command line, which wires the others together.
 
 pub mod app;
@@ -14,6 +15,7 @@ pub mod chat;
 pub mod cli;
 pub mod compare;
 pub mod config;
+pub mod doctor;
 pub mod documents;
 pub mod format;
 pub mod knowledge;

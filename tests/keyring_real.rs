@@ -121,6 +121,27 @@ fn login_status_ask_logout_round_trip_in_the_real_keyring() {
         Some(format!("Bearer {KEY}").as_str())
     );
 
+    // `clerk doctor`: the key comes from the keyring, which runs and is unlocked.
+    let out = clerk(home.path(), &server, &["doctor", "--json"], None);
+    assert!(!text(&out).contains(KEY));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = |id: &str| support::env::doctor_check(&report, id).clone();
+    assert!(
+        check("profile")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the key comes from keyring"),
+        "{report}"
+    );
+    assert_eq!(check("keyring")["status"], "ok", "{report}");
+    assert!(
+        check("keyring")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("running and unlocked"),
+        "{report}"
+    );
+
     let out = clerk(home.path(), &server, &["auth", "logout"], None);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(secret_tool_lookup(profile), None);
@@ -130,6 +151,16 @@ fn login_status_ask_logout_round_trip_in_the_real_keyring() {
         text(&out).contains("clerk auth login --profile ci-roundtrip"),
         "{}",
         text(&out)
+    );
+    // Without a key in it, the doctor fails the profile; the keyring itself answers.
+    let out = clerk(home.path(), &server, &["doctor", "--json"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keyring = support::env::doctor_check(&report, "keyring");
+    assert_eq!(keyring["status"], "ok", "{report}");
+    assert!(
+        keyring["detail"].as_str().unwrap().contains("holds no key"),
+        "{report}"
     );
 }
 

@@ -770,15 +770,13 @@ fn a_session_grounded_on_a_knowledge_base_cites_its_sources() {
     let kinds = || {
         let o = t.clerk(&server, &["usage", "--by", "kind", "--json"]);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        let requests = |kind: &str| {
-            v["rows"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|r| r["key"] == kind)
-                .map_or(0, |r| r["requests"].as_u64().unwrap())
-        };
-        ((requests("restate"), requests("answer")), v)
+        (
+            (
+                support::env::requests_of(&v, "restate"),
+                support::env::requests_of(&v, "answer"),
+            ),
+            v,
+        )
     };
     let mut seen = kinds();
     for _ in 0..50 {

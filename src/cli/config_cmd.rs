@@ -31,21 +31,20 @@ fn looks_secret(header: &str) -> bool {
 }
 
 /// Every broken theme file in the user's themes folder, and a configured theme that does
-/// not exist, on stderr: the app would start with the default theme instead.
-fn theme_warnings(ctx: &Ctx) {
+/// not exist: the app would start with the default theme instead.
+pub(super) fn theme_problems(ctx: &Ctx) -> Vec<String> {
     let (themes, errors) = crate::ui::theme::load_all(Some(&ctx.themes_dir()));
-    for e in &errors {
-        eprintln!("warning: {e}");
-    }
+    let mut out: Vec<String> = errors.iter().map(ToString::to_string).collect();
     if let Some(name) = &ctx.config.file.theme
         && !themes.iter().any(|t| &t.name == name)
     {
-        eprintln!(
-            "warning: theme = \"{name}\" in {}: there is no such theme; the app uses {}",
+        out.push(format!(
+            "theme = \"{name}\" in {}: there is no such theme; the app uses {}",
             ctx.paths.config_file.display(),
             crate::ui::theme::DEFAULT_THEME
-        );
+        ));
     }
+    out
 }
 
 /// Run `clerk config …`.
@@ -88,7 +87,9 @@ pub fn run(ctx: &Ctx, cmd: &ConfigCommand) -> Result<Exit, CliError> {
                 "# effective configuration (from {})\n{text}",
                 ctx.paths.config_file.display()
             );
-            theme_warnings(ctx);
+            for problem in theme_problems(ctx) {
+                eprintln!("warning: {problem}");
+            }
         }
         ConfigCommand::Init { force } => {
             let path = &ctx.paths.config_file;

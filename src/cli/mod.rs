@@ -9,6 +9,7 @@ mod auth;
 mod compare;
 mod config_cmd;
 mod docs;
+mod doctor;
 mod kb;
 mod kb_vectors;
 mod output;
@@ -32,7 +33,7 @@ use crate::store::StoreError;
 const EXIT_CODES: &str = "\
 Exit codes:
   0    success
-  1    other failure (history database, files)
+  1    other failure (history database, files); clerk doctor: a check failed
   2    bad input (usage, config, unknown session or model, message too long)
   3    authentication (no key, key rejected or revoked, no keyring, quota)
   4    network or server (DNS, connection, TLS, timeout, rate limit, 5xx)
@@ -101,6 +102,10 @@ pub enum Command {
     /// Knowledge bases: add procedure folders, index them, search them
     #[command(subcommand)]
     Kb(kb::KbCommand),
+    /// Check this set-up, step by step: config, key, keyring, proxy, DNS, TCP, TLS, the
+    /// API, one live call, the history, the disk, the terminal; each with its fix.
+    /// Exit 0 when nothing failed, 1 when a check failed
+    Doctor(doctor::DoctorArgs),
     /// Print shell completions
     Completions {
         /// The shell
@@ -218,6 +223,11 @@ pub struct Ctx {
 
 impl Ctx {
     fn load(cli: &Cli) -> Result<Ctx, CliError> {
+        Ok(Ctx::read(cli)?)
+    }
+
+    /// [`Ctx::load`], keeping the config's error as it is (`clerk doctor` reports it).
+    fn read(cli: &Cli) -> Result<Ctx, ConfigError> {
         let data_override = std::env::var_os("CLERK_DATA_DIR").map(PathBuf::from);
         let mut paths = Paths::resolve(cli.config.clone(), data_override.clone())?;
         let mut config = Config::load(&paths)?;
@@ -336,6 +346,10 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         output::completions(*shell);
         return Ok(Exit::Ok);
     }
+    if let Command::Doctor(args) = command {
+        // Before the config is loaded: a config that does not load is its first finding.
+        return doctor::run(&cli, args);
+    }
     let ctx = Ctx::load(&cli)?;
     output::init_logging(&ctx);
     match command {
@@ -350,7 +364,7 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Usage(args) => usage::run(&ctx, args),
         Command::Compare(args) => compare::run(&ctx, args),
         Command::Kb(cmd) => kb::run(&ctx, cmd),
-        Command::Completions { .. } => Ok(Exit::Ok),
+        Command::Completions { .. } | Command::Doctor(_) => Ok(Exit::Ok),
     }
 }
 

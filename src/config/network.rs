@@ -58,11 +58,18 @@ pub fn without_password(url: &str) -> String {
     }
 }
 
-/// The certificates of a PEM file; an error when it cannot be read or holds none.
-pub fn pem_file(path: &std::path::Path, what: &str) -> Result<Vec<reqwest::Certificate>, String> {
+/// The certificates of a PEM file (DER, for rustls and the HTTP client alike); an error when
+/// it cannot be read or holds none.
+pub fn pem_file(
+    path: &std::path::Path,
+    what: &str,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    use rustls::pki_types::pem::PemObject;
     let bytes = std::fs::read(path)
         .map_err(|e| format!("{what} `{}` cannot be read: {e}", path.display()))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&bytes).unwrap_or_default();
+    let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<_, _>>()
+        .unwrap_or_default();
     if certs.is_empty() {
         return Err(format!(
             "{what} `{}` holds no certificate: it must be PEM (-----BEGIN CERTIFICATE-----)",

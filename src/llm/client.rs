@@ -151,10 +151,16 @@ impl Endpoint {
                     }
                 }
                 let sources = super::trust::TrustSources::from_env(self.ca_file.as_deref());
+                let certs = |ders: Vec<rustls::pki_types::CertificateDer<'static>>| {
+                    ders.iter()
+                        .map(|d| reqwest::Certificate::from_der(d))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| format!("a trusted certificate cannot be used: {e}"))
+                };
                 builder = match super::trust::roots(&sources, &super::trust::system_bundle)? {
                     super::trust::Roots::System => builder,
-                    super::trust::Roots::Merge(certs) => builder.tls_certs_merge(certs),
-                    super::trust::Roots::Only(certs) => builder.tls_certs_only(certs),
+                    super::trust::Roots::Merge(ders) => builder.tls_certs_merge(certs(ders)?),
+                    super::trust::Roots::Only(ders) => builder.tls_certs_only(certs(ders)?),
                 };
                 builder
                     .build()
@@ -488,7 +494,7 @@ fn transport_failure(url: &str, e: &OpenAIError, timeout: Duration) -> LlmError 
 }
 
 /// A TLS failure's certificate problem in words, from rustls's error text (lowercased).
-fn certificate_problem(all: &str) -> Option<&'static str> {
+pub(crate) fn certificate_problem(all: &str) -> Option<&'static str> {
     [
         (
             "unknownissuer",

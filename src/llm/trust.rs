@@ -9,21 +9,26 @@
 //! Proxy: [`crate::config::network::ProxyChoice`].
 //!
 //! [`roots`] decides from what it is given (files read, environment values passed in), so
-//! it is tested without touching the process's environment.
+//! it is tested without touching the process's environment. [`verifier`] turns the roots
+//! into the certificate check the HTTP client makes, for a TLS handshake of clerk's own
+//! (`clerk doctor`); [`route`] says which proxy the HTTP client takes to a URL, and why.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// The roots to give the HTTP client.
+use rustls::pki_types::CertificateDer;
+
+/// The roots to give the HTTP client (DER certificates).
 #[derive(Debug, Default)]
 pub enum Roots {
     /// The system's alone.
     #[default]
     System,
     /// The system's (through the OS verifier) and these.
-    Merge(Vec<reqwest::Certificate>),
+    Merge(Vec<CertificateDer<'static>>),
     /// These only: the system bundle read by clerk, and the extra ones (Linux with
     /// `SSL_CERT_FILE` or `SSL_CERT_DIR` set).
-    Only(Vec<reqwest::Certificate>),
+    Only(Vec<CertificateDer<'static>>),
 }
 
 /// Where extra trust comes from.
@@ -55,6 +60,21 @@ impl TrustSources {
             env_dirs: dirs,
         }
     }
+
+    /// The trusted authorities in words: `system roots + ca_file /etc/corp-ca.pem`.
+    pub fn describe(&self) -> String {
+        let mut parts = vec!["system roots".to_string()];
+        if let Some(f) = &self.ca_file {
+            parts.push(format!("ca_file {}", f.display()));
+        }
+        if let Some(f) = &self.env_file {
+            parts.push(format!("SSL_CERT_FILE {}", f.display()));
+        }
+        for d in &self.env_dirs {
+            parts.push(format!("SSL_CERT_DIR {}", d.display()));
+        }
+        parts.join(" + ")
+    }
 }
 
 /// The roots for `sources`. `system_bundle` reads the OS's own certificates (used only
@@ -76,13 +96,10 @@ pub fn roots(
     }
     let env_set = sources.env_file.is_some() || !sources.env_dirs.is_empty();
     if env_set && ENV_REPLACES_SYSTEM {
-        let mut all = Vec::new();
-        for der in system_bundle() {
-            all.push(
-                reqwest::Certificate::from_der(&der)
-                    .map_err(|e| format!("a system certificate cannot be read: {e}"))?,
-            );
-        }
+        let mut all: Vec<CertificateDer<'static>> = system_bundle()
+            .into_iter()
+            .map(CertificateDer::from)
+            .collect();
         all.extend(extra);
         return Ok(Roots::Only(all));
     }
@@ -121,17 +138,184 @@ pub fn system_bundle() -> Vec<Vec<u8>> {
 }
 
 /// The certificates of the PEM files in a folder (others skipped, as OpenSSL does).
-fn pem_dir(dir: &Path) -> Vec<reqwest::Certificate> {
+fn pem_dir(dir: &Path) -> Vec<CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for e in entries.flatten() {
         if let Ok(bytes) = std::fs::read(e.path()) {
-            out.extend(reqwest::Certificate::from_pem_bundle(&bytes).unwrap_or_default());
+            let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&bytes).collect();
+            out.extend(certs.unwrap_or_default());
         }
     }
     out
+}
+
+/// The certificate check the HTTP client makes with `roots`, for a handshake of clerk's own.
+/// It is what reqwest builds from the same roots: the OS verifier (with the extra roots
+/// added) unless the roots replace the system's, then webpki over those roots alone.
+pub fn verifier(
+    roots: Roots,
+) -> Result<Arc<dyn rustls::client::danger::ServerCertVerifier>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let os = |e: rustls::Error| format!("the system's certificate check cannot start: {e}");
+    Ok(match roots {
+        Roots::System => Arc::new(rustls_platform_verifier::Verifier::new(provider).map_err(os)?),
+        Roots::Merge(extra) => merged(extra, provider).map_err(os)?,
+        Roots::Only(certs) => {
+            let mut store = rustls::RootCertStore::empty();
+            for c in certs {
+                store
+                    .add(c)
+                    .map_err(|e| format!("a trusted certificate cannot be used: {e}"))?;
+            }
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider)
+                .build()
+                .map_err(|e| format!("the certificate check cannot start: {e}"))?
+        }
+    })
+}
+
+#[cfg(any(all(unix, not(target_os = "android")), windows))]
+fn merged(
+    extra: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::client::danger::ServerCertVerifier>, rustls::Error> {
+    Ok(Arc::new(
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider)?,
+    ))
+}
+
+#[cfg(not(any(all(unix, not(target_os = "android")), windows)))]
+fn merged(
+    _: Vec<CertificateDer<'static>>,
+    _: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::client::danger::ServerCertVerifier>, rustls::Error> {
+    Err(rustls::Error::General(
+        "extra certificate authorities are not supported on this platform".into(),
+    ))
+}
+
+/// How requests to an endpoint leave this machine: straight, or through a proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The proxy, or `None` for a direct connection.
+    pub proxy: Option<ProxyHop>,
+    /// Why, in words: where the proxy was set, or why none is used.
+    pub why: String,
+}
+
+/// A proxy on the way to an endpoint.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyHop {
+    /// `http://proxy.example.com:3128` (never its user or password).
+    pub shown: String,
+    /// `http` or `https` (clerk speaks no other proxy protocol), or what was set instead.
+    pub scheme: String,
+    /// Its host (an IPv6 address without brackets).
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// The `Proxy-Authorization` value for the user and password in its URL.
+    pub auth: Option<reqwest::header::HeaderValue>,
+}
+
+impl std::fmt::Debug for ProxyHop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The authorization holds the proxy's password.
+        f.debug_struct("ProxyHop")
+            .field("shown", &self.shown)
+            .field("auth", &self.auth.as_ref().map(|_| "…"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The proxy a request to `url` goes through with the profile's `choice`, decided as the
+/// HTTP client decides it (hyper-util's matcher, which reqwest uses: the environment's
+/// variables, and on macOS and Windows the system's settings). `env` looks a variable up,
+/// only to say which one set the proxy.
+pub fn route(
+    choice: &crate::config::network::ProxyChoice,
+    url: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Route, String> {
+    use crate::config::network::ProxyChoice;
+    use hyper_util::client::proxy::matcher::Matcher;
+    let target: http::Uri = url
+        .parse()
+        .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    let host = target.host().unwrap_or_default().to_string();
+    let no_proxy = first_set(env, &["NO_PROXY", "no_proxy"]);
+    let (matcher, source) = match choice {
+        ProxyChoice::Direct => {
+            return Ok(Route {
+                proxy: None,
+                why: "proxy = \"none\" in the profile: straight to the endpoint".to_string(),
+            });
+        }
+        ProxyChoice::Via(p) => (
+            Matcher::builder()
+                .all(p.as_str())
+                .no(no_proxy.as_ref().map_or("", |(_, v)| v.as_str()))
+                .build(),
+            Some("the profile's proxy".to_string()),
+        ),
+        ProxyChoice::Environment => {
+            let names: &[&str] = if target.scheme_str() == Some("http") {
+                &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+            } else {
+                &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+            };
+            (
+                Matcher::from_system(),
+                first_set(env, names).map(|(name, _)| name.to_string()),
+            )
+        }
+    };
+    let Some(hop) = matcher.intercept(&target) else {
+        let why = match (source, no_proxy) {
+            (Some(set), Some((name, value))) => format!(
+                "{name} (`{value}`) covers {host}: straight to the endpoint, not through {set}"
+            ),
+            (Some(set), None) => {
+                format!("{set} is not a proxy URL clerk can use: straight to the endpoint")
+            }
+            (None, _) => "no proxy is set (HTTPS_PROXY, ALL_PROXY or the profile's proxy): straight to the endpoint"
+                .to_string(),
+        };
+        return Ok(Route { proxy: None, why });
+    };
+    let uri = hop.uri();
+    let scheme = uri.scheme_str().unwrap_or("http").to_string();
+    let proxy_host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_string();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    let shown = uri.to_string().trim_end_matches('/').to_string();
+    Ok(Route {
+        why: source.unwrap_or_else(|| "the system's proxy settings".to_string()),
+        proxy: Some(ProxyHop {
+            shown,
+            scheme,
+            host: proxy_host,
+            port,
+            auth: hop.basic_auth().cloned(),
+        }),
+    })
+}
+
+/// The first of `names` that is set (even to nothing), with its value.
+fn first_set(
+    env: &dyn Fn(&str) -> Option<String>,
+    names: &[&'static str],
+) -> Option<(&'static str, String)> {
+    names.iter().find_map(|n| env(n).map(|v| (*n, v)))
 }
 
 #[cfg(test)]
@@ -214,6 +398,52 @@ mod tests {
         assert!(
             e.contains("SSL_CERT_FILE") && e.contains("no certificate"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn the_trusted_authorities_are_named() {
+        assert_eq!(TrustSources::default().describe(), "system roots");
+        let s = TrustSources {
+            ca_file: Some(PathBuf::from("/etc/corp.pem")),
+            env_file: Some(PathBuf::from("/x/bundle.pem")),
+            env_dirs: vec![PathBuf::from("/x/certs")],
+        };
+        assert_eq!(
+            s.describe(),
+            "system roots + ca_file /etc/corp.pem + SSL_CERT_FILE /x/bundle.pem + SSL_CERT_DIR /x/certs"
+        );
+    }
+
+    #[test]
+    fn a_route_names_its_proxy_without_the_password_and_why() {
+        use crate::config::network::ProxyChoice;
+        let none = |_: &str| None;
+        let r = route(&ProxyChoice::Direct, "https://api.openai.com/v1", &none).unwrap();
+        assert!(r.proxy.is_none() && r.why.contains("\"none\""), "{r:?}");
+        let via = ProxyChoice::Via("http://ana:s3cret@proxy.corp:3128".into());
+        let r = route(&via, "https://api.openai.com/v1", &none).unwrap();
+        let hop = r.proxy.clone().unwrap();
+        assert_eq!(
+            (
+                hop.shown.as_str(),
+                hop.host.as_str(),
+                hop.port,
+                hop.scheme.as_str()
+            ),
+            ("http://proxy.corp:3128", "proxy.corp", 3128, "http")
+        );
+        assert!(hop.auth.is_some());
+        assert_eq!(r.why, "the profile's proxy");
+        assert!(!format!("{r:?}").contains("s3cret"), "{r:?}");
+        // NO_PROXY covers the host: straight there, and said so.
+        let env = |n: &str| (n == "NO_PROXY").then(|| "localhost,.corp".to_string());
+        let r = route(&via, "https://localhost:8443/v1", &env).unwrap();
+        assert!(r.proxy.is_none(), "{r:?}");
+        assert!(
+            r.why
+                .contains("NO_PROXY (`localhost,.corp`) covers localhost"),
+            "{r:?}"
         );
     }
 }

@@ -53,7 +53,13 @@ fn platform_store() -> keyring_core::Result<Arc<CredentialStore>> {
 /// The vendor string of the platform store, as the store reports it. Used by
 /// `clerk auth status` and by the test that proves no mock store is compiled in.
 pub fn platform_vendor() -> Result<String, SecretError> {
-    with_timeout(|| platform_store().map(|s| s.vendor()))
+    platform_vendor_within(TIMEOUT)
+}
+
+/// [`platform_vendor`], giving up after `timeout`: it connects to the store (on Linux, to
+/// the Secret Service over D-Bus) without reading any key, so it never asks for an unlock.
+pub fn platform_vendor_within(timeout: std::time::Duration) -> Result<String, SecretError> {
+    with_timeout_of(timeout, || platform_store().map(|s| s.vendor()))
 }
 
 fn unavailable(e: keyring_core::Error) -> SecretError {
@@ -81,14 +87,24 @@ fn describe(e: &keyring_core::Error) -> String {
 fn with_timeout<T: Send + 'static>(
     f: impl FnOnce() -> keyring_core::Result<T> + Send + 'static,
 ) -> Result<T, SecretError> {
+    with_timeout_of(TIMEOUT, f)
+}
+
+fn with_timeout_of<T: Send + 'static>(
+    timeout: std::time::Duration,
+    f: impl FnOnce() -> keyring_core::Result<T> + Send + 'static,
+) -> Result<T, SecretError> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(f());
     });
-    match rx.recv_timeout(TIMEOUT) {
+    match rx.recv_timeout(timeout) {
         Ok(r) => r.map_err(unavailable),
         Err(_) => Err(SecretError::KeyringUnavailable {
-            reason: format!("no answer within {} s; it may be locked", TIMEOUT.as_secs()),
+            reason: format!(
+                "no answer within {} s; it may be locked",
+                timeout.as_secs_f32()
+            ),
         }),
     }
 }

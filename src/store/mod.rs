@@ -10,6 +10,8 @@
 //! - `error.rs`: [`StoreError`], what can go wrong, worded for the user (each public
 //!   method enters the store's scope first, so errors name the file or its folder);
 //! - `salvage.rs`: copying what can be read from a damaged file into a new one;
+//! - `health.rs`: a look at a file that changes nothing (size, counts, quick check), for
+//!   `clerk doctor`;
 //! - `sessions.rs`: sessions (create, list, rename, pin, archive, delete), drafts, settings;
 //! - `messages.rs`: messages (add, partial text, finish, token counts, delete);
 //! - `import.rs`: whole sessions added in one transaction;
@@ -24,6 +26,7 @@
 //! answer streams).
 
 mod error;
+mod health;
 mod import;
 pub mod ledger;
 mod messages;
@@ -39,6 +42,7 @@ mod test_support;
 mod types;
 
 pub use self::error::StoreError;
+pub use self::health::{Checked, Health, health};
 pub use self::open::{create_private_dir, prepare_files};
 pub use self::recover::RECOVERY_REASON;
 pub use self::salvage::{Salvaged, salvage};

@@ -81,7 +81,7 @@ const MIGRATIONS: &[&[&str]] = &[
        ALTER TABLE messages ADD COLUMN grounding TEXT;"],
 ];
 
-fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+pub(super) fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "user_version", |row| row.get(0))
 }
 

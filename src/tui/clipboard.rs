@@ -70,9 +70,19 @@ pub fn copy(text: &str) -> Result<&'static str, String> {
 
 /// Whether tmux is set not to pass copies on to the terminal (`set-clipboard off`).
 fn tmux_clipboard_off() -> bool {
+    tmux_set_clipboard().as_deref() == Some("off")
+}
+
+/// tmux's `set-clipboard` option (`on`, `external` or `off`); `None` when tmux does not
+/// answer. `clerk doctor` reports it.
+pub(crate) fn tmux_set_clipboard() -> Option<String> {
     Command::new("tmux")
         .args(["show-options", "-gv", "set-clipboard"])
+        .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "off")
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|v| !v.is_empty())
 }

@@ -8,7 +8,7 @@
 //! animates. The terminal is restored on quit, on error and on panic.
 
 mod answers;
-mod clipboard;
+pub(crate) mod clipboard;
 mod compare;
 mod documents;
 mod effects;

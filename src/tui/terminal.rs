@@ -30,19 +30,16 @@ pub(super) fn resolve_theme(themes: &[Theme], name: &str) -> Theme {
         .find(|t| t.name == name)
         .cloned()
         .unwrap_or_else(Theme::default_theme);
-    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
-        return base.without_color();
-    }
+    // The same decision `clerk doctor` reports.
+    use crate::doctor::terminal::{Colours, colours};
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let colorterm = std::env::var("COLORTERM").unwrap_or_default();
     let term = std::env::var("TERM").unwrap_or_default();
-    if !(colorterm.contains("truecolor")
-        || colorterm.contains("24bit")
-        || term.contains("256")
-        || term.contains("direct"))
-    {
-        return base.to_ansi16();
+    match colours(no_color, &colorterm, &term) {
+        Colours::Off => base.without_color(),
+        Colours::Basic => base.to_ansi16(),
+        Colours::Full => base,
     }
-    base
 }
 
 pub(super) fn init_terminal() -> DefaultTerminal {

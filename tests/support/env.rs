@@ -98,3 +98,23 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The check `id` of a `clerk doctor --json` report.
+pub fn doctor_check<'v>(report: &'v serde_json::Value, id: &str) -> &'v serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check `{id}` in {report}"))
+}
+
+/// The requests of `kind` in a `clerk usage --by kind --json` report (0 when none).
+pub fn requests_of(usage: &serde_json::Value, kind: &str) -> u64 {
+    usage["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == kind)
+        .map_or(0, |r| r["requests"].as_u64().unwrap())
+}
