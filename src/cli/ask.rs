@@ -243,7 +243,8 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
         &OsKeyring,
     )?;
     tracing::info!(profile = %ctx.profile_name, %source, %model, "ask");
-    let endpoint = ctx.metered(Endpoint::new(&profile, &key, ctx.base_url.as_deref())?)?;
+    let endpoint =
+        ctx.metered(Endpoint::new(&profile, &key, ctx.base_url.as_deref())?.warming())?;
     drop(key);
 
     let save = !how.no_save && ctx.config.file.history.enabled;

@@ -128,7 +128,8 @@ pub fn run(ctx: &Ctx, args: &CompareArgs) -> Result<Exit, CliError> {
         &OsKeyring,
     )?;
     tracing::info!(profile = %ctx.profile_name, %source, models = %models.join(","), runs, "compare");
-    let endpoint = ctx.metered(Endpoint::new(&profile, &key, ctx.base_url.as_deref())?)?;
+    let endpoint =
+        ctx.metered(Endpoint::new(&profile, &key, ctx.base_url.as_deref())?.warming())?;
     drop(key);
     let plan = Plan {
         models: models.clone(),

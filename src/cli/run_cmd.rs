@@ -285,7 +285,8 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
         &secrets::process_env,
         &OsKeyring,
     )?;
-    let endpoint = ctx.metered(Endpoint::new(&profile, &key, ctx.base_url.as_deref())?)?;
+    let endpoint =
+        ctx.metered(Endpoint::new(&profile, &key, ctx.base_url.as_deref())?.warming())?;
     drop(key);
     let save = !args.no_save && ctx.config.file.history.enabled;
     let store = if save { Some(ctx.open_store()?) } else { None };

@@ -501,8 +501,9 @@ pub fn finish(
 
 /// Retrieve the passages for `ask` from the index at `index` (the three steps, the index's
 /// on blocking threads, so the future is `Send`). `endpoint` is called only when a request
-/// is needed (a restatement not cached, vectors); `Err(why)` (no key) leaves the question
-/// as asked and keyword search, with `why` in a note.
+/// is needed (a restatement not cached, vectors), or before searching when one is likely;
+/// `Err(why)` (no key) leaves the question as asked and keyword search, with `why` in a
+/// note.
 pub async fn retrieve(
     index: &Path,
     endpoint: impl FnOnce() -> Result<Endpoint, String> + Send,
@@ -511,11 +512,24 @@ pub async fn retrieve(
     let task = |e: tokio::task::JoinError| GroundError::Task(e.to_string());
     let path = index.to_path_buf();
     let first = path.clone();
+    // A base with vectors, or one said to hold several languages, will make a request: its
+    // endpoint is made first, so that its client is built while the index is searched.
+    let early = ask
+        .bases
+        .iter()
+        .any(|b| b.embeddings.is_some() || (b.translate && b.languages.len() > 1));
+    let mut endpoint = Some(endpoint);
+    let made = early.then(|| endpoint.take().map(|make| make())).flatten();
     let prepared = tokio::task::spawn_blocking(move || prepare(&Index::open(&first)?, &ask))
         .await
         .map_err(task)??;
     let fetched = if prepared.needs_network() {
-        let endpoint = endpoint();
+        let endpoint = match (made, endpoint) {
+            (Some(made), _) => made,
+            (None, Some(make)) => make(),
+            // Not reached: `endpoint` is taken only to make `made`.
+            (None, None) => Err("no endpoint".to_string()),
+        };
         fetch(endpoint.as_ref().map_err(String::as_str), &prepared).await
     } else {
         Fetched::default()

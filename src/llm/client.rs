@@ -180,6 +180,17 @@ impl Endpoint {
         let _ = self.transport();
     }
 
+    /// Build the HTTP client on a thread of its own (reading the system's certificates takes
+    /// milliseconds), while the caller prepares its request; a request that comes first
+    /// waits for the same build. Returns `self`.
+    pub fn warming(self) -> Endpoint {
+        let copy = self.clone();
+        let _ = std::thread::Builder::new()
+            .name("clerk-http".into())
+            .spawn(move || copy.warm());
+        self
+    }
+
     /// This endpoint with `meter` seeing every chat request (it may refuse one: a budget).
     pub fn with_meter(mut self, meter: Arc<dyn super::meter::Meter>) -> Endpoint {
         self.meter = Some(meter);

@@ -145,11 +145,7 @@ pub fn run(start: Start) -> Result<(), String> {
     };
     // The HTTP client (the system's root certificates: milliseconds) is built beside the
     // first frame, not before it; a send that comes first waits for the same build.
-    if let Some(ep) = endpoint.clone() {
-        let _ = std::thread::Builder::new()
-            .name("clerk-http".into())
-            .spawn(move || ep.warm());
-    }
+    let endpoint = endpoint.map(Endpoint::warming);
     let Opened {
         store,
         recovered,
