@@ -36,6 +36,8 @@ fn setup(has_key: bool) -> Setup {
         tz_offset_secs: 0,
         scan_secrets: true,
         knowledge: Vec::new(),
+        profile_model: "gpt-4o-mini".into(),
+        policy: crate::config::Policy::default(),
     }
 }
 

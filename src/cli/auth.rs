@@ -73,7 +73,7 @@ fn login(ctx: &Ctx, no_verify: bool) -> Result<Exit, CliError> {
     let profile = ctx.profile()?.clone();
     let key = read_key(&ctx.profile_name)?;
     if !no_verify {
-        let endpoint = Endpoint::new(&profile, &key, ctx.base_url.as_deref())?;
+        let endpoint = Endpoint::new(&profile, &key, ctx.base_url.as_deref(), &ctx.config.policy)?;
         let rt = super::runtime()?;
         match rt.block_on(endpoint.list_models()) {
             Ok(models) => eprintln!(
@@ -154,7 +154,12 @@ fn status(ctx: &Ctx, offline: bool) -> Result<Exit, CliError> {
             Ok((key, source)) => {
                 let works = match &rt {
                     None => "not checked".to_string(),
-                    Some(rt) => match Endpoint::new(&profile, &key, ctx.base_url.as_deref()) {
+                    Some(rt) => match Endpoint::new(
+                        &profile,
+                        &key,
+                        ctx.base_url.as_deref(),
+                        &ctx.config.policy,
+                    ) {
                         Ok(ep) => match rt.block_on(ep.list_models()) {
                             Ok(m) => format!(
                                 "works ({} model{} offered)",

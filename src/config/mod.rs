@@ -9,6 +9,7 @@ pub mod knowledge;
 pub mod models;
 pub mod network;
 pub mod paths;
+pub mod policy;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use knowledge::KnowledgeEntry;
 pub use models::{ModelInfo, ModelTable};
 pub use paths::Paths;
+pub use policy::Policy;
 
 /// The OpenAI endpoint used when nothing else is configured.
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
@@ -76,6 +78,30 @@ pub enum ConfigError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// A policy file exists but cannot be read: clerk does not run without its policy.
+    #[error(
+        "cannot read the policy file {path}: {source}; clerk does not run without its policy: ask your IT administrator"
+    )]
+    PolicyUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file named by `CLERK_POLICY` does not exist.
+    #[error(
+        "the policy file {0} (named by CLERK_POLICY) does not exist; fix the path, or unset CLERK_POLICY"
+    )]
+    PolicyMissing(PathBuf),
+    /// A policy file is broken (its file, line and key are in the error): clerk does not
+    /// run, as skipping it would defeat the policy.
+    #[error(
+        "{0}. clerk does not run with a broken policy file: ask your IT administrator to fix it"
+    )]
+    BrokenPolicy(Box<ConfigError>),
+    /// The policy does not allow what was asked; nothing was sent.
+    #[error("{0}")]
+    NotAllowed(#[from] policy::Denied),
     /// No home folder, so no platform folders.
     #[error(
         "cannot find the home folder to place clerk's files; set HOME or use --config and CLERK_DATA_DIR"
@@ -210,6 +236,20 @@ pub struct BudgetConfig {
     pub monthly_usd: Option<f64>,
     /// Per request (its estimate: the prompt and a whole answer).
     pub per_request_usd: Option<f64>,
+    /// The policy files that set `per_request_usd` and `monthly_usd` (stricter than the
+    /// user's, or the user set none): not read from the config, filled in by
+    /// [`Config::apply_policy`], for messages that name the rule.
+    #[serde(skip)]
+    pub set_by_policy: BudgetPolicy,
+}
+
+/// Which of the budgets the admin's policy set, and in which file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BudgetPolicy {
+    /// `max_cost_per_request_usd`'s file.
+    pub per_request: Option<PathBuf>,
+    /// `monthly_budget_usd`'s file.
+    pub monthly: Option<PathBuf>,
 }
 
 /// The whole config file.
@@ -253,6 +293,9 @@ pub struct Config {
     pub file: ConfigFile,
     /// Models: built-ins overlaid with the file's.
     pub models: ModelTable,
+    /// The admin's policy in force (empty without one), applied by
+    /// [`Config::apply_policy`].
+    pub policy: Policy,
 }
 
 impl Config {
@@ -299,7 +342,37 @@ impl Config {
             file_exists,
             file,
             models,
+            policy: Policy::default(),
         }
+    }
+
+    /// Put the admin's `policy` in force over the user's settings, so nothing the config,
+    /// a flag or the environment says can loosen it: `history = "off"` turns the history
+    /// off; `scrub_secrets` turns the secret scan on; `max_cost_per_request_usd` and
+    /// `monthly_budget_usd` become the budgets wherever they are stricter than the user's
+    /// (or the user has none), remembering their file. The rest (endpoints, models,
+    /// retention) is enforced where it applies, from [`Config::policy`].
+    pub fn apply_policy(&mut self, policy: Policy) {
+        if policy.history_off().is_some() {
+            self.file.history.enabled = false;
+        }
+        if policy.scrub_secrets.is_some() {
+            self.file.documents.scan_secrets = true;
+        }
+        let b = &mut self.file.budget;
+        if let Some(r) = &policy.max_cost_per_request_usd
+            && b.per_request_usd.is_none_or(|mine| r.value < mine)
+        {
+            b.per_request_usd = Some(r.value);
+            b.set_by_policy.per_request = Some(r.from.clone());
+        }
+        if let Some(r) = &policy.monthly_budget_usd
+            && b.monthly_usd.is_none_or(|mine| r.value < mine)
+        {
+            b.monthly_usd = Some(r.value);
+            b.set_by_policy.monthly = Some(r.from.clone());
+        }
+        self.policy = policy;
     }
 
     /// The name of the profile to use: the explicit choice, else `default_profile`, else

@@ -153,6 +153,34 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Deletes every session whose last activity is before `cutoff_ms` (pinned and
+    /// archived ones too), with its messages, their search rows and its draft, in one
+    /// transaction; returns how many sessions went. When any did, what they held is also
+    /// wiped from the file: the freed pages are zeroed (`secure_delete`), the search index
+    /// is merged so no deleted word stays in it, and the WAL is checkpointed and emptied.
+    pub fn purge_before(&mut self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        let _in = self.scope();
+        self.conn.pragma_update(None, "secure_delete", true)?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM drafts WHERE session_id IN
+                 (SELECT id FROM sessions WHERE updated_ms < ?1)",
+            [cutoff_ms],
+        )?;
+        // Messages go by ON DELETE CASCADE, index rows by the messages_fts_delete trigger.
+        let n = tx.execute("DELETE FROM sessions WHERE updated_ms < ?1", [cutoff_ms])?;
+        tx.commit()?;
+        if n > 0 {
+            self.conn.execute(
+                "INSERT INTO messages_fts (messages_fts) VALUES ('optimize')",
+                [],
+            )?;
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        Ok(n)
+    }
+
     /// Pins or unpins a session (pinned sessions are listed first by the app); false if it
     /// does not exist.
     pub fn set_pinned(&mut self, id: SessionId, pinned: bool) -> Result<bool, StoreError> {
@@ -218,6 +246,41 @@ mod tests {
 
     fn ids(list: &[SessionSummary]) -> Vec<SessionId> {
         list.iter().map(|s| s.session.id).collect()
+    }
+
+    #[test]
+    fn purging_removes_old_sessions_their_messages_drafts_and_search_rows_and_their_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.sqlite3");
+        let mut s = Store::open(&path).unwrap();
+        let old = s.create_session(&new_session("Old", 100)).unwrap();
+        s.add_message(&new_message(old, Role::User, "zanzibarquokka plans", 200))
+            .unwrap();
+        s.set_draft(old, "old draft").unwrap();
+        s.set_pinned(old, true).unwrap();
+        let kept = s.create_session(&new_session("Kept", 100)).unwrap();
+        s.add_message(&new_message(kept, Role::User, "recent words", 5_000))
+            .unwrap();
+        // Nothing is older than the start: nothing goes.
+        assert_eq!(s.purge_before(50).unwrap(), 0);
+        assert_eq!(s.purge_before(1_000).unwrap(), 1);
+        assert_eq!(s.session(old).unwrap(), None);
+        assert!(s.messages(old).unwrap().is_empty());
+        assert_eq!(s.draft(old).unwrap(), None);
+        assert!(s.search("zanzibarquokka", 10, ("", "")).unwrap().is_empty());
+        assert_eq!(s.search("recent", 10, ("", "")).unwrap().len(), 1);
+        assert_eq!(s.messages(kept).unwrap().len(), 1);
+        drop(s);
+        // The words are not left behind in the file's free pages or its WAL.
+        for file in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            let bytes = std::fs::read(file.path()).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains("zanzibarquokka") && !text.contains("old draft"),
+                "{}",
+                file.path().display()
+            );
+        }
     }
 
     #[test]

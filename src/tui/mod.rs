@@ -75,7 +75,11 @@ pub struct Start {
 
 struct Runtime {
     tx: UnboundedSender<Msg>,
+    /// The store every job goes to: the history's, or — while an incognito session is
+    /// open — one in memory.
     store: StoreHandle,
+    /// The history's store, set aside while an incognito session is open.
+    disk_store: Option<StoreHandle>,
     /// Shared with a key check in flight, which replaces it once the new key is accepted.
     endpoint: std::sync::Arc<std::sync::Mutex<Option<Endpoint>>>,
     /// Budgets and the usage ledger (a key typed in the app gets it too).
@@ -103,9 +107,15 @@ pub fn run(start: Start) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start: {e}"))?;
-    let store = match &start.database {
+    let mut store = match &start.database {
         Some(path) => Store::open(path).map_err(|e| e.to_string())?,
         None => Store::open_in_memory().map_err(|e| e.to_string())?,
+    };
+    // The admin's retention_days, before anything of the history is shown.
+    let retention = match crate::chat::retention::apply(&mut store, &start.config.policy, now_ms())
+    {
+        Ok(note) => note,
+        Err(e) => Some(e),
     };
     let recovered = store.recovered();
     let store_notice = store.read_only_notice();
@@ -130,7 +140,12 @@ pub fn run(start: Start) -> Result<(), String> {
     // Budgets and the usage ledger see every request (warnings become notices).
     let meter = ledger_meter(&start, tx.clone());
     let (endpoint, key_problem) = match key {
-        Ok((k, _)) => match Endpoint::new(&start.profile, &k, start.base_url.as_deref()) {
+        Ok((k, _)) => match Endpoint::new(
+            &start.profile,
+            &k,
+            start.base_url.as_deref(),
+            &start.config.policy,
+        ) {
             Ok(e) => (
                 Some(match &meter {
                     Some(m) => e.with_meter(m.clone()),
@@ -160,6 +175,7 @@ pub fn run(start: Start) -> Result<(), String> {
         ));
         theme_name = ui::theme::DEFAULT_THEME.to_string();
     }
+    startup_notes.extend(retention);
     startup_notes.extend(key_error);
     startup_notes.extend(store_notice);
     if recovered > 0 {
@@ -184,6 +200,8 @@ pub fn run(start: Start) -> Result<(), String> {
         keymap,
         context_window: info.context_window,
         scan_secrets: start.config.file.documents.scan_secrets,
+        profile_model: start.profile.model.clone(),
+        policy: start.config.policy.clone(),
         models: start.config.models.clone(),
         history: start.database.is_some(),
         tz_offset_secs: offset,
@@ -221,6 +239,7 @@ pub fn run(start: Start) -> Result<(), String> {
     let mut runtime = Runtime {
         tx: tx.clone(),
         store,
+        disk_store: None,
         endpoint: std::sync::Arc::new(std::sync::Mutex::new(endpoint)),
         meter,
         start,
@@ -370,6 +389,55 @@ async fn event_loop(
 impl Runtime {
     fn send(&self, msg: Msg) {
         let _ = self.tx.send(msg);
+    }
+
+    /// Whether what is asked now is kept on disk: not with the history off, nor in an
+    /// incognito session (then no restatement is cached either).
+    fn keeps_history(&self) -> bool {
+        self.start.database.is_some() && self.disk_store.is_none()
+    }
+
+    /// The endpoint answers are asked through (`None`: no key). For sessions that are not
+    /// kept, its requests go to the ledger without their session
+    /// ([`crate::chat::meter::Unfiled`]).
+    fn answer_endpoint(&self) -> Option<Endpoint> {
+        let ep = self.endpoint.lock().ok().and_then(|e| e.clone())?;
+        Some(match &self.meter {
+            Some(m) if !self.keeps_history() => {
+                ep.with_meter(Arc::new(crate::chat::meter::Unfiled(m.clone())))
+            }
+            _ => ep,
+        })
+    }
+
+    /// Into an incognito session (`true`: every job goes to a new store in memory from
+    /// now on) or out of it (`false`: that store and all it held are dropped). The app
+    /// hears `Msg::StoreSwitched` after every job sent to the store left behind.
+    fn switch_store(&mut self, incognito: bool) {
+        let left = if incognito {
+            if self.disk_store.is_some() {
+                return;
+            }
+            let memory = match Store::open_in_memory() {
+                Ok(s) => s,
+                Err(e) => {
+                    self.send(Msg::Failed(format!(
+                        "cannot start an incognito session: {e}"
+                    )));
+                    return;
+                }
+            };
+            let memory = StoreHandle::spawn(memory, self.tx.clone(), None);
+            let disk = std::mem::replace(&mut self.store, memory);
+            self.disk_store = Some(disk.clone());
+            disk
+        } else {
+            let Some(disk) = self.disk_store.take() else {
+                return;
+            };
+            std::mem::replace(&mut self.store, disk)
+        };
+        left.job(|_| Msg::StoreSwitched);
     }
 }
 

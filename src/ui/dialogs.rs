@@ -446,6 +446,25 @@ pub(super) fn draw_dialog(
                 )),
             ],
         ),
+        Dialog::LeaveIncognito { quit } => (
+            if *quit { "Quit" } else { "Leave incognito" },
+            66,
+            4,
+            vec![
+                Line::from(Span::styled(
+                    "The incognito session was never saved: its messages will be gone.",
+                    theme.text,
+                )),
+                Line::from(Span::styled(
+                    if *quit {
+                        "y / Enter quits · n / Esc stays"
+                    } else {
+                        "y / Enter leaves it · n / Esc stays"
+                    },
+                    theme.muted,
+                )),
+            ],
+        ),
         Dialog::Themes { selected, .. } => {
             let lines = app
                 .setup

@@ -32,6 +32,8 @@ fn setup(has_key: bool) -> Setup {
         tz_offset_secs: 0,
         scan_secrets: true,
         knowledge: Vec::new(),
+        profile_model: "gpt-4o-mini".into(),
+        policy: crate::config::Policy::default(),
     }
 }
 
@@ -415,6 +417,7 @@ fn usage_view() -> crate::app::UsageView {
             daily_usd: Some(1.0),
             monthly_usd: Some(5.0),
             per_request_usd: None,
+            ..Default::default()
         },
     }
 }
