@@ -1,11 +1,13 @@
 //! Unit tests of `update`: every kind of message, no terminal, no IO. The editing keys of
 //! every text field are tested in `tests/fields.rs`, what the app does when another program
 //! writes to the history in `tests/store_changes.rs`, grounded sessions and their sources
-//! in `tests/knowledge.rs`.
+//! in `tests/knowledge.rs`, the admin's policy and the incognito session in
+//! `tests/policy.rs`.
 
 mod compare;
 mod fields;
 mod knowledge;
+mod policy;
 mod store_changes;
 
 use std::time::Duration;

@@ -452,7 +452,7 @@ pub(super) fn draw_dialog(
             4,
             vec![
                 Line::from(Span::styled(
-                    "The incognito session was never saved: its messages will be gone.",
+                    "Nothing of the incognito session was saved: its messages will be gone.",
                     theme.text,
                 )),
                 Line::from(Span::styled(

@@ -40,9 +40,12 @@ pub(super) fn toggle(app: &mut App, fx: &mut Vec<Effect>) {
     enter(app, fx);
 }
 
-/// Whether leaving loses something: a message in any incognito session.
+/// Whether leaving loses something: a message in any incognito session, or text in the
+/// box.
 pub(super) fn holds_messages(app: &App) -> bool {
-    !app.transcript.is_empty() || app.sessions.iter().any(|s| s.message_count > 0)
+    !app.transcript.is_empty()
+        || app.sessions.iter().any(|s| s.message_count > 0)
+        || !app.draft().is_empty()
 }
 
 /// Start the incognito session: what waits to be written to the history is written first
@@ -63,8 +66,8 @@ fn enter(app: &mut App, fx: &mut Vec<Effect>) {
     );
 }
 
-/// Back to the saved sessions; the incognito sessions are gone. What is typed in the box
-/// stays there.
+/// Back to the saved sessions; the incognito sessions are gone, and so is what was typed
+/// in the box (it would otherwise be kept as a saved session's draft).
 pub(super) fn leave(app: &mut App, fx: &mut Vec<Effect>) {
     app.commit_pending_message(fx);
     app.pending_delete = None;
@@ -77,8 +80,10 @@ pub(super) fn leave(app: &mut App, fx: &mut Vec<Effect>) {
     );
 }
 
-/// The state of the sessions of the store being left: gone (the box keeps its text).
+/// The state of the sessions of the store being left, and the box: gone (entering, the
+/// box's text was kept as the draft of the session left).
 fn clear(app: &mut App) {
+    app.set_text("");
     app.switching_store = true;
     app.sessions.clear();
     app.selected = 0;
