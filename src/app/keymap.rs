@@ -201,7 +201,7 @@ impl Command {
             Command::KnowledgePicker => "answer from a knowledge base",
             Command::Sources => "the answer's sources, then 1–9",
             Command::Compare => "compare models, keep one answer",
-            Command::Incognito => "incognito session: nothing saved (again: leave it)",
+            Command::Incognito => "incognito session, nothing saved",
         }
     }
 }

@@ -100,7 +100,7 @@ pub enum ConfigError {
     )]
     BrokenPolicy(Box<ConfigError>),
     /// The policy does not allow what was asked; nothing was sent.
-    #[error("{0}")]
+    #[error("not sent: {0}")]
     NotAllowed(#[from] policy::Denied),
     /// No home folder, so no platform folders.
     #[error(
