@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Output;
 
 use serde_json::Value;
-use support::env::{Env, err, out};
+use support::env::{Env, err, files_under, out, session_titles};
 use support::server::*;
 
 /// Writes `text` as the policy file and returns its path.
@@ -41,24 +41,6 @@ fn answer_with_usage(text: &str, prompt: u64, completion: u64) -> Reply {
         usage_frame(prompt, completion, 0),
         done_frame(),
     ])
-}
-
-/// Every file under `dir`, read as text.
-fn files_under(dir: &std::path::Path) -> Vec<(PathBuf, String)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
-                out.push((p, text));
-            }
-        }
-    }
-    out
 }
 
 #[test]
@@ -269,13 +251,7 @@ fn retention_deletes_old_sessions_at_start_and_logs_only_the_count() {
     let file = policy(&env, "retention_days = 30\n");
     let o = run(&env, &file, &["sessions", "list", "--json"]);
     let list = json(&o);
-    let titles: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["session"]["title"].as_str().unwrap())
-        .collect();
-    assert_eq!(titles, vec!["fresh notes"]);
+    assert_eq!(session_titles(&list), vec!["fresh notes"]);
     assert!(
         err(&o).contains(&format!(
             "1 session(s) with no activity for 30 days were deleted (retention_days in {})",

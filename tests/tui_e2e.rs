@@ -910,28 +910,16 @@ fn f6_starts_an_incognito_session_that_never_reaches_the_disk() {
 
     let list = t.clerk(&server, &["sessions", "list", "--json"]);
     let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    let titles: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["session"]["title"].as_str().unwrap())
-        .collect();
-    assert_eq!(titles, vec!["a saved question"]);
-    let mut stack = vec![t.home.path().to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let bytes = std::fs::read(&p).unwrap();
-            assert!(
-                !String::from_utf8_lossy(&bytes).contains("walrus"),
-                "{} holds words of the incognito session",
-                p.display()
-            );
-        }
+    assert_eq!(
+        support::env::session_titles(&list),
+        vec!["a saved question"]
+    );
+    for (path, text) in support::env::files_under(t.home.path()) {
+        assert!(
+            !text.contains("walrus"),
+            "{} holds words of the incognito session",
+            path.display()
+        );
     }
     // Both requests are counted (no text), the incognito one without a session.
     let usage = t.clerk(&server, &["usage", "--by", "session", "--json"]);

@@ -57,6 +57,15 @@ fn alt(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT))
 }
 
+fn alt_key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::ALT))
+}
+
+/// The notice's text (empty without one).
+fn said(a: &App) -> &str {
+    a.notice.as_ref().map_or("", |n| n.text.as_str())
+}
+
 fn ctrl(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
 }

@@ -247,12 +247,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
         &OsKeyring,
     )?;
     tracing::info!(profile = %ctx.profile_name, %source, %model, "ask");
-    let endpoint = ctx.metered(Endpoint::new(
-        &profile,
-        &key,
-        ctx.base_url.as_deref(),
-        &ctx.config.policy,
-    )?)?;
+    let endpoint = ctx.metered(ctx.endpoint(&profile, &key)?)?;
     drop(key);
 
     let save = !how.no_save && ctx.config.file.history.enabled;

@@ -203,8 +203,7 @@ pub(super) fn endpoint(ctx: &Ctx, knowledge: Option<String>) -> Result<Endpoint,
         &OsKeyring,
     )
     .map_err(|e| e.to_string())?;
-    let endpoint = Endpoint::new(&profile, &key, ctx.base_url.as_deref(), &ctx.config.policy)
-        .map_err(|e| e.to_string())?;
+    let endpoint = ctx.endpoint(&profile, &key).map_err(|e| e.message)?;
     // Restatements (and the question's embedding) are requests like any other: checked
     // against the budgets and recorded in the usage ledger.
     Ok(ctx

@@ -21,7 +21,7 @@ use crate::chat::record;
 use crate::compare::run::{Plan, Progress, Ran};
 use crate::compare::{Comparison, Sample, Settings, Stopped};
 use crate::documents::summarize::{self, compose, documents_text};
-use crate::llm::{ChatMessage, ChatRole, Endpoint, RetryNotice};
+use crate::llm::{ChatMessage, ChatRole, RetryNotice};
 use crate::secrets::{self, OsKeyring};
 use crate::templates::{Library, VarKind};
 
@@ -132,12 +132,7 @@ pub fn run(ctx: &Ctx, args: &CompareArgs) -> Result<Exit, CliError> {
         &OsKeyring,
     )?;
     tracing::info!(profile = %ctx.profile_name, %source, models = %models.join(","), runs, "compare");
-    let endpoint = ctx.metered(Endpoint::new(
-        &profile,
-        &key,
-        ctx.base_url.as_deref(),
-        &ctx.config.policy,
-    )?)?;
+    let endpoint = ctx.metered(ctx.endpoint(&profile, &key)?)?;
     drop(key);
     let plan = Plan {
         models: models.clone(),

@@ -278,6 +278,21 @@ impl Ctx {
         Ok(())
     }
 
+    /// The endpoint of `profile` (this run's `--base-url` / `OPENAI_BASE_URL` applied),
+    /// when the admin's policy allows it; not metered.
+    pub fn endpoint(
+        &self,
+        profile: &Profile,
+        key: &crate::secrets::ApiKey,
+    ) -> Result<crate::llm::Endpoint, CliError> {
+        Ok(crate::llm::Endpoint::new(
+            profile,
+            key,
+            self.base_url.as_deref(),
+            &self.config.policy,
+        )?)
+    }
+
     /// `endpoint` with the meter of this run: every chat request checked against the
     /// budgets before it is sent and recorded in the usage ledger. Without a ledger (a
     /// folder that cannot be written) requests go unrecorded, with a note — unless a budget

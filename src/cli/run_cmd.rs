@@ -322,12 +322,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
         &secrets::process_env,
         &OsKeyring,
     )?;
-    let endpoint = ctx.metered(Endpoint::new(
-        &profile,
-        &key,
-        ctx.base_url.as_deref(),
-        &ctx.config.policy,
-    )?)?;
+    let endpoint = ctx.metered(ctx.endpoint(&profile, &key)?)?;
     drop(key);
     let save = !args.no_save && ctx.config.file.history.enabled;
     let store = if save { Some(ctx.open_store()?) } else { None };

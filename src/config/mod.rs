@@ -469,22 +469,16 @@ fn check_ranges(path: &Path, text: &str, file: &ConfigFile) -> Result<(), Config
         );
     }
     let b = &file.budget;
-    for (key, value) in [
-        ("budget.daily_usd", b.daily_usd),
-        ("budget.monthly_usd", b.monthly_usd),
-        ("budget.per_request_usd", b.per_request_usd),
-    ] {
-        if let Some(v) = value
-            && !(v.is_finite() && v > 0.0)
-        {
-            return fail(
-                key,
-                format!(
-                    "{v} is out of range; use an amount in US dollars above 0 (leave the key out for no limit)"
-                ),
-            );
-        }
-    }
+    positive_usd(
+        path,
+        text,
+        &[
+            ("budget.daily_usd", b.daily_usd),
+            ("budget.monthly_usd", b.monthly_usd),
+            ("budget.per_request_usd", b.per_request_usd),
+        ],
+        " (leave the key out for no limit)",
+    )?;
     let d = &file.documents;
     if !(1..=16).contains(&d.concurrency) {
         return fail(
@@ -521,6 +515,30 @@ fn check_ranges(path: &Path, text: &str, file: &ConfigFile) -> Result<(), Config
         );
     }
     knowledge::check(path, text, &file.knowledge)
+}
+
+/// Every amount of `amounts` that is set must be a number of US dollars above 0; else an
+/// error at its key's line, the message ending with `tail`.
+fn positive_usd(
+    path: &Path,
+    text: &str,
+    amounts: &[(&str, Option<f64>)],
+    tail: &str,
+) -> Result<(), ConfigError> {
+    for (key, value) in amounts {
+        if let Some(v) = value
+            && !(v.is_finite() && *v > 0.0)
+        {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: line_of(text, key).unwrap_or(1),
+                column: 1,
+                key: Some(key.to_string()),
+                message: format!("{v} is out of range; use an amount in US dollars above 0{tail}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The 1-based line where the dotted `key` is set (`table.key = …` under `[table]`, or at

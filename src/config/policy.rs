@@ -507,20 +507,15 @@ fn check(path: &Path, text: &str, file: &PolicyFile) -> Result<(), ConfigError> 
                 .to_string(),
         );
     }
-    for (key, value) in [
-        ("max_cost_per_request_usd", file.max_cost_per_request_usd),
-        ("monthly_budget_usd", file.monthly_budget_usd),
-    ] {
-        if let Some(v) = value
-            && !(v.is_finite() && v > 0.0)
-        {
-            return fail(
-                key,
-                format!("{v} is out of range; use an amount in US dollars above 0"),
-            );
-        }
-    }
-    Ok(())
+    super::positive_usd(
+        path,
+        text,
+        &[
+            ("max_cost_per_request_usd", file.max_cost_per_request_usd),
+            ("monthly_budget_usd", file.monthly_budget_usd),
+        ],
+        "",
+    )
 }
 
 /// What is wrong with an entry of `allowed_base_urls`, if anything.

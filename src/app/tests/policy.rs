@@ -128,10 +128,7 @@ fn scrub_redact_sends_the_redacted_text_without_asking() {
 /// An app with the two sessions of `with_sessions` in the list and one open with messages.
 fn with_saved_sessions() -> App {
     let mut a = with_sessions();
-    update(
-        &mut a,
-        Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::ALT)),
-    );
+    update(&mut a, alt_key(KeyCode::Down));
     loaded(
         &mut a,
         2,
@@ -163,7 +160,7 @@ fn f6_starts_an_incognito_session_in_a_store_in_memory() {
     assert!(a.incognito && a.switching_store);
     assert!(a.sessions.is_empty() && a.transcript.is_empty() && a.current.is_none());
     assert_eq!(a.input_text(), "");
-    assert!(a.notice.as_ref().unwrap().text.contains("nothing is saved"));
+    assert!(said(&a).contains("nothing is saved"));
     // The saved sessions' list, read before the switch, arrives late: not shown.
     update(
         &mut a,
@@ -219,13 +216,7 @@ fn leaving_an_incognito_session_with_messages_asks_first_and_then_it_is_gone() {
     let fx = update(&mut a, key(KeyCode::Char('y')));
     assert_eq!(fx, vec![Effect::Incognito(false)]);
     assert!(!a.incognito && a.transcript.is_empty() && a.sessions.is_empty());
-    assert!(
-        a.notice
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("its messages are gone")
-    );
+    assert!(said(&a).contains("its messages are gone"));
     assert_eq!(
         update(&mut a, Msg::StoreSwitched),
         vec![Effect::LoadSessions]
@@ -264,24 +255,12 @@ fn f6_waits_for_answers_and_says_when_the_history_is_off_already() {
     assert!(a.streaming());
     let fx = f6(&mut a);
     assert!(fx.is_empty() && !a.incognito);
-    assert!(
-        a.notice
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("still being written")
-    );
+    assert!(said(&a).contains("still being written"));
 
     let mut s = setup(true);
     s.history = false;
     let mut b = App::new(s, (120, 40), NOW);
     let fx = f6(&mut b);
     assert!(fx.is_empty() && !b.incognito);
-    assert!(
-        b.notice
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("nothing is saved already")
-    );
+    assert!(said(&b).contains("nothing is saved already"));
 }
