@@ -422,3 +422,35 @@ fn config_show_lists_the_policy_with_each_rules_file() {
     }
     assert!(show.contains("scan_secrets = true"), "{show}");
 }
+
+#[test]
+fn a_knowledge_bases_embeddings_model_the_policy_does_not_allow_is_never_asked() {
+    let env = Env::new();
+    env.server.set_embeddings(support::server::Embeddings::Toy);
+    let docs = env.home().join("docs");
+    support::env::copy_tree(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kb-mini"),
+        &docs,
+    );
+    config(
+        &env,
+        &format!(
+            "[[knowledge]]\nname = \"procedures\"\npaths = [\"{}\"]\ntranslate = false\nembeddings = \"toy-embed\"\n",
+            docs.display()
+        ),
+    );
+    let file = policy(&env, "allowed_models = [\"gpt-4o-mini\"]\n");
+    let o = run(&env, &file, &["kb", "index", "procedures"]);
+    // The keyword index is made; vectors are not, and the policy is named.
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        err(&o).contains(&format!(
+            "toy-embed is not allowed by {} (allowed_models)",
+            file.display()
+        )),
+        "{}",
+        err(&o)
+    );
+    assert!(env.server.embeddings_requests().is_empty());
+    assert_eq!(env.server.request_count(), 0);
+}
