@@ -449,6 +449,11 @@ impl Runtime {
             let _ = tokio::time::timeout(left, t).await;
         }
         self.store.flush().await;
+        // Quitting from an incognito session: what was sent to the history before it
+        // (the draft of the session left) is written too.
+        if let Some(disk) = &self.disk_store {
+            disk.flush().await;
+        }
     }
 }
 
