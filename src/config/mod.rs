@@ -350,8 +350,9 @@ impl Config {
     /// a flag or the environment says can loosen it: `history = "off"` turns the history
     /// off; `scrub_secrets` turns the secret scan on; `max_cost_per_request_usd` and
     /// `monthly_budget_usd` become the budgets wherever they are stricter than the user's
-    /// (or the user has none), remembering their file. The rest (endpoints, models,
-    /// retention) is enforced where it applies, from [`Config::policy`].
+    /// (or the user has none), remembering their file, and then no built-in model is priced
+    /// below the built-in table. The rest (endpoints, models, retention) is enforced where
+    /// it applies, from [`Config::policy`].
     pub fn apply_policy(&mut self, policy: Policy) {
         if policy.history_off().is_some() {
             self.file.history.enabled = false;
@@ -371,6 +372,9 @@ impl Config {
         {
             b.monthly_usd = Some(r.value);
             b.set_by_policy.monthly = Some(r.from.clone());
+        }
+        if policy.max_cost_per_request_usd.is_some() || policy.monthly_budget_usd.is_some() {
+            self.models.no_cheaper_than_builtin();
         }
         self.policy = policy;
     }
@@ -670,6 +674,56 @@ mod tests {
                 "log_level = \"DEBUG\"\n[documents]\nconcurrency = 16\n"
             )
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_policy_forces_history_off_the_scan_on_and_its_stricter_budgets_at_builtin_prices() {
+        let mut c = parse(
+            "[history]\nenabled = true\n[documents]\nscan_secrets = false\n\
+             [budget]\nper_request_usd = 0.01\nmonthly_usd = 500.0\n\
+             [models.\"gpt-4o-mini\"]\ninput_per_million = 0.0\noutput_per_million = 0.0\n\
+             [models.\"in-house\"]\ninput_per_million = 0.01\n",
+        )
+        .unwrap();
+        let mut policy = Policy::default();
+        policy.tighten(
+            policy::Policy::parse(
+                Path::new("/etc/clerk/policy.toml"),
+                "history = \"off\"\nscrub_secrets = \"ask\"\n\
+                 max_cost_per_request_usd = 0.5\nmonthly_budget_usd = 40\n",
+            )
+            .unwrap(),
+            Path::new("/etc/clerk/policy.toml"),
+        );
+        c.apply_policy(policy);
+        assert!(!c.file.history.enabled);
+        assert!(c.file.documents.scan_secrets);
+        let b = &c.file.budget;
+        // The user's per-request budget is the stricter: it stays, named as the user's.
+        assert_eq!(b.per_request_usd, Some(0.01));
+        assert_eq!(b.set_by_policy.per_request, None);
+        assert_eq!(b.monthly_usd, Some(40.0));
+        assert_eq!(
+            b.set_by_policy.monthly.as_deref(),
+            Some(Path::new("/etc/clerk/policy.toml"))
+        );
+        // A built-in model cannot be made free to pass the budgets; the user's own model
+        // keeps its price.
+        let mini = c.models.get("gpt-4o-mini").unwrap();
+        assert_eq!(
+            (mini.input_per_million, mini.output_per_million),
+            (Some(0.15), Some(0.60))
+        );
+        assert_eq!(
+            c.models.get("in-house").unwrap().input_per_million,
+            Some(0.01)
+        );
+        // Without a policy the user's prices stand.
+        let free = parse("[models.\"gpt-4o-mini\"]\ninput_per_million = 0.0\n").unwrap();
+        assert_eq!(
+            free.models.get("gpt-4o-mini").unwrap().input_per_million,
+            Some(0.0)
         );
     }
 
