@@ -170,6 +170,12 @@ fn f6_starts_an_incognito_session_in_a_store_in_memory() {
     let fx = update(&mut a, Msg::StoreSwitched);
     assert_eq!(fx, vec![Effect::LoadSessions]);
     assert!(!a.switching_store);
+    // Another program writing to the history does not bring saved sessions into it.
+    let fx = update(
+        &mut a,
+        Msg::StoreChanged(vec![summary(3, "From the shell", NOW, false)]),
+    );
+    assert!(fx.is_empty() && a.sessions.is_empty());
     // A question in the incognito session goes out as any other (to the store in memory).
     type_text(&mut a, "a private question");
     let fx = update(&mut a, key(KeyCode::Enter));

@@ -22,6 +22,10 @@ pub(super) fn toggle(app: &mut App, fx: &mut Vec<Effect>) {
         );
         return;
     }
+    if app.switching_store {
+        // The last switch is still under way (F6 pressed twice quickly).
+        return;
+    }
     if app.streaming() || app.compare.is_some() {
         app.notice(
             "an answer is still being written: wait, or stop it (Esc), then switch",

@@ -68,6 +68,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         | Msg::TranscriptRefreshed { .. }
         | Msg::TranscriptLoaded { .. }
             if app.switching_store => {}
+        // Another program wrote to the history: nothing to show in an incognito session
+        // (the saved sessions are read again when it is left).
+        Msg::StoreChanged(_) if app.incognito => {}
         Msg::StoreSwitched => incognito::on_switched(app, &mut fx),
         Msg::SessionsLoaded(list) => sessions::on_loaded(app, list),
         Msg::StoreChanged(list) => sessions::on_store_changed(app, list, &mut fx),
