@@ -32,6 +32,8 @@ fn setup() -> Setup {
         tz_offset_secs: 0,
         scan_secrets: true,
         knowledge: Vec::new(),
+        profile_model: "gpt-4o-mini".into(),
+        policy: clerk::config::Policy::default(),
     }
 }
 

@@ -1,5 +1,7 @@
 //! Store benchmarks at the size the issue names: 10,000 sessions and 200,000 messages of
-//! mixed English and Chinese text. Measures the session list and three searches.
+//! mixed English and Chinese text. Measures the session list, three searches, and the
+//! admin policy's retention purge (one old session deleted, the search index merged, the
+//! WAL emptied).
 //!
 //! `cargo bench --bench store`. The database is built once per run in a temporary folder
 //! (about 20 s), or kept at `$CLERK_BENCH_DB` when that is set (reused if it exists), so
@@ -300,7 +302,57 @@ fn store_benches(c: &mut Criterion) {
             b.iter(|| store.search(query, 20, ("[", "]")).unwrap())
         });
     }
+    // Retention: one old session deleted at start (the case of every day), timed once
+    // cold and then by criterion; at the end, once, half the history at one go (the day a
+    // policy with retention_days first meets an old history).
+    let old_session = |store: &mut Store| {
+        let session = NewSession {
+            title: "old".into(),
+            profile: "work".into(),
+            model: "gpt-4o-mini".into(),
+            system_prompt: None,
+            now_ms: 1,
+        };
+        let messages = (0..MESSAGES_PER_SESSION)
+            .map(|m| NewMessage {
+                session_id: 0,
+                role: Role::User,
+                content: format!("an old message {m} about budget and 报销"),
+                status: MessageStatus::Complete,
+                model: None,
+                now_ms: 1,
+            })
+            .collect();
+        store.import(&[(session, messages)]).unwrap();
+    };
+    old_session(&mut store);
+    let start = std::time::Instant::now();
+    assert_eq!(store.purge_before(2).unwrap(), 1);
+    eprintln!(
+        "retention purge of one session, first: {:.1} ms",
+        start.elapsed().as_secs_f64() * 1e3
+    );
+    group.bench_function("retention_purge_one_session", |b| {
+        b.iter_custom(|iters| {
+            let mut spent = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                old_session(&mut store);
+                let start = std::time::Instant::now();
+                store.purge_before(2).unwrap();
+                spent += start.elapsed();
+            }
+            spent
+        })
+    });
     group.finish();
+    let half = 1_700_000_000_000_i64 + (SESSIONS as i64 / 2) * 60_000;
+    let start = std::time::Instant::now();
+    let n = store.purge_before(half).unwrap();
+    eprintln!(
+        "retention purge of {n} sessions ({} messages) at one go: {:.2} s",
+        n * MESSAGES_PER_SESSION,
+        start.elapsed().as_secs_f64()
+    );
 }
 
 criterion_group!(benches, store_benches);

@@ -16,9 +16,9 @@ use support::server::Reply;
 /// The key every test's clerk gets (support::env): it must never be printed.
 const KEY: &str = "sk-templates-test-0123456789";
 
-const IDS: [&str; 12] = [
-    "config", "profile", "keyring", "proxy", "dns", "tcp", "tls", "models", "call", "history",
-    "disk", "terminal",
+const IDS: [&str; 13] = [
+    "config", "policy", "profile", "keyring", "proxy", "dns", "tcp", "tls", "models", "call",
+    "history", "disk", "terminal",
 ];
 
 /// The JSON of `clerk doctor --json`, checked for its shape: version 1, every id once in
@@ -90,11 +90,12 @@ fn a_working_set_up_passes_with_the_checks_in_order_and_one_metered_call() {
     let env = Env::new();
     let v = exits(&env.run(&["doctor", "--json"]), 0);
     for id in [
-        "config", "profile", "proxy", "dns", "tcp", "tls", "models", "call",
+        "config", "policy", "profile", "proxy", "dns", "tcp", "tls", "models", "call",
     ] {
         assert_eq!(status(&v, id), "ok", "{id}: {}", check(&v, id));
     }
     says(&v, "config", "does not exist");
+    says(&v, "policy", "none in force");
     assert!(
         detail(&v, "profile").contains("profile `default`")
             && detail(&v, "profile").contains("environment (CLERK_API_KEY)"),
@@ -416,4 +417,56 @@ fn an_endpoint_that_never_answers_is_given_up_on_after_the_checks_own_timeout() 
     assert_eq!(status(&v, "models"), "ok", "{v}");
     assert_eq!(status(&v, "call"), "fail", "{v}");
     says(&v, "call", "within 4 s");
+}
+
+#[test]
+fn the_policy_in_force_is_shown_with_its_files_and_a_model_it_refuses_fails_the_profile() {
+    let env = Env::new();
+    let it = env.home().join("it");
+    let allows = env.write(
+        &it,
+        "allows.toml",
+        "allowed_models = [\"gpt-4o-*\"]\nhistory = \"off\"\n",
+    );
+    let o = env
+        .cmd(&["doctor", "--json"])
+        .env("CLERK_POLICY", &allows)
+        .output()
+        .unwrap();
+    let v = exits(&o, 0);
+    assert_eq!(status(&v, "policy"), "ok", "{v}");
+    says(&v, "policy", &format!("in force from {}", allows.display()));
+    says(&v, "policy", "allowed_models");
+    says(&v, "policy", "history = \"off\"");
+    assert_eq!(status(&v, "profile"), "ok", "{v}");
+
+    let sent = env.server.chat_requests().len();
+    let refuses = env.write(&it, "refuses.toml", "allowed_models = [\"gpt-4.1\"]\n");
+    let o = env
+        .cmd(&["doctor", "--json"])
+        .env("CLERK_POLICY", &refuses)
+        .output()
+        .unwrap();
+    let v = exits(&o, 1);
+    assert_eq!(status(&v, "profile"), "fail", "{v}");
+    says(&v, "profile", "allowed_models");
+    says(&v, "profile", &refuses.display().to_string());
+    assert_eq!(
+        env.server.chat_requests().len(),
+        sent,
+        "nothing is sent for a refused model"
+    );
+
+    // A broken policy: clerk would not run; the doctor names it and waits on the rest.
+    let broken = env.write(&it, "broken.toml", "allowed_modles = [\"x\"]\n");
+    let o = env
+        .cmd(&["doctor", "--json"])
+        .env("CLERK_POLICY", &broken)
+        .output()
+        .unwrap();
+    let v = exits(&o, 1);
+    assert_eq!(status(&v, "policy"), "fail", "{v}");
+    says(&v, "policy", "allowed_modles");
+    assert_eq!(status(&v, "config"), "warn", "{v}");
+    says(&v, "config", "needs `policy`");
 }

@@ -51,7 +51,13 @@ struct Run {
 }
 
 async fn run_with(profile: Profile) -> Run {
-    let endpoint = Endpoint::new(&profile, &ApiKey::new(KEY).unwrap(), None).unwrap();
+    let endpoint = Endpoint::new(
+        &profile,
+        &ApiKey::new(KEY).unwrap(),
+        None,
+        &clerk::config::Policy::default(),
+    )
+    .unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(run_chat(endpoint, request(), tx));
     let mut deltas = Vec::new();
@@ -504,7 +510,13 @@ async fn a_server_that_ignores_stream_true_still_gives_the_answer() {
 #[tokio::test]
 async fn list_models_reads_the_endpoint() {
     let server = MockServer::start().await;
-    let endpoint = Endpoint::new(&profile(&server), &ApiKey::new(KEY).unwrap(), None).unwrap();
+    let endpoint = Endpoint::new(
+        &profile(&server),
+        &ApiKey::new(KEY).unwrap(),
+        None,
+        &clerk::config::Policy::default(),
+    )
+    .unwrap();
     let models = endpoint.list_models().await.unwrap();
     assert!(models.contains(&"gpt-4o-mini".to_string()));
     assert_eq!(server.requests()[0].path_only(), "/v1/models");

@@ -875,3 +875,92 @@ fn f5_compares_models_side_by_side_and_keeps_one_answer() {
     assert!(screen.contains("qwen says CNY 800"), "{screen}");
     assert!(screen.contains("hotel cap in Shanghai?"), "{screen}");
 }
+
+/// F6 starts an incognito session: its question and answer show like any other's, and
+/// nothing of them — no session, no message, no draft — reaches the disk; leaving it asks,
+/// then the saved sessions are back.
+#[test]
+fn f6_starts_an_incognito_session_that_never_reaches_the_disk() {
+    let server = MockServer::start_blocking();
+    let t = Tmux::start(&server, 120, 40);
+    t.wait_for("Ask anything about your work.");
+    server.push(Reply::stream(&["Saved answer."]));
+    t.text("a saved question");
+    t.keys(&["Enter"]);
+    t.wait_for("Saved answer.");
+
+    t.keys(&["F6"]);
+    t.wait_for("incognito: nothing saved");
+    server.push(Reply::stream(&["The walrus plan stays private."]));
+    t.text("what is the walrus plan?");
+    t.keys(&["Enter"]);
+    t.wait_for("The walrus plan stays private.");
+    // Text typed and left in the box is not kept as a draft either.
+    t.text("an unsent walrus draft");
+    t.keys(&["F6"]);
+    t.wait_for("Leave incognito");
+    t.keys(&["y"]);
+    t.wait_until("the saved sessions to come back", |s| {
+        s.contains("a saved question") && !s.contains("incognito: nothing saved")
+    });
+    t.keys(&["C-q"]);
+    t.wait_for("CLERK_EXIT=0");
+
+    let list = t.clerk(&server, &["sessions", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(
+        support::env::session_titles(&list),
+        vec!["a saved question"]
+    );
+    for (path, text) in support::env::files_under(t.home.path()) {
+        assert!(
+            !text.contains("walrus"),
+            "{} holds words of the incognito session",
+            path.display()
+        );
+    }
+    // Both requests are counted (no text), the incognito one without a session.
+    let usage = t.clerk(&server, &["usage", "--by", "session", "--json"]);
+    let usage: serde_json::Value = serde_json::from_slice(&usage.stdout).unwrap();
+    assert_eq!(usage["total"]["requests"], 2, "{usage}");
+    let keys: Vec<&str> = usage["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert!(keys.contains(&"none"), "{keys:?}");
+}
+
+/// Under an admin policy the status bar says so, and the model picker lists only the
+/// models the policy allows.
+#[test]
+fn a_policy_shows_in_the_status_bar_and_the_picker_lists_only_allowed_models() {
+    let server = MockServer::start_blocking();
+    server.set_models_default(Reply::models(&[
+        "gpt-4o-mini",
+        "gpt-4o",
+        "qwen-plus-gateway",
+    ]));
+    let it = tempfile::tempdir().unwrap();
+    let file = it.path().join("policy.toml");
+    std::fs::write(&file, "allowed_models = [\"gpt-4o-mini\"]\n").unwrap();
+    let t = Tmux::start_with(
+        &server,
+        120,
+        40,
+        &format!("CLERK_POLICY={}", file.display()),
+    );
+    let screen = t.wait_for("F1 help");
+    assert!(screen.contains("· policy"), "{screen}");
+    t.keys(&["C-l"]);
+    let screen = t.wait_for("offers 3 model(s)");
+    assert!(screen.contains("gpt-4o-mini"), "{screen}");
+    assert!(
+        !screen.contains("qwen-plus-gateway") && !screen.contains("gpt-4o "),
+        "{screen}"
+    );
+    t.keys(&["Escape"]);
+    t.keys(&["C-q"]);
+    t.wait_for("CLERK_EXIT=0");
+}

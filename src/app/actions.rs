@@ -65,6 +65,10 @@ impl App {
             );
             return;
         }
+        if let Some(why) = self.model_refused() {
+            self.notice(why, Level::Error);
+            return;
+        }
         self.new_session(fx);
         self.pending_new = Some(Live {
             waiting: Some(format!("starting “{title}”…")),

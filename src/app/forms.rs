@@ -354,7 +354,26 @@ fn run_form(app: &mut App, mut form: Form, fx: &mut Vec<Effect>) -> Option<Dialo
     ));
     let values = form.values();
     match super::attach::check_template(app, &form.id, &form.title, &values) {
-        Some(check) => Some(Dialog::TemplateSecrets(Box::new(check))),
+        // The admin's scrub_secrets decides, when there is one: `block` does not run it,
+        // `redact` runs it with the values redacted.
+        Some(check) => match app.setup.policy.scrub_secrets.clone() {
+            Some(rule) if rule.value == crate::config::policy::Scrub::Block => {
+                app.notice(
+                    format!(
+                        "not run: {} likely secret(s) in the values, and sending them is not allowed by {} (scrub_secrets = \"block\")",
+                        check.found.len(),
+                        rule.from.display()
+                    ),
+                    Level::Error,
+                );
+                Some(Dialog::Form(form))
+            }
+            Some(rule) if rule.value == crate::config::policy::Scrub::Redact => {
+                app.start_template(&check.id, &check.title, check.redacted, fx);
+                None
+            }
+            _ => Some(Dialog::TemplateSecrets(Box::new(check))),
+        },
         None => {
             app.start_template(&form.id, &form.title, values, fx);
             None

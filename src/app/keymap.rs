@@ -121,6 +121,9 @@ pub enum Command {
     Sources,
     /// Compare 2–4 models side by side on the current question; keep one answer.
     Compare,
+    /// Start an incognito session, kept in memory only and never written to disk (again:
+    /// leave it, and it is gone).
+    Incognito,
 }
 
 impl Command {
@@ -198,6 +201,7 @@ impl Command {
             Command::KnowledgePicker => "answer from a knowledge base",
             Command::Sources => "the answer's sources, then 1–9",
             Command::Compare => "compare models, keep one answer",
+            Command::Incognito => "incognito session, nothing saved",
         }
     }
 }
@@ -391,6 +395,7 @@ const DEFAULTS: &[(Mode, &str, Command)] = &[
     (Mode::Global, "ctrl+g", Command::KnowledgePicker),
     (Mode::Global, "alt+s", Command::Sources),
     (Mode::Global, "f5", Command::Compare),
+    (Mode::Global, "f6", Command::Incognito),
     (Mode::Input, "enter", Command::Send),
     (Mode::Input, "alt+enter", Command::Newline),
     (Mode::Input, "ctrl+j", Command::Newline),

@@ -397,6 +397,12 @@ pub enum Dialog {
     },
     /// Confirm quitting while answers stream.
     ConfirmQuit,
+    /// Confirm leaving the incognito session (or quitting from it): its messages will be
+    /// gone.
+    LeaveIncognito {
+        /// Quit clerk rather than go back to the saved sessions.
+        quit: bool,
+    },
     /// What the answers cost (`None`: still being read from the ledger).
     Usage {
         /// The figures, once read.
@@ -532,6 +538,11 @@ pub struct Setup {
     pub scan_secrets: bool,
     /// The knowledge bases of the config (`[[knowledge]]`), in its order.
     pub knowledge: Vec<KnowledgeBase>,
+    /// The profile's own model (the admin's policy may allow no other).
+    pub profile_model: String,
+    /// The admin's policy in force (empty without one): the models allowed, what happens
+    /// to secrets; the status bar says when there is one.
+    pub policy: crate::config::Policy,
 }
 
 /// A configured knowledge base, as the app offers it.
@@ -633,6 +644,12 @@ pub struct App {
     pub compare: Option<Box<compare::Compare>>,
     /// Comparisons started in this run (numbers them).
     pub compare_seq: u64,
+    /// The sessions shown are incognito ones: kept in memory only (the runtime's store is
+    /// in memory until the incognito session is left), never written to disk.
+    pub incognito: bool,
+    /// The runtime is switching stores (into or out of incognito): lists and transcripts
+    /// read from the store left behind are ignored until [`Msg::StoreSwitched`].
+    pub switching_store: bool,
 }
 
 impl App {
@@ -681,6 +698,8 @@ impl App {
             quit: false,
             compare: None,
             compare_seq: 0,
+            incognito: false,
+            switching_store: false,
         };
         if !app.setup.has_key {
             app.ask_for_key();
@@ -909,7 +928,7 @@ pub struct Offered {
 impl App {
     /// The models the picker shows for `filter` (names holding it, any case): the
     /// endpoint's and the price table's ([`crate::config::models::catalog`]), and the model
-    /// in use even when neither knows it.
+    /// in use even when neither knows it — only those the admin's policy allows.
     pub fn model_choices(&self, filter: &str) -> Vec<crate::config::models::CatalogEntry> {
         let names = self.offered.names.as_deref();
         let mut all = crate::config::models::catalog(&self.setup.models, names);
@@ -924,8 +943,32 @@ impl App {
             );
         }
         let needle = filter.to_lowercase();
-        all.retain(|e| e.name.to_lowercase().contains(&needle));
+        let policy = &self.setup.policy;
+        all.retain(|e| {
+            e.name.to_lowercase().contains(&needle)
+                && policy
+                    .check_request_model(&self.setup.profile_model, &e.name)
+                    .is_ok()
+        });
         all
+    }
+
+    /// Why the admin's policy refuses the model in use, if it does (a session kept with a
+    /// model the policy no longer allows): said before anything is sent or saved.
+    pub fn model_refused(&self) -> Option<String> {
+        self.setup
+            .policy
+            .check_request_model(&self.setup.profile_model, &self.setup.model)
+            .err()
+            .map(|d| {
+                let pick = self
+                    .setup
+                    .keymap
+                    .key_for(Mode::Global, Command::ModelPicker)
+                    .map(|k| format!(" ({k} chooses one)"))
+                    .unwrap_or_default();
+                format!("not sent: {d}{pick}")
+            })
     }
 }
 

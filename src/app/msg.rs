@@ -150,6 +150,9 @@ pub enum Msg {
     },
     /// The answer kept from the compare view was stored, or why not.
     Kept(Result<super::compare::Kept, String>),
+    /// The runtime's store was switched (into an incognito session's store in memory, or
+    /// back to the history on disk): what arrives from now on is the new store's.
+    StoreSwitched,
     /// A chip's tokens were counted.
     Counted {
         /// Which paste.
@@ -318,6 +321,10 @@ pub enum Effect {
     StopCompare(u64),
     /// Store the answer kept from the compare view as an exchange of the session.
     KeepAnswer(Box<super::compare::Keep>),
+    /// `true`: keep everything in a new store in memory from now on (an incognito
+    /// session: nothing reaches the disk); `false`: drop it and go back to the history.
+    /// Answered by [`Msg::StoreSwitched`].
+    Incognito(bool),
     /// Leave.
     Quit,
 }

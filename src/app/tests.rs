@@ -1,11 +1,13 @@
 //! Unit tests of `update`: every kind of message, no terminal, no IO. The editing keys of
 //! every text field are tested in `tests/fields.rs`, what the app does when another program
 //! writes to the history in `tests/store_changes.rs`, grounded sessions and their sources
-//! in `tests/knowledge.rs`.
+//! in `tests/knowledge.rs`, the admin's policy and the incognito session in
+//! `tests/policy.rs`.
 
 mod compare;
 mod fields;
 mod knowledge;
+mod policy;
 mod store_changes;
 
 use std::time::Duration;
@@ -36,6 +38,8 @@ fn setup(has_key: bool) -> Setup {
         tz_offset_secs: 0,
         scan_secrets: true,
         knowledge: Vec::new(),
+        profile_model: "gpt-4o-mini".into(),
+        policy: crate::config::Policy::default(),
     }
 }
 
@@ -51,6 +55,15 @@ fn key(code: KeyCode) -> Msg {
 
 fn alt(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT))
+}
+
+fn alt_key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::ALT))
+}
+
+/// The notice's text (empty without one).
+fn said(a: &App) -> &str {
+    a.notice.as_ref().map_or("", |n| n.text.as_str())
 }
 
 fn ctrl(c: char) -> Msg {

@@ -1,5 +1,6 @@
 //! Budgets: whether a request may be sent, given what was spent today and this month, the
-//! request's estimate and the limits of `[budget]` (and, later, an admin policy).
+//! request's estimate and the limits of `[budget]` — where the admin's policy set a
+//! stricter one, the policy's (`Config::apply_policy`), named with its file.
 //!
 //! Pure: the caller reads the spend from the ledger and the clock, and passes them in.
 //! Once a budget is reached every request is refused before it is sent; a request whose
@@ -26,6 +27,24 @@ impl Which {
             Which::Daily => "daily_usd",
             Which::Monthly => "monthly_usd",
             Which::PerRequest => "per_request_usd",
+        }
+    }
+
+    /// Where this budget of `limits` is set, as a message names it: `[budget] daily_usd`,
+    /// or the policy's key and file (`monthly_budget_usd in /etc/clerk/policy.toml`).
+    pub fn rule(self, limits: &BudgetConfig) -> String {
+        let by = &limits.set_by_policy;
+        let policy = match self {
+            Which::Daily => None,
+            Which::Monthly => by.monthly.as_ref().map(|f| ("monthly_budget_usd", f)),
+            Which::PerRequest => by
+                .per_request
+                .as_ref()
+                .map(|f| ("max_cost_per_request_usd", f)),
+        };
+        match policy {
+            Some((key, file)) => format!("{key} in {}", file.display()),
+            None => format!("[budget] {}", self.key()),
         }
     }
 }
@@ -61,6 +80,8 @@ pub struct Refusal {
     pub estimate: f64,
     /// When it starts again ("at midnight"; empty for `PerRequest`).
     pub resets: String,
+    /// Where the budget is set ([`Which::rule`]).
+    pub rule: String,
 }
 
 impl std::fmt::Display for Refusal {
@@ -68,13 +89,14 @@ impl std::fmt::Display for Refusal {
         match self.which {
             Which::PerRequest => write!(
                 f,
-                "not sent: this request is estimated at {}, over the per-request budget of {} ([budget] per_request_usd); shorten it, or choose a cheaper model",
+                "not sent: this request is estimated at {}, over the per-request budget of {} ({}); shorten it, or choose a cheaper model",
                 usd(self.estimate),
-                usd(self.limit)
+                usd(self.limit),
+                self.rule
             ),
             which => write!(
                 f,
-                "not sent: the {} budget of {} is reached ({} spent{}; [budget] {}); it starts again {}",
+                "not sent: the {} budget of {} is reached ({} spent{}; {}); it starts again {}",
                 if which == Which::Daily {
                     "daily"
                 } else {
@@ -87,7 +109,7 @@ impl std::fmt::Display for Refusal {
                 } else {
                     String::new()
                 },
-                which.key(),
+                self.rule,
                 self.resets
             ),
         }
@@ -107,6 +129,8 @@ pub enum Verdict {
         spent: f64,
         /// Its limit.
         limit: f64,
+        /// Where the budget is set ([`Which::rule`]).
+        rule: String,
     },
     /// Do not send it.
     Refuse(Refusal),
@@ -120,8 +144,9 @@ impl Verdict {
                 which,
                 spent,
                 limit,
+                rule,
             } => Some(format!(
-                "{} of the {} budget of {} is used ({}; [budget] {})",
+                "{} of the {} budget of {} is used ({}; {rule})",
                 percent(*spent, *limit),
                 if *which == Which::Daily {
                     "daily"
@@ -130,7 +155,6 @@ impl Verdict {
                 },
                 usd(*limit),
                 usd(*spent),
-                which.key()
             )),
             _ => None,
         }
@@ -157,6 +181,7 @@ pub fn check(
             spent: 0.0,
             estimate: e,
             resets: String::new(),
+            rule: Which::PerRequest.rule(limits),
         });
     }
     let periods = [
@@ -178,6 +203,7 @@ pub fn check(
                 spent: so_far,
                 estimate: est,
                 resets: when.clone(),
+                rule: which.rule(limits),
             });
         }
     }
@@ -189,6 +215,7 @@ pub fn check(
                 which,
                 spent: so_far + est,
                 limit,
+                rule: which.rule(limits),
             };
         }
     }
@@ -254,6 +281,7 @@ mod tests {
             daily_usd: daily,
             monthly_usd: monthly,
             per_request_usd: per,
+            ..BudgetConfig::default()
         }
     }
 

@@ -195,6 +195,30 @@ impl Meter for LedgerMeter {
     }
 }
 
+/// The meter of requests made for sessions that are not kept (history off, an incognito
+/// session): the same budgets and ledger, but each request is recorded without its
+/// session — an id of a store in memory means nothing later, and could be taken for a
+/// saved session's.
+#[derive(Debug)]
+pub struct Unfiled(pub std::sync::Arc<dyn Meter>);
+
+impl Meter for Unfiled {
+    fn allow(
+        &self,
+        tag: &Tag,
+        model: &str,
+        prompt_tokens: u64,
+        max_output: u64,
+    ) -> Result<(), String> {
+        self.0.allow(tag, model, prompt_tokens, max_output)
+    }
+
+    fn record(&self, mut request: Metered) {
+        request.tag.session = None;
+        self.0.record(request);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +287,53 @@ mod tests {
         let m = lazy(blocked.join("usage.sqlite3"), budget);
         let e = m.allow(&tag, "gpt-4o-mini", 10, 10).unwrap_err();
         assert!(e.contains("usage ledger is unavailable"), "{e}");
+    }
+
+    #[test]
+    fn requests_of_sessions_not_kept_are_recorded_without_their_session() {
+        let ledger = dir_ledger();
+        let m: Arc<dyn Meter> = Arc::new(LedgerMeter::opening(
+            ledger.1.clone(),
+            "work",
+            ModelTable::new(&Default::default()),
+            BudgetConfig::default(),
+            Box::new(|_| {}),
+        ));
+        Unfiled(m.clone()).record(used("gpt-4o-mini", 10, 10));
+        m.record(used("gpt-4o-mini", 10, 10));
+        let l = Ledger::open(&ledger.1).unwrap();
+        let rows = l
+            .report(crate::store::ledger::By::Session, 0, i64::MAX)
+            .unwrap();
+        let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(rows.len(), 2, "{keys:?}");
+        assert!(keys.contains(&"7") && keys.contains(&"none"), "{keys:?}");
+    }
+
+    fn dir_ledger() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usage.sqlite3");
+        (dir, path)
+    }
+
+    #[test]
+    fn a_policy_budget_is_named_with_its_file_when_it_refuses() {
+        let budget = BudgetConfig {
+            per_request_usd: Some(0.000_01),
+            set_by_policy: crate::config::BudgetPolicy {
+                per_request: Some("/etc/clerk/policy.toml".into()),
+                monthly: None,
+            },
+            ..BudgetConfig::default()
+        };
+        let m = meter(budget, Arc::default());
+        let e = m
+            .allow(&Tag::of("answer"), "gpt-4o-mini", 1_000, 1_000)
+            .unwrap_err();
+        assert!(
+            e.contains("(max_cost_per_request_usd in /etc/clerk/policy.toml)"),
+            "{e}"
+        );
     }
 
     #[test]

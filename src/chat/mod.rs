@@ -6,7 +6,10 @@
 //!   and the notice when turns are left out;
 //! - [`drive`]: one loop that drives a stream to its end with a stop signal, showing the
 //!   text through a [`Sink`] and keeping it through a [`Saver`];
-//! - [`record`]: how an answer ended, its usage and cost, as the store keeps them.
+//! - [`record`]: how an answer ended, its usage and cost, as the store keeps them;
+//! - [`budget`] and [`meter`]: the budgets (the user's and the admin policy's) checked
+//!   before each request, and the usage ledger;
+//! - [`retention`]: the admin policy's `retention_days`, applied when the history opens.
 //!
 //! This layer sits above `llm` and `store` and below `documents`, `templates`, the app and
 //! the CLI. It must not import `app`, `ui`, `tui` or `cli`, print, or draw: callers decide
@@ -18,6 +21,7 @@ pub mod conversation;
 pub mod drive;
 pub mod meter;
 pub mod record;
+pub mod retention;
 
 pub use conversation::Conversation;
 pub use drive::{Driven, End, NoSave, Saver, Sink, drive, now_ms};

@@ -210,6 +210,15 @@ pub(super) struct Sending {
 /// Scan, measure, fit or split, confirm the cost, send, stream, save and report.
 pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit, CliError> {
     let cfg = &ctx.config.file.documents;
+    // The admin's policy before anything else: the endpoint and the model (exit 2).
+    let profile = ctx.profile()?.clone();
+    let model = match (&ctx.model_override, &prompt.model) {
+        (None, Some(m)) => {
+            ctx.allow_model(m)?;
+            m.clone()
+        }
+        _ => ctx.model()?,
+    };
     // Nothing leaves the machine before the secret scan.
     {
         let mut question = prompt.question.clone();
@@ -219,7 +228,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
         for s in prompt.sources.iter_mut() {
             texts.push((s.name.as_str(), &mut s.text));
         }
-        docs::check_secrets(&mut texts, how.docs.secrets, cfg)?;
+        docs::check_secrets(&mut texts, how.docs.secrets, &ctx.config)?;
         if question != prompt.question {
             let (old, new) = (prompt.question.clone(), question.clone());
             let render = prompt.render.clone();
@@ -232,19 +241,13 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
             prompt.system = Some(system);
         }
     }
-    let profile = ctx.profile()?.clone();
-    let model = match (&ctx.model_override, &prompt.model) {
-        (None, Some(m)) => m.clone(),
-        _ => ctx.model()?,
-    };
     let (key, source) = secrets::resolve(
         &secrets::KeyFor::profile(&ctx.profile_name, &profile, ctx.base_url.as_deref()),
         &secrets::process_env,
         &OsKeyring,
     )?;
     tracing::info!(profile = %ctx.profile_name, %source, %model, "ask");
-    let endpoint =
-        ctx.metered(Endpoint::new(&profile, &key, ctx.base_url.as_deref())?.warming())?;
+    let endpoint = ctx.metered(ctx.endpoint(&profile, &key)?.warming())?;
     drop(key);
 
     let save = !how.no_save && ctx.config.file.history.enabled;

@@ -49,7 +49,11 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
         return Err(KnowledgeError::NotIndexed(entries[0].name.clone()).into());
     }
     // The question leaves the machine to be restated: scanned first.
-    docs::check_secrets(&mut [("question", &mut question)], args.docs.secrets, cfg)?;
+    docs::check_secrets(
+        &mut [("question", &mut question)],
+        args.docs.secrets,
+        &ctx.config,
+    )?;
     let model = ctx.model()?;
     let context = match (
         &args.session,
@@ -94,7 +98,7 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
             .map(String::as_str)
             .zip(grounded.retrieval.hits.iter_mut().map(|h| &mut h.text))
             .collect();
-        docs::check_secrets(&mut texts, args.docs.secrets, cfg)?;
+        docs::check_secrets(&mut texts, args.docs.secrets, &ctx.config)?;
     }
     let user = grounded.user_message();
     let prompt = Prompt {
@@ -199,8 +203,9 @@ pub(super) fn endpoint(ctx: &Ctx, knowledge: Option<String>) -> Result<Endpoint,
         &OsKeyring,
     )
     .map_err(|e| e.to_string())?;
-    let endpoint = Endpoint::new(&profile, &key, ctx.base_url.as_deref())
-        .map_err(|e| e.to_string())?
+    let endpoint = ctx
+        .endpoint(&profile, &key)
+        .map_err(|e| e.message)?
         .warming();
     // Restatements (and the question's embedding) are requests like any other: checked
     // against the budgets and recorded in the usage ledger.

@@ -9,7 +9,6 @@ use std::io::{BufRead, IsTerminal};
 use clap::Subcommand;
 
 use super::{CliError, Ctx, Exit};
-use crate::llm::Endpoint;
 use crate::secrets::{self, ApiKey, KeyStore, OsKeyring, SERVICE};
 
 /// `clerk auth …`
@@ -73,7 +72,7 @@ fn login(ctx: &Ctx, no_verify: bool) -> Result<Exit, CliError> {
     let profile = ctx.profile()?.clone();
     let key = read_key(&ctx.profile_name)?;
     if !no_verify {
-        let endpoint = Endpoint::new(&profile, &key, ctx.base_url.as_deref())?;
+        let endpoint = ctx.endpoint(&profile, &key)?;
         let rt = super::runtime()?;
         match rt.block_on(endpoint.list_models()) {
             Ok(models) => eprintln!(
@@ -154,7 +153,7 @@ fn status(ctx: &Ctx, offline: bool) -> Result<Exit, CliError> {
             Ok((key, source)) => {
                 let works = match &rt {
                     None => "not checked".to_string(),
-                    Some(rt) => match Endpoint::new(&profile, &key, ctx.base_url.as_deref()) {
+                    Some(rt) => match ctx.endpoint(&profile, &key) {
                         Ok(ep) => match rt.block_on(ep.list_models()) {
                             Ok(m) => format!(
                                 "works ({} model{} offered)",
@@ -168,7 +167,7 @@ fn status(ctx: &Ctx, offline: bool) -> Result<Exit, CliError> {
                         },
                         Err(e) => {
                             all_ok = false;
-                            format!("does not work: {e}")
+                            format!("does not work: {}", e.message)
                         }
                     },
                 };

@@ -21,7 +21,7 @@ use crate::chat::record;
 use crate::compare::run::{Plan, Progress, Ran};
 use crate::compare::{Comparison, Sample, Settings, Stopped};
 use crate::documents::summarize::{self, compose, documents_text};
-use crate::llm::{ChatMessage, ChatRole, Endpoint, RetryNotice};
+use crate::llm::{ChatMessage, ChatRole, RetryNotice};
 use crate::secrets::{self, OsKeyring};
 use crate::templates::{Library, VarKind};
 
@@ -119,6 +119,10 @@ pub fn run(ctx: &Ctx, args: &CompareArgs) -> Result<Exit, CliError> {
     }
     let models = models(&args.models)?;
     let profile = ctx.profile()?.clone();
+    // The admin's policy on every model asked, the judge's too, before anything is sent.
+    for m in models.iter().chain(args.judge.iter()) {
+        ctx.allow_model(m)?;
+    }
     let prompted = prompt(ctx, args, &models)?;
     let runs = usize::from(args.runs);
     confirm(ctx, args, &prompted, &models, runs)?;
@@ -128,8 +132,7 @@ pub fn run(ctx: &Ctx, args: &CompareArgs) -> Result<Exit, CliError> {
         &OsKeyring,
     )?;
     tracing::info!(profile = %ctx.profile_name, %source, models = %models.join(","), runs, "compare");
-    let endpoint =
-        ctx.metered(Endpoint::new(&profile, &key, ctx.base_url.as_deref())?.warming())?;
+    let endpoint = ctx.metered(ctx.endpoint(&profile, &key)?.warming())?;
     drop(key);
     let plan = Plan {
         models: models.clone(),
@@ -260,7 +263,7 @@ fn prompt(ctx: &Ctx, args: &CompareArgs, models: &[String]) -> Result<Prompted, 
         for (name, text) in sources.iter_mut() {
             texts.push((name.as_str(), text));
         }
-        docs::check_secrets(&mut texts, args.docs.secrets, cfg)?;
+        docs::check_secrets(&mut texts, args.docs.secrets, &ctx.config)?;
         if system.is_some() {
             system = Some(sys);
         }

@@ -47,6 +47,39 @@ pub(super) fn theme_problems(ctx: &Ctx) -> Vec<String> {
     out
 }
 
+/// The admin's policy in force, for `config show`: a `[policy]` table, each rule with the
+/// file it came from; or where a policy would be.
+fn policy_text(policy: &crate::config::Policy) -> String {
+    use crate::config::policy::{MACHINE_POLICY, POLICY_ENV};
+    if !policy.in_force() {
+        return format!(
+            "\n# no admin policy: {MACHINE_POLICY} does not exist and {POLICY_ENV} is not set\n"
+        );
+    }
+    let files: Vec<String> = policy
+        .files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    let mut out = format!(
+        "\n# the admin's policy, from {}: it wins over everything above (docs/admin.md)\n[policy]\n",
+        files.join(" and ")
+    );
+    let rules = policy.rules();
+    if rules.is_empty() {
+        out.push_str("# (no rules)\n");
+    }
+    for r in rules {
+        out.push_str(&format!(
+            "{} = {}  # from {}\n",
+            r.key,
+            r.value,
+            r.from.display()
+        ));
+    }
+    out
+}
+
 /// Run `clerk config …`.
 pub fn run(ctx: &Ctx, cmd: &ConfigCommand) -> Result<Exit, CliError> {
     match cmd {
@@ -87,6 +120,7 @@ pub fn run(ctx: &Ctx, cmd: &ConfigCommand) -> Result<Exit, CliError> {
                 "# effective configuration (from {})\n{text}",
                 ctx.paths.config_file.display()
             );
+            print!("{}", policy_text(&ctx.config.policy));
             for problem in theme_problems(ctx) {
                 eprintln!("warning: {problem}");
             }

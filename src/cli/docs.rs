@@ -9,7 +9,8 @@ use clap::{Args, ValueEnum};
 
 use super::output::money;
 use super::{CliError, Exit};
-use crate::config::{DocumentsConfig, ModelInfo};
+use crate::config::policy::Scrub;
+use crate::config::{Config, DocumentsConfig, ModelInfo};
 use crate::documents::extract::{self, Document};
 use crate::documents::secrets::{self as scrub, Finding};
 use crate::documents::summarize::{Estimate, Event, Phase, Strategy, progress_line};
@@ -90,14 +91,18 @@ pub fn describe(doc: &Document, tokens: u64) -> String {
 
 pub use crate::format::{human_size, thousands as group_digits};
 
-/// Scan every outgoing text; on findings, do what `mode` says (asking on a terminal).
-/// Texts are redacted in place when the user chooses so.
+/// Scan every outgoing text; on findings, do what `mode` says (asking on a terminal) —
+/// unless the admin's policy decides (`scrub_secrets`): `ask` leaves it to `mode`,
+/// `redact` replaces them whatever `mode` says, `block` sends nothing (exit 2). Under a
+/// policy the scan runs even when the user's config turns it off. Texts are redacted in
+/// place when that is the choice.
 pub fn check_secrets(
     texts: &mut [(&str, &mut String)],
     mode: SecretsMode,
-    cfg: &DocumentsConfig,
+    config: &Config,
 ) -> Result<(), CliError> {
-    if !cfg.scan_secrets {
+    let scrub = config.policy.scrub_secrets.as_ref();
+    if !config.file.documents.scan_secrets && scrub.is_none() {
         return Ok(());
     }
     let found: Vec<(usize, Vec<Finding>)> = texts
@@ -122,10 +127,31 @@ pub fn check_secrets(
             list.push_str(&format!("  {}: and {} more\n", texts[*i].0, fs.len() - 20));
         }
     }
-    let choice = match mode {
-        SecretsMode::Send => 's',
-        SecretsMode::Redact => 'r',
-        SecretsMode::Ask => {
+    let policy = |r: &crate::config::policy::Rule<Scrub>| {
+        format!(
+            "{} (scrub_secrets = \"{}\")",
+            r.from.display(),
+            r.value.as_str()
+        )
+    };
+    let choice = match (scrub.map(|r| r.value), mode) {
+        (Some(Scrub::Block), _) => {
+            let rule = scrub.map(policy).unwrap_or_default();
+            return Err(CliError::new(
+                Exit::BadInput,
+                format!(
+                    "found {total} likely secret(s) in what would be sent:\n{list}nothing was sent: sending them is not allowed by {rule}. Remove them and try again"
+                ),
+            ));
+        }
+        (Some(Scrub::Redact), _) => {
+            let rule = scrub.map(policy).unwrap_or_default();
+            eprintln!("note: replacing {total} likely secret(s), as {rule} requires");
+            'r'
+        }
+        (_, SecretsMode::Send) => 's',
+        (_, SecretsMode::Redact) => 'r',
+        (_, SecretsMode::Ask) => {
             if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
                 return Err(CliError::new(
                     Exit::BadInput,

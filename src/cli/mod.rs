@@ -25,7 +25,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config::{Config, ConfigError, Paths, Profile};
+use crate::config::{Config, ConfigError, Paths, Policy, Profile};
 use crate::llm::{ErrorClass, LlmError};
 use crate::secrets::SecretError;
 use crate::store::StoreError;
@@ -228,9 +228,12 @@ impl Ctx {
 
     /// [`Ctx::load`], keeping the config's error as it is (`clerk doctor` reports it).
     fn read(cli: &Cli) -> Result<Ctx, ConfigError> {
+        // The admin's policy first: while it is broken nothing else runs.
+        let policy = Policy::load(&|name| std::env::var_os(name))?;
         let data_override = std::env::var_os("CLERK_DATA_DIR").map(PathBuf::from);
         let mut paths = Paths::resolve(cli.config.clone(), data_override.clone())?;
         let mut config = Config::load(&paths)?;
+        config.apply_policy(policy);
         if cli.incognito {
             config.file.history.enabled = false;
         }
@@ -250,17 +253,54 @@ impl Ctx {
         })
     }
 
-    /// The chosen profile.
+    /// The chosen profile, when the admin's policy allows its endpoint (and the
+    /// `--base-url` / `OPENAI_BASE_URL` override, if any): refused with exit 2 before
+    /// anything is read or sent.
     pub fn profile(&self) -> Result<&Profile, CliError> {
-        Ok(self.config.profile(&self.profile_name)?)
+        let p = self.config.profile(&self.profile_name)?;
+        let used = self.base_url.as_deref().unwrap_or(&p.base_url);
+        self.config
+            .policy
+            .check_endpoint(&p.base_url, used)
+            .map_err(ConfigError::from)?;
+        Ok(p)
     }
 
-    /// The model to use.
+    /// The model to use (`--model`, else the profile's), when the policy allows it.
     pub fn model(&self) -> Result<String, CliError> {
-        Ok(self
+        let profile = self.profile()?;
+        let model = self
             .model_override
             .clone()
-            .unwrap_or_else(|| self.profile().map(|p| p.model.clone()).unwrap_or_default()))
+            .unwrap_or_else(|| profile.model.clone());
+        self.allow_model(&model)?;
+        Ok(model)
+    }
+
+    /// Whether the admin's policy lets a chat request of this run ask `model`: checked
+    /// before anything is sent (the engine checks every request again).
+    pub fn allow_model(&self, model: &str) -> Result<(), CliError> {
+        let profile = self.config.profile(&self.profile_name)?;
+        self.config
+            .policy
+            .check_request_model(&profile.model, model)
+            .map_err(ConfigError::from)?;
+        Ok(())
+    }
+
+    /// The endpoint of `profile` (this run's `--base-url` / `OPENAI_BASE_URL` applied),
+    /// when the admin's policy allows it; not metered.
+    pub fn endpoint(
+        &self,
+        profile: &Profile,
+        key: &crate::secrets::ApiKey,
+    ) -> Result<crate::llm::Endpoint, CliError> {
+        Ok(crate::llm::Endpoint::new(
+            profile,
+            key,
+            self.base_url.as_deref(),
+            &self.config.policy,
+        )?)
     }
 
     /// `endpoint` with the meter of this run: every chat request checked against the
@@ -309,7 +349,14 @@ impl Ctx {
 
     /// Open the history database.
     pub fn open_store(&self) -> Result<crate::store::Store, CliError> {
-        let store = crate::store::Store::open(&self.paths.database())?;
+        let mut store = crate::store::Store::open(&self.paths.database())?;
+        // The admin's retention_days, whenever the history is opened.
+        match crate::chat::retention::apply(&mut store, &self.config.policy, crate::chat::now_ms())
+        {
+            Ok(Some(note)) => eprintln!("note: {note}"),
+            Ok(None) => {}
+            Err(e) => eprintln!("warning: {e}"),
+        }
         if let Some(notice) = store.read_only_notice() {
             eprintln!("note: {notice}");
         }

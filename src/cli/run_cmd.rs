@@ -201,6 +201,45 @@ pub fn fill(
     Ok(values)
 }
 
+/// The profile a template runs with: `--profile`, else the template's, else the config's.
+fn profile_of(ctx: &Ctx, template: &crate::templates::Template) -> String {
+    match (&template.profile, ctx.profile_given) {
+        (Some(p), false) => p.clone(),
+        _ => ctx.profile_name.clone(),
+    }
+}
+
+/// The admin's policy on a run, before any value is read or anything sent (exit 2): its
+/// profile's endpoint, and every model its steps ask (`--model`, else each step's, else
+/// the template's, else the profile's).
+fn allowed(ctx: &Ctx, template: &crate::templates::Template) -> Result<(), CliError> {
+    let Ok(profile) = ctx.config.profile(&profile_of(ctx, template)) else {
+        // Said, with what to do, where the profile is used.
+        return Ok(());
+    };
+    let policy = &ctx.config.policy;
+    let used = ctx.base_url.as_deref().unwrap_or(&profile.base_url);
+    policy
+        .check_endpoint(&profile.base_url, used)
+        .map_err(crate::config::ConfigError::from)?;
+    let base = ctx
+        .model_override
+        .as_deref()
+        .or(template.model.as_deref())
+        .unwrap_or(&profile.model);
+    let steps = template.steps.iter().filter_map(|s| s.model.as_deref());
+    let models: Vec<&str> = match ctx.model_override {
+        Some(_) => vec![base],
+        None => std::iter::once(base).chain(steps).collect(),
+    };
+    for m in models {
+        policy
+            .check_request_model(&profile.model, m)
+            .map_err(crate::config::ConfigError::from)?;
+    }
+    Ok(())
+}
+
 /// Run `clerk run`.
 pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
     let lib = Library::load(&super::templates_cmd::sources(ctx));
@@ -213,6 +252,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
             problems.join("\n  ")
         )));
     };
+    allowed(ctx, &template)?;
     let max_mb = ctx.config.file.documents.max_file_mb;
     let given = parse_vars(&template, &args.vars, max_mb)?;
     let piped = super::ask::read_stdin_document(
@@ -227,7 +267,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
     {
         let mut texts: Vec<(&str, &mut String)> =
             values.iter_mut().map(|(k, v)| (k.as_str(), v)).collect();
-        super::docs::check_secrets(&mut texts, args.docs.secrets, &ctx.config.file.documents)?;
+        super::docs::check_secrets(&mut texts, args.docs.secrets, &ctx.config)?;
     }
     let grounded_run = template
         .variables
@@ -238,10 +278,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
         return run_in_parts(ctx, args, &template, values, &var);
     }
 
-    let profile_name = match (&template.profile, ctx.profile_given) {
-        (Some(p), false) => p.clone(),
-        _ => ctx.profile_name.clone(),
-    };
+    let profile_name = profile_of(ctx, &template);
     let profile = ctx.config.profile(&profile_name).cloned().map_err(|e| {
         bad(format!(
             "template `{}` asks for a profile: {e}",
@@ -285,8 +322,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
         &secrets::process_env,
         &OsKeyring,
     )?;
-    let endpoint =
-        ctx.metered(Endpoint::new(&profile, &key, ctx.base_url.as_deref())?.warming())?;
+    let endpoint = ctx.metered(ctx.endpoint(&profile, &key)?.warming())?;
     drop(key);
     let save = !args.no_save && ctx.config.file.history.enabled;
     let store = if save { Some(ctx.open_store()?) } else { None };
@@ -587,8 +623,7 @@ impl Steps for CliSteps<'_> {
             .map(String::as_str)
             .zip(g.retrieval.hits.iter_mut().map(|h| &mut h.text))
             .collect();
-        let cfg = &self.ctx.config.file.documents;
-        if let Err(e) = super::docs::check_secrets(&mut texts, self.secrets, cfg) {
+        if let Err(e) = super::docs::check_secrets(&mut texts, self.secrets, &self.ctx.config) {
             self.failed = Some((e.exit, e.message.clone()));
             return Err(e.message);
         }

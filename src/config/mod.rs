@@ -9,6 +9,7 @@ pub mod knowledge;
 pub mod models;
 pub mod network;
 pub mod paths;
+pub mod policy;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use knowledge::KnowledgeEntry;
 pub use models::{ModelInfo, ModelTable};
 pub use paths::Paths;
+pub use policy::Policy;
 
 /// The OpenAI endpoint used when nothing else is configured.
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
@@ -76,6 +78,30 @@ pub enum ConfigError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// A policy file exists but cannot be read: clerk does not run without its policy.
+    #[error(
+        "cannot read the policy file {path}: {source}; clerk does not run without its policy: ask your IT administrator"
+    )]
+    PolicyUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file named by `CLERK_POLICY` does not exist.
+    #[error(
+        "the policy file {0} (named by CLERK_POLICY) does not exist; fix the path, or unset CLERK_POLICY"
+    )]
+    PolicyMissing(PathBuf),
+    /// A policy file is broken (its file, line and key are in the error): clerk does not
+    /// run, as skipping it would defeat the policy.
+    #[error(
+        "{0}. clerk does not run with a broken policy file: ask your IT administrator to fix it"
+    )]
+    BrokenPolicy(Box<ConfigError>),
+    /// The policy does not allow what was asked; nothing was sent.
+    #[error("not sent: {0}")]
+    NotAllowed(#[from] policy::Denied),
     /// No home folder, so no platform folders.
     #[error(
         "cannot find the home folder to place clerk's files; set HOME or use --config and CLERK_DATA_DIR"
@@ -210,6 +236,20 @@ pub struct BudgetConfig {
     pub monthly_usd: Option<f64>,
     /// Per request (its estimate: the prompt and a whole answer).
     pub per_request_usd: Option<f64>,
+    /// The policy files that set `per_request_usd` and `monthly_usd` (stricter than the
+    /// user's, or the user set none): not read from the config, filled in by
+    /// [`Config::apply_policy`], for messages that name the rule.
+    #[serde(skip)]
+    pub set_by_policy: BudgetPolicy,
+}
+
+/// Which of the budgets the admin's policy set, and in which file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BudgetPolicy {
+    /// `max_cost_per_request_usd`'s file.
+    pub per_request: Option<PathBuf>,
+    /// `monthly_budget_usd`'s file.
+    pub monthly: Option<PathBuf>,
 }
 
 /// The whole config file.
@@ -253,6 +293,9 @@ pub struct Config {
     pub file: ConfigFile,
     /// Models: built-ins overlaid with the file's.
     pub models: ModelTable,
+    /// The admin's policy in force (empty without one), applied by
+    /// [`Config::apply_policy`].
+    pub policy: Policy,
 }
 
 impl Config {
@@ -299,7 +342,41 @@ impl Config {
             file_exists,
             file,
             models,
+            policy: Policy::default(),
         }
+    }
+
+    /// Put the admin's `policy` in force over the user's settings, so nothing the config,
+    /// a flag or the environment says can loosen it: `history = "off"` turns the history
+    /// off; `scrub_secrets` turns the secret scan on; `max_cost_per_request_usd` and
+    /// `monthly_budget_usd` become the budgets wherever they are stricter than the user's
+    /// (or the user has none), remembering their file, and then no built-in model is priced
+    /// below the built-in table. The rest (endpoints, models, retention) is enforced where
+    /// it applies, from [`Config::policy`].
+    pub fn apply_policy(&mut self, policy: Policy) {
+        if policy.history_off().is_some() {
+            self.file.history.enabled = false;
+        }
+        if policy.scrub_secrets.is_some() {
+            self.file.documents.scan_secrets = true;
+        }
+        let b = &mut self.file.budget;
+        if let Some(r) = &policy.max_cost_per_request_usd
+            && b.per_request_usd.is_none_or(|mine| r.value < mine)
+        {
+            b.per_request_usd = Some(r.value);
+            b.set_by_policy.per_request = Some(r.from.clone());
+        }
+        if let Some(r) = &policy.monthly_budget_usd
+            && b.monthly_usd.is_none_or(|mine| r.value < mine)
+        {
+            b.monthly_usd = Some(r.value);
+            b.set_by_policy.monthly = Some(r.from.clone());
+        }
+        if policy.max_cost_per_request_usd.is_some() || policy.monthly_budget_usd.is_some() {
+            self.models.no_cheaper_than_builtin();
+        }
+        self.policy = policy;
     }
 
     /// The name of the profile to use: the explicit choice, else `default_profile`, else
@@ -396,22 +473,16 @@ fn check_ranges(path: &Path, text: &str, file: &ConfigFile) -> Result<(), Config
         );
     }
     let b = &file.budget;
-    for (key, value) in [
-        ("budget.daily_usd", b.daily_usd),
-        ("budget.monthly_usd", b.monthly_usd),
-        ("budget.per_request_usd", b.per_request_usd),
-    ] {
-        if let Some(v) = value
-            && !(v.is_finite() && v > 0.0)
-        {
-            return fail(
-                key,
-                format!(
-                    "{v} is out of range; use an amount in US dollars above 0 (leave the key out for no limit)"
-                ),
-            );
-        }
-    }
+    positive_usd(
+        path,
+        text,
+        &[
+            ("budget.daily_usd", b.daily_usd),
+            ("budget.monthly_usd", b.monthly_usd),
+            ("budget.per_request_usd", b.per_request_usd),
+        ],
+        " (leave the key out for no limit)",
+    )?;
     let d = &file.documents;
     if !(1..=16).contains(&d.concurrency) {
         return fail(
@@ -448,6 +519,30 @@ fn check_ranges(path: &Path, text: &str, file: &ConfigFile) -> Result<(), Config
         );
     }
     knowledge::check(path, text, &file.knowledge)
+}
+
+/// Every amount of `amounts` that is set must be a number of US dollars above 0; else an
+/// error at its key's line, the message ending with `tail`.
+fn positive_usd(
+    path: &Path,
+    text: &str,
+    amounts: &[(&str, Option<f64>)],
+    tail: &str,
+) -> Result<(), ConfigError> {
+    for (key, value) in amounts {
+        if let Some(v) = value
+            && !(v.is_finite() && *v > 0.0)
+        {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: line_of(text, key).unwrap_or(1),
+                column: 1,
+                key: Some(key.to_string()),
+                message: format!("{v} is out of range; use an amount in US dollars above 0{tail}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The 1-based line where the dotted `key` is set (`table.key = …` under `[table]`, or at
@@ -579,6 +674,56 @@ mod tests {
                 "log_level = \"DEBUG\"\n[documents]\nconcurrency = 16\n"
             )
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_policy_forces_history_off_the_scan_on_and_its_stricter_budgets_at_builtin_prices() {
+        let mut c = parse(
+            "[history]\nenabled = true\n[documents]\nscan_secrets = false\n\
+             [budget]\nper_request_usd = 0.01\nmonthly_usd = 500.0\n\
+             [models.\"gpt-4o-mini\"]\ninput_per_million = 0.0\noutput_per_million = 0.0\n\
+             [models.\"in-house\"]\ninput_per_million = 0.01\n",
+        )
+        .unwrap();
+        let mut policy = Policy::default();
+        policy.tighten(
+            policy::Policy::parse(
+                Path::new("/etc/clerk/policy.toml"),
+                "history = \"off\"\nscrub_secrets = \"ask\"\n\
+                 max_cost_per_request_usd = 0.5\nmonthly_budget_usd = 40\n",
+            )
+            .unwrap(),
+            Path::new("/etc/clerk/policy.toml"),
+        );
+        c.apply_policy(policy);
+        assert!(!c.file.history.enabled);
+        assert!(c.file.documents.scan_secrets);
+        let b = &c.file.budget;
+        // The user's per-request budget is the stricter: it stays, named as the user's.
+        assert_eq!(b.per_request_usd, Some(0.01));
+        assert_eq!(b.set_by_policy.per_request, None);
+        assert_eq!(b.monthly_usd, Some(40.0));
+        assert_eq!(
+            b.set_by_policy.monthly.as_deref(),
+            Some(Path::new("/etc/clerk/policy.toml"))
+        );
+        // A built-in model cannot be made free to pass the budgets; the user's own model
+        // keeps its price.
+        let mini = c.models.get("gpt-4o-mini").unwrap();
+        assert_eq!(
+            (mini.input_per_million, mini.output_per_million),
+            (Some(0.15), Some(0.60))
+        );
+        assert_eq!(
+            c.models.get("in-house").unwrap().input_per_million,
+            Some(0.01)
+        );
+        // Without a policy the user's prices stand.
+        let free = parse("[models.\"gpt-4o-mini\"]\ninput_per_million = 0.0\n").unwrap();
+        assert_eq!(
+            free.models.get("gpt-4o-mini").unwrap().input_per_million,
+            Some(0.0)
         );
     }
 

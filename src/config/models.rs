@@ -118,6 +118,30 @@ impl ModelTable {
         self.models.get(base)
     }
 
+    /// No built-in model priced below the built-in table: the user's lower prices of those
+    /// models are raised back (what an admin policy's budgets are weighed with, so a
+    /// budget cannot be loosened by calling a model cheap). Models the table does not know
+    /// keep the user's prices.
+    pub fn no_cheaper_than_builtin(&mut self) {
+        for (name, floor) in builtin_models() {
+            let Some(info) = self.models.get_mut(&name) else {
+                continue;
+            };
+            for (price, least) in [
+                (&mut info.input_per_million, floor.input_per_million),
+                (
+                    &mut info.cached_input_per_million,
+                    floor.cached_input_per_million,
+                ),
+                (&mut info.output_per_million, floor.output_per_million),
+            ] {
+                if let Some(least) = least {
+                    *price = Some(price.map_or(least, |p| p.max(least)));
+                }
+            }
+        }
+    }
+
     /// All entries, for `clerk config show`.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &ModelInfo)> {
         self.models.iter()

@@ -28,7 +28,8 @@ fn endpoint(
     let mut quick = profile.clone();
     quick.request_timeout_secs = timeout.as_secs().max(1);
     let model = setup.model.clone().unwrap_or_else(|| profile.model.clone());
-    let ep = Endpoint::new(&quick, key, setup.base_url.as_deref()).map_err(|_| CheckId::Profile)?;
+    let ep = Endpoint::new(&quick, key, setup.base_url.as_deref(), &setup.config.policy)
+        .map_err(|_| CheckId::Profile)?;
     s.endpoint = Some((ep.clone(), model.clone()));
     Ok((ep, model))
 }

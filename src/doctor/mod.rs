@@ -61,6 +61,8 @@ pub enum Status {
 pub enum CheckId {
     /// The config file parses; the other config files (themes, keys) too.
     Config,
+    /// The admin's policy in force (or none), and where each rule comes from.
+    Policy,
     /// The profile in use is valid, and where its key comes from.
     Profile,
     /// The OS keyring answers.
@@ -86,8 +88,9 @@ pub enum CheckId {
 }
 
 /// The order the checks run and are shown in.
-pub const ORDER: [CheckId; 12] = [
+pub const ORDER: [CheckId; 13] = [
     CheckId::Config,
+    CheckId::Policy,
     CheckId::Profile,
     CheckId::Keyring,
     CheckId::Proxy,
@@ -106,6 +109,7 @@ impl CheckId {
     pub fn as_str(self) -> &'static str {
         match self {
             CheckId::Config => "config",
+            CheckId::Policy => "policy",
             CheckId::Profile => "profile",
             CheckId::Keyring => "keyring",
             CheckId::Proxy => "proxy",
@@ -267,6 +271,7 @@ pub async fn run(inputs: &Inputs, mut each: impl FnMut(&Check)) -> Vec<Check> {
 async fn run_one(id: CheckId, s: &mut State<'_>) -> Check {
     match id {
         CheckId::Config => setup::config(s),
+        CheckId::Policy => setup::policy(s),
         CheckId::Profile => setup::profile(s),
         CheckId::Keyring => setup::keyring(s),
         CheckId::Proxy => net::proxy(s),

@@ -1,5 +1,6 @@
-//! The checks of the set-up on this machine: the config file (`config`), the profile and
-//! where its key comes from (`profile`), the OS keyring (`keyring`).
+//! The checks of the set-up on this machine: the config file (`config`), the admin's
+//! policy (`policy`), the profile and where its key comes from (`profile`), the OS keyring
+//! (`keyring`).
 //!
 //! The key is looked up exactly as every command looks it up (`secrets::resolve`); only
 //! where it came from is said, never the key or any part of it.
@@ -15,6 +16,8 @@ pub(super) fn config(s: &mut State<'_>) -> Check {
     let id = CheckId::Config;
     let setup = match &s.inputs.setup {
         Ok(setup) => setup,
+        // The policy is read first; while it is broken the config is not read at all.
+        Err(e) if is_policy_error(e) => return Check::not_checked(id, CheckId::Policy),
         Err(e) => return Check::fail(id, e.to_string(), config_fix(e)),
     };
     let path = setup.config.path.display();
@@ -43,6 +46,64 @@ pub(super) fn config(s: &mut State<'_>) -> Check {
     }
 }
 
+fn is_policy_error(e: &ConfigError) -> bool {
+    matches!(
+        e,
+        ConfigError::PolicyUnreadable { .. }
+            | ConfigError::PolicyMissing(_)
+            | ConfigError::BrokenPolicy(_)
+    )
+}
+
+/// `policy`: the admin's policy files in force and each rule with the file it came from;
+/// none is fine. A broken or unreadable policy fails: clerk refuses to run with it.
+pub(super) fn policy(s: &mut State<'_>) -> Check {
+    let id = CheckId::Policy;
+    let policy = match &s.inputs.setup {
+        Ok(setup) => &setup.config.policy,
+        Err(e) if is_policy_error(e) => {
+            return Check::fail(
+                id,
+                e.to_string(),
+                "ask your IT administrator to fix the policy file named (`CLERK_POLICY` names an extra one: unset it if it is yours)",
+            );
+        }
+        Err(_) => return Check::not_checked(id, CheckId::Config),
+    };
+    if !policy.in_force() {
+        return Check::ok(
+            id,
+            format!(
+                "none in force ({} does not exist; {} is not set)",
+                crate::config::policy::MACHINE_POLICY,
+                crate::config::policy::POLICY_ENV
+            ),
+        );
+    }
+    let files: Vec<String> = policy
+        .files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    let rules: Vec<String> = policy
+        .rules()
+        .iter()
+        .map(|r| format!("{} = {} ({})", r.key, r.value, r.from.display()))
+        .collect();
+    Check::ok(
+        id,
+        format!(
+            "in force from {}: {}",
+            files.join(" and "),
+            if rules.is_empty() {
+                "no rules".to_string()
+            } else {
+                rules.join("; ")
+            }
+        ),
+    )
+}
+
 /// What to do about a config that does not load.
 fn config_fix(e: &ConfigError) -> String {
     match e {
@@ -64,6 +125,12 @@ fn config_fix(e: &ConfigError) -> String {
         }
         ConfigError::BadProfile { profile, .. } => {
             format!("fix [profiles.{profile}] in the config file")
+        }
+        ConfigError::PolicyUnreadable { .. }
+        | ConfigError::PolicyMissing(_)
+        | ConfigError::BrokenPolicy(_) => "ask your IT administrator to fix the policy file named".to_string(),
+        ConfigError::NotAllowed(_) => {
+            "use what the admin's policy allows (`clerk config show` lists its rules)".to_string()
         }
     }
 }
@@ -104,6 +171,19 @@ pub(super) fn profile(s: &mut State<'_>) -> Check {
     };
     let model = setup.model.as_deref().unwrap_or(&profile.model);
     let which = format!("profile `{name}`: {url}, model {model}");
+    let policy = &setup.config.policy;
+    if let Err(denied) = policy
+        .check_endpoint(&profile.base_url, url)
+        .and_then(|()| policy.check_request_model(&profile.model, model))
+    {
+        s.profile = Err(id);
+        s.key = Err(id);
+        return Check::fail(
+            id,
+            format!("{which}: {denied}"),
+            "use an endpoint and a model the admin's policy allows (`clerk config show` lists its rules)",
+        );
+    }
     s.profile = Ok((profile.clone(), target));
     let want = secrets::KeyFor::profile(name, &profile, setup.base_url.as_deref());
     match secrets::resolve(&want, &secrets::process_env, &OsKeyring) {

@@ -67,6 +67,7 @@ pub async fn embed(
         .iter()
         .map(|t| crate::llm::estimate::rough_tokens(t))
         .sum();
+    endpoint.allow_embeddings_model(model)?;
     if let Some(m) = endpoint.meter() {
         m.allow(&tag, model, estimate, 0)
             .map_err(LlmError::Refused)?;

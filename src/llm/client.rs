@@ -22,7 +22,7 @@ use super::answer::parse_error_body;
 use super::error::{LlmError, excerpt};
 use super::retry::{self, Decision, MAX_RETRIES};
 use crate::config::network::{self, ProxyChoice};
-use crate::config::{ApiStyle, Profile};
+use crate::config::{ApiStyle, Policy, Profile};
 use crate::secrets::ApiKey;
 
 /// A wait before a retry, reported so the user sees what is happening.
@@ -58,6 +58,10 @@ pub struct Endpoint {
     meter: Option<Arc<dyn super::meter::Meter>>,
     /// What the requests sent through this endpoint are for.
     tag: super::meter::Tag,
+    /// The admin's policy: the models a request may name (checked before each is sent).
+    policy: Arc<Policy>,
+    /// The profile's model (a policy may forbid asking another).
+    profile_model: String,
     api: Arc<dyn ApiConfig>,
     extra: HeaderMap,
     base_url: String,
@@ -76,17 +80,21 @@ impl std::fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
-    /// Build an endpoint from a (validated) profile, its key, and an optional base URL
-    /// override (`--base-url` or `OPENAI_BASE_URL`).
+    /// Build an endpoint from a (validated) profile, its key, an optional base URL
+    /// override (`--base-url` or `OPENAI_BASE_URL`) and the admin's policy, which must
+    /// allow the base URL (and, under `allow_profiles_override = false`, no override): an
+    /// endpoint the policy does not allow is never made, so nothing can be sent to it.
     pub fn new(
         profile: &Profile,
         key: &ApiKey,
         base_url: Option<&str>,
+        policy: &Policy,
     ) -> Result<Endpoint, LlmError> {
         let base_url = base_url
             .unwrap_or(&profile.base_url)
             .trim_end_matches('/')
             .to_string();
+        policy.check_endpoint(&profile.base_url, &base_url)?;
         let api: Arc<dyn ApiConfig> = match profile.style {
             ApiStyle::Openai => Arc::new(
                 OpenAIConfig::new()
@@ -117,6 +125,8 @@ impl Endpoint {
             ca_file: profile.ca_file.clone(),
             meter: None,
             tag: super::meter::Tag::of("answer"),
+            policy: Arc::new(policy.clone()),
+            profile_model: profile.model.clone(),
             api,
             extra,
             base_url,
@@ -213,6 +223,19 @@ impl Endpoint {
     /// What requests sent through it are for.
     pub fn tag(&self) -> &super::meter::Tag {
         &self.tag
+    }
+
+    /// Whether the policy lets a chat request ask `model` (before anything is sent).
+    pub fn allow_chat_model(&self, model: &str) -> Result<(), LlmError> {
+        Ok(self
+            .policy
+            .check_request_model(&self.profile_model, model)?)
+    }
+
+    /// Whether the policy lets an embeddings request ask `model`: the lists only (the
+    /// model of a knowledge base's vectors is its own setting, not the profile's).
+    pub fn allow_embeddings_model(&self, model: &str) -> Result<(), LlmError> {
+        Ok(self.policy.check_model(model)?)
     }
 
     /// The base URL in use.
@@ -579,7 +602,13 @@ mod tests {
     #[test]
     fn the_http_client_is_built_on_first_use_and_shared_by_clones() {
         let key = crate::secrets::ApiKey::new("sk-test-0123456789").unwrap();
-        let ep = Endpoint::new(&Profile::default(), &key, Some("http://127.0.0.1:9/v1")).unwrap();
+        let ep = Endpoint::new(
+            &Profile::default(),
+            &key,
+            Some("http://127.0.0.1:9/v1"),
+            &Policy::default(),
+        )
+        .unwrap();
         let copy = ep.clone();
         // Nothing is loaded by `new`: a first frame does not wait for the certificates.
         assert!(ep.transport.get().is_none());

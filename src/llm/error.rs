@@ -24,10 +24,14 @@ pub enum ErrorClass {
 /// A failure before or while opening a stream.
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
-    /// A budget (or a rule of the admin's policy) refused the request before it was sent;
-    /// the text says which, how much is spent and when it starts again.
+    /// A budget (the user's or the admin's policy's) refused the request before it was
+    /// sent; the text says which, how much is spent and when it starts again.
     #[error("{0}")]
     Refused(String),
+    /// The admin's policy does not allow this endpoint or model: nothing was sent. The
+    /// text names the policy file and the rule.
+    #[error("not sent: {0}")]
+    NotAllowed(#[from] crate::config::policy::Denied),
     /// A request for one part of a long document failed.
     #[error("reading {part} failed: {source}")]
     InPart {
@@ -225,6 +229,7 @@ impl LlmError {
                 ErrorClass::Auth
             }
             LlmError::UnknownModel { .. }
+            | LlmError::NotAllowed(_)
             | LlmError::ContextTooLong { .. }
             | LlmError::BadRequest { .. } => ErrorClass::BadInput,
             _ => ErrorClass::Network,

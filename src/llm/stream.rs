@@ -204,6 +204,8 @@ async fn chat(
         .map(|m| super::estimate::rough_tokens(&m.content) + 4)
         .sum::<u64>()
         + 3;
+    // The admin's policy first: a model it does not allow is refused before anything else.
+    endpoint.allow_chat_model(&request.model)?;
     if let Some(m) = endpoint.meter() {
         let most = request.max_output_tokens.unwrap_or(DEFAULT_ANSWER_ROOM);
         m.allow(endpoint.tag(), &request.model, prompt, most)

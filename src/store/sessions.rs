@@ -10,6 +10,10 @@ use super::rows::{SESSION_COLUMNS, get_count, row_to_session};
 use super::types::{NewSession, Session, SessionId, SessionSummary};
 use super::{Store, StoreError};
 
+/// Up to this many messages a purge removes their words from the search index one by
+/// one (FTS5's `secure-delete`); past it, a merge of the whole index is cheaper.
+pub const SECURE_DELETE_MAX: i64 = 500;
+
 impl Store {
     /// Creates a session and returns its id.
     pub fn create_session(&mut self, new: &NewSession) -> Result<SessionId, StoreError> {
@@ -153,6 +157,65 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Deletes every session whose last activity is before `cutoff_ms` (pinned and
+    /// archived ones too), with its messages, their search rows and its draft, in one
+    /// transaction; returns how many sessions went. What they held is also wiped from the
+    /// file: the freed pages are zeroed (`secure_delete`); the search index drops their
+    /// words at once — for a few messages with FTS5's `secure-delete` (each delete rewrites
+    /// its part of the index), for more by merging the whole index afterwards (cheaper past
+    /// [`SECURE_DELETE_MAX`] messages: docs/performance.md); and the WAL is checkpointed and
+    /// emptied.
+    pub fn purge_before(&mut self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        let _in = self.scope();
+        let messages: i64 = self.conn.query_row(
+            "SELECT count(*) FROM messages WHERE session_id IN
+                 (SELECT id FROM sessions WHERE updated_ms < ?1)",
+            [cutoff_ms],
+            |r| r.get(0),
+        )?;
+        let one_by_one = messages <= SECURE_DELETE_MAX;
+        self.conn.pragma_update(None, "secure_delete", true)?;
+        let fts_secure_delete = |conn: &rusqlite::Connection, on: bool| {
+            conn.execute(
+                "INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', ?1)",
+                [i64::from(on)],
+            )
+        };
+        if one_by_one {
+            fts_secure_delete(&self.conn, true)?;
+        }
+        let deleted = (|| {
+            let tx = self.conn.transaction()?;
+            tx.execute(
+                "DELETE FROM drafts WHERE session_id IN
+                     (SELECT id FROM sessions WHERE updated_ms < ?1)",
+                [cutoff_ms],
+            )?;
+            // Messages go by ON DELETE CASCADE, index rows by the messages_fts_delete
+            // trigger.
+            let n = tx.execute("DELETE FROM sessions WHERE updated_ms < ?1", [cutoff_ms])?;
+            tx.commit()?;
+            Ok::<usize, rusqlite::Error>(n)
+        })();
+        if one_by_one {
+            // Other deletes keep their speed (a deleted message's words then leave the
+            // index at its next merge).
+            fts_secure_delete(&self.conn, false)?;
+        }
+        let n = deleted?;
+        if n > 0 {
+            if !one_by_one {
+                self.conn.execute(
+                    "INSERT INTO messages_fts (messages_fts) VALUES ('optimize')",
+                    [],
+                )?;
+            }
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        Ok(n)
+    }
+
     /// Pins or unpins a session (pinned sessions are listed first by the app); false if it
     /// does not exist.
     pub fn set_pinned(&mut self, id: SessionId, pinned: bool) -> Result<bool, StoreError> {
@@ -218,6 +281,50 @@ mod tests {
 
     fn ids(list: &[SessionSummary]) -> Vec<SessionId> {
         list.iter().map(|s| s.session.id).collect()
+    }
+
+    #[test]
+    fn purging_removes_old_sessions_their_messages_drafts_and_search_rows_and_their_words() {
+        // A few messages (their words leave the index one by one) and many (the index is
+        // merged after): the same outcome.
+        for extra in [0, SECURE_DELETE_MAX as usize] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("history.sqlite3");
+            let mut s = Store::open(&path).unwrap();
+            let old = s.create_session(&new_session("Old", 100)).unwrap();
+            s.add_message(&new_message(old, Role::User, "zanzibarquokka plans", 200))
+                .unwrap();
+            for i in 0..extra {
+                let text = format!("filler {i}");
+                s.add_message(&new_message(old, Role::Assistant, &text, 200))
+                    .unwrap();
+            }
+            s.set_draft(old, "old draft").unwrap();
+            s.set_pinned(old, true).unwrap();
+            let kept = s.create_session(&new_session("Kept", 100)).unwrap();
+            s.add_message(&new_message(kept, Role::User, "recent words", 5_000))
+                .unwrap();
+            // Nothing is older than the start: nothing goes.
+            assert_eq!(s.purge_before(50).unwrap(), 0);
+            assert_eq!(s.purge_before(1_000).unwrap(), 1);
+            assert_eq!(s.session(old).unwrap(), None);
+            assert!(s.messages(old).unwrap().is_empty());
+            assert_eq!(s.draft(old).unwrap(), None);
+            assert!(s.search("zanzibarquokka", 10, ("", "")).unwrap().is_empty());
+            assert_eq!(s.search("recent", 10, ("", "")).unwrap().len(), 1);
+            assert_eq!(s.messages(kept).unwrap().len(), 1);
+            drop(s);
+            // The words are not left behind in the file's free pages, its index or its WAL.
+            for file in std::fs::read_dir(dir.path()).unwrap().flatten() {
+                let bytes = std::fs::read(file.path()).unwrap();
+                let text = String::from_utf8_lossy(&bytes);
+                assert!(
+                    !text.contains("zanzibarquokka") && !text.contains("old draft"),
+                    "{extra}: {}",
+                    file.path().display()
+                );
+            }
+        }
     }
 
     #[test]

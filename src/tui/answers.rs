@@ -240,7 +240,11 @@ pub(super) struct Ground {
     pub base: BaseSettings,
     /// Replace likely secrets in the passages before they are sent.
     pub scan_secrets: bool,
-    /// Cache the restatement in the index (not with the history off or `--incognito`).
+    /// The policy rule that forbids sending likely secrets (`scrub_secrets = "block"`):
+    /// passages holding one are then not sent at all.
+    pub block_secrets: Option<String>,
+    /// Cache the restatement in the index (not with the history off, `--incognito` or in
+    /// an incognito session).
     pub remember: bool,
 }
 
@@ -340,6 +344,18 @@ async fn ground_question(
     let mut notes = found.notes.clone();
     if g.scan_secrets {
         let redacted = grounded::redact_passages(&mut found);
+        if let Some(rule) = &g.block_secrets
+            && !redacted.is_empty()
+        {
+            let list: Vec<String> = redacted.iter().map(|n| format!("[{n}]")).collect();
+            let why = format!(
+                "not sent: passage(s) {} hold likely secrets, and sending them is not allowed by {rule}",
+                list.join(" ")
+            );
+            let _ = saver.finish(&record::failed(String::new(), why.clone(), now_ms()));
+            sink.send(StreamEvent::Failed(why));
+            return Retrieved::Over;
+        }
         if !redacted.is_empty() {
             let list: Vec<String> = redacted.iter().map(|n| format!("[{n}]")).collect();
             notes.push(format!(

@@ -83,7 +83,7 @@ impl Runtime {
         models: Vec<String>,
         messages: Vec<ChatMessage>,
     ) {
-        let endpoint = self.endpoint.lock().ok().and_then(|e| e.clone());
+        let endpoint = self.answer_endpoint();
         let mut stops = Vec::new();
         for (pane, model) in models.into_iter().enumerate() {
             let sink = PaneSink {

@@ -190,16 +190,18 @@ impl Runtime {
                         return;
                     }
                 };
-                let ep = match Endpoint::new(&profile, &key, base.as_deref()) {
-                    Ok(ep) => match &self.meter {
-                        Some(m) => ep.with_meter(m.clone()),
-                        None => ep,
-                    },
-                    Err(e) => {
-                        self.send(Msg::KeyStored(Err(e.to_string())));
-                        return;
-                    }
-                };
+                let ep =
+                    match Endpoint::new(&profile, &key, base.as_deref(), &self.start.config.policy)
+                    {
+                        Ok(ep) => match &self.meter {
+                            Some(m) => ep.with_meter(m.clone()),
+                            None => ep,
+                        },
+                        Err(e) => {
+                            self.send(Msg::KeyStored(Err(e.to_string())));
+                            return;
+                        }
+                    };
                 // Checked as `clerk auth login` checks it (the endpoint lists its models);
                 // only a key the server accepts replaces the one in use and is stored.
                 let slot = self.endpoint.clone();
@@ -304,6 +306,7 @@ impl Runtime {
             } => self.start_compare(run, session_id, models, messages),
             Effect::StopCompare(run) => self.stop_compare(run),
             Effect::KeepAnswer(keep) => self.keep_answer(*keep),
+            Effect::Incognito(on) => self.switch_store(on),
             Effect::Quit => {}
         }
     }
@@ -323,7 +326,7 @@ impl Runtime {
             ground,
             session_kb,
         } = how;
-        let Some(endpoint) = self.endpoint.lock().ok().and_then(|e| e.clone()) else {
+        let Some(endpoint) = self.answer_endpoint() else {
             self.send(Msg::SendRefused {
                 session_id,
                 text,
@@ -385,7 +388,8 @@ impl Runtime {
             index,
             base: crate::knowledge::ground::BaseSettings::from(entry),
             scan_secrets: self.start.config.file.documents.scan_secrets,
-            remember: self.start.database.is_some(),
+            block_secrets: block_secrets(&self.start.config.policy),
+            remember: self.keeps_history(),
         })
     }
 
@@ -396,7 +400,7 @@ impl Runtime {
         given: std::collections::BTreeMap<String, String>,
         model: String,
     ) {
-        let Some(endpoint) = self.endpoint.lock().ok().and_then(|e| e.clone()) else {
+        let Some(endpoint) = self.answer_endpoint() else {
             self.send(Msg::RunFailed(NO_KEY.to_string()));
             return;
         };
@@ -420,9 +424,10 @@ impl Runtime {
             bases: super::templates::Bases {
                 entries: self.start.config.file.knowledge.clone(),
                 index: self.start.knowledge_index.clone(),
-                remember: self.start.database.is_some(),
+                remember: self.keeps_history(),
             },
             scan_secrets: self.start.config.file.documents.scan_secrets,
+            block_secrets: block_secrets(&self.start.config.policy),
         };
         let handle = tokio::spawn(super::templates::run_template(job, id, given, model));
         self.tasks.retain(|t| !t.is_finished());
@@ -444,7 +449,22 @@ impl Runtime {
             let _ = tokio::time::timeout(left, t).await;
         }
         self.store.flush().await;
+        // Quitting from an incognito session: what was sent to the history before it
+        // (the draft of the session left) is written too.
+        if let Some(disk) = &self.disk_store {
+            disk.flush().await;
+        }
     }
+}
+
+/// The rule that forbids sending likely secrets (`scrub_secrets = "block"`), as messages
+/// name it: passages of a knowledge base holding one are then not sent, not redacted.
+fn block_secrets(policy: &crate::config::Policy) -> Option<String> {
+    policy
+        .scrub_secrets
+        .as_ref()
+        .filter(|r| r.value == crate::config::policy::Scrub::Block)
+        .map(|r| format!("{} (scrub_secrets = \"block\")", r.from.display()))
 }
 
 /// How an answer is asked for, besides its session, question and model.

@@ -75,7 +75,11 @@ pub struct Start {
 
 struct Runtime {
     tx: UnboundedSender<Msg>,
+    /// The store every job goes to: the history's, or — while an incognito session is
+    /// open — one in memory.
     store: StoreHandle,
+    /// The history's store, set aside while an incognito session is open.
+    disk_store: Option<StoreHandle>,
     /// Shared with a key check in flight, which replaces it once the new key is accepted.
     endpoint: std::sync::Arc<std::sync::Mutex<Option<Endpoint>>>,
     /// Budgets and the usage ledger (a key typed in the app gets it too).
@@ -107,9 +111,10 @@ pub fn run(start: Start) -> Result<(), String> {
     // on a thread of its own while the themes, the keymap and the key are read here.
     let opening = {
         let database = start.database.clone();
+        let policy = start.config.policy.clone();
         std::thread::Builder::new()
             .name("clerk-store".into())
-            .spawn(move || open_history(database.as_deref()))
+            .spawn(move || open_history(database.as_deref(), &policy))
             .map_err(|e| format!("cannot start: {e}"))?
     };
     let (themes, theme_errors) = ui::theme::load_all(Some(&start.themes_dir));
@@ -131,7 +136,12 @@ pub fn run(start: Start) -> Result<(), String> {
     // Budgets and the usage ledger see every request (warnings become notices).
     let meter = ledger_meter(&start, tx.clone());
     let (endpoint, key_problem) = match key {
-        Ok((k, _)) => match Endpoint::new(&start.profile, &k, start.base_url.as_deref()) {
+        Ok((k, _)) => match Endpoint::new(
+            &start.profile,
+            &k,
+            start.base_url.as_deref(),
+            &start.config.policy,
+        ) {
             Ok(e) => (
                 Some(match &meter {
                     Some(m) => e.with_meter(m.clone()),
@@ -148,6 +158,7 @@ pub fn run(start: Start) -> Result<(), String> {
     let endpoint = endpoint.map(Endpoint::warming);
     let Opened {
         store,
+        retention,
         recovered,
         notice: store_notice,
         theme: remembered_theme,
@@ -166,6 +177,7 @@ pub fn run(start: Start) -> Result<(), String> {
         ));
         theme_name = ui::theme::DEFAULT_THEME.to_string();
     }
+    startup_notes.extend(retention);
     startup_notes.extend(key_error);
     startup_notes.extend(store_notice);
     if recovered > 0 {
@@ -190,6 +202,8 @@ pub fn run(start: Start) -> Result<(), String> {
         keymap,
         context_window: info.context_window,
         scan_secrets: start.config.file.documents.scan_secrets,
+        profile_model: start.profile.model.clone(),
+        policy: start.config.policy.clone(),
         models: start.config.models.clone(),
         history: start.database.is_some(),
         tz_offset_secs: offset,
@@ -227,6 +241,7 @@ pub fn run(start: Start) -> Result<(), String> {
     let mut runtime = Runtime {
         tx: tx.clone(),
         store,
+        disk_store: None,
         endpoint: std::sync::Arc::new(std::sync::Mutex::new(endpoint)),
         meter,
         start,
@@ -256,19 +271,30 @@ pub fn run(start: Start) -> Result<(), String> {
 /// The history, opened, and what the first frame needs from it.
 struct Opened {
     store: Store,
+    /// What the admin's `retention_days` removed, or why it could not.
+    retention: Option<String>,
     recovered: usize,
     notice: Option<String>,
     theme: Option<String>,
     draft: Option<String>,
 }
 
-/// Open the history at `database` (in memory without one: history off).
-fn open_history(database: Option<&std::path::Path>) -> Result<Opened, String> {
-    let store = match database {
+/// Open the history at `database` (in memory without one: history off) and apply the
+/// admin's `retention_days` before anything of it is shown.
+fn open_history(
+    database: Option<&std::path::Path>,
+    policy: &crate::config::policy::Policy,
+) -> Result<Opened, String> {
+    let mut store = match database {
         Some(path) => Store::open(path).map_err(|e| e.to_string())?,
         None => Store::open_in_memory().map_err(|e| e.to_string())?,
     };
+    let retention = match crate::chat::retention::apply(&mut store, policy, now_ms()) {
+        Ok(note) => note,
+        Err(e) => Some(e),
+    };
     Ok(Opened {
+        retention,
         recovered: store.recovered(),
         notice: store.read_only_notice(),
         theme: store.setting("theme").ok().flatten(),
@@ -400,6 +426,55 @@ async fn event_loop(
 impl Runtime {
     fn send(&self, msg: Msg) {
         let _ = self.tx.send(msg);
+    }
+
+    /// Whether what is asked now is kept on disk: not with the history off, nor in an
+    /// incognito session (then no restatement is cached either).
+    fn keeps_history(&self) -> bool {
+        self.start.database.is_some() && self.disk_store.is_none()
+    }
+
+    /// The endpoint answers are asked through (`None`: no key). For sessions that are not
+    /// kept, its requests go to the ledger without their session
+    /// ([`crate::chat::meter::Unfiled`]).
+    fn answer_endpoint(&self) -> Option<Endpoint> {
+        let ep = self.endpoint.lock().ok().and_then(|e| e.clone())?;
+        Some(match &self.meter {
+            Some(m) if !self.keeps_history() => {
+                ep.with_meter(Arc::new(crate::chat::meter::Unfiled(m.clone())))
+            }
+            _ => ep,
+        })
+    }
+
+    /// Into an incognito session (`true`: every job goes to a new store in memory from
+    /// now on) or out of it (`false`: that store and all it held are dropped). The app
+    /// hears `Msg::StoreSwitched` after every job sent to the store left behind.
+    fn switch_store(&mut self, incognito: bool) {
+        let left = if incognito {
+            if self.disk_store.is_some() {
+                return;
+            }
+            let memory = match Store::open_in_memory() {
+                Ok(s) => s,
+                Err(e) => {
+                    self.send(Msg::Failed(format!(
+                        "cannot start an incognito session: {e}"
+                    )));
+                    return;
+                }
+            };
+            let memory = StoreHandle::spawn(memory, self.tx.clone(), None);
+            let disk = std::mem::replace(&mut self.store, memory);
+            self.disk_store = Some(disk.clone());
+            disk
+        } else {
+            let Some(disk) = self.disk_store.take() else {
+                return;
+            };
+            std::mem::replace(&mut self.store, disk)
+        };
+        left.job(|_| Msg::StoreSwitched);
     }
 }
 

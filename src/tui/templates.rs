@@ -273,6 +273,8 @@ struct AppSteps {
     grounded: Option<crate::knowledge::ground::Grounded>,
     /// Replace likely secrets in the passages before they are sent.
     scan_secrets: bool,
+    /// The policy rule that forbids sending them (then the run stops instead).
+    block_secrets: Option<String>,
 }
 
 impl Steps for AppSteps {
@@ -322,6 +324,16 @@ impl Steps for AppSteps {
         let mut notes = g.notes.clone();
         if self.scan_secrets {
             let redacted = crate::knowledge::answer::redact_passages(g);
+            if let Some(rule) = &self.block_secrets
+                && !redacted.is_empty()
+            {
+                let why = format!(
+                    "not sent: {} passage(s) hold likely secrets, and sending them is not allowed by {rule}",
+                    redacted.len()
+                );
+                let _ = self.tx.send(Msg::RunFailed(why.clone()));
+                return Err(why);
+            }
             if !redacted.is_empty() {
                 notes.push(format!(
                     "likely secrets in {} passage(s) were replaced with [REDACTED:kind] before sending",
@@ -394,6 +406,8 @@ pub(super) struct TemplateJob {
     pub max_bytes: u64,
     pub bases: Bases,
     pub scan_secrets: bool,
+    /// The policy rule that forbids sending likely secrets (`scrub_secrets = "block"`).
+    pub block_secrets: Option<String>,
 }
 
 /// Run a template in a new session: each step's prompt and answer are saved and streamed
@@ -418,6 +432,7 @@ pub(super) async fn run_template(
         max_bytes,
         bases,
         scan_secrets,
+        block_secrets,
     } = job;
     // Files and the library are read off the loop's thread.
     let plan = tokio::task::spawn_blocking(move || {
@@ -456,6 +471,7 @@ pub(super) async fn run_template(
         of: plan.template.steps.len(),
         grounded: None,
         scan_secrets,
+        block_secrets,
     };
     let stop = async move {
         if stop_rx.await.is_err() {

@@ -407,16 +407,11 @@ pub(super) fn draw_dialog(
             "Delete session",
             60,
             4,
-            vec![
-                Line::from(Span::styled(
-                    format!("Delete “{}”?", sanitize(title)),
-                    theme.text,
-                )),
-                Line::from(Span::styled(
-                    "y / Enter deletes (undo for a few seconds) · n / Esc keeps it",
-                    theme.muted,
-                )),
-            ],
+            confirm(
+                theme,
+                format!("Delete “{}”?", sanitize(title)),
+                "y / Enter deletes (undo for a few seconds) · n / Esc keeps it",
+            ),
         ),
         Dialog::Refused { text } => (
             "Budget reached",
@@ -435,16 +430,26 @@ pub(super) fn draw_dialog(
             "Quit",
             64,
             4,
-            vec![
-                Line::from(Span::styled(
-                    "An answer is still being written. Quit anyway?",
-                    theme.text,
-                )),
-                Line::from(Span::styled(
-                    "y / Enter quits (what arrived is saved) · n / Esc stays",
-                    theme.muted,
-                )),
-            ],
+            confirm(
+                theme,
+                "An answer is still being written. Quit anyway?".to_string(),
+                "y / Enter quits (what arrived is saved) · n / Esc stays",
+            ),
+        ),
+        Dialog::LeaveIncognito { quit } => (
+            if *quit { "Quit" } else { "Leave incognito" },
+            66,
+            4,
+            confirm(
+                theme,
+                "Nothing of the incognito session was saved: its messages will be gone."
+                    .to_string(),
+                if *quit {
+                    "y / Enter quits · n / Esc stays"
+                } else {
+                    "y / Enter leaves it · n / Esc stays"
+                },
+            ),
         ),
         Dialog::Themes { selected, .. } => {
             let lines = app
@@ -640,4 +645,12 @@ fn ago(ms: i64) -> String {
         60..=2_879 => format!("{} h ago", min / 60),
         _ => format!("{} days ago", min / 1_440),
     }
+}
+
+/// A yes-or-no question's lines: the question, then its keys.
+fn confirm(theme: &Theme, question: String, keys: &'static str) -> Vec<Line<'static>> {
+    vec![
+        Line::from(Span::styled(question, theme.text)),
+        Line::from(Span::styled(keys, theme.muted)),
+    ]
 }

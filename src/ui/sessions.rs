@@ -101,7 +101,9 @@ pub(super) fn draw_sessions(
         }
     }
     if visible.is_empty() {
-        let hint = if app.filter.is_empty() {
+        let hint = if app.incognito && app.filter.is_empty() {
+            "incognito: nothing is saved"
+        } else if app.filter.is_empty() {
             "no sessions yet"
         } else {
             "no match"

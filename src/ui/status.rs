@@ -1,5 +1,6 @@
 //! The status bar (profile, model, the knowledge base the session answers from, context
-//! used, the session's cost, a notice, key hints
+//! used, the session's cost, whether anything is saved, whether an admin policy is in
+//! force, a notice, key hints
 //! for the focused pane) and, when a notice is too long for it, the notice on its own rows
 //! above it. Drawing only: it reads the [`App`]; notices come and go in the app.
 
@@ -46,6 +47,11 @@ fn status_left(app: &App) -> String {
     }
     if !app.setup.history {
         left.push_str(" · history off: nothing saved");
+    } else if app.incognito {
+        left.push_str(" · incognito: nothing saved");
+    }
+    if app.setup.policy.in_force() {
+        left.push_str(" · policy");
     }
     left.push(' ');
     left

@@ -32,6 +32,8 @@ fn setup(has_key: bool) -> Setup {
         tz_offset_secs: 0,
         scan_secrets: true,
         knowledge: Vec::new(),
+        profile_model: "gpt-4o-mini".into(),
+        policy: crate::config::Policy::default(),
     }
 }
 
@@ -415,6 +417,7 @@ fn usage_view() -> crate::app::UsageView {
             daily_usd: Some(1.0),
             monthly_usd: Some(5.0),
             per_request_usd: None,
+            ..Default::default()
         },
     }
 }
@@ -1566,4 +1569,32 @@ fn with_the_history_off_the_status_bar_says_nothing_is_saved() {
     assert!(screen.contains("history off: nothing saved"), "{screen}");
     let app = App::new(setup(true), (120, 20), NOW);
     assert!(!draw(&app, 120, 20).contains("nothing saved"));
+}
+
+#[test]
+fn an_incognito_session_and_a_policy_in_force_show_in_the_status_bar() {
+    let mut s = setup(true);
+    s.policy.tighten(
+        crate::config::policy::PolicyFile {
+            allowed_models: Some(vec!["gpt-4o-mini".into()]),
+            ..Default::default()
+        },
+        std::path::Path::new("/etc/clerk/policy.toml"),
+    );
+    let mut app = App::new(s, (120, 20), NOW);
+    let plain = draw(&app, 120, 20);
+    assert!(
+        plain.contains("· policy") && !plain.contains("incognito"),
+        "{plain}"
+    );
+    update(&mut app, key(KeyCode::F(6)));
+    update(&mut app, Msg::StoreSwitched);
+    // The notice gone, the status bar as it stays.
+    update(&mut app, Msg::Tick(NOW + crate::app::NOTICE_MS + 1));
+    insta::assert_snapshot!("status_incognito_policy_120x20", draw(&app, 120, 20));
+    for c in "private".chars() {
+        update(&mut app, key(KeyCode::Char(c)));
+    }
+    update(&mut app, key(KeyCode::F(6)));
+    insta::assert_snapshot!("dialog_leave_incognito_80x24", draw(&app, 80, 24));
 }

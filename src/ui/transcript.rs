@@ -444,6 +444,7 @@ pub(super) fn draw_transcript(
         .and_then(|id| app.sessions.iter().find(|s| s.id == id))
     {
         Some(s) => clip(&sanitize(&s.title), area.width.saturating_sub(6) as usize),
+        None if app.incognito => "New incognito session".to_string(),
         None => "New session".to_string(),
     };
     let block = pane(&title, focused, theme);

@@ -118,3 +118,31 @@ pub fn requests_of(usage: &serde_json::Value, kind: &str) -> u64 {
         .find(|r| r["key"] == kind)
         .map_or(0, |r| r["requests"].as_u64().unwrap())
 }
+
+/// Every file below `dir` with its bytes read as text (lossy): for tests that check a
+/// text reached no file.
+pub fn files_under(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+                out.push((p, text));
+            }
+        }
+    }
+    out
+}
+
+/// The titles of `clerk sessions list --json`'s output, in its order.
+pub fn session_titles(list: &serde_json::Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["session"]["title"].as_str().unwrap().to_string())
+        .collect()
+}

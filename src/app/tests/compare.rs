@@ -173,13 +173,7 @@ fn nothing_to_compare_on_says_so_and_opens_nothing() {
     let mut a = app();
     update(&mut a, f5());
     assert!(a.compare.is_none());
-    assert!(
-        a.notice
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("nothing to compare")
-    );
+    assert!(said(&a).contains("nothing to compare"));
 }
 
 #[test]
@@ -273,13 +267,7 @@ fn enter_keeps_the_chosen_answer_as_an_exchange_and_stops_the_others() {
     // The first pane still streams: it cannot be kept yet.
     assert!(update(&mut a, key(KeyCode::Enter)).is_empty());
     assert!(a.compare.is_some());
-    assert!(
-        a.notice
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("still being written")
-    );
+    assert!(said(&a).contains("still being written"));
     update(&mut a, key(KeyCode::Char('2')));
     let fx = update(&mut a, key(KeyCode::Enter));
     let run = 1;
@@ -343,7 +331,7 @@ fn esc_stops_the_streams_first_and_closes_only_when_none_streams() {
     }
     assert!(update(&mut a, key(KeyCode::Esc)).is_empty());
     assert!(a.compare.is_none());
-    assert!(a.notice.as_ref().unwrap().text.contains("no answer kept"));
+    assert!(said(&a).contains("no answer kept"));
     assert!(a.transcript.is_empty());
     assert_eq!(
         a.input_text(),

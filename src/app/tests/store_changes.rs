@@ -60,10 +60,6 @@ fn stored(mine: Vec<Message>) -> Vec<Message> {
     all
 }
 
-fn alt_key(code: KeyCode) -> Msg {
-    Msg::Key(KeyEvent::new(code, KeyModifiers::ALT))
-}
-
 /// Issue 13, point 15: a session created in the shell appears; the cursor, the open
 /// transcript and the draft stay as they were.
 #[test]

@@ -21,6 +21,12 @@ pub(super) fn send(app: &mut App, fx: &mut Vec<Effect>) {
     if text.trim().is_empty() {
         return;
     }
+    // A model the admin's policy does not allow: said, nothing saved or sent, and the
+    // message stays in the box.
+    if let Some(why) = app.model_refused() {
+        app.notice(why, Level::Error);
+        return;
+    }
     // A question answered from a knowledge base that cannot be: said, and nothing typed is
     // lost (the message stays in the box).
     if let Err(why) = grounding_of(app, &text) {
@@ -73,10 +79,57 @@ pub(super) fn send(app: &mut App, fx: &mut Vec<Effect>) {
         return;
     }
     if let Some(check) = attach::quick_check(app, seq, &text) {
-        attach::ask(app, check);
+        decide(app, check, fx);
         return;
     }
     commit_send(app, text, None, fx);
+}
+
+/// A message whose check found something to decide: the admin's `scrub_secrets` decides
+/// about its secrets when there is one (`block`: not sent, the message stays in the box;
+/// `redact`: replaced, without asking); the rest is asked in the dialog.
+fn decide(app: &mut App, mut check: attach::Check, fx: &mut Vec<Effect>) {
+    use crate::config::policy::Scrub;
+    if let Some(rule) = app.setup.policy.scrub_secrets.clone()
+        && !check.found.is_empty()
+    {
+        let n = check.found.len();
+        let said = format!(
+            "{} (scrub_secrets = \"{}\")",
+            rule.from.display(),
+            rule.value.as_str()
+        );
+        match rule.value {
+            Scrub::Block => {
+                app.notice(
+                    format!(
+                        "not sent: {n} likely secret(s) found, and sending them is not allowed by {said}; remove them (the message is still in the box)"
+                    ),
+                    Level::Error,
+                );
+                return;
+            }
+            Scrub::Redact => {
+                check.redact = Some(true);
+                app.notice(
+                    format!(
+                        "{n} likely secret(s) replaced with [REDACTED:kind], as {said} requires"
+                    ),
+                    Level::Info,
+                );
+                if check.parts.is_none() && !check.over_limit {
+                    let text = check
+                        .redacted
+                        .as_deref()
+                        .map_or_else(|| check.outgoing.text.to_string(), str::to_string);
+                    commit_send(app, text, None, fx);
+                    return;
+                }
+            }
+            Scrub::Ask => {}
+        }
+    }
+    attach::ask(app, check);
 }
 
 /// The knowledge base a message is answered from — the one its `@kb:NAME` names, else
@@ -276,7 +329,7 @@ pub(super) fn on_checked(app: &mut App, check: attach::Check, fx: &mut Vec<Effec
     if check.is_clear() {
         commit_send(app, check.outgoing.text.to_string(), None, fx);
     } else {
-        attach::ask(app, check);
+        decide(app, check, fx);
     }
 }
 

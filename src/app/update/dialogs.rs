@@ -34,6 +34,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         Dialog::Rename { id, title } => on_rename(app, key, id, title, fx),
         Dialog::ConfirmDelete { id, title } => on_confirm_delete(app, key, id, title, fx),
         Dialog::ConfirmQuit => on_confirm_quit(app, key, fx),
+        Dialog::LeaveIncognito { quit } => super::incognito::on_leave_key(app, key, quit, fx),
         Dialog::Usage { view } => match key.code {
             KeyCode::Enter | KeyCode::Esc => None,
             _ if is_ctrl_c(&key) => None,

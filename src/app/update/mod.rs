@@ -14,6 +14,7 @@
 //! - `transcript`: the stream's events, scrolling, selecting, copying, regenerating;
 //! - `dialogs`: one function per dialog's keys (the template picker and form are in
 //!   `app/forms.rs`);
+//! - `incognito`: the incognito session (F6), kept in memory only;
 //! - `mouse` and `tick`.
 //!
 //! What several areas share, and `app/attach.rs` and `app/forms.rs` too (a notice, the
@@ -25,6 +26,7 @@
 mod compare;
 mod compose;
 mod dialogs;
+mod incognito;
 mod mouse;
 mod sessions;
 mod tick;
@@ -60,6 +62,16 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.view.dialog_max = view.dialog_max
         }
         Msg::Layout(view) => transcript::on_layout(app, view),
+        // Read from the store being left (into or out of an incognito session): not shown.
+        Msg::SessionsLoaded(_)
+        | Msg::StoreChanged(_)
+        | Msg::TranscriptRefreshed { .. }
+        | Msg::TranscriptLoaded { .. }
+            if app.switching_store => {}
+        // Another program wrote to the history: nothing to show in an incognito session
+        // (the saved sessions are read again when it is left).
+        Msg::StoreChanged(_) if app.incognito => {}
+        Msg::StoreSwitched => incognito::on_switched(app, &mut fx),
         Msg::SessionsLoaded(list) => sessions::on_loaded(app, list),
         Msg::StoreChanged(list) => sessions::on_store_changed(app, list, &mut fx),
         Msg::TranscriptRefreshed {
@@ -273,6 +285,8 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
         Command::Quit => {
             if app.streaming() {
                 app.dialog = Some(Dialog::ConfirmQuit);
+            } else if app.incognito && incognito::holds_messages(app) {
+                app.dialog = Some(Dialog::LeaveIncognito { quit: true });
             } else {
                 app.stash_draft(fx);
                 app.commit_pending_message(fx);
@@ -281,6 +295,7 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
         }
         Command::NewSession => app.new_session(fx),
+        Command::Incognito => incognito::toggle(app, fx),
         Command::NextSession | Command::PrevSession => sessions::open_next(app, cmd, fx),
         Command::OpenSession => {
             sessions::open_selected(app, fx);

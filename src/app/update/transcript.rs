@@ -279,6 +279,10 @@ pub(super) fn regenerate(app: &mut App, fx: &mut Vec<Effect>) {
         app.ask_for_key();
         return;
     }
+    if let Some(why) = app.model_refused() {
+        app.notice(why, Level::Error);
+        return;
+    }
     // Answered again from the knowledge base it was answered from, else the session's.
     let mut ground = app.session_kb().map(str::to_string);
     let replace = match app.transcript.last() {
