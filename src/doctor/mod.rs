@@ -344,8 +344,8 @@ mod tests {
         assert_eq!(
             ids,
             [
-                "config", "profile", "keyring", "proxy", "dns", "tcp", "tls", "models", "call",
-                "history", "disk", "terminal"
+                "config", "policy", "profile", "keyring", "proxy", "dns", "tcp", "tls", "models",
+                "call", "history", "disk", "terminal"
             ]
         );
     }
