@@ -109,25 +109,27 @@ pub(super) fn migrate(conn: &mut Connection, label: &str) -> Result<(), StoreErr
     if current > known {
         return Err(too_new(current));
     }
+    if current == known {
+        return Ok(());
+    }
+    // Every step still to do in one transaction: all or nothing, and one commit (a new
+    // history is made before the app's first frame, and each commit waits for the disk).
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another clerk may have migrated while this one waited for the lock.
+    let now = user_version(&tx)?;
+    if now > known {
+        return Err(too_new(now));
+    }
     for (done, step) in (0_i64..).zip(MIGRATIONS.iter()) {
-        if done < current {
-            continue;
-        }
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Another clerk may have migrated while this one waited for the lock.
-        let now = user_version(&tx)?;
-        if now > known {
-            return Err(too_new(now));
-        }
-        if now > done {
+        if done < now {
             continue;
         }
         for sql in step.iter() {
             tx.execute_batch(sql)?;
         }
-        tx.pragma_update(None, "user_version", done + 1)?;
-        tx.commit()?;
     }
+    tx.pragma_update(None, "user_version", known)?;
+    tx.commit()?;
     Ok(())
 }
 

@@ -153,9 +153,6 @@ pub fn run(start: Start) -> Result<(), String> {
         },
         Err(e) => (None, Some(e.to_string())),
     };
-    // The HTTP client (the system's root certificates: milliseconds) is built beside the
-    // first frame, not before it; a send that comes first waits for the same build.
-    let endpoint = endpoint.map(Endpoint::warming);
     let Opened {
         store,
         retention,
@@ -166,6 +163,10 @@ pub fn run(start: Start) -> Result<(), String> {
     } = opening
         .join()
         .map_err(|_| "cannot open the history: its thread failed".to_string())??;
+    // The HTTP client (the system's root certificates: milliseconds) is built beside the
+    // first frame, not before it, and not beside the history's opening either: on two
+    // cores the three would share them, and the first frame waits for the history.
+    let endpoint = endpoint.map(Endpoint::warming);
     let mut theme_name = remembered_theme
         .or(start.config.file.theme.clone())
         .unwrap_or_else(|| ui::theme::DEFAULT_THEME.to_string());
