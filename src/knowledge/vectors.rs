@@ -569,6 +569,10 @@ impl Index {
         }
         for id in ids.iter().filter(|id| !packed.contains(id)) {
             let packs = self.make_packs(*id, model)?;
+            // A base without vectors of this model has nothing to keep (and no write).
+            if packs.is_empty() {
+                continue;
+            }
             if let Err(e) = self.keep_packs(*id, model, &packs) {
                 tracing::info!("vector packs not kept (used for this search only): {e}");
             }
