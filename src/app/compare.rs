@@ -147,14 +147,7 @@ impl Compare {
 /// last question. With it, what the models are sent (the session's system prompt and the
 /// conversation before the question) and whether it came from the box.
 pub fn question(app: &App) -> Option<(String, Vec<ChatMessage>, bool)> {
-    let system = match app.current {
-        Some(id) => app
-            .sessions
-            .iter()
-            .find(|s| s.id == id)
-            .and_then(|s| s.system_prompt.clone()),
-        None => app.pending_system.clone(),
-    };
+    let system = app.system_prompt();
     let typed = app.message_text();
     let (question, before, from_box) = if typed.trim().is_empty() {
         let i = app.transcript.iter().rposition(|t| t.role == Role::User)?;

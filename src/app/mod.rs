@@ -771,6 +771,18 @@ impl App {
         }
     }
 
+    /// The open session's system prompt, or the one chosen for the next new session.
+    pub fn system_prompt(&self) -> Option<String> {
+        match self.current {
+            Some(id) => self
+                .sessions
+                .iter()
+                .find(|s| s.id == id)
+                .and_then(|s| s.system_prompt.clone()),
+            None => self.pending_system.clone(),
+        }
+    }
+
     /// The message the box would send (chips included).
     pub fn message_text(&self) -> String {
         if self.pastes.is_empty() {

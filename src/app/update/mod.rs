@@ -424,14 +424,7 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
         }
         Command::SystemPrompt => {
-            let text = match app.current {
-                Some(id) => app
-                    .sessions
-                    .iter()
-                    .find(|s| s.id == id)
-                    .and_then(|s| s.system_prompt.clone()),
-                None => app.pending_system.clone(),
-            };
+            let text = app.system_prompt();
             app.dialog = Some(Dialog::SystemPrompt {
                 text: TextField::new(text.unwrap_or_default()),
             });
