@@ -956,6 +956,8 @@ fn a_policy_shows_in_the_status_bar_and_the_picker_lists_only_allowed_models() {
     t.keys(&["C-l"]);
     let screen = t.wait_for("offers 3 model(s)");
     assert!(screen.contains("gpt-4o-mini"), "{screen}");
+    // What the policy hides is said, so an empty filter is not a puzzle.
+    assert!(screen.contains("allowed by the admin's policy"), "{screen}");
     assert!(
         !screen.contains("qwen-plus-gateway") && !screen.contains("gpt-4o "),
         "{screen}"

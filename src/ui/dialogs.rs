@@ -494,9 +494,24 @@ pub(super) fn draw_dialog(
                     .at_ms
                     .map(|at| format!(" · listed {}", ago(app.now_ms.saturating_sub(at))))
                     .unwrap_or_default();
+                // The policy hides some: say so, or "no model matches" would puzzle.
+                let policy = &app.setup.policy;
+                let allowed = names
+                    .iter()
+                    .filter(|n| {
+                        policy
+                            .check_request_model(&app.setup.profile_model, n)
+                            .is_ok()
+                    })
+                    .count();
+                let hidden = if allowed < names.len() {
+                    format!(", {allowed} allowed by the admin's policy")
+                } else {
+                    String::new()
+                };
                 Span::styled(
                     format!(
-                        "the endpoint offers {} model(s){age} · Ctrl+R asks again",
+                        "the endpoint offers {} model(s){hidden}{age} · Ctrl+R asks again",
                         names.len()
                     ),
                     theme.muted,
