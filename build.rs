@@ -18,6 +18,8 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    // The message catalogs are read by a macro at compile time: a change must rebuild.
+    println!("cargo:rerun-if-changed=locales");
     println!("cargo:rerun-if-env-changed=CLERK_PORTABLE_BUILD");
     if pack_relocations() {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
