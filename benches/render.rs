@@ -164,22 +164,37 @@ fn frames(c: &mut Criterion) {
             answer_id: 9_002,
         },
     );
+    // The answer's text, as its driver hands it over: one string the screen draws from.
+    let mut text = clerk::chat::LiveText::new();
+    update(
+        &mut app,
+        Msg::Stream {
+            session_id: 1,
+            event: StreamEvent::Text(text.clone()),
+        },
+    );
     let mut cache = RenderCache::default();
     group.bench_function("5000_messages_200x60_streaming_token", |b| {
         b.iter(|| {
+            // Keep the answer between 0 and ~2,000 tokens, like a real one.
+            if text.len() > 12_000 {
+                text = clerk::chat::LiveText::new();
+                update(
+                    &mut app,
+                    Msg::Stream {
+                        session_id: 1,
+                        event: StreamEvent::Text(text.clone()),
+                    },
+                );
+            }
+            text.push(" token");
             update(
                 &mut app,
                 Msg::Stream {
                     session_id: 1,
-                    event: StreamEvent::Delta(" token".into()),
+                    event: StreamEvent::Grew,
                 },
             );
-            // Keep the answer between 0 and ~2,000 tokens, like a real one.
-            if let Some(last) = app.transcript.last_mut()
-                && last.content.len() > 12_000
-            {
-                last.content.clear();
-            }
             terminal
                 .draw(|f| {
                     render(&app, &theme, &mut cache, f);

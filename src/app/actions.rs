@@ -87,10 +87,11 @@ impl App {
         self.stash_live();
         self.current = None;
         self.transcript.clear();
-        if let Some(l) = &mut self.pending_new {
+        if self.pending_new.is_some() {
+            // Drawn from the live answer's text.
             self.transcript.push(Turn::new(
                 Role::Assistant,
-                std::mem::take(&mut l.text),
+                String::new(),
                 MessageStatus::Streaming,
             ));
         }
@@ -133,8 +134,9 @@ impl App {
         }
     }
 
-    /// Before the open transcript goes: its streaming answer's text moves back to the live
-    /// answer, where the deltas that follow will go until the session is shown again.
+    /// Before the open transcript goes: its streaming answer's passages move back to the live
+    /// answer (whose text is the one the turn was drawn from), until the session is shown
+    /// again.
     pub(super) fn stash_live(&mut self) {
         let Some(turn) = self
             .transcript
@@ -149,7 +151,6 @@ impl App {
             None => self.pending_new.as_mut(),
         };
         if let Some(l) = live {
-            l.text = std::mem::take(&mut turn.content);
             l.grounding = turn.grounding.take();
         }
     }

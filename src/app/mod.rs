@@ -354,8 +354,8 @@ impl Turn {
 pub struct Live {
     /// The answer's row, once the store accepted the question.
     pub answer_id: Option<MessageId>,
-    /// Text so far.
-    pub text: String,
+    /// Text so far: the driver's one string, which the streaming turn is drawn from.
+    pub text: crate::chat::LiveText,
     /// "rate limited, retrying in 3 s" while waiting.
     pub waiting: Option<String>,
     /// "step 2/3 · actions" while a workflow runs.
@@ -847,6 +847,18 @@ impl App {
     /// Whether any answer is being written.
     pub fn streaming(&self) -> bool {
         !self.live.is_empty() || self.pending_new.is_some()
+    }
+
+    /// A turn's text: a streaming answer's is its live answer's (the one string the driver
+    /// writes; the turn keeps none while it streams), any other's its own. `read` runs
+    /// with the live text locked: keep it short (copy, then work on the copy).
+    pub fn with_turn_text<R>(&self, turn: &Turn, read: impl FnOnce(&str) -> R) -> R {
+        match (turn.status, self.current_live()) {
+            (MessageStatus::Streaming, Some(live)) if turn.role == Role::Assistant => {
+                live.text.with(read)
+            }
+            _ => read(&turn.content),
+        }
     }
 
     /// The live answer of the open session, if any.

@@ -167,8 +167,11 @@ pub enum Msg {
 pub enum StreamEvent {
     /// Waiting before a retry.
     Retrying(RetryNotice),
-    /// More text.
-    Delta(String),
+    /// The answer's text, before any of it arrives: one string the answer's driver writes
+    /// and the app draws from (kept with the live answer; the transcript keeps no copy).
+    Text(crate::chat::LiveText),
+    /// More text arrived in it.
+    Grew,
     /// How a long document's reading is going ("reading part 3/12 · …"), or what a
     /// grounded question waits for ("searching handbook…").
     Progress(String),

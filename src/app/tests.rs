@@ -113,6 +113,46 @@ fn message(id: i64, session_id: i64, role: Role, content: &str, status: MessageS
     }
 }
 
+/// Stands in for an answer's driver (`chat::drive`): hands the app the answer's text once,
+/// as `Sink::started` does, then appends each delta to that one string and says it grew.
+struct Driver {
+    session_id: i64,
+    text: crate::chat::LiveText,
+    started: bool,
+}
+
+impl Driver {
+    fn new(session_id: i64) -> Self {
+        Driver {
+            session_id,
+            text: crate::chat::LiveText::new(),
+            started: false,
+        }
+    }
+
+    fn delta(&mut self, a: &mut App, d: &str) {
+        let session_id = self.session_id;
+        if !self.started {
+            self.started = true;
+            let event = StreamEvent::Text(self.text.clone());
+            update(a, Msg::Stream { session_id, event });
+        }
+        self.text.push(d);
+        update(
+            a,
+            Msg::Stream {
+                session_id,
+                event: StreamEvent::Grew,
+            },
+        );
+    }
+}
+
+/// The text a turn is drawn with (a streaming answer's: its live text).
+fn shown(a: &App, i: usize) -> String {
+    a.with_turn_text(&a.transcript[i], str::to_owned)
+}
+
 fn answer(text: &str, status: AnswerStatus) -> Answer {
     Answer {
         text: text.into(),
@@ -278,23 +318,13 @@ fn send_accepted_makes_the_new_session_current_and_streams_append() {
     assert_eq!(fx, vec![Effect::LoadSessions]);
     assert_eq!(a.current, Some(7));
     assert_eq!(a.transcript[1].id, Some(71));
-    update(
-        &mut a,
-        Msg::Stream {
-            session_id: 7,
-            event: StreamEvent::Delta("Hel".into()),
-        },
-    );
-    update(
-        &mut a,
-        Msg::Stream {
-            session_id: 7,
-            event: StreamEvent::Delta("lo".into()),
-        },
-    );
-    assert_eq!(a.transcript[1].content, "Hello");
-    // Shown, so it lives in the transcript alone: one string per streaming answer.
-    assert_eq!(a.live[&7].text, "");
+    let mut driver = Driver::new(7);
+    driver.delta(&mut a, "Hel");
+    driver.delta(&mut a, "lo");
+    assert_eq!(shown(&a, 1), "Hello");
+    // Drawn from the driver's own string: one string per streaming answer.
+    assert_eq!(a.live[&7].text, driver.text);
+    assert_eq!(a.transcript[1].content, "", "the turn keeps no copy");
     update(
         &mut a,
         Msg::Stream {
@@ -394,14 +424,8 @@ fn an_answer_in_another_session_keeps_streaming_and_marks_it_unread() {
         !fx.iter().any(|f| matches!(f, Effect::Stop(_))),
         "switching does not stop it"
     );
-    update(
-        &mut a,
-        Msg::Stream {
-            session_id: first,
-            event: StreamEvent::Delta("x".into()),
-        },
-    );
-    assert_eq!(a.live[&first].text, "x");
+    Driver::new(first).delta(&mut a, "x");
+    assert_eq!(a.live[&first].text.with(str::to_owned), "x");
     update(
         &mut a,
         Msg::Stream {
@@ -439,11 +463,13 @@ fn sending_while_an_answer_streams_in_the_same_session_is_refused_and_kept() {
 fn transcript_loaded_shows_messages_and_overlays_a_live_answer() {
     let mut a = with_sessions();
     a.current = Some(1);
+    let text = crate::chat::LiveText::new();
+    text.push("live text");
     a.live.insert(
         1,
         Live {
             answer_id: Some(11),
-            text: "live text".into(),
+            text,
             waiting: None,
             step: None,
             grounding: None,
@@ -461,7 +487,7 @@ fn transcript_loaded_shows_messages_and_overlays_a_live_answer() {
         },
     );
     assert_eq!(a.transcript.len(), 2);
-    assert_eq!(a.transcript[1].content, "live text");
+    assert_eq!(shown(&a, 1), "live text");
     assert_eq!(a.input_text(), "half typed");
     // A transcript for a session no longer open is ignored.
     update(
@@ -478,15 +504,7 @@ fn transcript_loaded_shows_messages_and_overlays_a_live_answer() {
 #[test]
 fn a_streaming_answer_keeps_every_word_across_switching_sessions_in_one_string() {
     let mut a = with_sessions();
-    let delta = |a: &mut App, d: &str| {
-        update(
-            a,
-            Msg::Stream {
-                session_id: 2,
-                event: StreamEvent::Delta(d.into()),
-            },
-        );
-    };
+    let mut driver = Driver::new(2);
     let loaded = |a: &mut App, partial: &str| {
         update(
             a,
@@ -509,33 +527,39 @@ fn a_streaming_answer_keeps_every_word_across_switching_sessions_in_one_string()
         2,
         Live {
             answer_id: Some(21),
-            text: String::new(),
+            text: crate::chat::LiveText::new(),
             waiting: None,
             step: None,
             grounding: None,
         },
     );
     loaded(&mut a, "");
-    delta(&mut a, "Hel");
-    assert_eq!(a.transcript[1].content, "Hel");
-    assert_eq!(a.live[&2].text, "", "shown: not kept twice");
-    // Away from the session, the text waits in the live answer...
+    driver.delta(&mut a, "Hel");
+    assert_eq!(shown(&a, 1), "Hel");
+    assert_eq!(
+        a.live[&2].text, driver.text,
+        "the driver's string, not a copy"
+    );
+    assert_eq!(a.transcript[1].content, "", "shown: not kept twice");
+    // Away from the session, the text goes on in the live answer...
     update(&mut a, ctrl('n'));
-    assert_eq!(a.live[&2].text, "Hel");
-    delta(&mut a, "lo");
-    assert_eq!(a.live[&2].text, "Hello");
+    driver.delta(&mut a, "lo");
+    assert_eq!(a.live[&2].text.with(str::to_owned), "Hello");
     // ...and comes back whole, whatever the store had saved of it so far.
     update(
         &mut a,
         Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::ALT)),
     );
     assert_eq!(a.current, Some(2));
-    delta(&mut a, " wor");
+    driver.delta(&mut a, " wor");
     loaded(&mut a, "He");
-    assert_eq!(a.transcript[1].content, "Hello wor");
-    assert_eq!(a.live[&2].text, "");
-    delta(&mut a, "ld");
-    assert_eq!(a.transcript[1].content, "Hello world");
+    assert_eq!(shown(&a, 1), "Hello wor");
+    assert_eq!(
+        a.transcript[1].content, "",
+        "the saved partial is not kept beside it"
+    );
+    driver.delta(&mut a, "ld");
+    assert_eq!(shown(&a, 1), "Hello world");
 }
 
 #[test]
@@ -776,13 +800,7 @@ fn scrolling_up_holds_the_view_and_new_text_is_flagged() {
     );
     update(&mut a, key(KeyCode::PageUp));
     assert_eq!(a.scroll, Scroll::Top(62));
-    update(
-        &mut a,
-        Msg::Stream {
-            session_id: 1,
-            event: StreamEvent::Delta("more".into()),
-        },
-    );
+    Driver::new(1).delta(&mut a, "more");
     assert!(a.new_below);
     assert_eq!(a.scroll, Scroll::Top(62), "the view does not move");
     update(
@@ -1654,14 +1672,8 @@ fn picking_a_template_opens_its_form_and_running_starts_a_new_session() {
     assert_eq!(a.current, Some(7));
     assert_eq!(a.transcript.len(), 2);
     assert_eq!(a.live[&7].step.as_deref(), Some("step 1/2 · minutes"));
-    update(
-        &mut a,
-        Msg::Stream {
-            session_id: 7,
-            event: StreamEvent::Delta("Minutes.".into()),
-        },
-    );
-    assert_eq!(a.transcript[1].content, "Minutes.");
+    Driver::new(7).delta(&mut a, "Minutes.");
+    assert_eq!(shown(&a, 1), "Minutes.");
     // Esc stops the running step.
     assert_eq!(update(&mut a, key(KeyCode::Esc)), vec![Effect::Stop(7)]);
 }
@@ -2174,13 +2186,7 @@ fn progress_of_a_long_document_shows_while_it_is_read() {
         a.live[&2].waiting.as_deref(),
         Some("reading part 3/12 ▰▰▱▱▱▱▱▱▱▱")
     );
-    update(
-        &mut a,
-        Msg::Stream {
-            session_id: 2,
-            event: StreamEvent::Delta("The".into()),
-        },
-    );
+    Driver::new(2).delta(&mut a, "The");
     assert_eq!(a.live[&2].waiting, None, "the answer's text replaces it");
 }
 

@@ -3,15 +3,18 @@
 //!
 //! The decisions live in [`Answering`], a plain state machine fed one engine event at a
 //! time (unit-tested without tokio); [`drive`] is the thin async loop around it that reads
-//! the clock, ticks once a second and listens for the stop. The answer's text lives here,
-//! in one string, while it streams: the engine keeps none, and each delta is handed on by
-//! value. It must not know who shows the text (a terminal, the app) or how it is stored.
+//! the clock, ticks once a second and listens for the stop. The answer's text lives in one
+//! string while it streams, a [`LiveText`]: the engine keeps none, the driver appends to it
+//! and saves from it, and a sink that draws (the app) is handed the same string to read
+//! rather than a copy of each delta. It must not know who shows the text (a terminal, the
+//! app) or how it is stored.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::live::LiveText;
 use super::record;
 use crate::config::ModelInfo;
 use crate::llm::stream::AbortOnDrop;
@@ -23,8 +26,12 @@ pub const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// Where an answer's progress is shown.
 pub trait Sink {
-    /// More text, exactly as received (sanitize before drawing or printing).
-    fn delta(&mut self, text: String);
+    /// The answer's text, once, before any of it arrives: a sink that draws reads it from
+    /// here (it is the driver's one string) instead of keeping the deltas.
+    fn started(&mut self, _text: &LiveText) {}
+    /// More text, exactly as received (sanitize before drawing or printing); it is in the
+    /// answer's text already.
+    fn delta(&mut self, text: &str);
     /// A wait before a retry.
     fn retrying(&mut self, notice: &RetryNotice);
 }
@@ -91,7 +98,9 @@ pub struct Driven {
 /// One answer while it streams: the pure part of [`drive`].
 #[derive(Debug)]
 pub struct Answering<'p> {
-    text: String,
+    text: LiveText,
+    /// Whether the sink was handed the text yet.
+    shown: bool,
     dirty: bool,
     price: Option<&'p ModelInfo>,
     prompt_tokens: Option<u64>,
@@ -102,7 +111,8 @@ impl<'p> Answering<'p> {
     /// A new answer, priced with `price`.
     pub fn new(price: Option<&'p ModelInfo>) -> Self {
         Answering {
-            text: String::new(),
+            text: LiveText::new(),
+            shown: false,
             dirty: false,
             price,
             prompt_tokens: None,
@@ -117,8 +127,8 @@ impl<'p> Answering<'p> {
         self
     }
 
-    /// The text so far.
-    pub fn text(&self) -> &str {
+    /// The text so far (the handle a reader draws from).
+    pub fn text(&self) -> &LiveText {
         &self.text
     }
 
@@ -136,11 +146,15 @@ impl<'p> Answering<'p> {
         saver: &mut dyn Saver,
         now_ms: i64,
     ) -> Option<Driven> {
+        if !self.shown {
+            self.shown = true;
+            sink.started(&self.text);
+        }
         match ev {
             EngineEvent::Delta(d) => {
-                self.text.push_str(&d);
+                self.text.push(&d);
                 self.dirty = true;
-                sink.delta(d);
+                sink.delta(&d);
                 None
             }
             EngineEvent::Retrying(n) => {
@@ -150,14 +164,14 @@ impl<'p> Answering<'p> {
             EngineEvent::Started => None,
             EngineEvent::Finished(Ok(mut answer)) => {
                 // The engine keeps no copy of the text: this is the answer's one string.
-                answer.text = std::mem::take(&mut self.text);
+                answer.text = self.text.finish();
                 let rec = record::finished(&answer, self.price, self.prompt_tokens, now_ms);
                 let r = saver.finish(&rec);
                 self.saved(r);
                 Some(self.end(End::Answered(answer), &rec))
             }
             EngineEvent::Finished(Err(e)) => {
-                let rec = record::failed(std::mem::take(&mut self.text), e.to_string(), now_ms);
+                let rec = record::failed(self.text.finish(), e.to_string(), now_ms);
                 let r = saver.finish(&rec);
                 self.saved(r);
                 Some(self.end(End::Failed(e), &rec))
@@ -168,7 +182,7 @@ impl<'p> Answering<'p> {
     /// The once-a-second tick: save the text if it changed.
     pub fn tick(&mut self, saver: &mut dyn Saver) {
         if self.dirty {
-            let r = saver.partial(&self.text);
+            let r = self.text.with(|text| saver.partial(text));
             self.saved(r);
             self.dirty = false;
         }
@@ -194,7 +208,7 @@ impl<'p> Answering<'p> {
 
     fn cut(&mut self, elapsed: Duration, why: &str) -> Answer {
         Answer {
-            text: std::mem::take(&mut self.text),
+            text: self.text.finish(),
             status: AnswerStatus::Interrupted,
             reason: Some(why.to_string()),
             finish_reason: None,
@@ -268,8 +282,8 @@ mod tests {
         retries: Vec<String>,
     }
     impl Sink for Shown {
-        fn delta(&mut self, text: String) {
-            self.text.push_str(&text);
+        fn delta(&mut self, text: &str) {
+            self.text.push_str(text);
         }
         fn retrying(&mut self, n: &RetryNotice) {
             self.retries.push(record::retry_text(n));
@@ -360,6 +374,49 @@ mod tests {
         assert!((d.cost.unwrap() - 0.15).abs() < 1e-9);
         assert_eq!(f.cost_usd, d.cost);
         assert!(d.save_error.is_none());
+    }
+
+    /// A sink that draws, like the app: it keeps the driver's text, not the deltas.
+    #[derive(Default)]
+    struct Drawn {
+        text: Option<LiveText>,
+        started: usize,
+        grew: usize,
+    }
+    impl Sink for Drawn {
+        fn started(&mut self, text: &LiveText) {
+            self.started += 1;
+            self.text = Some(text.clone());
+        }
+        fn delta(&mut self, _: &str) {
+            self.grew += 1;
+        }
+        fn retrying(&mut self, _: &RetryNotice) {}
+    }
+
+    #[test]
+    fn a_sink_that_draws_reads_the_drivers_one_string() {
+        let (mut sink, mut saver) = (Drawn::default(), Kept::default());
+        let mut a = Answering::new(None);
+        for d in ["Hel", "lo"] {
+            a.event(EngineEvent::Delta(d.into()), &mut sink, &mut saver, 1);
+        }
+        let drawn = sink.text.clone().unwrap();
+        assert_eq!((sink.started, sink.grew), (1, 2), "handed over once");
+        assert_eq!(&drawn, a.text(), "the same string, not a copy");
+        assert_eq!(drawn.with(str::to_owned), "Hello");
+        a.tick(&mut saver);
+        assert_eq!(saver.partials, vec!["Hello"], "saved from that string");
+        let d = a.event(done(None), &mut sink, &mut saver, 2).unwrap();
+        let End::Answered(answer) = &d.end else {
+            panic!("{:?}", d.end)
+        };
+        assert_eq!(answer.text, "Hello");
+        assert_eq!(
+            drawn.with(str::to_owned),
+            "Hello",
+            "still drawn until the end reaches the screen"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //!   and the notice when turns are left out;
 //! - [`drive`]: one loop that drives a stream to its end with a stop signal, showing the
 //!   text through a [`Sink`] and keeping it through a [`Saver`];
+//! - [`live`]: the text while it streams, one string the driver writes and a reader draws;
 //! - [`record`]: how an answer ended, its usage and cost, as the store keeps them;
 //! - [`budget`] and [`meter`]: the budgets (the user's and the admin policy's) checked
 //!   before each request, and the usage ledger;
@@ -19,12 +20,14 @@
 pub mod budget;
 pub mod conversation;
 pub mod drive;
+pub mod live;
 pub mod meter;
 pub mod record;
 pub mod retention;
 
 pub use conversation::Conversation;
 pub use drive::{Driven, End, NoSave, Saver, Sink, drive, now_ms};
+pub use live::LiveText;
 
 use crate::store::{MessageFinish, MessageId, Store};
 

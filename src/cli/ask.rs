@@ -661,16 +661,16 @@ impl Terminal {
 }
 
 impl Sink for Terminal {
-    fn delta(&mut self, d: String) {
+    fn delta(&mut self, d: &str) {
         if self.json {
             return;
         }
         let out = if self.tty {
             self.shown.clear();
-            self.sanitizer.push_into(&d, &mut self.shown);
+            self.sanitizer.push_into(d, &mut self.shown);
             self.shown.as_str()
         } else {
-            d.as_str()
+            d
         };
         if out.is_empty() {
             return;

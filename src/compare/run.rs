@@ -297,7 +297,7 @@ struct Shown<'p> {
 }
 
 impl Sink for Shown<'_> {
-    fn delta(&mut self, _text: String) {}
+    fn delta(&mut self, _text: &str) {}
 
     fn retrying(&mut self, notice: &RetryNotice) {
         self.progress.retrying(self.model, notice);

@@ -22,7 +22,7 @@ use super::store_thread::StoreHandle;
 use crate::app::attach::LongSend;
 use crate::app::{Msg, StreamEvent};
 use crate::chat::conversation::{self, Conversation};
-use crate::chat::{Driven, End, Saver, Sink, drive, now_ms, record};
+use crate::chat::{Driven, End, LiveText, Saver, Sink, drive, now_ms, record};
 use crate::config::{ModelInfo, Profile};
 use crate::documents::summarize::progress_line;
 use crate::knowledge::answer::{self as grounded, Next};
@@ -36,7 +36,7 @@ use crate::store::{MessageFinish, MessageId, MessageStatus, NewMessage, NewSessi
 pub(super) type Stops = Arc<Mutex<HashMap<i64, oneshot::Sender<()>>>>;
 use std::collections::HashMap;
 
-/// An answer's text and retries, as messages to the app.
+/// An answer's text (a handle to it) and retries, as messages to the app.
 pub(super) struct AppSink {
     pub tx: UnboundedSender<Msg>,
     pub session_id: i64,
@@ -52,8 +52,14 @@ impl AppSink {
 }
 
 impl Sink for AppSink {
-    fn delta(&mut self, text: String) {
-        self.send(StreamEvent::Delta(text));
+    /// The app draws the answer from the driver's own string: it gets a handle, once.
+    fn started(&mut self, text: &LiveText) {
+        self.send(StreamEvent::Text(text.clone()));
+    }
+
+    /// The text is in the shared string already: only say it grew (a redraw).
+    fn delta(&mut self, _text: &str) {
+        self.send(StreamEvent::Grew);
     }
 
     fn retrying(&mut self, notice: &RetryNotice) {

@@ -39,8 +39,8 @@ impl PaneSink {
 }
 
 impl Sink for PaneSink {
-    fn delta(&mut self, text: String) {
-        self.send(PaneEvent::Delta(text));
+    fn delta(&mut self, text: &str) {
+        self.send(PaneEvent::Delta(text.to_owned()));
     }
 
     fn retrying(&mut self, notice: &RetryNotice) {

@@ -195,13 +195,18 @@ fn streaming_answer() {
                 answer_id: 21,
             },
         );
-        update(
-            &mut app,
-            Msg::Stream {
-                session_id: 1,
-                event: StreamEvent::Delta("1. Install the client\n2. Sign in with".into()),
-            },
-        );
+        // What the answer's driver hands over: its text, then that it grew.
+        let text = crate::chat::LiveText::new();
+        text.push("1. Install the client\n2. Sign in with");
+        for event in [StreamEvent::Text(text), StreamEvent::Grew] {
+            update(
+                &mut app,
+                Msg::Stream {
+                    session_id: 1,
+                    event,
+                },
+            );
+        }
         app
     });
 }
@@ -620,7 +625,7 @@ fn done_answer_meta_line() {
         1,
         crate::app::Live {
             answer_id: Some(11),
-            text: String::new(),
+            text: crate::chat::LiveText::new(),
             waiting: None,
             step: None,
             grounding: None,

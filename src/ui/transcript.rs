@@ -232,17 +232,20 @@ fn turn_lines(
         }
         _ => (turn.content.as_str(), 0),
     };
-    let clean = sanitize(shown);
     let body: Vec<Line<'static>> = match turn.role {
-        Role::Assistant if turn.status == MessageStatus::Streaming => {
-            streaming_body(&clean, body_width, theme, prefix)
-        }
+        // Drawn from the answer's one string, where its driver writes (locked while its
+        // unsettled tail is laid out: no copy of the text per frame).
+        Role::Assistant if turn.status == MessageStatus::Streaming => app
+            .with_turn_text(turn, |text| {
+                streaming_body(&sanitize(text), body_width, theme, prefix)
+            }),
         Role::Assistant => {
+            let clean = sanitize(shown);
             let r = markdown::render_with(&clean, body_width, theme, highlight);
             plain_code = !highlight && !r.code_blocks.is_empty();
             r.lines
         }
-        _ => markdown::render_plain(&clean, body_width, theme.text),
+        _ => markdown::render_plain(&sanitize(shown), body_width, theme.text),
     };
     for l in body {
         let mut spans = vec![Span::raw("  ")];
@@ -351,17 +354,17 @@ fn draw_turn(
     rows
 }
 
-/// A message's height without drawing it: the rows its lines would take at `width` (a
+/// A message's height without drawing it: the rows its `text` would take at `width` (a
 /// close estimate; the real height replaces it once the message comes near the view).
-fn estimate_rows(turn: &Turn, width: u16) -> usize {
+fn estimate_rows(turn: &Turn, text: &str, width: u16) -> usize {
     let body = width.saturating_sub(2).max(10) as usize;
     let collapsed;
     let (shown, hidden) = match turn.role {
         Role::User => {
-            collapsed = collapse_documents(&turn.content);
+            collapsed = collapse_documents(text);
             folded(&collapsed)
         }
-        _ => (turn.content.as_str(), 0),
+        _ => (text, 0),
     };
     // Widths without a table lookup per character: an ASCII line's is its length; any
     // other line's is taken as the mean of its bytes and characters (exact for CJK, 3 bytes
@@ -505,7 +508,7 @@ pub(super) fn draw_transcript(
     let stamp = |i: usize| {
         let t = &app.transcript[i];
         Stamp {
-            len: t.content.len(),
+            len: app.with_turn_text(t, str::len),
             status: t.status,
             selected: app.selected_turn == Some(i),
             sources: t
@@ -521,7 +524,8 @@ pub(super) fn draw_transcript(
             match cache.heights.get(&keys[i]) {
                 Some(h) if h.stamp == st => h.rows,
                 _ => {
-                    let rows = estimate_rows(&app.transcript[i], width);
+                    let t = &app.transcript[i];
+                    let rows = app.with_turn_text(t, |text| estimate_rows(t, text, width));
                     cache.heights.insert(keys[i], Height { stamp: st, rows });
                     rows
                 }

@@ -257,9 +257,12 @@ fn sent_in_session_1(typed: &str) -> App {
 /// Session 1 open with a grounded question answered (`cited`) and saved.
 fn answered(cited: &[usize]) -> App {
     let mut a = sent_in_session_1("@kb:handbook What is the limit?");
+    let text = crate::chat::LiveText::new();
+    text.push("CNY 900 [1].");
     for event in [
         StreamEvent::Sources(grounding(&[])),
-        StreamEvent::Delta("CNY 900 [1].".into()),
+        StreamEvent::Text(text),
+        StreamEvent::Grew,
         StreamEvent::Sources(grounding(cited)),
         StreamEvent::Done(answer("CNY 900 [1].", AnswerStatus::Complete), None, None),
     ] {

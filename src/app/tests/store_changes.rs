@@ -99,7 +99,9 @@ fn the_open_session_changed_in_the_shell_is_read_again() {
         },
     );
     assert!(fx.is_empty());
-    let texts: Vec<&str> = a.transcript.iter().map(|t| t.content.as_str()).collect();
+    let texts: Vec<String> = (0..a.transcript.len())
+        .map(|i| super::shown(&a, i))
+        .collect();
     assert_eq!(texts, ["q", "a", "from the shell", "shell answer"]);
     assert_eq!(a.input_text(), "half typed", "the draft is not touched");
     assert_eq!(a.selected_turn, Some(0));
@@ -135,16 +137,8 @@ fn a_refresh_keeps_the_answer_being_written_here() {
             answer_id: 13,
         },
     );
-    let delta = |a: &mut App, d: &str| {
-        update(
-            a,
-            Msg::Stream {
-                session_id: 1,
-                event: StreamEvent::Delta(d.into()),
-            },
-        );
-    };
-    delta(&mut a, "partial");
+    let mut driver = super::Driver::new(1);
+    driver.delta(&mut a, "partial");
     // The first answer is being deleted (its undo time runs).
     a.focus = Focus::Transcript;
     a.selected_turn = Some(1);
@@ -163,12 +157,14 @@ fn a_refresh_keeps_the_answer_being_written_here() {
             ]),
         },
     );
-    let texts: Vec<&str> = a.transcript.iter().map(|t| t.content.as_str()).collect();
+    let texts: Vec<String> = (0..a.transcript.len())
+        .map(|i| super::shown(&a, i))
+        .collect();
     assert_eq!(
         texts,
         ["q", "mine", "from the shell", "shell answer", "partial"]
     );
-    delta(&mut a, " and more");
+    driver.delta(&mut a, " and more");
     update(
         &mut a,
         Msg::Stream {

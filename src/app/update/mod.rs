@@ -179,7 +179,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             answer_id,
         } => {
             let live = sessions::adopt_live(app, session_id, created, answer_id);
-            live.text.clear();
+            live.text = crate::chat::LiveText::new();
             live.waiting = None;
             live.step = label;
             if app.current == Some(session_id) {

@@ -113,8 +113,7 @@ pub(super) fn on_transcript_loaded(
         .map(Turn::from)
         .collect();
     if let Some(live) = app.live.get_mut(&session_id) {
-        // The live text moves into the transcript: one string per streaming answer.
-        let text = std::mem::take(&mut live.text);
+        // The streaming answer is drawn from the live text: the row's partial copy goes.
         let grounding = live.grounding.take();
         let idx = app
             .transcript
@@ -122,13 +121,16 @@ pub(super) fn on_transcript_loaded(
             .position(|t| t.id.is_some() && t.id == live.answer_id);
         let turn = match idx {
             Some(i) => {
-                app.transcript[i].content = text;
+                app.transcript[i].content = String::new();
                 app.transcript[i].status = MessageStatus::Streaming;
                 &mut app.transcript[i]
             }
             None => {
-                app.transcript
-                    .push(Turn::new(Role::Assistant, text, MessageStatus::Streaming));
+                app.transcript.push(Turn::new(
+                    Role::Assistant,
+                    String::new(),
+                    MessageStatus::Streaming,
+                ));
                 let last = app.transcript.len() - 1;
                 &mut app.transcript[last]
             }

@@ -65,20 +65,14 @@ pub(super) fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: 
             }
             app.notice(text, Level::Warn);
         }
-        StreamEvent::Delta(d) => {
-            // The text goes to the open transcript, or waits in the live answer while its
-            // session is not shown: never both.
-            let shown = open
-                && app
-                    .transcript
-                    .last_mut()
-                    .filter(|t| t.status == MessageStatus::Streaming)
-                    .map(|t| t.content.push_str(&d))
-                    .is_some();
+        StreamEvent::Text(text) => {
+            // Drawn from where the driver writes it, for the open transcript or later.
             if let Some(l) = app.live.get_mut(&session_id) {
-                if !shown {
-                    l.text.push_str(&d);
-                }
+                l.text = text;
+            }
+        }
+        StreamEvent::Grew => {
+            if let Some(l) = app.live.get_mut(&session_id) {
                 l.waiting = None;
             }
             if open && app.scroll != Scroll::Follow {
@@ -96,7 +90,7 @@ pub(super) fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: 
                     .rev()
                     .find(|t| t.status == MessageStatus::Streaming)
                 {
-                    // The text as saved replaces the one gathered from the deltas (moved).
+                    // The text as saved becomes the turn's (moved); the live one goes.
                     t.content = std::mem::take(&mut answer.text);
                     t.status = status;
                     t.error = answer.reason.clone();
@@ -198,8 +192,9 @@ pub(super) fn select_step(app: &mut App, cmd: Command) {
 /// Copy the target message.
 pub(super) fn copy_message(app: &mut App, fx: &mut Vec<Effect>) {
     let turn = target_turn(app);
-    match turn {
-        Some(t) if !t.content.is_empty() => fx.push(Effect::Copy(t.content.clone())),
+    let text = turn.map(|t| app.with_turn_text(t, str::to_owned));
+    match text {
+        Some(text) if !text.is_empty() => fx.push(Effect::Copy(text)),
         _ => app.notice("nothing to copy yet", Level::Info),
     }
 }
@@ -208,7 +203,8 @@ pub(super) fn copy_message(app: &mut App, fx: &mut Vec<Effect>) {
 pub(super) fn copy_code(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
     let n = cmd.code_block().unwrap_or(1);
     let turn = target_turn(app);
-    match turn.and_then(|t| code_blocks(&t.content).into_iter().nth(n - 1)) {
+    let code = turn.and_then(|t| app.with_turn_text(t, code_blocks).into_iter().nth(n - 1));
+    match code {
         Some(code) => fx.push(Effect::Copy(code)),
         None => app.notice(format!("there is no code block {n}"), Level::Info),
     }
