@@ -18,6 +18,13 @@ use super::{Index, KnowledgeError, PassageId};
 /// `1 / (RRF_K + r)` to its score.
 pub const RRF_K: f64 = 60.0;
 
+/// At most this many passages of one file among a search's results while passages of
+/// other files are left (the rest come after them). A question whose words crowd one
+/// document — its title and headings repeat them in every passage — still shows the next
+/// document that may answer it, as web search keeps one site from filling a page (its
+/// "host crowding"); two, not one, because an answer often needs two sections of one file.
+pub const PER_FILE: usize = 2;
+
 /// BM25 weights of the index's columns: `base` (not searched), the file's path, the
 /// heading path, the body. A word in a heading or a file name says more about a passage
 /// than one in its text.
@@ -224,15 +231,26 @@ impl Index {
         }
         let mut order: Vec<(PassageId, f64)> = fused.into_iter().collect();
         order.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // Best first, at most PER_FILE passages of one file while other files' passages
+        // are left; the crowded-out ones fill the rest, still best first.
         let mut hits = Vec::new();
+        let mut crowded = Vec::new();
+        let mut per_file: HashMap<PathBuf, usize> = HashMap::new();
         for (id, score) in order {
             if hits.len() >= k {
                 break;
             }
             if let Some(hit) = self.hit(id, score, &ids)? {
-                hits.push(hit);
+                let seen = per_file.entry(hit.abs_path.clone()).or_default();
+                *seen += 1;
+                match *seen > PER_FILE {
+                    true => crowded.push(hit),
+                    false => hits.push(hit),
+                }
             }
         }
+        let room = k.saturating_sub(hits.len());
+        hits.extend(crowded.into_iter().take(room));
         let mut best = 0.0f64;
         for hit in &mut hits {
             for (p, _) in prepared.iter().zip(queries).filter(|(_, q)| q.decides) {

@@ -436,3 +436,33 @@ fn the_commonest_words_of_a_large_base_are_not_ranked_when_rarer_ones_are() {
     let phrases = [p("hotel", 60_000), p("limit", 50_000), p("day", 70_000)];
     assert_eq!(search::searched(&phrases), ["limit", "hotel"]);
 }
+
+#[test]
+fn one_file_does_not_crowd_out_the_next_that_may_answer() {
+    // Every section of the hotel guide repeats the question's words (its title and
+    // headings do); the overseas rules say it once, and are what the question needs.
+    let guide = "# Hotel limits\n\n## Hotel limits in Shanghai\n\nThe hotel limit is CNY 900.\n\n\
+                 ## Hotel limits in Beijing\n\nThe hotel limit is CNY 850.\n\n\
+                 ## Hotel limits in Shenzhen\n\nThe hotel limit is CNY 800.\n\n\
+                 ## Hotel limits in Chengdu\n\nThe hotel limit is CNY 600.\n";
+    let abroad = "# Travel abroad\n\n## Cities not listed\n\nFor a city not listed, the hotel limit is USD 180 a night.\n";
+    let dir = folder(&[("hotel-guide.md", guide), ("abroad.md", abroad)]);
+    let mut index = Index::open_in_memory().unwrap();
+    index.update(&base("p", dir.path()), &mut go).unwrap();
+    let r = top(&index, "hotel limit");
+    let paths: Vec<&str> = r.hits.iter().map(|h| h.path.as_str()).collect();
+    assert_eq!(paths.len(), 3, "{paths:?}");
+    assert_eq!(
+        paths.iter().filter(|p| **p == "hotel-guide.md").count(),
+        search::PER_FILE,
+        "{paths:?}"
+    );
+    assert!(paths.contains(&"abroad.md"), "{paths:?}");
+    // With no other file to show, the crowded-out passages fill the results.
+    let only = folder(&[("hotel-guide.md", guide)]);
+    let mut index = Index::open_in_memory().unwrap();
+    index.update(&base("p", only.path()), &mut go).unwrap();
+    let r = index.search(&[], &[Query::new("hotel limit")], &[], 4).unwrap();
+    assert_eq!(r.hits.len(), 4, "{r:?}");
+    assert!(r.hits.iter().all(|h| h.path == "hotel-guide.md"));
+}
