@@ -436,3 +436,28 @@ fn the_commonest_words_of_a_large_base_are_not_ranked_when_rarer_ones_are() {
     let phrases = [p("hotel", 60_000), p("limit", 50_000), p("day", 70_000)];
     assert_eq!(search::searched(&phrases), ["limit", "hotel"]);
 }
+
+#[test]
+fn messages_read_in_chinese_and_not_found_follows_the_question() {
+    // "Not found" is in the question's language (the model is told the same words).
+    assert_eq!(
+        super::cite::not_found_text("上海的酒店标准是多少？"),
+        "知识库中没有找到相关规定"
+    );
+    assert_eq!(
+        super::cite::not_found_text("What is the hotel limit?"),
+        "not found in the procedures"
+    );
+    let e = KnowledgeError::NotIndexed("policies".into());
+    assert_eq!(
+        e.to_string(),
+        "knowledge base `policies` has not been indexed yet: run `clerk kb index policies`"
+    );
+    let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+    assert_eq!(
+        e.to_string(),
+        "知识库 `policies` 尚未建立索引：请运行 `clerk kb index policies`"
+    );
+    let stopped = KnowledgeError::Stopped.to_string();
+    assert!(stopped.starts_with("索引已停止"), "{stopped}");
+}

@@ -345,4 +345,34 @@ mod tests {
         assert!(s.contains("gpt-4o, gpt-4o-mini"), "{s}");
         assert_eq!(e.class(), ErrorClass::BadInput);
     }
+
+    #[test]
+    fn errors_and_their_advice_read_in_chinese_and_stay_english_otherwise() {
+        let e = LlmError::Unauthorized {
+            message: "Incorrect API key provided".into(),
+        };
+        let en = e.to_string();
+        assert!(en.starts_with("the API key was rejected (HTTP 401"), "{en}");
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let zh = e.to_string();
+        assert_eq!(
+            zh,
+            "API 密钥被拒绝（HTTP 401：Incorrect API key provided）。密钥可能有误或已被吊销：请运行 `clerk auth login` 保存新的密钥"
+        );
+        let limited = LlmError::RateLimited {
+            message: "slow down".into(),
+            retry_after: Some(Duration::from_secs(125)),
+        };
+        assert!(limited.to_string().contains("服务器要求等待 2 分 5 秒"), "{limited}");
+        let late = LlmError::Timeout {
+            url: "https://api.openai.com/v1/chat/completions".into(),
+            secs: 60,
+        };
+        assert!(late.to_string().contains("60 秒内没有响应"), "{late}");
+        let part = LlmError::InPart {
+            part: "report.pdf, part 3 of 12".into(),
+            source: Box::new(late),
+        };
+        assert!(part.to_string().starts_with("读取 report.pdf"), "{part}");
+    }
 }
