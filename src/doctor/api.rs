@@ -60,7 +60,13 @@ pub(super) async fn models(s: &mut State<'_>) -> Check {
                     id,
                     said(|| {
                         let count = counted(n, "model");
-                        tr!("doctor.models.ok", url = url, count = count, model = model, ms = ms)
+                        tr!(
+                            "doctor.models.ok",
+                            url = url,
+                            count = count,
+                            model = model,
+                            ms = ms
+                        )
                     }),
                 )
             } else {
@@ -122,7 +128,13 @@ fn api_error(
         LlmError::Unauthorized { message } => (
             Check::fail(
                 id,
-                said(|| tr!("doctor.api.unauthorized", message = message, source = source)),
+                said(|| {
+                    tr!(
+                        "doctor.api.unauthorized",
+                        message = message,
+                        source = source
+                    )
+                }),
                 said(|| tr!("doctor.api.unauthorized_fix", profile = profile)),
             ),
             Err(id),
@@ -216,7 +228,12 @@ pub(super) async fn call(s: &mut State<'_>) -> Check {
                     let price = setup.config.models.get(&model);
                     let cost = price.and_then(|p| p.cost(u.input, u.cached, u.output));
                     let cost = crate::format::usd(cost);
-                    tr!("doctor.call.usage", input = u.input, output = u.output, cost = cost)
+                    tr!(
+                        "doctor.call.usage",
+                        input = u.input,
+                        output = u.output,
+                        cost = cost
+                    )
                 }
                 None => tr!("doctor.call.no_usage"),
             });
@@ -264,7 +281,14 @@ pub(super) async fn call(s: &mut State<'_>) -> Check {
             let secs = CALL_TIMEOUT.as_secs();
             Check::fail(
                 id,
-                said(|| tr!("doctor.call.timeout", model = model, secs = secs, noted = noted)),
+                said(|| {
+                    tr!(
+                        "doctor.call.timeout",
+                        model = model,
+                        secs = secs,
+                        noted = noted
+                    )
+                }),
                 said(|| tr!("doctor.call.timeout_fix")),
             )
         }

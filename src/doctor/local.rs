@@ -74,7 +74,12 @@ pub(super) async fn history(s: &mut State<'_>) -> Check {
                         n if n > 1 => tr!("doctor.history.more_problems", n = n - 1),
                         _ => "".into(),
                     };
-                    tr!("doctor.history.damaged", path = shown, first = first, more = more)
+                    tr!(
+                        "doctor.history.damaged",
+                        path = shown,
+                        first = first,
+                        more = more
+                    )
                 }),
                 recover(),
             ),
@@ -82,13 +87,27 @@ pub(super) async fn history(s: &mut State<'_>) -> Check {
                 let (size, secs) = (human_size(h.bytes), HISTORY_BUDGET.as_secs());
                 Check::warn(
                     id,
-                    said(|| tr!("doctor.history.unfinished", path = shown, size = size, secs = secs)),
+                    said(|| {
+                        tr!(
+                            "doctor.history.unfinished",
+                            path = shown,
+                            size = size,
+                            secs = secs
+                        )
+                    }),
                     said(|| tr!("doctor.history.unfinished_fix", path = shown)),
                 )
             }
             Checked::TooNew { found, known } => Check::fail(
                 id,
-                said(|| tr!("doctor.history.too_new", path = shown, found = found, known = known)),
+                said(|| {
+                    tr!(
+                        "doctor.history.too_new",
+                        path = shown,
+                        found = found,
+                        known = known
+                    )
+                }),
                 said(|| tr!("doctor.history.too_new_fix")),
             ),
         },
@@ -132,7 +151,14 @@ fn judge_space(dir: &Path, free: u64, total: u64) -> Check {
     let free_bytes = free;
     let id = CheckId::Disk;
     let (free, total) = (human_size(free), human_size(total));
-    let space = said(|| tr!("doctor.disk.space", free = free, total = total, path = dir.display()));
+    let space = said(|| {
+        tr!(
+            "doctor.disk.space",
+            free = free,
+            total = total,
+            path = dir.display()
+        )
+    });
     if free_bytes < FULL_BELOW {
         Check::fail(
             id,

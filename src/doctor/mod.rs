@@ -353,7 +353,12 @@ fn counted(n: usize, noun: &str) -> String {
         _ => {
             let key = format!("doctor.noun.{}", noun.replace(' ', "_"));
             let noun = crate::i18n::text(&key).unwrap_or_else(|| noun.to_string());
-            tr!("doctor.count", n = crate::format::thousands(n as u64), noun = noun).into_owned()
+            tr!(
+                "doctor.count",
+                n = crate::format::thousands(n as u64),
+                noun = noun
+            )
+            .into_owned()
         }
     }
 }
@@ -487,12 +492,47 @@ mod chinese {
     /// Words of 3+ ASCII letters a Chinese line may hold: the checks' ids, names of
     /// programs, protocols and products, and what the operating system says in English.
     const NAMES: &[&str] = &[
-        "config", "policy", "profile", "keyring", "proxy", "dns", "tcp", "tls", "models",
-        "call", "history", "disk", "terminal", "clerk", "API", "HTTP", "HTTPS", "DNS", "TCP",
-        "TLS", "CONNECT", "VPN", "PEM", "OSC", "SSH", "GNU", "screen", "tmux", "TERM", "Linux",
-        "Secret", "Service", "GNOME", "Keyring", "KWallet", "sqlite3", "PRAGMA",
+        "config",
+        "policy",
+        "profile",
+        "keyring",
+        "proxy",
+        "dns",
+        "tcp",
+        "tls",
+        "models",
+        "call",
+        "history",
+        "disk",
+        "terminal",
+        "clerk",
+        "API",
+        "HTTP",
+        "HTTPS",
+        "DNS",
+        "TCP",
+        "TLS",
+        "CONNECT",
+        "VPN",
+        "PEM",
+        "OSC",
+        "SSH",
+        "GNU",
+        "screen",
+        "tmux",
+        "TERM",
+        "Linux",
+        "Secret",
+        "Service",
+        "GNOME",
+        "Keyring",
+        "KWallet",
+        "sqlite3",
+        "PRAGMA",
         // io::Error's own words (the operating system's, not clerk's).
-        "Connection", "refused", "error",
+        "Connection",
+        "refused",
+        "error",
     ];
 
     /// The words of `text` that look like untranslated English: runs of 3+ ASCII letters
@@ -507,7 +547,10 @@ mod chinese {
             .join(" ");
         outside_code
             .split(|c: char| !(c.is_ascii_alphanumeric() || "_./:=-[]@".contains(c)))
-            .filter(|w| !w.chars().any(|c| "_./:=[]@".contains(c) || c.is_ascii_digit()))
+            .filter(|w| {
+                !w.chars()
+                    .any(|c| "_./:=[]@".contains(c) || c.is_ascii_digit())
+            })
             .flat_map(|w| w.split('-'))
             .filter(|w| w.len() >= 3 && !names.contains(w))
             .map(str::to_string)
@@ -557,11 +600,24 @@ mod chinese {
         assert!(report.contains("无法连接到 127.0.0.1:9"), "{report}");
         // The JSON: the same checks, in English.
         let v = json(&checks);
-        let tcp = v["checks"].as_array().unwrap().iter().find(|c| c["id"] == "tcp").unwrap();
+        let tcp = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "tcp")
+            .unwrap();
         assert_eq!(tcp["status"], "fail");
         let detail = tcp["detail"].as_str().unwrap();
-        assert!(detail.starts_with("cannot connect to 127.0.0.1:9"), "{detail}");
-        assert!(tcp["fix"].as_str().unwrap().starts_with("is the server running"));
+        assert!(
+            detail.starts_with("cannot connect to 127.0.0.1:9"),
+            "{detail}"
+        );
+        assert!(
+            tcp["fix"]
+                .as_str()
+                .unwrap()
+                .starts_with("is the server running")
+        );
         for c in v["checks"].as_array().unwrap() {
             let all = format!("{}{}", c["detail"], c["fix"]);
             assert!(!all.chars().any(|ch| ch > '\u{2e80}'), "{c}");
@@ -592,7 +648,10 @@ mod chinese {
             assert!(!cjk, "the JSON's detail stays English: {c:?}");
         }
         let c = Check::not_checked(CheckId::Tls, CheckId::Tcp);
-        assert_eq!(line(&c, false), "! tls       未检查：它依赖的 `tcp` 未通过\n            解决：请先解决 `tcp`");
+        assert_eq!(
+            line(&c, false),
+            "! tls       未检查：它依赖的 `tcp` 未通过\n            解决：请先解决 `tcp`"
+        );
         assert_eq!(c.fix.as_deref(), Some("fix `tcp` first"));
     }
 }

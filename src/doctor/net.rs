@@ -161,7 +161,14 @@ pub(super) async fn dns(s: &mut State<'_>) -> Check {
         s.addrs = Ok(vec![SocketAddr::new(ip, port)]);
         return Check::ok(
             id,
-            said(|| tr!("doctor.dns.address", host = host, whose = whose, behind = behind)),
+            said(|| {
+                tr!(
+                    "doctor.dns.address",
+                    host = host,
+                    whose = whose,
+                    behind = behind
+                )
+            }),
         );
     }
     let start = Instant::now();
@@ -214,7 +221,14 @@ pub(super) async fn dns(s: &mut State<'_>) -> Check {
             let secs = DNS_TIMEOUT.as_secs();
             Check::fail(
                 id,
-                said(|| tr!("doctor.dns.timeout", host = host, whose = whose, secs = secs)),
+                said(|| {
+                    tr!(
+                        "doctor.dns.timeout",
+                        host = host,
+                        whose = whose,
+                        secs = secs
+                    )
+                }),
                 said(|| tr!("doctor.dns.timeout_fix")),
             )
         }
@@ -255,7 +269,9 @@ pub(super) async fn tcp(s: &mut State<'_>) -> Check {
     if tcp.is_none() && tokio::time::Instant::now() >= deadline {
         let before = last.unwrap_or_default();
         let secs = TCP_TIMEOUT.as_secs();
-        last = Some(said(|| tr!("doctor.tcp.timeout", before = before, secs = secs)));
+        last = Some(said(|| {
+            tr!("doctor.tcp.timeout", before = before, secs = secs)
+        }));
     }
     let Some((stream, addr)) = tcp else {
         s.conn = Err(id);
@@ -263,7 +279,14 @@ pub(super) async fn tcp(s: &mut State<'_>) -> Check {
         return match hop {
             Some(h) => Check::fail(
                 id,
-                said(|| tr!("doctor.tcp.proxy_failed", proxy = h.shown, why = why, url = target.url)),
+                said(|| {
+                    tr!(
+                        "doctor.tcp.proxy_failed",
+                        proxy = h.shown,
+                        why = why,
+                        url = target.url
+                    )
+                }),
                 said(|| tr!("doctor.tcp.proxy_failed_fix", why = route.why)),
             ),
             None => Check::fail(
@@ -319,7 +342,13 @@ pub(super) async fn tcp(s: &mut State<'_>) -> Check {
         s.conn = Ok(conn);
         return Check::ok(
             id,
-            said(|| tr!("doctor.tcp.forwards", connected = connected, proxy = hop.shown)),
+            said(|| {
+                tr!(
+                    "doctor.tcp.forwards",
+                    connected = connected,
+                    proxy = hop.shown
+                )
+            }),
         );
     }
     match tokio::time::timeout(TCP_TIMEOUT, tunnel(&mut conn, &target.host_port(), hop)).await {
@@ -407,7 +436,9 @@ async fn tunnel(conn: &mut Conn, to: &str, hop: &ProxyHop) -> Result<(), Said> {
         Some(code) if code.starts_with('2') => Ok(()),
         Some(_) => {
             let status = crate::llm::error::excerpt(&status_line, 80);
-            Err(said(|| tr!("doctor.tunnel.refused", to = to, status = status)))
+            Err(said(|| {
+                tr!("doctor.tunnel.refused", to = to, status = status)
+            }))
         }
         None => Err(said(|| tr!("doctor.tunnel.not_http"))),
     }

@@ -109,7 +109,11 @@ pub(super) fn policy(s: &mut State<'_>) -> Check {
 fn config_fix(e: &ConfigError) -> String {
     match e {
         ConfigError::Invalid { path, line, .. } => {
-            tr!("doctor.config.invalid_fix", path = path.display(), line = line)
+            tr!(
+                "doctor.config.invalid_fix",
+                path = path.display(),
+                line = line
+            )
         }
         ConfigError::Missing(_) => tr!("doctor.config.missing_fix"),
         ConfigError::Read { path, .. } => tr!("doctor.config.read_fix", path = path.display()),
@@ -165,7 +169,14 @@ pub(super) fn profile(s: &mut State<'_>) -> Check {
         }
     };
     let model = setup.model.as_deref().unwrap_or(&profile.model);
-    let which = said(|| tr!("doctor.profile.which", name = name, url = url, model = model));
+    let which = said(|| {
+        tr!(
+            "doctor.profile.which",
+            name = name,
+            url = url,
+            model = model
+        )
+    });
     let policy = &setup.config.policy;
     if let Err(denied) = policy
         .check_endpoint(&profile.base_url, url)
@@ -236,10 +247,9 @@ pub(super) fn keyring(s: &mut State<'_>) -> Check {
     let id = CheckId::Keyring;
     let backend = OsKeyring.backend();
     match (&s.key, &s.key_error) {
-        (Ok((_, KeySource::Keyring)), _) => Check::ok(
-            id,
-            said(|| tr!("doctor.keyring.ok", backend = backend)),
-        ),
+        (Ok((_, KeySource::Keyring)), _) => {
+            Check::ok(id, said(|| tr!("doctor.keyring.ok", backend = backend)))
+        }
         (_, Some(SecretError::KeyringUnavailable { reason })) => Check::fail(
             id,
             said(|| tr!("doctor.keyring.unusable", backend = backend, why = reason)),
@@ -247,12 +257,31 @@ pub(super) fn keyring(s: &mut State<'_>) -> Check {
         ),
         (Ok((_, source)), _) => {
             let used = said(|| tr!("doctor.keyring.not_used", source = source));
-            let reached = said(|| tr!("doctor.keyring.reached_unused", backend = backend, used = used));
+            let reached = said(|| {
+                tr!(
+                    "doctor.keyring.reached_unused",
+                    backend = backend,
+                    used = used
+                )
+            });
             reach(reached, |why| {
                 Check::warn(
                     id,
-                    said(|| tr!("doctor.keyring.unreachable_unused", backend = backend, used = used, why = why)),
-                    said(|| tr!("doctor.keyring.unreachable_unused_fix", backend = backend, source = source)),
+                    said(|| {
+                        tr!(
+                            "doctor.keyring.unreachable_unused",
+                            backend = backend,
+                            used = used,
+                            why = why
+                        )
+                    }),
+                    said(|| {
+                        tr!(
+                            "doctor.keyring.unreachable_unused_fix",
+                            backend = backend,
+                            source = source
+                        )
+                    }),
                 )
             })
         }

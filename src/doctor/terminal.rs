@@ -72,7 +72,13 @@ pub fn check(f: &Facts) -> Check {
         Some((w, h)) if w < f.min.0 || h < f.min.1 => {
             let (mw, mh) = f.min;
             said.push(say(|| {
-                tr!("doctor.terminal.small", w = w, h = h, min_w = mw, min_h = mh)
+                tr!(
+                    "doctor.terminal.small",
+                    w = w,
+                    h = h,
+                    min_w = mw,
+                    min_h = mh
+                )
             }));
             warn(say(|| tr!("doctor.terminal.small_fix")), &mut fixes);
         }
@@ -86,7 +92,9 @@ pub fn check(f: &Facts) -> Check {
     match colours(f.no_color, &f.colorterm, &f.term) {
         Colours::Off => said.push(say(|| tr!("doctor.terminal.no_colours"))),
         Colours::Full if f.colorterm.contains("truecolor") || f.colorterm.contains("24bit") => {
-            said.push(say(|| tr!("doctor.terminal.truecolor", colorterm = colorterm)));
+            said.push(say(|| {
+                tr!("doctor.terminal.truecolor", colorterm = colorterm)
+            }));
         }
         Colours::Full => said.push(say(|| tr!("doctor.terminal.256", term = term))),
         Colours::Basic if f.term == "dumb" => {
@@ -112,9 +120,7 @@ pub fn check(f: &Facts) -> Check {
             warn(say(|| tr!("doctor.terminal.screen_fix")), &mut fixes);
         }
         (None, false) if f.ssh => said.push(say(|| tr!("doctor.terminal.ssh"))),
-        (None, false) if f.size.is_some() => {
-            said.push(say(|| tr!("doctor.terminal.clipboard")))
-        }
+        (None, false) if f.size.is_some() => said.push(say(|| tr!("doctor.terminal.clipboard"))),
         (None, false) => {}
     }
     let fix = (!fixes.is_empty()).then(|| Said::join(&fixes));

@@ -336,20 +336,24 @@ pub async fn fetch(endpoint: Result<&Endpoint, &str>, prepared: &Prepared) -> Fe
     if !prepared.to_restate.is_empty() {
         let into = names(&prepared.to_restate);
         match endpoint {
-            Err(why) => out.notes.push(
-                tr!("knowledge.note.not_restated", into = into, why = why).into_owned(),
-            ),
+            Err(why) => out
+                .notes
+                .push(tr!("knowledge.note.not_restated", into = into, why = why).into_owned()),
             Ok(ep) => {
                 let request = restate::request(&ask.question, &prepared.to_restate, &ask.model);
                 let answer =
                     tokio::time::timeout(RESTATE_TIMEOUT, chat_to_end(ep.clone(), request, |_| {}))
                         .await;
                 let (usage, error) = match answer {
-                    Err(_) => (None, Some(format!("no reply in {} s", RESTATE_TIMEOUT.as_secs()))),
+                    Err(_) => (
+                        None,
+                        Some(format!("no reply in {} s", RESTATE_TIMEOUT.as_secs())),
+                    ),
                     Ok(Err(e)) => (None, Some(e.to_string())),
-                    Ok(Ok(a)) if a.status != AnswerStatus::Complete => {
-                        (a.usage, Some(format!("the reply ended {}", a.status.as_str())))
-                    }
+                    Ok(Ok(a)) if a.status != AnswerStatus::Complete => (
+                        a.usage,
+                        Some(format!("the reply ended {}", a.status.as_str())),
+                    ),
                     Ok(Ok(a)) => {
                         let got = restate::parse(&a.text, &ask.question, &prepared.to_restate);
                         let error = got.is_empty().then(|| {
@@ -389,7 +393,8 @@ pub async fn fetch(endpoint: Result<&Endpoint, &str>, prepared: &Prepared) -> Fe
             let ep = match endpoint {
                 Ok(ep) => ep,
                 Err(why) => {
-                    out.notes.push(tr!("knowledge.note.no_vector_search", why = why).into_owned());
+                    out.notes
+                        .push(tr!("knowledge.note.no_vector_search", why = why).into_owned());
                     break;
                 }
             };

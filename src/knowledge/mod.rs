@@ -140,7 +140,11 @@ impl std::fmt::Display for KnowledgeError {
                 tr!("knowledge.error.open", path = path.display(), cause = cause)
             }
             KnowledgeError::Damaged { path, cause } => {
-                tr!("knowledge.error.damaged", path = path.display(), cause = cause)
+                tr!(
+                    "knowledge.error.damaged",
+                    path = path.display(),
+                    cause = cause
+                )
             }
             KnowledgeError::TooNew { path, found, known } => tr!(
                 "knowledge.error.too_new",
@@ -151,7 +155,11 @@ impl std::fmt::Display for KnowledgeError {
             KnowledgeError::Sqlite {
                 path: Some(path),
                 cause,
-            } => tr!("knowledge.error.sqlite_at", path = path.display(), cause = cause),
+            } => tr!(
+                "knowledge.error.sqlite_at",
+                path = path.display(),
+                cause = cause
+            ),
             KnowledgeError::Sqlite { path: None, cause } => {
                 tr!("knowledge.error.sqlite", cause = cause)
             }
@@ -161,7 +169,12 @@ impl std::fmt::Display for KnowledgeError {
                 path = path.display()
             ),
             KnowledgeError::BadGlob { base, glob, why } => {
-                tr!("knowledge.error.bad_glob", base = base, glob = glob, why = why)
+                tr!(
+                    "knowledge.error.bad_glob",
+                    base = base,
+                    glob = glob,
+                    why = why
+                )
             }
             KnowledgeError::NotIndexed(base) => tr!("knowledge.error.not_indexed", base = base),
             KnowledgeError::Stopped => tr!("knowledge.error.stopped"),

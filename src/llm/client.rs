@@ -114,8 +114,9 @@ impl Endpoint {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
                 LlmError::Other(tr!("llm.client.bad_header_name", header = k).into_owned())
             })?;
-            let value = HeaderValue::from_str(v)
-                .map_err(|_| LlmError::Other(tr!("llm.client.bad_header_value", header = k).into_owned()))?;
+            let value = HeaderValue::from_str(v).map_err(|_| {
+                LlmError::Other(tr!("llm.client.bad_header_value", header = k).into_owned())
+            })?;
             extra.insert(name, value);
         }
         Ok(Endpoint {
@@ -154,8 +155,12 @@ impl Endpoint {
                     ProxyChoice::Via(url) => {
                         let proxy = reqwest::Proxy::all(url)
                             .map_err(|e| {
-                                tr!("llm.client.proxy", proxy = network::without_password(url), why = e)
-                                    .into_owned()
+                                tr!(
+                                    "llm.client.proxy",
+                                    proxy = network::without_password(url),
+                                    why = e
+                                )
+                                .into_owned()
                             })?
                             .no_proxy(reqwest::NoProxy::from_env());
                         builder = builder.proxy(proxy);

@@ -232,7 +232,12 @@ fn available_list(models: &[String]) -> String {
         let list = shown.join(", ");
         if models.len() > 20 {
             let more = models.len() - 20;
-            tr!("llm.error.unknown_model_offers_more", list = list, more = more).into_owned()
+            tr!(
+                "llm.error.unknown_model_offers_more",
+                list = list,
+                more = more
+            )
+            .into_owned()
         } else {
             tr!("llm.error.unknown_model_offers", list = list).into_owned()
         }
@@ -363,7 +368,10 @@ mod tests {
             message: "slow down".into(),
             retry_after: Some(Duration::from_secs(125)),
         };
-        assert!(limited.to_string().contains("服务器要求等待 2 分 5 秒"), "{limited}");
+        assert!(
+            limited.to_string().contains("服务器要求等待 2 分 5 秒"),
+            "{limited}"
+        );
         let late = LlmError::Timeout {
             url: "https://api.openai.com/v1/chat/completions".into(),
             secs: 60,

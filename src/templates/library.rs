@@ -386,7 +386,10 @@ mod tests {
         assert!(reply.description.starts_with("按你选择的语气"), "{reply:?}");
         let points = reply.variable("points").unwrap();
         assert_eq!(points.label, "要表达的内容");
-        assert_eq!(points.help.as_deref(), Some("每行一个要点，写得粗略也没关系。"));
+        assert_eq!(
+            points.help.as_deref(),
+            Some("每行一个要点，写得粗略也没关系。")
+        );
         // What the model reads is the same in both languages.
         assert_eq!(reply.steps, en_reply.steps);
         assert_eq!(reply.system, en_reply.system);
@@ -398,7 +401,10 @@ mod tests {
         for e in zh.entries() {
             let t = e.template.as_ref().unwrap();
             let cjk = |s: &str| s.chars().any(|c| c > '\u{2e80}');
-            assert!(cjk(&t.title) && cjk(&t.description) && cjk(&t.category), "{t:?}");
+            assert!(
+                cjk(&t.title) && cjk(&t.description) && cjk(&t.category),
+                "{t:?}"
+            );
             for v in &t.variables {
                 assert!(cjk(&v.label), "{}: {v:?}", t.id);
                 assert!(v.help.as_deref().is_none_or(cjk), "{}: {v:?}", t.id);
