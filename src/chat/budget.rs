@@ -86,33 +86,35 @@ pub struct Refusal {
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.which {
-            Which::PerRequest => write!(
-                f,
-                "not sent: this request is estimated at {}, over the per-request budget of {} ({}); shorten it, or choose a cheaper model",
-                usd(self.estimate),
-                usd(self.limit),
-                self.rule
+        let text = match self.which {
+            Which::PerRequest => tr!(
+                "chat.budget.per_request",
+                estimate = usd(self.estimate),
+                limit = usd(self.limit),
+                rule = self.rule
             ),
-            which => write!(
-                f,
-                "not sent: the {} budget of {} is reached ({} spent{}; {}); it starts again {}",
-                if which == Which::Daily {
-                    "daily"
-                } else {
-                    "monthly"
+            which => tr!(
+                "chat.budget.reached",
+                which = period(which),
+                limit = usd(self.limit),
+                spent = usd(self.spent),
+                this = match self.estimate > 0.0 {
+                    true => tr!("chat.budget.this_request", estimate = usd(self.estimate)),
+                    false => "".into(),
                 },
-                usd(self.limit),
-                usd(self.spent),
-                if self.estimate > 0.0 {
-                    format!(", this request about {}", usd(self.estimate))
-                } else {
-                    String::new()
-                },
-                self.rule,
-                self.resets
+                rule = self.rule,
+                resets = self.resets
             ),
-        }
+        };
+        f.write_str(&text)
+    }
+}
+
+/// "daily" or "monthly", as the budget's texts say it.
+fn period(which: Which) -> std::borrow::Cow<'static, str> {
+    match which {
+        Which::Daily => tr!("chat.budget.daily"),
+        _ => tr!("chat.budget.monthly"),
     }
 }
 
@@ -145,17 +147,17 @@ impl Verdict {
                 spent,
                 limit,
                 rule,
-            } => Some(format!(
-                "{} of the {} budget of {} is used ({}; {rule})",
-                percent(*spent, *limit),
-                if *which == Which::Daily {
-                    "daily"
-                } else {
-                    "monthly"
-                },
-                usd(*limit),
-                usd(*spent),
-            )),
+            } => Some(
+                tr!(
+                    "chat.budget.warning",
+                    percent = percent(*spent, *limit),
+                    which = period(*which),
+                    limit = usd(*limit),
+                    spent = usd(*spent),
+                    rule = rule
+                )
+                .into_owned(),
+            ),
             _ => None,
         }
     }
@@ -255,8 +257,8 @@ pub fn periods<Tz: chrono::TimeZone>(now: &chrono::DateTime<Tz>) -> Periods {
         day_start_ms: start(today),
         month_start_ms: start(first),
         resets: Resets {
-            day: "at midnight".to_string(),
-            month: format!("on {}", next_month.format("%Y-%m-%d")),
+            day: tr!("chat.budget.at_midnight").into_owned(),
+            month: tr!("chat.budget.on_date", date = next_month.format("%Y-%m-%d")).into_owned(),
         },
     }
 }
@@ -379,5 +381,22 @@ mod tests {
             text.starts_with("81% of the daily budget of $10.00"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn refusals_and_warnings_read_in_chinese() {
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let l = limits(Some(1.0), Some(10.0), None);
+        let zh_resets = Resets {
+            day: tr!("chat.budget.at_midnight").into_owned(),
+            month: tr!("chat.budget.on_date", date = "2027-01-01").into_owned(),
+        };
+        let Verdict::Refuse(r) = check(&l, spent(1.0, 3.0), None, &zh_resets) else {
+            panic!()
+        };
+        let text = r.to_string();
+        assert!(text.starts_with("未发送：已达到每日预算"), "{text}");
+        assert!(text.ends_with("预算将于午夜重新开始"), "{text}");
+        assert!(text.contains("[budget] daily_usd"), "{text}");
     }
 }

@@ -167,8 +167,7 @@ fn plausible(tokens: u64, bytes: usize) -> bool {
 
 /// What the user is told when earlier turns were left out to fit (`None`: nothing was).
 pub fn left_out_notice(omitted: usize) -> Option<String> {
-    (omitted > 0)
-        .then(|| format!("{omitted} earlier message(s) left out to fit the context window"))
+    (omitted > 0).then(|| tr!("chat.left_out", n = omitted).into_owned())
 }
 
 #[cfg(test)]

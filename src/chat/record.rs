@@ -103,13 +103,14 @@ pub fn failed(text: String, why: String, now_ms: i64) -> MessageFinish {
 
 /// "rate limited (HTTP 429), retrying in 3 s (1 of 2)": one wording everywhere.
 pub fn retry_text(n: &RetryNotice) -> String {
-    format!(
-        "{}, retrying in {} ({} of {})",
-        n.reason,
-        crate::llm::error::human_duration(n.wait),
-        n.retry,
-        n.of
+    tr!(
+        "chat.retrying",
+        reason = n.reason,
+        wait = crate::llm::error::human_duration(n.wait),
+        retry = n.retry,
+        of = n.of
     )
+    .into_owned()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use super::{CALL_TIMEOUT, Check, CheckId, MODELS_TIMEOUT, State};
+use super::{CALL_TIMEOUT, Check, CheckId, MODELS_TIMEOUT, Said, State, counted, said};
 use crate::llm::meter::Tag;
 use crate::llm::{AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint, LlmError};
 
@@ -54,29 +54,43 @@ pub(super) async fn models(s: &mut State<'_>) -> Check {
     match listed {
         Ok(Ok(ids)) => {
             s.api = Ok(());
+            let n = ids.len();
             if ids.iter().any(|m| m == &model) {
                 Check::ok(
                     id,
-                    format!(
-                        "{url}: {}, {model} among them ({ms} ms)",
-                        crate::format::counted(ids.len(), "model")
-                    ),
+                    said(|| {
+                        let count = counted(n, "model");
+                        tr!(
+                            "doctor.models.ok",
+                            url = url,
+                            count = count,
+                            model = model,
+                            ms = ms
+                        )
+                    }),
                 )
             } else {
                 let offered: Vec<&str> = ids.iter().take(10).map(String::as_str).collect();
                 let more = if ids.len() > 10 { ", …" } else { "" };
+                let list = format!("{}{more}", offered.join(", "));
                 Check::warn(
                     id,
-                    format!(
-                        "{url}: {}, but not {model} ({}{more}) ({ms} ms)",
-                        crate::format::counted(ids.len(), "model"),
-                        if offered.is_empty() {
-                            "the list is empty".to_string()
-                        } else {
-                            format!("it offers {}", offered.join(", "))
-                        }
-                    ),
-                    "check the model in the profile (or --model); some gateways list fewer models than they serve, and `call` shows whether this one answers",
+                    said(|| {
+                        let offers = match offered.is_empty() {
+                            true => tr!("doctor.models.empty"),
+                            false => tr!("doctor.models.offers", list = list),
+                        };
+                        let count = counted(n, "model");
+                        tr!(
+                            "doctor.models.missing",
+                            url = url,
+                            count = count,
+                            model = model,
+                            offers = offers,
+                            ms = ms
+                        )
+                    }),
+                    said(|| tr!("doctor.models.missing_fix")),
                 )
             }
         }
@@ -87,10 +101,11 @@ pub(super) async fn models(s: &mut State<'_>) -> Check {
         }
         Err(_) => {
             s.api = Err(id);
+            let secs = MODELS_TIMEOUT.as_secs();
             Check::fail(
                 id,
-                format!("{url} did not answer within {} s", MODELS_TIMEOUT.as_secs()),
-                "try again; if it stays slow, the endpoint (or a proxy on the way) is overloaded",
+                said(|| tr!("doctor.models.timeout", url = url, secs = secs)),
+                said(|| tr!("doctor.models.timeout_fix")),
             )
         }
     }
@@ -104,59 +119,52 @@ fn api_error(
     model: &str,
 ) -> (Check, Result<(), CheckId>) {
     let profile = s.setup().map(|x| x.profile.as_str()).unwrap_or("default");
-    let source = match &s.key {
-        Ok((_, source)) => format!(" (the key in use comes from {source})"),
-        Err(_) => String::new(),
-    };
+    let source = said(|| match &s.key {
+        Ok((_, source)) => tr!("doctor.api.key_from", source = source),
+        Err(_) => "".into(),
+    });
+    let error: Said = said(|| e);
     match e {
         LlmError::Unauthorized { message } => (
             Check::fail(
                 id,
-                format!("the API key was rejected (HTTP 401: {message}){source}"),
-                format!(
-                    "run `clerk auth login --profile {profile}` to store a working key (a key set in CLERK_API_KEY or api_key_cmd is used first: fix or remove it)"
-                ),
+                said(|| {
+                    tr!(
+                        "doctor.api.unauthorized",
+                        message = message,
+                        source = source
+                    )
+                }),
+                said(|| tr!("doctor.api.unauthorized_fix", profile = profile)),
             ),
             Err(id),
         ),
         LlmError::Forbidden { .. } | LlmError::Quota { .. } => (
-            Check::fail(
-                id,
-                e.to_string(),
-                "ask your administrator, or check billing",
-            ),
+            Check::fail(id, error, said(|| tr!("doctor.api.forbidden_fix"))),
             Err(id),
         ),
         LlmError::NotFound { url, message } => (
             Check::warn(
                 id,
-                format!("{url} answered 404 Not Found ({message})"),
-                "check base_url (it usually ends in /v1); an endpoint without /models is fine if `call` passes",
+                said(|| tr!("doctor.api.not_found", url = url, message = message)),
+                said(|| tr!("doctor.api.not_found_fix")),
             ),
             Ok(()),
         ),
         LlmError::RateLimited { .. } => (
-            Check::warn(
-                id,
-                e.to_string(),
-                "wait a little and run `clerk doctor` again",
-            ),
+            Check::warn(id, error, said(|| tr!("doctor.api.rate_limited_fix"))),
             Ok(()),
         ),
         LlmError::UnknownModel { message, .. } => (
             Check::fail(
                 id,
-                format!("the model `{model}` is not available at this endpoint ({message})"),
-                "set the profile's model to one the endpoint offers (`clerk doctor` lists them under models), or use --model",
+                said(|| tr!("doctor.api.unknown_model", model = model, message = message)),
+                said(|| tr!("doctor.api.unknown_model_fix")),
             ),
             Err(id),
         ),
-        other => (
-            Check::fail(
-                id,
-                other.to_string(),
-                "see the checks above it for the network; try again later for a server error",
-            ),
+        _ => (
+            Check::fail(id, error, said(|| tr!("doctor.api.other_fix"))),
             Err(id),
         ),
     }
@@ -204,64 +212,85 @@ pub(super) async fn call(s: &mut State<'_>) -> Check {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .join("; ");
-    let noted = if notes.is_empty() {
-        String::new()
-    } else {
-        format!("; note: {notes}")
-    };
+    let noted = said(|| match notes.is_empty() {
+        true => "".into(),
+        false => tr!("doctor.call.noted", notes = notes),
+    });
     match answered {
         Ok(Ok(answer)) => {
             let took = answer.duration.as_millis();
-            let first = answer
-                .ttft
-                .map(|t| format!(", first token after {} ms", t.as_millis()))
-                .unwrap_or_default();
-            let usage = match answer.usage {
+            let first = said(|| match answer.ttft {
+                Some(t) => tr!("doctor.call.first_token", ms = t.as_millis()),
+                None => "".into(),
+            });
+            let usage = said(|| match answer.usage {
                 Some(u) => {
                     let price = setup.config.models.get(&model);
                     let cost = price.and_then(|p| p.cost(u.input, u.cached, u.output));
-                    format!(
-                        "; {} tokens in, {} out, {}",
-                        u.input,
-                        u.output,
-                        crate::format::usd(cost)
+                    let cost = crate::format::usd(cost);
+                    tr!(
+                        "doctor.call.usage",
+                        input = u.input,
+                        output = u.output,
+                        cost = cost
                     )
                 }
-                None => "; no token counts from the server".to_string(),
-            };
-            let said = format!(
-                "{model} answered in {took} ms{first}{usage}; recorded in the usage ledger as `doctor`{noted}"
-            );
+                None => tr!("doctor.call.no_usage"),
+            });
+            let answered = said(|| {
+                tr!(
+                    "doctor.call.ok",
+                    model = model,
+                    ms = took,
+                    first = first,
+                    usage = usage,
+                    noted = noted
+                )
+            });
             match answer.status {
-                AnswerStatus::Complete => Check::ok(id, said),
+                AnswerStatus::Complete => Check::ok(id, answered),
                 AnswerStatus::Truncated => Check::warn(
                     id,
-                    format!("{said}, but the stream ended without a finish reason"),
-                    "a proxy may be cutting streamed answers short: ask IT about server-sent events (text/event-stream)",
+                    said(|| tr!("doctor.call.truncated", said = answered)),
+                    said(|| tr!("doctor.call.truncated_fix")),
                 ),
-                AnswerStatus::Interrupted | AnswerStatus::Error => Check::fail(
-                    id,
-                    format!(
-                        "{model} started answering but {}",
-                        answer.reason.as_deref().unwrap_or("the answer broke off")
-                    ),
-                    "try again; if it persists, the endpoint or a proxy on the way breaks streams",
-                ),
+                AnswerStatus::Interrupted | AnswerStatus::Error => {
+                    // The reason is the answer's own (English, as the history keeps it).
+                    let reason = answer.reason.clone();
+                    Check::fail(
+                        id,
+                        said(|| {
+                            let why = match &reason {
+                                Some(r) => r.as_str().into(),
+                                None => tr!("doctor.call.broke_off"),
+                            };
+                            tr!("doctor.call.broken", model = model, why = why)
+                        }),
+                        said(|| tr!("doctor.call.broken_fix")),
+                    )
+                }
             }
         }
         Ok(Err(LlmError::Refused(why))) => Check::warn(
             id,
-            format!("not sent: {why}"),
-            "a budget ([budget] in the config) holds the request back; raise it, or run `clerk doctor` when the period starts again",
+            said(|| tr!("doctor.call.refused", why = why)),
+            said(|| tr!("doctor.call.refused_fix")),
         ),
         Ok(Err(e)) => api_error(id, &e, s, &model).0,
-        Err(_) => Check::fail(
-            id,
-            format!(
-                "{model} did not answer within {} s{noted}",
-                CALL_TIMEOUT.as_secs()
-            ),
-            "try again; if it stays slow the model or the endpoint is overloaded (answers wait up to request_timeout_secs in the profile)",
-        ),
+        Err(_) => {
+            let secs = CALL_TIMEOUT.as_secs();
+            Check::fail(
+                id,
+                said(|| {
+                    tr!(
+                        "doctor.call.timeout",
+                        model = model,
+                        secs = secs,
+                        noted = noted
+                    )
+                }),
+                said(|| tr!("doctor.call.timeout_fix")),
+            )
+        }
     }
 }

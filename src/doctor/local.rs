@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::{Check, CheckId, HISTORY_BUDGET, State};
+use super::{Check, CheckId, HISTORY_BUDGET, State, counted, said};
 use crate::format::human_size;
 use crate::store::{Checked, StoreError};
 
@@ -23,17 +23,14 @@ pub(super) async fn history(s: &mut State<'_>) -> Check {
         Err(by) => return Check::not_checked(id, by),
     };
     if !setup.config.file.history.enabled {
-        return Check::ok(
-            id,
-            "history is off ([history] enabled = false, or --incognito): nothing is saved",
-        );
+        return Check::ok(id, said(|| tr!("doctor.history.off")));
     }
     let path = setup.paths.database();
     if !path.exists() {
         return Check::warn(
             id,
-            format!("{} does not exist yet", path.display()),
-            "nothing to do: it is made when the first answer is saved",
+            said(|| tr!("doctor.history.absent", path = path.display())),
+            said(|| tr!("doctor.history.absent_fix")),
         );
     }
     let start = Instant::now();
@@ -43,71 +40,89 @@ pub(super) async fn history(s: &mut State<'_>) -> Check {
     };
     let ms = start.elapsed().as_millis();
     let shown = path.display();
-    let recover = "close every other clerk, then run `clerk sessions recover` (it keeps the damaged file beside the new one)";
+    let recover = || said(|| tr!("doctor.history.recover_fix"));
     match looked {
         Ok(Ok(h)) => match h.check {
             Checked::Sound => {
-                let counts = h
-                    .counts
-                    .map(|(sessions, messages)| {
-                        format!(
-                            ", {}, {}",
-                            crate::format::counted(sessions as usize, "session"),
-                            crate::format::counted(messages as usize, "message")
-                        )
-                    })
-                    .unwrap_or_default();
+                let size = human_size(h.bytes);
                 Check::ok(
                     id,
-                    format!(
-                        "{shown}: {}{counts}; quick check ok ({ms} ms)",
-                        human_size(h.bytes)
-                    ),
+                    said(|| {
+                        let counts = match h.counts {
+                            Some((sessions, messages)) => tr!(
+                                "doctor.history.counts",
+                                sessions = counted(sessions as usize, "session"),
+                                messages = counted(messages as usize, "message")
+                            ),
+                            None => "".into(),
+                        };
+                        tr!(
+                            "doctor.history.ok",
+                            path = shown,
+                            size = size,
+                            counts = counts,
+                            ms = ms
+                        )
+                    }),
                 )
             }
             Checked::Damaged(lines) => Check::fail(
                 id,
-                format!(
-                    "{shown} is damaged: {}{}",
-                    lines.first().map(String::as_str).unwrap_or("?"),
-                    match lines.len() {
-                        n if n > 1 => format!(" (and {} more problems)", n - 1),
-                        _ => String::new(),
-                    }
-                ),
-                recover,
+                said(|| {
+                    let first = lines.first().map(String::as_str).unwrap_or("?");
+                    let more = match lines.len() {
+                        n if n > 1 => tr!("doctor.history.more_problems", n = n - 1),
+                        _ => "".into(),
+                    };
+                    tr!(
+                        "doctor.history.damaged",
+                        path = shown,
+                        first = first,
+                        more = more
+                    )
+                }),
+                recover(),
             ),
-            Checked::Unfinished => Check::warn(
-                id,
-                format!(
-                    "{shown}: {}; the quick check did not end within {} s",
-                    human_size(h.bytes),
-                    HISTORY_BUDGET.as_secs()
-                ),
-                format!(
-                    "for a full check, close clerk and run `sqlite3 '{shown}' 'PRAGMA integrity_check'`"
-                ),
-            ),
+            Checked::Unfinished => {
+                let (size, secs) = (human_size(h.bytes), HISTORY_BUDGET.as_secs());
+                Check::warn(
+                    id,
+                    said(|| {
+                        tr!(
+                            "doctor.history.unfinished",
+                            path = shown,
+                            size = size,
+                            secs = secs
+                        )
+                    }),
+                    said(|| tr!("doctor.history.unfinished_fix", path = shown)),
+                )
+            }
             Checked::TooNew { found, known } => Check::fail(
                 id,
-                format!(
-                    "{shown} was written by a newer clerk (schema {found}; this one knows up to {known})"
-                ),
-                "update clerk, or set CLERK_DATA_DIR to keep a separate history",
+                said(|| {
+                    tr!(
+                        "doctor.history.too_new",
+                        path = shown,
+                        found = found,
+                        known = known
+                    )
+                }),
+                said(|| tr!("doctor.history.too_new_fix")),
             ),
         },
         Ok(Err(e)) => {
             let fix = match &e {
-                StoreError::Damaged { .. } => recover.to_string(),
-                StoreError::Busy(_) => "close the other clerk, then try again".to_string(),
-                _ => "check the folder's permissions, or set CLERK_DATA_DIR".to_string(),
+                StoreError::Damaged { .. } => recover(),
+                StoreError::Busy(_) => said(|| tr!("doctor.history.busy_fix")),
+                _ => said(|| tr!("doctor.history.open_fix")),
             };
-            Check::fail(id, e.to_string(), fix)
+            Check::fail(id, said(|| &e), fix)
         }
         Err(e) => Check::fail(
             id,
-            format!("the check of {shown} stopped: {e}"),
-            "try again",
+            said(|| tr!("doctor.history.stopped", path = shown, why = e)),
+            said(|| tr!("doctor.history.stopped_fix")),
         ),
     }
 }
@@ -125,35 +140,39 @@ pub(super) fn disk(s: &mut State<'_>) -> Check {
         Ok((free, total)) => judge_space(&dir, free, total),
         Err(e) => Check::warn(
             id,
-            format!("the free space of {} cannot be read: {e}", dir.display()),
-            "check the folder's permissions (or the disk in the system's settings)",
+            said(|| tr!("doctor.disk.unreadable", path = dir.display(), why = e)),
+            said(|| tr!("doctor.disk.unreadable_fix")),
         ),
     }
 }
 
 /// The verdict on `free` of `total` bytes on the disk holding `dir`.
 fn judge_space(dir: &Path, free: u64, total: u64) -> Check {
+    let free_bytes = free;
     let id = CheckId::Disk;
-    let said = format!(
-        "{} free of {} on the disk holding {}",
-        human_size(free),
-        human_size(total),
-        dir.display()
-    );
-    if free < FULL_BELOW {
+    let (free, total) = (human_size(free), human_size(total));
+    let space = said(|| {
+        tr!(
+            "doctor.disk.space",
+            free = free,
+            total = total,
+            path = dir.display()
+        )
+    });
+    if free_bytes < FULL_BELOW {
         Check::fail(
             id,
-            format!("{said}: it is full"),
-            "free some space: until then the history is read-only and nothing new is saved",
+            said(|| tr!("doctor.disk.full", space = space)),
+            said(|| tr!("doctor.disk.full_fix")),
         )
-    } else if free < LOW_BELOW {
+    } else if free_bytes < LOW_BELOW {
         Check::warn(
             id,
-            format!("{said}: nearly full"),
-            "free some space before it fills up (a full disk leaves the history read-only)",
+            said(|| tr!("doctor.disk.low", space = space)),
+            said(|| tr!("doctor.disk.low_fix")),
         )
     } else {
-        Check::ok(id, said)
+        Check::ok(id, space)
     }
 }
 

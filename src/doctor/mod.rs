@@ -9,6 +9,10 @@
 //! environment, a history not created yet) is at most a warning. The order is
 //! [`ORDER`]; a new check is a [`CheckId`], a place in [`ORDER`] and a function.
 //!
+//! Every detail and fix is a [`Said`]: the check builds it once per language, so the lines
+//! printed for a person are in the interface's language while `--json` keeps English and
+//! stable (scripts and IT tickets read its `detail` and `fix`).
+//!
 //! The checks never print and never show the API key (nor any part of it). Rendering the
 //! results ([`line`], [`json`]) and the verdict ([`failed`]) are pure. Every network step
 //! has its own short timeout (see the constants), so a set-up that works is checked in a
@@ -125,6 +129,64 @@ impl CheckId {
     }
 }
 
+/// A text of the report in English (for `--json`) and in the interface's language (for the
+/// lines a person reads).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Said {
+    en: String,
+    here: String,
+}
+
+/// The text `text` makes, in English and in this thread's language: `text` runs once for
+/// each (so a value it formats that is itself a [`Said`] shows in the same language).
+pub fn said<T: std::fmt::Display>(text: impl Fn() -> T) -> Said {
+    let here = text().to_string();
+    let en = match crate::i18n::current() {
+        crate::i18n::Language::English => here.clone(),
+        _ => {
+            let _en = crate::i18n::scoped(crate::i18n::Language::English);
+            text().to_string()
+        }
+    };
+    Said { en, here }
+}
+
+impl Said {
+    /// Parts joined into one text ("; " in English).
+    fn join(parts: &[Said]) -> Said {
+        let pick = |f: fn(&Said) -> &str| parts.iter().map(f).collect::<Vec<_>>();
+        let en = pick(|p| &p.en).join("; ");
+        let here = pick(|p| &p.here).join(&tr!("doctor.list_sep"));
+        Said { en, here }
+    }
+}
+
+/// The text in this thread's language (English when it is English).
+impl std::fmt::Display for Said {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match crate::i18n::current() {
+            crate::i18n::Language::English => f.write_str(&self.en),
+            _ => f.write_str(&self.here),
+        }
+    }
+}
+
+/// A text that is the same in every language (a name, an address, a server's words).
+impl From<String> for Said {
+    fn from(text: String) -> Said {
+        Said {
+            en: text.clone(),
+            here: text,
+        }
+    }
+}
+
+impl From<&str> for Said {
+    fn from(text: &str) -> Said {
+        Said::from(text.to_string())
+    }
+}
+
 /// What one check found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
@@ -132,53 +194,50 @@ pub struct Check {
     pub id: &'static str,
     /// How it went.
     pub status: Status,
-    /// What it found.
+    /// What it found, in English (the `--json` text).
     pub detail: String,
-    /// What to do (for warnings and failures).
+    /// What to do (for warnings and failures), in English.
     pub fix: Option<String>,
+    /// The detail and the fix in the interface's language, for the printed lines.
+    #[serde(skip)]
+    pub shown: (String, Option<String>),
 }
 
 impl Check {
-    /// A check that passed.
-    pub fn ok(id: CheckId, detail: impl Into<String>) -> Check {
+    /// A check with its status, detail and fix.
+    pub fn new(id: CheckId, status: Status, detail: Said, fix: Option<Said>) -> Check {
         Check {
             id: id.as_str(),
-            status: Status::Ok,
-            detail: detail.into(),
-            fix: None,
+            status,
+            shown: (detail.here, fix.as_ref().map(|f| f.here.clone())),
+            detail: detail.en,
+            fix: fix.map(|f| f.en),
         }
+    }
+
+    /// A check that passed.
+    pub fn ok(id: CheckId, detail: impl Into<Said>) -> Check {
+        Check::new(id, Status::Ok, detail.into(), None)
     }
 
     /// A warning, with what to do.
-    pub fn warn(id: CheckId, detail: impl Into<String>, fix: impl Into<String>) -> Check {
-        Check {
-            id: id.as_str(),
-            status: Status::Warn,
-            detail: detail.into(),
-            fix: Some(fix.into()),
-        }
+    pub fn warn(id: CheckId, detail: impl Into<Said>, fix: impl Into<Said>) -> Check {
+        Check::new(id, Status::Warn, detail.into(), Some(fix.into()))
     }
 
     /// A failure, with what to do.
-    pub fn fail(id: CheckId, detail: impl Into<String>, fix: impl Into<String>) -> Check {
-        Check {
-            id: id.as_str(),
-            status: Status::Fail,
-            detail: detail.into(),
-            fix: Some(fix.into()),
-        }
+    pub fn fail(id: CheckId, detail: impl Into<Said>, fix: impl Into<Said>) -> Check {
+        Check::new(id, Status::Fail, detail.into(), Some(fix.into()))
     }
 
     /// A check that could not run because `by` did not pass: a warning (the failure is
     /// `by`'s), pointing there.
     pub fn not_checked(id: CheckId, by: CheckId) -> Check {
+        let by = by.as_str();
         Check::warn(
             id,
-            format!(
-                "not checked: it needs `{}`, which did not pass",
-                by.as_str()
-            ),
-            format!("fix `{}` first", by.as_str()),
+            said(|| tr!("doctor.not_checked", by = by)),
+            said(|| tr!("doctor.not_checked_fix", by = by)),
         )
     }
 }
@@ -286,6 +345,24 @@ async fn run_one(id: CheckId, s: &mut State<'_>) -> Check {
     }
 }
 
+/// `n` things: "3 models" in English, "3 个模型" in Chinese (`noun` is one of the nouns
+/// of `doctor.noun.*` in locales/doctor.yml).
+fn counted(n: usize, noun: &str) -> String {
+    match crate::i18n::current() {
+        crate::i18n::Language::English => crate::format::counted(n, noun),
+        _ => {
+            let key = format!("doctor.noun.{}", noun.replace(' ', "_"));
+            let noun = crate::i18n::text(&key).unwrap_or_else(|| noun.to_string());
+            tr!(
+                "doctor.count",
+                n = crate::format::thousands(n as u64),
+                noun = noun
+            )
+            .into_owned()
+        }
+    }
+}
+
 /// Whether any check failed (exit 1).
 pub fn failed(checks: &[Check]) -> bool {
     checks.iter().any(|c| c.status == Status::Fail)
@@ -301,8 +378,9 @@ fn id_width() -> usize {
     ORDER.iter().map(|id| id.as_str().len()).max().unwrap_or(0)
 }
 
-/// One check as printed: `✓ id  detail`, and an indented `fix:` line for `!` and `✗`.
-/// `colour` paints the mark (on a terminal). Text is made inert for the terminal.
+/// One check as printed: `✓ id  detail`, and an indented `fix:` line for `!` and `✗`, in
+/// the interface's language. `colour` paints the mark (on a terminal). Text is made inert
+/// for the terminal.
 pub fn line(check: &Check, colour: bool) -> String {
     let (mark, code) = match check.status {
         Status::Ok => ("✓", "32"),
@@ -319,14 +397,14 @@ pub fn line(check: &Check, colour: bool) -> String {
     let mut out = format!(
         "{mark} {:<width$}  {}",
         check.id,
-        clean(&check.detail),
+        clean(&check.shown.0),
         width = id_width()
     );
-    if let (Some(fix), true) = (&check.fix, check.status != Status::Ok) {
+    if let (Some(fix), true) = (&check.shown.1, check.status != Status::Ok) {
         out.push_str(&format!(
-            "\n  {:<width$}  fix: {}",
+            "\n  {:<width$}  {}",
             "",
-            clean(fix),
+            tr!("doctor.fix", fix = clean(fix)),
             width = id_width()
         ));
     }
@@ -401,6 +479,179 @@ mod tests {
         let c = Check::not_checked(CheckId::Tls, CheckId::Tcp);
         assert_eq!(c.status, Status::Warn);
         assert!(c.detail.contains("`tcp`"), "{c:?}");
+        assert_eq!(c.fix.as_deref(), Some("fix `tcp` first"));
+    }
+}
+
+/// The report in Chinese, as a person reads it; its JSON stays English.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod chinese {
+    use super::*;
+
+    /// Words of 3+ ASCII letters a Chinese line may hold: the checks' ids, names of
+    /// programs, protocols and products, and what the operating system says in English.
+    const NAMES: &[&str] = &[
+        "config",
+        "policy",
+        "profile",
+        "keyring",
+        "proxy",
+        "dns",
+        "tcp",
+        "tls",
+        "models",
+        "call",
+        "history",
+        "disk",
+        "terminal",
+        "clerk",
+        "API",
+        "HTTP",
+        "HTTPS",
+        "DNS",
+        "TCP",
+        "TLS",
+        "CONNECT",
+        "VPN",
+        "PEM",
+        "OSC",
+        "SSH",
+        "GNU",
+        "screen",
+        "tmux",
+        "TERM",
+        "Linux",
+        "Secret",
+        "Service",
+        "GNOME",
+        "Keyring",
+        "KWallet",
+        "sqlite3",
+        "PRAGMA",
+        // io::Error's own words (the operating system's, not clerk's).
+        "Connection",
+        "refused",
+        "error",
+    ];
+
+    /// The words of `text` that look like untranslated English: runs of 3+ ASCII letters
+    /// outside `code spans`, paths, URLs, settings (`a_b`, `A=B`) and [`NAMES`].
+    pub(crate) fn english_words(text: &str, names: &[&str]) -> Vec<String> {
+        let outside_code: String = text
+            .split('`')
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 0)
+            .map(|(_, p)| p)
+            .collect::<Vec<_>>()
+            .join(" ");
+        outside_code
+            .split(|c: char| !(c.is_ascii_alphanumeric() || "_./:=-[]@".contains(c)))
+            .filter(|w| {
+                !w.chars()
+                    .any(|c| "_./:=[]@".contains(c) || c.is_ascii_digit())
+            })
+            .flat_map(|w| w.split('-'))
+            .filter(|w| w.len() >= 3 && !names.contains(w))
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_report_in_chinese_has_no_english_sentence_and_its_json_stays_english() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("config.toml");
+        let text = "[profiles.default]\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key_cmd = \"echo sk-doctor-test-0123\"\nproxy = \"none\"\n";
+        let config = Config::parse(&file, text).unwrap();
+        let paths = Paths {
+            config_file: file,
+            config_explicit: true,
+            data_dir: d.path().join("data"),
+            state_dir: d.path().join("state"),
+        };
+        let inputs = Inputs {
+            setup: Ok(Setup {
+                paths,
+                config,
+                profile: "default".into(),
+                base_url: None,
+                model: None,
+            }),
+            notes: Vec::new(),
+            terminal: terminal::Facts::default(),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let checks = rt.block_on(run(&inputs, |_| {}));
+        let report: Vec<String> = checks.iter().map(|c| line(c, false)).collect();
+        let report = report.join("\n");
+        // The ones that say something of their own, in Chinese (the keyring's words come in
+        // part from the system's keyring library, in English).
+        for c in checks.iter().filter(|c| c.id != "keyring") {
+            let shown = line(c, false);
+            let english = english_words(&shown, NAMES);
+            assert!(english.is_empty(), "untranslated {english:?} in:\n{shown}");
+            assert!(shown.chars().any(|ch| ch > '\u{2e80}'), "{shown}");
+        }
+        assert!(report.contains("解决："), "{report}");
+        assert!(report.contains("无法连接到 127.0.0.1:9"), "{report}");
+        // The JSON: the same checks, in English.
+        let v = json(&checks);
+        let tcp = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "tcp")
+            .unwrap();
+        assert_eq!(tcp["status"], "fail");
+        let detail = tcp["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("cannot connect to 127.0.0.1:9"),
+            "{detail}"
+        );
+        assert!(
+            tcp["fix"]
+                .as_str()
+                .unwrap()
+                .starts_with("is the server running")
+        );
+        for c in v["checks"].as_array().unwrap() {
+            let all = format!("{}{}", c["detail"], c["fix"]);
+            assert!(!all.chars().any(|ch| ch > '\u{2e80}'), "{c}");
+        }
+    }
+
+    #[test]
+    fn each_terminal_verdict_reads_in_chinese() {
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let odd = terminal::Facts {
+            size: Some((30, 8)),
+            min: (40, 10),
+            term: "dumb".into(),
+            tmux: Some(Some("off".into())),
+            ..terminal::Facts::default()
+        };
+        let none = terminal::Facts {
+            tmux: Some(None),
+            screen: true,
+            ssh: true,
+            ..terminal::Facts::default()
+        };
+        for c in [terminal::check(&odd), terminal::check(&none)] {
+            let shown = line(&c, false);
+            assert!(english_words(&shown, NAMES).is_empty(), "{shown}");
+            let json = format!("{}{:?}", c.detail, c.fix);
+            let cjk = json.chars().any(|ch| ch > '\u{2e80}');
+            assert!(!cjk, "the JSON's detail stays English: {c:?}");
+        }
+        let c = Check::not_checked(CheckId::Tls, CheckId::Tcp);
+        assert_eq!(
+            line(&c, false),
+            "! tls       未检查：它依赖的 `tcp` 未通过\n            解决：请先解决 `tcp`"
+        );
         assert_eq!(c.fix.as_deref(), Some("fix `tcp` first"));
     }
 }

@@ -16,7 +16,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::{Check, CheckId, DNS_TIMEOUT, State, TCP_TIMEOUT, TLS_TIMEOUT};
+use super::{Check, CheckId, DNS_TIMEOUT, Said, State, TCP_TIMEOUT, TLS_TIMEOUT, said};
 use crate::config::network::ProxyChoice;
 use crate::llm::trust::{self, ProxyHop, Route, TrustSources};
 
@@ -42,15 +42,16 @@ pub(super) struct Target {
 
 impl Target {
     /// The host and port of a base URL.
-    pub(super) fn parse(url: &str) -> Result<Target, String> {
-        let u = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL ({e})"))?;
+    pub(super) fn parse(url: &str) -> Result<Target, Said> {
+        let u = reqwest::Url::parse(url)
+            .map_err(|e| said(|| tr!("doctor.target.not_a_url", url = url, why = e)))?;
         let host = match u.host_str() {
             Some(h) if !h.is_empty() => h.trim_matches(|c| c == '[' || c == ']').to_string(),
-            _ => return Err(format!("`{url}` names no host")),
+            _ => return Err(said(|| tr!("doctor.target.no_host", url = url))),
         };
         let port = u
             .port_or_known_default()
-            .ok_or_else(|| format!("`{url}` names no port"))?;
+            .ok_or_else(|| said(|| tr!("doctor.target.no_port", url = url)))?;
         Ok(Target {
             url: url.to_string(),
             tls: u.scheme() == "https",
@@ -85,37 +86,44 @@ pub(super) fn proxy(s: &mut State<'_>) -> Check {
         }
     };
     let choice = ProxyChoice::of(profile.proxy.as_deref());
-    let route = match trust::route(&choice, &target.url, &crate::secrets::process_env) {
+    // The route is worked out in each language (it is pure and quick), for its `why`.
+    let route_of = || trust::route(&choice, &target.url, &crate::secrets::process_env);
+    let route = match route_of() {
         Ok(r) => r,
-        Err(e) => {
+        Err(_) => {
             s.route = Err(id);
-            return Check::fail(id, e, "fix base_url in the profile");
+            let e = said(|| route_of().err().unwrap_or_default());
+            return Check::fail(id, e, said(|| tr!("doctor.proxy.bad_url_fix")));
         }
     };
+    let why = said(|| route_of().map(|r| r.why).unwrap_or_default());
     let check = match &route.proxy {
-        None => Check::ok(id, format!("none: {}", route.why)),
+        None => Check::ok(id, said(|| tr!("doctor.proxy.none", why = why))),
         Some(hop) if hop.scheme != "http" && hop.scheme != "https" => {
             let check = Check::fail(
                 id,
-                format!(
-                    "{} ({}) is a {} proxy: clerk speaks to http:// and https:// proxies only",
-                    hop.shown, route.why, hop.scheme
-                ),
-                "use the proxy's HTTP address (ask IT), or set proxy = \"none\" in the profile if none is needed",
+                said(|| {
+                    tr!(
+                        "doctor.proxy.unsupported",
+                        proxy = hop.shown,
+                        why = why,
+                        scheme = hop.scheme
+                    )
+                }),
+                said(|| tr!("doctor.proxy.unsupported_fix")),
             );
             s.route = Err(id);
             return check;
         }
         Some(hop) => {
-            let how = if target.tls {
-                format!(
-                    "DNS and TCP go to the proxy, TLS to {} through its CONNECT tunnel",
-                    target.host
-                )
-            } else {
-                "requests are handed to the proxy (http://)".to_string()
-            };
-            Check::ok(id, format!("{} ({}); {how}", hop.shown, route.why))
+            let how = said(|| match target.tls {
+                true => tr!("doctor.proxy.how_tls", host = target.host),
+                false => tr!("doctor.proxy.how_http"),
+            });
+            Check::ok(
+                id,
+                said(|| tr!("doctor.proxy.ok", proxy = hop.shown, why = why, how = how)),
+            )
         }
     };
     s.route = Ok(route);
@@ -141,60 +149,87 @@ pub(super) async fn dns(s: &mut State<'_>) -> Check {
         }
     };
     let (host, port, hop) = first_hop(route, target);
-    let whose = match hop {
-        Some(h) => format!("the proxy {}", h.shown),
-        None => format!("the endpoint {}", target.url),
-    };
-    let behind = if hop.is_some() {
-        format!("; the proxy resolves {} itself", target.host)
-    } else {
-        String::new()
-    };
+    let whose = said(|| match hop {
+        Some(h) => tr!("doctor.dns.the_proxy", proxy = h.shown),
+        None => tr!("doctor.dns.the_endpoint", url = target.url),
+    });
+    let behind = said(|| match hop {
+        Some(_) => tr!("doctor.dns.behind", host = target.host),
+        None => "".into(),
+    });
     if let Ok(ip) = host.parse::<IpAddr>() {
         s.addrs = Ok(vec![SocketAddr::new(ip, port)]);
         return Check::ok(
             id,
-            format!("{host} ({whose}) is an address: nothing to resolve{behind}"),
+            said(|| {
+                tr!(
+                    "doctor.dns.address",
+                    host = host,
+                    whose = whose,
+                    behind = behind
+                )
+            }),
         );
     }
     let start = Instant::now();
     let fix = match hop {
-        Some(_) => format!("check the proxy's address ({})", route.why),
-        None => "check the host in base_url, and your network or VPN".to_string(),
+        Some(_) => said(|| tr!("doctor.dns.proxy_fix", why = route.why)),
+        None => said(|| tr!("doctor.dns.fix")),
     };
     match tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host, port))).await {
         Ok(Ok(found)) => {
             let addrs: Vec<SocketAddr> = found.collect();
             if addrs.is_empty() {
                 s.addrs = Err(id);
-                return Check::fail(id, format!("{host} ({whose}) has no address"), fix);
+                return Check::fail(
+                    id,
+                    said(|| tr!("doctor.dns.no_address", host = host, whose = whose)),
+                    fix,
+                );
             }
             let shown: Vec<String> = addrs.iter().take(3).map(|a| a.ip().to_string()).collect();
-            let more = match addrs.len() {
-                n if n > 3 => format!(" and {} more", n - 3),
-                _ => String::new(),
-            };
-            let detail = format!(
-                "{host} ({whose}) → {}{more} in {} ms{behind}",
-                shown.join(", "),
-                start.elapsed().as_millis()
-            );
+            let ms = start.elapsed().as_millis();
+            let shown = shown.join(", ");
+            let detail = said(|| {
+                let more = match addrs.len() {
+                    n if n > 3 => tr!("doctor.dns.more", n = n - 3),
+                    _ => "".into(),
+                };
+                tr!(
+                    "doctor.dns.ok",
+                    host = host,
+                    whose = whose,
+                    addrs = shown,
+                    more = more,
+                    ms = ms,
+                    behind = behind
+                )
+            });
             s.addrs = Ok(addrs);
             Check::ok(id, detail)
         }
         Ok(Err(e)) => {
             s.addrs = Err(id);
-            Check::fail(id, format!("cannot resolve {host} ({whose}): {e}"), fix)
+            Check::fail(
+                id,
+                said(|| tr!("doctor.dns.failed", host = host, whose = whose, why = e)),
+                fix,
+            )
         }
         Err(_) => {
             s.addrs = Err(id);
+            let secs = DNS_TIMEOUT.as_secs();
             Check::fail(
                 id,
-                format!(
-                    "no answer from DNS for {host} ({whose}) within {} s",
-                    DNS_TIMEOUT.as_secs()
-                ),
-                "check your network or VPN: the name server does not answer",
+                said(|| {
+                    tr!(
+                        "doctor.dns.timeout",
+                        host = host,
+                        whose = whose,
+                        secs = secs
+                    )
+                }),
+                said(|| tr!("doctor.dns.timeout_fix")),
             )
         }
     }
@@ -227,37 +262,44 @@ pub(super) async fn tcp(s: &mut State<'_>) -> Check {
                 tcp = Some((stream, *addr));
                 break;
             }
-            Ok(Err(e)) => last = Some(format!("{addr}: {e}")),
-            Err(_) => last = Some(format!("{addr}: no answer in time")),
+            Ok(Err(e)) => last = Some(Said::from(format!("{addr}: {e}"))),
+            Err(_) => last = Some(said(|| tr!("doctor.tcp.late", addr = addr))),
         }
     }
     if tcp.is_none() && tokio::time::Instant::now() >= deadline {
-        last = Some(format!(
-            "{}; no answer within {} s",
-            last.unwrap_or_default(),
-            TCP_TIMEOUT.as_secs()
-        ));
+        let before = last.unwrap_or_default();
+        let secs = TCP_TIMEOUT.as_secs();
+        last = Some(said(|| {
+            tr!("doctor.tcp.timeout", before = before, secs = secs)
+        }));
     }
     let Some((stream, addr)) = tcp else {
         s.conn = Err(id);
-        let why = last.unwrap_or_else(|| "no address".to_string());
+        let why = last.unwrap_or_else(|| said(|| tr!("doctor.tcp.no_address")));
         return match hop {
             Some(h) => Check::fail(
                 id,
-                format!(
-                    "cannot connect to the proxy {} ({why}) on the way to {}",
-                    h.shown, target.url
-                ),
-                format!("check that the proxy runs and its address ({})", route.why),
+                said(|| {
+                    tr!(
+                        "doctor.tcp.proxy_failed",
+                        proxy = h.shown,
+                        why = why,
+                        url = target.url
+                    )
+                }),
+                said(|| tr!("doctor.tcp.proxy_failed_fix", why = route.why)),
             ),
             None => Check::fail(
                 id,
-                format!(
-                    "cannot connect to {} for {} ({why})",
-                    host_port(host, port),
-                    target.url
-                ),
-                "is the server running and reachable from here? Check base_url in the profile; behind a company proxy, set HTTPS_PROXY or the profile's proxy",
+                said(|| {
+                    tr!(
+                        "doctor.tcp.failed",
+                        to = host_port(host, port),
+                        url = target.url,
+                        why = why
+                    )
+                }),
+                said(|| tr!("doctor.tcp.failed_fix")),
             ),
         };
     };
@@ -266,11 +308,9 @@ pub(super) async fn tcp(s: &mut State<'_>) -> Check {
     } else {
         format!(" ({})", addr.ip())
     };
-    let connected = format!(
-        "connected to {}{at} in {} ms",
-        host_port(host, port),
-        start.elapsed().as_millis()
-    );
+    let ms = start.elapsed().as_millis();
+    let to = host_port(host, port);
+    let connected = said(|| tr!("doctor.tcp.connected", to = to, at = at, ms = ms));
     let Some(hop) = hop else {
         s.conn = Ok(Box::new(stream));
         return Check::ok(id, connected);
@@ -285,10 +325,14 @@ pub(super) async fn tcp(s: &mut State<'_>) -> Check {
                 s.conn = Err(id);
                 return Check::fail(
                     id,
-                    format!(
-                        "{connected}, but TLS to the proxy {} failed: {detail}",
-                        hop.shown
-                    ),
+                    said(|| {
+                        tr!(
+                            "doctor.tcp.proxy_tls_failed",
+                            connected = connected,
+                            proxy = hop.shown,
+                            why = detail
+                        )
+                    }),
                     fix,
                 );
             }
@@ -298,10 +342,13 @@ pub(super) async fn tcp(s: &mut State<'_>) -> Check {
         s.conn = Ok(conn);
         return Check::ok(
             id,
-            format!(
-                "{connected} (the proxy {}, which forwards http:// requests)",
-                hop.shown
-            ),
+            said(|| {
+                tr!(
+                    "doctor.tcp.forwards",
+                    connected = connected,
+                    proxy = hop.shown
+                )
+            }),
         );
     }
     match tokio::time::timeout(TCP_TIMEOUT, tunnel(&mut conn, &target.host_port(), hop)).await {
@@ -309,45 +356,56 @@ pub(super) async fn tcp(s: &mut State<'_>) -> Check {
             s.conn = Ok(conn);
             Check::ok(
                 id,
-                format!(
-                    "{connected} (the proxy {}); it opened a tunnel to {}",
-                    hop.shown,
-                    target.host_port()
-                ),
+                said(|| {
+                    tr!(
+                        "doctor.tcp.tunnel",
+                        connected = connected,
+                        proxy = hop.shown,
+                        to = target.host_port()
+                    )
+                }),
             )
         }
         Ok(Err(refused)) => {
             s.conn = Err(id);
+            let login = refused.en.contains("407");
             Check::fail(
                 id,
-                format!("{connected} (the proxy {}), but {refused}", hop.shown),
-                if refused.contains("407") {
-                    "the proxy wants a login: put it in the proxy's URL (http://user:password@host:port) in HTTPS_PROXY or the profile's proxy".to_string()
-                } else {
-                    format!(
-                        "ask IT whether the proxy lets you reach {}; if it is inside the company network, add it to NO_PROXY",
-                        target.host
+                said(|| {
+                    tr!(
+                        "doctor.tcp.refused",
+                        connected = connected,
+                        proxy = hop.shown,
+                        refused = refused
                     )
-                },
+                }),
+                said(|| match login {
+                    true => tr!("doctor.tcp.login_fix"),
+                    false => tr!("doctor.tcp.refused_fix", host = target.host),
+                }),
             )
         }
         Err(_) => {
             s.conn = Err(id);
+            let secs = TCP_TIMEOUT.as_secs();
             Check::fail(
                 id,
-                format!(
-                    "{connected} (the proxy {}), but it did not answer the CONNECT request within {} s",
-                    hop.shown,
-                    TCP_TIMEOUT.as_secs()
-                ),
-                "check that this address is an HTTP proxy (not, say, a SOCKS one)",
+                said(|| {
+                    tr!(
+                        "doctor.tcp.connect_timeout",
+                        connected = connected,
+                        proxy = hop.shown,
+                        secs = secs
+                    )
+                }),
+                said(|| tr!("doctor.tcp.connect_timeout_fix")),
             )
         }
     }
 }
 
 /// Ask the proxy for a tunnel to `to` (`host:port`); `Err` says what it answered instead.
-async fn tunnel(conn: &mut Conn, to: &str, hop: &ProxyHop) -> Result<(), String> {
+async fn tunnel(conn: &mut Conn, to: &str, hop: &ProxyHop) -> Result<(), Said> {
     let mut request = format!("CONNECT {to} HTTP/1.1\r\nHost: {to}\r\n");
     if let Some(auth) = hop.auth.as_ref().and_then(|a| a.to_str().ok()) {
         request.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
@@ -355,18 +413,18 @@ async fn tunnel(conn: &mut Conn, to: &str, hop: &ProxyHop) -> Result<(), String>
     request.push_str("\r\n");
     conn.write_all(request.as_bytes())
         .await
-        .map_err(|e| format!("the CONNECT request could not be sent: {e}"))?;
+        .map_err(|e| said(|| tr!("doctor.tunnel.not_sent", why = e)))?;
     // Read the head byte by byte: what follows it belongs to the TLS handshake.
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() > 16 * 1024 {
-            return Err("its answer to CONNECT is not HTTP".to_string());
+            return Err(said(|| tr!("doctor.tunnel.not_http")));
         }
         match conn.read(&mut byte).await {
-            Ok(0) => return Err("it closed the connection instead of opening a tunnel".to_string()),
+            Ok(0) => return Err(said(|| tr!("doctor.tunnel.closed"))),
             Ok(_) => head.push(byte[0]),
-            Err(e) => return Err(format!("the connection failed: {e}")),
+            Err(e) => return Err(said(|| tr!("doctor.tunnel.failed", why = e))),
         }
     }
     let status_line = String::from_utf8_lossy(&head)
@@ -376,11 +434,13 @@ async fn tunnel(conn: &mut Conn, to: &str, hop: &ProxyHop) -> Result<(), String>
         .to_string();
     match status_line.split_whitespace().nth(1) {
         Some(code) if code.starts_with('2') => Ok(()),
-        Some(_) => Err(format!(
-            "it refused the tunnel to {to} ({})",
-            crate::llm::error::excerpt(&status_line, 80)
-        )),
-        None => Err("its answer to CONNECT is not HTTP".to_string()),
+        Some(_) => {
+            let status = crate::llm::error::excerpt(&status_line, 80);
+            Err(said(|| {
+                tr!("doctor.tunnel.refused", to = to, status = status)
+            }))
+        }
+        None => Err(said(|| tr!("doctor.tunnel.not_http"))),
     }
 }
 
@@ -399,15 +459,12 @@ pub(super) async fn tls(s: &mut State<'_>) -> Check {
     if !target.tls {
         s.tls = Ok(());
         return if is_local(&target.host) {
-            Check::ok(id, "not used: http:// to this machine")
+            Check::ok(id, said(|| tr!("doctor.tls.local")))
         } else {
             Check::warn(
                 id,
-                format!(
-                    "not used: {} is http://, so the key and the conversation cross the network unencrypted",
-                    target.url
-                ),
-                "use an https:// base_url if the server offers it",
+                said(|| tr!("doctor.tls.plain", url = target.url)),
+                said(|| tr!("doctor.tls.plain_fix")),
             )
         };
     }
@@ -417,7 +474,7 @@ pub(super) async fn tls(s: &mut State<'_>) -> Check {
         .as_ref()
         .ok()
         .and_then(|r| r.proxy.as_ref())
-        .map(|h| format!(" through the tunnel of {}", h.shown))
+        .map(|h| said(|| tr!("doctor.tls.through", proxy = h.shown)))
         .unwrap_or_default();
     let conn = match std::mem::replace(&mut s.conn, Err(id)) {
         Ok(c) => c,
@@ -431,23 +488,35 @@ pub(super) async fn tls(s: &mut State<'_>) -> Check {
             s.tls = Ok(());
             Check::ok(
                 id,
-                format!(
-                    "{version} with {}{through}; certificate issued by {}; trusted through {}",
-                    target.host_port(),
-                    issuer.unwrap_or_else(|| "(unreadable issuer)".to_string()),
-                    sources.describe()
-                ),
+                said(|| {
+                    let issuer = match &issuer {
+                        Some(i) => i.as_str().into(),
+                        None => tr!("doctor.tls.unreadable_issuer"),
+                    };
+                    tr!(
+                        "doctor.tls.ok",
+                        version = version,
+                        to = target.host_port(),
+                        through = through,
+                        issuer = issuer,
+                        trusted = sources.describe()
+                    )
+                }),
             )
         }
         Shake::Failed { detail, fix } => {
             s.tls = Err(id);
             Check::fail(
                 id,
-                format!(
-                    "TLS handshake with {}{through} for {} failed: {detail}",
-                    target.host_port(),
-                    target.url
-                ),
+                said(|| {
+                    tr!(
+                        "doctor.tls.failed",
+                        to = target.host_port(),
+                        through = through,
+                        url = target.url,
+                        why = detail
+                    )
+                }),
                 fix,
             )
         }
@@ -468,21 +537,20 @@ enum Shake {
         issuer: Option<String>,
     },
     Failed {
-        detail: String,
-        fix: String,
+        detail: Said,
+        fix: Said,
     },
 }
 
 /// A TLS handshake over `conn` with `host`, trusting `sources` as the HTTP client does.
 async fn handshake(conn: Conn, host: &str, sources: &TrustSources) -> Shake {
-    let bundle = sources.describe();
-    let verifier = match trust::roots(sources, &trust::system_bundle).and_then(trust::verifier) {
+    let verify = || trust::roots(sources, &trust::system_bundle).and_then(trust::verifier);
+    let verifier = match verify() {
         Ok(v) => v,
-        Err(e) => {
+        Err(_) => {
             return Shake::Failed {
-                detail: e,
-                fix: "point the named file at a PEM bundle of certificates, or remove the setting"
-                    .to_string(),
+                detail: said(|| verify().err().unwrap_or_default()),
+                fix: said(|| tr!("doctor.tls.bundle_fix")),
             };
         }
     };
@@ -504,8 +572,8 @@ async fn handshake(conn: Conn, host: &str, sources: &TrustSources) -> Shake {
         }
         Err(e) => {
             return Shake::Failed {
-                detail: format!("TLS cannot be set up: {e}"),
-                fix: "report this as a bug of clerk".to_string(),
+                detail: said(|| tr!("doctor.tls.no_setup", why = e)),
+                fix: said(|| tr!("doctor.tls.bug_fix")),
             };
         }
     };
@@ -513,8 +581,8 @@ async fn handshake(conn: Conn, host: &str, sources: &TrustSources) -> Shake {
         Ok(n) => n,
         Err(e) => {
             return Shake::Failed {
-                detail: format!("`{host}` is not a host name TLS can check ({e})"),
-                fix: "fix the host in base_url".to_string(),
+                detail: said(|| tr!("doctor.tls.bad_name", host = host, why = e)),
+                fix: said(|| tr!("doctor.tls.bad_name_fix")),
             };
         }
     };
@@ -536,35 +604,35 @@ async fn handshake(conn: Conn, host: &str, sources: &TrustSources) -> Shake {
         }
         Ok(Err(e)) => {
             let text = error_chain(&e);
-            let problem = crate::llm::client::certificate_problem(&text.to_lowercase());
-            let issued = shown_issuer()
-                .map(|i| format!("; it was issued by {i}"))
-                .unwrap_or_default();
-            let fix = match problem {
-                Some(p) if p.contains("UnknownIssuer") => {
-                    "if your company uses its own certificate authority, or a proxy that inspects HTTPS, set ca_file in the profile (or SSL_CERT_FILE) to its PEM file"
+            let lower = text.to_lowercase();
+            let problem = || crate::llm::client::certificate_problem(&lower);
+            let issuer = shown_issuer();
+            let detail = said(|| {
+                let issued = match &issuer {
+                    Some(i) => tr!("doctor.tls.issued", issuer = i),
+                    None => "".into(),
+                };
+                tr!(
+                    "doctor.tls.rejected",
+                    problem = problem().unwrap_or_else(|| text.clone()),
+                    issued = issued,
+                    trusted = sources.describe()
+                )
+            });
+            let code = problem().unwrap_or_default();
+            let fix = said(|| match code.as_str() {
+                p if p.contains("UnknownIssuer") => tr!("doctor.tls.unknown_issuer_fix"),
+                p if p.contains("NotValidForName") => tr!("doctor.tls.name_fix"),
+                p if p.contains("Expired") || p.contains("NotValidYet") => {
+                    tr!("doctor.tls.clock_fix")
                 }
-                Some(p) if p.contains("NotValidForName") => {
-                    "check the host in base_url: the certificate is for another name"
-                }
-                Some(p) if p.contains("Expired") || p.contains("NotValidYet") => {
-                    "check this machine's clock; if it is right, tell whoever runs the endpoint"
-                }
-                _ => {
-                    "check that base_url's port speaks HTTPS; a proxy that inspects HTTPS needs its CA in ca_file"
-                }
-            };
-            Shake::Failed {
-                detail: format!(
-                    "{}{issued}; trusted: {bundle}",
-                    problem.map_or(text, str::to_string)
-                ),
-                fix: fix.to_string(),
-            }
+                _ => tr!("doctor.tls.https_fix"),
+            });
+            Shake::Failed { detail, fix }
         }
         Err(_) => Shake::Failed {
-            detail: format!("no TLS answer within {} s", TLS_TIMEOUT.as_secs()),
-            fix: "check that base_url's port speaks HTTPS, and the network".to_string(),
+            detail: said(|| tr!("doctor.tls.timeout", secs = TLS_TIMEOUT.as_secs())),
+            fix: said(|| tr!("doctor.tls.timeout_fix")),
         },
     }
 }

@@ -5,7 +5,7 @@
 //! The key is looked up exactly as every command looks it up (`secrets::resolve`); only
 //! where it came from is said, never the key or any part of it.
 
-use super::{Check, CheckId, State, net};
+use super::{Check, CheckId, Said, State, counted, net, said};
 use crate::config::ConfigError;
 use crate::secrets::{self, KeySource, KeyStore, OsKeyring, SecretError};
 
@@ -18,31 +18,32 @@ pub(super) fn config(s: &mut State<'_>) -> Check {
         Ok(setup) => setup,
         // The policy is read first; while it is broken the config is not read at all.
         Err(e) if is_policy_error(e) => return Check::not_checked(id, CheckId::Policy),
-        Err(e) => return Check::fail(id, e.to_string(), config_fix(e)),
+        Err(e) => return Check::fail(id, said(|| e), said(|| config_fix(e))),
     };
     let path = setup.config.path.display();
     if !s.inputs.notes.is_empty() {
+        let notes = s.inputs.notes.join("; ");
         return Check::warn(
             id,
-            format!("{path} parses, but: {}", s.inputs.notes.join("; ")),
-            "fix the files named (until then the app uses its defaults for them)",
+            said(|| tr!("doctor.config.notes", path = path, notes = notes)),
+            said(|| tr!("doctor.config.notes_fix")),
         );
     }
     if setup.config.file_exists {
         let f = &setup.config.file;
         Check::ok(
             id,
-            format!(
-                "{path}: {}, {}",
-                crate::format::counted(f.profiles.len(), "profile"),
-                crate::format::counted(f.knowledge.len(), "knowledge base")
-            ),
+            said(|| {
+                tr!(
+                    "doctor.config.ok",
+                    path = path,
+                    profiles = counted(f.profiles.len(), "profile"),
+                    bases = counted(f.knowledge.len(), "knowledge base")
+                )
+            }),
         )
     } else {
-        Check::ok(
-            id,
-            format!("{path} does not exist: the built-in defaults apply"),
-        )
+        Check::ok(id, said(|| tr!("doctor.config.absent", path = path)))
     }
 }
 
@@ -62,22 +63,20 @@ pub(super) fn policy(s: &mut State<'_>) -> Check {
     let policy = match &s.inputs.setup {
         Ok(setup) => &setup.config.policy,
         Err(e) if is_policy_error(e) => {
-            return Check::fail(
-                id,
-                e.to_string(),
-                "ask your IT administrator to fix the policy file named (`CLERK_POLICY` names an extra one: unset it if it is yours)",
-            );
+            return Check::fail(id, said(|| e), said(|| tr!("doctor.policy.broken_fix")));
         }
         Err(_) => return Check::not_checked(id, CheckId::Config),
     };
     if !policy.in_force() {
         return Check::ok(
             id,
-            format!(
-                "none in force ({} does not exist; {} is not set)",
-                crate::config::policy::MACHINE_POLICY,
-                crate::config::policy::POLICY_ENV
-            ),
+            said(|| {
+                tr!(
+                    "doctor.policy.none",
+                    file = crate::config::policy::MACHINE_POLICY,
+                    var = crate::config::policy::POLICY_ENV
+                )
+            }),
         );
     }
     let files: Vec<String> = policy
@@ -92,47 +91,47 @@ pub(super) fn policy(s: &mut State<'_>) -> Check {
         .collect();
     Check::ok(
         id,
-        format!(
-            "in force from {}: {}",
-            files.join(" and "),
-            if rules.is_empty() {
-                "no rules".to_string()
-            } else {
-                rules.join("; ")
-            }
-        ),
+        said(|| {
+            let rules = match rules.is_empty() {
+                true => tr!("doctor.policy.no_rules").into_owned(),
+                false => rules.join(&tr!("doctor.list_sep")),
+            };
+            tr!(
+                "doctor.policy.in_force",
+                files = files.join(&tr!("doctor.policy.and")),
+                rules = rules
+            )
+        }),
     )
 }
 
 /// What to do about a config that does not load.
 fn config_fix(e: &ConfigError) -> String {
     match e {
-        ConfigError::Invalid { path, line, .. } => format!(
-            "edit {} at line {line} (`clerk config show` prints the settings in force once it loads)",
-            path.display()
-        ),
-        ConfigError::Missing(_) => {
-            "create it with `clerk config init`, or fix the path given with --config or CLERK_CONFIG"
-                .to_string()
+        ConfigError::Invalid { path, line, .. } => {
+            tr!(
+                "doctor.config.invalid_fix",
+                path = path.display(),
+                line = line
+            )
         }
-        ConfigError::Read { path, .. } => format!(
-            "make {} readable by you (or move it aside to use the defaults)",
-            path.display()
+        ConfigError::Missing(_) => tr!("doctor.config.missing_fix"),
+        ConfigError::Read { path, .. } => tr!("doctor.config.read_fix", path = path.display()),
+        ConfigError::NoHome => tr!("doctor.config.no_home_fix"),
+        ConfigError::UnknownProfile { name, path, .. } => tr!(
+            "doctor.config.unknown_profile_fix",
+            name = name,
+            path = path.display()
         ),
-        ConfigError::NoHome => "set HOME, or use --config and CLERK_DATA_DIR".to_string(),
-        ConfigError::UnknownProfile { name, path, .. } => {
-            format!("add [profiles.{name}] to {}, or pick another --profile", path.display())
-        }
         ConfigError::BadProfile { profile, .. } => {
-            format!("fix [profiles.{profile}] in the config file")
+            tr!("doctor.config.bad_profile_fix", profile = profile)
         }
         ConfigError::PolicyUnreadable { .. }
         | ConfigError::PolicyMissing(_)
-        | ConfigError::BrokenPolicy(_) => "ask your IT administrator to fix the policy file named".to_string(),
-        ConfigError::NotAllowed(_) => {
-            "use what the admin's policy allows (`clerk config show` lists its rules)".to_string()
-        }
+        | ConfigError::BrokenPolicy(_) => tr!("doctor.policy.fix"),
+        ConfigError::NotAllowed(_) => tr!("doctor.config.not_allowed_fix"),
     }
+    .into_owned()
 }
 
 /// `profile`: the profile in use is valid, where its requests go, and where its key comes
@@ -153,7 +152,7 @@ pub(super) fn profile(s: &mut State<'_>) -> Check {
         Err(e) => {
             s.profile = Err(id);
             s.key = Err(id);
-            return Check::fail(id, e.to_string(), config_fix(&e));
+            return Check::fail(id, said(|| &e), said(|| config_fix(&e)));
         }
     };
     let url = setup.base_url.as_deref().unwrap_or(&profile.base_url);
@@ -164,13 +163,20 @@ pub(super) fn profile(s: &mut State<'_>) -> Check {
             s.key = Err(id);
             return Check::fail(
                 id,
-                format!("profile `{name}`: {e}"),
-                format!("fix base_url in [profiles.{name}] (or --base-url / OPENAI_BASE_URL)"),
+                said(|| tr!("doctor.profile.bad_url", name = name, why = e)),
+                said(|| tr!("doctor.profile.bad_url_fix", name = name)),
             );
         }
     };
     let model = setup.model.as_deref().unwrap_or(&profile.model);
-    let which = format!("profile `{name}`: {url}, model {model}");
+    let which = said(|| {
+        tr!(
+            "doctor.profile.which",
+            name = name,
+            url = url,
+            model = model
+        )
+    });
     let policy = &setup.config.policy;
     if let Err(denied) = policy
         .check_endpoint(&profile.base_url, url)
@@ -180,21 +186,25 @@ pub(super) fn profile(s: &mut State<'_>) -> Check {
         s.key = Err(id);
         return Check::fail(
             id,
-            format!("{which}: {denied}"),
-            "use an endpoint and a model the admin's policy allows (`clerk config show` lists its rules)",
+            said(|| tr!("doctor.profile.denied", which = which, denied = denied)),
+            said(|| tr!("doctor.profile.denied_fix")),
         );
     }
     s.profile = Ok((profile.clone(), target));
     let want = secrets::KeyFor::profile(name, &profile, setup.base_url.as_deref());
     match secrets::resolve(&want, &secrets::process_env, &OsKeyring) {
         Ok((key, source)) => {
-            let detail = format!("{which}; the key comes from {source}");
+            let detail = said(|| tr!("doctor.profile.ok", which = which, source = source));
             s.key = Ok((key, source));
             Check::ok(id, detail)
         }
         Err(e) => {
             s.key = Err(id);
-            let check = Check::fail(id, format!("{which}; {}", no_key(&e)), key_fix(name, &e));
+            let check = Check::fail(
+                id,
+                said(|| tr!("doctor.profile.no_key", which = which, why = no_key(&e))),
+                said(|| key_fix(name, &e)),
+            );
             s.key_error = Some(e);
             check
         }
@@ -207,30 +217,27 @@ fn no_key(e: &SecretError) -> String {
         SecretError::NotFound {
             openai_skipped: true,
             ..
-        } => "no API key (OPENAI_API_KEY is set, but it is OpenAI's and this endpoint is not)"
-            .to_string(),
-        SecretError::NotFound { .. } => {
-            "no API key: none in the environment, no api_key_cmd, none in the keyring".to_string()
-        }
+        } => tr!("doctor.key.openai_skipped"),
+        SecretError::NotFound { .. } => tr!("doctor.key.none"),
         SecretError::KeyringUnavailable { reason } => {
-            format!("no API key: the keyring cannot be read ({reason})")
+            tr!("doctor.key.keyring", reason = reason)
         }
-        other => format!("no usable API key: {other}"),
+        other => tr!("doctor.key.unusable", why = other),
     }
+    .into_owned()
 }
 
 /// What to do to have a key.
 fn key_fix(profile: &str, e: &SecretError) -> String {
-    let login = format!("run `clerk auth login --profile {profile}`");
+    let login = tr!("doctor.key.login", profile = profile);
     match e {
-        SecretError::Command { cmd, .. } => format!(
-            "run `{cmd}` in a shell to see why it fails, fix it or remove api_key_cmd from the profile and {login}"
-        ),
-        SecretError::KeyringUnavailable { .. } => format!(
-            "unlock or start the keyring and {login}; or set api_key_cmd in the profile (e.g. `pass show openai`), or CLERK_API_KEY"
-        ),
-        _ => format!("{login} (or set api_key_cmd in the profile, or CLERK_API_KEY for one run)"),
+        SecretError::Command { cmd, .. } => {
+            tr!("doctor.key.command_fix", cmd = cmd, login = login)
+        }
+        SecretError::KeyringUnavailable { .. } => tr!("doctor.key.keyring_fix", login = login),
+        _ => tr!("doctor.key.fix", login = login),
     }
+    .into_owned()
 }
 
 /// `keyring`: the OS keyring answers. When the key comes from it, it was just read (so it
@@ -240,24 +247,41 @@ pub(super) fn keyring(s: &mut State<'_>) -> Check {
     let id = CheckId::Keyring;
     let backend = OsKeyring.backend();
     match (&s.key, &s.key_error) {
-        (Ok((_, KeySource::Keyring)), _) => Check::ok(
-            id,
-            format!("{backend}: running and unlocked (the profile's key was read from it)"),
-        ),
+        (Ok((_, KeySource::Keyring)), _) => {
+            Check::ok(id, said(|| tr!("doctor.keyring.ok", backend = backend)))
+        }
         (_, Some(SecretError::KeyringUnavailable { reason })) => Check::fail(
             id,
-            format!("{backend} cannot be used: {reason}"),
+            said(|| tr!("doctor.keyring.unusable", backend = backend, why = reason)),
             keyring_fix(),
         ),
         (Ok((_, source)), _) => {
-            let used = format!("not used: the key comes from {source}");
-            reach(format!("{backend}: reachable ({used})"), |why| {
+            let used = said(|| tr!("doctor.keyring.not_used", source = source));
+            let reached = said(|| {
+                tr!(
+                    "doctor.keyring.reached_unused",
+                    backend = backend,
+                    used = used
+                )
+            });
+            reach(reached, |why| {
                 Check::warn(
                     id,
-                    format!("{backend} cannot be reached ({used}): {why}"),
-                    format!(
-                        "nothing to do while the key comes from {source}; to keep the key in the keyring instead, run `clerk auth login` once the {backend} runs"
-                    ),
+                    said(|| {
+                        tr!(
+                            "doctor.keyring.unreachable_unused",
+                            backend = backend,
+                            used = used,
+                            why = why
+                        )
+                    }),
+                    said(|| {
+                        tr!(
+                            "doctor.keyring.unreachable_unused_fix",
+                            backend = backend,
+                            source = source
+                        )
+                    }),
                 )
             })
         }
@@ -266,29 +290,25 @@ pub(super) fn keyring(s: &mut State<'_>) -> Check {
             Some(SecretError::Command { .. } | SecretError::Empty | SecretError::BadCharacters),
         ) => {
             // The key's problem is its command or its text, not the keyring.
-            reach(format!("{backend}: reachable"), |why| {
+            let reached = said(|| tr!("doctor.keyring.reached", backend = backend));
+            reach(reached, |why| {
                 Check::warn(
                     id,
-                    format!("{backend} cannot be reached: {why}"),
-                    format!(
-                        "it does not matter until the key is fixed (see `profile`); {}",
-                        keyring_fix()
-                    ),
+                    said(|| tr!("doctor.keyring.unreachable", backend = backend, why = why)),
+                    said(|| tr!("doctor.keyring.later_fix", fix = keyring_fix())),
                 )
             })
         }
         (Err(_), Some(_)) => {
             // No key anywhere: the keyring is where `clerk auth login` puts it.
-            reach(
-                format!("{backend}: reachable, but it holds no key for this profile"),
-                |why| {
-                    Check::fail(
-                        id,
-                        format!("{backend} cannot be reached: {why}"),
-                        keyring_fix(),
-                    )
-                },
-            )
+            let reached = said(|| tr!("doctor.keyring.empty", backend = backend));
+            reach(reached, |why| {
+                Check::fail(
+                    id,
+                    said(|| tr!("doctor.keyring.unreachable", backend = backend, why = why)),
+                    keyring_fix(),
+                )
+            })
         }
         (Err(by), None) => Check::not_checked(id, *by),
     }
@@ -296,26 +316,24 @@ pub(super) fn keyring(s: &mut State<'_>) -> Check {
 
 /// Reach the keyring without reading anything (so nothing asks to unlock it): passed with
 /// `reached`, else the check `unreachable` makes of why.
-fn reach(reached: String, unreachable: impl FnOnce(String) -> Check) -> Check {
+fn reach(reached: Said, unreachable: impl FnOnce(Said) -> Check) -> Check {
     match secrets::keyring::platform_vendor_within(super::KEYRING_TIMEOUT) {
         Ok(_) => Check::ok(CheckId::Keyring, reached),
         Err(e) => unreachable(reason_of(&e)),
     }
 }
 
-fn reason_of(e: &SecretError) -> String {
+fn reason_of(e: &SecretError) -> Said {
     match e {
-        SecretError::KeyringUnavailable { reason } => reason.clone(),
-        other => other.to_string(),
+        SecretError::KeyringUnavailable { reason } => Said::from(reason.clone()),
+        other => said(|| other),
     }
 }
 
-fn keyring_fix() -> String {
+fn keyring_fix() -> Said {
     if cfg!(any(target_os = "macos", windows)) {
-        "check that you are logged in to a desktop session that can use the keychain or credential manager"
-            .to_string()
+        said(|| tr!("doctor.keyring.fix_desktop"))
     } else {
-        "on Linux clerk uses the Secret Service (GNOME Keyring, KWallet): start it in your session and unlock it; over SSH or in a container, use api_key_cmd or CLERK_API_KEY instead"
-            .to_string()
+        said(|| tr!("doctor.keyring.fix_linux"))
     }
 }

@@ -5,7 +5,7 @@
 //! colour decision ([`colours`]) is the one the app's theme follows, so what the doctor
 //! says is what the app does.
 
-use super::{Check, CheckId, Status};
+use super::{Check, CheckId, Said, Status, said as say};
 
 /// What the terminal is, as found by the command line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,94 +57,74 @@ pub fn colours(no_color: bool, colorterm: &str, term: &str) -> Colours {
 /// The `terminal` check.
 pub fn check(f: &Facts) -> Check {
     let id = CheckId::Terminal;
-    let mut said = Vec::new();
-    let mut fixes = Vec::new();
+    let mut said: Vec<Said> = Vec::new();
+    let mut fixes: Vec<Said> = Vec::new();
     let mut status = Status::Ok;
-    let mut warn = |fix: String, fixes: &mut Vec<String>| {
+    let mut warn = |fix: Said, fixes: &mut Vec<Said>| {
         status = Status::Warn;
         fixes.push(fix);
     };
     match f.size {
         None => {
-            said.push("no terminal here (not on a terminal, and no /dev/tty)".to_string());
-            warn(
-                "run `clerk` (the full-screen app) in a terminal; commands like `clerk ask` work without one".to_string(),
-                &mut fixes,
-            );
+            said.push(say(|| tr!("doctor.terminal.none")));
+            warn(say(|| tr!("doctor.terminal.none_fix")), &mut fixes);
         }
         Some((w, h)) if w < f.min.0 || h < f.min.1 => {
-            said.push(format!(
-                "{w}×{h}, smaller than the {}×{} the app needs",
-                f.min.0, f.min.1
-            ));
-            warn("make the window larger".to_string(), &mut fixes);
+            let (mw, mh) = f.min;
+            said.push(say(|| {
+                tr!(
+                    "doctor.terminal.small",
+                    w = w,
+                    h = h,
+                    min_w = mw,
+                    min_h = mh
+                )
+            }));
+            warn(say(|| tr!("doctor.terminal.small_fix")), &mut fixes);
         }
-        Some((w, h)) => said.push(format!("{w}×{h}")),
+        Some((w, h)) => said.push(Said::from(format!("{w}×{h}"))),
     }
-    let term = if f.term.is_empty() {
-        "TERM unset".to_string()
-    } else {
-        format!("TERM={}", f.term)
-    };
+    let term = say(|| match f.term.is_empty() {
+        true => tr!("doctor.terminal.term_unset"),
+        false => format!("TERM={}", f.term).into(),
+    });
+    let colorterm = &f.colorterm;
     match colours(f.no_color, &f.colorterm, &f.term) {
-        Colours::Off => said.push("no colours (NO_COLOR is set)".to_string()),
+        Colours::Off => said.push(say(|| tr!("doctor.terminal.no_colours"))),
         Colours::Full if f.colorterm.contains("truecolor") || f.colorterm.contains("24bit") => {
-            said.push(format!("24-bit colour (COLORTERM={})", f.colorterm));
+            said.push(say(|| {
+                tr!("doctor.terminal.truecolor", colorterm = colorterm)
+            }));
         }
-        Colours::Full => said.push(format!("256 colours ({term})")),
+        Colours::Full => said.push(say(|| tr!("doctor.terminal.256", term = term))),
         Colours::Basic if f.term == "dumb" => {
-            said.push("TERM=dumb: no colours, no cursor movement".to_string());
-            warn(
-                "set TERM to your terminal's type (e.g. xterm-256color)".to_string(),
-                &mut fixes,
-            );
+            said.push(say(|| tr!("doctor.terminal.dumb")));
+            warn(say(|| tr!("doctor.terminal.dumb_fix")), &mut fixes);
         }
-        Colours::Basic => said.push(format!(
-            "16 colours ({term}; set COLORTERM=truecolor if the terminal shows more)"
-        )),
+        Colours::Basic => said.push(say(|| tr!("doctor.terminal.16", term = term))),
     }
     match (&f.tmux, f.screen) {
-        (Some(Some(v)), _) if v == "on" || v == "external" => said.push(format!(
-            "inside tmux (set-clipboard {v}): copies reach the terminal's clipboard"
-        )),
+        (Some(Some(v)), _) if v == "on" || v == "external" => {
+            said.push(say(|| tr!("doctor.terminal.tmux_ok", value = v)))
+        }
         (Some(Some(v)), _) => {
-            said.push(format!(
-                "inside tmux with set-clipboard {v}: copies stay in tmux's buffer"
-            ));
-            warn(
-                "tmux set -g set-clipboard on (and add it to ~/.tmux.conf)".to_string(),
-                &mut fixes,
-            );
+            said.push(say(|| tr!("doctor.terminal.tmux_off", value = v)));
+            warn(say(|| tr!("doctor.terminal.tmux_fix")), &mut fixes);
         }
         (Some(None), _) => {
-            said.push("inside tmux, which did not say its set-clipboard option".to_string());
-            warn(
-                "check `tmux show-options -gv set-clipboard` says on or external".to_string(),
-                &mut fixes,
-            );
+            said.push(say(|| tr!("doctor.terminal.tmux_unknown")));
+            warn(say(|| tr!("doctor.terminal.tmux_unknown_fix")), &mut fixes);
         }
         (None, true) => {
-            said.push("inside GNU screen, which does not pass copies (OSC 52) on".to_string());
-            warn(
-                "copy with the terminal's own selection, or run clerk in tmux or straight in the terminal".to_string(),
-                &mut fixes,
-            );
+            said.push(say(|| tr!("doctor.terminal.screen")));
+            warn(say(|| tr!("doctor.terminal.screen_fix")), &mut fixes);
         }
-        (None, false) if f.ssh => said.push(
-            "over SSH: copies travel to your own terminal as OSC 52, which it must allow"
-                .to_string(),
-        ),
-        (None, false) if f.size.is_some() => {
-            said.push("copies go to the system clipboard, or as OSC 52 to the terminal".to_string())
-        }
+        (None, false) if f.ssh => said.push(say(|| tr!("doctor.terminal.ssh"))),
+        (None, false) if f.size.is_some() => said.push(say(|| tr!("doctor.terminal.clipboard"))),
         (None, false) => {}
     }
-    Check {
-        id: id.as_str(),
-        status,
-        detail: said.join("; "),
-        fix: (!fixes.is_empty()).then(|| fixes.join("; ")),
-    }
+    let fix = (!fixes.is_empty()).then(|| Said::join(&fixes));
+    Check::new(id, status, Said::join(&said), fix)
 }
 
 #[cfg(test)]

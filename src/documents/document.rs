@@ -110,10 +110,9 @@ impl Document {
 }
 
 /// Why a file could not be used. Each message names the file and what to do.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ExtractError {
     /// It cannot be read.
-    #[error("cannot read {name}: {why}")]
     Unreadable {
         /// File.
         name: String,
@@ -121,9 +120,6 @@ pub enum ExtractError {
         why: String,
     },
     /// Over the size limit.
-    #[error(
-        "{name} is {size_mb:.1} MB, over the {limit_mb} MB limit: split it, or raise [documents] max_file_mb in the config"
-    )]
     TooLarge {
         /// File.
         name: String,
@@ -134,9 +130,6 @@ pub enum ExtractError {
     },
     /// A stream (a pipe, a device, standard input) went on past the limit; reading stopped
     /// there.
-    #[error(
-        "{name} goes on past the {limit_mb} MB limit ([documents] max_file_mb; reading stopped there): send a part of it, or raise the limit in the config"
-    )]
     EndlessInput {
         /// File or "standard input".
         name: String,
@@ -144,24 +137,17 @@ pub enum ExtractError {
         limit_mb: u64,
     },
     /// Not a text format clerk knows.
-    #[error(
-        "{name} looks like a binary file, not text: clerk reads text, Markdown, HTML, CSV, PDF, DOCX, XLSX and PPTX"
-    )]
     Binary {
         /// File.
         name: String,
     },
     /// Password-protected.
-    #[error("{name} is password-protected (encrypted): save an unprotected copy and attach that")]
     Encrypted {
         /// File.
         name: String,
     },
     /// An Office package whose contents unpack to more than the limit allows (a huge sheet,
     /// or a zip bomb), or whose text is longer than the limit.
-    #[error(
-        "{name} holds more than {limit_mb} MB of {what}: split it, or raise [documents] max_file_mb in the config"
-    )]
     TooMuchInside {
         /// File.
         name: String,
@@ -171,9 +157,6 @@ pub enum ExtractError {
         what: &'static str,
     },
     /// An old binary Office file (.doc, .xls, .ppt) under a new Office file's name.
-    #[error(
-        "{name} is an older binary Office file, not a {kind} file: open it in Office or LibreOffice and save it as .{ext}"
-    )]
     OldOffice {
         /// File.
         name: String,
@@ -183,9 +166,6 @@ pub enum ExtractError {
         ext: &'static str,
     },
     /// Damaged or not what its name says.
-    #[error(
-        "{name} is damaged or not a valid {kind} file ({why}): open and save it again, or export it as PDF or text"
-    )]
     Corrupt {
         /// File.
         name: String,
@@ -195,13 +175,119 @@ pub enum ExtractError {
         why: String,
     },
     /// A PDF of scanned images: no text to read.
-    #[error(
-        "{name} has no text layer ({pages} page(s) of images, probably scanned): run it through OCR first, then attach the result"
-    )]
     NoText {
         /// File.
         name: String,
         /// Pages.
         pages: usize,
     },
+}
+
+// Written by hand, not with `thiserror`'s `#[error]`: the texts come from the message catalog
+// (locales/documents.yml) in the interface's language; the English ones are unchanged. A
+// knowledge base keeps the English text of why it skipped a file (see knowledge::update).
+impl std::fmt::Display for ExtractError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            ExtractError::Unreadable { name, why } => {
+                tr!("documents.error.unreadable", name = name, why = why)
+            }
+            ExtractError::TooLarge {
+                name,
+                size_mb,
+                limit_mb,
+            } => tr!(
+                "documents.error.too_large",
+                name = name,
+                size = format!("{size_mb:.1}"),
+                limit = limit_mb
+            ),
+            ExtractError::EndlessInput { name, limit_mb } => {
+                tr!("documents.error.endless", name = name, limit = limit_mb)
+            }
+            ExtractError::Binary { name } => tr!("documents.error.binary", name = name),
+            ExtractError::Encrypted { name } => tr!("documents.error.encrypted", name = name),
+            ExtractError::TooMuchInside {
+                name,
+                limit_mb,
+                what,
+            } => {
+                let what = match *what {
+                    "text" => tr!("documents.error.of_text"),
+                    "XML once unpacked" => tr!("documents.error.of_xml"),
+                    other => (*other).into(),
+                };
+                tr!(
+                    "documents.error.too_much_inside",
+                    name = name,
+                    limit = limit_mb,
+                    what = what
+                )
+            }
+            ExtractError::OldOffice { name, kind, ext } => {
+                tr!(
+                    "documents.error.old_office",
+                    name = name,
+                    kind = kind,
+                    ext = ext
+                )
+            }
+            ExtractError::Corrupt { name, kind, why } => {
+                tr!(
+                    "documents.error.corrupt",
+                    name = name,
+                    kind = kind,
+                    why = why
+                )
+            }
+            ExtractError::NoText { name, pages } => {
+                tr!("documents.error.no_text", name = name, pages = pages)
+            }
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for ExtractError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_read_in_chinese_with_the_same_english() {
+        let locked = ExtractError::Encrypted {
+            name: "salaries.pdf".into(),
+        };
+        let scanned = ExtractError::NoText {
+            name: "scan.pdf".into(),
+            pages: 12,
+        };
+        let big = ExtractError::TooLarge {
+            name: "big.pdf".into(),
+            size_mb: 80.0,
+            limit_mb: 50,
+        };
+        assert_eq!(
+            locked.to_string(),
+            "salaries.pdf is password-protected (encrypted): save an unprotected copy and attach that"
+        );
+        assert!(
+            big.to_string()
+                .starts_with("big.pdf is 80.0 MB, over the 50 MB limit")
+        );
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        assert_eq!(
+            locked.to_string(),
+            "salaries.pdf 受密码保护（已加密）：请另存一份不加密的副本，再添加该副本"
+        );
+        assert!(
+            scanned.to_string().contains("12 页图片，可能是扫描件"),
+            "{scanned}"
+        );
+        assert!(
+            big.to_string().contains("80.0 MB，超过了 50 MB 的上限"),
+            "{big}"
+        );
+    }
 }

@@ -406,4 +406,18 @@ mod tests {
         assert_eq!(sources_heading("annual leave"), "Sources");
         assert_eq!(language_name("xx"), "the language with ISO code `xx`");
     }
+
+    #[test]
+    fn not_found_is_said_in_the_questions_language_whatever_the_interfaces() {
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        assert_eq!(
+            not_found_text("上海的酒店标准是多少？"),
+            "知识库中没有找到相关规定"
+        );
+        assert_eq!(
+            not_found_text("What is the hotel limit?"),
+            "not found in the procedures"
+        );
+        assert!(cites_none_in("zh").starts_with("知识库中没有找到相关规定："));
+    }
 }

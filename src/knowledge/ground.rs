@@ -270,11 +270,15 @@ pub fn prepare(index: &Index, ask: &Ask) -> Result<Prepared, KnowledgeError> {
         };
         let others: Vec<&String> = languages.iter().filter(|l| **l != language).collect();
         if !others.is_empty() && !b.translate {
-            notes.push(format!(
-                "knowledge base `{}` has `translate = false`: the question was searched as asked, not restated in {}",
-                b.name,
-                others.iter().map(|l| cite::language_name(l)).collect::<Vec<_>>().join(" or ")
-            ));
+            let names: Vec<String> = others.iter().map(|l| cite::language_name(l)).collect();
+            notes.push(
+                tr!(
+                    "knowledge.note.no_translate",
+                    base = b.name,
+                    languages = names.join(&tr!("knowledge.note.or"))
+                )
+                .into_owned(),
+            );
         }
         if b.translate {
             for l in others {
@@ -289,10 +293,7 @@ pub fn prepare(index: &Index, ask: &Ask) -> Result<Prepared, KnowledgeError> {
                     embed_models.push(m.clone());
                 }
             } else {
-                notes.push(format!(
-                    "knowledge base `{}` has no vectors of {m} yet: run `clerk kb index {}` (keyword search only)",
-                    b.name, b.name
-                ));
+                notes.push(tr!("knowledge.note.no_vectors", base = b.name, model = m).into_owned());
             }
         }
     }
@@ -330,25 +331,29 @@ pub async fn fetch(endpoint: Result<&Endpoint, &str>, prepared: &Prepared) -> Fe
             .iter()
             .map(|l| cite::language_name(l))
             .collect::<Vec<_>>()
-            .join(" and ")
+            .join(&tr!("knowledge.note.and"))
     };
     if !prepared.to_restate.is_empty() {
         let into = names(&prepared.to_restate);
         match endpoint {
-            Err(why) => out.notes.push(format!(
-                "could not restate the question in {into} ({why}): searched with the question as asked"
-            )),
+            Err(why) => out
+                .notes
+                .push(tr!("knowledge.note.not_restated", into = into, why = why).into_owned()),
             Ok(ep) => {
                 let request = restate::request(&ask.question, &prepared.to_restate, &ask.model);
                 let answer =
                     tokio::time::timeout(RESTATE_TIMEOUT, chat_to_end(ep.clone(), request, |_| {}))
                         .await;
                 let (usage, error) = match answer {
-                    Err(_) => (None, Some(format!("no reply in {} s", RESTATE_TIMEOUT.as_secs()))),
+                    Err(_) => (
+                        None,
+                        Some(format!("no reply in {} s", RESTATE_TIMEOUT.as_secs())),
+                    ),
                     Ok(Err(e)) => (None, Some(e.to_string())),
-                    Ok(Ok(a)) if a.status != AnswerStatus::Complete => {
-                        (a.usage, Some(format!("the reply ended {}", a.status.as_str())))
-                    }
+                    Ok(Ok(a)) if a.status != AnswerStatus::Complete => (
+                        a.usage,
+                        Some(format!("the reply ended {}", a.status.as_str())),
+                    ),
                     Ok(Ok(a)) => {
                         let got = restate::parse(&a.text, &ask.question, &prepared.to_restate);
                         let error = got.is_empty().then(|| {
@@ -362,9 +367,9 @@ pub async fn fetch(endpoint: Result<&Endpoint, &str>, prepared: &Prepared) -> Fe
                     }
                 };
                 if let Some(e) = &error {
-                    out.notes.push(format!(
-                        "could not restate the question in {into} ({e}): searched with the question as asked"
-                    ));
+                    out.notes.push(
+                        tr!("knowledge.note.not_restated", into = into, why = e).into_owned(),
+                    );
                 }
                 out.requests.push(SideRequest {
                     purpose: Purpose::Restate,
@@ -388,9 +393,8 @@ pub async fn fetch(endpoint: Result<&Endpoint, &str>, prepared: &Prepared) -> Fe
             let ep = match endpoint {
                 Ok(ep) => ep,
                 Err(why) => {
-                    out.notes.push(format!(
-                        "vector search skipped ({why}): keyword search only"
-                    ));
+                    out.notes
+                        .push(tr!("knowledge.note.no_vector_search", why = why).into_owned());
                     break;
                 }
             };
@@ -410,12 +414,10 @@ pub async fn fetch(endpoint: Result<&Endpoint, &str>, prepared: &Prepared) -> Fe
                 }
                 Err(e) => {
                     let note = if is_missing_endpoint(&e) {
-                        format!(
-                            "{} has no embeddings for {model} (HTTP 404): keyword search only",
-                            ep.url("/embeddings")
-                        )
+                        let url = ep.url("/embeddings");
+                        tr!("knowledge.note.no_embeddings", url = url, model = model).into_owned()
                     } else {
-                        format!("vector search skipped ({e}): keyword search only")
+                        tr!("knowledge.note.no_vector_search", why = e).into_owned()
                     };
                     out.notes.push(note);
                     out.requests.push(SideRequest {

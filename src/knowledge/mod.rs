@@ -77,12 +77,9 @@ pub use self::walk::{Base, Skipped};
 pub type PassageId = i64;
 
 /// What can go wrong with a knowledge base or its index. Each message says what to do.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum KnowledgeError {
     /// The index file cannot be opened or created.
-    #[error(
-        "cannot open the knowledge index at {path}: {cause}; check the folder's permissions (or set CLERK_DATA_DIR)"
-    )]
     Open {
         /// The index file.
         path: PathBuf,
@@ -90,9 +87,6 @@ pub enum KnowledgeError {
         cause: String,
     },
     /// The index file is damaged.
-    #[error(
-        "the knowledge index at {path} is damaged ({cause}); it holds nothing that is not in your documents: delete it (and any -wal and -shm files beside it) and run `clerk kb index` to rebuild it"
-    )]
     Damaged {
         /// The index file.
         path: PathBuf,
@@ -100,9 +94,6 @@ pub enum KnowledgeError {
         cause: String,
     },
     /// The index was made by a newer clerk.
-    #[error(
-        "the knowledge index at {path} was made by a newer version of clerk (schema {found}; this one knows {known}): update clerk, or delete the file and run `clerk kb index` to rebuild it"
-    )]
     TooNew {
         /// The index file.
         path: PathBuf,
@@ -112,7 +103,6 @@ pub enum KnowledgeError {
         known: i64,
     },
     /// A statement failed.
-    #[error("the knowledge index{}: {cause}", path.as_ref().map(|p| format!(" at {}", p.display())).unwrap_or_default())]
     Sqlite {
         /// The index file, when known.
         path: Option<PathBuf>,
@@ -120,9 +110,6 @@ pub enum KnowledgeError {
         cause: rusqlite::Error,
     },
     /// A configured folder or file does not exist.
-    #[error(
-        "knowledge base `{base}`: {} does not exist; fix its `paths` in the config, or remove the base with `clerk kb remove {base}`", path.display()
-    )]
     MissingPath {
         /// The base.
         base: String,
@@ -130,7 +117,6 @@ pub enum KnowledgeError {
         path: PathBuf,
     },
     /// An `include` or `exclude` glob does not compile.
-    #[error("knowledge base `{base}`: `{glob}` is not a valid glob ({why}); e.g. \"**/*.md\"")]
     BadGlob {
         /// The base.
         base: String,
@@ -140,12 +126,64 @@ pub enum KnowledgeError {
         why: String,
     },
     /// A base that has never been indexed.
-    #[error("knowledge base `{0}` has not been indexed yet: run `clerk kb index {0}`")]
     NotIndexed(String),
     /// The caller stopped an update; what was committed before stays.
-    #[error("indexing was stopped; the files indexed so far are kept: run it again to finish")]
     Stopped,
 }
+
+// Written by hand, not with `thiserror`'s `#[error]`: the texts come from the message catalog
+// (locales/knowledge.yml) in the interface's language; the English ones are unchanged.
+impl std::fmt::Display for KnowledgeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            KnowledgeError::Open { path, cause } => {
+                tr!("knowledge.error.open", path = path.display(), cause = cause)
+            }
+            KnowledgeError::Damaged { path, cause } => {
+                tr!(
+                    "knowledge.error.damaged",
+                    path = path.display(),
+                    cause = cause
+                )
+            }
+            KnowledgeError::TooNew { path, found, known } => tr!(
+                "knowledge.error.too_new",
+                path = path.display(),
+                found = found,
+                known = known
+            ),
+            KnowledgeError::Sqlite {
+                path: Some(path),
+                cause,
+            } => tr!(
+                "knowledge.error.sqlite_at",
+                path = path.display(),
+                cause = cause
+            ),
+            KnowledgeError::Sqlite { path: None, cause } => {
+                tr!("knowledge.error.sqlite", cause = cause)
+            }
+            KnowledgeError::MissingPath { base, path } => tr!(
+                "knowledge.error.missing_path",
+                base = base,
+                path = path.display()
+            ),
+            KnowledgeError::BadGlob { base, glob, why } => {
+                tr!(
+                    "knowledge.error.bad_glob",
+                    base = base,
+                    glob = glob,
+                    why = why
+                )
+            }
+            KnowledgeError::NotIndexed(base) => tr!("knowledge.error.not_indexed", base = base),
+            KnowledgeError::Stopped => tr!("knowledge.error.stopped"),
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for KnowledgeError {}
 
 impl From<rusqlite::Error> for KnowledgeError {
     fn from(cause: rusqlite::Error) -> Self {

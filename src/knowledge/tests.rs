@@ -465,4 +465,18 @@ fn one_file_does_not_crowd_out_the_next_that_may_answer() {
     let r = index.search(&[], &[Query::new("hotel limit")], &[], 4).unwrap();
     assert_eq!(r.hits.len(), 4, "{r:?}");
     assert!(r.hits.iter().all(|h| h.path == "hotel-guide.md"));
+
+fn index_errors_read_in_chinese() {
+    let e = KnowledgeError::NotIndexed("policies".into());
+    assert_eq!(
+        e.to_string(),
+        "knowledge base `policies` has not been indexed yet: run `clerk kb index policies`"
+    );
+    let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+    assert_eq!(
+        e.to_string(),
+        "知识库 `policies` 尚未建立索引：请运行 `clerk kb index policies`"
+    );
+    let stopped = KnowledgeError::Stopped.to_string();
+    assert!(stopped.starts_with("索引已停止"), "{stopped}");
 }

@@ -327,6 +327,13 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Why a file is skipped, as the index keeps it and `kb status --json` shows it: in
+/// English whatever the interface's language (a value stored, and read by scripts).
+fn stored_reason(why: &impl std::fmt::Display) -> String {
+    let _en = crate::i18n::scoped(crate::i18n::Language::English);
+    why.to_string()
+}
+
 /// Read, hash, extract, cut and analyse one file (on a worker thread).
 fn read(job: &Job, max: u64) -> Outcome {
     let path: &Path = &job.found.abs;
@@ -342,7 +349,7 @@ fn read(job: &Job, max: u64) -> Outcome {
         };
         return Outcome::Skipped {
             sha256: None,
-            reason: reason.to_string(),
+            reason: stored_reason(&reason),
         };
     }
     let bytes = std::fs::File::open(path)
@@ -356,7 +363,7 @@ fn read(job: &Job, max: u64) -> Outcome {
         Err(e) => {
             return Outcome::Skipped {
                 sha256: None,
-                reason: e.to_string(),
+                reason: stored_reason(&e),
             };
         }
     };
@@ -374,7 +381,7 @@ fn read(job: &Job, max: u64) -> Outcome {
         Err(e) => {
             return Outcome::Skipped {
                 sha256: Some(sha256),
-                reason: e.to_string(),
+                reason: stored_reason(&e),
             };
         }
     };

@@ -112,10 +112,11 @@ impl Endpoint {
         let mut extra = HeaderMap::new();
         for (k, v) in &profile.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                LlmError::Other(format!("header `{k}` is not a valid HTTP header name"))
+                LlmError::Other(tr!("llm.client.bad_header_name", header = k).into_owned())
             })?;
-            let value = HeaderValue::from_str(v)
-                .map_err(|_| LlmError::Other(format!("header `{k}` has an invalid value")))?;
+            let value = HeaderValue::from_str(v).map_err(|_| {
+                LlmError::Other(tr!("llm.client.bad_header_value", header = k).into_owned())
+            })?;
             extra.insert(name, value);
         }
         Ok(Endpoint {
@@ -154,7 +155,12 @@ impl Endpoint {
                     ProxyChoice::Via(url) => {
                         let proxy = reqwest::Proxy::all(url)
                             .map_err(|e| {
-                                format!("proxy `{}`: {e}", network::without_password(url))
+                                tr!(
+                                    "llm.client.proxy",
+                                    proxy = network::without_password(url),
+                                    why = e
+                                )
+                                .into_owned()
                             })?
                             .no_proxy(reqwest::NoProxy::from_env());
                         builder = builder.proxy(proxy);
@@ -165,7 +171,7 @@ impl Endpoint {
                     ders.iter()
                         .map(|d| reqwest::Certificate::from_der(d))
                         .collect::<Result<Vec<_>, _>>()
-                        .map_err(|e| format!("a trusted certificate cannot be used: {e}"))
+                        .map_err(|e| tr!("llm.client.bad_certificate", why = e).into_owned())
                 };
                 builder = match super::trust::roots(&sources, &super::trust::system_bundle)? {
                     super::trust::Roots::System => builder,
@@ -178,7 +184,7 @@ impl Endpoint {
                         service: ReqwestService::new(http.clone()),
                         http,
                     })
-                    .map_err(|e| format!("cannot set up HTTPS: {e}"))
+                    .map_err(|e| tr!("llm.client.no_https", why = e).into_owned())
             })
             .as_ref()
             .map_err(|e| LlmError::Other(e.clone()))
@@ -359,7 +365,7 @@ impl Endpoint {
                         retry: attempt + 1,
                         of: MAX_RETRIES,
                         wait,
-                        reason: failure.reason(),
+                        reason: failure.shown(),
                     });
                     tokio::time::sleep(wait).await;
                     attempt += 1;
@@ -448,6 +454,18 @@ impl Failure {
             Failure::Transport(_) => "connection failed".to_string(),
         }
     }
+
+    /// [`Failure::reason`] for people (the retry notice), in the interface's language; the
+    /// log keeps the English one.
+    fn shown(&self) -> String {
+        match self {
+            Failure::Http { status: 429, .. } => tr!("llm.retry.rate_limited"),
+            Failure::Http { status, .. } => tr!("llm.retry.server_error", status = status),
+            Failure::Transport(LlmError::Timeout { .. }) => tr!("llm.retry.timeout"),
+            Failure::Transport(_) => tr!("llm.retry.connection"),
+        }
+        .into_owned()
+    }
 }
 
 impl LlmError {
@@ -509,7 +527,7 @@ fn transport_failure(url: &str, e: &OpenAIError, timeout: Duration) -> LlmError 
     } else if is_tls || all.contains("certificate") || all.contains("tls handshake") {
         LlmError::Tls {
             url,
-            detail: certificate_problem(&all).map_or(detail, str::to_string),
+            detail: certificate_problem(&all).unwrap_or(detail),
         }
     } else if let OpenAIError::Reqwest(r) = e
         && r.is_timeout()
@@ -523,29 +541,29 @@ fn transport_failure(url: &str, e: &OpenAIError, timeout: Duration) -> LlmError 
     {
         LlmError::Connect { url, detail }
     } else {
-        LlmError::Other(format!("request to {url} failed: {detail}"))
+        LlmError::Other(tr!("llm.client.request_failed", url = url, detail = detail).into_owned())
     }
 }
 
-/// A TLS failure's certificate problem in words, from rustls's error text (lowercased).
-pub(crate) fn certificate_problem(all: &str) -> Option<&'static str> {
-    [
-        (
-            "unknownissuer",
-            "the server's certificate is signed by an authority this machine does not trust (UnknownIssuer)",
-        ),
-        (
-            "notvalidforname",
-            "the server's certificate is for another host name (NotValidForName)",
-        ),
-        ("expired", "the server's certificate has expired (Expired)"),
-        ("notvalidyet", "the server's certificate is not valid yet (NotValidYet)"),
-        ("revoked", "the server's certificate was revoked (Revoked)"),
-        ("badsignature", "the server's certificate has a bad signature (BadSignature)"),
-    ]
-    .into_iter()
-    .find(|(k, _)| all.contains(k))
-    .map(|(_, v)| v)
+/// A TLS failure's certificate problem in words, from rustls's error text (lowercased), in
+/// the interface's language; it ends with rustls's name for it (`(UnknownIssuer)`).
+pub(crate) fn certificate_problem(all: &str) -> Option<String> {
+    let text = if all.contains("unknownissuer") {
+        tr!("llm.certificate.unknown_issuer")
+    } else if all.contains("notvalidforname") {
+        tr!("llm.certificate.not_valid_for_name")
+    } else if all.contains("expired") {
+        tr!("llm.certificate.expired")
+    } else if all.contains("notvalidyet") {
+        tr!("llm.certificate.not_valid_yet")
+    } else if all.contains("revoked") {
+        tr!("llm.certificate.revoked")
+    } else if all.contains("badsignature") {
+        tr!("llm.certificate.bad_signature")
+    } else {
+        return None;
+    };
+    Some(text.into_owned())
 }
 
 /// Read at most `limit` bytes of a body as text (lossy); errors give what was read.
@@ -579,10 +597,9 @@ impl Endpoint {
         let resp = self.send(Method::GET, "/models", None, &mut |_| {}).await?;
         let body = read_limited(resp, 4 * 1024 * 1024).await;
         let list: ModelList = serde_json::from_str(&body).map_err(|_| {
-            LlmError::Other(format!(
-                "the model list is not JSON: {}",
-                excerpt(&body, 120)
-            ))
+            LlmError::Other(
+                tr!("llm.client.models_not_json", excerpt = excerpt(&body, 120)).into_owned(),
+            )
         })?;
         let mut ids: Vec<String> = list.data.into_iter().map(|m| m.id).collect();
         ids.sort_unstable();

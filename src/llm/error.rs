@@ -22,18 +22,15 @@ pub enum ErrorClass {
 }
 
 /// A failure before or while opening a stream.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum LlmError {
     /// A budget (the user's or the admin's policy's) refused the request before it was
     /// sent; the text says which, how much is spent and when it starts again.
-    #[error("{0}")]
     Refused(String),
     /// The admin's policy does not allow this endpoint or model: nothing was sent. The
     /// text names the policy file and the rule.
-    #[error("not sent: {0}")]
-    NotAllowed(#[from] crate::config::policy::Denied),
+    NotAllowed(crate::config::policy::Denied),
     /// A request for one part of a long document failed.
-    #[error("reading {part} failed: {source}")]
     InPart {
         /// Which part ("report.pdf, part 3 of 12").
         part: String,
@@ -41,26 +38,16 @@ pub enum LlmError {
         source: Box<LlmError>,
     },
     /// 401.
-    #[error(
-        "the API key was rejected (HTTP 401: {message}). It may be wrong or revoked: run `clerk auth login` to store a new one"
-    )]
     Unauthorized {
         /// The server's message.
         message: String,
     },
     /// 403.
-    #[error(
-        "access denied (HTTP 403: {message}). The key may not be allowed to use this model or project; ask your administrator"
-    )]
     Forbidden {
         /// The server's message.
         message: String,
     },
     /// 404 for a model.
-    #[error(
-        "the model `{model}` is not available at this endpoint ({message}).{}",
-        available_list(available)
-    )]
     UnknownModel {
         /// The model asked for.
         model: String,
@@ -70,9 +57,6 @@ pub enum LlmError {
         available: Vec<String>,
     },
     /// 404 for anything else: usually a wrong base URL.
-    #[error(
-        "the endpoint {url} answered 404 Not Found ({message}). Check base_url in the profile (it usually ends in /v1)"
-    )]
     NotFound {
         /// The URL requested.
         url: String,
@@ -80,7 +64,6 @@ pub enum LlmError {
         message: String,
     },
     /// 429 rate limit, after the retries.
-    #[error("rate limited (HTTP 429: {message}).{}", retry_hint(*retry_after))]
     RateLimited {
         /// The server's message.
         message: String,
@@ -88,23 +71,16 @@ pub enum LlmError {
         retry_after: Option<Duration>,
     },
     /// 429 insufficient_quota.
-    #[error(
-        "the account is out of credit or over its quota ({message}). Check billing; retrying will not help"
-    )]
     Quota {
         /// The server's message.
         message: String,
     },
     /// The prompt is longer than the model's window.
-    #[error(
-        "the conversation is too long for the model's context window ({message}). Start a new session or shorten the message"
-    )]
     ContextTooLong {
         /// The server's message.
         message: String,
     },
     /// Another 4xx.
-    #[error("the server refused the request (HTTP {status}: {message})")]
     BadRequest {
         /// HTTP status.
         status: u16,
@@ -112,9 +88,6 @@ pub enum LlmError {
         message: String,
     },
     /// 5xx after the retries.
-    #[error(
-        "the server failed (HTTP {status}: {message}) and kept failing after {retries} retries; try again later"
-    )]
     Server {
         /// HTTP status.
         status: u16,
@@ -124,9 +97,6 @@ pub enum LlmError {
         retries: u32,
     },
     /// The host name did not resolve.
-    #[error(
-        "cannot resolve the host of {url} ({detail}). Check the base_url and your network or VPN"
-    )]
     Dns {
         /// The URL.
         url: String,
@@ -134,9 +104,6 @@ pub enum LlmError {
         detail: String,
     },
     /// TCP connect failed.
-    #[error(
-        "cannot connect to {url} ({detail}). Is the server running and reachable? Behind a proxy, set HTTPS_PROXY"
-    )]
     Connect {
         /// The URL.
         url: String,
@@ -144,9 +111,6 @@ pub enum LlmError {
         detail: String,
     },
     /// TLS handshake or certificate failure.
-    #[error(
-        "secure connection to {url} failed ({detail}). If your company uses its own certificate authority or a proxy that inspects HTTPS, set `ca_file` in the profile (or SSL_CERT_FILE) to its PEM file"
-    )]
     Tls {
         /// The URL.
         url: String,
@@ -154,9 +118,6 @@ pub enum LlmError {
         detail: String,
     },
     /// No response headers within the request timeout.
-    #[error(
-        "{url} did not answer within {secs} s; try again, or raise request_timeout_secs in the profile"
-    )]
     Timeout {
         /// The URL.
         url: String,
@@ -164,9 +125,6 @@ pub enum LlmError {
         secs: u64,
     },
     /// A 200 answer that is not an event stream (e.g. a proxy's HTML page).
-    #[error(
-        "the server answered with {content_type} instead of an event stream (a proxy or login page?): {excerpt}"
-    )]
     NotAStream {
         /// The content type.
         content_type: String,
@@ -174,31 +132,122 @@ pub enum LlmError {
         excerpt: String,
     },
     /// Anything else on the wire.
-    #[error("{0}")]
     Other(String),
+}
+
+// The texts are written by hand rather than with `thiserror`'s `#[error]` because they come
+// from the message catalog (locales/errors.yml) in the interface's language; the English ones
+// are the catalog's `en` texts, unchanged.
+impl std::fmt::Display for LlmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            LlmError::Refused(why) => why.clone().into(),
+            LlmError::NotAllowed(denied) => tr!("llm.error.not_allowed", why = denied),
+            LlmError::InPart { part, source } => {
+                tr!("llm.error.in_part", part = part, why = source)
+            }
+            LlmError::Unauthorized { message } => {
+                tr!("llm.error.unauthorized", message = message)
+            }
+            LlmError::Forbidden { message } => tr!("llm.error.forbidden", message = message),
+            LlmError::UnknownModel {
+                model,
+                message,
+                available,
+            } => tr!(
+                "llm.error.unknown_model",
+                model = model,
+                message = message,
+                advice = available_list(available)
+            ),
+            LlmError::NotFound { url, message } => {
+                tr!("llm.error.not_found", url = url, message = message)
+            }
+            LlmError::RateLimited {
+                message,
+                retry_after,
+            } => tr!(
+                "llm.error.rate_limited",
+                message = message,
+                advice = retry_hint(*retry_after)
+            ),
+            LlmError::Quota { message } => tr!("llm.error.quota", message = message),
+            LlmError::ContextTooLong { message } => {
+                tr!("llm.error.context_too_long", message = message)
+            }
+            LlmError::BadRequest { status, message } => {
+                tr!("llm.error.bad_request", status = status, message = message)
+            }
+            LlmError::Server {
+                status,
+                message,
+                retries,
+            } => tr!(
+                "llm.error.server",
+                status = status,
+                message = message,
+                retries = retries
+            ),
+            LlmError::Dns { url, detail } => tr!("llm.error.dns", url = url, detail = detail),
+            LlmError::Connect { url, detail } => {
+                tr!("llm.error.connect", url = url, detail = detail)
+            }
+            LlmError::Tls { url, detail } => tr!("llm.error.tls", url = url, detail = detail),
+            LlmError::Timeout { url, secs } => tr!("llm.error.timeout", url = url, secs = secs),
+            LlmError::NotAStream {
+                content_type,
+                excerpt,
+            } => tr!(
+                "llm.error.not_a_stream",
+                content_type = content_type,
+                excerpt = excerpt
+            ),
+            LlmError::Other(text) => text.clone().into(),
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for LlmError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LlmError::NotAllowed(denied) => Some(denied),
+            LlmError::InPart { source, .. } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::config::policy::Denied> for LlmError {
+    fn from(denied: crate::config::policy::Denied) -> Self {
+        LlmError::NotAllowed(denied)
+    }
 }
 
 fn available_list(models: &[String]) -> String {
     if models.is_empty() {
-        " Check the model name with the endpoint's documentation".to_string()
+        tr!("llm.error.unknown_model_check").into_owned()
     } else {
         let shown: Vec<&str> = models.iter().take(20).map(String::as_str).collect();
-        let more = if models.len() > 20 {
-            format!(" and {} more", models.len() - 20)
+        let list = shown.join(", ");
+        if models.len() > 20 {
+            let more = models.len() - 20;
+            tr!(
+                "llm.error.unknown_model_offers_more",
+                list = list,
+                more = more
+            )
+            .into_owned()
         } else {
-            String::new()
-        };
-        format!(" It offers: {}{more}. Use --model NAME", shown.join(", "))
+            tr!("llm.error.unknown_model_offers", list = list).into_owned()
+        }
     }
 }
 
 fn retry_hint(wait: Option<Duration>) -> String {
     match wait {
-        Some(w) => format!(
-            " The server asks to wait {}; try again then",
-            human_duration(w)
-        ),
-        None => " Wait a little and try again".to_string(),
+        Some(w) => tr!("llm.error.retry_after", wait = human_duration(w)).into_owned(),
+        None => tr!("llm.error.retry_later").into_owned(),
     }
 }
 
@@ -206,16 +255,16 @@ fn retry_hint(wait: Option<Duration>) -> String {
 pub fn human_duration(d: Duration) -> String {
     let s = d.as_secs_f64().ceil() as u64;
     match s {
-        0..=59 => format!("{s} s"),
+        0..=59 => tr!("llm.duration.s", s = s).into_owned(),
         60..=3599 => {
             let (m, r) = (s / 60, s % 60);
             if r == 0 {
-                format!("{m} min")
+                tr!("llm.duration.min", m = m).into_owned()
             } else {
-                format!("{m} min {r} s")
+                tr!("llm.duration.min_s", m = m, s = r).into_owned()
             }
         }
-        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        _ => tr!("llm.duration.h_min", h = s / 3600, m = (s % 3600) / 60).into_owned(),
     }
 }
 
@@ -262,7 +311,7 @@ pub fn excerpt(body: &str, max: usize) -> String {
         let cut: String = joined.chars().take(max).collect();
         format!("{cut}…")
     } else if joined.is_empty() {
-        "(empty body)".to_string()
+        tr!("llm.error.empty_body").into_owned()
     } else {
         joined
     }
@@ -300,5 +349,38 @@ mod tests {
         let s = e.to_string();
         assert!(s.contains("gpt-4o, gpt-4o-mini"), "{s}");
         assert_eq!(e.class(), ErrorClass::BadInput);
+    }
+
+    #[test]
+    fn errors_and_their_advice_read_in_chinese_and_stay_english_otherwise() {
+        let e = LlmError::Unauthorized {
+            message: "Incorrect API key provided".into(),
+        };
+        let en = e.to_string();
+        assert!(en.starts_with("the API key was rejected (HTTP 401"), "{en}");
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let zh = e.to_string();
+        assert_eq!(
+            zh,
+            "API 密钥被拒绝（HTTP 401：Incorrect API key provided）。密钥可能有误或已被吊销：请运行 `clerk auth login` 保存新的密钥"
+        );
+        let limited = LlmError::RateLimited {
+            message: "slow down".into(),
+            retry_after: Some(Duration::from_secs(125)),
+        };
+        assert!(
+            limited.to_string().contains("服务器要求等待 2 分 5 秒"),
+            "{limited}"
+        );
+        let late = LlmError::Timeout {
+            url: "https://api.openai.com/v1/chat/completions".into(),
+            secs: 60,
+        };
+        assert!(late.to_string().contains("60 秒内没有响应"), "{late}");
+        let part = LlmError::InPart {
+            part: "report.pdf, part 3 of 12".into(),
+            source: Box::new(late),
+        };
+        assert!(part.to_string().starts_with("读取 report.pdf"), "{part}");
     }
 }

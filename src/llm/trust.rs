@@ -63,7 +63,7 @@ impl TrustSources {
 
     /// The trusted authorities in words: `system roots + ca_file /etc/corp-ca.pem`.
     pub fn describe(&self) -> String {
-        let mut parts = vec!["system roots".to_string()];
+        let mut parts = vec![tr!("llm.trust.system_roots").into_owned()];
         if let Some(f) = &self.ca_file {
             parts.push(format!("ca_file {}", f.display()));
         }
@@ -160,7 +160,7 @@ pub fn verifier(
     roots: Roots,
 ) -> Result<Arc<dyn rustls::client::danger::ServerCertVerifier>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let os = |e: rustls::Error| format!("the system's certificate check cannot start: {e}");
+    let os = |e: rustls::Error| tr!("llm.trust.system_check", why = e).into_owned();
     Ok(match roots {
         Roots::System => Arc::new(rustls_platform_verifier::Verifier::new(provider).map_err(os)?),
         Roots::Merge(extra) => merged(extra, provider).map_err(os)?,
@@ -169,11 +169,11 @@ pub fn verifier(
             for c in certs {
                 store
                     .add(c)
-                    .map_err(|e| format!("a trusted certificate cannot be used: {e}"))?;
+                    .map_err(|e| tr!("llm.client.bad_certificate", why = e).into_owned())?;
             }
             rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider)
                 .build()
-                .map_err(|e| format!("the certificate check cannot start: {e}"))?
+                .map_err(|e| tr!("llm.trust.check", why = e).into_owned())?
         }
     })
 }
@@ -194,7 +194,7 @@ fn merged(
     _: Arc<rustls::crypto::CryptoProvider>,
 ) -> Result<Arc<dyn rustls::client::danger::ServerCertVerifier>, rustls::Error> {
     Err(rustls::Error::General(
-        "extra certificate authorities are not supported on this platform".into(),
+        tr!("llm.trust.unsupported").into_owned(),
     ))
 }
 
@@ -245,14 +245,14 @@ pub fn route(
     use hyper_util::client::proxy::matcher::Matcher;
     let target: http::Uri = url
         .parse()
-        .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        .map_err(|e| tr!("llm.trust.not_a_url", url = url, why = e).into_owned())?;
     let host = target.host().unwrap_or_default().to_string();
     let no_proxy = first_set(env, &["NO_PROXY", "no_proxy"]);
     let (matcher, source) = match choice {
         ProxyChoice::Direct => {
             return Ok(Route {
                 proxy: None,
-                why: "proxy = \"none\" in the profile: straight to the endpoint".to_string(),
+                why: tr!("llm.trust.direct").into_owned(),
             });
         }
         ProxyChoice::Via(p) => (
@@ -260,7 +260,7 @@ pub fn route(
                 .all(p.as_str())
                 .no(no_proxy.as_ref().map_or("", |(_, v)| v.as_str()))
                 .build(),
-            Some("the profile's proxy".to_string()),
+            Some(tr!("llm.trust.profile_proxy").into_owned()),
         ),
         ProxyChoice::Environment => {
             let names: &[&str] = if target.scheme_str() == Some("http") {
@@ -276,14 +276,16 @@ pub fn route(
     };
     let Some(hop) = matcher.intercept(&target) else {
         let why = match (source, no_proxy) {
-            (Some(set), Some((name, value))) => format!(
-                "{name} (`{value}`) covers {host}: straight to the endpoint, not through {set}"
-            ),
-            (Some(set), None) => {
-                format!("{set} is not a proxy URL clerk can use: straight to the endpoint")
-            }
-            (None, _) => "no proxy is set (HTTPS_PROXY, ALL_PROXY or the profile's proxy): straight to the endpoint"
-                .to_string(),
+            (Some(set), Some((name, value))) => tr!(
+                "llm.trust.no_proxy_covers",
+                name = name,
+                value = value,
+                host = host,
+                set = set
+            )
+            .into_owned(),
+            (Some(set), None) => tr!("llm.trust.unusable_proxy", set = set).into_owned(),
+            (None, _) => tr!("llm.trust.no_proxy").into_owned(),
         };
         return Ok(Route { proxy: None, why });
     };
@@ -299,7 +301,7 @@ pub fn route(
         .unwrap_or(if scheme == "https" { 443 } else { 80 });
     let shown = uri.to_string().trim_end_matches('/').to_string();
     Ok(Route {
-        why: source.unwrap_or_else(|| "the system's proxy settings".to_string()),
+        why: source.unwrap_or_else(|| tr!("llm.trust.system_proxy").into_owned()),
         proxy: Some(ProxyHop {
             shown,
             scheme,

@@ -18,35 +18,24 @@ use super::types::{MessageId, MessageStatus, SessionId};
 
 /// What can go wrong with the history database, worded for the person
 /// using clerk.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum StoreError {
     /// The database file or its folder could not be created or opened.
-    #[error(
-        "cannot open the history database at {path}: {cause}. Check the folder's permissions or set CLERK_DATA_DIR"
-    )]
     Open {
         /// The database path as given.
         path: String,
         /// What the operating system or SQLite said.
-        #[source]
         cause: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
     /// The file exists but is not a usable SQLite database, or parts of it are damaged.
-    #[error(
-        "the history database at {path} is damaged or is not a clerk database ({cause}). Run `clerk sessions recover` to copy what can still be read into a new history (the damaged file is kept beside it), or move the file aside so clerk starts a new one"
-    )]
     Damaged {
         /// The database path as given.
         path: String,
         /// What SQLite said.
-        #[source]
         cause: rusqlite::Error,
     },
     /// The database was written by a newer clerk with a schema this one does
     /// not know.
-    #[error(
-        "the history database at {path} was written by a newer version of clerk (schema version {found}, this version knows up to {known}). Update clerk, or set CLERK_DATA_DIR to keep a separate history"
-    )]
     TooNew {
         /// The database path as given.
         path: String,
@@ -56,39 +45,25 @@ pub enum StoreError {
         known: i64,
     },
     /// The disk (or the database's size limit) is full.
-    #[error(
-        "the disk is full{}: the history could not be saved ({cause}). Free some disk space, then try again",
-        folder.as_deref().map(|f| format!(" (the disk holding {f})")).unwrap_or_default()
-    )]
     DiskFull {
         /// The history's folder, when known.
         folder: Option<String>,
         /// What the operating system or SQLite said.
-        #[source]
         cause: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
     /// The disk was full when the history was opened, so it was opened read-only: it can be
     /// read, and this write was refused.
-    #[error(
-        "the disk holding {folder} is full: the history was opened read-only, so this cannot be saved. Free some space on that disk, then try again"
-    )]
     FullReadOnly {
         /// The history's folder.
         folder: String,
     },
     /// Another process kept the database locked longer than the busy timeout.
-    #[error(
-        "the history database is busy: another clerk process kept it locked for more than 5 seconds ({0}). Try again, or close the other clerk"
-    )]
-    Busy(#[source] rusqlite::Error),
+    Busy(rusqlite::Error),
     /// The session does not exist (it may have been deleted).
-    #[error("session {0} is not in the history (it may have been deleted)")]
     SessionNotFound(SessionId),
     /// The message does not exist (its session may have been deleted).
-    #[error("message {0} is not in the history (its session may have been deleted)")]
     MessageNotFound(MessageId),
     /// `finish_message` was given a status that is not final.
-    #[error("message {id} cannot be finished with status '{}': use a final status", status.as_str())]
     NotFinal {
         /// The message.
         id: MessageId,
@@ -96,8 +71,63 @@ pub enum StoreError {
         status: MessageStatus,
     },
     /// Any other SQLite error.
-    #[error("history database error: {0}")]
-    Sqlite(#[source] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+}
+
+// Written by hand, not with `thiserror`'s `#[error]`: the texts come from the message catalog
+// (locales/errors.yml) in the interface's language; the English ones are unchanged.
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            StoreError::Open { path, cause } => {
+                tr!("store.error.open", path = path, cause = cause)
+            }
+            StoreError::Damaged { path, cause } => {
+                tr!("store.error.damaged", path = path, cause = cause)
+            }
+            StoreError::TooNew { path, found, known } => {
+                tr!(
+                    "store.error.too_new",
+                    path = path,
+                    found = found,
+                    known = known
+                )
+            }
+            StoreError::DiskFull {
+                folder: Some(folder),
+                cause,
+            } => tr!("store.error.disk_full_at", folder = folder, cause = cause),
+            StoreError::DiskFull {
+                folder: None,
+                cause,
+            } => tr!("store.error.disk_full", cause = cause),
+            StoreError::FullReadOnly { folder } => {
+                tr!("store.error.full_read_only", folder = folder)
+            }
+            StoreError::Busy(cause) => tr!("store.error.busy", cause = cause),
+            StoreError::SessionNotFound(id) => tr!("store.error.no_session", id = id),
+            StoreError::MessageNotFound(id) => tr!("store.error.no_message", id = id),
+            StoreError::NotFinal { id, status } => {
+                tr!("store.error.not_final", id = id, status = status.as_str())
+            }
+            StoreError::Sqlite(cause) => tr!("store.error.sqlite", cause = cause),
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Open { cause, .. } | StoreError::DiskFull { cause, .. } => {
+                Some(cause.as_ref())
+            }
+            StoreError::Damaged { cause, .. }
+            | StoreError::Busy(cause)
+            | StoreError::Sqlite(cause) => Some(cause),
+            _ => None,
+        }
+    }
 }
 
 /// What the error conversion knows about the database a store method works on.
@@ -200,5 +230,32 @@ mod tests {
         // Nothing half-written: the count did not move.
         assert_eq!(s.list_sessions(None, false).unwrap()[0].message_count, 0);
         assert!(s.messages(a).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_damaged_history_names_its_file_and_the_way_out_in_chinese() {
+        let damaged = || StoreError::Damaged {
+            path: "/home/ana/.local/share/clerk/history.sqlite3".into(),
+            cause: rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+                None,
+            ),
+        };
+        let en = damaged().to_string();
+        assert!(en.starts_with("the history database at /home/ana"), "{en}");
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let zh = damaged().to_string();
+        assert!(
+            zh.starts_with("位于 /home/ana/.local/share/clerk/history.sqlite3 的历史数据库已损坏"),
+            "{zh}"
+        );
+        assert!(zh.contains("`clerk sessions recover`"), "{zh}");
+        let full = StoreError::FullReadOnly {
+            folder: "/data".into(),
+        };
+        assert!(
+            full.to_string().starts_with("/data 所在的磁盘已满"),
+            "{full}"
+        );
     }
 }

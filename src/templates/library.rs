@@ -169,7 +169,10 @@ impl Library {
             }
         }
         for (id, text) in &sources.builtin {
-            let (template, problems) = parse_template(id, &format!("built-in {id}"), text);
+            let (mut template, problems) = parse_template(id, &format!("built-in {id}"), text);
+            if let Some(t) = template.as_mut() {
+                in_this_language(t);
+            }
             all.push(Entry {
                 id: id.to_string(),
                 origin: Origin::BuiltIn,
@@ -190,6 +193,11 @@ impl Library {
             }
         }
         let mut entries: Vec<Entry> = by_id.into_values().collect();
+        for t in entries.iter_mut().filter_map(|e| e.template.as_mut()) {
+            if let Some(name) = crate::i18n::text(&format!("templates.category.{}", t.category)) {
+                t.category = name;
+            }
+        }
         entries.sort_by(|a, b| match (&a.template, &b.template) {
             (Some(x), Some(y)) => x
                 .category
@@ -245,6 +253,32 @@ impl Library {
     pub fn is_stale(&self, sources: &Sources) -> bool {
         self.stamp != Library::stamp(sources)
     }
+}
+
+/// A built-in template's title, description and variables' labels and help in the
+/// interface's language (locales/templates.yml: `templates.builtin.<id>.title`, …), each
+/// falling back to the file's own. Its prompts and choices are left as they are: they are
+/// what the model reads.
+fn in_this_language(t: &mut Template) {
+    let text = |what: &str| crate::i18n::text(&format!("templates.builtin.{}.{what}", t.id));
+    if let Some(title) = text("title") {
+        t.title = title;
+    }
+    if let Some(description) = text("description") {
+        t.description = description;
+    }
+    let mut vars = std::mem::take(&mut t.variables);
+    for v in &mut vars {
+        if let Some(label) = text(&format!("var.{}.label", v.name)) {
+            v.label = label;
+        }
+        if v.help.is_some()
+            && let Some(help) = text(&format!("var.{}.help", v.name))
+        {
+            v.help = Some(help);
+        }
+    }
+    t.variables = vars;
 }
 
 #[cfg(test)]
@@ -331,5 +365,50 @@ mod tests {
         std::fs::write(&big, vec![b'#'; MAX_FILE_BYTES as usize + 1]).unwrap();
         let e = read_file(&big).unwrap_err();
         assert!(e.message.contains("at most 4 MB"), "{e}");
+    }
+
+    #[test]
+    fn built_in_templates_have_chinese_titles_labels_and_categories_but_keep_their_prompts() {
+        let sources = Sources {
+            user: None,
+            team: Vec::new(),
+            builtin: super::super::files::BUILTIN.to_vec(),
+        };
+        let en = Library::load(&sources);
+        let en_reply = en.get("email-reply").unwrap().template.clone().unwrap();
+        assert_eq!(en_reply.title, "Draft an email reply");
+        assert_eq!(en_reply.category, "Writing");
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let zh = Library::load(&sources);
+        let reply = zh.get("email-reply").unwrap().template.clone().unwrap();
+        assert_eq!(reply.title, "起草邮件回复");
+        assert_eq!(reply.category, "写作");
+        assert!(reply.description.starts_with("按你选择的语气"), "{reply:?}");
+        let points = reply.variable("points").unwrap();
+        assert_eq!(points.label, "要表达的内容");
+        assert_eq!(
+            points.help.as_deref(),
+            Some("每行一个要点，写得粗略也没关系。")
+        );
+        // What the model reads is the same in both languages.
+        assert_eq!(reply.steps, en_reply.steps);
+        assert_eq!(reply.system, en_reply.system);
+        assert_eq!(
+            reply.variable("language").unwrap().options,
+            en_reply.variable("language").unwrap().options
+        );
+        // Every built-in one has a Chinese title and description, every variable a label.
+        for e in zh.entries() {
+            let t = e.template.as_ref().unwrap();
+            let cjk = |s: &str| s.chars().any(|c| c > '\u{2e80}');
+            assert!(
+                cjk(&t.title) && cjk(&t.description) && cjk(&t.category),
+                "{t:?}"
+            );
+            for v in &t.variables {
+                assert!(cjk(&v.label), "{}: {v:?}", t.id);
+                assert!(v.help.as_deref().is_none_or(cjk), "{}: {v:?}", t.id);
+            }
+        }
     }
 }
