@@ -10,8 +10,11 @@ mod compare;
 mod config_cmd;
 mod docs;
 mod doctor;
+mod help;
+mod help_wrap;
 mod kb;
 mod kb_vectors;
+mod language;
 mod output;
 mod report;
 mod run_cmd;
@@ -23,7 +26,7 @@ mod usage;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, ConfigError, Paths, Policy, Profile};
 use crate::llm::{ErrorClass, LlmError};
@@ -373,7 +376,15 @@ impl Ctx {
 /// Run the command line and return the process exit code.
 pub fn main() -> ExitCode {
     crate::documents::guard::install();
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    language::set_at_start(&args);
+    let cli = match help::command()
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
+        Ok(cli) => cli,
+        Err(e) => return ExitCode::from(help::report(&e)),
+    };
     let code = match run(cli) {
         Ok(exit) => exit,
         Err(e) => {
