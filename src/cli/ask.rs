@@ -115,10 +115,7 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
         sources.push(Source::pasted("standard input", text));
     }
     if question.is_empty() && sources.is_empty() {
-        return Err(CliError::new(
-            Exit::BadInput,
-            tr!("cli.ask.nothing"),
-        ));
+        return Err(CliError::new(Exit::BadInput, tr!("cli.ask.nothing")));
     }
     let q = question.clone();
     let prompt = Prompt {
@@ -263,9 +260,9 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
     let (session_id, history, system, older) = match (&mut store, &how.session) {
         (Some(store), Some(which)) => {
             let id = resolve_session(store, which)?;
-            let session = store.session(id)?.ok_or_else(|| {
-                CliError::new(Exit::BadInput, tr!("cli.no_session", id = id))
-            })?;
+            let session = store
+                .session(id)?
+                .ok_or_else(|| CliError::new(Exit::BadInput, tr!("cli.no_session", id = id)))?;
             let (rows, older) = store.recent_messages(id, settings.room())?;
             let history = Conversation::from_rows(None, rows, None);
             let system = prompt.system.clone().or(session.system_prompt);
@@ -619,12 +616,9 @@ pub fn resolve_session(store: &Store, which: &str) -> Result<i64, CliError> {
             .last_session_id()?
             .ok_or_else(|| CliError::new(Exit::BadInput, tr!("cli.no_sessions_yet")));
     }
-    which.parse::<i64>().map_err(|_| {
-        CliError::new(
-            Exit::BadInput,
-            tr!("cli.not_a_session_id", value = which),
-        )
-    })
+    which
+        .parse::<i64>()
+        .map_err(|_| CliError::new(Exit::BadInput, tr!("cli.not_a_session_id", value = which)))
 }
 
 /// The answer on standard output: sanitized on a terminal, exact through a pipe, nothing

@@ -56,7 +56,11 @@ pub(super) fn theme_problems(ctx: &Ctx) -> Vec<String> {
 fn policy_text(policy: &crate::config::Policy) -> String {
     use crate::config::policy::{MACHINE_POLICY, POLICY_ENV};
     if !policy.in_force() {
-        let text = tr!("cli.config.no_policy", file = MACHINE_POLICY, var = POLICY_ENV);
+        let text = tr!(
+            "cli.config.no_policy",
+            file = MACHINE_POLICY,
+            var = POLICY_ENV
+        );
         return format!("\n# {text}\n");
     }
     let files: Vec<String> = policy
@@ -64,7 +68,10 @@ fn policy_text(policy: &crate::config::Policy) -> String {
         .iter()
         .map(|f| f.display().to_string())
         .collect();
-    let from = tr!("cli.config.policy_from", files = files.join(&tr!("cli.and")));
+    let from = tr!(
+        "cli.config.policy_from",
+        files = files.join(&tr!("cli.and"))
+    );
     let mut out = format!("\n# {from}\n[policy]\n");
     let rules = policy.rules();
     if rules.is_empty() {
@@ -90,13 +97,22 @@ pub fn run(ctx: &Ctx, cmd: &ConfigCommand) -> Result<Exit, CliError> {
                 false => tr!("cli.config.not_created").into_owned(),
             };
             let config = ctx.paths.config_file.display();
-            println!("{}", tr!("cli.config.path.config", path = config, note = exists));
+            println!(
+                "{}",
+                tr!("cli.config.path.config", path = config, note = exists)
+            );
             let data = ctx.paths.data_dir.display();
             println!("{}", tr!("cli.config.path.data", path = data));
             let database = ctx.paths.database();
-            println!("{}", tr!("cli.config.path.database", path = database.display()));
+            println!(
+                "{}",
+                tr!("cli.config.path.database", path = database.display())
+            );
             let index = ctx.paths.knowledge_index();
-            println!("{}", tr!("cli.config.path.knowledge", path = index.display()));
+            println!(
+                "{}",
+                tr!("cli.config.path.knowledge", path = index.display())
+            );
             let log = ctx.paths.log_file();
             println!("{}", tr!("cli.config.path.log", path = log.display()));
         }
@@ -127,7 +143,10 @@ pub fn run(ctx: &Ctx, cmd: &ConfigCommand) -> Result<Exit, CliError> {
             let language = crate::i18n::current();
             println!(
                 "# {}\n# {}\n{text}",
-                tr!("cli.config.effective", path = ctx.paths.config_file.display()),
+                tr!(
+                    "cli.config.effective",
+                    path = ctx.paths.config_file.display()
+                ),
                 tr!(
                     "cli.config.language_in_force",
                     name = tr!("language.name"),

@@ -130,7 +130,11 @@ pub fn check_secrets(
             list.push_str(&format!("  {text}\n"));
         }
         if fs.len() > 20 {
-            let text = tr!("cli.secrets.more", name = texts[*i].0, count = fs.len() - 20);
+            let text = tr!(
+                "cli.secrets.more",
+                name = texts[*i].0,
+                count = fs.len() - 20
+            );
             list.push_str(&format!("  {text}\n"));
         }
     }
@@ -146,7 +150,12 @@ pub fn check_secrets(
             let rule = scrub.map(policy).unwrap_or_default();
             return Err(CliError::new(
                 Exit::BadInput,
-                tr!("cli.secrets.blocked", total = total, list = list, rule = rule),
+                tr!(
+                    "cli.secrets.blocked",
+                    total = total,
+                    list = list,
+                    rule = rule
+                ),
             ));
         }
         (Some(Scrub::Redact), _) => {
@@ -210,9 +219,12 @@ pub fn confirm_cost(
     }
     let how = match strategy {
         Strategy::Whole => tr!("cli.cost.one_request").into_owned(),
-        Strategy::Parts(p) => {
-            tr!("cli.cost.in_parts", parts = p.len(), requests = est.requests).into_owned()
-        }
+        Strategy::Parts(p) => tr!(
+            "cli.cost.in_parts",
+            parts = p.len(),
+            requests = est.requests
+        )
+        .into_owned(),
     };
     let what = tr!(
         "cli.cost.estimate",

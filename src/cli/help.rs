@@ -360,6 +360,14 @@ fn error_text(error: &clap::Error) -> String {
     if !valid.is_empty() {
         let _ = writeln!(out, "  {}", tr!("cli.clap.valid_values", values = valid));
     }
+    let commands = get(ContextKind::ValidSubcommand);
+    if !commands.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {}",
+            tr!("cli.clap.valid_commands", names = commands)
+        );
+    }
     let suggested = [ContextKind::SuggestedArg, ContextKind::SuggestedSubcommand]
         .into_iter()
         .map(get)

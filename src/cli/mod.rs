@@ -432,10 +432,7 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
 fn run_app(cli: &Cli) -> Result<Exit, CliError> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        return Err(CliError::new(
-            Exit::BadInput,
-            tr!("cli.needs_terminal"),
-        ));
+        return Err(CliError::new(Exit::BadInput, tr!("cli.needs_terminal")));
     }
     let ctx = Ctx::load(cli)?;
     output::init_logging(&ctx);
