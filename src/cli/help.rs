@@ -19,13 +19,31 @@ use std::fmt::Write as _;
 
 use clap::builder::StyledStr;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{Arg, Command, CommandFactory};
+use clap::{Arg, Command, CommandFactory, FromArgMatches};
 
 use super::Cli;
 use crate::i18n::{self, Language};
 
 /// The prefix of every key of this module.
 const ROOT: &str = "cli.help";
+
+/// The command line parsed; on a failure, or for `--help`, what clap has to say printed (in
+/// the language in force) and the exit code returned. The translated definition is built
+/// only then: a command line that parses never pays for it.
+pub(super) fn parse(args: &[std::ffi::OsString]) -> Result<Cli, u8> {
+    let error = match Cli::command().try_get_matches_from(args) {
+        Ok(matches) => match Cli::from_arg_matches(&matches) {
+            Ok(cli) => return Ok(cli),
+            Err(e) => e,
+        },
+        Err(e) if i18n::current() == Language::English || e.kind() == ErrorKind::DisplayVersion => {
+            e
+        }
+        // The same command line against the translated definition fails the same way.
+        Err(e) => command().try_get_matches_from(args).err().unwrap_or(e),
+    };
+    Err(report(&error))
+}
 
 /// The command line, its texts in the language in force.
 pub(super) fn command() -> Command {
@@ -243,7 +261,7 @@ fn template_for(subcommands: bool, positionals: bool, options: bool) -> StyledSt
 
 /// Prints one of clap's errors (or its help and version, which are not errors) in the
 /// language in force and returns the exit code clap would give.
-pub(super) fn report(error: &clap::Error) -> u8 {
+fn report(error: &clap::Error) -> u8 {
     use std::io::{IsTerminal, Write};
     let code = error.exit_code().clamp(0, 255) as u8;
     if i18n::current() == Language::English || error.kind() == ErrorKind::DisplayVersion {

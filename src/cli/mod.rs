@@ -26,7 +26,7 @@ mod usage;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, ConfigError, Paths, Policy, Profile};
 use crate::llm::{ErrorClass, LlmError};
@@ -380,12 +380,9 @@ pub fn main() -> ExitCode {
     crate::documents::guard::install();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     language::set_at_start(&args);
-    let cli = match help::command()
-        .try_get_matches_from(args)
-        .and_then(|matches| Cli::from_arg_matches(&matches))
-    {
+    let cli = match help::parse(&args) {
         Ok(cli) => cli,
-        Err(e) => return ExitCode::from(help::report(&e)),
+        Err(code) => return ExitCode::from(code),
     };
     let code = match run(cli) {
         Ok(exit) => exit,
