@@ -80,7 +80,8 @@ pub(super) fn read_stdin_document(max_bytes: u64) -> Result<Option<String>, CliE
     let text = crate::documents::extract::decode_text("standard input", &bytes, &mut notes)
         .map_err(bad)?;
     for n in notes {
-        eprintln!("note: standard input: {n}");
+        let text = format!("{}: {n}", tr!("cli.stdin"));
+        eprintln!("{}", tr!("cli.note", text = text));
     }
     Ok((!text.trim().is_empty()).then_some(text))
 }
@@ -114,10 +115,7 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
         sources.push(Source::pasted("standard input", text));
     }
     if question.is_empty() && sources.is_empty() {
-        return Err(CliError::new(
-            Exit::BadInput,
-            "nothing to ask: give a question (`clerk ask \"…\"`), --file PATH, or pipe a document in",
-        ));
+        return Err(CliError::new(Exit::BadInput, tr!("cli.ask.nothing")));
     }
     let q = question.clone();
     let prompt = Prompt {
@@ -262,9 +260,9 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
     let (session_id, history, system, older) = match (&mut store, &how.session) {
         (Some(store), Some(which)) => {
             let id = resolve_session(store, which)?;
-            let session = store.session(id)?.ok_or_else(|| {
-                CliError::new(Exit::BadInput, format!("there is no session {id}"))
-            })?;
+            let session = store
+                .session(id)?
+                .ok_or_else(|| CliError::new(Exit::BadInput, tr!("cli.no_session", id = id)))?;
             let (rows, older) = store.recent_messages(id, settings.room())?;
             let history = Conversation::from_rows(None, rows, None);
             let system = prompt.system.clone().or(session.system_prompt);
@@ -276,7 +274,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
         (None, Some(_)) => {
             return Err(CliError::new(
                 Exit::BadInput,
-                "--session needs the history (it is turned off by --no-save or [history] enabled = false)",
+                tr!("cli.ask.session_needs_history"),
             ));
         }
         (_, None) => (None, Conversation::default(), prompt.system.clone(), 0),
@@ -353,7 +351,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
             let fitted = fitted.map_err(|e| CliError::new(Exit::BadInput, e.to_string()))?;
             omitted = fitted.omitted;
             if let Some(note) = conversation::left_out_notice(fitted.omitted + older) {
-                eprintln!("note: {note}");
+                eprintln!("{}", tr!("cli.note", text = note));
             }
             let request = ChatRequest {
                 model: model.clone(),
@@ -370,12 +368,14 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
                 .zip(&measured)
                 .map(|(a, m)| docs::describe(a, m.tokens))
                 .collect();
-            eprintln!(
-                "the documents are longer than {model}'s window: reading them in {} parts ({} requests, about {})",
-                parts.len(),
-                estimate.requests,
-                money(estimate.cost(Some(&info)))
+            let text = tr!(
+                "cli.ask.in_parts",
+                model = model,
+                parts = parts.len(),
+                requests = estimate.requests,
+                cost = money(estimate.cost(Some(&info)))
             );
+            eprintln!("{text}");
             let stand_in = format!(
                 "[{} — longer than the model's window, read in {} parts]",
                 names.join("; "),
@@ -614,16 +614,11 @@ pub fn resolve_session(store: &Store, which: &str) -> Result<i64, CliError> {
     if which == "last" {
         return store
             .last_session_id()?
-            .ok_or_else(|| CliError::new(Exit::BadInput, "there are no sessions yet"));
+            .ok_or_else(|| CliError::new(Exit::BadInput, tr!("cli.no_sessions_yet")));
     }
-    which.parse::<i64>().map_err(|_| {
-        CliError::new(
-            Exit::BadInput,
-            format!(
-                "`{which}` is not a session id: use a number from `clerk sessions list`, or `last`"
-            ),
-        )
-    })
+    which
+        .parse::<i64>()
+        .map_err(|_| CliError::new(Exit::BadInput, tr!("cli.not_a_session_id", value = which)))
 }
 
 /// The answer on standard output: sanitized on a terminal, exact through a pipe, nothing

@@ -38,13 +38,14 @@ pub fn run(ctx: &Ctx, cmd: &AuthCommand) -> Result<Exit, CliError> {
         AuthCommand::Logout => {
             let removed = OsKeyring.delete(SERVICE, &ctx.profile_name)?;
             if removed {
-                eprintln!(
-                    "removed the key of profile `{}` from the {} keyring",
-                    ctx.profile_name,
-                    OsKeyring.backend()
+                let text = tr!(
+                    "cli.auth.removed",
+                    profile = ctx.profile_name,
+                    keyring = OsKeyring.backend()
                 );
+                eprintln!("{text}");
             } else {
-                eprintln!("profile `{}` had no key in the keyring", ctx.profile_name);
+                eprintln!("{}", tr!("cli.auth.had_none", profile = ctx.profile_name));
             }
             Ok(Exit::Ok)
         }
@@ -53,15 +54,12 @@ pub fn run(ctx: &Ctx, cmd: &AuthCommand) -> Result<Exit, CliError> {
 
 fn read_key(profile: &str) -> Result<ApiKey, CliError> {
     let raw = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(format!("API key for profile `{profile}` (input hidden): "))
-            .map_err(|e| CliError::new(Exit::BadInput, format!("cannot read the key: {e}")))?
+        rpassword::prompt_password(tr!("cli.auth.prompt", profile = profile).into_owned())
+            .map_err(|e| CliError::new(Exit::BadInput, tr!("cli.auth.cannot_read", error = e)))?
     } else {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map_err(|e| {
-            CliError::new(
-                Exit::BadInput,
-                format!("cannot read the key from stdin: {e}"),
-            )
+            CliError::new(Exit::BadInput, tr!("cli.auth.cannot_read_stdin", error = e))
         })?;
         line
     };
@@ -76,50 +74,59 @@ fn login(ctx: &Ctx, no_verify: bool) -> Result<Exit, CliError> {
         let rt = super::runtime()?;
         match rt.block_on(endpoint.list_models()) {
             Ok(models) => eprintln!(
-                "the key works ({} models available at {})",
-                models.len(),
-                endpoint.base_url()
+                "{}",
+                tr!(
+                    "cli.auth.works_at",
+                    count = models.len(),
+                    url = endpoint.base_url()
+                )
             ),
             Err(e) => {
                 let mut err: CliError = e.into();
-                err.message = format!(
-                    "the key was not stored: {}\n(use --no-verify to store it anyway)",
-                    err.message
-                );
+                err.message = tr!("cli.auth.not_stored", error = err.message).into_owned();
                 return Err(err);
             }
         }
     }
     OsKeyring.set(SERVICE, &ctx.profile_name, key.expose())?;
-    eprintln!(
-        "stored the key {} for profile `{}` in the {} keyring",
-        key.masked(),
-        ctx.profile_name,
-        OsKeyring.backend()
+    let text = tr!(
+        "cli.auth.stored",
+        key = key.masked(),
+        profile = ctx.profile_name,
+        keyring = OsKeyring.backend()
     );
+    eprintln!("{text}");
     if let Ok(p) = ctx.profile()
         && let Some(cmd) = &p.api_key_cmd
     {
-        eprintln!(
-            "note: profile `{}` has api_key_cmd (`{cmd}`), which is used before the keyring; remove it from the profile to use this key",
-            ctx.profile_name
-        );
+        let text = tr!("cli.auth.cmd_first", profile = ctx.profile_name, cmd = cmd);
+        eprintln!("{}", tr!("cli.note", text = text));
     }
     if std::env::var_os(secrets::OVERRIDE_VAR).is_some() {
-        eprintln!("note: CLERK_API_KEY is set and takes precedence over the keyring");
+        eprintln!("{}", tr!("cli.note", text = tr!("cli.auth.env_first")));
     }
     Ok(Exit::Ok)
 }
 
 fn status(ctx: &Ctx, offline: bool) -> Result<Exit, CliError> {
     match secrets::keyring::platform_vendor() {
-        Ok(vendor) => println!("keyring: {vendor}"),
+        Ok(vendor) => println!("{}", tr!("cli.auth.keyring", name = vendor)),
         Err(secrets::SecretError::KeyringUnavailable { reason }) => println!(
-            "keyring: {} — not available: {}",
-            OsKeyring.backend(),
-            reason.split_whitespace().collect::<Vec<_>>().join(" ")
+            "{}",
+            tr!(
+                "cli.auth.keyring_unavailable",
+                name = OsKeyring.backend(),
+                reason = reason.split_whitespace().collect::<Vec<_>>().join(" ")
+            )
         ),
-        Err(e) => println!("keyring: {} — not available: {e}", OsKeyring.backend()),
+        Err(e) => println!(
+            "{}",
+            tr!(
+                "cli.auth.keyring_unavailable",
+                name = OsKeyring.backend(),
+                reason = e
+            )
+        ),
     }
     let names: Vec<String> =
         if ctx.config.file.profiles.len() > 1 && std::env::var_os("CLERK_PROFILE").is_none() {
@@ -152,30 +159,34 @@ fn status(ctx: &Ctx, offline: bool) -> Result<Exit, CliError> {
         ) {
             Ok((key, source)) => {
                 let works = match &rt {
-                    None => "not checked".to_string(),
+                    None => tr!("cli.auth.not_checked").into_owned(),
                     Some(rt) => match ctx.endpoint(&profile, &key) {
                         Ok(ep) => match rt.block_on(ep.list_models()) {
-                            Ok(m) => format!(
-                                "works ({} model{} offered)",
-                                m.len(),
-                                if m.len() == 1 { "" } else { "s" }
-                            ),
+                            Ok(m) if m.len() == 1 => tr!("cli.auth.works_one").into_owned(),
+                            Ok(m) => tr!("cli.auth.works", count = m.len()).into_owned(),
                             Err(e) => {
                                 all_ok = false;
-                                format!("does not work: {e}")
+                                tr!("cli.auth.fails", error = e).into_owned()
                             }
                         },
                         Err(e) => {
                             all_ok = false;
-                            format!("does not work: {}", e.message)
+                            tr!("cli.auth.fails", error = e.message).into_owned()
                         }
                     },
                 };
-                println!("{name}: {} from {source} — {works}", key.masked());
+                let text = tr!(
+                    "cli.auth.status_line",
+                    name = name,
+                    key = key.masked(),
+                    source = source_text(&source),
+                    works = works
+                );
+                println!("{text}");
             }
             Err(e) => {
                 all_ok = false;
-                println!("{name}: no key — {e}");
+                println!("{}", tr!("cli.auth.no_key", name = name, error = e));
             }
         }
         if active && !all_ok {
@@ -183,4 +194,13 @@ fn status(ctx: &Ctx, offline: bool) -> Result<Exit, CliError> {
         }
     }
     Ok(if active_ok { Exit::Ok } else { Exit::Auth })
+}
+
+/// Where a key came from, for people (`KeySource`'s own Display is the English one).
+fn source_text(source: &secrets::KeySource) -> String {
+    match source {
+        secrets::KeySource::Env(name) => tr!("cli.auth.source_env", name = name).into_owned(),
+        secrets::KeySource::Command => "api_key_cmd".to_string(),
+        secrets::KeySource::Keyring => tr!("cli.auth.source_keyring").into_owned(),
+    }
 }

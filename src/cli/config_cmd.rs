@@ -38,11 +38,15 @@ pub(super) fn theme_problems(ctx: &Ctx) -> Vec<String> {
     if let Some(name) = &ctx.config.file.theme
         && !themes.iter().any(|t| &t.name == name)
     {
-        out.push(format!(
-            "theme = \"{name}\" in {}: there is no such theme; the app uses {}",
-            ctx.paths.config_file.display(),
-            crate::ui::theme::DEFAULT_THEME
-        ));
+        out.push(
+            tr!(
+                "cli.config.no_theme",
+                name = name,
+                path = ctx.paths.config_file.display(),
+                default = crate::ui::theme::DEFAULT_THEME
+            )
+            .into_owned(),
+        );
     }
     out
 }
@@ -52,29 +56,33 @@ pub(super) fn theme_problems(ctx: &Ctx) -> Vec<String> {
 fn policy_text(policy: &crate::config::Policy) -> String {
     use crate::config::policy::{MACHINE_POLICY, POLICY_ENV};
     if !policy.in_force() {
-        return format!(
-            "\n# no admin policy: {MACHINE_POLICY} does not exist and {POLICY_ENV} is not set\n"
+        let text = tr!(
+            "cli.config.no_policy",
+            file = MACHINE_POLICY,
+            var = POLICY_ENV
         );
+        return format!("\n# {text}\n");
     }
     let files: Vec<String> = policy
         .files
         .iter()
         .map(|f| f.display().to_string())
         .collect();
-    let mut out = format!(
-        "\n# the admin's policy, from {}: it wins over everything above (docs/admin.md)\n[policy]\n",
-        files.join(" and ")
+    let from = tr!(
+        "cli.config.policy_from",
+        files = files.join(&tr!("cli.and"))
     );
+    let mut out = format!("\n# {from}\n[policy]\n");
     let rules = policy.rules();
     if rules.is_empty() {
-        out.push_str("# (no rules)\n");
+        out.push_str(&format!("# {}\n", tr!("cli.config.no_rules")));
     }
     for r in rules {
         out.push_str(&format!(
-            "{} = {}  # from {}\n",
+            "{} = {}  # {}\n",
             r.key,
             r.value,
-            r.from.display()
+            tr!("cli.config.rule_from", path = r.from.display())
         ));
     }
     out
@@ -84,16 +92,29 @@ fn policy_text(policy: &crate::config::Policy) -> String {
 pub fn run(ctx: &Ctx, cmd: &ConfigCommand) -> Result<Exit, CliError> {
     match cmd {
         ConfigCommand::Path => {
-            let exists = if ctx.config.file_exists {
-                ""
-            } else {
-                " (not created yet: defaults apply)"
+            let exists = match ctx.config.file_exists {
+                true => String::new(),
+                false => tr!("cli.config.not_created").into_owned(),
             };
-            println!("config:   {}{exists}", ctx.paths.config_file.display());
-            println!("data:     {}", ctx.paths.data_dir.display());
-            println!("database: {}", ctx.paths.database().display());
-            println!("knowledge index: {}", ctx.paths.knowledge_index().display());
-            println!("log:      {}", ctx.paths.log_file().display());
+            let config = ctx.paths.config_file.display();
+            println!(
+                "{}",
+                tr!("cli.config.path.config", path = config, note = exists)
+            );
+            let data = ctx.paths.data_dir.display();
+            println!("{}", tr!("cli.config.path.data", path = data));
+            let database = ctx.paths.database();
+            println!(
+                "{}",
+                tr!("cli.config.path.database", path = database.display())
+            );
+            let index = ctx.paths.knowledge_index();
+            println!(
+                "{}",
+                tr!("cli.config.path.knowledge", path = index.display())
+            );
+            let log = ctx.paths.log_file();
+            println!("{}", tr!("cli.config.path.log", path = log.display()));
         }
         ConfigCommand::Show => {
             let mut file = ctx.config.file.clone();
@@ -113,16 +134,28 @@ pub fn run(ctx: &Ctx, cmd: &ConfigCommand) -> Result<Exit, CliError> {
             }
             file.models = models;
             file.default_profile = Some(ctx.profile_name.clone());
+            if file.language.is_none() {
+                file.language = Some("auto".to_string());
+            }
             let text = toml::to_string_pretty(&file).map_err(|e| {
-                CliError::new(Exit::Failure, format!("cannot show the config: {e}"))
+                CliError::new(Exit::Failure, tr!("cli.config.cannot_show", error = e))
             })?;
+            let language = crate::i18n::current();
             println!(
-                "# effective configuration (from {})\n{text}",
-                ctx.paths.config_file.display()
+                "# {}\n# {}\n{text}",
+                tr!(
+                    "cli.config.effective",
+                    path = ctx.paths.config_file.display()
+                ),
+                tr!(
+                    "cli.config.language_in_force",
+                    name = tr!("language.name"),
+                    code = language.code()
+                )
             );
             print!("{}", policy_text(&ctx.config.policy));
             for problem in theme_problems(ctx) {
-                eprintln!("warning: {problem}");
+                eprintln!("{}", tr!("cli.warning", text = problem));
             }
         }
         ConfigCommand::Init { force } => {
@@ -130,27 +163,24 @@ pub fn run(ctx: &Ctx, cmd: &ConfigCommand) -> Result<Exit, CliError> {
             if path.exists() && !force {
                 return Err(CliError::new(
                     Exit::BadInput,
-                    format!(
-                        "{} already exists; use --force to overwrite it",
-                        path.display()
-                    ),
+                    tr!("cli.config.exists", path = path.display()),
                 ));
             }
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| {
                     CliError::new(
                         Exit::Failure,
-                        format!("cannot create {}: {e}", dir.display()),
+                        tr!("cli.cannot_create", path = dir.display(), error = e),
                     )
                 })?;
             }
             std::fs::write(path, crate::config::EXAMPLE).map_err(|e| {
                 CliError::new(
                     Exit::Failure,
-                    format!("cannot write {}: {e}", path.display()),
+                    tr!("cli.cannot_write", path = path.display(), error = e),
                 )
             })?;
-            eprintln!("wrote {}", path.display());
+            eprintln!("{}", tr!("cli.wrote", path = path.display()));
         }
     }
     Ok(Exit::Ok)

@@ -57,7 +57,8 @@ fn read_one(path: &Path, cfg: &DocumentsConfig) -> Result<Document, CliError> {
     let doc = extract::extract_file(path, cfg.max_file_mb.saturating_mul(1024 * 1024))
         .map_err(|e| CliError::new(Exit::BadInput, e.to_string()))?;
     for note in &doc.notes {
-        eprintln!("note: {}: {note}", doc.name);
+        let text = format!("{}: {note}", doc.name);
+        eprintln!("{}", tr!("cli.note", text = text));
     }
     Ok(doc)
 }
@@ -71,11 +72,12 @@ pub fn keep_first_noted(
     let Some(n) = first else { return };
     let cut = crate::documents::summarize::keep_first(measured, n);
     if cut > 0 {
-        eprintln!(
-            "note: sending only the first {} tokens of the documents; {} tokens left out",
-            group_digits(n),
-            group_digits(cut)
+        let text = tr!(
+            "cli.docs.first",
+            first = group_digits(n),
+            cut = group_digits(cut)
         );
+        eprintln!("{}", tr!("cli.note", text = text));
     }
 }
 
@@ -85,7 +87,7 @@ pub fn describe(doc: &Document, tokens: u64) -> String {
     parts.extend(crate::format::document_counts(
         doc.sheets, doc.slides, doc.pages, doc.rows,
     ));
-    parts.push(format!("{} tokens", group_digits(tokens)));
+    parts.push(tr!("cli.docs.tokens", count = group_digits(tokens)).into_owned());
     parts.join(" · ")
 }
 
@@ -118,13 +120,22 @@ pub fn check_secrets(
     let mut list = String::new();
     for (i, fs) in &found {
         for f in fs.iter().take(20) {
-            list.push_str(&format!(
-                "  {} line {}: {} ({})\n",
-                texts[*i].0, f.line, f.label, f.preview
-            ));
+            let text = tr!(
+                "cli.secrets.finding",
+                name = texts[*i].0,
+                line = f.line,
+                label = f.label,
+                preview = f.preview
+            );
+            list.push_str(&format!("  {text}\n"));
         }
         if fs.len() > 20 {
-            list.push_str(&format!("  {}: and {} more\n", texts[*i].0, fs.len() - 20));
+            let text = tr!(
+                "cli.secrets.more",
+                name = texts[*i].0,
+                count = fs.len() - 20
+            );
+            list.push_str(&format!("  {text}\n"));
         }
     }
     let policy = |r: &crate::config::policy::Rule<Scrub>| {
@@ -139,14 +150,18 @@ pub fn check_secrets(
             let rule = scrub.map(policy).unwrap_or_default();
             return Err(CliError::new(
                 Exit::BadInput,
-                format!(
-                    "found {total} likely secret(s) in what would be sent:\n{list}nothing was sent: sending them is not allowed by {rule}. Remove them and try again"
+                tr!(
+                    "cli.secrets.blocked",
+                    total = total,
+                    list = list,
+                    rule = rule
                 ),
             ));
         }
         (Some(Scrub::Redact), _) => {
             let rule = scrub.map(policy).unwrap_or_default();
-            eprintln!("note: replacing {total} likely secret(s), as {rule} requires");
+            let text = tr!("cli.secrets.policy_redacts", total = total, rule = rule);
+            eprintln!("{}", tr!("cli.note", text = text));
             'r'
         }
         (_, SecretsMode::Send) => 's',
@@ -155,14 +170,10 @@ pub fn check_secrets(
             if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
                 return Err(CliError::new(
                     Exit::BadInput,
-                    format!(
-                        "found {total} likely secret(s) in what would be sent:\n{list}nothing was sent. Remove them, or run again with --secrets redact (they become [REDACTED:kind]) or --secrets send (send them as they are)"
-                    ),
+                    tr!("cli.secrets.found", total = total, list = list),
                 ));
             }
-            eprint!(
-                "clerk found {total} likely secret(s) in what is about to be sent:\n{list}[r]edact them, [s]end anyway, or [c]ancel? "
-            );
+            eprint!("{}", tr!("cli.secrets.ask", total = total, list = list));
             let _ = std::io::stderr().flush();
             let mut line = String::new();
             let _ = std::io::stdin().lock().read_line(&mut line);
@@ -179,14 +190,16 @@ pub fn check_secrets(
                 let text = &mut *texts[*i].1;
                 *text = scrub::redact(text, fs);
             }
-            eprintln!("note: {total} likely secret(s) replaced with [REDACTED:kind]");
+            let text = tr!("cli.secrets.redacted", total = total);
+            eprintln!("{}", tr!("cli.note", text = text));
             Ok(())
         }
         's' => {
-            eprintln!("warning: sending {total} likely secret(s) as they are");
+            let text = tr!("cli.secrets.sending", total = total);
+            eprintln!("{}", tr!("cli.warning", text = text));
             Ok(())
         }
-        _ => Err(CliError::new(Exit::BadInput, "cancelled: nothing was sent")),
+        _ => Err(CliError::new(Exit::BadInput, tr!("cli.cancelled"))),
     }
 }
 
@@ -205,16 +218,22 @@ pub fn confirm_cost(
         return Ok(());
     }
     let how = match strategy {
-        Strategy::Whole => "in one request".to_string(),
-        Strategy::Parts(p) => format!("read in {} parts, {} requests", p.len(), est.requests),
+        Strategy::Whole => tr!("cli.cost.one_request").into_owned(),
+        Strategy::Parts(p) => tr!(
+            "cli.cost.in_parts",
+            parts = p.len(),
+            requests = est.requests
+        )
+        .into_owned(),
     };
-    let what = format!(
-        "this is estimated at {} ({} tokens in, {how}), above [documents] confirm_above_usd ({})",
-        money(Some(cost)),
-        group_digits(est.input_tokens),
-        money(Some(cfg.confirm_above_usd))
+    let what = tr!(
+        "cli.cost.estimate",
+        cost = money(Some(cost)),
+        tokens = group_digits(est.input_tokens),
+        how = how,
+        limit = money(Some(cfg.confirm_above_usd))
     );
-    confirm_spend(&what, "--first N to send only the first N tokens")
+    confirm_spend(&what, &tr!("cli.cost.first_hint"))
 }
 
 /// Ask on the terminal whether to go ahead with what `what` describes (an estimate above
@@ -224,17 +243,17 @@ pub fn confirm_spend(what: &str, other: &str) -> Result<(), CliError> {
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return Err(CliError::new(
             Exit::BadInput,
-            format!("{what}: nothing was sent. Add --yes to go ahead, or {other}"),
+            tr!("cli.cost.refused", what = what, other = other),
         ));
     }
-    eprint!("{what}. Go ahead? [y/N] ");
+    eprint!("{}", tr!("cli.cost.ask", what = what));
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);
     if line.trim().eq_ignore_ascii_case("y") || line.trim().eq_ignore_ascii_case("yes") {
         Ok(())
     } else {
-        Err(CliError::new(Exit::BadInput, "cancelled: nothing was sent"))
+        Err(CliError::new(Exit::BadInput, tr!("cli.cancelled")))
     }
 }
 

@@ -10,8 +10,11 @@ mod compare;
 mod config_cmd;
 mod docs;
 mod doctor;
+mod help;
+mod help_wrap;
 mod kb;
 mod kb_vectors;
+mod language;
 mod output;
 mod report;
 mod run_cmd;
@@ -233,6 +236,11 @@ impl Ctx {
         let data_override = std::env::var_os("CLERK_DATA_DIR").map(PathBuf::from);
         let mut paths = Paths::resolve(cli.config.clone(), data_override.clone())?;
         let mut config = Config::load(&paths)?;
+        // The language was chosen from a quick look at the file before parsing; the file's
+        // own reading decides (they agree but for a file only the full parser understands).
+        crate::i18n::set(crate::i18n::choose(config.file.language(), |k| {
+            std::env::var(k).ok()
+        }));
         config.apply_policy(policy);
         if cli.incognito {
             config.file.history.enabled = false;
@@ -318,7 +326,7 @@ impl Ctx {
                     &self.profile_name,
                     self.config.models.clone(),
                     self.config.file.budget.clone(),
-                    Box::new(|w| eprintln!("note: {w}")),
+                    Box::new(|w| eprintln!("{}", tr!("cli.note", text = w))),
                 );
                 Ok(endpoint.with_meter(std::sync::Arc::new(meter)))
             }
@@ -327,12 +335,11 @@ impl Ctx {
                 if b.daily_usd.is_some() || b.monthly_usd.is_some() || b.per_request_usd.is_some() {
                     return Err(CliError::new(
                         Exit::Budget,
-                        format!(
-                            "not sent: the budget cannot be checked, the usage ledger is unavailable ({e})"
-                        ),
+                        tr!("cli.budget_unchecked", error = e).into_owned(),
                     ));
                 }
-                eprintln!("note: this request is not recorded in the usage ledger: {e}");
+                let text = tr!("cli.not_recorded", error = e);
+                eprintln!("{}", tr!("cli.note", text = text));
                 Ok(endpoint)
             }
         }
@@ -353,18 +360,16 @@ impl Ctx {
         // The admin's retention_days, whenever the history is opened.
         match crate::chat::retention::apply(&mut store, &self.config.policy, crate::chat::now_ms())
         {
-            Ok(Some(note)) => eprintln!("note: {note}"),
+            Ok(Some(note)) => eprintln!("{}", tr!("cli.note", text = note)),
             Ok(None) => {}
-            Err(e) => eprintln!("warning: {e}"),
+            Err(e) => eprintln!("{}", tr!("cli.warning", text = e)),
         }
         if let Some(notice) = store.read_only_notice() {
-            eprintln!("note: {notice}");
+            eprintln!("{}", tr!("cli.note", text = notice));
         }
         if store.recovered() > 0 {
-            eprintln!(
-                "note: {} answer(s) cut off by an earlier crash were kept and marked interrupted",
-                store.recovered()
-            );
+            let text = tr!("cli.recovered", count = store.recovered());
+            eprintln!("{}", tr!("cli.note", text = text));
         }
         Ok(store)
     }
@@ -373,7 +378,12 @@ impl Ctx {
 /// Run the command line and return the process exit code.
 pub fn main() -> ExitCode {
     crate::documents::guard::install();
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    language::set_at_start(&args);
+    let cli = match help::parse(&args) {
+        Ok(cli) => cli,
+        Err(code) => return ExitCode::from(code),
+    };
     let code = match run(cli) {
         Ok(exit) => exit,
         Err(e) => {
@@ -419,10 +429,7 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
 fn run_app(cli: &Cli) -> Result<Exit, CliError> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        return Err(CliError::new(
-            Exit::BadInput,
-            "the full-screen app needs a terminal; for scripts use `clerk ask` (see `clerk --help`)",
-        ));
+        return Err(CliError::new(Exit::BadInput, tr!("cli.needs_terminal")));
     }
     let ctx = Ctx::load(cli)?;
     output::init_logging(&ctx);
@@ -455,5 +462,5 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| CliError::new(Exit::Failure, format!("cannot start: {e}")))
+        .map_err(|e| CliError::new(Exit::Failure, tr!("cli.cannot_start", error = e)))
 }

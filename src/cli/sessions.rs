@@ -112,14 +112,14 @@ pub fn run(ctx: &Ctx, cmd: &SessionsCommand) -> Result<Exit, CliError> {
     let tty = output::stdout_is_tty();
     let mut out = std::io::stdout().lock();
     let w =
-        |e: std::io::Error| CliError::new(Exit::Failure, format!("cannot write the output: {e}"));
+        |e: std::io::Error| CliError::new(Exit::Failure, tr!("cli.cannot_write_output", error = e));
     match cmd {
         SessionsCommand::List { all, limit, json } => {
             let list = store.list_sessions(*limit, *all)?;
             if *json {
                 writeln!(out, "{}", serde_json::to_string(&list).unwrap_or_default()).map_err(w)?;
             } else if list.is_empty() {
-                eprintln!("no sessions yet: ask something with `clerk ask \"…\"`");
+                eprintln!("{}", tr!("cli.sessions.none"));
             } else {
                 writeln!(out, "{:>6}  {:<16}  {:>5}  TITLE", "ID", "UPDATED", "MSGS").map_err(w)?;
                 for s in &list {
@@ -164,7 +164,7 @@ pub fn run(ctx: &Ctx, cmd: &SessionsCommand) -> Result<Exit, CliError> {
             if *json {
                 writeln!(out, "{}", serde_json::to_string(&hits).unwrap_or_default()).map_err(w)?;
             } else if hits.is_empty() {
-                eprintln!("nothing found for `{q}`");
+                eprintln!("{}", tr!("cli.sessions.nothing_found", query = q));
             } else {
                 for h in &hits {
                     let who = match h.role {
@@ -205,10 +205,15 @@ pub fn run(ctx: &Ctx, cmd: &SessionsCommand) -> Result<Exit, CliError> {
                     std::fs::write(path, text).map_err(|e| {
                         CliError::new(
                             Exit::Failure,
-                            format!("cannot write {}: {e}", path.display()),
+                            tr!("cli.cannot_write", path = path.display(), error = e),
                         )
                     })?;
-                    eprintln!("exported session {} to {}", session.id, path.display());
+                    let text = tr!(
+                        "cli.sessions.exported",
+                        id = session.id,
+                        path = path.display()
+                    );
+                    eprintln!("{text}");
                 }
                 None => out.write_all(text.as_bytes()).map_err(w)?,
             }
@@ -217,19 +222,22 @@ pub fn run(ctx: &Ctx, cmd: &SessionsCommand) -> Result<Exit, CliError> {
             let id = resolve_session(&store, id)?;
             let title = title.join(" ");
             if title.trim().is_empty() {
-                return Err(CliError::new(Exit::BadInput, "the title is empty"));
+                return Err(CliError::new(
+                    Exit::BadInput,
+                    tr!("cli.sessions.empty_title"),
+                ));
             }
             if !store.rename_session(id, title.trim(), output::now_ms())? {
                 return Err(no_session(id));
             }
-            eprintln!("renamed session {id}");
+            eprintln!("{}", tr!("cli.sessions.renamed", id = id));
         }
         SessionsCommand::Rm { id } => {
             let id = resolve_session(&store, id)?;
             if !store.delete_session(id)? {
                 return Err(no_session(id));
             }
-            eprintln!("deleted session {id}");
+            eprintln!("{}", tr!("cli.sessions.deleted", id = id));
         }
         SessionsCommand::Archive { id } | SessionsCommand::Unarchive { id } => {
             let archive = matches!(cmd, SessionsCommand::Archive { .. });
@@ -238,9 +246,9 @@ pub fn run(ctx: &Ctx, cmd: &SessionsCommand) -> Result<Exit, CliError> {
                 return Err(no_session(id));
             }
             if archive {
-                eprintln!("archived session {id}; `clerk sessions unarchive {id}` brings it back");
+                eprintln!("{}", tr!("cli.sessions.archived", id = id));
             } else {
-                eprintln!("session {id} is back in the list");
+                eprintln!("{}", tr!("cli.sessions.unarchived", id = id));
             }
         }
         SessionsCommand::Recover { .. } => {}
@@ -257,10 +265,7 @@ fn recover(ctx: &Ctx, json: bool) -> Result<Exit, CliError> {
         if json {
             println!("{}", json!({"database": path, "sound": true}));
         } else {
-            println!(
-                "the history at {} is sound (SQLite's check passed): nothing to recover",
-                path.display()
-            );
+            println!("{}", tr!("cli.recover.sound", path = path.display()));
         }
         return Ok(Exit::Ok);
     };
@@ -283,44 +288,46 @@ fn recover(ctx: &Ctx, json: bool) -> Result<Exit, CliError> {
     }
     let lost = |n: usize| {
         if s.losses_exact {
-            format!("{} lost", thousands(n as u64))
+            tr!("cli.recover.lost", count = thousands(n as u64)).into_owned()
         } else {
-            format!("at least {} lost", thousands(n as u64))
+            tr!("cli.recover.lost_at_least", count = thousands(n as u64)).into_owned()
         }
     };
     let rebuilt = if s.sessions_rebuilt > 0 {
-        format!(
-            " ({} rebuilt around their messages: their titles were lost)",
-            thousands(s.sessions_rebuilt as u64)
+        tr!(
+            "cli.recover.rebuilt",
+            count = thousands(s.sessions_rebuilt as u64)
         )
+        .into_owned()
     } else {
         String::new()
     };
-    println!("recovered the history at {}", path.display());
+    println!("{}", tr!("cli.recover.done", path = path.display()));
+    let kept = tr!("cli.recover.kept", path = s.kept_as.display());
     if s.sessions_saved == 0 && s.messages_saved == 0 && !s.losses_exact {
-        println!("  nothing could be read from it: a new, empty history was started");
-        println!("the damaged file is kept as {}", s.kept_as.display());
+        println!("  {}", tr!("cli.recover.nothing"));
+        println!("{kept}");
         return Ok(Exit::Ok);
     }
-    println!(
-        "  sessions: {} saved{rebuilt}, {}",
-        thousands(s.sessions_saved as u64),
-        lost(s.sessions_lost)
+    let sessions = tr!(
+        "cli.recover.sessions",
+        saved = thousands(s.sessions_saved as u64),
+        rebuilt = rebuilt,
+        lost = lost(s.sessions_lost)
     );
-    println!(
-        "  messages: {} saved, {}",
-        thousands(s.messages_saved as u64),
-        lost(s.messages_lost)
+    println!("  {sessions}");
+    let messages = tr!(
+        "cli.recover.messages",
+        saved = thousands(s.messages_saved as u64),
+        lost = lost(s.messages_lost)
     );
-    println!("the damaged file is kept as {}", s.kept_as.display());
+    println!("  {messages}");
+    println!("{kept}");
     Ok(Exit::Ok)
 }
 
 fn no_session(id: i64) -> CliError {
-    CliError::new(
-        Exit::BadInput,
-        format!("there is no session {id}; see `clerk sessions list`"),
-    )
+    CliError::new(Exit::BadInput, tr!("cli.sessions.no_such", id = id))
 }
 
 fn load(store: &Store, which: &str) -> Result<(Session, Vec<Message>), CliError> {

@@ -58,7 +58,7 @@ pub fn run(ctx: &Ctx, args: &UsageArgs) -> Result<Exit, CliError> {
     let bad = |m: String| CliError::new(Exit::BadInput, m);
     let day = |text: &str, flag: &str| {
         NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map_err(|_| bad(format!("{flag} {text}: use a date like 2026-12-01")))
+            .map_err(|_| bad(tr!("cli.usage.bad_date", flag = flag, text = text).into_owned()))
     };
     let today = Local::now().date_naive();
     let since = match &args.since {
@@ -70,7 +70,12 @@ pub fn run(ctx: &Ctx, args: &UsageArgs) -> Result<Exit, CliError> {
         None => today,
     };
     if until < since {
-        return Err(bad(format!("--until {until} is before --since {since}")));
+        return Err(bad(tr!(
+            "cli.usage.until_before",
+            until = until,
+            since = since
+        )
+        .into_owned()));
     }
     let from_ms = local_midnight(since);
     let to_ms = local_midnight(until + chrono::Days::new(1));
@@ -95,7 +100,8 @@ pub fn run(ctx: &Ctx, args: &UsageArgs) -> Result<Exit, CliError> {
         (Vec::new(), Totals::default())
     };
     let mut out = std::io::stdout().lock();
-    let w = |e: std::io::Error| CliError::new(Exit::Failure, format!("cannot write: {e}"));
+    let w =
+        |e: std::io::Error| CliError::new(Exit::Failure, tr!("cli.usage.cannot_write", error = e));
     if args.json {
         let v = serde_json::json!({ "rows": rows, "total": total });
         writeln!(out, "{v}").map_err(w)?;
@@ -234,13 +240,15 @@ fn budget_line(ctx: &Ctx, ledger: &Ledger) -> Result<Option<String>, CliError> {
     let usd = |v: f64| crate::config::models::format_usd(Some(v));
     let mut parts = Vec::new();
     if let Some(d) = b.daily_usd {
-        parts.push(format!("today {} of {}", usd(today), usd(d)));
+        parts.push(tr!("cli.usage.today", spent = usd(today), limit = usd(d)).into_owned());
     }
     if let Some(m) = b.monthly_usd {
-        parts.push(format!("this month {} of {}", usd(month), usd(m)));
+        parts.push(tr!("cli.usage.month", spent = usd(month), limit = usd(m)).into_owned());
     }
     if let Some(r) = b.per_request_usd {
-        parts.push(format!("at most {} a request", usd(r)));
+        parts.push(tr!("cli.usage.per_request", limit = usd(r)).into_owned());
     }
-    Ok(Some(format!("budget: {}", parts.join(" · "))))
+    Ok(Some(
+        tr!("cli.usage.budget", parts = parts.join(" · ")).into_owned(),
+    ))
 }

@@ -5,6 +5,7 @@
 //! file, the line and the key. This module reads files; it never writes secrets anywhere
 //! (there is no key field in the config at all: keys live in the OS keyring).
 
+mod error;
 pub mod knowledge;
 pub mod models;
 pub mod network;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use error::ConfigError;
 pub use knowledge::KnowledgeEntry;
 pub use models::{ModelInfo, ModelTable};
 pub use paths::Paths;
@@ -27,87 +29,6 @@ pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
 /// The name of the built-in profile.
 pub const DEFAULT_PROFILE: &str = "default";
-
-/// Something is wrong with the configuration; the message says what to do.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The config file exists but could not be read.
-    #[error("cannot read the config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A file named with --config or CLERK_CONFIG does not exist.
-    #[error(
-        "the config file {0} does not exist (named by --config or CLERK_CONFIG); create it with `clerk config init` or fix the path"
-    )]
-    Missing(PathBuf),
-    /// The TOML is invalid or a value has the wrong type.
-    #[error("{path}, line {line}, column {column}{}: {message}", key.as_ref().map(|k| format!(", key `{k}`")).unwrap_or_default())]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// The dotted key at fault, when it can be told.
-        key: Option<String>,
-        /// What was expected.
-        message: String,
-    },
-    /// A profile was asked for that the config does not define.
-    #[error(
-        "there is no profile `{name}`; defined profiles: {known}. Add [profiles.{name}] to {path}"
-    )]
-    UnknownProfile {
-        /// The requested profile.
-        name: String,
-        /// The profiles that exist.
-        known: String,
-        /// The config file.
-        path: PathBuf,
-    },
-    /// A profile is incomplete or contradictory.
-    #[error("profile `{profile}`: {message}")]
-    BadProfile {
-        /// The profile.
-        profile: String,
-        /// What is wrong and what to do.
-        message: String,
-    },
-    /// A policy file exists but cannot be read: clerk does not run without its policy.
-    #[error(
-        "cannot read the policy file {path}: {source}; clerk does not run without its policy: ask your IT administrator"
-    )]
-    PolicyUnreadable {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file named by `CLERK_POLICY` does not exist.
-    #[error(
-        "the policy file {0} (named by CLERK_POLICY) does not exist; fix the path, or unset CLERK_POLICY"
-    )]
-    PolicyMissing(PathBuf),
-    /// A policy file is broken (its file, line and key are in the error): clerk does not
-    /// run, as skipping it would defeat the policy.
-    #[error(
-        "{0}. clerk does not run with a broken policy file: ask your IT administrator to fix it"
-    )]
-    BrokenPolicy(Box<ConfigError>),
-    /// The policy does not allow what was asked; nothing was sent.
-    #[error("not sent: {0}")]
-    NotAllowed(#[from] policy::Denied),
-    /// No home folder, so no platform folders.
-    #[error(
-        "cannot find the home folder to place clerk's files; set HOME or use --config and CLERK_DATA_DIR"
-    )]
-    NoHome,
-}
 
 /// API flavour of an endpoint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,6 +191,9 @@ pub struct ConfigFile {
     pub log_level: Option<String>,
     /// Theme of the full-screen app (the choice made in the app's picker wins).
     pub theme: Option<String>,
+    /// Language of the interface: `"auto"` (the locale's, the default), `"en"` or `"zh-CN"`;
+    /// see [`ConfigFile::language`].
+    pub language: Option<String>,
     /// Key bindings per mode (`global`, `input`, `sessions`, `transcript`): key = command.
     pub keys: BTreeMap<String, BTreeMap<String, String>>,
     /// Team template folders (read-only), after the user's own `templates/` folder.
@@ -280,6 +204,15 @@ pub struct ConfigFile {
     pub budget: BudgetConfig,
     /// Knowledge bases (`[[knowledge]]` entries), in the order written.
     pub knowledge: Vec<KnowledgeEntry>,
+}
+
+impl ConfigFile {
+    /// The language the file asks for; `None` for `"auto"`, for none, and for a bad value
+    /// (which [`Config::parse`] refuses).
+    pub fn language(&self) -> Option<crate::i18n::Language> {
+        let value = self.language.as_deref()?;
+        crate::i18n::Language::from_config(value).ok().flatten()
+    }
 }
 
 /// The loaded configuration.
@@ -420,19 +353,15 @@ fn validate_profile(name: &str, p: &Profile) -> Result<(), ConfigError> {
         message,
     };
     if !(p.base_url.starts_with("http://") || p.base_url.starts_with("https://")) {
-        return Err(bad(format!(
-            "base_url `{}` must start with http:// or https://",
-            p.base_url
-        )));
-    }
-    if p.style == ApiStyle::Azure && (p.deployment.is_none() || p.api_version.is_none()) {
         return Err(bad(
-            "style = \"azure\" needs `deployment` and `api_version` (e.g. api_version = \"2024-10-21\")"
-                .to_string(),
+            tr!("config.profile.base_url", url = &p.base_url).into_owned()
         ));
     }
+    if p.style == ApiStyle::Azure && (p.deployment.is_none() || p.api_version.is_none()) {
+        return Err(bad(tr!("config.profile.azure").into_owned()));
+    }
     if p.request_timeout_secs == 0 || p.idle_timeout_secs == 0 {
-        return Err(bad("timeouts must be at least 1 second".to_string()));
+        return Err(bad(tr!("config.profile.timeouts").into_owned()));
     }
     if let Some(problem) = p.proxy.as_deref().and_then(network::proxy_problem) {
         return Err(bad(problem));
@@ -444,7 +373,7 @@ fn validate_profile(name: &str, p: &Profile) -> Result<(), ConfigError> {
         if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err()
             || reqwest::header::HeaderValue::from_str(v).is_err()
         {
-            return Err(bad(format!("header `{k}` is not a valid HTTP header")));
+            return Err(bad(tr!("config.profile.header", name = k).into_owned()));
         }
     }
     Ok(())
@@ -469,7 +398,15 @@ fn check_ranges(path: &Path, text: &str, file: &ConfigFile) -> Result<(), Config
     {
         return fail(
             "log_level",
-            format!("`{level}` is not a log level; use one of error, warn, info, debug, trace"),
+            tr!("config.range.log_level", value = level).into_owned(),
+        );
+    }
+    if let Some(language) = &file.language
+        && crate::i18n::Language::from_config(language).is_err()
+    {
+        return fail(
+            "language",
+            tr!("config.range.language", value = language).into_owned(),
         );
     }
     let b = &file.budget;
@@ -481,53 +418,59 @@ fn check_ranges(path: &Path, text: &str, file: &ConfigFile) -> Result<(), Config
             ("budget.monthly_usd", b.monthly_usd),
             ("budget.per_request_usd", b.per_request_usd),
         ],
-        " (leave the key out for no limit)",
+        true,
     )?;
     let d = &file.documents;
     if !(1..=16).contains(&d.concurrency) {
         return fail(
             "documents.concurrency",
-            format!("{} is out of range; use 1 to 16", d.concurrency),
+            tr!("config.range.concurrency", value = d.concurrency).into_owned(),
         );
     }
     if d.max_file_mb == 0 {
         return fail(
             "documents.max_file_mb",
-            "0 is out of range; use 1 or more".to_string(),
+            tr!("config.range.at_least", value = 0, min = 1).into_owned(),
         );
     }
     if d.chunk_tokens < 100 {
         return fail(
             "documents.chunk_tokens",
-            format!("{} is out of range; use 100 or more", d.chunk_tokens),
+            tr!("config.range.at_least", value = d.chunk_tokens, min = 100).into_owned(),
         );
     }
     if d.overlap_tokens >= d.chunk_tokens / 2 {
         return fail(
             "documents.overlap_tokens",
-            format!(
-                "{} is out of range; use less than half of chunk_tokens ({})",
-                d.overlap_tokens,
-                d.chunk_tokens / 2
-            ),
+            tr!(
+                "config.range.overlap",
+                value = d.overlap_tokens,
+                half = d.chunk_tokens / 2
+            )
+            .into_owned(),
         );
     }
     if d.confirm_above_usd.is_nan() || d.confirm_above_usd < 0.0 {
         return fail(
             "documents.confirm_above_usd",
-            format!("{} is out of range; use 0 or more", d.confirm_above_usd),
+            tr!(
+                "config.range.at_least",
+                value = d.confirm_above_usd,
+                min = 0
+            )
+            .into_owned(),
         );
     }
     knowledge::check(path, text, &file.knowledge)
 }
 
 /// Every amount of `amounts` that is set must be a number of US dollars above 0; else an
-/// error at its key's line, the message ending with `tail`.
+/// error at its key's line, saying how to have no limit when `no_limit_hint`.
 fn positive_usd(
     path: &Path,
     text: &str,
     amounts: &[(&str, Option<f64>)],
-    tail: &str,
+    no_limit_hint: bool,
 ) -> Result<(), ConfigError> {
     for (key, value) in amounts {
         if let Some(v) = value
@@ -538,7 +481,10 @@ fn positive_usd(
                 line: line_of(text, key).unwrap_or(1),
                 column: 1,
                 key: Some(key.to_string()),
-                message: format!("{v} is out of range; use an amount in US dollars above 0{tail}"),
+                message: match no_limit_hint {
+                    true => tr!("config.range.usd_no_limit", value = v).into_owned(),
+                    false => tr!("config.range.usd", value = v).into_owned(),
+                },
             });
         }
     }

@@ -514,7 +514,7 @@ fn check(path: &Path, text: &str, file: &PolicyFile) -> Result<(), ConfigError> 
             ("max_cost_per_request_usd", file.max_cost_per_request_usd),
             ("monthly_budget_usd", file.monthly_budget_usd),
         ],
-        "",
+        false,
     )
 }
 

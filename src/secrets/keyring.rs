@@ -73,11 +73,11 @@ fn unavailable(e: keyring_core::Error) -> SecretError {
 fn describe(e: &keyring_core::Error) -> String {
     use keyring_core::Error as E;
     match e {
-        E::BadEncoding(_) => "the stored key is not valid text".to_string(),
-        E::BadDataFormat(..) => "the stored key has an unexpected format".to_string(),
-        E::NoStorageAccess(inner) => format!("locked or access denied: {inner}"),
+        E::BadEncoding(_) => tr!("secrets.keyring.bad_encoding").into_owned(),
+        E::BadDataFormat(..) => tr!("secrets.keyring.bad_format").into_owned(),
+        E::NoStorageAccess(inner) => tr!("secrets.keyring.no_access", error = inner).into_owned(),
         E::PlatformFailure(inner) => inner.to_string(),
-        E::NoDefaultStore => "no keyring service".to_string(),
+        E::NoDefaultStore => tr!("secrets.keyring.no_service").into_owned(),
         other => other.to_string(),
     }
 }
@@ -101,10 +101,7 @@ fn with_timeout_of<T: Send + 'static>(
     match rx.recv_timeout(timeout) {
         Ok(r) => r.map_err(unavailable),
         Err(_) => Err(SecretError::KeyringUnavailable {
-            reason: format!(
-                "no answer within {} s; it may be locked",
-                timeout.as_secs_f32()
-            ),
+            reason: tr!("secrets.keyring.timeout", seconds = timeout.as_secs_f32()).into_owned(),
         }),
     }
 }

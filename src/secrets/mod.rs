@@ -164,10 +164,6 @@ impl fmt::Display for KeySource {
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     /// No source has a key.
-    #[error(
-        "no API key for profile `{profile}`{}. Run `clerk auth login --profile {profile}`, or set api_key_cmd in the profile, or CLERK_API_KEY for this run",
-        if *openai_skipped { " (OPENAI_API_KEY is set, but it is OpenAI's and this profile's endpoint is not)" } else { "" }
-    )]
     NotFound {
         /// The profile.
         profile: String,
@@ -175,27 +171,48 @@ pub enum SecretError {
         openai_skipped: bool,
     },
     /// The key is empty.
-    #[error("the API key is empty")]
     Empty,
     /// The key has characters that cannot be sent.
-    #[error("the API key contains spaces or control characters; paste only the key")]
     BadCharacters,
     /// The OS keyring cannot be used.
-    #[error(
-        "the OS keyring is not available ({reason}). Set api_key_cmd in the profile (e.g. `pass show openai`), or CLERK_API_KEY in the environment"
-    )]
     KeyringUnavailable {
         /// What the keyring said (never a secret).
         reason: String,
     },
     /// `api_key_cmd` failed.
-    #[error("api_key_cmd `{cmd}` failed: {reason}")]
     Command {
         /// The command line (configured by the user; not a secret).
         cmd: String,
         /// Why.
         reason: String,
     },
+}
+
+// Written by hand (not `#[error]`) for the texts come from the catalogs (locales/cli.yml).
+impl fmt::Display for SecretError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            SecretError::NotFound {
+                profile,
+                openai_skipped,
+            } => {
+                let skipped = match openai_skipped {
+                    true => tr!("secrets.openai_skipped").into_owned(),
+                    false => String::new(),
+                };
+                tr!("secrets.not_found", profile = profile, skipped = skipped)
+            }
+            SecretError::Empty => tr!("secrets.empty"),
+            SecretError::BadCharacters => tr!("secrets.bad_characters"),
+            SecretError::KeyringUnavailable { reason } => {
+                tr!("secrets.keyring_unavailable", reason = reason)
+            }
+            SecretError::Command { cmd, reason } => {
+                tr!("secrets.command_failed", cmd = cmd, reason = reason)
+            }
+        };
+        f.write_str(&text)
+    }
 }
 
 /// The environment variables consulted: the override first, OpenAI's own last.
@@ -284,10 +301,12 @@ pub fn resolve(
         }),
         (Err(SecretError::KeyringUnavailable { reason }), None) if openai_skipped() => {
             Err(SecretError::KeyringUnavailable {
-                reason: format!(
-                    "{reason}; OPENAI_API_KEY is set, but it is OpenAI's and the endpoint of profile `{}` is not",
-                    want.profile
-                ),
+                reason: tr!(
+                    "secrets.openai_not_here",
+                    reason = reason,
+                    profile = want.profile
+                )
+                .into_owned(),
             })
         }
         (Err(e), None) => Err(e),
@@ -311,7 +330,7 @@ pub fn run_key_command(cmd: &str, timeout: Duration) -> Result<ApiKey, SecretErr
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .map_err(|e| fail(format!("could not start it: {e}")))?;
+        .map_err(|e| fail(tr!("secrets.cmd.start", error = e).into_owned()))?;
     let start = Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -319,10 +338,9 @@ pub fn run_key_command(cmd: &str, timeout: Duration) -> Result<ApiKey, SecretErr
             Ok(None) if start.elapsed() > timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(fail(format!(
-                    "no answer within {} s (is it waiting for a password?)",
-                    timeout.as_secs()
-                )));
+                return Err(fail(
+                    tr!("secrets.cmd.timeout", seconds = timeout.as_secs()).into_owned(),
+                ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => return Err(fail(e.to_string())),
@@ -332,10 +350,10 @@ pub fn run_key_command(cmd: &str, timeout: Duration) -> Result<ApiKey, SecretErr
     if let Some(mut stdout) = child.stdout.take() {
         stdout
             .read_to_string(&mut out)
-            .map_err(|e| fail(format!("unreadable output: {e}")))?;
+            .map_err(|e| fail(tr!("secrets.cmd.unreadable", error = e).into_owned()))?;
     }
     if !status.success() {
-        return Err(fail(format!("it exited with {status}")));
+        return Err(fail(tr!("secrets.cmd.exit", status = status).into_owned()));
     }
     let first = out.lines().next().unwrap_or("");
     ApiKey::new(first).map_err(|e| fail(e.to_string()))
