@@ -17,7 +17,6 @@ rust_i18n::i18n!("locales", fallback = "en");
 /// A string of the interface in the language in force on this thread ([`i18n::current`]):
 /// `tr!("key")`, `tr!("key", name = value)` (the catalog's `%{name}`), a `Cow<str>`. Keys are
 /// literals, so a test can check that every one exists ([`i18n::text`] takes a computed key).
-#[allow(unused_macros)] // until the first screens use it
 macro_rules! tr {
     ($key:literal) => {
         crate::_rust_i18n_t!($key, locale = crate::i18n::code())

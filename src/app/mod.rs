@@ -16,6 +16,7 @@ pub mod forms;
 pub mod keymap;
 pub mod msg;
 pub mod update;
+pub mod words;
 
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::markdown::{self, display_width};
 use super::{Theme, centered, clip, dialog_block, open_dialog, pane, query_line};
-use crate::app::compare::{Compare, KEYS, MAX_MODELS, Pane, Stage};
+use crate::app::compare::{Compare, MAX_MODELS, Pane, Stage, keys};
 use crate::app::{App, Scroll};
 use crate::compare::report::figures_line;
 use crate::llm::sanitize::sanitize;
@@ -269,13 +269,13 @@ fn draw_pane(
 }
 
 /// The help's section on the compare view (its keys are its own, listed in
-/// `app::compare::KEYS`).
+/// `app::compare::keys`).
 pub(super) fn help_lines(theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![Line::from(Span::styled(
-        "Compare view (closing without Enter keeps nothing)",
+        tr!("app.help.compare"),
         theme.heading,
     ))];
-    for (keys, what) in KEYS {
+    for (keys, what) in keys() {
         lines.push(Line::from(vec![
             Span::styled(format!("  {keys:<18}"), theme.accent),
             Span::styled(what.to_string(), theme.text),

@@ -126,10 +126,13 @@ pub fn render(app: &App, theme: &Theme, cache: &mut RenderCache, frame: &mut Fra
     let area = frame.area();
     frame.render_widget(Block::default().style(theme.text), area);
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
-        let msg = Paragraph::new(format!(
-            "terminal too small\nneed {}×{}",
-            MIN_SIZE.0, MIN_SIZE.1
-        ))
+        let msg = Paragraph::new(
+            tr!(
+                "app.too_small",
+                need = format!("{}×{}", MIN_SIZE.0, MIN_SIZE.1)
+            )
+            .into_owned(),
+        )
         .alignment(Alignment::Center)
         .style(theme.warning)
         .wrap(Wrap { trim: true });
