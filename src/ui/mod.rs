@@ -218,6 +218,19 @@ fn clip(text: &str, width: usize) -> String {
     out
 }
 
+/// `text` followed by spaces up to `width` terminal cells (`format!("{:<w}")` counts
+/// characters, and a Chinese character takes two cells).
+fn pad(text: &str, width: usize) -> String {
+    let w = markdown::display_width(text);
+    format!("{text}{}", " ".repeat(width.saturating_sub(w)))
+}
+
+/// `text` after spaces up to `width` terminal cells (right-aligned, see [`pad`]).
+fn pad_left(text: &str, width: usize) -> String {
+    let w = markdown::display_width(text);
+    format!("{}{text}", " ".repeat(width.saturating_sub(w)))
+}
+
 fn key_hint(app: &App, mode: Mode, cmd: Command) -> String {
     app.setup
         .keymap
