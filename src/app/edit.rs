@@ -49,18 +49,18 @@ impl Edit {
     /// What it does, for the help overlay.
     pub fn describe(self) -> std::borrow::Cow<'static, str> {
         match self {
-            Edit::Insert(_)  => tr!("app.edit.insert"),
-            Edit::Backspace  => tr!("app.edit.backspace"),
-            Edit::Delete  => tr!("app.edit.delete"),
-            Edit::Left | Edit::Right  => tr!("app.edit.left"),
-            Edit::WordLeft  => tr!("app.edit.word_left"),
-            Edit::WordRight  => tr!("app.edit.word_right"),
-            Edit::LineStart  => tr!("app.edit.line_start"),
-            Edit::LineEnd  => tr!("app.edit.line_end"),
-            Edit::KillToStart  => tr!("app.edit.kill_to_start"),
-            Edit::KillToEnd  => tr!("app.edit.kill_to_end"),
-            Edit::KillWord  => tr!("app.edit.kill_word"),
-            Edit::KillWordPart  => tr!("app.edit.kill_word_part"),
+            Edit::Insert(_) => tr!("app.edit.insert"),
+            Edit::Backspace => tr!("app.edit.backspace"),
+            Edit::Delete => tr!("app.edit.delete"),
+            Edit::Left | Edit::Right => tr!("app.edit.left"),
+            Edit::WordLeft => tr!("app.edit.word_left"),
+            Edit::WordRight => tr!("app.edit.word_right"),
+            Edit::LineStart => tr!("app.edit.line_start"),
+            Edit::LineEnd => tr!("app.edit.line_end"),
+            Edit::KillToStart => tr!("app.edit.kill_to_start"),
+            Edit::KillToEnd => tr!("app.edit.kill_to_end"),
+            Edit::KillWord => tr!("app.edit.kill_word"),
+            Edit::KillWordPart => tr!("app.edit.kill_word_part"),
         }
     }
 }

@@ -148,38 +148,38 @@ impl Command {
     /// A short description for the help overlay.
     pub fn describe(self) -> std::borrow::Cow<'static, str> {
         match self {
-            Command::Send  => tr!("app.cmd.send"),
-            Command::Newline  => tr!("app.cmd.newline"),
-            Command::StopAnswer  => tr!("app.cmd.stop_answer"),
-            Command::Quit  => tr!("app.cmd.quit"),
-            Command::NewSession  => tr!("app.cmd.new_session"),
-            Command::NextSession  => tr!("app.cmd.next_session"),
-            Command::PrevSession  => tr!("app.cmd.prev_session"),
-            Command::FocusNext  => tr!("app.cmd.focus_next"),
-            Command::ToggleSidebar  => tr!("app.cmd.toggle_sidebar"),
-            Command::Search  => tr!("app.cmd.search"),
-            Command::Help  => tr!("app.cmd.help"),
-            Command::RenameSession  => tr!("app.cmd.rename_session"),
-            Command::DeleteSession  => tr!("app.cmd.delete_session"),
-            Command::PinSession  => tr!("app.cmd.pin_session"),
-            Command::ArchiveSession  => tr!("app.cmd.archive_session"),
-            Command::ShowArchived  => tr!("app.cmd.show_archived"),
-            Command::Undo  => tr!("app.cmd.undo"),
-            Command::ThemePicker  => tr!("app.cmd.theme_picker"),
-            Command::ScrollUp  => tr!("app.cmd.scroll_up"),
-            Command::ScrollDown  => tr!("app.cmd.scroll_down"),
-            Command::PageUp  => tr!("app.cmd.page_up"),
-            Command::PageDown  => tr!("app.cmd.page_down"),
-            Command::ScrollBottom  => tr!("app.cmd.scroll_bottom"),
-            Command::SelectPrev  => tr!("app.cmd.select_prev"),
-            Command::SelectNext  => tr!("app.cmd.select_next"),
-            Command::CopyMessage  => tr!("app.cmd.copy_message"),
-            Command::Regenerate  => tr!("app.cmd.regenerate"),
-            Command::RecallLast  => tr!("app.cmd.recall_last"),
-            Command::AddKey  => tr!("app.cmd.add_key"),
-            Command::FilterSessions  => tr!("app.cmd.filter_sessions"),
-            Command::OpenSession  => tr!("app.cmd.open_session"),
-            Command::CopyCode1  => tr!("app.cmd.copy_code_1"),
+            Command::Send => tr!("app.cmd.send"),
+            Command::Newline => tr!("app.cmd.newline"),
+            Command::StopAnswer => tr!("app.cmd.stop_answer"),
+            Command::Quit => tr!("app.cmd.quit"),
+            Command::NewSession => tr!("app.cmd.new_session"),
+            Command::NextSession => tr!("app.cmd.next_session"),
+            Command::PrevSession => tr!("app.cmd.prev_session"),
+            Command::FocusNext => tr!("app.cmd.focus_next"),
+            Command::ToggleSidebar => tr!("app.cmd.toggle_sidebar"),
+            Command::Search => tr!("app.cmd.search"),
+            Command::Help => tr!("app.cmd.help"),
+            Command::RenameSession => tr!("app.cmd.rename_session"),
+            Command::DeleteSession => tr!("app.cmd.delete_session"),
+            Command::PinSession => tr!("app.cmd.pin_session"),
+            Command::ArchiveSession => tr!("app.cmd.archive_session"),
+            Command::ShowArchived => tr!("app.cmd.show_archived"),
+            Command::Undo => tr!("app.cmd.undo"),
+            Command::ThemePicker => tr!("app.cmd.theme_picker"),
+            Command::ScrollUp => tr!("app.cmd.scroll_up"),
+            Command::ScrollDown => tr!("app.cmd.scroll_down"),
+            Command::PageUp => tr!("app.cmd.page_up"),
+            Command::PageDown => tr!("app.cmd.page_down"),
+            Command::ScrollBottom => tr!("app.cmd.scroll_bottom"),
+            Command::SelectPrev => tr!("app.cmd.select_prev"),
+            Command::SelectNext => tr!("app.cmd.select_next"),
+            Command::CopyMessage => tr!("app.cmd.copy_message"),
+            Command::Regenerate => tr!("app.cmd.regenerate"),
+            Command::RecallLast => tr!("app.cmd.recall_last"),
+            Command::AddKey => tr!("app.cmd.add_key"),
+            Command::FilterSessions => tr!("app.cmd.filter_sessions"),
+            Command::OpenSession => tr!("app.cmd.open_session"),
+            Command::CopyCode1 => tr!("app.cmd.copy_code_1"),
             Command::CopyCode2
             | Command::CopyCode3
             | Command::CopyCode4
@@ -187,21 +187,21 @@ impl Command {
             | Command::CopyCode6
             | Command::CopyCode7
             | Command::CopyCode8
-            | Command::CopyCode9  => tr!("app.cmd.copy_code_n"),
-            Command::DeleteMessage  => tr!("app.cmd.delete_message"),
-            Command::ModelPicker  => tr!("app.cmd.model_picker"),
-            Command::SystemPrompt  => tr!("app.cmd.system_prompt"),
-            Command::EditMessage  => tr!("app.cmd.edit_message"),
-            Command::ExpandPastes  => tr!("app.cmd.expand_pastes"),
-            Command::ComposeInEditor  => tr!("app.cmd.compose_in_editor"),
-            Command::Templates  => tr!("app.cmd.templates"),
-            Command::Attach  => tr!("app.cmd.attach"),
-            Command::SaveAsTemplate  => tr!("app.cmd.save_as_template"),
-            Command::Usage  => tr!("app.cmd.usage"),
-            Command::KnowledgePicker  => tr!("app.cmd.knowledge_picker"),
-            Command::Sources  => tr!("app.cmd.sources"),
-            Command::Compare  => tr!("app.cmd.compare"),
-            Command::Incognito  => tr!("app.cmd.incognito"),
+            | Command::CopyCode9 => tr!("app.cmd.copy_code_n"),
+            Command::DeleteMessage => tr!("app.cmd.delete_message"),
+            Command::ModelPicker => tr!("app.cmd.model_picker"),
+            Command::SystemPrompt => tr!("app.cmd.system_prompt"),
+            Command::EditMessage => tr!("app.cmd.edit_message"),
+            Command::ExpandPastes => tr!("app.cmd.expand_pastes"),
+            Command::ComposeInEditor => tr!("app.cmd.compose_in_editor"),
+            Command::Templates => tr!("app.cmd.templates"),
+            Command::Attach => tr!("app.cmd.attach"),
+            Command::SaveAsTemplate => tr!("app.cmd.save_as_template"),
+            Command::Usage => tr!("app.cmd.usage"),
+            Command::KnowledgePicker => tr!("app.cmd.knowledge_picker"),
+            Command::Sources => tr!("app.cmd.sources"),
+            Command::Compare => tr!("app.cmd.compare"),
+            Command::Incognito => tr!("app.cmd.incognito"),
         }
     }
 }
@@ -461,19 +461,10 @@ impl Keymap {
             let mode: Mode = Mode::deserialize(serde::de::value::StrDeserializer::<
                 serde::de::value::Error,
             >::new(mode_name))
-            .map_err(|_| {
-                err(
-                    "",
-                    "modes are global, input, sessions, transcript".to_string(),
-                )
-            })?;
+            .map_err(|_| err("", tr!("app.keys.bad_mode").into_owned()))?;
             for (key_text, cmd_text) in table {
-                let key = Key::parse(key_text).ok_or_else(|| {
-                    err(
-                        key_text,
-                        "not a key (examples: ctrl+n, alt+enter, f2, pageup, x)".to_string(),
-                    )
-                })?;
+                let key = Key::parse(key_text)
+                    .ok_or_else(|| err(key_text, tr!("app.keys.bad_key").into_owned()))?;
                 let entry = map.modes.entry(mode).or_default();
                 if cmd_text == "none" {
                     entry.remove(&key);
@@ -485,7 +476,7 @@ impl Keymap {
                 .map_err(|_| {
                     err(
                         key_text,
-                        format!("`{cmd_text}` is not a command (see docs/keybindings.md)"),
+                        tr!("app.keys.bad_command", command = cmd_text).into_owned(),
                     )
                 })?;
                 entry.insert(key, cmd);

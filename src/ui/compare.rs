@@ -81,7 +81,10 @@ fn draw_picker(
     let room = usize::from(area.height.saturating_sub(8)).clamp(2, 12);
     let first = selected.saturating_sub(room.saturating_sub(1));
     if choices.is_empty() {
-        lines.push(Line::from(Span::styled(tr!("app.models.none"), theme.muted)));
+        lines.push(Line::from(Span::styled(
+            tr!("app.models.none"),
+            theme.muted,
+        )));
     }
     for (i, e) in choices.iter().enumerate().skip(first).take(room) {
         let mark = match chosen.iter().position(|m| *m == e.name) {

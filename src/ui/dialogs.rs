@@ -60,7 +60,10 @@ fn before_send_lines(check: &crate::app::attach::Check, theme: &Theme) -> Vec<Li
         }
         if check.found.len() > 6 {
             lines.push(Line::from(Span::styled(
-                format!("  {}", tr!("app.before.and_more", n = check.found.len() - 6)),
+                format!(
+                    "  {}",
+                    tr!("app.before.and_more", n = check.found.len() - 6)
+                ),
                 theme.muted,
             )));
         }
@@ -335,12 +338,7 @@ pub(super) fn draw_dialog(
                 spans.extend(marked(&h.snippet, theme));
                 lines.push(Line::from(spans));
             }
-            (
-                tr!("app.search.title"),
-                90,
-                30,
-                lines,
-            )
+            (tr!("app.search.title"), 90, 30, lines)
         }
         Dialog::Attach(picker) => {
             let mut lines = vec![
@@ -374,12 +372,7 @@ pub(super) fn draw_dialog(
                 )));
             }
             let rows = lines.len() as u16;
-            (
-                tr!("app.attach.title"),
-                96,
-                rows,
-                lines,
-            )
+            (tr!("app.attach.title"), 96, rows, lines)
         }
         Dialog::TemplateSecrets(check) => {
             let mut lines = vec![Line::from(Span::styled(
@@ -450,11 +443,7 @@ pub(super) fn draw_dialog(
             tr!("app.quit.title"),
             64,
             4,
-            confirm(
-                theme,
-                tr!("app.quit.question"),
-                tr!("app.quit.keys"),
-            ),
+            confirm(theme, tr!("app.quit.question"), tr!("app.quit.keys")),
         ),
         Dialog::LeaveIncognito { quit } => (
             if *quit {
@@ -505,17 +494,17 @@ pub(super) fn draw_dialog(
             let status = if o.loading {
                 Span::styled(tr!("app.models.loading"), theme.muted)
             } else if let Some(e) = &o.error {
-                Span::styled(
-                    tr!("app.models.error", error = sanitize(e)),
-                    theme.warning,
-                )
+                Span::styled(tr!("app.models.error", error = sanitize(e)), theme.warning)
             } else if let Some(names) = &o.names {
                 let age = o
                     .at_ms
                     .map(|at| {
                         format!(
                             " · {}",
-                            tr!("app.models.listed", ago = ago(app.now_ms.saturating_sub(at)))
+                            tr!(
+                                "app.models.listed",
+                                ago = ago(app.now_ms.saturating_sub(at))
+                            )
                         )
                     })
                     .unwrap_or_default();
@@ -552,7 +541,10 @@ pub(super) fn draw_dialog(
                 Line::from(Span::styled(tr!("app.models.columns"), theme.muted)),
             ];
             if choices.is_empty() {
-                lines.push(Line::from(Span::styled(tr!("app.models.none"), theme.muted)));
+                lines.push(Line::from(Span::styled(
+                    tr!("app.models.none"),
+                    theme.muted,
+                )));
             }
             // A window of rows around the cursor: a gateway can offer a hundred models.
             let room = (area.height.saturating_sub(9) as usize).max(3);
@@ -603,12 +595,7 @@ pub(super) fn draw_dialog(
                 lines.push(Line::from(spans));
             }
             let rows = lines.len() as u16;
-            (
-                tr!("app.models.title"),
-                76,
-                rows,
-                lines,
-            )
+            (tr!("app.models.title"), 76, rows, lines)
         }
         Dialog::SystemPrompt { text } => (
             tr!("app.system_prompt.title"),

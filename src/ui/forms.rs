@@ -55,7 +55,10 @@ pub fn draw_picker(
             theme.muted,
         )));
     } else if rows.is_empty() {
-        lines.push(Line::from(Span::styled(tr!("app.templates.none"), theme.muted)));
+        lines.push(Line::from(Span::styled(
+            tr!("app.templates.none"),
+            theme.muted,
+        )));
     }
     let width = list_area.width as usize;
     let mut category = "";

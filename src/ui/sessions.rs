@@ -62,7 +62,7 @@ pub(super) fn draw_sessions(
     for row in &rows {
         match row {
             ListRow::Heading(h) => lines.push(Line::from(Span::styled(
-                h.to_string(),
+                crate::app::words::group_name(h),
                 theme.muted.add_modifier(Modifier::BOLD),
             ))),
             ListRow::Session(i) => {
