@@ -35,7 +35,11 @@ pub(super) fn sources_lines(app: &App, g: &Grounding) -> Vec<String> {
     };
     let mut out = Vec::new();
     if g.found() {
-        out.push(format!("{}{hint}:", sources_heading_in(lang)));
+        out.push(format!(
+            "{}{hint}{}",
+            sources_heading_in(lang),
+            tr!("app.sources.colon")
+        ));
         out.extend(g.cited().map(|(n, p)| format!("[{n}] {}", where_of(p))));
         return out;
     }

@@ -108,7 +108,7 @@ pub(super) fn notice_rows(app: &App, width: u16) -> u16 {
         return 0;
     }
     // Word-wrapped the way the paragraph will be (a word longer than a row is cut).
-    let mut rows = 1;
+    let mut rows: usize = 1;
     let mut col = 0;
     for (i, word) in n.text.split(' ').enumerate() {
         let w = markdown::display_width(word);
@@ -116,12 +116,18 @@ pub(super) fn notice_rows(app: &App, width: u16) -> u16 {
         let end = col + 1 + w;
         if i > 0 && end > total {
             rows += 1;
-            col = w.min(total);
+            col = w;
         } else {
             col = end;
         }
+        // A word wider than a row (Chinese has no spaces between words) is broken over
+        // as many rows as it takes.
+        if col > total && total > 0 {
+            rows += (col - 1) / total;
+            col = (col - 1) % total + 1;
+        }
     }
-    rows.clamp(1, 3)
+    rows.clamp(1, 3) as u16
 }
 
 /// How a notice of `level` looks.

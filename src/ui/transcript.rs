@@ -274,7 +274,7 @@ fn turn_lines(
                 let why = turn
                     .error
                     .as_deref()
-                    .map(|e| format!(": {}", sanitize(e)))
+                    .map(|e| tr!("app.transcript.why", error = sanitize(e)).into_owned())
                     .unwrap_or_default();
                 let style = if other == MessageStatus::Error {
                     theme.error
