@@ -59,10 +59,7 @@ impl App {
         fx: &mut Vec<Effect>,
     ) {
         if self.pending_new.is_some() {
-            self.notice(
-                "a new session's answer is still starting; try again in a moment",
-                Level::Warn,
-            );
+            self.notice(tr!("app.notice.new_still_starting"), Level::Warn);
             return;
         }
         if let Some(why) = self.model_refused() {
@@ -71,7 +68,7 @@ impl App {
         }
         self.new_session(fx);
         self.pending_new = Some(Live {
-            waiting: Some(format!("starting “{title}”…")),
+            waiting: Some(tr!("app.notice.starting_template", title = title).into_owned()),
             ..Live::default()
         });
         fx.push(Effect::RunTemplate {
@@ -114,7 +111,7 @@ impl App {
             let mut pastes = e.draft.pastes;
             pastes.extend(edited.pastes);
             self.load_draft(Draft { text, pastes });
-            self.notice("the edit was kept as a draft", Level::Info);
+            self.notice(tr!("app.notice.edit_kept"), Level::Info);
         }
         let key = self.current.unwrap_or(NEW_SESSION);
         let draft = self.draft();
@@ -208,13 +205,8 @@ impl App {
             None => self.pending_kb = kb.clone(),
         }
         match kb {
-            Some(name) => self.notice(
-                format!(
-                    "answers come from knowledge base {name}, with their sources (@kb:NAME asks another for one question)"
-                ),
-                Level::Info,
-            ),
-            None => self.notice("answers no longer come from a knowledge base", Level::Info),
+            Some(name) => self.notice(tr!("app.notice.kb_on", name = name), Level::Info),
+            None => self.notice(tr!("app.notice.kb_off"), Level::Info),
         }
     }
 

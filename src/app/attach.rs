@@ -320,7 +320,7 @@ pub fn on_attached(
     match (names.is_empty(), errors.first()) {
         (_, Some(e)) => app.notice(e.clone(), Level::Error),
         (false, None) => app.notice(
-            format!("attached {} · Enter sends", names.join(", ")),
+            tr!("app.notice.attached", names = names.join(", ")),
             Level::Info,
         ),
         (true, None) => {}

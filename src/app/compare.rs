@@ -19,14 +19,16 @@ pub const MIN_MODELS: usize = 2;
 
 /// The keys of the compare view, for the help overlay and the view's own hint line
 /// (fixed: the view is a mode of its own, opened by the `compare` command).
-pub const KEYS: &[(&str, &str)] = &[
-    ("Space", "picker: choose a model (2–4)"),
-    ("Enter", "keep the chosen pane's answer"),
-    ("Tab, ←→, 1–4", "choose a pane"),
-    ("↑↓, PgUp, PgDn", "scroll the chosen pane"),
-    ("Home, End", "pane top; follow its end"),
-    ("Esc, Ctrl+C", "stop; again: close, nothing kept"),
-];
+pub fn keys() -> [(&'static str, std::borrow::Cow<'static, str>); 6] {
+    [
+        ("Space", tr!("app.compare.key.space")),
+        ("Enter", tr!("app.compare.key.enter")),
+        ("Tab, ←→, 1–4", tr!("app.compare.key.pane")),
+        ("↑↓, PgUp, PgDn", tr!("app.compare.key.scroll")),
+        ("Home, End", tr!("app.compare.key.home")),
+        ("Esc, Ctrl+C", tr!("app.compare.key.esc")),
+    ]
+}
 
 /// A comparison: the question, what is sent, and where it is.
 #[derive(Debug, Clone, PartialEq)]

@@ -47,20 +47,20 @@ pub enum Edit {
 
 impl Edit {
     /// What it does, for the help overlay.
-    pub fn describe(self) -> &'static str {
+    pub fn describe(self) -> std::borrow::Cow<'static, str> {
         match self {
-            Edit::Insert(_) => "type",
-            Edit::Backspace => "delete the character before",
-            Edit::Delete => "delete the character under the cursor",
-            Edit::Left | Edit::Right => "move",
-            Edit::WordLeft => "a word left",
-            Edit::WordRight => "a word right",
-            Edit::LineStart => "to the line's start",
-            Edit::LineEnd => "to the line's end",
-            Edit::KillToStart => "delete to the line's start",
-            Edit::KillToEnd => "delete to the line's end",
-            Edit::KillWord => "delete the word before",
-            Edit::KillWordPart => "delete the word part before",
+            Edit::Insert(_) => tr!("app.edit.insert"),
+            Edit::Backspace => tr!("app.edit.backspace"),
+            Edit::Delete => tr!("app.edit.delete"),
+            Edit::Left | Edit::Right => tr!("app.edit.left"),
+            Edit::WordLeft => tr!("app.edit.word_left"),
+            Edit::WordRight => tr!("app.edit.word_right"),
+            Edit::LineStart => tr!("app.edit.line_start"),
+            Edit::LineEnd => tr!("app.edit.line_end"),
+            Edit::KillToStart => tr!("app.edit.kill_to_start"),
+            Edit::KillToEnd => tr!("app.edit.kill_to_end"),
+            Edit::KillWord => tr!("app.edit.kill_word"),
+            Edit::KillWordPart => tr!("app.edit.kill_word_part"),
         }
     }
 }
@@ -105,7 +105,7 @@ pub fn edit_of(key: &KeyEvent) -> Option<Edit> {
 
 /// The editing keys for the help overlay: the keys of each edit, in the table's order
 /// (typing, one character left or right and deleting one are left out: they need no help).
-pub fn help() -> Vec<(Vec<Key>, &'static str)> {
+pub fn help() -> Vec<(Vec<Key>, std::borrow::Cow<'static, str>)> {
     let mut rows: Vec<(Edit, Vec<Key>)> = Vec::new();
     for (k, e) in KEYS {
         if matches!(

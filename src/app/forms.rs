@@ -264,27 +264,36 @@ impl Form {
     }
 }
 
+/// The problem of a required field left empty (shown only once the form was tried).
+fn required() -> String {
+    tr!("app.form.required").into_owned()
+}
+
 /// What is wrong with a field's value, if anything.
 pub fn field_problem(f: &Field) -> Option<String> {
     let v = f.value.as_str().trim();
     if f.spec.kind == VarKind::Kb && f.spec.options.is_empty() && (f.spec.required || !v.is_empty())
     {
-        return Some(
-            "no knowledge base is configured: add one with `clerk kb add NAME FOLDER`".to_string(),
-        );
+        return Some(tr!("app.kb.none_configured").into_owned());
     }
     if v.is_empty() {
-        return (f.spec.required && f.spec.default.is_none()).then(|| "required".to_string());
+        return (f.spec.required && f.spec.default.is_none()).then(required);
     }
     match f.spec.kind {
-        VarKind::Number if v.parse::<f64>().is_err() => Some("not a number".to_string()),
-        VarKind::Choice if !f.spec.options.iter().any(|o| o == v) => {
-            Some(format!("one of: {}", f.spec.options.join(", ")))
+        VarKind::Number if v.parse::<f64>().is_err() => {
+            Some(tr!("app.form.not_a_number").into_owned())
         }
-        VarKind::Kb if !f.spec.options.iter().any(|o| o == v) => Some(format!(
-            "`{v}` is not a knowledge base here: one of {}",
-            f.spec.options.join(", ")
-        )),
+        VarKind::Choice if !f.spec.options.iter().any(|o| o == v) => {
+            Some(tr!("app.form.one_of", options = f.spec.options.join(", ")).into_owned())
+        }
+        VarKind::Kb if !f.spec.options.iter().any(|o| o == v) => Some(
+            tr!(
+                "app.form.not_a_kb",
+                value = v,
+                options = f.spec.options.join(", ")
+            )
+            .into_owned(),
+        ),
         _ => None,
     }
 }
@@ -314,7 +323,7 @@ pub fn picker_key(
             };
             if let Some(p) = &item.problem {
                 app.notice(
-                    format!("“{}” cannot run until its file is fixed: {p}", item.id),
+                    tr!("app.templates.cannot_run_id", id = &item.id, problem = p),
                     Level::Error,
                 );
                 return Some(Dialog::Templates { query, selected });
@@ -359,10 +368,10 @@ fn run_form(app: &mut App, mut form: Form, fx: &mut Vec<Effect>) -> Option<Dialo
         Some(check) => match app.setup.policy.scrub_secrets.clone() {
             Some(rule) if rule.value == crate::config::policy::Scrub::Block => {
                 app.notice(
-                    format!(
-                        "not run: {} likely secret(s) in the values, and sending them is not allowed by {} (scrub_secrets = \"block\")",
-                        check.found.len(),
-                        rule.from.display()
+                    tr!(
+                        "app.templates.blocked",
+                        n = check.found.len(),
+                        file = rule.from.display()
                     ),
                     Level::Error,
                 );
@@ -442,7 +451,7 @@ pub fn form_key(
         if f.value.as_str() != before.as_str() {
             f.touched = true;
         }
-        f.problem = field_problem(f).filter(|p| p != "required");
+        f.problem = field_problem(f).filter(|p| *p != required());
     }
     form.completions.clear();
     Some(Dialog::Form(form))
@@ -462,7 +471,7 @@ pub fn form_paste(form: &mut Form, text: &str) {
                     .as_str(),
             ),
         }
-        f.problem = field_problem(f).filter(|p| p != "required");
+        f.problem = field_problem(f).filter(|p| *p != required());
         f.touched = true;
     }
 }

@@ -146,40 +146,40 @@ impl Command {
 
 impl Command {
     /// A short description for the help overlay.
-    pub fn describe(self) -> &'static str {
+    pub fn describe(self) -> std::borrow::Cow<'static, str> {
         match self {
-            Command::Send => "send the message",
-            Command::Newline => "new line in the message",
-            Command::StopAnswer => "stop the answer (it is kept)",
-            Command::Quit => "quit",
-            Command::NewSession => "new session",
-            Command::NextSession => "next session",
-            Command::PrevSession => "previous session",
-            Command::FocusNext => "next pane",
-            Command::ToggleSidebar => "show or hide the session list",
-            Command::Search => "search all sessions",
-            Command::Help => "this help",
-            Command::RenameSession => "rename the session",
-            Command::DeleteSession => "delete the session (with undo)",
-            Command::PinSession => "pin or unpin the session",
-            Command::ArchiveSession => "archive or unarchive the session",
-            Command::ShowArchived => "list the archived sessions, or not",
-            Command::Undo => "undo the delete",
-            Command::ThemePicker => "choose a theme",
-            Command::ScrollUp => "scroll up",
-            Command::ScrollDown => "scroll down",
-            Command::PageUp => "page up",
-            Command::PageDown => "page down",
-            Command::ScrollBottom => "jump to the end",
-            Command::SelectPrev => "select the previous message",
-            Command::SelectNext => "select the next message",
-            Command::CopyMessage => "copy the message (or last answer)",
-            Command::Regenerate => "answer the last question again",
-            Command::RecallLast => "recall the last message sent",
-            Command::AddKey => "store an API key",
-            Command::FilterSessions => "filter the session list",
-            Command::OpenSession => "open the selected session",
-            Command::CopyCode1 => "copy code block N of the message",
+            Command::Send => tr!("app.cmd.send"),
+            Command::Newline => tr!("app.cmd.newline"),
+            Command::StopAnswer => tr!("app.cmd.stop_answer"),
+            Command::Quit => tr!("app.cmd.quit"),
+            Command::NewSession => tr!("app.cmd.new_session"),
+            Command::NextSession => tr!("app.cmd.next_session"),
+            Command::PrevSession => tr!("app.cmd.prev_session"),
+            Command::FocusNext => tr!("app.cmd.focus_next"),
+            Command::ToggleSidebar => tr!("app.cmd.toggle_sidebar"),
+            Command::Search => tr!("app.cmd.search"),
+            Command::Help => tr!("app.cmd.help"),
+            Command::RenameSession => tr!("app.cmd.rename_session"),
+            Command::DeleteSession => tr!("app.cmd.delete_session"),
+            Command::PinSession => tr!("app.cmd.pin_session"),
+            Command::ArchiveSession => tr!("app.cmd.archive_session"),
+            Command::ShowArchived => tr!("app.cmd.show_archived"),
+            Command::Undo => tr!("app.cmd.undo"),
+            Command::ThemePicker => tr!("app.cmd.theme_picker"),
+            Command::ScrollUp => tr!("app.cmd.scroll_up"),
+            Command::ScrollDown => tr!("app.cmd.scroll_down"),
+            Command::PageUp => tr!("app.cmd.page_up"),
+            Command::PageDown => tr!("app.cmd.page_down"),
+            Command::ScrollBottom => tr!("app.cmd.scroll_bottom"),
+            Command::SelectPrev => tr!("app.cmd.select_prev"),
+            Command::SelectNext => tr!("app.cmd.select_next"),
+            Command::CopyMessage => tr!("app.cmd.copy_message"),
+            Command::Regenerate => tr!("app.cmd.regenerate"),
+            Command::RecallLast => tr!("app.cmd.recall_last"),
+            Command::AddKey => tr!("app.cmd.add_key"),
+            Command::FilterSessions => tr!("app.cmd.filter_sessions"),
+            Command::OpenSession => tr!("app.cmd.open_session"),
+            Command::CopyCode1 => tr!("app.cmd.copy_code_1"),
             Command::CopyCode2
             | Command::CopyCode3
             | Command::CopyCode4
@@ -187,21 +187,21 @@ impl Command {
             | Command::CopyCode6
             | Command::CopyCode7
             | Command::CopyCode8
-            | Command::CopyCode9 => "copy that code block",
-            Command::DeleteMessage => "delete the selected message",
-            Command::ModelPicker => "choose the model",
-            Command::SystemPrompt => "set the session's system prompt",
-            Command::EditMessage => "edit the question and resend it",
-            Command::ExpandPastes => "expand pasted text into the box",
-            Command::ComposeInEditor => "write the message in $EDITOR",
-            Command::Templates => "choose and run a template",
-            Command::Attach => "attach a file",
-            Command::SaveAsTemplate => "save the message as a template",
-            Command::Usage => "what the answers cost, the budgets",
-            Command::KnowledgePicker => "answer from a knowledge base",
-            Command::Sources => "the answer's sources, then 1–9",
-            Command::Compare => "compare models, keep one answer",
-            Command::Incognito => "incognito session, nothing saved",
+            | Command::CopyCode9 => tr!("app.cmd.copy_code_n"),
+            Command::DeleteMessage => tr!("app.cmd.delete_message"),
+            Command::ModelPicker => tr!("app.cmd.model_picker"),
+            Command::SystemPrompt => tr!("app.cmd.system_prompt"),
+            Command::EditMessage => tr!("app.cmd.edit_message"),
+            Command::ExpandPastes => tr!("app.cmd.expand_pastes"),
+            Command::ComposeInEditor => tr!("app.cmd.compose_in_editor"),
+            Command::Templates => tr!("app.cmd.templates"),
+            Command::Attach => tr!("app.cmd.attach"),
+            Command::SaveAsTemplate => tr!("app.cmd.save_as_template"),
+            Command::Usage => tr!("app.cmd.usage"),
+            Command::KnowledgePicker => tr!("app.cmd.knowledge_picker"),
+            Command::Sources => tr!("app.cmd.sources"),
+            Command::Compare => tr!("app.cmd.compare"),
+            Command::Incognito => tr!("app.cmd.incognito"),
         }
     }
 }
@@ -461,19 +461,10 @@ impl Keymap {
             let mode: Mode = Mode::deserialize(serde::de::value::StrDeserializer::<
                 serde::de::value::Error,
             >::new(mode_name))
-            .map_err(|_| {
-                err(
-                    "",
-                    "modes are global, input, sessions, transcript".to_string(),
-                )
-            })?;
+            .map_err(|_| err("", tr!("app.keys.bad_mode").into_owned()))?;
             for (key_text, cmd_text) in table {
-                let key = Key::parse(key_text).ok_or_else(|| {
-                    err(
-                        key_text,
-                        "not a key (examples: ctrl+n, alt+enter, f2, pageup, x)".to_string(),
-                    )
-                })?;
+                let key = Key::parse(key_text)
+                    .ok_or_else(|| err(key_text, tr!("app.keys.bad_key").into_owned()))?;
                 let entry = map.modes.entry(mode).or_default();
                 if cmd_text == "none" {
                     entry.remove(&key);
@@ -485,7 +476,7 @@ impl Keymap {
                 .map_err(|_| {
                     err(
                         key_text,
-                        format!("`{cmd_text}` is not a command (see docs/keybindings.md)"),
+                        tr!("app.keys.bad_command", command = cmd_text).into_owned(),
                     )
                 })?;
                 entry.insert(key, cmd);

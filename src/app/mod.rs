@@ -16,6 +16,7 @@ pub mod forms;
 pub mod keymap;
 pub mod msg;
 pub mod update;
+pub mod words;
 
 #[cfg(test)]
 mod tests;
@@ -150,7 +151,8 @@ impl Draft {
 /// A row of the session list as drawn: a group heading or a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListRow {
-    /// "Pinned", "Today", "Yesterday", "Previous 7 days", "Older".
+    /// "Pinned", "Today", "Yesterday", "Previous 7 days", "Older": the group's name in
+    /// English, which the list shows in the interface's language (`words::group_name`).
     Heading(&'static str),
     /// Index into [`App::visible_sessions`].
     Session(usize),
@@ -989,9 +991,9 @@ impl App {
                     .setup
                     .keymap
                     .key_for(Mode::Global, Command::ModelPicker)
-                    .map(|k| format!(" ({k} chooses one)"))
+                    .map(|k| tr!("app.notice.pick_model", key = k).into_owned())
                     .unwrap_or_default();
-                format!("not sent: {d}{pick}")
+                tr!("app.notice.not_sent", error = format!("{d}{pick}")).into_owned()
             })
     }
 }

@@ -95,9 +95,7 @@ pub(super) fn report(sink: &AppSink, driven: Driven) {
         }
         End::Failed(crate::llm::LlmError::Refused(text)) => sink.send(StreamEvent::Refused(text)),
         End::Failed(e) => sink.send(StreamEvent::Failed(e.to_string())),
-        End::Lost(_) => sink.send(StreamEvent::Failed(
-            "the answer task ended unexpectedly".to_string(),
-        )),
+        End::Lost(_) => sink.send(StreamEvent::Failed(tr!("app.run.task_lost").into_owned())),
     }
 }
 
@@ -198,7 +196,7 @@ pub(super) fn prepare(
             .rev()
             .find(|m| m.role == Role::User)
             .map(|m| m.id)
-            .ok_or("there is no question to answer again")?,
+            .ok_or_else(|| tr!("app.run.no_question_again").into_owned())?,
     };
     let answer_id = s.add_streaming_answer(sid, model, now).map_err(e)?;
     let system = s.session(sid).map_err(e)?.and_then(|x| x.system_prompt);
@@ -291,9 +289,9 @@ async fn ground_question(
     stop_rx: &mut oneshot::Receiver<()>,
 ) -> Retrieved {
     let name = g.base.name.clone();
-    sink.send(StreamEvent::Progress(format!(
-        "searching knowledge base {name}… · Esc stops"
-    )));
+    sink.send(StreamEvent::Progress(
+        tr!("app.run.searching_kb", name = &name).into_owned(),
+    ));
     let end = |saver: &mut AppSaver, a: Answer, sink: &AppSink| {
         let _ = saver.finish(&record::finished(&a, None, None, now_ms()));
         sink.send(StreamEvent::Done(
@@ -315,7 +313,7 @@ async fn ground_question(
         .filter(|m| m.role == ChatRole::User)
         .map(|m| m.content.clone())
     else {
-        let why = "there is no question to answer".to_string();
+        let why = tr!("app.run.no_question").into_owned();
         let _ = saver.finish(&record::failed(String::new(), why.clone(), now_ms()));
         sink.send(StreamEvent::Failed(why));
         return Retrieved::Over;
@@ -341,7 +339,7 @@ async fn ground_question(
     let mut found = match found {
         Ok(f) => f,
         Err(e) => {
-            let why = format!("cannot search knowledge base {name}: {e}");
+            let why = tr!("app.run.kb_search_failed", name = &name, error = e).into_owned();
             let _ = saver.finish(&record::failed(String::new(), why.clone(), now_ms()));
             sink.send(StreamEvent::Failed(why));
             return Retrieved::Over;
@@ -354,20 +352,19 @@ async fn ground_question(
             && !redacted.is_empty()
         {
             let list: Vec<String> = redacted.iter().map(|n| format!("[{n}]")).collect();
-            let why = format!(
-                "not sent: passage(s) {} hold likely secrets, and sending them is not allowed by {rule}",
-                list.join(" ")
-            );
+            let why = tr!(
+                "app.run.passages_blocked",
+                list = list.join(" "),
+                rule = rule
+            )
+            .into_owned();
             let _ = saver.finish(&record::failed(String::new(), why.clone(), now_ms()));
             sink.send(StreamEvent::Failed(why));
             return Retrieved::Over;
         }
         if !redacted.is_empty() {
             let list: Vec<String> = redacted.iter().map(|n| format!("[{n}]")).collect();
-            notes.push(format!(
-                "likely secrets in passage(s) {} were replaced with [REDACTED:kind] before sending",
-                list.join(" ")
-            ));
+            notes.push(tr!("app.run.passages_redacted", list = list.join(" ")).into_owned());
         }
     }
     if !notes.is_empty() {
@@ -389,10 +386,14 @@ async fn ground_question(
             let kept = record.clone();
             saver.store.quiet(move |s| s.set_grounding(id, Some(&kept)));
             sink.send(StreamEvent::Sources(record.clone()));
-            sink.send(StreamEvent::Progress(format!(
-                "{} passage(s) found in {name} · asking the model… · Esc stops",
-                record.passages.len()
-            )));
+            sink.send(StreamEvent::Progress(
+                tr!(
+                    "app.run.passages_found",
+                    n = record.passages.len(),
+                    name = &name
+                )
+                .into_owned(),
+            ));
             Retrieved::Send(conversation, record)
         }
     }
@@ -492,7 +493,7 @@ pub(super) async fn answer(
             let _ = tx.send(Msg::SendRefused {
                 session_id,
                 text: question,
-                error: "the history could not be reached".to_string(),
+                error: tr!("app.run.history_unreachable").into_owned(),
             });
             return;
         }
@@ -564,10 +565,9 @@ pub(super) async fn answer(
         match work {
             Ok(documents::LongWork::First(text, cut)) => {
                 if cut > 0 {
-                    let _ = tx.send(Msg::Info(format!(
-                        "sent the first part of the documents; {} tokens left out",
-                        crate::format::thousands(cut)
-                    )));
+                    let _ = tx.send(Msg::Info(
+                        tr!("app.run.first_part", n = crate::format::thousands(cut)).into_owned(),
+                    ));
                 }
                 if let Some(last) = conv.messages.last_mut() {
                     last.content = text;
@@ -578,7 +578,12 @@ pub(super) async fn answer(
                 (fitted, counted, conv) = fit_off_thread(conv, info.context_window, reserve).await;
             }
             Ok(documents::LongWork::Parts(job)) => parts = Some(job),
-            Err(e) => return fail(&mut saver, format!("could not prepare the documents: {e}")),
+            Err(e) => {
+                return fail(
+                    &mut saver,
+                    tr!("app.run.prepare_failed", error = e).into_owned(),
+                );
+            }
         }
     }
     let (etx, erx) = unbounded_channel();
@@ -610,8 +615,9 @@ pub(super) async fn answer(
                         let _ = progress.send(Msg::Stream {
                             session_id: sid,
                             event: StreamEvent::Progress(format!(
-                                "{} · Esc stops",
-                                progress_line(pr, price.as_ref())
+                                "{} · {}",
+                                progress_line(pr, price.as_ref()),
+                                tr!("app.run.esc_stops")
                             )),
                         });
                     }

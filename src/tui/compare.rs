@@ -92,7 +92,9 @@ impl Runtime {
                 pane,
             };
             let Some(endpoint) = &endpoint else {
-                sink.send(ended_with(format!("not sent: {}", super::effects::NO_KEY)));
+                sink.send(ended_with(
+                    tr!("app.notice.not_sent", error = super::effects::no_key()).into_owned(),
+                ));
                 continue;
             };
             let endpoint = endpoint.tagged(Tag {
@@ -175,8 +177,20 @@ async fn answer_pane(job: PaneJob, stop: oneshot::Receiver<()>) {
     .await;
     let fitted = match fitted {
         Ok(Ok(f)) => f,
-        Ok(Err(e)) => return sink.send(ended_with(format!("not sent: {e}"))),
-        Err(_) => return sink.send(ended_with("not sent: counting failed".to_string())),
+        Ok(Err(e)) => {
+            return sink.send(ended_with(
+                tr!("app.notice.not_sent", error = e).into_owned(),
+            ));
+        }
+        Err(_) => {
+            return sink.send(ended_with(
+                tr!(
+                    "app.notice.not_sent",
+                    error = tr!("app.run.counting_failed")
+                )
+                .into_owned(),
+            ));
+        }
     };
     let prompt_tokens = record::prompt_estimate(fitted.prompt_tokens, &fitted.messages);
     let request = ChatRequest {

@@ -19,7 +19,7 @@ pub fn read_attachment(
 ) -> Result<Attached, String> {
     let full = super::expand_home(path);
     if std::fs::symlink_metadata(&full).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
-        return Err(format!("no such file or folder: {path}"));
+        return Err(tr!("app.attach.no_such", path = path).into_owned());
     }
     let doc = extract::extract_file(&full, cfg.max_file_mb.saturating_mul(1024 * 1024))
         .map_err(|e| e.to_string())?;

@@ -17,7 +17,9 @@ use crate::llm::context::count_tokens;
 use crate::secrets::{ApiKey, KeyStore, OsKeyring, SERVICE};
 
 /// Said when there is no key to send with; the app adds the key that opens the key dialog.
-pub(super) const NO_KEY: &str = "no API key for this profile";
+pub(super) fn no_key() -> String {
+    tr!("app.error.no_key").into_owned()
+}
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -132,7 +134,7 @@ impl Runtime {
             Effect::Rename(id, title) => {
                 self.store
                     .job(move |s| match s.rename_session(id, &title, now_ms()) {
-                        Ok(_) => Msg::Info("renamed".to_string()),
+                        Ok(_) => Msg::Info(tr!("app.notice.renamed").into_owned()),
                         Err(e) => Msg::Failed(e.to_string()),
                     })
             }
@@ -209,9 +211,11 @@ impl Runtime {
                     let models = match ep.list_models().await {
                         Ok(m) => m.len(),
                         Err(e) => {
-                            let _ = tx.send(Msg::KeyStored(Err(format!(
-                                "the key was not accepted, nothing changed: {e}"
-                            ))));
+                            let _ = tx.send(Msg::KeyStored(Err(tr!(
+                                "app.key.not_accepted",
+                                error = e
+                            )
+                            .into_owned())));
                             return;
                         }
                     };
@@ -222,17 +226,27 @@ impl Runtime {
                     let stored = tokio::task::spawn_blocking(move || {
                         let masked = key.masked();
                         match OsKeyring.set(SERVICE, &name, key.expose()) {
-                            Ok(()) => format!(
-                                "key {masked} works ({models} models at {at}); stored in the {} keyring for profile `{name}`",
-                                OsKeyring.backend()
-                            ),
-                            Err(e) => format!(
-                                "key {masked} works ({models} models at {at}); kept in memory for this run only, not stored: {e}"
-                            ),
+                            Ok(()) => tr!(
+                                "app.key.stored",
+                                masked = masked,
+                                models = models,
+                                at = at,
+                                backend = OsKeyring.backend(),
+                                name = name
+                            )
+                            .into_owned(),
+                            Err(e) => tr!(
+                                "app.key.in_memory",
+                                masked = masked,
+                                models = models,
+                                at = at,
+                                error = e
+                            )
+                            .into_owned(),
                         }
                     })
                     .await
-                    .unwrap_or_else(|_| "the key works; it could not be stored".to_string());
+                    .unwrap_or_else(|_| tr!("app.key.works_not_stored").into_owned());
                     let _ = tx.send(Msg::KeyStored(Ok(stored)));
                 });
             }
@@ -253,7 +267,7 @@ impl Runtime {
                 tokio::task::spawn_blocking(move || {
                     let view = match path {
                         Some(p) => usage_view(&p, budget).map(Box::new),
-                        None => Err("no usage ledger in this run".to_string()),
+                        None => Err(tr!("app.usage.no_ledger").into_owned()),
                     };
                     let _ = tx.send(Msg::UsageLoaded(view));
                 });
@@ -330,7 +344,7 @@ impl Runtime {
             self.send(Msg::SendRefused {
                 session_id,
                 text,
-                error: NO_KEY.to_string(),
+                error: no_key(),
             });
             return;
         };
@@ -376,14 +390,12 @@ impl Runtime {
             .knowledge
             .iter()
             .find(|e| e.name == name)
-            .ok_or_else(|| {
-                format!("there is no knowledge base `{name}` in the config; see `clerk kb list`")
-            })?;
+            .ok_or_else(|| tr!("app.kb.not_in_config", name = name).into_owned())?;
         let index = self
             .start
             .knowledge_index
             .clone()
-            .ok_or("this run has no knowledge index")?;
+            .ok_or_else(|| tr!("app.kb.no_index").into_owned())?;
         Ok(answers::Ground {
             index,
             base: crate::knowledge::ground::BaseSettings::from(entry),
@@ -401,7 +413,7 @@ impl Runtime {
         model: String,
     ) {
         let Some(endpoint) = self.answer_endpoint() else {
-            self.send(Msg::RunFailed(NO_KEY.to_string()));
+            self.send(Msg::RunFailed(no_key()));
             return;
         };
         let job = TemplateJob {
@@ -503,9 +515,7 @@ fn open_file(path: &std::path::Path, program: &str) -> Msg {
     use std::process::{Command, Stdio};
     let shown = path.display();
     if !path.exists() {
-        return Msg::Failed(format!(
-            "cannot open {shown}: the file is not there any more (moved or deleted?); `clerk kb index` brings the base up to date"
-        ));
+        return Msg::Failed(tr!("app.open.gone", file = shown).into_owned());
     }
     let child = Command::new(program)
         .arg(path)
@@ -516,17 +526,27 @@ fn open_file(path: &std::path::Path, program: &str) -> Msg {
     let mut child = match child {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Msg::Failed(format!(
-                "cannot open {shown}: `{program}` was not found (set CLERK_OPENER to the program that opens files)"
-            ));
+            return Msg::Failed(
+                tr!("app.open.no_program", file = shown, program = program).into_owned(),
+            );
         }
-        Err(e) => return Msg::Failed(format!("cannot open {shown} with `{program}`: {e}")),
+        Err(e) => {
+            return Msg::Failed(
+                tr!(
+                    "app.open.failed_with",
+                    file = shown,
+                    program = program,
+                    error = e
+                )
+                .into_owned(),
+            );
+        }
     };
     let until = Instant::now() + Duration::from_secs(5);
     loop {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => {
-                return Msg::Info(format!("opened {shown}"));
+                return Msg::Info(tr!("app.open.opened", file = shown).into_owned());
             }
             Ok(Some(status)) => {
                 let mut said = String::new();
@@ -540,15 +560,25 @@ fn open_file(path: &std::path::Path, program: &str) -> Msg {
                 } else {
                     format!("{status}: {}", said.trim())
                 };
-                return Msg::Failed(format!("cannot open {shown}: `{program}` failed ({why})"));
+                return Msg::Failed(
+                    tr!(
+                        "app.open.program_failed",
+                        file = shown,
+                        program = program,
+                        why = why
+                    )
+                    .into_owned(),
+                );
             }
             Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(50)),
             // Still running (a viewer that stays open): it is open; reaped when it ends.
             Ok(None) => {
                 std::thread::spawn(move || child.wait());
-                return Msg::Info(format!("opened {shown}"));
+                return Msg::Info(tr!("app.open.opened", file = shown).into_owned());
             }
-            Err(e) => return Msg::Failed(format!("cannot open {shown}: {e}")),
+            Err(e) => {
+                return Msg::Failed(tr!("app.open.failed", file = shown, error = e).into_owned());
+            }
         }
     }
 }
@@ -574,7 +604,7 @@ async fn models(
     store: super::store_thread::StoreHandle,
     refresh: bool,
 ) -> Result<(Vec<String>, i64), String> {
-    let endpoint = endpoint.ok_or_else(|| NO_KEY.to_string())?;
+    let endpoint = endpoint.ok_or_else(no_key)?;
     let key = format!("models.{}", endpoint.base_url());
     let now = crate::chat::drive::now_ms();
     if !refresh {

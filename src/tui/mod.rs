@@ -106,7 +106,7 @@ pub fn run(start: Start) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start: {e}"))?;
+        .map_err(|e| tr!("app.run.cannot_start", error = e).into_owned())?;
     // The history opens (its pragmas, the schema check, the crash recovery: milliseconds)
     // on a thread of its own while the themes, the keymap and the key are read here.
     let opening = {
@@ -115,7 +115,7 @@ pub fn run(start: Start) -> Result<(), String> {
         std::thread::Builder::new()
             .name("clerk-store".into())
             .spawn(move || open_history(database.as_deref(), &policy))
-            .map_err(|e| format!("cannot start: {e}"))?
+            .map_err(|e| tr!("app.run.cannot_start", error = e).into_owned())?
     };
     let (themes, theme_errors) = ui::theme::load_all(Some(&start.themes_dir));
     let theme_names: Vec<String> = themes.iter().map(|t| t.name.clone()).collect();
@@ -162,7 +162,7 @@ pub fn run(start: Start) -> Result<(), String> {
         draft: new_draft,
     } = opening
         .join()
-        .map_err(|_| "cannot open the history: its thread failed".to_string())??;
+        .map_err(|_| tr!("app.run.history_thread").into_owned())??;
     // The HTTP client (the system's root certificates: milliseconds) is built beside the
     // first frame, not before it, and not beside the history's opening either: on two
     // cores the three would share them, and the first frame waits for the history.
@@ -172,19 +172,21 @@ pub fn run(start: Start) -> Result<(), String> {
         .unwrap_or_else(|| ui::theme::DEFAULT_THEME.to_string());
     let mut startup_notes: Vec<String> = theme_errors.iter().map(|e| e.to_string()).collect();
     if !theme_names.contains(&theme_name) {
-        startup_notes.push(format!(
-            "theme “{theme_name}” not found; using {}",
-            ui::theme::DEFAULT_THEME
-        ));
+        startup_notes.push(
+            tr!(
+                "app.run.theme_missing",
+                name = &theme_name,
+                default = ui::theme::DEFAULT_THEME
+            )
+            .into_owned(),
+        );
         theme_name = ui::theme::DEFAULT_THEME.to_string();
     }
     startup_notes.extend(retention);
     startup_notes.extend(key_error);
     startup_notes.extend(store_notice);
     if recovered > 0 {
-        startup_notes.push(format!(
-            "{recovered} answer(s) cut off by a crash were kept, marked interrupted"
-        ));
+        startup_notes.push(tr!("app.run.recovered", n = recovered).into_owned());
     }
     let info = start
         .config
@@ -356,7 +358,7 @@ async fn event_loop(
             let mut extent = crate::app::View::default();
             terminal
                 .draw(|f| extent = ui::render(app, &theme, &mut cache, f))
-                .map_err(|e| format!("cannot draw: {e}"))?;
+                .map_err(|e| tr!("app.run.cannot_draw", error = e).into_owned())?;
             last_draw = Instant::now();
             next_draw = None;
             // Debug builds only: lets the end-to-end test check that a real panic gives the
@@ -391,7 +393,9 @@ async fn event_loop(
             e = events.next() => match e {
                 Some(Ok(e)) => Some(event_msg(e)),
                 // The terminal is gone: nothing more can be typed.
-                Some(Err(e)) => return Err(format!("cannot read the terminal: {e}")),
+                Some(Err(e)) => {
+                    return Err(tr!("app.run.cannot_read_terminal", error = e).into_owned());
+                }
                 None => return Ok(()),
             },
             _ = sleep => Some(None),
@@ -459,9 +463,9 @@ impl Runtime {
             let memory = match Store::open_in_memory() {
                 Ok(s) => s,
                 Err(e) => {
-                    self.send(Msg::Failed(format!(
-                        "cannot start an incognito session: {e}"
-                    )));
+                    self.send(Msg::Failed(
+                        tr!("app.run.incognito_failed", error = e).into_owned(),
+                    ));
                     return;
                 }
             };

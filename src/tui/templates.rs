@@ -128,15 +128,16 @@ fn plan_for(
 ) -> Result<crate::templates::run::Plan, String> {
     let entry = lib
         .get(id)
-        .ok_or_else(|| format!("the template “{id}” is gone (its file was removed?)"))?;
+        .ok_or_else(|| tr!("app.templates.gone", id = id).into_owned())?;
     let template = entry
         .template
         .clone()
-        .ok_or_else(|| format!("the template “{id}” cannot run until its file is fixed"))?;
+        .ok_or_else(|| tr!("app.templates.broken_id", id = id).into_owned())?;
     let given: BTreeMap<String, String> =
         given.into_iter().filter(|(_, v)| !v.is_empty()).collect();
-    let mut values = crate::templates::check_values(&template, &given)
-        .map_err(|p| format!("“{id}” cannot run: {}", p.join("; ")))?;
+    let mut values = crate::templates::check_values(&template, &given).map_err(|p| {
+        tr!("app.templates.cannot_run_why", id = id, why = p.join("; ")).into_owned()
+    })?;
     for v in template
         .variables
         .iter()
@@ -144,15 +145,16 @@ fn plan_for(
     {
         if let Some(path) = values.get(&v.name).filter(|p| !p.is_empty()).cloned() {
             let path = expand_home(&path);
-            let doc = crate::documents::extract::extract_file(&path, max_bytes)
-                .map_err(|e| format!("{e} (for “{}”)", v.label))?;
+            let doc = crate::documents::extract::extract_file(&path, max_bytes).map_err(|e| {
+                tr!("app.templates.for_field", error = e, label = &v.label).into_owned()
+            })?;
             values.insert(v.name.clone(), doc.text);
         }
     }
     let index = bases.index.clone().unwrap_or_default();
     let mut grounding =
         crate::templates::run::grounding(&template, &values, &bases.entries, index, &model)
-            .map_err(|e| format!("“{id}” cannot run: {e}"))?;
+            .map_err(|e| tr!("app.templates.cannot_run_why", id = id, why = e).into_owned())?;
     if let Some(g) = &mut grounding {
         g.indexed().map_err(|e| e.to_string())?;
         g.ask.remember = bases.remember;
@@ -174,7 +176,7 @@ pub(super) fn save_as_template(
     let dir = sources
         .user
         .clone()
-        .ok_or("there is no config folder to keep templates in")?;
+        .ok_or_else(|| tr!("app.templates.no_folder").into_owned())?;
     let text = crate::templates::from_prompt("My template", prompt);
     for n in 1..1000 {
         let id = if n == 1 {
@@ -187,13 +189,15 @@ pub(super) fn save_as_template(
         }
         return crate::templates::new_template_file(&dir, &id, &text);
     }
-    Err(format!("{} has too many my-template files", dir.display()))
+    Err(tr!("app.templates.too_many", dir = dir.display()).into_owned())
 }
 
 /// After the editor closed on a new template: say whether it is valid.
 pub(super) fn template_edited(path: &std::path::Path, edited: Result<(), String>) -> Msg {
     if let Err(e) = edited {
-        return Msg::Failed(format!("{e}; the template is kept at {}", path.display()));
+        return Msg::Failed(
+            tr!("app.templates.kept_at", error = e, path = path.display()).into_owned(),
+        );
     }
     let id = path
         .file_stem()
@@ -208,8 +212,8 @@ pub(super) fn template_edited(path: &std::path::Path, edited: Result<(), String>
         .iter()
         .find(|p| p.severity == crate::templates::Severity::Error)
     {
-        Some(p) => Msg::Failed(format!("template saved but not valid yet: {p}")),
-        None => Msg::Info(format!("template “{id}” saved · Ctrl+P to run it")),
+        Some(p) => Msg::Failed(tr!("app.templates.saved_invalid", problem = p).into_owned()),
+        None => Msg::Info(tr!("app.templates.saved", id = &id).into_owned()),
     }
 }
 
@@ -304,7 +308,15 @@ impl Steps for AppSteps {
         let _ = self.tx.send(Msg::StepStarted {
             session_id: sid,
             created,
-            label: (of > 1).then(|| format!("step {}/{of} · {}", step.index + 1, step.name)),
+            label: (of > 1).then(|| {
+                tr!(
+                    "app.templates.step",
+                    n = step.index + 1,
+                    of = of,
+                    name = &step.name
+                )
+                .into_owned()
+            }),
             prompt: step.prompt.to_string(),
             user_id,
             answer_id,
@@ -327,18 +339,17 @@ impl Steps for AppSteps {
             if let Some(rule) = &self.block_secrets
                 && !redacted.is_empty()
             {
-                let why = format!(
-                    "not sent: {} passage(s) hold likely secrets, and sending them is not allowed by {rule}",
-                    redacted.len()
-                );
+                let why = tr!(
+                    "app.templates.passages_blocked",
+                    n = redacted.len(),
+                    rule = rule
+                )
+                .into_owned();
                 let _ = self.tx.send(Msg::RunFailed(why.clone()));
                 return Err(why);
             }
             if !redacted.is_empty() {
-                notes.push(format!(
-                    "likely secrets in {} passage(s) were replaced with [REDACTED:kind] before sending",
-                    redacted.len()
-                ));
+                notes.push(tr!("app.templates.passages_redacted", n = redacted.len()).into_owned());
             }
         }
         if !notes.is_empty() {
@@ -372,20 +383,26 @@ impl Steps for AppSteps {
         };
         report(&self.sink, copy);
         if stopped_early && i + 1 < self.of {
-            let _ = self.tx.send(Msg::Info(format!(
-                "“{}” stopped at step {} of {}",
-                self.title,
-                i + 1,
-                self.of
-            )));
+            let _ = self.tx.send(Msg::Info(
+                tr!(
+                    "app.templates.stopped_at",
+                    title = &self.title,
+                    n = i + 1,
+                    of = self.of
+                )
+                .into_owned(),
+            ));
         }
     }
 
     fn failed(&mut self, _: usize, e: &RunError) {
         let text = match e {
-            RunError::NotFound(words) => {
-                format!("“{}”: {words} · nothing was sent", self.title)
-            }
+            RunError::NotFound(words) => tr!(
+                "app.templates.not_found",
+                title = &self.title,
+                words = words
+            )
+            .into_owned(),
             other => other.to_string(),
         };
         let _ = self.tx.send(Msg::RunFailed(text));

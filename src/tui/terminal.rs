@@ -106,11 +106,11 @@ pub(super) async fn run_editor(path: &std::path::Path) -> Result<(), String> {
         .arg(path)
         .status()
         .await
-        .map_err(|e| format!("cannot start the editor “{editor}”: {e}"))?;
+        .map_err(|e| tr!("app.editor.cannot_start", editor = &editor, error = e).into_owned())?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("the editor “{editor}” exited with {status}"))
+        Err(tr!("app.editor.exited", editor = &editor, status = status).into_owned())
     }
 }
 
@@ -120,14 +120,17 @@ pub(super) async fn compose_in_editor(text: &str) -> Result<String, String> {
     let dir = tempfile::Builder::new()
         .prefix("clerk-compose-")
         .tempdir()
-        .map_err(|e| format!("cannot make a temporary file for the editor: {e}"))?;
+        .map_err(|e| tr!("app.editor.no_temp", error = e).into_owned())?;
     let path = dir.path().join("message.md");
-    write_private(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    write_private(&path, text).map_err(|e| {
+        tr!("app.editor.cannot_write", path = path.display(), error = e).into_owned()
+    })?;
     run_editor(&path)
         .await
-        .map_err(|e| format!("{e}; the message box is unchanged"))?;
-    let mut out = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read back {}: {e}", path.display()))?;
+        .map_err(|e| tr!("app.editor.box_unchanged", error = e).into_owned())?;
+    let mut out = std::fs::read_to_string(&path).map_err(|e| {
+        tr!("app.editor.cannot_read", path = path.display(), error = e).into_owned()
+    })?;
     // Editors end the file with a newline; the message does not need it.
     if out.ends_with('\n') {
         out.pop();

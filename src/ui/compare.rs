@@ -13,7 +13,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::markdown::{self, display_width};
 use super::{Theme, centered, clip, dialog_block, open_dialog, pane, query_line};
-use crate::app::compare::{Compare, KEYS, MAX_MODELS, Pane, Stage};
+use crate::app::compare::{Compare, MAX_MODELS, Pane, Stage, keys};
 use crate::app::{App, Scroll};
 use crate::compare::report::figures_line;
 use crate::llm::sanitize::sanitize;
@@ -70,7 +70,7 @@ fn draw_picker(
     let inner = usize::from(width.saturating_sub(2));
     let mut lines = vec![
         Line::from(vec![
-            Span::styled("on: ", theme.muted),
+            Span::styled(tr!("app.compare.on"), theme.muted),
             Span::styled(
                 clip(&sanitize(&one_line(&c.question)), inner.saturating_sub(4)),
                 theme.text,
@@ -81,7 +81,10 @@ fn draw_picker(
     let room = usize::from(area.height.saturating_sub(8)).clamp(2, 12);
     let first = selected.saturating_sub(room.saturating_sub(1));
     if choices.is_empty() {
-        lines.push(Line::from(Span::styled("no model matches", theme.muted)));
+        lines.push(Line::from(Span::styled(
+            tr!("app.models.none"),
+            theme.muted,
+        )));
     }
     for (i, e) in choices.iter().enumerate().skip(first).take(room) {
         let mark = match chosen.iter().position(|m| *m == e.name) {
@@ -100,7 +103,10 @@ fn draw_picker(
             Span::styled(clip(&sanitize(&e.name), inner.saturating_sub(28)), style),
         ];
         if e.offered == Some(false) {
-            spans.push(Span::styled("  not offered by the endpoint", theme.warning));
+            spans.push(Span::styled(
+                format!("  {}", tr!("app.compare.not_offered")),
+                theme.warning,
+            ));
         }
         lines.push(Line::from(spans));
     }
@@ -108,17 +114,14 @@ fn draw_picker(
     lines.push(match hint {
         Some(h) => Line::from(Span::styled(h.clone(), theme.warning)),
         None => Line::from(Span::styled(
-            format!(
-                "{}/{MAX_MODELS} chosen · Space chooses · Enter compares · Esc cancels",
-                chosen.len()
-            ),
+            tr!("app.compare.chosen", n = chosen.len(), max = MAX_MODELS),
             theme.muted,
         )),
     });
     let rect = centered(area, width, lines.len() as u16 + 2);
     open_dialog(frame, rect, area);
     frame.render_widget(
-        Paragraph::new(lines).block(dialog_block("Compare models · choose 2–4", theme)),
+        Paragraph::new(lines).block(dialog_block(&tr!("app.compare.picker_title"), theme)),
         rect,
     );
 }
@@ -143,14 +146,14 @@ fn draw_panes(
         Constraint::Length(1),
     ])
     .areas(area);
-    let title = "Compare · ";
+    let title = format!("{} · ", tr!("app.compare.title"));
     frame.render_widget(
         Paragraph::new(Line::from(vec![
-            Span::styled(title, theme.accent),
+            Span::styled(title.clone(), theme.accent),
             Span::styled(
                 clip(
                     &sanitize(&one_line(&c.question)),
-                    usize::from(head.width).saturating_sub(title.len()),
+                    usize::from(head.width).saturating_sub(display_width(&title)),
                 ),
                 theme.text,
             ),
@@ -185,15 +188,13 @@ fn draw_panes(
         )),
         None => {
             let close = if c.streaming() {
-                "Esc stops all"
+                tr!("app.compare.stops_all")
             } else {
-                "Esc closes, keeps none"
+                tr!("app.compare.closes")
             };
             let help = super::key_hint(app, crate::app::Mode::Global, crate::app::Command::Help);
             Line::from(Span::styled(
-                format!(
-                    "Tab/1–4 pane · Enter keeps its answer · {close} · ↑↓ scroll · {help} keys"
-                ),
+                tr!("app.compare.keys", close = close, help = help),
                 theme.muted,
             ))
         }
@@ -212,10 +213,10 @@ fn draw_pane(
     rect: Rect,
 ) -> (usize, usize) {
     let state = match (&p.ended, p.error()) {
-        (None, _) if p.text.is_empty() => "waiting…",
-        (None, _) => "streaming…",
-        (Some(_), Some(_)) => "no complete answer",
-        (Some(_), None) => "done",
+        (None, _) if p.text.is_empty() => tr!("app.compare.waiting"),
+        (None, _) => tr!("app.compare.streaming"),
+        (Some(_), Some(_)) => tr!("app.compare.incomplete"),
+        (Some(_), None) => tr!("app.compare.done"),
     };
     let title = format!("{} {} · {state}", i + 1, sanitize(&p.model));
     let block = pane(&title, focused, theme);
@@ -269,13 +270,13 @@ fn draw_pane(
 }
 
 /// The help's section on the compare view (its keys are its own, listed in
-/// `app::compare::KEYS`).
+/// `app::compare::keys`).
 pub(super) fn help_lines(theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![Line::from(Span::styled(
-        "Compare view (closing without Enter keeps nothing)",
+        tr!("app.help.compare"),
         theme.heading,
     ))];
-    for (keys, what) in KEYS {
+    for (keys, what) in keys() {
         lines.push(Line::from(vec![
             Span::styled(format!("  {keys:<18}"), theme.accent),
             Span::styled(what.to_string(), theme.text),

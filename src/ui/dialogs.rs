@@ -25,7 +25,7 @@ use ratatui::crossterm::event::KeyEvent;
 /// What the before-sending dialog says and offers.
 fn before_send_lines(check: &crate::app::attach::Check, theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
-    let key = |k: &str, what: &str| {
+    let key = |k: &str, what: std::borrow::Cow<'static, str>| {
         vec![
             Span::styled(format!(" {k} "), theme.selection.patch(theme.accent)),
             Span::styled(format!(" {what}   "), theme.text),
@@ -34,42 +34,52 @@ fn before_send_lines(check: &crate::app::attach::Check, theme: &Theme) -> Vec<Li
     let money = |c: Option<f64>| match c {
         Some(c) if c < 0.01 => format!("${c:.4}"),
         Some(c) => format!("${c:.2}"),
-        None => "cost unknown".to_string(),
+        None => tr!("app.before.cost_unknown").into_owned(),
     };
     if !check.found.is_empty() {
         lines.push(Line::from(Span::styled(
-            format!(
-                "The message holds {} likely secret{}:",
-                check.found.len(),
-                if check.found.len() == 1 { "" } else { "s" }
-            ),
+            match check.found.len() {
+                1 => tr!("app.before.secrets_one"),
+                n => tr!("app.before.secrets", n = n),
+            },
             theme.warning,
         )));
         for f in check.found.iter().take(6) {
             lines.push(Line::from(Span::styled(
-                format!("  line {}: {} ({})", f.line, f.label, sanitize(&f.preview)),
+                format!(
+                    "  {}",
+                    tr!(
+                        "app.before.secret_line",
+                        line = f.line,
+                        label = f.label,
+                        preview = sanitize(&f.preview)
+                    )
+                ),
                 theme.text,
             )));
         }
         if check.found.len() > 6 {
             lines.push(Line::from(Span::styled(
-                format!("  and {} more", check.found.len() - 6),
+                format!(
+                    "  {}",
+                    tr!("app.before.and_more", n = check.found.len() - 6)
+                ),
                 theme.muted,
             )));
         }
         match check.redact {
             None => {
-                let mut spans = key("r", "redact them");
-                spans.extend(key("s", "send anyway"));
-                spans.extend(key("Esc", "cancel"));
+                let mut spans = key("r", tr!("app.before.redact"));
+                spans.extend(key("s", tr!("app.before.send_anyway")));
+                spans.extend(key("Esc", tr!("app.cancel")));
                 lines.push(Line::from(spans));
             }
             Some(true) => lines.push(Line::from(Span::styled(
-                "  → they will be replaced with [REDACTED:kind]",
+                format!("  → {}", tr!("app.before.will_redact")),
                 theme.muted,
             ))),
             Some(false) => lines.push(Line::from(Span::styled(
-                "  → they will be sent as they are",
+                format!("  → {}", tr!("app.before.will_send")),
                 theme.muted,
             ))),
         }
@@ -80,40 +90,42 @@ fn before_send_lines(check: &crate::app::attach::Check, theme: &Theme) -> Vec<Li
     let secrets_open = !check.found.is_empty() && check.redact.is_none();
     if let Some((parts, requests)) = check.parts {
         lines.push(Line::from(Span::styled(
-            format!(
-                "The message is {} tokens; the model takes about {}.",
-                thousands(check.tokens),
-                thousands(check.room.unwrap_or(0))
+            tr!(
+                "app.before.too_long",
+                tokens = thousands(check.tokens),
+                room = thousands(check.room.unwrap_or(0))
             ),
             theme.text,
         )));
         lines.push(Line::from(Span::styled(
-            format!(
-                "Read it in {parts} parts ({requests} requests, about {}), or send its first {} tokens.",
-                money(check.cost),
-                thousands(check.first_tokens())
+            tr!(
+                "app.before.parts",
+                parts = parts,
+                requests = requests,
+                cost = money(check.cost),
+                first = thousands(check.first_tokens())
             ),
             theme.text,
         )));
         if !secrets_open {
-            let mut spans = key("p", "read in parts");
-            spans.extend(key("f", "first tokens only"));
-            spans.extend(key("Esc", "cancel"));
+            let mut spans = key("p", tr!("app.before.read_parts"));
+            spans.extend(key("f", tr!("app.before.first_only")));
+            spans.extend(key("Esc", tr!("app.cancel")));
             lines.push(Line::from(spans));
         }
     } else if check.over_limit {
         lines.push(Line::from(Span::styled(
-            format!(
-                "Sending this is estimated at {} ({} tokens), above the {} limit.",
-                money(check.cost),
-                thousands(check.tokens),
-                money(Some(check.limit))
+            tr!(
+                "app.before.over_limit",
+                cost = money(check.cost),
+                tokens = thousands(check.tokens),
+                limit = money(Some(check.limit))
             ),
             theme.text,
         )));
         if !secrets_open {
-            let mut spans = key("y", "send");
-            spans.extend(key("Esc", "cancel"));
+            let mut spans = key("y", tr!("app.hint.send"));
+            spans.extend(key("Esc", tr!("app.cancel")));
             lines.push(Line::from(spans));
         }
     }
@@ -156,7 +168,7 @@ fn marked(snippet: &str, theme: &Theme) -> Vec<Span<'static>> {
 
 /// The help overlay's lines, generated from the keymap (two columns on wide screens).
 fn help_lines(app: &App, theme: &Theme, screen_width: u16) -> Vec<Line<'static>> {
-    let section = |modes: &[(Mode, &str)]| {
+    let section = |modes: &[(Mode, std::borrow::Cow<'static, str>)]| {
         let mut lines: Vec<Line<'static>> = Vec::new();
         for (mode, name) in modes {
             lines.push(Line::from(Span::styled(name.to_string(), theme.heading)));
@@ -175,20 +187,20 @@ fn help_lines(app: &App, theme: &Theme, screen_width: u16) -> Vec<Line<'static>>
                 };
                 lines.push(Line::from(vec![
                     Span::styled(format!("  {:<18}", keys.join(", ")), theme.accent),
-                    Span::styled(cmd.describe().to_string(), theme.text),
+                    Span::styled(cmd.describe(), theme.text),
                 ]));
             }
             lines.push(Line::default());
         }
         lines
     };
-    let mut left = section(&[(Mode::Global, "Everywhere")]);
+    let mut left = section(&[(Mode::Global, tr!("app.help.everywhere"))]);
     left.extend(editing_lines(app, theme));
     left.extend(super::compare::help_lines(theme));
     let right = section(&[
-        (Mode::Input, "Message box"),
-        (Mode::Sessions, "Session list"),
-        (Mode::Transcript, "Transcript"),
+        (Mode::Input, tr!("app.help.message_box")),
+        (Mode::Sessions, tr!("app.help.session_list")),
+        (Mode::Transcript, tr!("app.help.transcript")),
     ]);
     let mut lines = Vec::new();
     if screen_width >= 110 {
@@ -207,7 +219,7 @@ fn help_lines(app: &App, theme: &Theme, screen_width: u16) -> Vec<Line<'static>>
         lines.extend(right);
     }
     lines.push(Line::from(Span::styled(
-        "Keys can be changed in the config file: see docs/keybindings.md",
+        tr!("app.help.footer"),
         theme.muted,
     )));
     lines
@@ -216,12 +228,15 @@ fn help_lines(app: &App, theme: &Theme, screen_width: u16) -> Vec<Line<'static>>
 /// The editing keys of every text field (`app::edit`), and those a command of the message
 /// box takes there.
 fn editing_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
-    let mut lines = vec![Line::from(Span::styled("Text fields", theme.heading))];
+    let mut lines = vec![Line::from(Span::styled(
+        tr!("app.help.text_fields"),
+        theme.heading,
+    ))];
     for (keys, what) in edit::help() {
         let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
         lines.push(Line::from(vec![
             Span::styled(format!("  {:<18}", keys.join(", ")), theme.accent),
-            Span::styled(what.to_string(), theme.text),
+            Span::styled(what, theme.text),
         ]));
     }
     for (key, _) in edit::KEYS {
@@ -229,7 +244,10 @@ fn editing_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         let event = KeyEvent::new(k.code, k.mods);
         if let Some(cmd) = app.setup.keymap.lookup(Mode::Input, &event) {
             lines.push(Line::from(Span::styled(
-                format!("  {k} in the message box: {}", cmd.describe()),
+                format!(
+                    "  {}",
+                    tr!("app.help.in_message_box", key = k, what = cmd.describe())
+                ),
                 theme.muted,
             )));
         }
@@ -270,13 +288,14 @@ pub(super) fn draw_dialog(
         _ => {}
     }
     let mut top = 0;
-    let (title, width, height, lines): (&str, u16, u16, Vec<Line<'static>>) = match dialog {
+    type Title = std::borrow::Cow<'static, str>;
+    let (title, width, height, lines): (Title, u16, u16, Vec<Line<'static>>) = match dialog {
         Dialog::Help { scroll } => {
             let max = help_max_scroll(app, theme);
             let title = if max > 0 {
-                "Keys · ↑↓ scroll · Esc closes"
+                tr!("app.help.title_scroll")
             } else {
-                "Keys · Esc closes"
+                tr!("app.help.title")
             };
             let lines = help_lines(app, theme, area.width);
             let rows = lines.len() as u16;
@@ -290,7 +309,7 @@ pub(super) fn draw_dialog(
         } => {
             let mut lines = vec![query_line(query, theme), Line::default()];
             if hits.is_empty() && !query.is_empty() {
-                lines.push(Line::from(Span::styled("no match", theme.muted)));
+                lines.push(Line::from(Span::styled(tr!("app.no_match"), theme.muted)));
             }
             for (i, h) in hits.iter().enumerate() {
                 let sel = i == *selected;
@@ -300,9 +319,9 @@ pub(super) fn draw_dialog(
                     Style::default()
                 });
                 let who = if h.role == Role::User {
-                    "you"
+                    tr!("app.search.you")
                 } else {
-                    "assistant"
+                    tr!("app.search.assistant")
                 };
                 lines.push(Line::from(vec![
                     Span::styled(
@@ -319,20 +338,12 @@ pub(super) fn draw_dialog(
                 spans.extend(marked(&h.snippet, theme));
                 lines.push(Line::from(spans));
             }
-            (
-                "Search all sessions · Enter opens · Esc closes",
-                90,
-                30,
-                lines,
-            )
+            (tr!("app.search.title"), 90, 30, lines)
         }
         Dialog::Attach(picker) => {
             let mut lines = vec![
                 Line::from(field_spans(picker.path.split(), theme, true)),
-                Line::from(Span::styled(
-                    "PDF, Word, Excel, PowerPoint, HTML, CSV/TSV, Markdown, text or code · or @path in the message",
-                    theme.muted,
-                )),
+                Line::from(Span::styled(tr!("app.attach.kinds"), theme.muted)),
             ];
             // A window of the list that keeps the highlighted entry in view.
             const SHOWN: usize = 10;
@@ -353,101 +364,102 @@ pub(super) fn draw_dialog(
             }
             if picker.candidates.len() > first + SHOWN {
                 lines.push(Line::from(Span::styled(
-                    format!("  … {} more", picker.candidates.len() - first - SHOWN),
+                    format!(
+                        "  … {}",
+                        tr!("app.more", n = picker.candidates.len() - first - SHOWN)
+                    ),
                     theme.muted,
                 )));
             }
             let rows = lines.len() as u16;
-            (
-                "Attach a file · ↑↓ pick · Enter opens or attaches · Tab completes · Esc",
-                96,
-                rows,
-                lines,
-            )
+            (tr!("app.attach.title"), 96, rows, lines)
         }
         Dialog::TemplateSecrets(check) => {
             let mut lines = vec![Line::from(Span::styled(
-                format!(
-                    "The values hold {} likely secret{}:",
-                    check.found.len(),
-                    if check.found.len() == 1 { "" } else { "s" }
-                ),
+                match check.found.len() {
+                    1 => tr!("app.template_secrets.one"),
+                    n => tr!("app.template_secrets.many", n = n),
+                },
                 theme.warning,
             ))];
             for (name, f) in check.found.iter().take(6) {
                 lines.push(Line::from(Span::styled(
                     format!(
-                        "  {name} line {}: {} ({})",
-                        f.line,
-                        f.label,
-                        sanitize(&f.preview)
+                        "  {name} {}",
+                        tr!(
+                            "app.before.secret_line",
+                            line = f.line,
+                            label = f.label,
+                            preview = sanitize(&f.preview)
+                        )
                     ),
                     theme.text,
                 )));
             }
             lines.push(Line::from(Span::styled(
-                " r  redact them    s  send anyway    Esc  cancel",
+                format!(
+                    " r  {}    s  {}    Esc  {}",
+                    tr!("app.before.redact"),
+                    tr!("app.before.send_anyway"),
+                    tr!("app.cancel")
+                ),
                 theme.accent,
             )));
             let rows = lines.len() as u16;
-            ("Before running the template", 96, rows, lines)
+            (tr!("app.template_secrets.title"), 96, rows, lines)
         }
         Dialog::BeforeSend(check) => {
             let lines = before_send_lines(check, theme);
             let rows = lines.len() as u16;
-            ("Before sending", 96, rows, lines)
+            (tr!("app.before.title"), 96, rows, lines)
         }
         Dialog::Rename { title, .. } => (
-            "Rename session · Enter saves · Esc cancels",
+            tr!("app.rename.title"),
             60,
             3,
             vec![Line::from(field_spans(title.split(), theme, true))],
         ),
         Dialog::ConfirmDelete { title, .. } => (
-            "Delete session",
+            tr!("app.delete.title"),
             60,
             4,
             confirm(
                 theme,
-                format!("Delete “{}”?", sanitize(title)),
-                "y / Enter deletes (undo for a few seconds) · n / Esc keeps it",
+                tr!("app.delete.question", title = sanitize(title)),
+                tr!("app.delete.keys"),
             ),
         ),
         Dialog::Refused { text } => (
-            "Budget reached",
+            tr!("app.refused.title"),
             72,
             4,
             vec![
                 Line::from(Span::styled(sanitize(text), theme.warning)),
                 Line::default(),
-                Line::from(Span::styled(
-                    "Your question is kept in the session · `clerk usage` shows what was spent · Enter / Esc closes",
-                    theme.muted,
-                )),
+                Line::from(Span::styled(tr!("app.refused.hint"), theme.muted)),
             ],
         ),
         Dialog::ConfirmQuit => (
-            "Quit",
+            tr!("app.quit.title"),
             64,
             4,
-            confirm(
-                theme,
-                "An answer is still being written. Quit anyway?".to_string(),
-                "y / Enter quits (what arrived is saved) · n / Esc stays",
-            ),
+            confirm(theme, tr!("app.quit.question"), tr!("app.quit.keys")),
         ),
         Dialog::LeaveIncognito { quit } => (
-            if *quit { "Quit" } else { "Leave incognito" },
+            if *quit {
+                tr!("app.quit.title")
+            } else {
+                tr!("app.incognito.leave_title")
+            },
             66,
             4,
             confirm(
                 theme,
-                "Nothing of the incognito session was saved: its messages will be gone."
-                    .to_string(),
+                tr!("app.incognito.leave_question"),
                 if *quit {
-                    "y / Enter quits · n / Esc stays"
+                    tr!("app.incognito.quit_keys")
                 } else {
-                    "y / Enter leaves it · n / Esc stays"
+                    tr!("app.incognito.leave_keys")
                 },
             ),
         ),
@@ -470,7 +482,7 @@ pub(super) fn draw_dialog(
                 })
                 .collect();
             (
-                "Theme · ↑↓ preview · Enter keeps · Esc reverts",
+                tr!("app.themes.title"),
                 52,
                 app.setup.themes.len() as u16 + 2,
                 lines,
@@ -480,19 +492,21 @@ pub(super) fn draw_dialog(
             let choices = app.model_choices(filter.as_str());
             let o = &app.offered;
             let status = if o.loading {
-                Span::styled("asking the endpoint for its models…", theme.muted)
+                Span::styled(tr!("app.models.loading"), theme.muted)
             } else if let Some(e) = &o.error {
-                Span::styled(
-                    format!(
-                        "the endpoint's models could not be listed: {} · Ctrl+R tries again",
-                        sanitize(e)
-                    ),
-                    theme.warning,
-                )
+                Span::styled(tr!("app.models.error", error = sanitize(e)), theme.warning)
             } else if let Some(names) = &o.names {
                 let age = o
                     .at_ms
-                    .map(|at| format!(" · listed {}", ago(app.now_ms.saturating_sub(at))))
+                    .map(|at| {
+                        format!(
+                            " · {}",
+                            tr!(
+                                "app.models.listed",
+                                ago = ago(app.now_ms.saturating_sub(at))
+                            )
+                        )
+                    })
                     .unwrap_or_default();
                 // The policy hides some: say so, or "no model matches" would puzzle.
                 let policy = &app.setup.policy;
@@ -505,33 +519,32 @@ pub(super) fn draw_dialog(
                     })
                     .count();
                 let hidden = if allowed < names.len() {
-                    format!(", {allowed} allowed by the admin's policy")
+                    tr!("app.models.allowed", n = allowed).into_owned()
                 } else {
                     String::new()
                 };
                 Span::styled(
-                    format!(
-                        "the endpoint offers {} model(s){hidden}{age} · Ctrl+R asks again",
-                        names.len()
+                    tr!(
+                        "app.models.offered",
+                        n = names.len(),
+                        hidden = hidden,
+                        age = age
                     ),
                     theme.muted,
                 )
             } else {
-                Span::styled(
-                    "the price table's models · Ctrl+R asks the endpoint",
-                    theme.muted,
-                )
+                Span::styled(tr!("app.models.price_table"), theme.muted)
             };
             let mut lines = vec![
                 query_line(filter, theme),
                 Line::from(status),
-                Line::from(Span::styled(
-                    "window · USD per million tokens in/out",
-                    theme.muted,
-                )),
+                Line::from(Span::styled(tr!("app.models.columns"), theme.muted)),
             ];
             if choices.is_empty() {
-                lines.push(Line::from(Span::styled("no model matches", theme.muted)));
+                lines.push(Line::from(Span::styled(
+                    tr!("app.models.none"),
+                    theme.muted,
+                )));
             }
             // A window of rows around the cursor: a gateway can offer a hundred models.
             let room = (area.height.saturating_sub(9) as usize).max(3);
@@ -574,27 +587,22 @@ pub(super) fn draw_dialog(
                     ),
                 ];
                 if e.offered == Some(false) {
-                    spans.push(Span::styled(" · not offered", theme.warning));
+                    spans.push(Span::styled(
+                        format!(" · {}", tr!("app.models.not_offered")),
+                        theme.warning,
+                    ));
                 }
                 lines.push(Line::from(spans));
             }
             let rows = lines.len() as u16;
-            (
-                "Model · type to filter · Enter chooses · Esc keeps",
-                76,
-                rows,
-                lines,
-            )
+            (tr!("app.models.title"), 76, rows, lines)
         }
         Dialog::SystemPrompt { text } => (
-            "System prompt · Enter sets (empty clears) · Esc cancels",
+            tr!("app.system_prompt.title"),
             76,
             4,
             vec![
-                Line::from(Span::styled(
-                    "Instructions the model follows throughout this session.",
-                    theme.muted,
-                )),
+                Line::from(Span::styled(tr!("app.system_prompt.about"), theme.muted)),
                 Line::default(),
                 Line::from(field_spans(text.split(), theme, true)),
             ],
@@ -609,16 +617,13 @@ pub(super) fn draw_dialog(
             let (before, after) = masked_key(key);
             let mut lines = vec![
                 Line::from(Span::styled(
-                    format!("Paste the API key for profile “{}”.", app.setup.profile),
+                    tr!("app.key.paste", profile = &app.setup.profile),
                     theme.text,
                 )),
-                Line::from(Span::styled(
-                    "It is stored in the OS keyring, never in a file.",
-                    theme.muted,
-                )),
+                Line::from(Span::styled(tr!("app.key.where"), theme.muted)),
                 Line::default(),
                 Line::from(vec![
-                    Span::styled("key › ", theme.accent),
+                    Span::styled(format!("{} › ", tr!("app.key.prompt")), theme.accent),
                     Span::styled(before, theme.text),
                     Span::styled("▏", theme.accent),
                     Span::styled(after, theme.text),
@@ -629,8 +634,13 @@ pub(super) fn draw_dialog(
                 lines.push(Line::from(Span::styled(sanitize(e), theme.error)));
                 lines.push(Line::default());
             }
-            lines.push(Line::from(Span::styled("Enter stores · Esc continues without a key (history, search and export still work)", theme.muted)));
-            ("API key", 76, if error.is_some() { 12 } else { 9 }, lines)
+            lines.push(Line::from(Span::styled(tr!("app.key.keys"), theme.muted)));
+            (
+                tr!("app.key.title"),
+                76,
+                if error.is_some() { 12 } else { 9 },
+                lines,
+            )
         }
     };
     // Room for lines that wrap in a narrow terminal (word wrapping may need a row more).
@@ -644,7 +654,7 @@ pub(super) fn draw_dialog(
     open_dialog(frame, rect, area);
     frame.render_widget(
         Paragraph::new(lines)
-            .block(dialog_block(title, theme))
+            .block(dialog_block(&title, theme))
             .wrap(Wrap { trim: false })
             .scroll((top, 0)),
         rect,
@@ -655,15 +665,19 @@ pub(super) fn draw_dialog(
 fn ago(ms: i64) -> String {
     let min = ms / 60_000;
     match min {
-        ..=0 => "just now".to_string(),
-        1..=59 => format!("{min} min ago"),
-        60..=2_879 => format!("{} h ago", min / 60),
-        _ => format!("{} days ago", min / 1_440),
+        ..=0 => tr!("app.ago.now").into_owned(),
+        1..=59 => tr!("app.ago.min", n = min).into_owned(),
+        60..=2_879 => tr!("app.ago.hours", n = min / 60).into_owned(),
+        _ => tr!("app.ago.days", n = min / 1_440).into_owned(),
     }
 }
 
 /// A yes-or-no question's lines: the question, then its keys.
-fn confirm(theme: &Theme, question: String, keys: &'static str) -> Vec<Line<'static>> {
+fn confirm(
+    theme: &Theme,
+    question: std::borrow::Cow<'static, str>,
+    keys: std::borrow::Cow<'static, str>,
+) -> Vec<Line<'static>> {
     vec![
         Line::from(Span::styled(question, theme.text)),
         Line::from(Span::styled(keys, theme.muted)),

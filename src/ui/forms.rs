@@ -15,15 +15,15 @@ use crate::app::{App, TextField};
 use crate::llm::sanitize::sanitize;
 use crate::templates::VarKind;
 
-fn kind_name(k: VarKind) -> &'static str {
+fn kind_name(k: VarKind) -> std::borrow::Cow<'static, str> {
     match k {
-        VarKind::Text => "text",
-        VarKind::Multiline => "multi-line",
-        VarKind::Document => "document",
-        VarKind::File => "file",
-        VarKind::Choice => "choice",
-        VarKind::Number => "number",
-        VarKind::Kb => "knowledge base",
+        VarKind::Text => tr!("app.templates.kind.text"),
+        VarKind::Multiline => tr!("app.templates.kind.multiline"),
+        VarKind::Document => tr!("app.templates.kind.document"),
+        VarKind::File => tr!("app.templates.kind.file"),
+        VarKind::Choice => tr!("app.templates.kind.choice"),
+        VarKind::Number => tr!("app.templates.kind.number"),
+        VarKind::Kb => tr!("app.templates.kind.kb"),
     }
 }
 
@@ -38,7 +38,7 @@ pub fn draw_picker(
 ) {
     let rect = centered(area, 110, area.height.saturating_sub(4).max(12));
     open_dialog(frame, rect, area);
-    let block = dialog_block("Templates · Enter fills in · Esc closes", theme);
+    let block = dialog_block(&tr!("app.templates.title"), theme);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let rows = matches(&app.templates, query.as_str());
@@ -50,9 +50,15 @@ pub fn draw_picker(
     };
     let mut lines = vec![query_line(query, theme), Line::default()];
     if app.templates.is_empty() {
-        lines.push(Line::from(Span::styled("loading templates…", theme.muted)));
+        lines.push(Line::from(Span::styled(
+            tr!("app.templates.loading"),
+            theme.muted,
+        )));
     } else if rows.is_empty() {
-        lines.push(Line::from(Span::styled("no template matches", theme.muted)));
+        lines.push(Line::from(Span::styled(
+            tr!("app.templates.none"),
+            theme.muted,
+        )));
     }
     let width = list_area.width as usize;
     let mut category = "";
@@ -69,9 +75,9 @@ pub fn draw_picker(
         }
         let marker = if sel { "▶ " } else { "  " };
         let tag = if t.problem.is_some() {
-            " ⚠ broken".to_string()
+            format!(" ⚠ {}", tr!("app.templates.broken"))
         } else if t.workflow {
-            format!(" · {} steps", t.steps.len())
+            format!(" · {}", tr!("app.templates.steps", n = t.steps.len()))
         } else {
             String::new()
         };
@@ -120,7 +126,7 @@ fn preview(t: &TemplateItem, theme: &Theme) -> Vec<Line<'static>> {
     if let Some(p) = &t.problem {
         lines.push(Line::default());
         lines.push(Line::from(Span::styled(
-            format!("cannot run until fixed: {}", sanitize(p)),
+            tr!("app.templates.cannot_run", problem = sanitize(p)),
             theme.error,
         )));
         return lines;
@@ -133,33 +139,39 @@ fn preview(t: &TemplateItem, theme: &Theme) -> Vec<Line<'static>> {
     }
     if !t.tags.is_empty() {
         lines.push(Line::from(Span::styled(
-            format!("tags: {}", sanitize(&t.tags.join(", "))),
+            tr!("app.templates.tags", tags = sanitize(&t.tags.join(", "))),
             theme.muted,
         )));
     }
     lines.push(Line::default());
     if !t.fields.is_empty() {
-        lines.push(Line::from(Span::styled("Variables", theme.accent)));
+        lines.push(Line::from(Span::styled(
+            tr!("app.templates.variables"),
+            theme.accent,
+        )));
         for f in &t.fields {
-            let opt = if f.required && f.default.is_none() {
-                ""
+            let kind = if f.required && f.default.is_none() {
+                tr!("app.templates.var", kind = kind_name(f.kind))
             } else {
-                ", optional"
+                tr!("app.templates.var_optional", kind = kind_name(f.kind))
             };
             lines.push(Line::from(vec![
                 Span::styled(format!("  {}", sanitize(&f.label)), theme.text),
-                Span::styled(format!(" ({}{opt})", kind_name(f.kind)), theme.muted),
+                Span::styled(kind, theme.muted),
             ]));
         }
         lines.push(Line::default());
     }
     if t.workflow {
         lines.push(Line::from(Span::styled(
-            format!("Workflow: {}", t.steps.join(" → ")),
+            tr!("app.templates.workflow", steps = t.steps.join(" → ")),
             theme.accent,
         )));
     } else {
-        lines.push(Line::from(Span::styled("Prompt", theme.accent)));
+        lines.push(Line::from(Span::styled(
+            tr!("app.templates.prompt"),
+            theme.accent,
+        )));
     }
     for l in t.preview.lines().take(40) {
         lines.push(Line::from(Span::styled(sanitize(l), theme.muted)));
@@ -172,10 +184,7 @@ pub fn draw_form(app: &App, form: &Form, theme: &Theme, frame: &mut Frame<'_>, a
     let _ = app;
     let rect = centered(area, 90, area.height.saturating_sub(4).max(10));
     open_dialog(frame, rect, area);
-    let title = format!(
-        "{} · Enter next · F5 runs · Esc cancels",
-        clip(&sanitize(&form.title), 40)
-    );
+    let title = tr!("app.form.title", title = clip(&sanitize(&form.title), 40));
     let block = dialog_block(&title, theme);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
@@ -234,10 +243,13 @@ pub fn draw_form(app: &App, form: &Form, theme: &Theme, frame: &mut Frame<'_>, a
                     // A pasted document: its size, not its text.
                     lines.push(Line::from(Span::styled(
                         format!(
-                            "    ▤ {} lines · {} characters · ≈{} tokens{caret}",
-                            thousands(n as u64),
-                            thousands(value.chars().count() as u64),
-                            thousands(value.len().div_ceil(4) as u64)
+                            "    ▤ {}{caret}",
+                            tr!(
+                                "app.form.document_size",
+                                lines = thousands(n as u64),
+                                chars = thousands(value.chars().count() as u64),
+                                tokens = thousands(value.len().div_ceil(4) as u64)
+                            )
                         ),
                         theme.selection.patch(theme.accent),
                     )));
@@ -247,9 +259,9 @@ pub fn draw_form(app: &App, form: &Form, theme: &Theme, frame: &mut Frame<'_>, a
                         Span::styled(caret, theme.accent),
                         Span::styled(
                             if k == VarKind::Document {
-                                "paste the text here"
+                                tr!("app.form.paste_here")
                             } else {
-                                "type; Alt+Enter adds a line"
+                                tr!("app.form.type_here")
                             },
                             theme.muted,
                         ),
@@ -275,7 +287,7 @@ pub fn draw_form(app: &App, form: &Form, theme: &Theme, frame: &mut Frame<'_>, a
         if focused && f.spec.kind == VarKind::File {
             if form.completions.is_empty() {
                 lines.push(Line::from(Span::styled(
-                    "    Tab completes the path",
+                    format!("    {}", tr!("app.form.tab_completes")),
                     theme.muted,
                 )));
             } else {

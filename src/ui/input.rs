@@ -28,8 +28,8 @@ fn chip_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     for (i, p) in app.pastes.iter().take(MAX_CHIPS).enumerate() {
         let tokens = match p.tokens {
-            Some(t) => format!("{} tokens", thousands(t)),
-            None => "counting tokens…".to_string(),
+            Some(t) => tr!("app.chip.tokens", n = thousands(t)).into_owned(),
+            None => tr!("app.chip.counting").into_owned(),
         };
         let label = match &p.file {
             Some(f) => {
@@ -45,18 +45,23 @@ fn chip_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
                 }
                 format!(" 📄 {} ", bits.join(" · "))
             }
-            None => format!(
-                " ▤ pasted {} line{} · {tokens} ",
-                thousands(p.lines as u64),
-                if p.lines == 1 { "" } else { "s" }
-            ),
+            None => {
+                let pasted = match p.lines {
+                    1 => tr!("app.chip.pasted_one"),
+                    n => tr!("app.chip.pasted", n = thousands(n as u64)),
+                };
+                format!(" ▤ {pasted} · {tokens} ")
+            }
         };
         let mut spans = vec![Span::styled(label, theme.selection.patch(theme.accent))];
         if i == 0 {
             spans.push(Span::styled(
                 format!(
-                    "  {} expands · Backspace removes",
-                    key_hint(app, Mode::Input, Command::ExpandPastes)
+                    "  {}",
+                    tr!(
+                        "app.chip.keys",
+                        key = key_hint(app, Mode::Input, Command::ExpandPastes)
+                    )
                 ),
                 theme.muted,
             ));
@@ -68,9 +73,12 @@ fn chip_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         let lines_more: usize = rest.iter().map(|p| p.lines).sum();
         lines.push(Line::from(Span::styled(
             format!(
-                " + {} more paste(s), {} lines",
-                rest.len(),
-                thousands(lines_more as u64)
+                " {}",
+                tr!(
+                    "app.chip.more",
+                    n = rest.len(),
+                    lines = thousands(lines_more as u64)
+                )
             ),
             theme.muted,
         )));
@@ -90,15 +98,11 @@ pub(super) fn draw_input(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: 
                 .unwrap_or_default();
             l.waiting
                 .clone()
-                .unwrap_or_else(|| format!("{step}writing… {esc} stops"))
+                .unwrap_or_else(|| format!("{step}{}", tr!("app.input.writing", key = esc)))
         }
-        (None, Some(0)) => format!("Editing · Enter resends · {esc} cancels"),
-        (None, Some(n)) => {
-            format!(
-                "Editing · Enter resends and replaces the {n} message(s) after it · {esc} cancels"
-            )
-        }
-        (None, None) => "Message".to_string(),
+        (None, Some(0)) => tr!("app.input.editing", key = esc).into_owned(),
+        (None, Some(n)) => tr!("app.input.editing_replaces", n = n, key = esc).into_owned(),
+        (None, None) => tr!("app.input.title").into_owned(),
     };
     let block = pane(&title, focused, theme);
     let inner = block.inner(area);
@@ -117,10 +121,10 @@ pub(super) fn draw_input(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: 
     } else {
         theme.text
     });
-    input.set_placeholder_text(format!(
-        "Type a message · {} sends · {} new line",
-        key_hint(app, Mode::Input, Command::Send),
-        key_hint(app, Mode::Input, Command::Newline)
+    input.set_placeholder_text(tr!(
+        "app.input.placeholder",
+        send = key_hint(app, Mode::Input, Command::Send),
+        newline = key_hint(app, Mode::Input, Command::Newline)
     ));
     input.set_placeholder_style(theme.muted);
     input.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);

@@ -31,11 +31,15 @@ pub(super) fn sources_lines(app: &App, g: &Grounding) -> Vec<String> {
     let lang = g.language.as_str();
     let hint = match key_hint(app, Mode::Global, Command::Sources) {
         k if k.is_empty() => String::new(),
-        k => format!(" ({k}, then 1–9, shows one)"),
+        k => tr!("app.sources.hint", key = k).into_owned(),
     };
     let mut out = Vec::new();
     if g.found() {
-        out.push(format!("{}{hint}:", sources_heading_in(lang)));
+        out.push(format!(
+            "{}{hint}{}",
+            sources_heading_in(lang),
+            tr!("app.sources.colon")
+        ));
         out.extend(g.cited().map(|(n, p)| format!("[{n}] {}", where_of(p))));
         return out;
     }
@@ -83,18 +87,12 @@ fn row(text: String, selected: bool, theme: &Theme) -> Line<'static> {
 fn picker_lines(app: &App, selected: usize, inner: usize, theme: &Theme) -> Vec<Line<'static>> {
     let current = app.session_kb();
     let mut lines = vec![
-        Line::from(Span::styled(
-            "This session's questions are answered only from the base's passages, with their sources; @kb:NAME in a message asks another base for one question.",
-            theme.muted,
-        )),
+        Line::from(Span::styled(tr!("app.kb.picker_about"), theme.muted)),
         Line::default(),
     ];
     let mark = |on: bool| if on { " ✓" } else { "" };
     lines.push(row(
-        format!(
-            "none — the model answers on its own{}",
-            mark(current.is_none())
-        ),
+        format!("{}{}", tr!("app.kb.picker_none"), mark(current.is_none())),
         selected == 0,
         theme,
     ));
@@ -126,16 +124,13 @@ fn picker_lines(app: &App, selected: usize, inner: usize, theme: &Theme) -> Vec<
     if app.setup.knowledge.is_empty() {
         lines.push(Line::default());
         lines.push(Line::from(Span::styled(
-            "No knowledge base is configured. Add one in a shell: clerk kb add NAME FOLDER (see docs/knowledge.md), then start clerk again.",
+            tr!("app.kb.picker_empty"),
             theme.warning,
         )));
     } else if let Some(kb) = current.filter(|kb| !app.is_base(kb)) {
         lines.push(Line::default());
         lines.push(Line::from(Span::styled(
-            format!(
-                "This session answers from `{}`, which is not in the config any more.",
-                sanitize(kb)
-            ),
+            tr!("app.kb.picker_gone", name = sanitize(kb)),
             theme.warning,
         )));
     }
@@ -154,15 +149,20 @@ fn sources_dialog_lines(
     let n = g.passages.len();
     let bases = sanitize(&g.bases.join(", "));
     let head = if !g.asked {
-        format!(
-            "{}: nothing was sent. The closest passages in {bases}:",
-            crate::knowledge::cite::not_found_in(lang)
+        tr!(
+            "app.sources.not_sent",
+            not_found = crate::knowledge::cite::not_found_in(lang),
+            bases = &bases
         )
+        .into_owned()
     } else if g.found() {
-        format!(
-            "The answer cites {} of the {n} passages found in {bases}:",
-            g.cited().count()
+        tr!(
+            "app.sources.cites",
+            cited = g.cited().count(),
+            n = n,
+            bases = &bases
         )
+        .into_owned()
     } else {
         cites_none_in(lang)
     };
@@ -203,7 +203,10 @@ fn sources_dialog_lines(
 /// become) within `width` cells, but for plain text and PDF pages, drawn line by line.
 fn passage_lines(g: &Grounding, n: usize, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     let Some(p) = g.passages.get(n.wrapping_sub(1)) else {
-        return vec![Line::from(Span::styled("no such passage", theme.muted))];
+        return vec![Line::from(Span::styled(
+            tr!("app.passage.none"),
+            theme.muted,
+        ))];
     };
     let mut lines = vec![Line::from(Span::styled(sanitize(&p.path), theme.accent))];
     if !p.section.is_empty() {
@@ -213,17 +216,23 @@ fn passage_lines(g: &Grounding, n: usize, theme: &Theme, width: u16) -> Vec<Line
         )));
     }
     if let Some(page) = p.page {
-        lines.push(Line::from(Span::styled(format!("page {page}"), theme.text)));
+        lines.push(Line::from(Span::styled(
+            tr!("app.passage.page", page = page),
+            theme.text,
+        )));
     }
     let cited = if p.cited {
-        "cited in the answer"
+        tr!("app.passage.cited")
     } else if g.asked {
-        "given to the model, not cited"
+        tr!("app.passage.not_cited")
     } else {
-        "found, not sent"
+        tr!("app.passage.not_sent")
     };
     lines.push(Line::from(Span::styled(
-        format!("knowledge base {} · {cited}", sanitize(&p.base)),
+        format!(
+            "{} · {cited}",
+            tr!("app.passage.base", name = sanitize(&p.base))
+        ),
         theme.muted,
     )));
     lines.push(Line::default());
@@ -240,7 +249,10 @@ fn passage_lines(g: &Grounding, n: usize, theme: &Theme, width: u16) -> Vec<Line
     }
     lines.push(Line::default());
     lines.push(Line::from(Span::styled(
-        format!("o opens {}", sanitize(&p.file.display().to_string())),
+        tr!(
+            "app.passage.opens",
+            file = sanitize(&p.file.display().to_string())
+        ),
         theme.muted,
     )));
     lines
@@ -288,7 +300,7 @@ pub(super) fn draw(
             let lines = picker_lines(app, *selected, inner, theme);
             let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
             (
-                "Knowledge base · ↑↓ · Enter chooses · Esc keeps".to_string(),
+                tr!("app.kb.picker_title").into_owned(),
                 centered(area, width, rows as u16 + 2),
                 lines,
                 0,
@@ -304,7 +316,7 @@ pub(super) fn draw(
                 .wrap(Wrap { trim: false })
                 .line_count(width.saturating_sub(2)) as u16;
             (
-                "Sources · 1–9 shows one · o opens its file · Esc".to_string(),
+                tr!("app.sources.title").into_owned(),
                 centered(area, width, rows + 2),
                 lines,
                 0,
@@ -317,12 +329,19 @@ pub(super) fn draw(
         } => {
             let (rect, lines) = passage_layout(grounding, *n, theme, area);
             let max = passage_max_scroll(grounding, *n, theme, area);
-            let more = if max > 0 { " · ↑↓ scroll" } else { "" };
+            let more = if max > 0 {
+                format!(" · {}", tr!("app.passage.scroll"))
+            } else {
+                String::new()
+            };
             (
-                format!(
-                    "Passage [{n}] of {}{more} · ←→ · o opens the file · Esc back",
-                    grounding.passages.len()
-                ),
+                tr!(
+                    "app.passage.title",
+                    n = n,
+                    of = grounding.passages.len(),
+                    more = more
+                )
+                .into_owned(),
                 rect,
                 lines,
                 (*scroll).min(max),

@@ -126,10 +126,13 @@ pub fn render(app: &App, theme: &Theme, cache: &mut RenderCache, frame: &mut Fra
     let area = frame.area();
     frame.render_widget(Block::default().style(theme.text), area);
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
-        let msg = Paragraph::new(format!(
-            "terminal too small\nneed {}×{}",
-            MIN_SIZE.0, MIN_SIZE.1
-        ))
+        let msg = Paragraph::new(
+            tr!(
+                "app.too_small",
+                need = format!("{}×{}", MIN_SIZE.0, MIN_SIZE.1)
+            )
+            .into_owned(),
+        )
         .alignment(Alignment::Center)
         .style(theme.warning)
         .wrap(Wrap { trim: true });
@@ -213,6 +216,19 @@ fn clip(text: &str, width: usize) -> String {
         out.push(c);
     }
     out
+}
+
+/// `text` followed by spaces up to `width` terminal cells (`format!("{:<w}")` counts
+/// characters, and a Chinese character takes two cells).
+fn pad(text: &str, width: usize) -> String {
+    let w = markdown::display_width(text);
+    format!("{text}{}", " ".repeat(width.saturating_sub(w)))
+}
+
+/// `text` after spaces up to `width` terminal cells (right-aligned, see [`pad`]).
+fn pad_left(text: &str, width: usize) -> String {
+    let w = markdown::display_width(text);
+    format!("{}{text}", " ".repeat(width.saturating_sub(w)))
 }
 
 fn key_hint(app: &App, mode: Mode, cmd: Command) -> String {

@@ -22,9 +22,9 @@ pub(super) fn draw_sessions(
 ) -> (Rect, usize) {
     let focused = app.focus == Focus::Sessions;
     let name = if app.show_archived {
-        "Archived"
+        tr!("app.sessions.archived")
     } else {
-        "Sessions"
+        tr!("app.sessions.title")
     };
     let title = if app.filtering {
         let (before, after) = app.filter.split();
@@ -62,7 +62,7 @@ pub(super) fn draw_sessions(
     for row in &rows {
         match row {
             ListRow::Heading(h) => lines.push(Line::from(Span::styled(
-                h.to_string(),
+                crate::app::words::group_name(h),
                 theme.muted.add_modifier(Modifier::BOLD),
             ))),
             ListRow::Session(i) => {
@@ -102,11 +102,11 @@ pub(super) fn draw_sessions(
     }
     if visible.is_empty() {
         let hint = if app.incognito && app.filter.is_empty() {
-            "incognito: nothing is saved"
+            tr!("app.sessions.incognito")
         } else if app.filter.is_empty() {
-            "no sessions yet"
+            tr!("app.sessions.none")
         } else {
-            "no match"
+            tr!("app.no_match")
         };
         lines.push(Line::from(Span::styled(hint, theme.muted)));
     }

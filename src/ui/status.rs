@@ -20,7 +20,7 @@ use crate::llm::sanitize::sanitize;
 fn status_left(app: &App) -> String {
     let mut left = format!(" {} · {}", app.setup.profile, app.setup.model);
     if let Some(kb) = app.session_kb() {
-        left.push_str(&format!(" · kb: {}", sanitize(kb)));
+        left.push_str(&format!(" · {}", tr!("app.status.kb", name = sanitize(kb))));
     }
     // The conversation so far plus what is in the box (chips counted, typed text estimated).
     let draft = app.draft_tokens();
@@ -36,7 +36,7 @@ fn status_left(app: &App) -> String {
             used * 100 / window.max(1)
         ));
         if used > window {
-            left.push_str(" · in parts");
+            left.push_str(&format!(" · {}", tr!("app.status.in_parts")));
         }
     }
     if let Some(c) = app.session_cost() {
@@ -46,12 +46,12 @@ fn status_left(app: &App) -> String {
         ));
     }
     if !app.setup.history {
-        left.push_str(" · history off: nothing saved");
+        left.push_str(&format!(" · {}", tr!("app.status.history_off")));
     } else if app.incognito {
-        left.push_str(" · incognito: nothing saved");
+        left.push_str(&format!(" · {}", tr!("app.status.incognito")));
     }
     if app.setup.policy.in_force() {
-        left.push_str(" · policy");
+        left.push_str(&format!(" · {}", tr!("app.status.policy")));
     }
     left.push(' ');
     left
@@ -66,28 +66,28 @@ fn status_hints(app: &App) -> String {
     };
     let hints: Vec<String> = match mode {
         Mode::Sessions => vec![
-            (Command::OpenSession, "open"),
-            (Command::RenameSession, "rename"),
-            (Command::DeleteSession, "delete"),
-            (Command::PinSession, "pin"),
-            (Command::ShowArchived, "archived"),
-            (Command::FilterSessions, "filter"),
+            (Command::OpenSession, tr!("app.hint.open")),
+            (Command::RenameSession, tr!("app.hint.rename")),
+            (Command::DeleteSession, tr!("app.hint.delete")),
+            (Command::PinSession, tr!("app.hint.pin")),
+            (Command::ShowArchived, tr!("app.hint.archived")),
+            (Command::FilterSessions, tr!("app.hint.filter")),
         ],
         Mode::Transcript => vec![
-            (Command::SelectPrev, "select"),
-            (Command::CopyMessage, "copy"),
-            (Command::EditMessage, "edit"),
-            (Command::DeleteMessage, "delete"),
-            (Command::Regenerate, "regenerate"),
+            (Command::SelectPrev, tr!("app.hint.select")),
+            (Command::CopyMessage, tr!("app.hint.copy")),
+            (Command::EditMessage, tr!("app.hint.edit")),
+            (Command::DeleteMessage, tr!("app.hint.delete")),
+            (Command::Regenerate, tr!("app.hint.regenerate")),
         ],
         _ => vec![
-            (Command::Send, "send"),
-            (Command::Search, "search"),
-            (Command::NewSession, "new"),
+            (Command::Send, tr!("app.hint.send")),
+            (Command::Search, tr!("app.hint.search")),
+            (Command::NewSession, tr!("app.hint.new")),
         ],
     }
     .into_iter()
-    .chain([(Command::Help, "help")])
+    .chain([(Command::Help, tr!("app.hint.help"))])
     .filter_map(|(c, what)| {
         app.setup
             .keymap
@@ -108,7 +108,7 @@ pub(super) fn notice_rows(app: &App, width: u16) -> u16 {
         return 0;
     }
     // Word-wrapped the way the paragraph will be (a word longer than a row is cut).
-    let mut rows = 1;
+    let mut rows: usize = 1;
     let mut col = 0;
     for (i, word) in n.text.split(' ').enumerate() {
         let w = markdown::display_width(word);
@@ -116,12 +116,18 @@ pub(super) fn notice_rows(app: &App, width: u16) -> u16 {
         let end = col + 1 + w;
         if i > 0 && end > total {
             rows += 1;
-            col = w.min(total);
+            col = w;
         } else {
             col = end;
         }
+        // A word wider than a row (Chinese has no spaces between words) is broken over
+        // as many rows as it takes.
+        if col > total && total > 0 {
+            rows += (col - 1) / total;
+            col = (col - 1) % total + 1;
+        }
     }
-    rows.clamp(1, 3)
+    rows.clamp(1, 3) as u16
 }
 
 /// How a notice of `level` looks.
@@ -157,10 +163,11 @@ pub(super) fn draw_status(
         Some(_) if notice_above => (String::new(), theme.muted),
         Some(n) => (n.text.clone(), level_style(theme, n.level)),
         None if !app.setup.has_key => (
-            format!(
-                "no key: press {} to add one",
-                key_hint(app, Mode::Global, Command::AddKey)
-            ),
+            tr!(
+                "app.status.no_key",
+                key = key_hint(app, Mode::Global, Command::AddKey)
+            )
+            .into_owned(),
             theme.warning,
         ),
         None => (String::new(), theme.muted),

@@ -1,6 +1,7 @@
 //! Snapshot tests of every screen and dialog at 120x40 and 60x20 (insta + TestBackend);
 //! grounded sessions, their sources and the knowledge base dialogs in `tests/knowledge.rs`.
 
+mod chinese;
 mod knowledge;
 
 use std::time::Duration;

@@ -216,9 +216,9 @@ fn turn_lines(
     let mut plain_code = false;
     let mut lines = Vec::new();
     let (who, style) = match turn.role {
-        Role::User => ("You", theme.user),
-        Role::Assistant => ("Assistant", theme.assistant),
-        Role::System => ("System", theme.muted),
+        Role::User => (tr!("app.role.you"), theme.user),
+        Role::Assistant => (tr!("app.role.assistant"), theme.assistant),
+        Role::System => (tr!("app.role.system"), theme.muted),
     };
     lines.push(Line::from(Span::styled(format!("▌{who}"), style)));
     let body_width = width.saturating_sub(2).max(10);
@@ -256,8 +256,12 @@ fn turn_lines(
         let copy = key_hint(app, Mode::Transcript, Command::CopyMessage);
         lines.extend(indented(
             &format!(
-                "… {} more line(s) not shown · select it and press {copy} to copy all of it",
-                thousands(hidden as u64)
+                "… {}",
+                tr!(
+                    "app.transcript.folded",
+                    n = thousands(hidden as u64),
+                    key = copy
+                )
             ),
             width,
             theme.muted,
@@ -273,7 +277,7 @@ fn turn_lines(
                 let why = turn
                     .error
                     .as_deref()
-                    .map(|e| format!(": {}", sanitize(e)))
+                    .map(|e| tr!("app.transcript.why", error = sanitize(e)).into_owned())
                     .unwrap_or_default();
                 let style = if other == MessageStatus::Error {
                     theme.error
@@ -281,7 +285,11 @@ fn turn_lines(
                     theme.warning
                 };
                 let retry = key_hint(app, Mode::Global, Command::Regenerate);
-                let text = format!("⚠ {}{why} · {retry} regenerates", other.as_str());
+                let text = format!(
+                    "⚠ {}{why} · {}",
+                    crate::app::words::status_name(other),
+                    tr!("app.transcript.regenerates", key = retry)
+                );
                 lines.extend(indented(&text, width, style));
             }
         }
@@ -304,14 +312,26 @@ fn turn_lines(
                 meta.push(sanitize(m));
             }
             if let (Some(i), Some(o)) = (turn.usage.tokens_in, turn.usage.tokens_out) {
-                meta.push(format!("{i} → {o} tokens"));
+                meta.push(tr!("app.transcript.tokens", i = i, o = o).into_owned());
                 meta.push(crate::config::models::format_usd(turn.cost_usd));
             }
             if let Some(t) = turn.ttft_ms {
-                meta.push(format!("first token {:.1} s", t as f64 / 1000.0));
+                meta.push(
+                    tr!(
+                        "app.transcript.first_token",
+                        s = format!("{:.1}", t as f64 / 1000.0)
+                    )
+                    .into_owned(),
+                );
             }
             if let Some(d) = turn.duration_ms {
-                meta.push(format!("{:.1} s", d as f64 / 1000.0));
+                meta.push(
+                    tr!(
+                        "app.transcript.seconds",
+                        s = format!("{:.1}", d as f64 / 1000.0)
+                    )
+                    .into_owned(),
+                );
             }
             if !meta.is_empty() {
                 lines.extend(indented(&meta.join(" · "), width, theme.muted));
@@ -447,8 +467,8 @@ pub(super) fn draw_transcript(
         .and_then(|id| app.sessions.iter().find(|s| s.id == id))
     {
         Some(s) => clip(&sanitize(&s.title), area.width.saturating_sub(6) as usize),
-        None if app.incognito => "New incognito session".to_string(),
-        None => "New session".to_string(),
+        None if app.incognito => tr!("app.transcript.new_incognito").into_owned(),
+        None => tr!("app.transcript.new_session").into_owned(),
     };
     let block = pane(&title, focused, theme);
     let inner = block.inner(area);
@@ -476,9 +496,14 @@ pub(super) fn draw_transcript(
         let search = key_hint(app, Mode::Global, Command::Search);
         let hint = vec![
             Line::default(),
-            Line::from(Span::styled("Ask anything about your work.", theme.accent)),
+            Line::from(Span::styled(tr!("app.welcome.title"), theme.accent)),
             Line::from(Span::styled(
-                format!("{send} sends · {search} searches every session · {help} shows all keys"),
+                tr!(
+                    "app.welcome.keys",
+                    send = send,
+                    search = search,
+                    help = help
+                ),
                 theme.muted,
             )),
         ];
@@ -610,8 +635,8 @@ pub(super) fn draw_transcript(
     }
     frame.render_widget(Paragraph::new(visible), inner);
     if app.new_below && app.scroll != Scroll::Follow {
-        let tag = " ↓ new text below ";
-        let w = tag.chars().count() as u16;
+        let tag = format!(" {} ", tr!("app.transcript.new_below"));
+        let w = super::markdown::display_width(&tag) as u16;
         let r = Rect {
             x: inner.x + inner.width.saturating_sub(w + 1),
             y: inner.y + inner.height.saturating_sub(1),
@@ -666,13 +691,15 @@ pub fn collapse_documents(text: &str) -> std::borrow::Cow<'_, str> {
         let body = block.split_once('\n').map(|(_, b)| b).unwrap_or_default();
         out.push_str(&rest[..at]);
         let n = body.lines().count() as u64;
+        let lines = match n {
+            1 => tr!("app.transcript.one_line"),
+            n => tr!("app.transcript.lines", n = thousands(n)),
+        };
         out.push_str(&format!(
-            "📄 {} · {} line{} · {}",
+            "📄 {} · {lines} · {}",
             name.replace("&quot;", "\"")
                 .replace("&lt;", "<")
                 .replace("&amp;", "&"),
-            thousands(n),
-            if n == 1 { "" } else { "s" },
             human_size(body.len() as u64)
         ));
         rest = &rest[at + len + CLOSE.len()..];

@@ -11,7 +11,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Paragraph};
 
-use super::{Theme, centered, clip, dialog_block, open_dialog, thousands};
+use super::markdown::display_width;
+use super::{Theme, centered, clip, dialog_block, open_dialog, pad, pad_left, thousands};
 use crate::app::UsageView;
 use crate::config::models::format_usd;
 use crate::store::ledger::Totals;
@@ -25,17 +26,17 @@ pub fn draw_usage(
 ) {
     let rect = centered(area, 100, area.height.saturating_sub(2).clamp(10, 30));
     open_dialog(frame, rect, area);
-    let block = dialog_block("Usage · what the answers cost · Esc closes", theme);
+    let block = dialog_block(&tr!("app.usage.title"), theme);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let v = match view {
         None => {
-            let text = Span::styled("reading the usage ledger…", theme.muted);
+            let text = Span::styled(tr!("app.usage.loading"), theme.muted);
             frame.render_widget(Paragraph::new(Line::from(text)), inner);
             return;
         }
         Some(Err(e)) => {
-            let text = Span::styled(format!("the usage ledger cannot be read: {e}"), theme.error);
+            let text = Span::styled(tr!("app.usage.error", error = e), theme.error);
             frame.render_widget(Paragraph::new(Line::from(text)), inner);
             return;
         }
@@ -43,12 +44,24 @@ pub fn draw_usage(
     };
     let width = inner.width as usize;
     let mut lines = vec![
-        figure("today", &v.today, v.budget.daily_usd, theme, width),
-        figure("this month", &v.month, v.budget.monthly_usd, theme, width),
+        figure(
+            &tr!("app.usage.today"),
+            &v.today,
+            v.budget.daily_usd,
+            theme,
+            width,
+        ),
+        figure(
+            &tr!("app.usage.month"),
+            &v.month,
+            v.budget.monthly_usd,
+            theme,
+            width,
+        ),
     ];
     if let Some(r) = v.budget.per_request_usd {
         lines.push(Line::from(Span::styled(
-            format!("at most {} a request ([budget] per_request_usd)", usd(r)),
+            tr!("app.usage.per_request", usd = usd(r)),
             theme.muted,
         )));
     }
@@ -59,23 +72,24 @@ pub fn draw_usage(
         .clamp(1, 6);
     if v.by_model.is_empty() {
         lines.push(Line::from(Span::styled(
-            "no requests this month",
+            tr!("app.usage.no_requests"),
             theme.muted,
         )));
     } else {
         lines.push(Line::from(Span::styled(
-            "this month by model",
+            tr!("app.usage.by_model"),
             theme.accent,
         )));
         for r in v.by_model.iter().take(models_room) {
             let name = clip(&crate::llm::sanitize::sanitize(&r.key), 28);
             lines.push(Line::from(vec![
-                Span::styled(format!("  {name:<28}"), theme.text),
+                Span::styled(format!("  {}", pad(&name, 28)), theme.text),
                 Span::styled(
                     format!(
-                        "{:>6} req  {:>12}  {}",
+                        "{:>6} {}  {}  {}",
                         thousands(r.totals.requests),
-                        cost(&r.totals),
+                        tr!("app.usage.req"),
+                        pad_left(&cost(&r.totals), 12),
                         tokens(&r.totals)
                     ),
                     theme.muted,
@@ -85,8 +99,8 @@ pub fn draw_usage(
         if v.by_model.len() > models_room {
             lines.push(Line::from(Span::styled(
                 format!(
-                    "  … {} more: clerk usage --by model",
-                    v.by_model.len() - models_room
+                    "  … {}",
+                    tr!("app.usage.more", n = v.by_model.len() - models_room)
                 ),
                 theme.muted,
             )));
@@ -110,7 +124,7 @@ fn figure(
     width: usize,
 ) -> Line<'static> {
     let mut spans = vec![
-        Span::styled(format!("{label:<11}"), theme.accent),
+        Span::styled(pad(label, 11), theme.accent),
         Span::styled(cost(t), theme.text),
     ];
     if let Some(l) = limit {
@@ -123,10 +137,21 @@ fn figure(
         } else {
             theme.muted
         };
-        spans.push(Span::styled(format!(" of {} ({share:.0}%)", usd(l)), style));
+        spans.push(Span::styled(
+            tr!(
+                "app.usage.of_limit",
+                limit = usd(l),
+                share = format!("{share:.0}")
+            ),
+            style,
+        ));
     }
-    let rest = format!(" · {} requests · {}", thousands(t.requests), tokens(t));
-    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let rest = format!(
+        " · {} · {}",
+        tr!("app.usage.requests", n = thousands(t.requests)),
+        tokens(t)
+    );
+    let used: usize = spans.iter().map(|s| display_width(&s.content)).sum();
     spans.push(Span::styled(
         clip(&rest, width.saturating_sub(used)),
         theme.muted,
@@ -142,18 +167,19 @@ fn usd(v: f64) -> String {
 fn cost(t: &Totals) -> String {
     match (t.cost_usd, t.unpriced_requests) {
         (Some(c), 0) => usd(c),
-        (Some(c), n) => format!("{} + {n} unpriced", usd(c)),
+        (Some(c), n) => tr!("app.usage.plus_unpriced", usd = usd(c), n = n).into_owned(),
         (None, 0) => "$0".to_string(),
-        (None, n) => format!("unknown ({n} unpriced)"),
+        (None, n) => tr!("app.usage.unknown", n = n).into_owned(),
     }
 }
 
 fn tokens(t: &Totals) -> String {
-    format!(
-        "{} in / {} out",
-        crate::format::short_tokens(t.prompt_tokens),
-        crate::format::short_tokens(t.completion_tokens)
+    tr!(
+        "app.usage.tokens",
+        i = crate::format::short_tokens(t.prompt_tokens),
+        o = crate::format::short_tokens(t.completion_tokens)
     )
+    .into_owned()
 }
 
 /// The last 30 days as bars (cost in cents), every fifth day labelled.
@@ -165,12 +191,9 @@ fn chart(v: &UsageView, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let most = days.iter().map(|(_, c)| *c).fold(0.0, f64::max);
     frame.render_widget(
         Paragraph::new(Line::from(vec![
-            Span::styled(format!("the last {} days", days.len()), theme.accent),
+            Span::styled(tr!("app.usage.last_days", n = days.len()), theme.accent),
             Span::styled(
-                format!(
-                    " · highest day {} · clerk usage shows every figure",
-                    usd(most)
-                ),
+                format!(" · {}", tr!("app.usage.highest", usd = usd(most))),
                 theme.muted,
             ),
         ])),

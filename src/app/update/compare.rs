@@ -20,10 +20,7 @@ pub(super) fn open(app: &mut App, fx: &mut Vec<Effect>) {
         return;
     }
     let Some((question, messages, from_box)) = question(app) else {
-        app.notice(
-            "nothing to compare on: type a question first (or open a session that has one)",
-            Level::Info,
-        );
+        app.notice(tr!("app.notice.compare_nothing"), Level::Info);
         return;
     };
     let model = app.setup.model.clone();
@@ -100,12 +97,12 @@ fn choosing_key(app: &mut App, c: &mut Compare, key: KeyEvent, fx: &mut Vec<Effe
                 } else if chosen.len() < MAX_MODELS {
                     chosen.push(e.name.clone());
                 } else {
-                    *hint = Some(format!("at most {MAX_MODELS} models side by side"));
+                    *hint = Some(tr!("app.compare.at_most", n = MAX_MODELS).into_owned());
                 }
             }
         }
         KeyCode::Enter if chosen.len() < MIN_MODELS => {
-            *hint = Some("choose at least 2 models (Space), then Enter".to_string());
+            *hint = Some(tr!("app.compare.at_least", n = MIN_MODELS).into_owned());
         }
         KeyCode::Enter => {
             let models = std::mem::take(chosen);
@@ -137,10 +134,7 @@ fn running_key(app: &mut App, c: &mut Compare, key: KeyEvent, fx: &mut Vec<Effec
             fx.push(Effect::StopCompare(c.run));
             return true;
         }
-        app.notice(
-            "comparison closed; no answer kept (Enter keeps the chosen one)",
-            Level::Info,
-        );
+        app.notice(tr!("app.notice.compare_closed"), Level::Info);
         return false;
     }
     if key.code == KeyCode::Enter {
@@ -209,10 +203,7 @@ fn keep(app: &mut App, c: &mut Compare, fx: &mut Vec<Effect>) -> bool {
     let record = match &pane.ended {
         None => {
             app.notice(
-                format!(
-                    "{}'s answer is still being written: wait for it, or Esc stops the answers",
-                    pane.model
-                ),
+                tr!("app.notice.compare_still_writing", model = &pane.model),
                 Level::Info,
             );
             return false;
@@ -222,7 +213,7 @@ fn keep(app: &mut App, c: &mut Compare, fx: &mut Vec<Effect>) -> bool {
         }) if !r.content.is_empty() => r.clone(),
         Some(_) => {
             app.notice(
-                format!("{} gave no answer to keep; choose another pane", pane.model),
+                tr!("app.notice.compare_no_answer", model = &pane.model),
                 Level::Warn,
             );
             return false;
@@ -268,7 +259,7 @@ fn keep(app: &mut App, c: &mut Compare, fx: &mut Vec<Effect>) -> bool {
         record,
         system,
     })));
-    app.notice(format!("kept {model}'s answer"), Level::Info);
+    app.notice(tr!("app.notice.compare_kept", model = &model), Level::Info);
     true
 }
 
@@ -316,10 +307,7 @@ pub(super) fn on_kept(app: &mut App, result: Result<Kept, String>, fx: &mut Vec<
             }
             fx.push(Effect::LoadSessions);
         }
-        Err(e) => app.notice(
-            format!("the kept answer could not be saved in the history: {e}"),
-            Level::Error,
-        ),
+        Err(e) => app.notice(tr!("app.notice.compare_not_saved", error = e), Level::Error),
     }
 }
 

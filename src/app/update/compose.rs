@@ -36,7 +36,7 @@ pub(super) fn send(app: &mut App, fx: &mut Vec<Effect>) {
     // `@path` words attach their files first; the next Enter sends.
     let paths = attach::at_paths(&app.input_text());
     if !paths.is_empty() {
-        app.notice("attaching…", Level::Info);
+        app.notice(tr!("app.notice.attaching"), Level::Info);
         fx.push(Effect::Attach {
             paths,
             from_text: true,
@@ -50,10 +50,7 @@ pub(super) fn send(app: &mut App, fx: &mut Vec<Effect>) {
         return;
     }
     if app.current_live().is_some() {
-        app.notice(
-            "an answer is still being written: wait, or press Esc to stop it",
-            Level::Warn,
-        );
+        app.notice(tr!("app.notice.still_writing_esc"), Level::Warn);
         return;
     }
     let seq = app.next_paste_id();
@@ -62,7 +59,7 @@ pub(super) fn send(app: &mut App, fx: &mut Vec<Effect>) {
     if big {
         // Counting and scanning megabytes happen off the UI's path.
         app.checking = Some(seq);
-        app.notice("checking the message…", Level::Info);
+        app.notice(tr!("app.notice.checking"), Level::Info);
         let docs = app
             .pastes
             .iter()
@@ -102,9 +99,7 @@ fn decide(app: &mut App, mut check: attach::Check, fx: &mut Vec<Effect>) {
         match rule.value {
             Scrub::Block => {
                 app.notice(
-                    format!(
-                        "not sent: {n} likely secret(s) found, and sending them is not allowed by {said}; remove them (the message is still in the box)"
-                    ),
+                    tr!("app.notice.secrets_blocked", n = n, said = &said),
                     Level::Error,
                 );
                 return;
@@ -112,9 +107,7 @@ fn decide(app: &mut App, mut check: attach::Check, fx: &mut Vec<Effect>) {
             Scrub::Redact => {
                 check.redact = Some(true);
                 app.notice(
-                    format!(
-                        "{n} likely secret(s) replaced with [REDACTED:kind], as {said} requires"
-                    ),
+                    tr!("app.notice.secrets_redacted", n = n, said = &said),
                     Level::Info,
                 );
                 if check.parts.is_none() && !check.over_limit {
@@ -144,47 +137,43 @@ pub(super) fn grounding_of(app: &App, text: &str) -> Result<(Option<String>, Str
             .map(|b| b.name.as_str())
             .collect();
         if names.is_empty() {
-            "no knowledge base is configured: add one with `clerk kb add NAME FOLDER`".to_string()
+            tr!("app.kb.none_configured").into_owned()
         } else {
-            format!("the knowledge bases are {}", names.join(", "))
+            tr!("app.kb.known", names = names.join(", ")).into_owned()
         }
     };
     let name = match names.as_slice() {
         [] => None,
         [one] if one.is_empty() => {
-            return Err(format!("name a knowledge base after @kb: ({})", known()));
+            return Err(tr!("app.kb.name_one", known = known()).into_owned());
         }
         [one] if !app.is_base(one) => {
-            return Err(format!(
-                "there is no knowledge base `{one}`: {} (Tab after @kb: completes a name)",
-                known()
-            ));
+            return Err(tr!("app.kb.no_such", name = one, known = known()).into_owned());
         }
         [one] => Some(one.clone()),
         _ => {
-            return Err("name one knowledge base per question (one @kb:NAME)".to_string());
+            return Err(tr!("app.kb.only_one").into_owned());
         }
     };
     if name.is_some() && question.trim().is_empty() {
-        return Err("type the question after the @kb: name".to_string());
+        return Err(tr!("app.kb.no_question").into_owned());
     }
     let name = match name {
         Some(n) => Some(n),
         None => match app.session_kb() {
             Some(kb) if !app.is_base(kb) => {
-                let pick = app.key_hint(Mode::Global, Command::KnowledgePicker, "chooses another");
-                return Err(format!(
-                    "this session answers from knowledge base `{kb}`, which is not in the config any more{pick}"
-                ));
+                let pick = app.key_hint(
+                    Mode::Global,
+                    Command::KnowledgePicker,
+                    &tr!("app.hint.chooses_another"),
+                );
+                return Err(tr!("app.kb.session_gone", name = kb, pick = pick).into_owned());
             }
             kb => kb.map(str::to_string),
         },
     };
     if name.is_some() && app.pastes.iter().any(|p| p.file.is_some()) {
-        return Err(format!(
-            "a question answered from knowledge base `{}` uses its passages only: remove the attached file (Backspace at the start of the box), or ask without the knowledge base",
-            name.unwrap_or_default()
-        ));
+        return Err(tr!("app.kb.no_files", name = name.unwrap_or_default()).into_owned());
     }
     Ok((name, question))
 }
@@ -229,16 +218,21 @@ pub(super) fn on_send_refused(
             };
             app.set_text(&joined);
             app.focus = Focus::Input;
-            " · your message is back in the box"
+            format!(" · {}", tr!("app.notice.back_in_box"))
         }
-        _ => "",
+        _ => String::new(),
     };
-    let add = if error.contains("no API key") {
-        app.key_hint(Mode::Global, Command::AddKey, "adds one")
+    // The runtime's error for a missing key (`tui::effects::no_key`, in either language)
+    // gets the key to add one.
+    let add = if error.contains("no API key") || error.contains(&*tr!("app.error.no_key")) {
+        app.key_hint(Mode::Global, Command::AddKey, &tr!("app.hint.adds_one"))
     } else {
         String::new()
     };
-    app.notice(format!("not sent: {error}{add}{back}"), Level::Error);
+    app.notice(
+        tr!("app.notice.not_sent", error = format!("{error}{add}{back}")),
+        Level::Error,
+    );
 }
 
 /// Put the question in the transcript, clear the box, and send.
@@ -288,15 +282,9 @@ pub(super) fn commit_send(
         }
     }
     match replace_from {
-        Some((_, n)) if n > 0 => app.notice(
-            format!("resent; the {n} message(s) after it were replaced"),
-            Level::Info,
-        ),
+        Some((_, n)) if n > 0 => app.notice(tr!("app.notice.resent", n = n), Level::Info),
         Some(_) => {}
-        None if editing.is_some() => app.notice(
-            "the edited message was gone; sent as a new message",
-            Level::Warn,
-        ),
+        None if editing.is_some() => app.notice(tr!("app.notice.edited_gone"), Level::Warn),
         None => {}
     }
     app.scroll = Scroll::Follow;
@@ -400,7 +388,7 @@ pub(super) fn on_counted(app: &mut App, paste: u64, tokens: u64) {
 /// Put the chips' text into the box, where it can be edited.
 pub(super) fn expand_pastes(app: &mut App) {
     if app.pastes.is_empty() {
-        app.notice("there is no pasted text to expand", Level::Info);
+        app.notice(tr!("app.notice.nothing_to_expand"), Level::Info);
         return;
     }
     let lines: usize = app.pastes.iter().map(|p| p.lines).sum();
@@ -409,10 +397,10 @@ pub(super) fn expand_pastes(app: &mut App) {
             .setup
             .keymap
             .key_for(Mode::Input, Command::ComposeInEditor)
-            .map(|k| format!(": {k} opens it in your editor"))
+            .map(|k| tr!("app.notice.opens_in_editor", key = k).into_owned())
             .unwrap_or_default();
         app.notice(
-            format!("{lines} lines are too many to edit here{editor}"),
+            tr!("app.notice.too_many_lines", n = lines, editor = editor),
             Level::Warn,
         );
         return;
@@ -430,11 +418,11 @@ pub(super) fn remove_last_paste(app: &mut App) -> bool {
     let Some(p) = app.pastes.pop() else {
         return false;
     };
-    let undo = app.key_hint(Mode::Global, Command::Undo, "brings it back");
+    let undo = app.key_hint(Mode::Global, Command::Undo, &tr!("app.hint.brings_back"));
     app.notice(
         match &p.file {
-            Some(f) => format!("removed {}{undo}", f.name),
-            None => format!("removed the pasted text ({} lines){undo}", p.lines),
+            Some(f) => tr!("app.notice.removed_file", name = &f.name, undo = undo),
+            None => tr!("app.notice.removed_paste", n = p.lines, undo = undo),
         },
         Level::Info,
     );
@@ -446,25 +434,22 @@ pub(super) fn remove_last_paste(app: &mut App) -> bool {
 /// for editing; sending it replaces it and everything after it.
 pub(super) fn edit_message(app: &mut App) {
     let Some(sel) = app.selected_turn.filter(|&i| i < app.transcript.len()) else {
-        app.notice(
-            "select a question first (↑/↓ in the transcript)",
-            Level::Info,
-        );
+        app.notice(tr!("app.notice.select_question"), Level::Info);
         return;
     };
     let Some(index) = (0..=sel)
         .rev()
         .find(|&i| app.transcript[i].role == Role::User)
     else {
-        app.notice("there is no question here to edit", Level::Info);
+        app.notice(tr!("app.notice.no_question_to_edit"), Level::Info);
         return;
     };
     if app.current_live().is_some() {
-        app.notice("stop the answer first (Esc)", Level::Warn);
+        app.notice(tr!("app.notice.stop_first"), Level::Warn);
         return;
     }
     let Some(id) = app.transcript[index].id else {
-        app.notice("the message is not saved yet", Level::Info);
+        app.notice(tr!("app.notice.not_saved_yet"), Level::Info);
         return;
     };
     let draft = match app.editing.take() {
@@ -529,14 +514,10 @@ pub(super) fn complete_kb(app: &mut App) -> bool {
         app.input.insert_str(rest);
     }
     match matches.len() {
-        0 if app.setup.knowledge.is_empty() => app.notice(
-            "no knowledge base is configured: add one with `clerk kb add NAME FOLDER`",
-            Level::Warn,
-        ),
-        0 => app.notice(
-            format!("no knowledge base starts with “{typed}”"),
-            Level::Warn,
-        ),
+        0 if app.setup.knowledge.is_empty() => {
+            app.notice(tr!("app.kb.none_configured"), Level::Warn)
+        }
+        0 => app.notice(tr!("app.kb.none_starts", typed = &typed), Level::Warn),
         1 => app.input.insert_char(' '),
         _ => app.notice(matches.join(" · "), Level::Info),
     }
@@ -557,7 +538,10 @@ pub(super) fn at_word_completed(app: &mut App, typed: &str, common: &str, candid
         let more = if candidates.len() > 8 { " · …" } else { "" };
         app.notice(format!("{}{more}", shown.join(" · ")), Level::Info);
     } else if candidates.is_empty() {
-        app.notice(format!("no file matches {typed}"), Level::Warn);
+        app.notice(
+            tr!("app.notice.no_file_matches", typed = typed),
+            Level::Warn,
+        );
     }
 }
 
@@ -573,10 +557,7 @@ pub(super) fn save_as_template(app: &mut App, fx: &mut Vec<Effect>) {
     };
     match text {
         Some(t) => fx.push(Effect::SaveAsTemplate(t)),
-        None => app.notice(
-            "type a message (or select a question) to save as a template",
-            Level::Info,
-        ),
+        None => app.notice(tr!("app.notice.nothing_to_save"), Level::Info),
     }
 }
 

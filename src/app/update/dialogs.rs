@@ -102,7 +102,7 @@ fn picked(
 ) -> Option<Dialog> {
     match chosen {
         attach::PickerKey::Attach(path) => {
-            app.notice("attaching…", Level::Info);
+            app.notice(tr!("app.notice.attaching"), Level::Info);
             fx.push(Effect::Attach {
                 paths: vec![path],
                 from_text: false,
@@ -134,7 +134,7 @@ fn on_template_secrets(
             None
         }
         KeyCode::Esc | KeyCode::Char('c') => {
-            app.notice("not run; nothing was sent", Level::Info);
+            app.notice(tr!("app.notice.not_run"), Level::Info);
             None
         }
         _ if ctrl_c => None,
@@ -152,7 +152,7 @@ fn on_before_send(
     match attach::before_send_key(*check, key) {
         attach::Decision::Open(check) => Some(Dialog::BeforeSend(check)),
         attach::Decision::Cancel => {
-            app.notice("not sent; the message is still in the box", Level::Info);
+            app.notice(tr!("app.notice.not_sent_kept"), Level::Info);
             None
         }
         attach::Decision::Whole(text) => {
@@ -301,8 +301,11 @@ fn on_confirm_delete(
                 app.new_session(fx);
             }
             app.select_id(None);
-            let undo = app.key_hint(Mode::Global, Command::Undo, "to undo");
-            app.notice(format!("deleted “{title}”{undo}"), Level::Info);
+            let undo = app.key_hint(Mode::Global, Command::Undo, &tr!("app.hint.to_undo"));
+            app.notice(
+                tr!("app.notice.deleted", title = &title, undo = undo),
+                Level::Info,
+            );
             None
         }
         KeyCode::Char('n') | KeyCode::Esc => None,
@@ -351,7 +354,10 @@ fn on_themes(
                 "theme".to_string(),
                 app.setup.theme.clone(),
             ));
-            app.notice(format!("theme: {}", app.setup.theme), Level::Info);
+            app.notice(
+                tr!("app.notice.theme", name = &app.setup.theme),
+                Level::Info,
+            );
             return None;
         }
         KeyCode::Esc => {
@@ -408,13 +414,11 @@ fn on_models(
             if choice.offered == Some(false) {
                 // No silent fallback: said now, and the endpoint's error names it on send.
                 app.notice(
-                    format!(
-                        "model: {name} — the endpoint does not list it (its /models), so answers will fail; Ctrl+L chooses another"
-                    ),
+                    tr!("app.notice.model_not_listed", name = &name),
                     Level::Warn,
                 );
             } else {
-                app.notice(format!("model: {name}"), Level::Info);
+                app.notice(tr!("app.notice.model", name = &name), Level::Info);
             }
             return None;
         }
@@ -512,7 +516,7 @@ fn digit(key: &KeyEvent, g: &crate::store::Grounding) -> Option<usize> {
 /// Open passage `n` (from 1) of `g` with the system's program for its file.
 fn open_file(app: &mut App, g: &crate::store::Grounding, n: usize, fx: &mut Vec<Effect>) {
     if let Some(p) = g.passages.get(n.wrapping_sub(1)) {
-        app.notice(format!("opening {}…", p.path), Level::Info);
+        app.notice(tr!("app.notice.opening", path = &p.path), Level::Info);
         fx.push(Effect::OpenFile(p.file.clone()));
     }
 }
@@ -611,9 +615,9 @@ fn on_system_prompt(
             }
             app.notice(
                 if value.is_some() {
-                    "system prompt set"
+                    tr!("app.notice.system_set")
                 } else {
-                    "system prompt cleared"
+                    tr!("app.notice.system_cleared")
                 },
                 Level::Info,
             );
@@ -642,9 +646,9 @@ fn on_api_key(
                     .setup
                     .keymap
                     .key_for(Mode::Global, Command::AddKey)
-                    .map(|k| format!(": press {k} to add one"))
+                    .map(|k| tr!("app.notice.press_to_add", key = k).into_owned())
                     .unwrap_or_default();
-                app.notice(format!("no API key{hint}"), Level::Warn);
+                app.notice(tr!("app.notice.no_key", hint = hint), Level::Warn);
             }
             None
         }
@@ -654,11 +658,11 @@ fn on_api_key(
             if k.is_empty() {
                 Some(Dialog::ApiKey {
                     key: typed,
-                    error: Some("paste the key first".to_string()),
+                    error: Some(tr!("app.key.paste_first").into_owned()),
                 })
             } else {
                 fx.push(Effect::StoreKey(k));
-                app.notice("checking the key with the endpoint…", Level::Info);
+                app.notice(tr!("app.notice.checking_key"), Level::Info);
                 Some(Dialog::ApiKey {
                     key: typed,
                     error: None,

@@ -16,10 +16,7 @@ use crate::app::{App, Dialog, Effect, Focus, Level, Scroll};
 /// F6: enter an incognito session, or leave the one open.
 pub(super) fn toggle(app: &mut App, fx: &mut Vec<Effect>) {
     if !app.setup.history {
-        app.notice(
-            "the history is off for this whole run: nothing is saved already",
-            Level::Info,
-        );
+        app.notice(tr!("app.notice.history_off"), Level::Info);
         return;
     }
     if app.switching_store {
@@ -27,10 +24,7 @@ pub(super) fn toggle(app: &mut App, fx: &mut Vec<Effect>) {
         return;
     }
     if app.streaming() || app.compare.is_some() {
-        app.notice(
-            "an answer is still being written: wait, or stop it (Esc), then switch",
-            Level::Warn,
-        );
+        app.notice(tr!("app.notice.still_writing_switch"), Level::Warn);
         return;
     }
     if app.incognito {
@@ -63,11 +57,8 @@ fn enter(app: &mut App, fx: &mut Vec<Effect>) {
     clear(app);
     app.incognito = true;
     fx.push(Effect::Incognito(true));
-    let again = app.key_hint(Mode::Global, Command::Incognito, "leaves it");
-    app.notice(
-        format!("incognito session: nothing is saved, and it is gone when you leave{again}"),
-        Level::Info,
-    );
+    let again = app.key_hint(Mode::Global, Command::Incognito, &tr!("app.hint.leaves_it"));
+    app.notice(tr!("app.notice.incognito", again = again), Level::Info);
 }
 
 /// Back to the saved sessions; the incognito sessions are gone, and so is what was typed
@@ -78,10 +69,7 @@ pub(super) fn leave(app: &mut App, fx: &mut Vec<Effect>) {
     clear(app);
     app.incognito = false;
     fx.push(Effect::Incognito(false));
-    app.notice(
-        "left the incognito session: its messages are gone",
-        Level::Info,
-    );
+    app.notice(tr!("app.notice.left_incognito"), Level::Info);
 }
 
 /// The state of the sessions of the store being left, and the box: gone (entering, the

@@ -133,8 +133,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                 *error = Some(e);
             }
         }
-        Msg::Copied(Ok(how)) => app.notice(format!("copied ({how})"), Level::Info),
-        Msg::Copied(Err(e)) => app.notice(format!("could not copy: {e}"), Level::Error),
+        Msg::Copied(Ok(how)) => app.notice(
+            tr!("app.notice.copied", how = super::words::clipboard_name(how)),
+            Level::Info,
+        ),
+        Msg::Copied(Err(e)) => app.notice(tr!("app.notice.copy_failed", error = e), Level::Error),
         Msg::Failed(e) => app.notice(e, Level::Error),
         Msg::StartNotes(notes) => app.notices(notes, Level::Error),
         Msg::Info(text) => app.notice(text, Level::Info),
@@ -341,11 +344,14 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
         Command::ShowArchived => sessions::toggle_archived_view(app),
         Command::Undo => {
             if let Some((p, _)) = app.removed_paste.take() {
-                app.notice(format!("pasted text back ({} lines)", p.lines), Level::Info);
+                app.notice(tr!("app.notice.paste_back", n = p.lines), Level::Info);
                 app.pastes.push(p);
             } else if transcript::undo_delete_message(app) || sessions::undo_archive(app, fx) {
             } else if let Some((entry, _)) = app.pending_delete.take() {
-                app.notice(format!("restored “{}”", entry.title), Level::Info);
+                app.notice(
+                    tr!("app.notice.restored", title = &entry.title),
+                    Level::Info,
+                );
                 app.select_id(Some(entry.id));
             }
         }
@@ -383,7 +389,7 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
         | Command::CopyCode8
         | Command::CopyCode9 => transcript::copy_code(app, cmd, fx),
         Command::DeleteMessage if app.editing.is_some() => {
-            app.notice("finish or cancel the edit first (Esc)", Level::Info);
+            app.notice(tr!("app.notice.finish_edit"), Level::Info);
         }
         Command::DeleteMessage => transcript::delete_message(app, fx),
         Command::ExpandPastes => compose::expand_pastes(app),

@@ -289,7 +289,14 @@ pub(super) fn toggle_pin(app: &mut App, fx: &mut Vec<Effect>) {
         app.sessions.sort_by_key(|e| !e.pinned);
         app.select_id(Some(s.id));
         fx.push(Effect::SetPinned(s.id, pinned));
-        app.notice(if pinned { "pinned" } else { "unpinned" }, Level::Info);
+        app.notice(
+            if pinned {
+                tr!("app.notice.pinned")
+            } else {
+                tr!("app.notice.unpinned")
+            },
+            Level::Info,
+        );
     }
 }
 
@@ -309,11 +316,26 @@ pub(super) fn archive(app: &mut App, fx: &mut Vec<Effect>) {
             app.new_session(fx);
         }
         app.last_archived = Some((s.id, app.now_ms + UNDO_MS));
-        let undo = app.key_hint(Mode::Global, Command::Undo, "to undo");
-        let view = app.key_hint(Mode::Sessions, Command::ShowArchived, "shows the archived");
-        app.notice(format!("archived “{}”{undo}{view}", s.title), Level::Info);
+        let undo = app.key_hint(Mode::Global, Command::Undo, &tr!("app.hint.to_undo"));
+        let view = app.key_hint(
+            Mode::Sessions,
+            Command::ShowArchived,
+            &tr!("app.hint.shows_archived"),
+        );
+        app.notice(
+            tr!(
+                "app.notice.archived",
+                title = &s.title,
+                undo = undo,
+                view = view
+            ),
+            Level::Info,
+        );
     } else {
-        app.notice(format!("“{}” is back in the list", s.title), Level::Info);
+        app.notice(
+            tr!("app.notice.back_in_list", title = &s.title),
+            Level::Info,
+        );
     }
     app.select_id(None);
 }
@@ -333,7 +355,7 @@ pub(super) fn undo_archive(app: &mut App, fx: &mut Vec<Effect>) -> bool {
     let title = e.title.clone();
     fx.push(Effect::SetArchived(id, false));
     fx.push(Effect::LoadSessions);
-    app.notice(format!("“{title}” is back in the list"), Level::Info);
+    app.notice(tr!("app.notice.back_in_list", title = &title), Level::Info);
     app.select_id(Some(id));
     true
 }
@@ -344,7 +366,7 @@ pub(super) fn toggle_archived_view(app: &mut App) {
     app.selected = 0;
     app.select_id(app.current);
     if app.show_archived && app.visible_sessions().is_empty() {
-        app.notice("no archived sessions", Level::Info);
+        app.notice(tr!("app.notice.no_archived"), Level::Info);
     }
 }
 

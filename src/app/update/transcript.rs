@@ -105,7 +105,14 @@ pub(super) fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: 
             }
             if status != MessageStatus::Complete {
                 let why = answer.reason.unwrap_or_default();
-                app.notice(format!("answer {}: {why}", status.as_str()), Level::Warn);
+                app.notice(
+                    tr!(
+                        "app.notice.answer_status",
+                        status = crate::app::words::status_name(status),
+                        why = why
+                    ),
+                    Level::Warn,
+                );
             }
             fx.push(Effect::LoadSessions);
         }
@@ -118,7 +125,7 @@ pub(super) fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: 
         StreamEvent::Failed(e) => {
             failed(app, session_id, open, &e);
             let hint = if e.contains("clerk auth login") {
-                app.key_hint(Mode::Global, Command::AddKey, "adds a key")
+                app.key_hint(Mode::Global, Command::AddKey, &tr!("app.hint.adds_key"))
             } else {
                 String::new()
             };
@@ -161,15 +168,12 @@ pub(super) fn stop_answer(app: &mut App, fx: &mut Vec<Effect>) {
         && app.live.contains_key(&id)
     {
         fx.push(Effect::Stop(id));
-        app.notice("stopping the answer…", Level::Info);
+        app.notice(tr!("app.notice.stopping"), Level::Info);
     } else if app.current.is_none() && app.pending_new.is_some() {
-        app.notice(
-            "the answer is starting; press Esc again in a moment",
-            Level::Info,
-        );
+        app.notice(tr!("app.notice.starting_esc"), Level::Info);
     } else if let Some(e) = app.editing.take() {
         app.load_draft(e.draft);
-        app.notice("edit cancelled", Level::Info);
+        app.notice(tr!("app.notice.edit_cancelled"), Level::Info);
     } else if app.focus != Focus::Input {
         app.focus = Focus::Input;
     }
@@ -195,7 +199,7 @@ pub(super) fn copy_message(app: &mut App, fx: &mut Vec<Effect>) {
     let text = turn.map(|t| app.with_turn_text(t, str::to_owned));
     match text {
         Some(text) if !text.is_empty() => fx.push(Effect::Copy(text)),
-        _ => app.notice("nothing to copy yet", Level::Info),
+        _ => app.notice(tr!("app.notice.nothing_to_copy"), Level::Info),
     }
 }
 
@@ -206,7 +210,7 @@ pub(super) fn copy_code(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
     let code = turn.and_then(|t| app.with_turn_text(t, code_blocks).into_iter().nth(n - 1));
     match code {
         Some(code) => fx.push(Effect::Copy(code)),
-        None => app.notice(format!("there is no code block {n}"), Level::Info),
+        None => app.notice(tr!("app.notice.no_code_block", n = n), Level::Info),
     }
 }
 
@@ -215,7 +219,7 @@ pub(super) fn copy_code(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
 pub(super) fn delete_message(app: &mut App, fx: &mut Vec<Effect>) {
     match app.selected_turn {
         Some(i) if app.transcript[i].status == MessageStatus::Streaming => {
-            app.notice("stop the answer first (Esc)", Level::Info);
+            app.notice(tr!("app.notice.stop_first"), Level::Info);
         }
         Some(i) => {
             app.commit_pending_message(fx);
@@ -231,13 +235,10 @@ pub(super) fn delete_message(app: &mut App, fx: &mut Vec<Effect>) {
             } else {
                 Some(i.min(app.transcript.len() - 1))
             };
-            let undo = app.key_hint(Mode::Global, Command::Undo, "to undo");
-            app.notice(format!("message deleted{undo}"), Level::Info);
+            let undo = app.key_hint(Mode::Global, Command::Undo, &tr!("app.hint.to_undo"));
+            app.notice(tr!("app.notice.message_deleted", undo = undo), Level::Info);
         }
-        None => app.notice(
-            "select a message first (↑/↓ in the transcript)",
-            Level::Info,
-        ),
+        None => app.notice(tr!("app.notice.select_message"), Level::Info),
     }
 }
 
@@ -256,7 +257,7 @@ pub(super) fn undo_delete_message(app: &mut App) -> bool {
     let at = p.index.min(app.transcript.len());
     app.transcript.insert(at, p.turn);
     app.selected_turn = Some(at);
-    app.notice("message restored", Level::Info);
+    app.notice(tr!("app.notice.message_restored"), Level::Info);
     true
 }
 
@@ -264,11 +265,11 @@ pub(super) fn undo_delete_message(app: &mut App) -> bool {
 pub(super) fn regenerate(app: &mut App, fx: &mut Vec<Effect>) {
     app.commit_pending_message(fx);
     let Some(id) = app.current else {
-        app.notice("nothing to regenerate yet", Level::Info);
+        app.notice(tr!("app.notice.nothing_to_regenerate"), Level::Info);
         return;
     };
     if app.live.contains_key(&id) {
-        app.notice("an answer is still being written", Level::Warn);
+        app.notice(tr!("app.notice.still_writing"), Level::Warn);
         return;
     }
     if !app.setup.has_key {
@@ -292,13 +293,13 @@ pub(super) fn regenerate(app: &mut App, fx: &mut Vec<Effect>) {
         }
         Some(t) if t.role == Role::User => None,
         _ => {
-            app.notice("nothing to regenerate yet", Level::Info);
+            app.notice(tr!("app.notice.nothing_to_regenerate"), Level::Info);
             return;
         }
     };
     if let Some(kb) = ground.as_deref().filter(|kb| !app.is_base(kb)) {
         app.notice(
-            format!("knowledge base `{kb}` is not in the config any more: not answered again"),
+            tr!("app.notice.kb_gone_regenerate", name = kb),
             Level::Error,
         );
         return;
@@ -380,17 +381,15 @@ pub(super) fn open_sources(app: &mut App) {
                 selected,
             });
         }
-        Some(_) => app.notice("no passage was found for this question", Level::Info),
-        None if selected.is_some() => app.notice(
-            "this answer has no sources: it was not answered from a knowledge base",
-            Level::Info,
-        ),
+        Some(_) => app.notice(tr!("app.notice.no_passage"), Level::Info),
+        None if selected.is_some() => app.notice(tr!("app.notice.no_sources"), Level::Info),
         None => {
-            let pick = app.key_hint(Mode::Global, Command::KnowledgePicker, "chooses one");
-            app.notice(
-                format!("no answer here comes from a knowledge base{pick}"),
-                Level::Info,
+            let pick = app.key_hint(
+                Mode::Global,
+                Command::KnowledgePicker,
+                &tr!("app.hint.chooses_one"),
             );
+            app.notice(tr!("app.notice.no_grounded", pick = pick), Level::Info);
         }
     }
 }
