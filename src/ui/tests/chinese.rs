@@ -219,13 +219,18 @@ fn the_main_screen_in_chinese() {
                 answer_id: 21,
             },
         );
-        update(
-            &mut app,
-            Msg::Stream {
-                session_id: 1,
-                event: StreamEvent::Delta("1. 安装客户端\n2. 使用工号登录".into()),
-            },
-        );
+        // What the answer's driver hands over: its text, then that it grew.
+        let text = crate::chat::LiveText::new();
+        text.push("1. 安装客户端\n2. 使用工号登录");
+        for event in [StreamEvent::Text(text), StreamEvent::Grew] {
+            update(
+                &mut app,
+                Msg::Stream {
+                    session_id: 1,
+                    event,
+                },
+            );
+        }
         app
     });
     zh("errors", &[], |w, h| {
