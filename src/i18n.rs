@@ -14,7 +14,9 @@
 //! `zh_SG`, `zh_TW`, `zh`) gets Simplified Chinese, the only Chinese catalog; anything else,
 //! English. docs/i18n.md tells translators and developers how to add a string.
 
+use std::borrow::Cow;
 use std::cell::Cell;
+use std::fmt::Display;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// A language of the interface.
@@ -116,6 +118,24 @@ pub fn code() -> &'static str {
 /// thread's language; `None` when no catalog has it.
 pub fn text(key: &str) -> Option<String> {
     crate::_rust_i18n_try_translate(code(), key).map(|t| t.into_owned())
+}
+
+/// The text of `key` in this thread's language, the key itself when no catalog has it (a
+/// test keeps that from happening). What [`tr!`](crate::tr) calls: one function, not the
+/// lookup inlined at each of the thousand places that show a string.
+#[inline(never)]
+pub fn lookup(key: &'static str) -> Cow<'static, str> {
+    crate::_rust_i18n_try_translate(code(), key).unwrap_or(Cow::Borrowed(key))
+}
+
+/// The text of `key` with each `%{name}` replaced by its value (what `tr!("key", name =
+/// value)` calls).
+#[inline(never)]
+pub fn fill(key: &'static str, values: &[(&str, &dyn Display)]) -> Cow<'static, str> {
+    let text = lookup(key);
+    let names: Vec<&str> = values.iter().map(|(name, _)| *name).collect();
+    let values: Vec<String> = values.iter().map(|(_, value)| value.to_string()).collect();
+    Cow::Owned(rust_i18n::replace_patterns(&text, &names, &values))
 }
 
 /// Makes this thread use `language` until the guard is dropped (for tests: the process-wide
@@ -250,16 +270,21 @@ mod tests {
                     continue;
                 }
                 let text = std::fs::read_to_string(&path).unwrap();
-                for (i, _) in text.match_indices("tr!(\"") {
+                for (i, _) in text.match_indices("tr!(") {
                     let before = text[..i].chars().next_back().unwrap_or(' ');
-                    if before.is_alphanumeric() || before == '_' {
-                        continue; // include_str!, and the like
+                    if before.is_alphanumeric() || before == '_' || before == '"' {
+                        continue; // include_str!, and this test's own text
                     }
-                    let rest = &text[i + 5..];
+                    let line = &text[text[..i].rfind('\n').map_or(0, |n| n + 1)..i];
+                    if line.contains("//") {
+                        continue; // documentation of the macro
+                    }
+                    // The key: the literal after `tr!(`, on the same line or the next.
+                    let rest = text[i + 4..].trim_start();
+                    let Some(rest) = rest.strip_prefix('"') else {
+                        continue; // the macro's own definition
+                    };
                     let key = &rest[..rest.find('"').unwrap()];
-                    if key == "key" {
-                        continue; // this test's own text
-                    }
                     count += 1;
                     if !en.contains(key) {
                         missing.push(format!("{}: {key}", path.display()));
@@ -278,5 +303,19 @@ mod tests {
         let zh = tr!("language.name");
         assert_eq!(en, "English");
         assert_eq!(zh, "简体中文");
+        let said = "policy.toml";
+        let filled = tr!("app.notice.secrets_redacted", n = 2, said = said);
+        assert_eq!(
+            filled,
+            "已按 policy.toml 的要求把 2 处可能的机密信息替换为 [REDACTED:kind]"
+        );
+        drop(_zh);
+        let filled = tr!("app.notice.secrets_redacted", n = 2, said = said);
+        assert!(
+            filled.starts_with("2 likely secret(s) replaced"),
+            "{filled}"
+        );
+        // A key no catalog has shows itself (the test above keeps that from happening).
+        assert_eq!(lookup("no.such.key"), "no.such.key");
     }
 }

@@ -19,10 +19,13 @@ rust_i18n::i18n!("locales", fallback = "en");
 /// literals, so a test can check that every one exists ([`i18n::text`] takes a computed key).
 macro_rules! tr {
     ($key:literal) => {
-        crate::_rust_i18n_t!($key, locale = crate::i18n::code())
+        crate::i18n::lookup($key)
     };
-    ($key:literal, $($rest:tt)*) => {
-        crate::_rust_i18n_t!($key, locale = crate::i18n::code(), $($rest)*)
+    ($key:literal, $($name:ident = $value:expr),+ $(,)?) => {
+        crate::i18n::fill(
+            $key,
+            &[$((stringify!($name), &$value as &dyn ::std::fmt::Display)),+],
+        )
     };
 }
 
