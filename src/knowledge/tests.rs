@@ -465,7 +465,9 @@ fn one_file_does_not_crowd_out_the_next_that_may_answer() {
     let r = index.search(&[], &[Query::new("hotel limit")], &[], 4).unwrap();
     assert_eq!(r.hits.len(), 4, "{r:?}");
     assert!(r.hits.iter().all(|h| h.path == "hotel-guide.md"));
+}
 
+#[test]
 fn index_errors_read_in_chinese() {
     let e = KnowledgeError::NotIndexed("policies".into());
     assert_eq!(
