@@ -462,7 +462,9 @@ fn one_file_does_not_crowd_out_the_next_that_may_answer() {
     let only = folder(&[("hotel-guide.md", guide)]);
     let mut index = Index::open_in_memory().unwrap();
     index.update(&base("p", only.path()), &mut go).unwrap();
-    let r = index.search(&[], &[Query::new("hotel limit")], &[], 4).unwrap();
+    let r = index
+        .search(&[], &[Query::new("hotel limit")], &[], 4)
+        .unwrap();
     assert_eq!(r.hits.len(), 4, "{r:?}");
     assert!(r.hits.iter().all(|h| h.path == "hotel-guide.md"));
 }
