@@ -54,7 +54,11 @@ fn a_validation_problem_names_the_file_line_and_key_in_chinese() {
             .any(|s| s.contains("错误：`tone` 的默认值不在其选项之中（formal）")),
         "{shown:#?}"
     );
-    assert_eq!(problems.len(), english.len(), "the same problems, in Chinese");
+    assert_eq!(
+        problems.len(),
+        english.len(),
+        "the same problems, in Chinese"
+    );
 }
 
 #[test]
@@ -76,7 +80,10 @@ fn warnings_and_missing_keys_read_in_chinese() {
         "x.toml:3:8: 警告：变量 `unused` 没有被任何提示词使用"
     );
     let bad_id = parse_template("Bad Id", "Bad Id.toml", "title = \"t\"\nprompt = \"p\"\n").1;
-    assert!(bad_id[0].message.starts_with("`Bad Id` 不能用作模板 ID"), "{bad_id:?}");
+    assert!(
+        bad_id[0].message.starts_with("`Bad Id` 不能用作模板 ID"),
+        "{bad_id:?}"
+    );
 }
 
 #[test]
@@ -111,10 +118,17 @@ fn values_and_placeholders_read_in_chinese() {
         "`{{` 没有用 `}}` 闭合（要写字面的大括号，请写作 `\\{{`）"
     );
     let bad = placeholders::parse("{{ Bad }}").unwrap_err();
-    assert!(bad.message.starts_with("`{{Bad}}` 不是占位符"), "{}", bad.message);
+    assert!(
+        bad.message.starts_with("`{{Bad}}` 不是占位符"),
+        "{}",
+        bad.message
+    );
     let err = RunError::Render {
         step: "draft".into(),
         message: RenderError::MissingStep("notes".into()).to_string(),
     };
-    assert_eq!(err.to_string(), "无法填写步骤 `draft`：步骤 `notes` 还没有回答");
+    assert_eq!(
+        err.to_string(),
+        "无法填写步骤 `draft`：步骤 `notes` 还没有回答"
+    );
 }
