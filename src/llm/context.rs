@@ -242,7 +242,10 @@ mod tests {
             window: 128_000,
             reserved: 16_384,
         };
-        assert!(e.to_string().starts_with("the message is about 200000 tokens"));
+        assert!(
+            e.to_string()
+                .starts_with("the message is about 200000 tokens")
+        );
         let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
         assert_eq!(
             e.to_string(),
