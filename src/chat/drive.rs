@@ -199,7 +199,8 @@ impl<'p> Answering<'p> {
 
     /// The producing task went away without finishing.
     pub fn lost(&mut self, elapsed: Duration, saver: &mut dyn Saver, now_ms: i64) -> Driven {
-        let answer = self.cut(elapsed, "the answer task ended unexpectedly");
+        let why = crate::llm::reason::stored(|| tr!("llm.reason.task_ended"));
+        let answer = self.cut(elapsed, &why);
         let rec = record::finished(&answer, self.price, self.prompt_tokens, now_ms);
         let r = saver.finish(&rec);
         self.saved(r);

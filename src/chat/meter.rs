@@ -103,7 +103,7 @@ impl LedgerMeter {
         match &mut *source {
             Source::Open(l) => Ok(f(l)),
             Source::Failed(e) => Err(e.clone()),
-            Source::Later(_) => Err("the usage ledger is not open".to_string()),
+            Source::Later(_) => Err(tr!("chat.budget.ledger_not_open").into_owned()),
         }
     }
 
@@ -141,9 +141,9 @@ impl Meter for LedgerMeter {
             .get(model)
             .and_then(|i| i.cost(prompt_tokens, 0, max_output));
         let periods = budget::periods(&chrono::Local::now());
-        let spent = self.spent(&periods).map_err(|e| {
-            format!("not sent: the budget cannot be checked, the usage ledger is unavailable ({e})")
-        })?;
+        let spent = self
+            .spent(&periods)
+            .map_err(|e| tr!("chat.budget.unchecked", why = e).into_owned())?;
         match budget::check(b, spent, estimate, &periods.resets) {
             Verdict::Allow => Ok(()),
             Verdict::Refuse(r) => {

@@ -8,8 +8,14 @@ use crate::config::ModelInfo;
 use crate::llm::{Answer, AnswerStatus, RetryNotice};
 use crate::store::{MessageFinish, MessageStatus, Usage};
 
-/// The reason saved with an answer the user stopped.
+/// The reason saved with an answer the user stopped (and written to `--json`): English
+/// whatever the language, the catalog's `chat.reason.stopped_by_you`; people read it through
+/// [`shown_reason`].
 pub const STOPPED_BY_YOU: &str = "stopped by you";
+
+/// A saved reason (why an answer ended short: [`STOPPED_BY_YOU`], a cut-off stream, the
+/// store's recovery at open…) in the interface's language, where it is shown.
+pub use crate::llm::reason::shown as shown_reason;
 
 /// The store's status for how an answer ended.
 pub fn status(s: AnswerStatus) -> MessageStatus {
@@ -220,5 +226,29 @@ mod tests {
             (f.status, f.error.as_deref(), f.content.as_str()),
             (MessageStatus::Error, Some("boom"), "part")
         );
+    }
+
+    #[test]
+    fn reasons_are_saved_in_english_and_shown_in_chinese() {
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        // The constants are the catalog's English (what the history and --json keep).
+        assert_eq!(
+            crate::llm::reason::stored(|| tr!("chat.reason.stopped_by_you")),
+            STOPPED_BY_YOU
+        );
+        assert_eq!(
+            crate::llm::reason::stored(|| tr!("store.reason.recovered")),
+            crate::store::RECOVERY_REASON
+        );
+        assert_eq!(shown_reason(STOPPED_BY_YOU), "已由你停止");
+        let state = {
+            let mut s = crate::llm::answer::AnswerState::new();
+            s.feed(b"data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"length\"}]}\n\n", &mut |_| {});
+            s
+        };
+        let (_, why) = state.status_at_end();
+        let why = why.unwrap();
+        assert_eq!(why, "the answer reached the output token limit");
+        assert_eq!(shown_reason(&why), "回答达到了输出 token 上限");
     }
 }

@@ -23,10 +23,13 @@ pub fn apply(store: &mut Store, policy: &Policy, now_ms: i64) -> Result<Option<S
     let cutoff = now_ms.saturating_sub(days.saturating_mul(DAY_MS));
     let n = store.purge_before(cutoff).map_err(|e| {
         tracing::warn!(error = %e, days, "retention: the purge failed");
-        format!(
-            "sessions older than {days} days could not be deleted (retention_days in {}): {e}",
-            rule.from.display()
+        tr!(
+            "chat.retention.failed",
+            days = days,
+            path = rule.from.display(),
+            why = e
         )
+        .into_owned()
     })?;
     if n == 0 {
         return Ok(None);

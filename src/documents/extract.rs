@@ -50,7 +50,7 @@ pub fn extract_file(path: &Path, max_bytes: u64) -> Result<Document, ExtractErro
     if meta.is_dir() {
         return Err(ExtractError::Unreadable {
             name: path.display().to_string(),
-            why: "it is a folder".to_string(),
+            why: tr!("documents.why.folder").into_owned(),
         });
     }
     if meta.len() > max_bytes {
@@ -132,7 +132,12 @@ pub fn extract_bytes_within(
         Err(ExtractError::Corrupt {
             name: name.to_string(),
             kind: kind.label(),
-            why: format!("the {} reader failed on it: {why}", kind.label()),
+            why: tr!(
+                "documents.why.reader_failed",
+                kind = kind.label(),
+                why = why
+            )
+            .into_owned(),
         })
     })
 }
@@ -185,7 +190,7 @@ fn pdf(name: &str, bytes: &[u8], doc: &mut Document) -> Result<(), ExtractError>
         return Err(ExtractError::Corrupt {
             name: name.to_string(),
             kind: "PDF",
-            why: "it does not start with %PDF".to_string(),
+            why: tr!("documents.why.not_pdf").into_owned(),
         });
     }
     let corrupt = |e: pdf_oxide::Error| {

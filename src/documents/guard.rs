@@ -31,7 +31,7 @@ pub fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "an internal error".to_string());
+            .unwrap_or_else(|| tr!("documents.why.internal").into_owned());
         let line = text.lines().next().unwrap_or_default();
         line.chars().take(200).collect()
     })

@@ -19,6 +19,7 @@
 //! `regex` crate (finite automata, no backtracking), so scanning time is
 //! linear in the size of the text.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
@@ -32,8 +33,9 @@ use regex::Regex;
 pub struct Finding {
     /// Stable machine name of the rule, e.g. `"aws-access-key"`.
     pub kind: &'static str,
-    /// Human readable name, e.g. `"AWS access key"`.
-    pub label: &'static str,
+    /// Human readable name in the interface's language, e.g. `"AWS access key ID"`
+    /// (`kind` is the stable name: `[REDACTED:kind]`, scripts).
+    pub label: Cow<'static, str>,
     /// Byte offset of the first byte of the secret.
     pub start: usize,
     /// Byte offset one past the last byte of the secret.
@@ -101,7 +103,7 @@ pub fn scan(text: &str) -> Vec<Finding> {
         counted_to = raw.start;
         out.push(Finding {
             kind: raw.rule.kind,
-            label: raw.rule.label,
+            label: (raw.rule.label)(),
             start: raw.start,
             end: raw.end,
             preview: mask(secret),
@@ -157,7 +159,8 @@ type Validator = fn(&Candidate<'_>) -> bool;
 
 struct Rule {
     kind: &'static str,
-    label: &'static str,
+    /// The finding's name as people read it, from the catalog (locales/documents.yml).
+    label: fn() -> Cow<'static, str>,
     pattern: &'static str,
     /// Higher wins when findings overlap.
     priority: u8,
@@ -196,7 +199,7 @@ macro_rules! secret_name {
 static RULES: &[Rule] = &[
     Rule {
         kind: "gcp-service-account",
-        label: "GCP service-account private key",
+        label: || tr!("documents.secret.gcp_service_account"),
         pattern: r#""private_key"[ \t]*:[ \t]*"(-----BEGIN[^"]*)""#,
         priority: P_MOST_SPECIFIC,
         boundary: false,
@@ -205,7 +208,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "private-key",
-        label: "Private key",
+        label: || tr!("documents.secret.private_key"),
         // Only the BEGIN line; extended to END by `pem_block_end`.
         pattern: r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----",
         priority: P_SPECIFIC,
@@ -215,7 +218,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "aws-access-key",
-        label: "AWS access key ID",
+        label: || tr!("documents.secret.aws_access_key"),
         pattern: r"(?:AKIA|ASIA)[A-Z0-9]{16}",
         priority: P_SPECIFIC,
         boundary: true,
@@ -224,7 +227,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "aws-secret-key",
-        label: "AWS secret access key",
+        label: || tr!("documents.secret.aws_secret_key"),
         pattern: r#"(?i)(?:aws[_.-]?secret[_.-]?(?:access[_.-]?)?key|secret[_.-]?access[_.-]?key)["']?[ \t]*(?:=>|:=|=|:)[ \t]*["']?([A-Za-z0-9/+]{40})"#,
         priority: P_SPECIFIC,
         boundary: false,
@@ -233,7 +236,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "gcp-api-key",
-        label: "Google Cloud API key",
+        label: || tr!("documents.secret.gcp_api_key"),
         pattern: r"AIza[0-9A-Za-z_-]{35}",
         priority: P_SPECIFIC,
         boundary: true,
@@ -242,7 +245,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "azure-account-key",
-        label: "Azure storage / shared access key",
+        label: || tr!("documents.secret.azure_account_key"),
         pattern: r"(?i)(?:AccountKey|SharedAccessKey)[ \t]*=[ \t]*([A-Za-z0-9+/]{40,}={0,2})",
         priority: P_SPECIFIC,
         boundary: false,
@@ -251,7 +254,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "azure-sas",
-        label: "Azure SAS signature",
+        label: || tr!("documents.secret.azure_sas"),
         pattern: r"(?i)[?&;]sig=([A-Za-z0-9%+/=_-]{20,})",
         priority: P_SPECIFIC,
         boundary: false,
@@ -260,7 +263,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "anthropic-api-key",
-        label: "Anthropic API key",
+        label: || tr!("documents.secret.anthropic_api_key"),
         pattern: r"sk-ant-[A-Za-z0-9_-]{20,}",
         priority: P_MOST_SPECIFIC,
         boundary: true,
@@ -269,7 +272,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "openai-api-key",
-        label: "OpenAI API key",
+        label: || tr!("documents.secret.openai_api_key"),
         pattern: r"sk-[A-Za-z0-9_-]{20,}",
         priority: P_SPECIFIC,
         boundary: true,
@@ -278,7 +281,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "github-token",
-        label: "GitHub token",
+        label: || tr!("documents.secret.github_token"),
         pattern: r"(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{82,})",
         priority: P_SPECIFIC,
         boundary: true,
@@ -287,7 +290,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "slack-token",
-        label: "Slack token",
+        label: || tr!("documents.secret.slack_token"),
         pattern: r"xox[abprs]-[A-Za-z0-9-]{10,}",
         priority: P_SPECIFIC,
         boundary: true,
@@ -296,7 +299,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "slack-webhook",
-        label: "Slack webhook URL",
+        label: || tr!("documents.secret.slack_webhook"),
         pattern: r"(?:https?://)?hooks\.slack\.com/services/[A-Za-z0-9_]+/[A-Za-z0-9_]+/[A-Za-z0-9_]+",
         priority: P_SPECIFIC,
         boundary: true,
@@ -305,7 +308,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "stripe-key",
-        label: "Stripe secret key",
+        label: || tr!("documents.secret.stripe_key"),
         pattern: r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}",
         priority: P_SPECIFIC,
         boundary: true,
@@ -314,7 +317,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "jwt",
-        label: "JSON Web Token",
+        label: || tr!("documents.secret.jwt"),
         pattern: r"eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{10,}",
         priority: P_SPECIFIC,
         boundary: true,
@@ -323,7 +326,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "connection-string",
-        label: "Database connection string password",
+        label: || tr!("documents.secret.database_password"),
         pattern: r#"(?i)(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|oracle|cockroachdb|clickhouse)://[^\s:/?#@"'<>]*:([^\s/?#@"'<>]+)@"#,
         priority: P_SPECIFIC,
         boundary: false,
@@ -332,7 +335,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "connection-string",
-        label: "Connection string password",
+        label: || tr!("documents.secret.connection_string_password"),
         // `;Password=…` or `Password=…;` (the semicolon is what tells an
         // ODBC/ADO string from a plain env assignment).
         pattern: concat!(
@@ -351,7 +354,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "url-password",
-        label: "Password in URL",
+        label: || tr!("documents.secret.url_password"),
         pattern: r#"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@"'<>]*:([^\s/?#@"'<>]+)@"#,
         priority: P_URL,
         boundary: false,
@@ -360,7 +363,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "generic-secret",
-        label: "Secret assigned to a credential name",
+        label: || tr!("documents.secret.generic_secret"),
         pattern: concat!(
             r#"(?i)["']?"#,
             secret_name!(),
@@ -373,7 +376,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         kind: "bearer-token",
-        label: "Bearer token",
+        label: || tr!("documents.secret.bearer_token"),
         pattern: r"(?i)bearer[ \t]+([A-Za-z0-9._~+/-]{16,}=*)",
         priority: P_GENERIC,
         boundary: false,
@@ -1065,7 +1068,7 @@ mod tests {
         let text = "密钥";
         let f = Finding {
             kind: "x",
-            label: "x",
+            label: "x".into(),
             start: 1,
             end: 4,
             preview: String::new(),
@@ -1131,5 +1134,32 @@ mod tests {
             "{:?}",
             &found[..found.len().min(3)]
         );
+    }
+
+    #[test]
+    fn a_findings_label_reads_in_chinese_and_its_kind_stays() {
+        let text =
+            "aws_access_key_id = AKIAQ3EGRTBN7XPLM2VW\nurl = postgres://app:Pa55w0rd-Q7x@db/prod\n";
+        let english: Vec<String> = scan(text).iter().map(|f| f.label.to_string()).collect();
+        assert_eq!(
+            english,
+            ["AWS access key ID", "Database connection string password"]
+        );
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let found = scan(text);
+        let labels: Vec<&str> = found.iter().map(|f| f.label.as_ref()).collect();
+        assert_eq!(labels, ["AWS 访问密钥 ID", "数据库连接字符串中的密码"]);
+        assert_eq!(found[0].kind, "aws-access-key");
+        assert!(redact(text, &found).contains("[REDACTED:aws-access-key]"));
+        // Every rule has its Chinese name.
+        for rule in RULES {
+            let zh = (rule.label)();
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+                    || zh == "JSON Web Token（JWT）",
+                "{}: {zh}",
+                rule.kind
+            );
+        }
     }
 }

@@ -107,10 +107,14 @@ pub async fn embed(
         });
     }
     embedded.map_err(|why| {
-        LlmError::Other(format!(
-            "the embeddings from {} could not be read: {why}",
-            endpoint.url("/embeddings")
-        ))
+        LlmError::Other(
+            tr!(
+                "knowledge.vectors.unreadable",
+                url = endpoint.url("/embeddings"),
+                why = why
+            )
+            .into_owned(),
+        )
     })
 }
 
@@ -118,11 +122,12 @@ pub async fn embed(
 /// the embedding as numbers or base64 of little-endian `f32`) as `expected` normalised
 /// vectors of one size.
 pub fn parse(body: &str, expected: usize) -> Result<Embedded, String> {
-    let v: serde_json::Value = serde_json::from_str(body).map_err(|e| format!("not JSON ({e})"))?;
+    let v: serde_json::Value = serde_json::from_str(body)
+        .map_err(|e| tr!("knowledge.vectors.not_json", why = e).into_owned())?;
     let data = v
         .get("data")
         .and_then(|d| d.as_array())
-        .ok_or("no `data` list")?;
+        .ok_or_else(|| tr!("knowledge.vectors.no_data").into_owned())?;
     let mut items: Vec<(usize, Vec<f32>)> = Vec::with_capacity(data.len());
     for (i, item) in data.iter().enumerate() {
         let index = item
@@ -134,32 +139,37 @@ pub fn parse(body: &str, expected: usize) -> Result<Embedded, String> {
                 .iter()
                 .map(|x| x.as_f64().map(|f| f as f32))
                 .collect::<Option<Vec<f32>>>()
-                .ok_or("an embedding holds something that is not a number")?,
+                .ok_or_else(|| tr!("knowledge.vectors.not_numbers").into_owned())?,
             Some(serde_json::Value::String(b64)) => {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(b64)
-                    .map_err(|_| "an embedding is neither numbers nor base64")?;
+                    .map_err(|_| tr!("knowledge.vectors.not_base64").into_owned())?;
                 bytes
                     .chunks_exact(4)
                     .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                     .collect()
             }
-            _ => return Err("an item has no `embedding`".to_string()),
+            _ => return Err(tr!("knowledge.vectors.no_embedding").into_owned()),
         };
         items.push((index, vector));
     }
     items.sort_unstable_by_key(|(i, _)| *i);
     if items.len() != expected || items.iter().enumerate().any(|(i, (x, _))| i != *x) {
-        return Err(format!("{} embeddings for {expected} inputs", items.len()));
+        return Err(tr!(
+            "knowledge.vectors.count",
+            got = items.len(),
+            expected = expected
+        )
+        .into_owned());
     }
     let dims = items.first().map_or(0, |(_, v)| v.len());
     if dims == 0 || items.iter().any(|(_, v)| v.len() != dims) {
-        return Err("the embeddings are empty or of different sizes".to_string());
+        return Err(tr!("knowledge.vectors.sizes").into_owned());
     }
     let mut vectors = Vec::with_capacity(items.len());
     for (_, mut v) in items {
         if !normalise(&mut v) {
-            return Err("an embedding is zero or not finite".to_string());
+            return Err(tr!("knowledge.vectors.zero").into_owned());
         }
         vectors.push(v);
     }
@@ -803,6 +813,15 @@ mod tests {
             let e = parse(bad, 2).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn an_unusable_embeddings_answer_reads_in_chinese() {
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let e = parse(r#"{"data":[{"embedding":[1.0]}]}"#, 2).unwrap_err();
+        assert_eq!(e, "2 个输入却返回了 1 个嵌入");
+        let e = parse(r#"{"error":{"message":"x"}}"#, 2).unwrap_err();
+        assert_eq!(e, "没有 `data` 列表");
     }
 
     #[test]

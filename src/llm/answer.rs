@@ -9,6 +9,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use super::reason;
 use super::sse::{SseDecoder, SseItem};
 
 /// Token counts of one request.
@@ -325,26 +326,26 @@ impl AnswerState {
         if let Some(e) = &self.error {
             return (
                 AnswerStatus::Error,
-                Some(format!("the server reported an error: {}", e.message)),
+                Some(reason::stored(|| {
+                    tr!("llm.reason.server_error", detail = e.message)
+                })),
             );
         }
         match &self.finish_reason {
             Some(r) if r == "length" => (
                 AnswerStatus::Complete,
-                Some("the answer reached the output token limit".to_string()),
+                Some(reason::stored(|| tr!("llm.reason.length"))),
             ),
             Some(r) if r == "content_filter" => (
                 AnswerStatus::Complete,
-                Some("the answer was stopped by the content filter".to_string()),
+                Some(reason::stored(|| tr!("llm.reason.content_filter"))),
             ),
             Some(_) => (AnswerStatus::Complete, None),
             None => (
                 AnswerStatus::Truncated,
-                Some(if self.done {
-                    "the server ended the answer without a finish reason".to_string()
-                } else {
-                    "the stream ended before the answer was complete (no finish reason, no [DONE])"
-                        .to_string()
+                Some(match self.done {
+                    true => reason::stored(|| tr!("llm.reason.no_finish_reason")),
+                    false => reason::stored(|| tr!("llm.reason.ended_early")),
                 }),
             ),
         }

@@ -25,10 +25,7 @@ pub struct Fitted {
 }
 
 /// The newest message alone does not fit.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the message is about {needed} tokens but the model accepts {budget} for the prompt (context window {window}, {reserved} kept for the answer). Shorten it or send it in parts"
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TooLong {
     /// Tokens needed by the system prompt and the newest message.
     pub needed: u64,
@@ -39,6 +36,22 @@ pub struct TooLong {
     /// Tokens reserved for the answer.
     pub reserved: u64,
 }
+
+// Written by hand, not with `thiserror`: the text comes from the message catalog
+// (locales/core-answers.yml) in the interface's language; the English one is unchanged.
+impl std::fmt::Display for TooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&tr!(
+            "llm.context.too_long",
+            needed = self.needed,
+            budget = self.budget,
+            window = self.window,
+            reserved = self.reserved
+        ))
+    }
+}
+
+impl std::error::Error for TooLong {}
 
 /// Count tokens with o200k_base (loaded on first use). Should the shipped vocabulary not
 /// load, the byte length stands in: never fewer than the real count, so a fit stays safe.
@@ -219,5 +232,24 @@ mod tests {
     fn o200k_counts_real_tokens() {
         assert_eq!(count_tokens("hello world"), 2);
         assert!(count_tokens("我想了解差旅报销的流程") >= 4);
+    }
+
+    #[test]
+    fn a_message_too_long_reads_in_chinese() {
+        let e = TooLong {
+            needed: 200_000,
+            budget: 110_000,
+            window: 128_000,
+            reserved: 16_384,
+        };
+        assert!(
+            e.to_string()
+                .starts_with("the message is about 200000 tokens")
+        );
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        assert_eq!(
+            e.to_string(),
+            "这条消息约有 200000 个 token，但模型最多接受 110000 个作为提示（上下文窗口 128000，其中 16384 个留给回答）。请缩短消息，或分几次发送"
+        );
     }
 }

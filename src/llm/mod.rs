@@ -11,6 +11,7 @@ pub mod error;
 pub mod estimate;
 pub mod meter;
 pub mod o200k;
+pub mod reason;
 pub mod retry;
 pub mod sanitize;
 pub mod sse;

@@ -23,6 +23,7 @@ use super::answer::{AnswerState, AnswerStatus, TokenUsage, parse_error_body};
 use super::client::{Endpoint, RetryNotice, read_limited};
 use super::error::{LlmError, excerpt};
 use super::meter::Reading;
+use super::reason;
 
 /// Who said a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,7 +103,7 @@ impl ChatRequest {
         };
         serde_json::to_vec(&request)
             .map(Bytes::from)
-            .map_err(|e| LlmError::Other(format!("cannot encode the request: {e}")))
+            .map_err(|e| LlmError::Other(tr!("llm.error.cannot_encode", why = e).into_owned()))
     }
 }
 
@@ -175,9 +176,7 @@ pub async fn chat_to_end(
             other => on_event(other),
         }
     }
-    Err(LlmError::Other(
-        "the answer task ended unexpectedly".to_string(),
-    ))
+    Err(LlmError::Other(tr!("llm.error.task_ended").into_owned()))
 }
 
 /// A spawned task that is aborted when this is dropped.
@@ -285,10 +284,13 @@ fn whole_json_answer(
     tx: &UnboundedSender<EngineEvent>,
 ) -> Result<Answer, LlmError> {
     if let Some(e) = parse_error_body(text) {
-        return Err(LlmError::Other(format!(
-            "the server reported an error: {}",
-            excerpt(&e.message, 300)
-        )));
+        return Err(LlmError::Other(
+            tr!(
+                "llm.error.server_reported",
+                message = excerpt(&e.message, 300)
+            )
+            .into_owned(),
+        ));
     }
     #[derive(Deserialize)]
     struct Whole {
@@ -318,7 +320,7 @@ fn whole_json_answer(
         .choices
         .into_iter()
         .next()
-        .ok_or_else(|| LlmError::Other("the server's answer has no choices".to_string()))?;
+        .ok_or_else(|| LlmError::Other(tr!("llm.error.no_choices").into_owned()))?;
     let answer_text = choice.message.content.unwrap_or_default();
     let _ = tx.send(EngineEvent::Delta(answer_text.clone()));
     let usage = whole.usage.map(|u| TokenUsage {
@@ -333,7 +335,7 @@ fn whole_json_answer(
         Some(_) => (AnswerStatus::Complete, None),
         None => (
             AnswerStatus::Truncated,
-            Some("the server's answer has no finish reason".to_string()),
+            Some(reason::stored(|| tr!("llm.reason.whole_without_finish"))),
         ),
     };
     Ok(Answer {
@@ -405,7 +407,7 @@ async fn read_stream(
                         let body = format!("{head}{rest}");
                         return Err(LlmError::NotAStream {
                             content_type: if content_type.is_empty() {
-                                "no content type".to_string()
+                                tr!("llm.error.no_content_type").into_owned()
                             } else {
                                 content_type.to_string()
                             },
@@ -430,15 +432,15 @@ async fn read_stream(
             }
             Ok(Ok(None)) => break,
             Ok(Err(e)) => {
-                stopped = Some(format!("the connection dropped: {}", root_cause(&e)));
+                let cause = root_cause(&e);
+                stopped = Some(reason::stored(|| tr!("llm.reason.dropped", detail = cause)));
                 break;
             }
             Err(_) => {
                 let secs = endpoint.idle_timeout.as_secs();
-                stopped = Some(if bytes_since {
-                    format!("the server sent no complete event for {secs} s (only scraps of one)")
-                } else {
-                    format!("no data from the server for {secs} s")
+                stopped = Some(match bytes_since {
+                    true => reason::stored(|| tr!("llm.reason.scraps", detail = secs)),
+                    false => reason::stored(|| tr!("llm.reason.silent", detail = secs)),
                 });
                 break;
             }

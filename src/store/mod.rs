@@ -189,11 +189,8 @@ impl Store {
     /// What to tell the person when the store is read-only for a full disk (`None`
     /// otherwise): the command line and the app say it the same way.
     pub fn read_only_notice(&self) -> Option<String> {
-        self.read_only().map(|folder| {
-            format!(
-                "the disk holding {folder} is full: the history is open read-only (it can be read; nothing new is saved until space is freed)"
-            )
-        })
+        self.read_only()
+            .map(|folder| tr!("store.notice.read_only", folder = folder).into_owned())
     }
 
     /// The result of `PRAGMA integrity_check`: `"ok"` when the file is

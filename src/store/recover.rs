@@ -14,7 +14,9 @@ use super::search;
 use super::types::MessageId;
 
 /// The reason recorded on an answer that was still streaming when clerk
-/// stopped; it is turned into an interrupted message at the next open.
+/// stopped; it is turned into an interrupted message at the next open. Saved in English
+/// whatever the language (the catalog's `store.reason.recovered`); people read it through
+/// `chat::record::shown_reason`.
 pub const RECOVERY_REASON: &str = "clerk stopped before the answer finished";
 
 /// Whether the process that is streaming an answer still runs. Another clerk

@@ -57,7 +57,7 @@ pub fn salvage(path: &Path, stamp: &str) -> Result<Option<Salvaged>, StoreError>
     if !path.is_file() {
         return Err(StoreError::Open {
             path: label,
-            cause: "there is no history file there to recover".into(),
+            cause: tr!("store.salvage.no_file").into_owned().into(),
         });
     }
     // Reading makes a -wal and a -shm when there are none; they go again afterwards.
@@ -100,7 +100,7 @@ pub fn salvage(path: &Path, stamp: &str) -> Result<Option<Salvaged>, StoreError>
     if fresh.exists() {
         return Err(StoreError::Open {
             path: fresh.display().to_string(),
-            cause: "a recovery with the same time stamp is there; try again in a second".into(),
+            cause: tr!("store.salvage.same_stamp").into_owned().into(),
         });
     }
     let copied = Store::open(&fresh).and_then(|mut new| {
@@ -499,6 +499,12 @@ mod tests {
         let err = salvage(&missing, "20250101-000000").unwrap_err();
         assert!(err.to_string().contains("nope.db"), "{err}");
         assert!(!missing.exists());
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let err = salvage(&missing, "20250101-000000").unwrap_err();
+        assert!(
+            err.to_string().contains("那里没有可恢复的历史记录文件"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -97,11 +97,16 @@ pub fn new_template_file(dir: &Path, id: &str, text: &str) -> Result<PathBuf, St
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     {
-        return Err(format!(
-            "`{id}` cannot be a template id: use lowercase letters, digits and -"
-        ));
+        return Err(tr!("templates.file.bad_id", id = id).into_owned());
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        tr!(
+            "templates.file.cannot_create",
+            path = dir.display(),
+            why = e
+        )
+        .into_owned()
+    })?;
     let path = dir.join(format!("{id}.toml"));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -109,12 +114,23 @@ pub fn new_template_file(dir: &Path, id: &str, text: &str) -> Result<PathBuf, St
         .open(&path)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::AlreadyExists => {
-                format!("{} already exists: pick another id", path.display())
+                tr!("templates.file.exists", path = path.display()).into_owned()
             }
-            _ => format!("cannot write {}: {e}", path.display()),
+            _ => tr!(
+                "templates.file.cannot_write",
+                path = path.display(),
+                why = e
+            )
+            .into_owned(),
         })?;
-    std::io::Write::write_all(&mut f, text.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| {
+        tr!(
+            "templates.file.cannot_write",
+            path = path.display(),
+            why = e
+        )
+        .into_owned()
+    })?;
     Ok(path)
 }
 

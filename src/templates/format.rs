@@ -150,15 +150,15 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sev = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
+        // The position stays `path:line:column` in every language (editors jump to it).
+        let at = format!("{}:{}:{}", self.path, self.line, self.column);
+        let text = match self.severity {
+            Severity::Error => tr!("templates.problem.error", at = at, message = self.message),
+            Severity::Warning => {
+                tr!("templates.problem.warning", at = at, message = self.message)
+            }
         };
-        write!(
-            f,
-            "{}:{}:{}: {sev}: {}",
-            self.path, self.line, self.column, self.message
-        )
+        f.write_str(&text)
     }
 }
 
@@ -257,12 +257,7 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
             .chars()
             .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
     {
-        c.error(
-            0,
-            format!(
-                "`{id}` cannot be a template id (it is the file name): use lowercase letters, digits and -"
-            ),
-        );
+        c.error(0, tr!("templates.check.bad_id", id = id).into_owned());
     }
     // An unknown key is reported, then its line is commented out (same length, so every
     // offset stays right) and the file parsed again, so the other problems are found too.
@@ -272,12 +267,11 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
             Ok(r) => break r,
             Err(e) => {
                 let offset = e.span().map_or(0, |s| s.start);
-                let message = e
-                    .message()
-                    .lines()
-                    .next()
-                    .unwrap_or("invalid TOML")
-                    .to_string();
+                // The TOML parser's own words (English, whatever the language).
+                let message = match e.message().lines().next() {
+                    Some(line) => line.to_string(),
+                    None => tr!("templates.check.invalid_toml").into_owned(),
+                };
                 let unknown = message.starts_with("unknown field");
                 c.error(offset, message);
                 let line_start = source[..offset.min(source.len())]
@@ -297,11 +291,14 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
     let title = match &raw.title {
         Some(t) if !t.get_ref().trim().is_empty() => t.get_ref().clone(),
         Some(t) => {
-            c.error(t.span().start, "`title` is empty".to_string());
+            c.error(
+                t.span().start,
+                tr!("templates.check.title_empty").into_owned(),
+            );
             String::new()
         }
         None => {
-            c.error(0, "missing `title = \"…\"`".to_string());
+            c.error(0, tr!("templates.check.title_missing").into_owned());
             String::new()
         }
     };
@@ -310,10 +307,7 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
     {
         c.error(
             t.span().start,
-            format!(
-                "`temperature` is {}: it must be between 0 and 2",
-                t.get_ref()
-            ),
+            tr!("templates.check.temperature", value = t.get_ref()).into_owned(),
         );
     }
     if let Some(m) = &raw.max_output_tokens
@@ -321,7 +315,7 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
     {
         c.error(
             m.span().start,
-            "`max_output_tokens` must be a positive whole number".to_string(),
+            tr!("templates.check.max_output_tokens").into_owned(),
         );
     }
 
@@ -334,23 +328,21 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
         if !placeholders::valid_name(&name) || name == "steps" {
             c.error(
                 at,
-                format!(
-                    "`{name}` cannot be a variable name: use lowercase letters, digits and _ (not `steps`)"
-                ),
+                tr!("templates.check.bad_variable_name", name = name).into_owned(),
             );
         }
         if var_spans.insert(name.clone(), at).is_some() {
-            c.error(at, format!("variable `{name}` is defined twice"));
+            c.error(
+                at,
+                tr!("templates.check.variable_twice", name = name).into_owned(),
+            );
         }
         let kind = match &v.kind {
             None => VarKind::Text,
             Some(k) => VarKind::parse(k.get_ref()).unwrap_or_else(|| {
                 c.error(
                     k.span().start,
-                    format!(
-                        "unknown kind `{}`: use text, multiline, document, file, choice, number or kb",
-                        k.get_ref()
-                    ),
+                    tr!("templates.check.unknown_kind", kind = k.get_ref()).into_owned(),
                 );
                 VarKind::Text
             }),
@@ -363,14 +355,17 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
         match (&v.options, kind) {
             (None, VarKind::Choice) => c.error(
                 at,
-                format!("choice `{name}` needs `options = [\"…\", \"…\"]`"),
+                tr!("templates.check.choice_needs_options", name = name).into_owned(),
             ),
             (Some(o), VarKind::Choice) if o.get_ref().is_empty() => {
-                c.error(o.span().start, format!("choice `{name}` has no options"));
+                c.error(
+                    o.span().start,
+                    tr!("templates.check.choice_without_options", name = name).into_owned(),
+                );
             }
             (Some(o), k) if k != VarKind::Choice => c.error(
                 o.span().start,
-                format!("`options` only work with kind = \"choice\" (`{name}`)"),
+                tr!("templates.check.options_not_choice", name = name).into_owned(),
             ),
             _ => {}
         }
@@ -385,7 +380,7 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
                     _ => {
                         c.error(
                             d.span().start,
-                            format!("the default of `{name}` must be a string or a number"),
+                            tr!("templates.check.default_type", name = name).into_owned(),
                         );
                         None
                     }
@@ -394,16 +389,18 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
                     if kind == VarKind::Number && s.trim().parse::<f64>().is_err() {
                         c.error(
                             d.span().start,
-                            format!("the default of number `{name}` is not a number"),
+                            tr!("templates.check.default_not_number", name = name).into_owned(),
                         );
                     }
                     if kind == VarKind::Choice && !options.is_empty() && !options.contains(s) {
                         c.error(
                             d.span().start,
-                            format!(
-                                "the default of `{name}` is not one of its options ({})",
-                                options.join(", ")
-                            ),
+                            tr!(
+                                "templates.check.default_not_option",
+                                name = name,
+                                options = options.join(", ")
+                            )
+                            .into_owned(),
                         );
                     }
                 }
@@ -426,15 +423,12 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
         (Some(_), Some(s)) => {
             c.error(
                 s.span().start,
-                "use either `prompt` or [[steps]], not both".to_string(),
+                tr!("templates.check.prompt_and_steps").into_owned(),
             );
             (Vec::new(), true)
         }
         (None, None) => {
-            c.error(
-                0,
-                "a template needs `prompt = \"…\"` or a list of [[steps]]".to_string(),
-            );
+            c.error(0, tr!("templates.check.no_prompt").into_owned());
             (Vec::new(), false)
         }
         (Some(p), None) => (
@@ -448,7 +442,10 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
         ),
         (None, Some(s)) => {
             if s.get_ref().is_empty() {
-                c.error(s.span().start, "[[steps]] is empty".to_string());
+                c.error(
+                    s.span().start,
+                    tr!("templates.check.steps_empty").into_owned(),
+                );
             }
             (
                 s.get_ref()
@@ -471,11 +468,14 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
         if workflow && !placeholders::valid_name(name) {
             c.error(
                 *at,
-                format!("`{name}` cannot be a step name: use lowercase letters, digits and _"),
+                tr!("templates.check.bad_step_name", name = name).into_owned(),
             );
         }
         if step_index.insert(name.clone(), i).is_some() {
-            c.error(*at, format!("step `{name}` is defined twice"));
+            c.error(
+                *at,
+                tr!("templates.check.step_twice", name = name).into_owned(),
+            );
         }
     }
 
@@ -509,9 +509,7 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
                         let at = c.in_string(&span, value, offset);
                         c.error(
                             at,
-                            format!(
-                                "`{{{{{name}}}}}` is not a variable of this template: add it under [[variables]]"
-                            ),
+                            tr!("templates.check.not_a_variable", name = name).into_owned(),
                         );
                     }
                 }
@@ -522,30 +520,28 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
                         Some(_) => {
                             c.error(
                                 at,
-                                "`{{steps.…}}` only works in the [[steps]] of a workflow"
-                                    .to_string(),
+                                tr!("templates.check.steps_outside_workflow").into_owned(),
                             );
                             continue;
                         }
                         None => {
-                            c.error(
-                                at,
-                                "`{{steps.…}}` cannot be used in `system` (it is sent with every step)"
-                                    .to_string(),
-                            );
+                            c.error(at, tr!("templates.check.steps_in_system").into_owned());
                             continue;
                         }
                     };
                     let me = &steps[here].0;
                     match step_index.get(&name) {
-                        None => c.error(at, format!("there is no step `{name}`")),
+                        None => c.error(
+                            at,
+                            tr!("templates.check.no_such_step", name = name).into_owned(),
+                        ),
                         Some(&j) if j == here => c.error(
                             at,
-                            format!("step `{me}` uses its own answer (`steps.{name}`)"),
+                            tr!("templates.check.own_answer", step = me, name = name).into_owned(),
                         ),
                         Some(&j) if j > here => c.error(
                             at,
-                            format!("step `{me}` uses `steps.{name}`, which runs after it"),
+                            tr!("templates.check.later_step", step = me, name = name).into_owned(),
                         ),
                         Some(_) => {}
                     }
@@ -562,7 +558,7 @@ pub fn parse_template(id: &str, path: &str, text: &str) -> (Option<Template>, Ve
             c.at(
                 at,
                 Severity::Warning,
-                format!("variable `{}` is not used by any prompt", v.name),
+                tr!("templates.check.unused_variable", name = v.name).into_owned(),
             );
         }
     }
@@ -609,14 +605,11 @@ pub fn check_values(
     for name in given.keys() {
         if t.variable(name).is_none() {
             let names: Vec<&str> = t.variables.iter().map(|v| v.name.as_str()).collect();
-            problems.push(format!(
-                "unknown variable `{name}`; this template has: {}",
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            ));
+            let names = match names.is_empty() {
+                true => tr!("templates.values.none").into_owned(),
+                false => names.join(", "),
+            };
+            problems.push(tr!("templates.values.unknown", name = name, names = names).into_owned());
         }
     }
     let mut values = BTreeMap::new();
@@ -628,25 +621,40 @@ pub fn check_values(
             .cloned();
         let Some(value) = value else {
             if v.required {
-                let help = v
-                    .help
-                    .as_deref()
-                    .map(|h| format!(": {h}"))
-                    .unwrap_or_default();
-                problems.push(format!("missing `{}` ({}){help}", v.name, v.label));
+                let text = match v.help.as_deref() {
+                    Some(help) => tr!(
+                        "templates.values.missing_help",
+                        name = v.name,
+                        label = v.label,
+                        help = help
+                    ),
+                    None => tr!("templates.values.missing", name = v.name, label = v.label),
+                };
+                problems.push(text.into_owned());
             } else {
                 values.insert(v.name.clone(), String::new());
             }
             continue;
         };
         match v.kind {
-            VarKind::Choice if !v.options.contains(&value) => problems.push(format!(
-                "`{}` is “{value}”; it must be one of: {}",
-                v.name,
-                v.options.join(", ")
-            )),
+            VarKind::Choice if !v.options.contains(&value) => problems.push(
+                tr!(
+                    "templates.values.not_an_option",
+                    name = v.name,
+                    value = value,
+                    options = v.options.join(", ")
+                )
+                .into_owned(),
+            ),
             VarKind::Number if value.trim().parse::<f64>().is_err() => {
-                problems.push(format!("`{}` is “{value}”, not a number", v.name));
+                problems.push(
+                    tr!(
+                        "templates.values.not_a_number",
+                        name = v.name,
+                        value = value
+                    )
+                    .into_owned(),
+                );
             }
             _ => {}
         }

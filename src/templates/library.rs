@@ -90,23 +90,31 @@ pub fn read_file(path: &Path) -> Result<String, Problem> {
         severity: Severity::Error,
         message,
     };
-    let meta = std::fs::metadata(path).map_err(|e| problem(format!("cannot read it: {e}")))?;
+    let unreadable =
+        |e: std::io::Error| problem(tr!("templates.file.unreadable", why = e).into_owned());
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
     if meta.is_dir() {
-        return Err(problem("cannot read it: it is a folder".to_string()));
+        return Err(problem(tr!("templates.file.folder").into_owned()));
     }
     if meta.len() > MAX_FILE_BYTES {
-        return Err(problem(format!(
-            "it is {} MB; templates are at most {} MB",
-            meta.len() / (1024 * 1024),
-            MAX_FILE_BYTES / (1024 * 1024)
-        )));
+        return Err(problem(
+            tr!(
+                "templates.file.too_large",
+                size = meta.len() / (1024 * 1024),
+                limit = MAX_FILE_BYTES / (1024 * 1024)
+            )
+            .into_owned(),
+        ));
     }
-    let bytes = std::fs::read(path).map_err(|e| problem(format!("cannot read it: {e}")))?;
+    let bytes = std::fs::read(path).map_err(unreadable)?;
     String::from_utf8(bytes).map_err(|e| {
-        problem(format!(
-            "not UTF-8 text (byte {} is invalid); save it as UTF-8",
-            e.utf8_error().valid_up_to()
-        ))
+        problem(
+            tr!(
+                "templates.file.not_utf8",
+                byte = e.utf8_error().valid_up_to()
+            )
+            .into_owned(),
+        )
     })
 }
 
@@ -160,7 +168,7 @@ impl Library {
                     line: 1,
                     column: 1,
                     severity: Severity::Warning,
-                    message: "this team template folder does not exist (template_dirs or CLERK_TEMPLATE_PATH)".to_string(),
+                    message: tr!("templates.file.no_team_folder").into_owned(),
                 });
                 continue;
             }

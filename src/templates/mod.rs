@@ -17,3 +17,6 @@ pub use format::{
     render_step, render_system,
 };
 pub use library::{Entry, Library, Origin, Sources, read_file};
+
+#[cfg(test)]
+mod chinese;

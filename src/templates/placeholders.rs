@@ -54,8 +54,12 @@ impl fmt::Display for RenderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RenderError::Syntax(e) => write!(f, "{e}"),
-            RenderError::MissingVar(n) => write!(f, "no value for `{n}`"),
-            RenderError::MissingStep(n) => write!(f, "no answer yet from step `{n}`"),
+            RenderError::MissingVar(n) => {
+                f.write_str(&tr!("templates.placeholder.no_value", name = n))
+            }
+            RenderError::MissingStep(n) => {
+                f.write_str(&tr!("templates.placeholder.no_answer", name = n))
+            }
         }
     }
 }
@@ -91,8 +95,7 @@ pub fn parse(text: &str) -> Result<Vec<Piece>, PlaceholderError> {
             let Some(len) = text[i + 2..].find("}}") else {
                 return Err(PlaceholderError {
                     offset: i,
-                    message: "`{{` is not closed with `}}` (write `\\{{` for literal braces)"
-                        .to_string(),
+                    message: tr!("templates.placeholder.not_closed").into_owned(),
                 });
             };
             let inner = text[i + 2..i + 2 + len].trim();
@@ -103,9 +106,7 @@ pub fn parse(text: &str) -> Result<Vec<Piece>, PlaceholderError> {
             if !valid_name(name) {
                 return Err(PlaceholderError {
                     offset: i,
-                    message: format!(
-                        "`{{{{{inner}}}}}` is not a placeholder: use {{{{name}}}} or {{{{steps.name}}}} with lowercase letters, digits and _ (write `\\{{{{` for literal braces)"
-                    ),
+                    message: tr!("templates.placeholder.invalid", inner = inner).into_owned(),
                 });
             }
             if !plain.is_empty() {

@@ -88,10 +88,7 @@ pub fn grounding(
         match v.kind {
             VarKind::Kb => {
                 let entry = entries.iter().find(|e| e.name == value).ok_or_else(|| {
-                    format!(
-                        "`{}` is `{value}`, which is not a knowledge base: see `clerk kb list`",
-                        v.name
-                    )
+                    tr!("templates.run.not_a_base", name = v.name, value = value).into_owned()
                 })?;
                 bases.push(BaseSettings::from(entry));
             }
@@ -128,10 +125,9 @@ impl Plan {
 }
 
 /// Why a step could not run.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum RunError {
     /// A placeholder had no value.
-    #[error("cannot fill in step `{step}`: {message}")]
     Render {
         /// The step.
         step: String,
@@ -139,16 +135,31 @@ pub enum RunError {
         message: String,
     },
     /// The step's question could not be saved.
-    #[error("cannot save the step: {0}")]
     Save(String),
     /// The knowledge bases could not be searched.
-    #[error("cannot search the knowledge base: {0}")]
     Knowledge(String),
     /// The knowledge bases do not cover what was asked: nothing was sent. The text is
     /// "not found in the procedures" in the question's language.
-    #[error("{0}")]
     NotFound(String),
 }
+
+// Written by hand, not with `thiserror`: the texts come from the message catalog
+// (locales/core-templates.yml) in the interface's language; the English ones are unchanged.
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            RunError::Render { step, message } => {
+                tr!("templates.run.cannot_fill", step = step, why = message)
+            }
+            RunError::Save(why) => tr!("templates.run.cannot_save", why = why),
+            RunError::Knowledge(why) => tr!("templates.run.cannot_search", why = why),
+            RunError::NotFound(text) => text.as_str().into(),
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for RunError {}
 
 /// The requests of step `i`, given the answers of the steps before it (and, for a
 /// grounded run, the passages: the rules after the system prompt, the passages before the

@@ -62,7 +62,7 @@ impl<'a> Package<'a> {
         let zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| ExtractError::Corrupt {
             name: name.to_string(),
             kind: kind.label(),
-            why: format!("not a zip archive: {e}"),
+            why: tr!("documents.why.not_zip", why = e).into_owned(),
         })?;
         let limit = max_bytes.saturating_mul(UNPACKED_FACTOR);
         Ok(Package {
@@ -106,10 +106,12 @@ impl<'a> Package<'a> {
                     .take(budget.saturating_add(1))
                     .read_to_end(&mut raw)
                     .map(Some)
-                    .map_err(|e| format!("cannot unpack {path}: {e}"))
+                    .map_err(|e| {
+                        tr!("documents.why.cannot_unpack", part = path, why = e).into_owned()
+                    })
             }
             Err(zip::result::ZipError::FileNotFound) => return Ok(None),
-            Err(e) => Err(format!("cannot read {path}: {e}")),
+            Err(e) => Err(tr!("documents.why.cannot_read_part", part = path, why = e).into_owned()),
         };
         if read.map_err(|why| self.corrupt(why))?.is_none() {
             return Err(self.too_big());
@@ -119,15 +121,15 @@ impl<'a> Package<'a> {
             return Err(self.too_big());
         }
         self.budget -= used;
-        let text =
-            String::from_utf8(raw).map_err(|_| self.corrupt(format!("{path} is not UTF-8 XML")))?;
+        let text = String::from_utf8(raw)
+            .map_err(|_| self.corrupt(tr!("documents.why.not_utf8_xml", part = path)))?;
         Ok(Some(text))
     }
 
     /// A part that must be there.
     pub(super) fn require(&mut self, path: &str) -> Result<String, ExtractError> {
         self.read(path)?
-            .ok_or_else(|| self.corrupt(format!("it has no {path}")))
+            .ok_or_else(|| self.corrupt(tr!("documents.why.missing_part", part = path)))
     }
 
     /// Unpack every XML part (and relationships) without keeping it, to check that they fit
@@ -145,7 +147,9 @@ impl<'a> Package<'a> {
                         &mut (&mut file).take(budget.saturating_add(1)),
                         &mut std::io::sink(),
                     )
-                    .map_err(|e| format!("cannot unpack {part}: {e}"))
+                    .map_err(|e| {
+                        tr!("documents.why.cannot_unpack", part = part, why = e).into_owned()
+                    })
                 }
                 Err(e) => Err(e.to_string()),
             };

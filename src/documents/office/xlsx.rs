@@ -74,7 +74,7 @@ pub(in crate::documents) fn xlsx(
         }
     }
     if read == 0 {
-        return Err(package.corrupt("it has no worksheets"));
+        return Err(package.corrupt(tr!("documents.why.no_worksheets")));
     }
     doc.text = text;
     doc.sheets = Some(read);

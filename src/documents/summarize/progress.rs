@@ -23,22 +23,39 @@ pub struct Progress {
 /// A run's progress as one line, the same on the command line and in the app:
 /// "reading part 3/12 ▰▰▱▱▱▱▱▱▱▱ · 45,000 tokens in, 1,200 out · $0.0075".
 pub fn progress_line(p: &Progress, price: Option<&ModelInfo>) -> String {
-    let what = match p.phase {
-        Phase::Reading => "reading part".to_string(),
-        Phase::Merging(round) => format!("combining notes (round {round})"),
-        Phase::Answering => return "writing the answer from the notes…".to_string(),
-    };
     let filled = (p.done * 10).checked_div(p.total).unwrap_or(0).min(10);
     let bar: String = "▰".repeat(filled) + &"▱".repeat(10 - filled);
-    let cost = price.and_then(|i| i.cost(p.tokens_in, 0, p.tokens_out));
-    format!(
-        "{what} {}/{} {bar} · {} tokens in, {} out · {}",
-        p.done,
-        p.total,
+    let cost = match price.and_then(|i| i.cost(p.tokens_in, 0, p.tokens_out)) {
+        Some(usd) => crate::format::usd(Some(usd)),
+        None => tr!("documents.summarize.cost_unknown").into_owned(),
+    };
+    let (tokens_in, tokens_out) = (
         crate::format::thousands(p.tokens_in),
         crate::format::thousands(p.tokens_out),
-        crate::format::usd(cost)
-    )
+    );
+    let line = match p.phase {
+        Phase::Reading => tr!(
+            "documents.summarize.reading",
+            done = p.done,
+            total = p.total,
+            bar = bar,
+            tokens_in = tokens_in,
+            tokens_out = tokens_out,
+            cost = cost
+        ),
+        Phase::Merging(round) => tr!(
+            "documents.summarize.merging",
+            round = round,
+            done = p.done,
+            total = p.total,
+            bar = bar,
+            tokens_in = tokens_in,
+            tokens_out = tokens_out,
+            cost = cost
+        ),
+        Phase::Answering => tr!("documents.summarize.answering"),
+    };
+    line.into_owned()
 }
 
 /// The phases of a run.
@@ -88,6 +105,55 @@ mod tests {
         assert_eq!(
             progress_line(&done, None),
             "writing the answer from the notes…"
+        );
+    }
+
+    #[test]
+    fn the_progress_line_reads_in_chinese() {
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let p = Progress {
+            phase: Phase::Reading,
+            done: 3,
+            total: 12,
+            tokens_in: 45_000,
+            tokens_out: 1_200,
+        };
+        let price = crate::config::models::builtin_models().remove("gpt-4o-mini");
+        let line = progress_line(&p, price.as_ref());
+        assert_eq!(
+            line,
+            "阅读第 3/12 部分 ▰▰▱▱▱▱▱▱▱▱ · 输入 45,000 token，输出 1,200 · $0.007470"
+        );
+        // Fits an 80-column line with room to spare (a Chinese character takes two cells).
+        assert!(
+            unicode_width::UnicodeWidthStr::width(line.as_str()) <= 76,
+            "{line}"
+        );
+        let merging = Progress {
+            phase: Phase::Merging(2),
+            done: 1,
+            total: 1,
+            ..p
+        };
+        let line = progress_line(&merging, None);
+        assert!(
+            line.starts_with("合并笔记（第 2 轮）1/1 ▰▰▰▰▰▰▰▰▰▰"),
+            "{line}"
+        );
+        assert!(line.ends_with("费用未知"), "{line}");
+        let answering = Progress {
+            phase: Phase::Answering,
+            ..p
+        };
+        assert_eq!(progress_line(&answering, None), "正在根据笔记撰写回答…");
+        let stopped = super::super::run::RunError::Incomplete {
+            part: "report.pdf, part 3 of 12".into(),
+            status: crate::llm::AnswerStatus::Truncated,
+            reason: "the answer reached the output token limit".into(),
+        };
+        assert_eq!(
+            stopped.to_string(),
+            "report.pdf, part 3 of 12 的笔记被截断了：回答达到了输出 token 上限；不会用不完整的笔记生成摘要"
         );
     }
 }

@@ -89,10 +89,9 @@ pub struct Done {
 }
 
 /// Why a run stopped before its answer.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum RunError {
     /// A request failed (after its retries).
-    #[error("reading {part} failed: {error}")]
     Part {
         /// Which part.
         part: String,
@@ -100,21 +99,50 @@ pub enum RunError {
         error: LlmError,
     },
     /// A part's notes were cut short or stopped.
-    #[error(
-        "the notes on {part} are {status}: {reason}; nothing was summarised from incomplete notes"
-    )]
     Incomplete {
         /// Which part.
         part: String,
         /// How it ended.
-        status: &'static str,
-        /// Why.
+        status: AnswerStatus,
+        /// Why (as the answer saved it: `chat::record::shown_reason` words it).
         reason: String,
     },
     /// The final request failed.
-    #[error("{0}")]
     Final(LlmError),
 }
+
+// Written by hand, not with `thiserror`: the texts come from the message catalog
+// (locales/documents.yml) in the interface's language; the English ones are unchanged.
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            RunError::Part { part, error } => tr!("llm.error.in_part", part = part, why = error),
+            RunError::Incomplete {
+                part,
+                status,
+                reason,
+            } => {
+                let status = match status {
+                    AnswerStatus::Truncated => tr!("documents.summarize.status.truncated"),
+                    AnswerStatus::Interrupted => tr!("documents.summarize.status.interrupted"),
+                    AnswerStatus::Error | AnswerStatus::Complete => {
+                        tr!("documents.summarize.status.error")
+                    }
+                };
+                tr!(
+                    "documents.summarize.incomplete",
+                    part = part,
+                    status = status,
+                    reason = crate::llm::reason::shown(reason)
+                )
+            }
+            RunError::Final(e) => e.to_string().into(),
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for RunError {}
 
 struct Tally {
     tx: UnboundedSender<Event>,
@@ -308,12 +336,13 @@ pub async fn run_as_answer(
         Some(Ok(done)) => {
             let mut answer = done.answer;
             if answer.status == AnswerStatus::Complete {
-                let footer = format!(
-                    "\n\n*Built from {} parts of {} ({} requests).*",
-                    done.parts,
-                    names.join(", "),
-                    done.requests
-                );
+                let footer = tr!(
+                    "documents.summarize.footer",
+                    parts = done.parts,
+                    names = names.join(", "),
+                    requests = done.requests
+                )
+                .into_owned();
                 let _ = tx.send(EngineEvent::Delta(footer.clone()));
                 answer.text.push_str(&footer);
             }
@@ -331,7 +360,7 @@ pub async fn run_as_answer(
         }),
         Some(Err(e)) => Err(LlmError::Other(e.to_string())),
         None => Err(LlmError::Other(
-            "reading the documents stopped unexpectedly".to_string(),
+            tr!("documents.summarize.stopped").into_owned(),
         )),
     };
     let _ = tx.send(EngineEvent::Finished(result));
@@ -400,8 +429,8 @@ async fn run_batch(
             break;
         };
         let (i, result) = joined.map_err(|e| RunError::Part {
-            part: "one of the parts".to_string(),
-            error: LlmError::Other(format!("the request task failed: {e}")),
+            part: tr!("documents.summarize.one_of_the_parts").into_owned(),
+            error: LlmError::Other(tr!("documents.summarize.task_failed", why = e).into_owned()),
         })?;
         let answer = result.map_err(|error| RunError::Part {
             part: labels[i].clone(),
@@ -410,11 +439,11 @@ async fn run_batch(
         if answer.status != AnswerStatus::Complete {
             return Err(RunError::Incomplete {
                 part: labels[i].clone(),
-                status: answer.status.as_str(),
+                status: answer.status,
                 reason: answer
                     .reason
                     .clone()
-                    .unwrap_or_else(|| "no reason given".to_string()),
+                    .unwrap_or_else(|| tr!("documents.summarize.no_reason").into_owned()),
             });
         }
         tally.add(&answer, sent[i]);
