@@ -192,3 +192,68 @@ fn machine_output_stays_english() {
 fn out_text(o: &Output) -> String {
     out(o)
 }
+
+#[test]
+fn a_policy_refusal_is_chinese_names_the_file_and_exits_2() {
+    let env = Env::new();
+    let file = env.write(
+        &env.home().join("it"),
+        "policy.toml",
+        "allowed_models = [\"gpt-4o-mini\"]\n",
+    );
+    let out = env
+        .cmd(&["ask", "--model", "gpt-4o", "hello"])
+        .env("CLERK_POLICY", &file)
+        .env("LANG", "zh_CN.UTF-8")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = err(&out);
+    assert!(
+        e.contains(&format!(
+            "策略文件 {} 不允许使用模型 gpt-4o（allowed_models）",
+            file.display()
+        )) && e.contains("允许的有：gpt-4o-mini"),
+        "{e}"
+    );
+    assert_eq!(env.server.request_count(), 0);
+}
+
+#[test]
+fn kb_index_list_and_status_are_chinese_and_json_stays_english() {
+    let env = Env::new();
+    let docs = env.home().join("docs");
+    env.write(
+        &docs,
+        "travel.md",
+        "# Travel\n\nThe hotel limit is CNY 800.\n",
+    );
+    let out = run_in(
+        &env,
+        ZH,
+        &["kb", "add", "procedures", docs.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", err(&out));
+    let summary = out_text(&out);
+    assert!(
+        summary.starts_with("procedures：已索引 1 个文件") && summary.contains("秒"),
+        "{summary}"
+    );
+    assert!(
+        err(&out).contains("已将知识库 `procedures` 添加到"),
+        "{}",
+        err(&out)
+    );
+    let list = out_text(&run_in(&env, ZH, &["kb", "list"]));
+    assert!(list.starts_with("名称") && list.contains("路径"), "{list}");
+    let status = out_text(&run_in(&env, ZH, &["kb", "status"]));
+    assert!(
+        status.contains("上次索引：") && status.contains("已是最新"),
+        "{status}"
+    );
+    let json = out_text(&run_in(&env, ZH, &["kb", "list", "--json"]));
+    assert!(
+        !has_chinese(&json) && json.contains("\"documents\""),
+        "{json}"
+    );
+}

@@ -25,23 +25,14 @@ use crate::store::{MessageStatus, NewMessage, NewSession, Role, Store};
 pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
     let mut question = args.question.join(" ").trim().to_string();
     if question.is_empty() {
-        return Err(CliError::new(
-            Exit::BadInput,
-            "nothing to ask: give a question, e.g. clerk ask --kb procedures \"What is the hotel limit in Shanghai?\"",
-        ));
+        return Err(CliError::new(Exit::BadInput, tr!("cli.kb.ask.nothing")));
     }
     if !args.files.is_empty() {
-        return Err(CliError::new(
-            Exit::BadInput,
-            "--kb answers from the knowledge base's passages only: leave out --file (or ask without --kb)",
-        ));
+        return Err(CliError::new(Exit::BadInput, tr!("cli.kb.ask.no_file")));
     }
     let cfg = &ctx.config.file.documents;
     if super::ask::read_stdin_document(cfg.max_file_mb.saturating_mul(1024 * 1024))?.is_some() {
-        return Err(CliError::new(
-            Exit::BadInput,
-            "--kb answers from the knowledge base's passages only: do not pipe a document in (or ask without --kb)",
-        ));
+        return Err(CliError::new(Exit::BadInput, tr!("cli.kb.ask.no_stdin")));
     }
     let entries = entries(ctx, &args.kb)?;
     let index = ctx.paths.knowledge_index();
@@ -80,7 +71,7 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
         })?;
     drop(rt);
     for note in &grounded.notes {
-        eprintln!("note: {note}");
+        eprintln!("{}", tr!("cli.note", text = note));
     }
     if !grounded.found() {
         return not_found(ctx, args, &grounded, &model);
@@ -91,7 +82,7 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<Exit, CliError> {
             .hits()
             .iter()
             .enumerate()
-            .map(|(i, h)| format!("passage [{}] ({})", i + 1, h.path))
+            .map(|(i, h)| tr!("cli.kb.ask.passage", n = i + 1, path = h.path).into_owned())
             .collect();
         let mut texts: Vec<(&str, &mut String)> = names
             .iter()
@@ -156,9 +147,7 @@ pub(super) fn search(
             &ctx.paths.knowledge_index(),
             || {
                 if secret {
-                    return Err(
-                        "the question looks like it holds a secret, so it is not sent".to_string(),
-                    );
+                    return Err(tr!("cli.kb.ask.secret").into_owned());
                 }
                 endpoint(ctx, knowledge)
             },
@@ -169,7 +158,7 @@ pub(super) fn search(
             other => CliError::new(Exit::Failure, other.to_string()),
         })?;
     for note in &grounded.notes {
-        eprintln!("note: {note}");
+        eprintln!("{}", tr!("cli.note", text = note));
     }
     Ok(grounded)
 }
@@ -182,9 +171,10 @@ fn entries<'c>(ctx: &'c Ctx, names: &[String]) -> Result<Vec<&'c KnowledgeEntry>
             ctx.config.knowledge(n).ok_or_else(|| {
                 CliError::new(
                     Exit::BadInput,
-                    format!(
-                        "there is no knowledge base `{n}` in {}; see `clerk kb list`, or add it with `clerk kb add {n} FOLDER`",
-                        ctx.paths.config_file.display()
+                    tr!(
+                        "cli.kb.no_such_in",
+                        name = n,
+                        path = ctx.paths.config_file.display()
                     ),
                 )
             })
@@ -268,9 +258,9 @@ fn save_exchange(
     let sid = match &args.session {
         Some(which) => {
             let id = resolve_session(&store, which)?;
-            store.session(id)?.ok_or_else(|| {
-                CliError::new(Exit::BadInput, format!("there is no session {id}"))
-            })?;
+            store
+                .session(id)?
+                .ok_or_else(|| CliError::new(Exit::BadInput, tr!("cli.no_session", id = id)))?;
             id
         }
         None => store.create_session(&NewSession {

@@ -82,19 +82,18 @@ const MAX_MODELS: usize = 4;
 fn models(given: &[String]) -> Result<Vec<String>, CliError> {
     let models: Vec<String> = given.iter().map(|m| m.trim().to_string()).collect();
     if models.iter().any(String::is_empty) {
-        return Err(bad(
-            "--models has an empty name: give them as --models gpt-4o-mini,gpt-4o",
-        ));
+        return Err(bad(tr!("cli.compare.empty_model")));
     }
     for (i, m) in models.iter().enumerate() {
         if models[..i].contains(m) {
-            return Err(bad(format!("--models names `{m}` twice")));
+            return Err(bad(tr!("cli.compare.twice", model = m)));
         }
     }
     if models.len() < 2 || models.len() > MAX_MODELS {
-        return Err(bad(format!(
-            "--models takes 2 to {MAX_MODELS} models separated by commas, e.g. --models gpt-4o-mini,gpt-4o ({} given)",
-            models.len()
+        return Err(bad(tr!(
+            "cli.compare.how_many",
+            max = MAX_MODELS,
+            given = models.len()
         )));
     }
     Ok(models)
@@ -113,9 +112,7 @@ struct Prompted {
 /// Run `clerk compare`.
 pub fn run(ctx: &Ctx, args: &CompareArgs) -> Result<Exit, CliError> {
     if ctx.model_override.is_some() {
-        return Err(bad(
-            "clerk compare takes its models from --models (A,B[,C,D]), not --model",
-        ));
+        return Err(bad(tr!("cli.compare.not_model")));
     }
     let models = models(&args.models)?;
     let profile = ctx.profile()?.clone();
@@ -180,24 +177,24 @@ pub fn run(ctx: &Ctx, args: &CompareArgs) -> Result<Exit, CliError> {
         let tty = output::stdout_is_tty();
         print!("{}", crate::compare::report::table(&comparison, tty));
         if tty && args.output.is_none() {
-            eprintln!("to read the answers: -o report.md (Markdown) or --json");
+            eprintln!("{}", tr!("cli.compare.read_answers"));
         }
     }
     if let Some(path) = &args.output {
         std::fs::write(path, crate::compare::report::markdown(&comparison)).map_err(|e| {
             CliError::new(
                 Exit::Failure,
-                format!("cannot write the report to {}: {e}", path.display()),
+                tr!("cli.compare.cannot_write", path = path.display(), error = e),
             )
         })?;
-        eprintln!("report written to {}", path.display());
+        eprintln!("{}", tr!("cli.compare.written", path = path.display()));
     }
     match (&comparison.stopped, exit) {
         (Some(Stopped::Budget(why)), _) => {
             eprintln!("clerk: {}", crate::llm::sanitize::sanitize(why));
         }
         (None, e) if e != Exit::Ok => {
-            eprintln!("clerk: no model gave a complete answer: the errors are in the report");
+            eprintln!("clerk: {}", tr!("cli.compare.no_answer"));
         }
         _ => {}
     }
@@ -251,9 +248,7 @@ fn prompt(ctx: &Ctx, args: &CompareArgs, models: &[String]) -> Result<Prompted, 
         sources.push(("standard input".to_string(), text));
     }
     if question.is_empty() && sources.is_empty() {
-        return Err(bad(
-            "nothing to compare on: give a prompt (`clerk compare --models A,B \"…\"`), --file PATH, --template NAME, or pipe a document in",
-        ));
+        return Err(bad(tr!("cli.compare.nothing")));
     }
     // Nothing leaves the machine before the secret scan.
     {
@@ -294,7 +289,7 @@ fn prompt(ctx: &Ctx, args: &CompareArgs, models: &[String]) -> Result<Prompted, 
     Ok(Prompted {
         messages,
         shown: if question.is_empty() {
-            "(the documents attached, with no prompt)".to_string()
+            tr!("cli.compare.no_prompt").into_owned()
         } else {
             question
         },
@@ -318,15 +313,17 @@ fn template(
     let entry = super::templates_cmd::find(&lib, id)?;
     let Some(t) = entry.template.clone() else {
         let problems: Vec<String> = entry.problems.iter().map(|p| p.to_string()).collect();
-        return Err(bad(format!(
-            "template `{id}` is broken and cannot be compared on until fixed:\n  {}",
-            problems.join("\n  ")
+        return Err(bad(tr!(
+            "cli.compare.broken_template",
+            id = id,
+            problems = problems.join("\n  ")
         )));
     };
     if t.steps.len() != 1 {
-        return Err(bad(format!(
-            "template `{id}` is a workflow of {} steps: clerk compare takes a single-prompt template",
-            t.steps.len()
+        return Err(bad(tr!(
+            "cli.compare.workflow",
+            id = id,
+            steps = t.steps.len()
         )));
     }
     let max_mb = ctx.config.file.documents.max_file_mb;
@@ -338,14 +335,12 @@ fn template(
         .iter()
         .any(|v| v.kind == VarKind::Kb && values.get(&v.name).is_some_and(|x| !x.is_empty()))
     {
-        return Err(bad(format!(
-            "template `{id}` answers from a knowledge base: clerk compare does not retrieve passages yet; leave its knowledge-base variable empty or compare on a plain prompt"
-        )));
+        return Err(bad(tr!("cli.compare.kb_template", id = id)));
     }
     let text = crate::templates::render_step(&t, 0, &values, &BTreeMap::new())
-        .map_err(|e| bad(format!("template `{id}`: {e}")))?;
+        .map_err(|e| bad(tr!("cli.compare.template_error", id = id, error = e)))?;
     let system = crate::templates::render_system(&t, &values)
-        .map_err(|e| bad(format!("template `{id}`: {e}")))?;
+        .map_err(|e| bad(tr!("cli.compare.template_error", id = id, error = e)))?;
     Ok((
         text,
         system,
@@ -381,16 +376,14 @@ fn confirm(
     if cost <= cfg.confirm_above_usd {
         return Ok(());
     }
-    let what = format!(
-        "this comparison is estimated at {} ({requests} requests of about {} tokens in), above [documents] confirm_above_usd ({})",
-        money(Some(cost)),
-        docs::group_digits(prompt_tokens),
-        money(Some(cfg.confirm_above_usd))
+    let what = tr!(
+        "cli.compare.estimate",
+        cost = money(Some(cost)),
+        requests = requests,
+        tokens = docs::group_digits(prompt_tokens),
+        limit = money(Some(cfg.confirm_above_usd))
     );
-    docs::confirm_spend(
-        &what,
-        "--runs 1, or --first N to send only the first N tokens",
-    )
+    docs::confirm_spend(&what, &tr!("cli.compare.cheaper"))
 }
 
 /// Progress on stderr: a line per run and per question to the judge on a terminal; retries
@@ -409,19 +402,27 @@ impl Progress for Shown {
             return;
         }
         let how = match &s.error {
-            None => format!(
-                "first token {} · {}",
-                crate::compare::report::duration(s.ttft_ms),
-                crate::compare::report::duration(s.total_ms)
-            ),
+            None => tr!(
+                "cli.compare.ended",
+                ttft = crate::compare::report::duration(s.ttft_ms),
+                total = crate::compare::report::duration(s.total_ms)
+            )
+            .into_owned(),
             Some(e) => crate::llm::sanitize::sanitize(e),
         };
-        eprintln!("\x1b[2mrun {} · {model} · {how}\x1b[0m", s.run);
+        let line = tr!(
+            "cli.compare.run_line",
+            run = s.run,
+            model = model,
+            how = how
+        );
+        eprintln!("\x1b[2m{line}\x1b[0m");
     }
 
     fn judging(&mut self, at: usize, of: usize, a: &str, b: &str) {
         if self.tty {
-            eprintln!("\x1b[2mjudge {at}/{of} · {a} (A) vs {b} (B)\x1b[0m");
+            let line = tr!("cli.compare.judging", at = at, of = of, a = a, b = b);
+            eprintln!("\x1b[2m{line}\x1b[0m");
         }
     }
 }

@@ -27,10 +27,14 @@ pub fn run(cli: &Cli, args: &DoctorArgs) -> Result<Exit, CliError> {
             super::output::init_logging(&ctx);
             let mut notes = super::config_cmd::theme_problems(&ctx);
             if let Err(e) = crate::app::keymap::Keymap::with_overrides(&ctx.config.file.keys) {
-                notes.push(format!(
-                    "{e} in {} (the app uses the default keys)",
-                    ctx.paths.config_file.display()
-                ));
+                notes.push(
+                    tr!(
+                        "cli.doctor.bad_keys",
+                        error = e,
+                        path = ctx.paths.config_file.display()
+                    )
+                    .into_owned(),
+                );
             }
             let setup = Setup {
                 paths: ctx.paths,
@@ -63,8 +67,12 @@ pub fn run(cli: &Cli, args: &DoctorArgs) -> Result<Exit, CliError> {
     // (the ledger's record of a call given up on is written within this).
     rt.shutdown_timeout(std::time::Duration::from_millis(500));
     if json {
-        let text = serde_json::to_string_pretty(&doctor::json(&checks))
-            .map_err(|e| CliError::new(Exit::Failure, format!("cannot write the JSON: {e}")))?;
+        let text = serde_json::to_string_pretty(&doctor::json(&checks)).map_err(|e| {
+            CliError::new(
+                Exit::Failure,
+                tr!("cli.doctor.cannot_write_json", error = e),
+            )
+        })?;
         println!("{text}");
     }
     Ok(exit(&checks))

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use clap::Subcommand;
 use serde_json::json;
 
-use super::output::{self, clip, for_stdout, local_time};
+use super::output::{self, clip, for_stdout, local_time, pad, pad_left};
 use super::{CliError, Ctx, Exit};
 use crate::config::KnowledgeEntry;
 use crate::config::knowledge::{EditError, valid_name, with_entry_added, with_entry_removed};
-use crate::format::{counted, human_size, thousands};
+use crate::format::{human_size, thousands};
 use crate::knowledge::{Base, Index, KnowledgeError, Progress, Report};
 
 /// `clerk kb …`
@@ -121,7 +121,7 @@ fn open_index(ctx: &Ctx) -> Result<Index, CliError> {
 }
 
 fn write_err(e: std::io::Error) -> CliError {
-    CliError::new(Exit::Failure, format!("cannot write the output: {e}"))
+    CliError::new(Exit::Failure, tr!("cli.cannot_write_output", error = e))
 }
 
 /// The configured base `name`, ready to walk.
@@ -145,9 +145,10 @@ fn entry<'a>(ctx: &'a Ctx, name: &str) -> Result<&'a KnowledgeEntry, CliError> {
     ctx.config.knowledge(name).ok_or_else(|| {
         CliError::new(
             Exit::BadInput,
-            format!(
-                "there is no knowledge base `{name}` in {}; see `clerk kb list`, or add it with `clerk kb add {name} FOLDER`",
-                ctx.paths.config_file.display()
+            tr!(
+                "cli.kb.no_such_in",
+                name = name,
+                path = ctx.paths.config_file.display()
             ),
         )
     })
@@ -163,28 +164,23 @@ fn add(
     if !valid_name(name) {
         return Err(CliError::new(
             Exit::BadInput,
-            format!("`{name}` is not a usable name: use letters, digits, `-`, `_` or `.`"),
+            tr!("cli.kb.bad_name", name = name),
         ));
     }
     if ctx.config.knowledge(name).is_some() {
         return Err(CliError::new(
             Exit::BadInput,
-            format!(
-                "there is already a knowledge base `{name}` in {}: choose another name, or index it with `clerk kb index {name}`",
-                ctx.paths.config_file.display()
+            tr!(
+                "cli.kb.exists",
+                name = name,
+                path = ctx.paths.config_file.display()
             ),
         ));
     }
     let mut absolute = Vec::new();
     for p in paths {
         let abs = std::fs::canonicalize(p).map_err(|_| {
-            CliError::new(
-                Exit::BadInput,
-                format!(
-                    "{} does not exist: name an existing folder or file",
-                    p.display()
-                ),
-            )
+            CliError::new(Exit::BadInput, tr!("cli.kb.no_path", path = p.display()))
         })?;
         absolute.push(abs);
     }
@@ -198,19 +194,23 @@ fn add(
         Err(e) => {
             return Err(CliError::new(
                 Exit::Failure,
-                format!("cannot read the config file {}: {e}", path.display()),
+                tr!(
+                    "cli.kb.cannot_read_config",
+                    path = path.display(),
+                    error = e
+                ),
             ));
         }
     };
     let new = with_entry_added(&old, &entry);
     let config = crate::config::Config::parse(path, &new)?;
     write_config(path, &new)?;
-    eprintln!("added knowledge base `{name}` to {}", path.display());
+    eprintln!(
+        "{}",
+        tr!("cli.kb.added", name = name, path = path.display())
+    );
     let Some(entry) = config.knowledge(name) else {
-        return Err(CliError::new(
-            Exit::Failure,
-            "the new entry did not read back",
-        ));
+        return Err(CliError::new(Exit::Failure, tr!("cli.kb.not_read_back")));
     };
     let base = base(ctx, entry)?;
     let mut index = open_index(ctx)?;
@@ -225,7 +225,11 @@ fn write_config(path: &Path, text: &str) -> Result<(), CliError> {
     let fail = |e: std::io::Error| {
         CliError::new(
             Exit::Failure,
-            format!("cannot write the config file {}: {e}", path.display()),
+            tr!(
+                "cli.kb.cannot_write_config",
+                path = path.display(),
+                error = e
+            ),
         )
     };
     let dir = path
@@ -281,10 +285,7 @@ fn index(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<Exit, CliError> {
 fn no_bases(ctx: &Ctx) -> CliError {
     CliError::new(
         Exit::BadInput,
-        format!(
-            "there is no knowledge base in {}: add one with `clerk kb add NAME FOLDER`",
-            ctx.paths.config_file.display()
-        ),
+        tr!("cli.kb.none_in", path = ctx.paths.config_file.display()),
     )
 }
 
@@ -298,23 +299,62 @@ fn run_update(index: &mut Index, base: &Base) -> Result<Report, CliError> {
     bar.clear();
     let report = result?;
     for s in &report.skipped {
-        eprintln!("skipped {}: {}", s.path, s.reason);
+        eprintln!(
+            "{}",
+            tr!("cli.kb.skipped_file", path = s.path, reason = s.reason)
+        );
     }
     Ok(report)
 }
 
 /// The one-line summary of an update, on stdout.
 fn summary(r: &Report) {
-    println!(
-        "{}: {} indexed, {} unchanged, {} removed, {} skipped · {} · {:.1} s",
-        r.base,
-        counted(r.indexed, "file"),
-        thousands(r.unchanged as u64),
-        thousands(r.removed as u64),
-        thousands(r.skipped.len() as u64),
-        counted(usize::try_from(r.passages).unwrap_or(usize::MAX), "passage"),
-        r.elapsed.as_secs_f64()
-    );
+    println!("{}", summary_text(r));
+}
+
+/// The one-line summary of an update, in the interface's language.
+fn summary_text(r: &Report) -> String {
+    tr!(
+        "cli.kb.summary",
+        base = r.base,
+        indexed = files(r.indexed),
+        unchanged = thousands(r.unchanged as u64),
+        removed = thousands(r.removed as u64),
+        skipped = thousands(r.skipped.len() as u64),
+        passages = passages(usize::try_from(r.passages).unwrap_or(usize::MAX)),
+        seconds = format!("{:.1}", r.elapsed.as_secs_f64())
+    )
+    .into_owned()
+}
+
+/// "1 file", "3 files" (Chinese has one form).
+fn files(n: usize) -> String {
+    let count = thousands(n as u64);
+    match n {
+        1 => tr!("cli.kb.file_one", count = count),
+        _ => tr!("cli.kb.file_other", count = count),
+    }
+    .into_owned()
+}
+
+/// "1 passage", "3 passages".
+pub(super) fn passages(n: usize) -> String {
+    let count = thousands(n as u64);
+    match n {
+        1 => tr!("cli.kb.passage_one", count = count),
+        _ => tr!("cli.kb.passage_other", count = count),
+    }
+    .into_owned()
+}
+
+/// "1 document", "3 documents".
+fn documents(n: usize) -> String {
+    let count = thousands(n as u64);
+    match n {
+        1 => tr!("cli.kb.document_one", count = count),
+        _ => tr!("cli.kb.document_other", count = count),
+    }
+    .into_owned()
 }
 
 /// A progress bar on stderr, drawn only on a terminal and only once indexing has taken
@@ -347,14 +387,17 @@ impl Bar {
         self.last = Some(now);
         let width = 30;
         let filled = (p.read * width).checked_div(p.to_read).unwrap_or(width);
+        let bar = format!("{}{}", "#".repeat(filled), ".".repeat(width - filled));
         eprint!(
-            "\r\x1b[2Kindexing {} [{}{}] {}/{} files {:.0} s",
-            p.base,
-            "#".repeat(filled),
-            ".".repeat(width - filled),
-            thousands(p.read as u64),
-            thousands(p.to_read as u64),
-            (now - self.start).as_secs_f64()
+            "\r\x1b[2K{}",
+            tr!(
+                "cli.kb.progress",
+                base = p.base,
+                bar = bar,
+                read = thousands(p.read as u64),
+                total = thousands(p.to_read as u64),
+                seconds = format!("{:.0}", (now - self.start).as_secs_f64())
+            )
         );
     }
 
@@ -397,13 +440,17 @@ fn list(ctx: &Ctx, json: bool) -> Result<Exit, CliError> {
         return Ok(Exit::Ok);
     }
     if rows.is_empty() {
-        eprintln!("no knowledge bases yet: add one with `clerk kb add NAME FOLDER`");
+        eprintln!("{}", tr!("cli.kb.none_yet"));
         return Ok(Exit::Ok);
     }
     writeln!(
         out,
-        "{:<20} {:>9} {:>9}  {:<16}  PATHS",
-        "NAME", "DOCS", "PASSAGES", "INDEXED"
+        "{} {} {}  {}  {}",
+        pad(&tr!("cli.kb.col.name"), 20),
+        pad_left(&tr!("cli.kb.col.docs"), 9),
+        pad_left(&tr!("cli.kb.col.passages"), 9),
+        pad(&tr!("cli.kb.col.indexed"), 16),
+        tr!("cli.kb.col.paths")
     )
     .map_err(write_err)?;
     for r in &rows {
@@ -418,20 +465,24 @@ fn list(ctx: &Ctx, json: bool) -> Result<Exit, CliError> {
         let paths = if r["in_config"] == true {
             paths.join(", ")
         } else {
-            format!(
-                "(not in the config: `clerk kb remove {}` drops it)",
-                r["name"].as_str().unwrap_or_default()
+            tr!(
+                "cli.kb.not_in_config",
+                name = r["name"].as_str().unwrap_or_default()
             )
+            .into_owned()
         };
         writeln!(
             out,
-            "{:<20} {:>9} {:>9}  {:<16}  {paths}",
-            r["name"].as_str().unwrap_or_default(),
-            thousands(r["documents"].as_u64().unwrap_or(0)),
-            thousands(r["passages"].as_u64().unwrap_or(0)),
-            r["indexed_ms"]
-                .as_i64()
-                .map_or("never".to_string(), local_time),
+            "{} {} {}  {}  {paths}",
+            pad(r["name"].as_str().unwrap_or_default(), 20),
+            pad_left(&thousands(r["documents"].as_u64().unwrap_or(0)), 9),
+            pad_left(&thousands(r["passages"].as_u64().unwrap_or(0)), 9),
+            pad(
+                &r["indexed_ms"]
+                    .as_i64()
+                    .map_or(tr!("cli.kb.never").into_owned(), local_time),
+                16
+            ),
         )
         .map_err(write_err)?;
     }
@@ -469,9 +520,12 @@ fn status(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<Exit, CliError> {
     let tty = output::stdout_is_tty();
     writeln!(
         out,
-        "index: {} ({})",
-        index.path().display(),
-        human_size(index_bytes)
+        "{}",
+        tr!(
+            "cli.kb.index_file",
+            path = index.path().display(),
+            size = human_size(index_bytes)
+        )
     )
     .map_err(write_err)?;
     for s in &all {
@@ -483,20 +537,30 @@ fn status(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<Exit, CliError> {
         };
         writeln!(
             out,
-            "  {} · {} · {} of documents · languages: {langs}",
-            counted(usize::try_from(s.documents).unwrap_or(0), "document"),
-            counted(usize::try_from(s.passages).unwrap_or(0), "passage"),
-            human_size(s.bytes)
+            "  {}",
+            tr!(
+                "cli.kb.status_counts",
+                documents = documents(usize::try_from(s.documents).unwrap_or(0)),
+                passages = passages(usize::try_from(s.passages).unwrap_or(0)),
+                size = human_size(s.bytes),
+                languages = langs
+            )
         )
         .map_err(write_err)?;
         let when = match (s.indexed_ms, s.duration_ms) {
-            (Some(t), Some(d)) => format!("{} (took {:.1} s)", local_time(t), d as f64 / 1000.0),
+            (Some(t), Some(d)) => tr!(
+                "cli.kb.took",
+                time = local_time(t),
+                seconds = format!("{:.1}", d as f64 / 1000.0)
+            )
+            .into_owned(),
             (Some(t), None) => local_time(t),
-            _ => format!("never: run `clerk kb index {}`", s.name),
+            _ => tr!("cli.kb.never_run", name = s.name).into_owned(),
         };
-        writeln!(out, "  last indexed: {when}").map_err(write_err)?;
+        writeln!(out, "  {}", tr!("cli.kb.last_indexed", when = when)).map_err(write_err)?;
         if !s.skipped.is_empty() {
-            writeln!(out, "  skipped ({}):", s.skipped.len()).map_err(write_err)?;
+            writeln!(out, "  {}", tr!("cli.kb.skipped", count = s.skipped.len()))
+                .map_err(write_err)?;
             for k in &s.skipped {
                 writeln!(out, "    {}: {}", for_stdout(&k.path, tty), k.reason)
                     .map_err(write_err)?;
@@ -504,23 +568,23 @@ fn status(ctx: &Ctx, name: Option<&str>, json: bool) -> Result<Exit, CliError> {
         }
         if s.stale.is_empty() {
             if s.indexed_ms.is_some() {
-                writeln!(out, "  up to date").map_err(write_err)?;
+                writeln!(out, "  {}", tr!("cli.kb.up_to_date")).map_err(write_err)?;
             }
         } else {
             writeln!(
                 out,
-                "  stale ({}): changed on disk since it was indexed; `clerk kb index {}` brings it up to date",
-                s.stale.len(),
-                s.name
+                "  {}",
+                tr!("cli.kb.stale", count = s.stale.len(), name = s.name)
             )
             .map_err(write_err)?;
             for f in &s.stale {
                 let what = match f.change {
-                    crate::knowledge::Change::New => "new",
-                    crate::knowledge::Change::Changed => "changed",
-                    crate::knowledge::Change::Deleted => "deleted",
+                    crate::knowledge::Change::New => tr!("cli.kb.change.new"),
+                    crate::knowledge::Change::Changed => tr!("cli.kb.change.changed"),
+                    crate::knowledge::Change::Deleted => tr!("cli.kb.change.deleted"),
                 };
-                writeln!(out, "    {what:<8} {}", for_stdout(&f.path, tty)).map_err(write_err)?;
+                writeln!(out, "    {} {}", pad(&what, 8), for_stdout(&f.path, tty))
+                    .map_err(write_err)?;
             }
         }
     }
@@ -534,7 +598,11 @@ fn remove(ctx: &Ctx, name: &str) -> Result<Exit, CliError> {
         let old = std::fs::read_to_string(path).map_err(|e| {
             CliError::new(
                 Exit::Failure,
-                format!("cannot read the config file {}: {e}", path.display()),
+                tr!(
+                    "cli.kb.cannot_read_config",
+                    path = path.display(),
+                    error = e
+                ),
             )
         })?;
         let new = with_entry_removed(&old, name).map_err(|e| {
@@ -545,20 +613,23 @@ fn remove(ctx: &Ctx, name: &str) -> Result<Exit, CliError> {
         })?;
         crate::config::Config::parse(path, &new)?;
         write_config(path, &new)?;
-        eprintln!("removed knowledge base `{name}` from {}", path.display());
+        eprintln!(
+            "{}",
+            tr!("cli.kb.removed", name = name, path = path.display())
+        );
         said = true;
     }
     if ctx.paths.knowledge_index().exists() {
         let mut index = open_index(ctx)?;
         if index.remove(name)? {
-            eprintln!("removed its passages from the index");
+            eprintln!("{}", tr!("cli.kb.removed_passages"));
             said = true;
         }
     }
     if !said {
         return Err(CliError::new(
             Exit::BadInput,
-            format!("there is no knowledge base `{name}`; see `clerk kb list`"),
+            tr!("cli.kb.no_such", name = name),
         ));
     }
     Ok(Exit::Ok)
@@ -574,7 +645,7 @@ fn search(
     question: &str,
 ) -> Result<Exit, CliError> {
     if question.trim().is_empty() {
-        return Err(CliError::new(Exit::BadInput, "the question is empty"));
+        return Err(CliError::new(Exit::BadInput, tr!("cli.kb.empty_question")));
     }
     let mut names: Vec<&str> = kb.iter().map(String::as_str).collect();
     if names.is_empty() {
@@ -619,7 +690,7 @@ fn search(
         if r.hits.is_empty() {
             return Ok(Exit::Ok);
         }
-        writeln!(out, "the closest passages:\n").map_err(write_err)?;
+        writeln!(out, "{}\n", tr!("cli.kb.closest")).map_err(write_err)?;
     }
     for (i, h) in r.hits.iter().enumerate() {
         let mut place = h.path.clone();
@@ -628,7 +699,7 @@ fn search(
             place.push_str(&h.section);
         }
         if let Some(p) = h.page {
-            place.push_str(&format!(" (page {p})"));
+            place.push_str(&tr!("cli.kb.page", page = p));
         }
         let base = if names.len() > 1 {
             format!("{}: ", h.base)
@@ -639,4 +710,50 @@ fn search(
         writeln!(out, "    {}\n", clip(&for_stdout(&h.text, tty), 400)).map_err(write_err)?;
     }
     Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::{Language, scoped};
+
+    fn report() -> Report {
+        Report {
+            base: "procedures".into(),
+            indexed: 1,
+            unchanged: 1204,
+            removed: 2,
+            skipped: Vec::new(),
+            ignored: 0,
+            passages: 3,
+            passages_written: 3,
+            elapsed: Duration::from_millis(1500),
+        }
+    }
+
+    #[test]
+    fn the_index_summary_reads_in_english_and_in_chinese() {
+        assert_eq!(
+            summary_text(&report()),
+            "procedures: 1 file indexed, 1,204 unchanged, 2 removed, 0 skipped · 3 passages · 1.5 s"
+        );
+        let _zh = scoped(Language::Chinese);
+        assert_eq!(
+            summary_text(&report()),
+            "procedures：已索引 1 个文件，未变 1,204 个，移除 2 个，跳过 0 个 · 3 个段落 · 1.5 秒"
+        );
+        assert_eq!(tr!("cli.kb.page", page = 4), "（第 4 页）");
+    }
+
+    #[test]
+    fn the_list_headings_line_up_in_chinese() {
+        let _zh = scoped(Language::Chinese);
+        let heading = format!(
+            "{} {}",
+            pad(&tr!("cli.kb.col.name"), 20),
+            pad_left(&tr!("cli.kb.col.docs"), 9)
+        );
+        assert_eq!(unicode_width::UnicodeWidthStr::width(heading.as_str()), 30);
+        assert!(heading.starts_with("名称"), "{heading}");
+    }
 }

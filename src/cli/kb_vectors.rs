@@ -28,7 +28,8 @@ pub(super) fn embed(
     let endpoint = match super::ask_kb::endpoint(ctx, Some(name.clone())) {
         Ok(e) => e,
         Err(why) => {
-            eprintln!("note: {name}: no vectors made ({why}); keyword search works without them");
+            let text = tr!("cli.kb.vectors.no_endpoint", name = name, why = why);
+            eprintln!("{}", tr!("cli.note", text = text));
             return Ok(None);
         }
     };
@@ -52,27 +53,36 @@ pub(super) fn embed(
     };
     match result {
         Ok(r) => {
-            say(format!(
-                "{name}: {} passages embedded with {model} ({} with vectors) · {} request(s) · {:.1} s",
-                thousands(r.embedded),
-                thousands(r.with_vectors),
-                thousands(r.requests),
-                r.elapsed.as_secs_f64()
-            ));
+            say(tr!(
+                "cli.kb.vectors.done",
+                name = name,
+                embedded = thousands(r.embedded),
+                model = model,
+                with = thousands(r.with_vectors),
+                requests = thousands(r.requests),
+                seconds = format!("{:.1}", r.elapsed.as_secs_f64())
+            )
+            .into_owned());
             Ok(Some(r))
         }
         Err(EmbedError::Endpoint { error, report }) => {
             if is_missing_endpoint(&error) {
-                eprintln!(
-                    "note: {name}: {} has no embeddings for {model} (HTTP 404): no vectors made, search uses keywords only; remove `embeddings` from knowledge base `{name}`, or use a profile whose endpoint has embeddings",
-                    endpoint.url("/embeddings")
+                let text = tr!(
+                    "cli.kb.vectors.no_embeddings",
+                    name = name,
+                    url = endpoint.url("/embeddings"),
+                    model = model
                 );
+                eprintln!("{}", tr!("cli.note", text = text));
             } else {
-                eprintln!(
-                    "warning: {name}: vectors stopped after {} passages ({} still without): {error}; run `clerk kb index {name}` again to go on (keyword search works meanwhile)",
-                    thousands(report.embedded),
-                    thousands(report.without)
+                let text = tr!(
+                    "cli.kb.vectors.stopped",
+                    name = name,
+                    embedded = thousands(report.embedded),
+                    without = thousands(report.without),
+                    error = error
                 );
+                eprintln!("{}", tr!("cli.warning", text = text));
             }
             Ok(Some(report))
         }
@@ -105,13 +115,20 @@ impl<'a> Bar<'a> {
         self.drawn = true;
         let width = 30u64;
         let filled = (done * width).checked_div(todo).unwrap_or(width).min(width) as usize;
-        eprint!(
-            "\r\x1b[2Kembedding {} [{}{}] {}/{} passages",
-            self.name,
+        let bar = format!(
+            "{}{}",
             "#".repeat(filled),
-            ".".repeat(width as usize - filled),
-            thousands(done),
-            thousands(todo)
+            ".".repeat(width as usize - filled)
+        );
+        eprint!(
+            "\r\x1b[2K{}",
+            tr!(
+                "cli.kb.vectors.progress",
+                name = self.name,
+                bar = bar,
+                done = thousands(done),
+                total = thousands(todo)
+            )
         );
         let _ = std::io::stderr().flush();
     }

@@ -98,6 +98,20 @@ pub fn clip(text: &str, max: usize) -> String {
     }
 }
 
+/// `text` followed by spaces up to `width` terminal cells (a Chinese character takes two),
+/// for the columns of a table whose headings are translated (`format!`'s `{:<w}` counts
+/// characters, not cells).
+pub fn pad(text: &str, width: usize) -> String {
+    let used = unicode_width::UnicodeWidthStr::width(text);
+    format!("{text}{}", " ".repeat(width.saturating_sub(used)))
+}
+
+/// `text` after spaces up to `width` terminal cells (a right-aligned column).
+pub fn pad_left(text: &str, width: usize) -> String {
+    let used = unicode_width::UnicodeWidthStr::width(text);
+    format!("{}{text}", " ".repeat(width.saturating_sub(used)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +127,13 @@ mod tests {
     fn clip_folds_and_cuts() {
         assert_eq!(clip("a\n b   c", 10), "a b c");
         assert_eq!(clip("abcdefghij", 5), "abcd…");
+    }
+
+    #[test]
+    fn pads_count_terminal_cells() {
+        assert_eq!(pad("名称", 6), "名称  ");
+        assert_eq!(pad_left("文档", 6), "  文档");
+        assert_eq!(pad("NAME", 6), format!("{:<6}", "NAME"));
+        assert_eq!(pad("toolong", 3), "toolong");
     }
 }

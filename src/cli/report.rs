@@ -36,7 +36,7 @@ impl From<Driven> for Outcome {
             End::Lost(answer) => Outcome::Stopped {
                 text: answer.text,
                 signal: Exit::Failure,
-                save_error: Some("the answer task ended unexpectedly".to_string()),
+                save_error: Some(tr!("cli.report.task_lost").into_owned()),
             },
         }
     }
@@ -105,36 +105,40 @@ pub(super) fn report(ctx: &Ctx, end: &Ending<'_>, outcome: Outcome) -> Result<Ex
             if !json && output::stderr_is_tty() {
                 let tokens = answer
                     .usage
-                    .map(|u| format!("{} in / {} out tokens", u.input, u.output))
-                    .unwrap_or_else(|| "no usage reported".to_string());
-                eprintln!(
-                    "\x1b[2m{model} · {tokens} · {} · {:.1} s\x1b[0m",
-                    money(cost),
-                    answer.duration.as_secs_f64()
+                    .map(|u| {
+                        tr!("cli.report.tokens", input = u.input, output = u.output).into_owned()
+                    })
+                    .unwrap_or_else(|| tr!("cli.report.no_usage").into_owned());
+                let line = tr!(
+                    "cli.report.status_line",
+                    model = model,
+                    tokens = tokens,
+                    cost = money(cost),
+                    seconds = format!("{:.1}", answer.duration.as_secs_f64())
                 );
+                eprintln!("\x1b[2m{line}\x1b[0m");
             }
             if answer.malformed > 0 {
-                eprintln!(
-                    "warning: {} malformed chunk(s) from the server were skipped",
-                    answer.malformed
-                );
+                let text = tr!("cli.report.malformed", count = answer.malformed);
+                eprintln!("{}", tr!("cli.warning", text = text));
             }
             if let Some(e) = save_error {
-                eprintln!("clerk: the answer was shown but could not be saved: {e}");
+                eprintln!("clerk: {}", tr!("cli.report.not_saved", error = e));
                 return Ok(Exit::Failure);
             }
             match answer.status {
                 AnswerStatus::Complete => {
                     if let Some(note) = &answer.reason {
-                        eprintln!("note: {}", crate::llm::sanitize::sanitize(note));
+                        let text = crate::llm::sanitize::sanitize(note);
+                        eprintln!("{}", tr!("cli.note", text = text));
                     }
                     Ok(Exit::Ok)
                 }
                 _ => {
                     let how = match answer.status {
-                        AnswerStatus::Truncated => "the answer is incomplete (truncated)",
-                        AnswerStatus::Interrupted => "the answer was interrupted",
-                        _ => "the answer ended with an error",
+                        AnswerStatus::Truncated => tr!("cli.report.truncated"),
+                        AnswerStatus::Interrupted => tr!("cli.report.interrupted"),
+                        _ => tr!("cli.report.failed"),
                     };
                     eprintln!(
                         "clerk: {how}: {}",
@@ -163,7 +167,7 @@ pub(super) fn report(ctx: &Ctx, end: &Ending<'_>, outcome: Outcome) -> Result<Ex
             if let Some(e) = save_error {
                 eprintln!("clerk: {e}");
             }
-            eprintln!("clerk: stopped; what arrived is saved");
+            eprintln!("clerk: {}", tr!("cli.report.stopped"));
             Ok(signal)
         }
     }
@@ -249,7 +253,7 @@ pub(super) fn print_sources(g: &Grounded, answer: &str) {
 pub(super) fn print_not_found(g: &Grounded) {
     println!("{}", g.not_found_text());
     if !g.hits().is_empty() {
-        println!("\nthe closest passages:");
+        println!("\n{}", tr!("cli.kb.closest"));
         print_passages(g.hits(), output::stdout_is_tty());
     }
 }

@@ -10,7 +10,7 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
 use super::ask::resolve_session;
-use super::output::{self, clip, for_stdout, local_time, money};
+use super::output::{self, clip, for_stdout, local_time, money, pad, pad_left};
 use super::{CliError, Ctx, Exit};
 use crate::format::thousands;
 use crate::store::{Message, MessageStatus, Role, Session, Store};
@@ -121,13 +121,21 @@ pub fn run(ctx: &Ctx, cmd: &SessionsCommand) -> Result<Exit, CliError> {
             } else if list.is_empty() {
                 eprintln!("{}", tr!("cli.sessions.none"));
             } else {
-                writeln!(out, "{:>6}  {:<16}  {:>5}  TITLE", "ID", "UPDATED", "MSGS").map_err(w)?;
+                writeln!(
+                    out,
+                    "{}  {}  {}  {}",
+                    pad_left(&tr!("cli.sessions.col.id"), 6),
+                    pad(&tr!("cli.sessions.col.updated"), 16),
+                    pad_left(&tr!("cli.sessions.col.messages"), 5),
+                    tr!("cli.sessions.col.title")
+                )
+                .map_err(w)?;
                 for s in &list {
                     let title = for_stdout(&s.session.title, tty);
                     let archived = if s.session.archived {
-                        " (archived)"
+                        tr!("cli.sessions.archived_mark")
                     } else {
-                        ""
+                        std::borrow::Cow::Borrowed("")
                     };
                     writeln!(
                         out,

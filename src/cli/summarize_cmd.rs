@@ -85,8 +85,9 @@ pub(super) fn template_prompt(
     title: &str,
 ) -> Result<Prompt, CliError> {
     let bad = |m: String| CliError::new(Exit::BadInput, m);
-    let system = crate::templates::render_system(template, &values)
-        .map_err(|e| bad(format!("template `{}`: {e}", template.id)))?;
+    let system = crate::templates::render_system(template, &values).map_err(|e| {
+        bad(tr!("cli.compare.template_error", id = template.id, error = e).into_owned())
+    })?;
     values.remove(doc_var);
     let t = template.clone();
     let var = doc_var.to_string();
@@ -117,24 +118,14 @@ pub fn run(ctx: &Ctx, args: &SummarizeArgs) -> Result<Exit, CliError> {
     let lib = Library::load(&super::templates_cmd::sources(ctx));
     let entry = super::templates_cmd::find(&lib, "summarize")?;
     let Some(template) = entry.template.clone() else {
-        return Err(bad(format!(
-            "the `summarize` template ({}) is broken; fix it or remove it to use the built-in one",
-            entry
-                .path
-                .as_deref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "built in".into())
-        )));
+        return Err(bad(
+            tr!("cli.summarize.broken", place = place(entry)).into_owned()
+        ));
     };
     if template.steps.len() != 1 || template.variable("document").is_none() {
-        return Err(bad(format!(
-            "`clerk summarize` needs a `summarize` template with one prompt and a `document` variable; {} is not: remove it to use the built-in one",
-            entry
-                .path
-                .as_deref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "built in".into())
-        )));
+        return Err(bad(
+            tr!("cli.summarize.unusable", place = place(entry)).into_owned()
+        ));
     }
     let cfg = &ctx.config.file.documents;
     let mut sources = Vec::with_capacity(args.files.len());
@@ -174,7 +165,7 @@ pub fn run(ctx: &Ctx, args: &SummarizeArgs) -> Result<Exit, CliError> {
     }
     values.insert("document".into(), "[the document]".into());
     let values = crate::templates::check_values(&template, &values)
-        .map_err(|p| bad(format!("the `summarize` template: {}", p.join("; "))))?;
+        .map_err(|p| bad(tr!("cli.summarize.problems", problems = p.join("; ")).into_owned()))?;
     let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
     let title = format!("Summary: {}", names.join(", "));
     let prompt = template_prompt(&template, values, "document", sources, &title)?;
@@ -188,4 +179,13 @@ pub fn run(ctx: &Ctx, args: &SummarizeArgs) -> Result<Exit, CliError> {
         },
         prompt,
     )
+}
+
+/// Where a template comes from, for messages: its file, or "built in".
+fn place(entry: &crate::templates::Entry) -> String {
+    entry
+        .path
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| tr!("cli.summarize.built_in").into_owned())
 }

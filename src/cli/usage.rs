@@ -9,6 +9,7 @@ use std::io::Write;
 use chrono::{Local, NaiveDate, TimeZone};
 use clap::{Args, ValueEnum};
 
+use super::output::{pad, pad_left};
 use super::{CliError, Ctx, Exit};
 use crate::chat::budget;
 use crate::format::thousands;
@@ -108,7 +109,7 @@ pub fn run(ctx: &Ctx, args: &UsageArgs) -> Result<Exit, CliError> {
     } else if args.csv {
         write_csv(&mut out, &rows).map_err(w)?;
     } else {
-        write_table(&mut out, label(args.by), &rows, &total).map_err(w)?;
+        write_table(&mut out, &label(args.by), &rows, &total).map_err(w)?;
         if path.exists() {
             let ledger = Ledger::open(&path)?;
             if let Some(line) = budget_line(ctx, &ledger)? {
@@ -126,26 +127,28 @@ fn local_midnight(day: NaiveDate) -> i64 {
         .map_or(0, |t| t.timestamp_millis())
 }
 
-fn label(by: GroupBy) -> &'static str {
+/// The heading of the table's first column, in the interface's language.
+fn label(by: GroupBy) -> String {
     match by {
-        GroupBy::Day => "day",
-        GroupBy::Month => "month",
-        GroupBy::Model => "model",
-        GroupBy::Profile => "profile",
-        GroupBy::Session => "session",
-        GroupBy::Template => "template",
-        GroupBy::Kind => "kind",
+        GroupBy::Day => tr!("cli.usage.col.day"),
+        GroupBy::Month => tr!("cli.usage.col.month"),
+        GroupBy::Model => tr!("cli.usage.col.model"),
+        GroupBy::Profile => tr!("cli.usage.col.profile"),
+        GroupBy::Session => tr!("cli.usage.col.session"),
+        GroupBy::Template => tr!("cli.usage.col.template"),
+        GroupBy::Kind => tr!("cli.usage.col.kind"),
     }
+    .into_owned()
 }
 
 fn money(t: &Totals) -> String {
     let cost = match t.cost_usd {
         Some(c) => format!("${c:.4}"),
         None if t.requests == 0 => "$0".to_string(),
-        None => "unknown".to_string(),
+        None => tr!("cli.usage.unknown").into_owned(),
     };
     if t.unpriced_requests > 0 && t.cost_usd.is_some() {
-        format!("{cost} + unknown")
+        format!("{cost} + {}", tr!("cli.usage.unknown"))
     } else {
         cost
     }
@@ -157,42 +160,61 @@ fn write_table(
     rows: &[Row],
     total: &Totals,
 ) -> std::io::Result<()> {
+    use unicode_width::UnicodeWidthStr;
+    // Widths in terminal cells: a Chinese heading or key takes two a character.
     let key_w = rows
         .iter()
-        .map(|r| r.key.chars().count())
+        .map(|r| r.key.width())
         .max()
         .unwrap_or(0)
-        .max(by.len())
+        .max(by.width())
         .clamp(5, 40);
-    writeln!(
-        out,
-        "{by:<key_w$}  {:>8}  {:>12}  {:>10}  {:>12}  {:>12}",
-        "requests", "prompt", "cached", "completion", "cost"
-    )?;
+    let columns = [
+        (tr!("cli.usage.col.requests"), 8),
+        (tr!("cli.usage.col.prompt"), 12),
+        (tr!("cli.usage.col.cached"), 10),
+        (tr!("cli.usage.col.completion"), 12),
+        (tr!("cli.usage.col.cost"), 12),
+    ];
+    let mut heading = pad(by, key_w);
+    for (name, w) in &columns {
+        heading.push_str("  ");
+        heading.push_str(&pad_left(name, *w));
+    }
+    writeln!(out, "{heading}")?;
     let line = |out: &mut dyn Write, key: &str, t: &Totals| {
-        let key: String = crate::llm::sanitize::sanitize(key)
-            .chars()
-            .take(key_w)
-            .collect();
+        let mut shown = String::new();
+        let mut used = 0;
+        for ch in crate::llm::sanitize::sanitize(key).chars() {
+            used += unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
+            if used > key_w {
+                break;
+            }
+            shown.push(ch);
+        }
         writeln!(
             out,
-            "{key:<key_w$}  {:>8}  {:>12}  {:>10}  {:>12}  {:>12}",
+            "{}  {:>8}  {:>12}  {:>10}  {:>12}  {}",
+            pad(&shown, key_w),
             thousands(t.requests),
             thousands(t.prompt_tokens),
             thousands(t.cached_tokens),
             thousands(t.completion_tokens),
-            money(t)
+            pad_left(&money(t), 12)
         )
     };
     for r in rows {
         line(out, &r.key, &r.totals)?;
     }
-    line(out, "total", total)?;
+    line(out, &tr!("cli.usage.total"), total)?;
     if total.unpriced_requests > 0 {
         writeln!(
             out,
-            "{} request(s) were for models without a price: their cost is unknown and not in the totals (add [models.\"NAME\"] prices to the config)",
-            thousands(total.unpriced_requests)
+            "{}",
+            tr!(
+                "cli.usage.unpriced",
+                count = thousands(total.unpriced_requests)
+            )
         )?;
     }
     Ok(())
@@ -251,4 +273,55 @@ fn budget_line(ctx: &Ctx, ledger: &Ledger) -> Result<Option<String>, CliError> {
     Ok(Some(
         tr!("cli.usage.budget", parts = parts.join(" · ")).into_owned(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::{Language, scoped};
+    use unicode_width::UnicodeWidthStr;
+
+    fn table(rows: &[Row], total: &Totals) -> String {
+        let mut out = Vec::new();
+        write_table(&mut out, &label(GroupBy::Template), rows, total).unwrap_or_default();
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_table_is_chinese_and_its_columns_line_up_in_cells() {
+        let totals = Totals {
+            requests: 3,
+            prompt_tokens: 1200,
+            completion_tokens: 300,
+            cost_usd: Some(0.0012),
+            unpriced_requests: 1,
+            ..Totals::default()
+        };
+        let rows = vec![Row {
+            key: "会议纪要".into(),
+            totals: Totals {
+                unpriced_requests: 0,
+                ..totals.clone()
+            },
+        }];
+        let english = table(&rows, &totals);
+        assert!(english.starts_with("template  requests"), "{english}");
+        assert!(english.contains("$0.0012 + unknown"), "{english}");
+        let _zh = scoped(Language::Chinese);
+        let t = table(&rows, &totals);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(
+            lines[0].starts_with("模板") && lines[0].contains("请求数"),
+            "{t}"
+        );
+        assert!(
+            lines[2].starts_with("合计") && lines[2].ends_with("$0.0012 + 未知"),
+            "{t}"
+        );
+        assert!(lines[3].contains("没有价格"), "{t}");
+        // The heading and a row end at the same cell (the total's "+ 未知" is longer).
+        assert_eq!(lines[0].width(), lines[1].width(), "{t}");
+        let before = |l: &str| l[..l.find("300").unwrap_or(0)].width();
+        assert_eq!(before(lines[1]), before(lines[2]), "{t}");
+    }
 }

@@ -113,35 +113,38 @@ pub fn duration(ms: Option<f64>) -> String {
 fn usd(cost: Option<f64>, f: &Figures) -> String {
     match cost {
         _ if f.answers() == 0 => "—".to_string(),
-        None => "unknown".to_string(),
+        None => tr!("compare.unknown").into_owned(),
         Some(c) => crate::format::usd(Some(c)),
     }
 }
 
 /// The rows of figures, a cell per model.
-fn figure_rows(c: &Comparison) -> Vec<(&'static str, Vec<String>)> {
+fn figure_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
     let figures: Vec<Figures> = c.models.iter().map(Figures::of).collect();
-    let row =
-        |label, cell: &dyn Fn(&Figures) -> String| (label, figures.iter().map(cell).collect());
+    let row = |label: std::borrow::Cow<str>, cell: &dyn Fn(&Figures) -> String| {
+        (label.into_owned(), figures.iter().map(cell).collect())
+    };
     vec![
-        row("runs (errors)", &|f| format!("{} ({})", f.runs, f.errors)),
-        row("first token, median", &|f| duration(f.ttft_ms.0)),
-        row("first token, p90", &|f| duration(f.ttft_ms.1)),
-        row("total time, median", &|f| duration(f.total_ms.0)),
-        row("total time, p90", &|f| duration(f.total_ms.1)),
-        row("tokens/s, median", &|f| {
+        row(tr!("compare.row.runs"), &|f| {
+            format!("{} ({})", f.runs, f.errors)
+        }),
+        row(tr!("compare.row.ttft_median"), &|f| duration(f.ttft_ms.0)),
+        row(tr!("compare.row.ttft_p90"), &|f| duration(f.ttft_ms.1)),
+        row(tr!("compare.row.total_median"), &|f| duration(f.total_ms.0)),
+        row(tr!("compare.row.total_p90"), &|f| duration(f.total_ms.1)),
+        row(tr!("compare.row.speed"), &|f| {
             f.tokens_per_s
                 .map_or("—".to_string(), |x| format!("{x:.1}"))
         }),
         row(
-            "tokens in / out",
+            tr!("compare.row.tokens"),
             &|f| match (f.prompt_tokens, f.completion_tokens) {
                 (Some(i), Some(o)) => format!("{} / {}", thousands(i), thousands(o)),
                 _ => "—".to_string(),
             },
         ),
-        row("cost per answer", &|f| usd(f.cost_per_answer, f)),
-        row("per 1,000 answers", &|f| usd(f.cost_per_1k(), f)),
+        row(tr!("compare.row.cost"), &|f| usd(f.cost_per_answer, f)),
+        row(tr!("compare.row.per_1k"), &|f| usd(f.cost_per_1k(), f)),
     ]
 }
 
@@ -153,15 +156,22 @@ pub fn figures_line(f: &Figures) -> String {
         .tokens_per_s
         .map_or("—".to_string(), |x| format!("{x:.1}"));
     let tokens = match (f.prompt_tokens, f.completion_tokens) {
-        (Some(i), Some(o)) => format!("{} in / {} out", thousands(i), thousands(o)),
-        _ => "tokens —".to_string(),
+        (Some(i), Some(o)) => tr!(
+            "compare.line.tokens",
+            input = thousands(i),
+            output = thousands(o)
+        ),
+        _ => tr!("compare.line.no_tokens"),
     };
-    format!(
-        "first token {} · total {} · {speed} tok/s · {tokens} · {}",
-        duration(f.ttft_ms.0),
-        duration(f.total_ms.0),
-        usd(f.cost_per_answer, f)
+    tr!(
+        "compare.line",
+        ttft = duration(f.ttft_ms.0),
+        total = duration(f.total_ms.0),
+        speed = speed,
+        tokens = tokens,
+        cost = usd(f.cost_per_answer, f)
     )
+    .into_owned()
 }
 
 /// Every run that gave no complete answer: "model, run 2: why".
@@ -170,9 +180,9 @@ fn errors(c: &Comparison) -> Vec<String> {
         .iter()
         .flat_map(|m| {
             m.samples.iter().filter_map(move |s| {
-                s.error
-                    .as_ref()
-                    .map(|e| format!("{}, run {}: {e}", m.model, s.run))
+                s.error.as_ref().map(|e| {
+                    tr!("compare.error", model = m.model, run = s.run, error = e).into_owned()
+                })
             })
         })
         .collect()
@@ -180,8 +190,8 @@ fn errors(c: &Comparison) -> Vec<String> {
 
 fn stopped_text(s: &Stopped) -> String {
     match s {
-        Stopped::Budget(why) => format!("stopped by a budget, with what it had: {why}"),
-        Stopped::ByYou => "stopped by you, with what it had".to_string(),
+        Stopped::Budget(why) => tr!("compare.stopped.budget", why = why).into_owned(),
+        Stopped::ByYou => tr!("compare.stopped.by_you").into_owned(),
     }
 }
 
@@ -227,26 +237,26 @@ pub fn table(c: &Comparison, tty: bool) -> String {
     }
     let errs = errors(c);
     if !errs.is_empty() {
-        out.push_str("\nerrors:\n");
+        out.push_str(&format!("\n{}\n", tr!("compare.errors")));
         for e in errs {
             out.push_str(&format!("  {}\n", clean(&e)));
         }
     }
     if let Some(j) = &c.judge {
         out.push('\n');
-        out.push_str(&clean(&format!(
-            "judge {} (each pair in both orders): {}",
-            j.model,
-            judge_counts(c, j)
+        out.push_str(&clean(&tr!(
+            "compare.judge.line",
+            model = j.model,
+            counts = judge_counts(c, j)
         )));
         out.push('\n');
         for v in &j.judgements {
             out.push_str(&clean(&format!("  {}\n", judgement_line(c, v))));
         }
         for n in &j.notes {
-            out.push_str(&clean(&format!("  note: {n}\n")));
+            out.push_str(&clean(&format!("  {}\n", tr!("cli.note", text = n))));
         }
-        out.push_str(&format!("  {}\n", judge::OPINION));
+        out.push_str(&format!("  {}\n", tr!("compare.opinion")));
     }
     if let Some(s) = &c.stopped {
         out.push_str(&format!("\n{}\n", clean(&stopped_text(s))));
@@ -262,17 +272,27 @@ fn judge_counts(c: &Comparison, j: &Judged) -> String {
         .enumerate()
         .map(|(i, m)| {
             let n = j.wins(i);
-            format!("{} {n} win{}", m.model, if n == 1 { "" } else { "s" })
+            match n {
+                1 => tr!("compare.judge.win_one", model = m.model, count = n),
+                _ => tr!("compare.judge.win_other", model = m.model, count = n),
+            }
+            .into_owned()
         })
         .collect();
     let (ties, none, failed) = j.counts();
-    let mut s = format!(
-        "{}; {ties} tie{}, {none} without a verdict",
-        wins.join(", "),
-        if ties == 1 { "" } else { "s" }
-    );
+    let ties = match ties {
+        1 => tr!("compare.judge.tie_one", count = ties),
+        _ => tr!("compare.judge.tie_other", count = ties),
+    };
+    let mut s = tr!(
+        "compare.judge.counts",
+        wins = wins.join(tr!("compare.list_sep").as_ref()),
+        ties = ties,
+        none = none
+    )
+    .into_owned();
     if failed > 0 {
-        s.push_str(&format!(", {failed} failed"));
+        s.push_str(&tr!("compare.judge.failed", count = failed));
     }
     s
 }
@@ -290,11 +310,25 @@ fn judgement_line(c: &Comparison, v: &judge::Judgement) -> String {
         }
     };
     match (&v.outcome, v.winner()) {
-        (Outcome::Verdict(_, r), Some(w)) => format!("{head}: {} wins — {}", name(w), one_line(r)),
-        (Outcome::Verdict(_, r), None) => format!("{head}: tie — {}", one_line(r)),
-        (Outcome::NoVerdict(raw), _) => format!("{head}: no verdict — {}", one_line(raw)),
-        (Outcome::Failed(e), _) => format!("{head}: not judged — {e}"),
+        (Outcome::Verdict(_, r), Some(w)) => tr!(
+            "compare.judge.wins",
+            pair = head,
+            model = name(w),
+            reason = one_line(r)
+        ),
+        (Outcome::Verdict(_, r), None) => {
+            tr!("compare.judge.tie", pair = head, reason = one_line(r))
+        }
+        (Outcome::NoVerdict(raw), _) => {
+            tr!(
+                "compare.judge.no_verdict",
+                pair = head,
+                reply = one_line(raw)
+            )
+        }
+        (Outcome::Failed(e), _) => tr!("compare.judge.not_judged", pair = head, error = e),
     }
+    .into_owned()
 }
 
 /// A fence longer than any run of backticks in `text`.
@@ -314,37 +348,46 @@ fn cell(text: &str) -> String {
 
 fn answer_heading(s: &Sample) -> String {
     match (&s.error, s.total_ms) {
-        (None, total) => format!("Run {} ({})", s.run, duration(total)),
-        (Some(e), _) => format!("Run {}: {}", s.run, e.replace('\n', " ")),
+        (None, total) => tr!("compare.md.run", run = s.run, time = duration(total)),
+        (Some(e), _) => tr!(
+            "compare.md.run_failed",
+            run = s.run,
+            error = e.replace('\n', " ")
+        ),
     }
+    .into_owned()
 }
 
 /// The Markdown report: the prompt, the figures, every answer per model, the judge's
 /// verdicts, and the settings it was made with.
 pub fn markdown(c: &Comparison) -> String {
-    let mut md = String::from("# Model comparison\n\n");
-    md.push_str(&format!(
-        "Made with `clerk compare` on {}: {} run(s) of each model, interleaved.\n\n",
-        c.settings.date, c.settings.runs
+    let mut md = format!("# {}\n\n", tr!("compare.md.title"));
+    md.push_str(&tr!(
+        "compare.md.made",
+        date = c.settings.date,
+        runs = c.settings.runs
     ));
+    md.push_str("\n\n");
     if let Some(s) = &c.stopped {
         md.push_str(&format!("**{}.**\n\n", stopped_text(s)));
     }
-    md.push_str("## Prompt\n\n");
+    md.push_str(&format!("## {}\n\n", tr!("compare.md.prompt")));
     if let Some(system) = &c.system {
         let f = fence(system);
-        md.push_str(&format!("System prompt:\n\n{f}text\n{system}\n{f}\n\n"));
+        let label = tr!("compare.md.system");
+        md.push_str(&format!("{label}\n\n{f}text\n{system}\n{f}\n\n"));
     }
     let f = fence(&c.prompt);
     md.push_str(&format!("{f}text\n{}\n{f}\n\n", c.prompt));
     if !c.settings.documents.is_empty() {
-        md.push_str(&format!(
-            "Documents attached: {}.\n\n",
-            c.settings.documents.join(", ")
+        md.push_str(&tr!(
+            "compare.md.documents",
+            list = c.settings.documents.join(", ")
         ));
+        md.push_str("\n\n");
     }
 
-    md.push_str("## Figures\n\n|  |");
+    md.push_str(&format!("## {}\n\n|  |", tr!("compare.md.figures")));
     for m in &c.models {
         md.push_str(&format!(" {} |", cell(&m.model)));
     }
@@ -358,22 +401,20 @@ pub fn markdown(c: &Comparison) -> String {
         }
         md.push('\n');
     }
-    md.push_str(
-        "\nTimes are measured from the start of each request; first token is the first text of the answer. Tokens/s counts the answer's tokens over the time after its first token. Tokens and costs are per answer (the mean over the complete answers), from the server's token counts and clerk's price table; \"unknown\" means the model has no price.\n",
-    );
+    md.push_str(&format!("\n{}\n", tr!("compare.md.figures_note")));
     let errs = errors(c);
     if !errs.is_empty() {
-        md.push_str("\n### Errors\n\n");
+        md.push_str(&format!("\n### {}\n\n", tr!("compare.md.errors")));
         for e in errs {
             md.push_str(&format!("- {}\n", e.replace('\n', " ")));
         }
     }
 
-    md.push_str("\n## Answers\n");
+    md.push_str(&format!("\n## {}\n", tr!("compare.md.answers")));
     for m in &c.models {
         md.push_str(&format!("\n### {}\n", m.model));
         if m.samples.is_empty() {
-            md.push_str("\nNo runs.\n");
+            md.push_str(&format!("\n{}\n", tr!("compare.md.no_runs")));
         }
         for (i, s) in m.samples.iter().enumerate() {
             md.push_str(&format!("\n#### {}\n\n", answer_heading(s)));
@@ -383,28 +424,35 @@ pub fn markdown(c: &Comparison) -> String {
                 .iter()
                 .find(|e| !s.text.trim().is_empty() && e.text == s.text);
             if let Some(earlier) = same {
-                md.push_str(&format!("(the same text as run {})\n", earlier.run));
+                md.push_str(&format!("{}\n", tr!("compare.md.same", run = earlier.run)));
             } else if !s.text.trim().is_empty() {
                 md.push_str(s.text.trim_end());
                 md.push('\n');
             } else if s.error.is_none() {
-                md.push_str("(empty answer)\n");
+                md.push_str(&format!("{}\n", tr!("compare.md.empty")));
             }
         }
     }
 
     if let Some(j) = &c.judge {
-        md.push_str(&format!("\n## Judge: {}\n\n", j.model));
-        md.push_str(&format!("> {}\n\n", judge::OPINION));
-        md.push_str("Each pair of answers (the first complete answer of each model) was shown to the judge twice, in both orders, since judges tend to favour a position.\n\n");
-        md.push_str(&format!("In all: {}.\n\n", judge_counts(c, j)));
-        md.push_str("| pair | wins | ties | no verdict | failed |\n|---|---|---:|---:|---:|\n");
+        md.push_str(&format!(
+            "\n## {}\n\n",
+            tr!("compare.md.judge", model = j.model)
+        ));
+        md.push_str(&format!("> {}\n\n", tr!("compare.opinion")));
+        md.push_str(&format!("{}\n\n", tr!("compare.md.both_orders")));
+        md.push_str(&tr!("compare.md.in_all", counts = judge_counts(c, j)));
+        md.push_str("\n\n");
+        md.push_str(&format!(
+            "{}\n|---|---|---:|---:|---:|\n",
+            tr!("compare.md.tally_head")
+        ));
         for t in j.tallies() {
             let (x, y) = (&c.models[t.x].model, &c.models[t.y].model);
             let split = if t.split() {
-                " (split: the verdict followed the position)"
+                tr!("compare.md.split")
             } else {
-                ""
+                std::borrow::Cow::Borrowed("")
             };
             md.push_str(&format!(
                 "| {} vs {} | {} {}, {} {}{split} | {} | {} | {} |\n",
@@ -424,35 +472,39 @@ pub fn markdown(c: &Comparison) -> String {
             md.push_str(&format!("\n### {} (A) vs {} (B)\n\n", name(v.a), name(v.b)));
             match (&v.outcome, v.winner()) {
                 (Outcome::Verdict(_, r), w) => {
-                    let said = w.map_or("a tie".to_string(), |w| format!("{} wins", name(w)));
-                    md.push_str(&format!("Verdict: **{said}**.\n\n{}\n", r.trim()));
+                    let said = w.map_or(tr!("compare.md.a_tie"), |w| {
+                        tr!("compare.md.wins", model = name(w))
+                    });
+                    md.push_str(&tr!("compare.md.verdict", said = said));
+                    md.push_str(&format!("\n\n{}\n", r.trim()));
                 }
                 (Outcome::NoVerdict(raw), _) => md.push_str(&format!(
-                    "No verdict could be read; the judge's reply:\n\n{}\n",
+                    "{}\n\n{}\n",
+                    tr!("compare.md.no_verdict"),
                     raw.trim()
                 )),
-                (Outcome::Failed(e), _) => md.push_str(&format!("Not judged: {e}\n")),
+                (Outcome::Failed(e), _) => {
+                    md.push_str(&format!("{}\n", tr!("compare.md.not_judged", error = e)))
+                }
             }
         }
         for n in &j.notes {
-            md.push_str(&format!("\nNote: {n}\n"));
+            md.push_str(&format!("\n{}\n", tr!("compare.md.note", text = n)));
         }
     }
 
     let s = &c.settings;
-    md.push_str("\n## Settings\n\n");
-    md.push_str(&format!("- endpoint: {}\n", s.base_url));
-    md.push_str(&format!("- date: {}\n", s.date));
-    md.push_str(&format!(
-        "- runs: {} per model, interleaved (run 1 of each model, then run 2, …)\n",
-        s.runs
-    ));
-    md.push_str(&format!("- models: {}\n", s.models.join(", ")));
+    md.push_str(&format!("\n## {}\n\n", tr!("compare.md.settings")));
+    let item = |text: std::borrow::Cow<str>| format!("- {text}\n");
+    md.push_str(&item(tr!("compare.md.endpoint", url = s.base_url)));
+    md.push_str(&item(tr!("compare.md.date", date = s.date)));
+    md.push_str(&item(tr!("compare.md.runs", runs = s.runs)));
+    md.push_str(&item(tr!("compare.md.models", list = s.models.join(", "))));
     if let Some(j) = &s.judge {
-        md.push_str(&format!("- judge: {j}\n"));
+        md.push_str(&item(tr!("compare.md.judge_model", model = j)));
     }
     if let Some(t) = &s.template {
-        md.push_str(&format!("- template: {t}\n"));
+        md.push_str(&item(tr!("compare.md.template", name = t)));
     }
     md
 }
@@ -645,6 +697,57 @@ mod tests {
         assert_eq!(
             v["judge"]["verdicts"][1]["reason"],
             "They are both fine I guess"
+        );
+    }
+
+    #[test]
+    fn the_table_and_the_markdown_follow_the_interface_language() {
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let t = table(&comparison(), false);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(t.contains("运行次数（错误）"), "{t}");
+        let cost = lines
+            .iter()
+            .find(|l| l.starts_with("每个回答的费用"))
+            .unwrap();
+        assert!(cost.ends_with("未知"), "{cost}");
+        assert!(
+            t.contains("llama3.2，第 2 次运行：rate limited (HTTP 429)"),
+            "{t}"
+        );
+        // Columns still line up, with labels two cells a character wide.
+        let w = lines[0].width();
+        assert!(lines[..10].iter().all(|l| l.width() == w), "{t}");
+        let mut c = comparison();
+        c.judge = Some(Judged {
+            model: "gpt-4o".into(),
+            judgements: vec![Judgement {
+                a: 0,
+                b: 1,
+                outcome: Outcome::Verdict(Verdict::A, "A names the currency.".into()),
+            }],
+            notes: vec![],
+        });
+        let md = markdown(&c);
+        for want in [
+            "# 模型对比",
+            "## 提示词",
+            "## 数据",
+            "| 运行次数（错误） | 2 (0) | 2 (1) |",
+            "## 回答",
+            "#### 第 2 次运行：rate limited (HTTP 429)",
+            "## 评判模型：gpt-4o",
+            "| 对比 | 胜 | 平局 | 无结论 | 失败 |",
+            "结论：**gpt-4o-mini 胜**。",
+            "## 设置",
+            "- 端点：http://127.0.0.1:9/v1",
+        ] {
+            assert!(md.contains(want), "{want:?} missing:\n{md}");
+        }
+        let table = table(&c, false);
+        assert!(
+            table.contains("评判模型 gpt-4o（每对回答按两种顺序各评一次）：gpt-4o-mini 胜 1 次"),
+            "{table}"
         );
     }
 

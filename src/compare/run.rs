@@ -110,7 +110,7 @@ pub async fn run(
             &crate::llm::context::count_tokens,
         );
         if let Err(e) = fitted {
-            let why = format!("not sent: {e}");
+            let why = tr!("compare.run.not_sent", why = e).into_owned();
             m.samples.push(failed(1, why.clone()));
             m.gave_up = Some(why);
         }
@@ -208,10 +208,9 @@ async fn judge<S: Future<Output = ()>>(
         ..Judged::default()
     };
     for m in models.iter().filter(|m| m.first_answer().is_none()) {
-        judged.notes.push(format!(
-            "{} has no complete answer to judge: its pairs were left out",
-            m.model
-        ));
+        judged
+            .notes
+            .push(tr!("compare.run.nothing_to_judge", model = m.model).into_owned());
     }
     let pairs: Vec<(usize, usize)> = judge::pairs(models.len())
         .into_iter()
@@ -255,7 +254,7 @@ async fn judge<S: Future<Output = ()>>(
             End::Answered(answer) if answer.status == AnswerStatus::Error => Outcome::Failed(
                 answer
                     .reason
-                    .unwrap_or_else(|| "the server reported an error".to_string()),
+                    .unwrap_or_else(|| tr!("compare.run.server_error").into_owned()),
             ),
             End::Answered(answer) => match judge::parse(&answer.text) {
                 Some((v, reason)) => Outcome::Verdict(v, reason),
@@ -274,7 +273,7 @@ async fn judge<S: Future<Output = ()>>(
                     }
                     judged
                         .notes
-                        .push(format!("the judge was not asked again after: {why}"));
+                        .push(tr!("compare.run.judge_stopped", why = why).into_owned());
                     break;
                 }
                 continue;

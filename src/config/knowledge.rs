@@ -93,28 +93,18 @@ pub(super) fn check(
             return fail(
                 i,
                 "name",
-                format!(
-                    "`{}` is not a usable name; use letters, digits, `-`, `_` or `.` (at most 64)",
-                    e.name
-                ),
+                tr!("config.knowledge.name", name = e.name).into_owned(),
             );
         }
         if entries[..i].iter().any(|o| o.name == e.name) {
             return fail(
                 i,
                 "name",
-                format!(
-                    "there is already a knowledge base named `{}`; each needs its own name",
-                    e.name
-                ),
+                tr!("config.knowledge.duplicate", name = e.name).into_owned(),
             );
         }
         if e.paths.is_empty() || e.paths.iter().any(|p| p.as_os_str().is_empty()) {
-            return fail(
-                i,
-                "paths",
-                "list at least one folder or file, e.g. paths = [\"~/procedures\"]".to_string(),
-            );
+            return fail(i, "paths", tr!("config.knowledge.paths").into_owned());
         }
         for (key, globs) in [("include", &e.include), ("exclude", &e.exclude)] {
             for g in globs {
@@ -122,10 +112,7 @@ pub(super) fn check(
                     return fail(
                         i,
                         key,
-                        format!(
-                            "`{g}` is not a valid glob ({}); e.g. \"**/*.md\"",
-                            err.kind()
-                        ),
+                        tr!("config.knowledge.glob", glob = g, error = err.kind()).into_owned(),
                     );
                 }
             }
@@ -136,7 +123,7 @@ pub(super) fn check(
                 return fail(
                     i,
                     "languages",
-                    format!("`{l}` is not a language code; use codes like \"en\" and \"zh\""),
+                    tr!("config.knowledge.language", code = l).into_owned(),
                 );
             }
         }
@@ -144,7 +131,7 @@ pub(super) fn check(
             return fail(
                 i,
                 "embeddings",
-                "the model name is empty; name a model or leave the key out".to_string(),
+                tr!("config.knowledge.embeddings").into_owned(),
             );
         }
     }
@@ -196,13 +183,20 @@ fn entry_line(text: &str, index: usize, key: &str) -> Option<usize> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EditError {
     /// No entry has that name.
-    #[error("there is no knowledge base `{0}` in the config")]
     NotFound(String),
     /// The entry is not written as its own `[[knowledge]]` block (an inline table, say).
-    #[error(
-        "knowledge base `{0}` is not written as its own [[knowledge]] block; remove it from the config by hand"
-    )]
     NotABlock(String),
+}
+
+// Written by hand so that the text comes from the catalog when shown.
+impl std::fmt::Display for EditError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            EditError::NotFound(name) => tr!("config.knowledge.not_found", name = name),
+            EditError::NotABlock(name) => tr!("config.knowledge.not_a_block", name = name),
+        };
+        f.write_str(&text)
+    }
 }
 
 /// TOML for one value (a quoted, escaped string or an array of them).
@@ -402,6 +396,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("name"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_entry_and_a_failed_edit_read_in_chinese() {
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let err = Config::parse(
+            Path::new("clerk.toml"),
+            "[[knowledge]]\nname = \"a\"\npaths = [\"/x\"]\n[[knowledge]]\nname = \"a\"\npaths = [\"/y\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("clerk.toml，第 5 行") && err.contains("已有名为 `a` 的知识库"),
+            "{err}"
+        );
+        let e = with_entry_removed(TEXT, "nope").unwrap_err().to_string();
+        assert_eq!(e, "配置中没有名为 `nope` 的知识库");
     }
 
     #[test]

@@ -31,10 +31,7 @@ pub fn proxy_problem(setting: &str) -> Option<String> {
         ProxyChoice::Via(url) => {
             let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
             if !scheme_ok || reqwest::Proxy::all(&url).is_err() {
-                Some(format!(
-                    "proxy `{}` must be a URL like http://proxy.example.com:3128, or \"none\"",
-                    without_password(&url)
-                ))
+                Some(tr!("config.network.proxy", proxy = without_password(&url)).into_owned())
             } else {
                 None
             }
@@ -65,16 +62,25 @@ pub fn pem_file(
     what: &str,
 ) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
     use rustls::pki_types::pem::PemObject;
-    let bytes = std::fs::read(path)
-        .map_err(|e| format!("{what} `{}` cannot be read: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        tr!(
+            "config.network.pem_unreadable",
+            what = what,
+            path = path.display(),
+            error = e
+        )
+        .into_owned()
+    })?;
     let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<_, _>>()
         .unwrap_or_default();
     if certs.is_empty() {
-        return Err(format!(
-            "{what} `{}` holds no certificate: it must be PEM (-----BEGIN CERTIFICATE-----)",
-            path.display()
-        ));
+        return Err(tr!(
+            "config.network.pem_empty",
+            what = what,
+            path = path.display()
+        )
+        .into_owned());
     }
     Ok(certs)
 }
@@ -99,5 +105,19 @@ mod tests {
         assert!(e.contains("must be a URL"), "{e}");
         let e = proxy_problem("ftp://u:secret@proxy").unwrap();
         assert!(!e.contains("secret") && e.contains("u:***@proxy"), "{e}");
+    }
+
+    #[test]
+    fn proxy_and_certificate_problems_read_in_chinese() {
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let e = proxy_problem("proxy.corp:3128").unwrap();
+        assert!(e.starts_with("代理 `proxy.corp:3128` 必须是"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("ca.pem");
+        std::fs::write(&pem, "not a certificate").unwrap();
+        let e = pem_file(&pem, "ca_file").unwrap_err();
+        assert!(e.contains("ca_file `") && e.contains("中没有证书"), "{e}");
+        let e = pem_file(&dir.path().join("none.pem"), "ca_file").unwrap_err();
+        assert!(e.starts_with("无法读取 ca_file `"), "{e}");
     }
 }

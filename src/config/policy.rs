@@ -146,24 +146,81 @@ pub struct RuleLine {
 }
 
 /// A request the policy does not allow: what, which rule of which file, and what is.
+///
+/// Shown in the interface's language (`locales/cli-config.yml`) when displayed, not when
+/// made; the English reads "WHAT is not allowed by FILE (RULE); HINT".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{what} is not allowed by {} ({rule}){}", from.display(), hint_text(hint))]
 pub struct Denied {
-    /// What was refused ("gpt-4o", "the base URL https://…", "--model").
-    pub what: String,
+    /// What was refused, with what is allowed instead.
+    pub what: Refused,
     /// The policy file.
     pub from: PathBuf,
     /// The rule (`allowed_models`).
     pub rule: &'static str,
-    /// What is allowed instead, or what to do.
-    pub hint: String,
 }
 
-fn hint_text(hint: &str) -> String {
-    if hint.is_empty() {
-        String::new()
-    } else {
-        format!("; {hint}")
+/// What a policy refused, and what it allows instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// A model no name or glob of a list matches.
+    Model {
+        /// The model asked for.
+        model: String,
+        /// The list that refused it.
+        allowed: Vec<String>,
+    },
+    /// A base URL no entry of a list allows.
+    BaseUrl {
+        /// The URL (without a trailing `/`).
+        url: String,
+        /// The list that refused it.
+        allowed: Vec<String>,
+    },
+    /// A base URL other than the profile's (`--base-url`, `OPENAI_BASE_URL`) under
+    /// `allow_profiles_override = false`.
+    OverriddenUrl {
+        /// The URL that would have been used.
+        used: String,
+        /// The profile's own.
+        profile: String,
+    },
+    /// A model other than the profile's under `allow_profiles_override = false`.
+    OverriddenModel {
+        /// The model asked for.
+        model: String,
+        /// The profile's own.
+        profile: String,
+    },
+}
+
+impl std::fmt::Display for Denied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (what, hint) = match &self.what {
+            Refused::Model { model, allowed } => (
+                tr!("config.policy.what.model", model = model),
+                tr!("config.policy.hint.allowed", list = allowed.join(", ")),
+            ),
+            Refused::BaseUrl { url, allowed } => (
+                tr!("config.policy.what.base_url", url = url),
+                tr!("config.policy.hint.allowed", list = allowed.join(", ")),
+            ),
+            Refused::OverriddenUrl { used, profile } => (
+                tr!("config.policy.what.overridden_url", url = used),
+                tr!("config.policy.hint.profile_url", url = profile),
+            ),
+            Refused::OverriddenModel { model, profile } => (
+                tr!("config.policy.what.overridden_model", model = model),
+                tr!("config.policy.hint.profile_model", model = profile),
+            ),
+        };
+        let text = tr!(
+            "config.policy.denied",
+            what = what,
+            path = self.from.display(),
+            rule = self.rule,
+            hint = hint
+        );
+        f.write_str(&text)
     }
 }
 
@@ -292,10 +349,12 @@ impl Policy {
         for rule in &self.allowed_models {
             if !rule.value.iter().any(|g| glob_matches(g, model)) {
                 return Err(Denied {
-                    what: model.to_string(),
+                    what: Refused::Model {
+                        model: model.to_string(),
+                        allowed: rule.value.clone(),
+                    },
                     from: rule.from.clone(),
                     rule: "allowed_models",
-                    hint: format!("allowed: {}", rule.value.join(", ")),
                 });
             }
         }
@@ -312,10 +371,12 @@ impl Policy {
         for rule in &self.allowed_base_urls {
             if !rule.value.iter().any(|a| url_allowed(a, base_url)) {
                 return Err(Denied {
-                    what: format!("the base URL {}", base_url.trim_end_matches('/')),
+                    what: Refused::BaseUrl {
+                        url: base_url.trim_end_matches('/').to_string(),
+                        allowed: rule.value.clone(),
+                    },
                     from: rule.from.clone(),
                     rule: "allowed_base_urls",
-                    hint: format!("allowed: {}", rule.value.join(", ")),
                 });
             }
         }
@@ -330,16 +391,12 @@ impl Policy {
             && used.trim_end_matches('/') != profile_url.trim_end_matches('/')
         {
             return Err(Denied {
-                what: format!(
-                    "the base URL {} instead of the profile's (--base-url or OPENAI_BASE_URL)",
-                    used.trim_end_matches('/')
-                ),
+                what: Refused::OverriddenUrl {
+                    used: used.trim_end_matches('/').to_string(),
+                    profile: profile_url.trim_end_matches('/').to_string(),
+                },
                 from: from.to_path_buf(),
                 rule: "allow_profiles_override = false",
-                hint: format!(
-                    "requests go to the profile's base_url ({}): unset OPENAI_BASE_URL and leave out --base-url",
-                    profile_url.trim_end_matches('/')
-                ),
             });
         }
         self.check_base_url(used)
@@ -353,12 +410,12 @@ impl Policy {
             && model != profile_model
         {
             return Err(Denied {
-                what: format!("{model} instead of the profile's model"),
+                what: Refused::OverriddenModel {
+                    model: model.to_string(),
+                    profile: profile_model.to_string(),
+                },
                 from: from.to_path_buf(),
                 rule: "allow_profiles_override = false",
-                hint: format!(
-                    "requests use the profile's model ({profile_model}); choose another profile with --profile"
-                ),
             });
         }
         self.check_model(model)
@@ -478,33 +535,35 @@ fn check(path: &Path, text: &str, file: &PolicyFile) -> Result<(), ConfigError> 
         ("allowed_models", &file.allowed_models),
     ] {
         if list.as_ref().is_some_and(Vec::is_empty) {
-            return fail(
-                key,
-                "an empty list allows nothing; list what is allowed, or leave the key out to allow everything".to_string(),
-            );
+            return fail(key, tr!("config.policy.check.empty_list").into_owned());
         }
     }
     for url in file.allowed_base_urls.iter().flatten() {
         if let Some(why) = url_problem(url) {
-            return fail("allowed_base_urls", format!("`{url}`: {why}"));
+            return fail(
+                "allowed_base_urls",
+                tr!("config.policy.check.url", url = url, problem = why).into_owned(),
+            );
         }
     }
     for glob in file.allowed_models.iter().flatten() {
         if glob.trim().is_empty() {
-            return fail("allowed_models", "a model name cannot be empty".to_string());
+            return fail(
+                "allowed_models",
+                tr!("config.policy.check.empty_model").into_owned(),
+            );
         }
         if let Err(e) = globset::Glob::new(glob) {
             return fail(
                 "allowed_models",
-                format!("`{glob}` is not a usable glob: {}", e.kind()),
+                tr!("config.policy.check.glob", glob = glob, error = e.kind()).into_owned(),
             );
         }
     }
     if file.retention_days == Some(0) {
         return fail(
             "retention_days",
-            "0 is out of range; use 1 or more (days), or history = \"off\" to keep nothing"
-                .to_string(),
+            tr!("config.policy.check.retention").into_owned(),
         );
     }
     super::positive_usd(
@@ -521,16 +580,16 @@ fn check(path: &Path, text: &str, file: &PolicyFile) -> Result<(), ConfigError> 
 /// What is wrong with an entry of `allowed_base_urls`, if anything.
 fn url_problem(entry: &str) -> Option<String> {
     let Ok(u) = reqwest::Url::parse(entry) else {
-        return Some("not a URL; write it like https://gateway.example.com/v1".to_string());
+        return Some(tr!("config.policy.url.not_a_url").into_owned());
     };
     if !matches!(u.scheme(), "http" | "https") {
-        return Some("must start with http:// or https://".to_string());
+        return Some(tr!("config.policy.url.scheme").into_owned());
     }
     if u.host_str().is_none_or(str::is_empty) {
-        return Some("has no host".to_string());
+        return Some(tr!("config.policy.url.no_host").into_owned());
     }
     if u.query().is_some() || u.fragment().is_some() || !u.username().is_empty() {
-        return Some("a base URL has no query, fragment or user name".to_string());
+        return Some(tr!("config.policy.url.extra").into_owned());
     }
     None
 }
@@ -677,6 +736,40 @@ mod tests {
         );
         // No list: everything.
         assert!(Policy::default().check_model("anything").is_ok());
+    }
+
+    #[test]
+    fn a_refusal_in_chinese_names_the_file_the_rule_and_what_is_allowed() {
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let p = policy(&[(
+            "/etc/clerk/policy.toml",
+            "allowed_models = [\"gpt-4o-mini\"]\nallow_profiles_override = false\n",
+        )]);
+        let e = p.check_model("gpt-4o").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "策略文件 /etc/clerk/policy.toml 不允许使用模型 gpt-4o（allowed_models）；允许的有：gpt-4o-mini"
+        );
+        let e = p
+            .check_endpoint("https://x/v1", "http://127.0.0.1:9/v1/")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("http://127.0.0.1:9/v1 代替")
+                && e.contains("（allow_profiles_override = false）")
+                && e.contains("base_url（https://x/v1）"),
+            "{e}"
+        );
+        // A broken file: the key and the line, the advice in Chinese.
+        let err = Policy::parse(Path::new("/etc/clerk/policy.toml"), "retention_days = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/etc/clerk/policy.toml，第 1 行")
+                && err.contains("`retention_days`")
+                && err.contains("0 超出范围"),
+            "{err}"
+        );
     }
 
     #[test]
