@@ -895,3 +895,20 @@ fn sessions_archive_and_unarchive() {
         Some(2)
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    // `clerk templates list | head -0`: the pipe is closed before clerk writes to it.
+    let env = Env::new();
+    let mut child = env
+        .cmd(&["templates", "list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(141), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

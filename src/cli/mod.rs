@@ -378,6 +378,7 @@ impl Ctx {
 /// Run the command line and return the process exit code.
 pub fn main() -> ExitCode {
     crate::documents::guard::install();
+    output::exit_quietly_on_broken_pipe();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     language::set_at_start(&args);
     let cli = match help::parse(&args) {

@@ -98,6 +98,28 @@ pub fn clip(text: &str, max: usize) -> String {
     }
 }
 
+/// `clerk … | head`: when the reader of stdout goes away, stop quietly with the status a
+/// shell reports for SIGPIPE, as command-line tools do. Rust ignores SIGPIPE, so a write
+/// to the closed pipe fails and `println!` panics ("failed printing to stdout: Broken
+/// pipe"): a panic message and a backtrace for what is no error. Call once, in `main`.
+pub fn exit_quietly_on_broken_pipe() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to std")
+            && (message.contains("Broken pipe") || message.contains("os error 32"))
+        {
+            std::process::exit(128 + 13); // 128 + SIGPIPE
+        }
+        previous(info);
+    }));
+}
+
 /// `text` followed by spaces up to `width` terminal cells (a Chinese character takes two),
 /// for the columns of a table whose headings are translated (`format!`'s `{:<w}` counts
 /// characters, not cells).

@@ -129,7 +129,8 @@ pub(super) fn report(ctx: &Ctx, end: &Ending<'_>, outcome: Outcome) -> Result<Ex
             match answer.status {
                 AnswerStatus::Complete => {
                     if let Some(note) = &answer.reason {
-                        let text = crate::llm::sanitize::sanitize(note);
+                        let note = crate::chat::record::shown_reason(note);
+                        let text = crate::llm::sanitize::sanitize(&note);
                         eprintln!("{}", tr!("cli.note", text = text));
                     }
                     Ok(Exit::Ok)
@@ -142,7 +143,9 @@ pub(super) fn report(ctx: &Ctx, end: &Ending<'_>, outcome: Outcome) -> Result<Ex
                     };
                     eprintln!(
                         "clerk: {how}: {}",
-                        crate::llm::sanitize::sanitize(&answer.reason.unwrap_or_default())
+                        crate::llm::sanitize::sanitize(&crate::chat::record::shown_reason(
+                            &answer.reason.unwrap_or_default()
+                        ))
                     );
                     Ok(Exit::Incomplete)
                 }

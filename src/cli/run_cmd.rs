@@ -51,9 +51,9 @@ fn read_text(path: &str, what: &str, max_mb: u64) -> Result<String, CliError> {
         std::path::Path::new(path),
         max_mb.saturating_mul(1024 * 1024),
     )
-    .map_err(|e| bad(format!("{e} (for `{what}`)")))?;
+    .map_err(|e| bad(tr!("cli.run.for_what", error = e, what = what)))?;
     for note in &doc.notes {
-        eprintln!("note: {path}: {note}");
+        eprintln!("{}", tr!("cli.run.file_note", path = path, note = note));
     }
     Ok(doc.text)
 }
@@ -68,9 +68,7 @@ pub fn parse_vars(
     let mut out = BTreeMap::new();
     for v in vars {
         let Some((name, value)) = v.split_once('=') else {
-            return Err(bad(format!(
-                "`--var {v}` needs a name and a value: --var name=value (or name=@file)"
-            )));
+            return Err(bad(tr!("cli.run.var_needs_value", var = v)));
         };
         let name = name.trim();
         let is_path = t
@@ -98,10 +96,11 @@ pub fn parse_vars(
 fn file_path<'v>(name: &str, value: &'v str) -> Result<&'v str, CliError> {
     const MAX_PATH: usize = 4096;
     if value.contains(['\n', '\r']) || value.len() > MAX_PATH {
-        return Err(bad(format!(
-            "`{name}` is a file variable: give it a path (--var {name}=report.pdf or {name}=@report.pdf), not the text of a file ({} lines, {} bytes given)",
-            value.lines().count(),
-            value.len()
+        return Err(bad(tr!(
+            "cli.run.file_variable",
+            name = name,
+            lines = value.lines().count(),
+            bytes = value.len()
         )));
     }
     Ok(value)
@@ -130,15 +129,15 @@ fn prompt_for_missing(t: &Template, given: &mut BTreeMap<String, String>) -> Res
             "{}{options}{help}{}: ",
             v.label,
             if multi {
-                " (end with an empty line)"
+                tr!("cli.run.end_with_empty_line")
             } else {
-                ""
+                "".into()
             }
         );
         let _ = std::io::stderr().flush();
         let mut value = String::new();
         for line in lines.by_ref() {
-            let line = line.map_err(|e| bad(format!("cannot read the terminal: {e}")))?;
+            let line = line.map_err(|e| bad(tr!("cli.run.cannot_read_terminal", error = e)))?;
             if !multi {
                 value = line;
                 break;
@@ -175,10 +174,7 @@ pub fn fill(
                 given.insert(v.name.clone(), text);
             }
             None => {
-                return Err(bad(format!(
-                    "standard input was piped, but template `{}` has no document variable left to fill",
-                    t.id
-                )));
+                return Err(bad(tr!("cli.run.piped_without_document", id = t.id)));
             }
         }
     }
@@ -186,10 +182,10 @@ pub fn fill(
         prompt_for_missing(t, &mut given)?;
     }
     let mut values = crate::templates::check_values(t, &given).map_err(|problems| {
-        bad(format!(
-            "template `{}` cannot run yet:\n  {}\nGive values with --var name=value (or name=@file).",
-            t.id,
-            problems.join("\n  ")
+        bad(tr!(
+            "cli.run.cannot_run_yet",
+            id = t.id,
+            problems = problems.join("\n  ")
         ))
     })?;
     for v in t.variables.iter().filter(|v| v.kind == VarKind::File) {
@@ -246,10 +242,10 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
     let entry = super::templates_cmd::find(&lib, &args.id)?;
     let Some(template) = entry.template.clone() else {
         let problems: Vec<String> = entry.problems.iter().map(|p| p.to_string()).collect();
-        return Err(bad(format!(
-            "template `{}` is broken and cannot run until fixed:\n  {}",
-            args.id,
-            problems.join("\n  ")
+        return Err(bad(tr!(
+            "cli.run.broken",
+            id = args.id,
+            problems = problems.join("\n  ")
         )));
     };
     allowed(ctx, &template)?;
@@ -279,12 +275,11 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<Exit, CliError> {
     }
 
     let profile_name = profile_of(ctx, &template);
-    let profile = ctx.config.profile(&profile_name).cloned().map_err(|e| {
-        bad(format!(
-            "template `{}` asks for a profile: {e}",
-            template.id
-        ))
-    })?;
+    let profile = ctx
+        .config
+        .profile(&profile_name)
+        .cloned()
+        .map_err(|e| bad(tr!("cli.run.profile", id = template.id, error = e)))?;
     let model = ctx
         .model_override
         .clone()
@@ -512,11 +507,14 @@ impl Steps for CliSteps<'_> {
         self.sink = Terminal::new(self.json || step.index + 1 < self.of);
         if self.workflow {
             eprintln!(
-                "▸ step {}/{} {} ({})…",
-                step.index + 1,
-                self.of,
-                step.name,
-                step.model
+                "{}",
+                tr!(
+                    "cli.run.step_started",
+                    n = step.index + 1,
+                    of = self.of,
+                    name = step.name,
+                    model = step.model
+                )
             );
         }
         if let Err(e) = self.saver.begin(&self.title, &self.profile, step) {
@@ -543,7 +541,10 @@ impl Steps for CliSteps<'_> {
         let answer = match &driven.end {
             End::Answered(a) => a,
             End::Failed(e) => {
-                self.failed = Some((super::llm_exit(e), format!("step {} of {of}: {e}", i + 1)));
+                self.failed = Some((
+                    super::llm_exit(e),
+                    tr!("cli.run.step_failed", n = i + 1, of = of, error = e).into_owned(),
+                ));
                 return;
             }
             End::Stopped(_) => {
@@ -553,11 +554,15 @@ impl Steps for CliSteps<'_> {
             End::Lost(a) => {
                 self.failed = Some((
                     Exit::Failure,
-                    format!(
-                        "step {} of {of}: {}",
-                        i + 1,
-                        a.reason.clone().unwrap_or_default()
-                    ),
+                    tr!(
+                        "cli.run.step_failed",
+                        n = i + 1,
+                        of = of,
+                        error = crate::chat::record::shown_reason(
+                            a.reason.as_deref().unwrap_or_default()
+                        )
+                    )
+                    .into_owned(),
                 ));
                 return;
             }
@@ -570,7 +575,9 @@ impl Steps for CliSteps<'_> {
         if self.workflow {
             let tokens = answer
                 .usage
-                .map(|u| format!("{} → {} tokens", u.input, u.output))
+                .map(|u| {
+                    tr!("cli.run.step_tokens", input = u.input, output = u.output).into_owned()
+                })
                 .unwrap_or_default();
             eprintln!(
                 "  {} · {tokens} · {} · {:.1} s",
@@ -600,23 +607,27 @@ impl Steps for CliSteps<'_> {
         if answer.status != AnswerStatus::Complete {
             self.failed = Some((
                 Exit::Incomplete,
-                format!(
-                    "step {} of {of} ended {}: {}",
-                    i + 1,
-                    answer.status.as_str(),
-                    answer.reason.clone().unwrap_or_default()
-                ),
+                tr!(
+                    "cli.run.step_ended",
+                    n = i + 1,
+                    of = of,
+                    status = answer.status.as_str(),
+                    reason = crate::chat::record::shown_reason(
+                        answer.reason.as_deref().unwrap_or_default()
+                    )
+                )
+                .into_owned(),
             ));
         }
     }
 
     fn grounded(&mut self, g: &mut Grounded) -> Result<(), String> {
         for note in &g.notes {
-            eprintln!("note: {note}");
+            eprintln!("{}", tr!("cli.note", text = note));
         }
         // The passages leave the machine inside each step: scanned like documents.
         let names: Vec<String> = (1..=g.hits().len())
-            .map(|n| format!("passage [{n}]"))
+            .map(|n| tr!("cli.run.passage", n = n).into_owned())
             .collect();
         let mut texts: Vec<(&str, &mut String)> = names
             .iter()
@@ -640,7 +651,10 @@ impl Steps for CliSteps<'_> {
                 return;
             }
         };
-        self.failed = Some((exit, format!("step {} of {}: {e}", i + 1, self.of)));
+        self.failed = Some((
+            exit,
+            tr!("cli.run.step_failed", n = i + 1, of = self.of, error = e).into_owned(),
+        ));
     }
 }
 
@@ -685,7 +699,7 @@ async fn drive(
     };
     crate::templates::run::run(endpoint, &plan, &mut steps, stop).await;
     if let Some(at) = steps.stopped_at {
-        eprintln!("stopped at step {} of {of}; what arrived is saved", at + 1);
+        eprintln!("{}", tr!("cli.run.stopped", n = at + 1, of = of));
         return Exit::Interrupted;
     }
     if let Some(text) = steps.not_found.take() {
@@ -717,7 +731,7 @@ async fn drive(
         println!("{v}");
     }
     if let Some(e) = steps.save_error {
-        eprintln!("clerk: the run was shown but could not be saved: {e}");
+        eprintln!("clerk: {}", tr!("cli.run.not_saved", error = e));
         return Exit::Failure;
     }
     match steps.failed {
@@ -727,14 +741,16 @@ async fn drive(
         }
         None => {
             if steps.err_tty && !json {
-                eprintln!(
-                    "\x1b[2m{title} · {} step(s) · {}{}\x1b[0m",
-                    of,
-                    money(steps.total_cost),
-                    session_id
-                        .map(|s| format!(" · session {s}"))
-                        .unwrap_or_default()
+                let summary = tr!(
+                    "cli.run.summary",
+                    title = title,
+                    steps = of,
+                    cost = money(steps.total_cost)
                 );
+                let session = session_id
+                    .map(|s| tr!("cli.run.session", id = s))
+                    .unwrap_or_default();
+                eprintln!("\x1b[2m{summary}{session}\x1b[0m");
             }
             Exit::Ok
         }

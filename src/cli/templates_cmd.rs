@@ -55,22 +55,30 @@ pub fn run(ctx: &Ctx, cmd: &TemplatesCommand) -> Result<Exit, CliError> {
         TemplatesCommand::New { id } => new(&src, id),
         TemplatesCommand::Path => {
             if let Some(u) = &src.user {
-                println!("{}  (yours{})", u.display(), missing(u));
+                let path = u.display();
+                println!(
+                    "{}",
+                    tr!("cli.templates.yours", path = path, missing = missing(u))
+                );
             }
             for t in &src.team {
-                println!("{}  (team, read-only{})", t.display(), missing(t));
+                let path = t.display();
+                println!(
+                    "{}",
+                    tr!("cli.templates.team", path = path, missing = missing(t))
+                );
             }
-            println!("built-in  ({} templates)", src.builtin.len());
+            println!("{}", tr!("cli.templates.builtin", n = src.builtin.len()));
             Ok(Exit::Ok)
         }
     }
 }
 
-fn missing(p: &Path) -> &'static str {
+fn missing(p: &Path) -> std::borrow::Cow<'static, str> {
     if p.is_dir() {
-        ""
+        "".into()
     } else {
-        "; does not exist yet"
+        tr!("cli.templates.missing")
     }
 }
 
@@ -111,9 +119,9 @@ fn list(src: &Sources, json: bool) -> Result<Exit, CliError> {
                     println!("{}", for_stdout(&category, tty));
                 }
                 let kind = if t.is_workflow() {
-                    format!("workflow, {} steps", t.steps.len())
+                    tr!("cli.templates.workflow", n = t.steps.len())
                 } else {
-                    "prompt".to_string()
+                    tr!("cli.templates.prompt_kind")
                 };
                 println!(
                     "  {:<22} {}  ({kind}; {})",
@@ -129,11 +137,8 @@ fn list(src: &Sources, json: bool) -> Result<Exit, CliError> {
                     .find(|p| p.severity == Severity::Error)
                     .map(|p| p.to_string())
                     .unwrap_or_default();
-                println!(
-                    "  {:<22} BROKEN, cannot run until fixed: {}",
-                    e.id,
-                    for_stdout(&why, tty)
-                );
+                let why = for_stdout(&why, tty);
+                println!("  {:<22} {}", e.id, tr!("cli.templates.broken", why = why));
             }
         }
     }
@@ -147,8 +152,8 @@ pub fn find<'a>(lib: &'a Library, id: &str) -> Result<&'a Entry, CliError> {
         CliError::new(
             Exit::BadInput,
             format!(
-                "there is no template `{id}`; there are: {} (`clerk templates list`)",
-                ids.join(", ")
+                "{}",
+                tr!("cli.templates.unknown", id = id, ids = ids.join(", "))
             ),
         )
     })
@@ -171,13 +176,17 @@ fn show(src: &Sources, id: &str) -> Result<Exit, CliError> {
     let e = find(&lib, id)?;
     let tty = super::output::stdout_is_tty();
     let p = |s: &str| println!("{}", for_stdout(s, tty));
-    p(&format!("id:       {}", e.id));
-    p(&format!("origin:   {}", e.origin));
+    // A label and its value, the values lined up by terminal cells.
+    let field = |label: &str, value: &dyn std::fmt::Display| {
+        format!("{} {value}", super::output::pad(label, 9))
+    };
+    p(&field(&tr!("cli.templates.label.id"), &e.id));
+    p(&field(&tr!("cli.templates.label.origin"), &e.origin));
     if let Some(path) = &e.path {
-        p(&format!("file:     {}", path.display()));
+        p(&field(&tr!("cli.templates.label.file"), &path.display()));
     }
     for o in &e.shadows {
-        p(&format!("overrides: {o}"));
+        p(&field(&tr!("cli.templates.label.overrides"), o));
     }
     for problem in &e.problems {
         p(&problem.to_string());
@@ -185,27 +194,31 @@ fn show(src: &Sources, id: &str) -> Result<Exit, CliError> {
     let Some(t) = &e.template else {
         return Ok(Exit::BadInput);
     };
-    p(&format!("title:    {}", t.title));
+    p(&field(&tr!("cli.templates.label.title"), &t.title));
     if !t.description.is_empty() {
-        p(&format!("about:    {}", t.description));
+        p(&field(&tr!("cli.templates.label.about"), &t.description));
     }
-    p(&format!("category: {}", t.category));
+    p(&field(&tr!("cli.templates.label.category"), &t.category));
     if !t.tags.is_empty() {
-        p(&format!("tags:     {}", t.tags.join(", ")));
+        p(&field(&tr!("cli.templates.label.tags"), &t.tags.join(", ")));
     }
     if let Some(m) = &t.model {
-        p(&format!("model:    {m}"));
+        p(&field(&tr!("cli.templates.label.model"), m));
     }
     p("");
-    p("variables:");
+    p(&tr!("cli.templates.label.variables"));
     for v in &t.variables {
         let mut facts = vec![kind_name(v.kind).to_string()];
-        facts.push(if v.required { "required" } else { "optional" }.to_string());
+        facts.push(match v.required {
+            true => tr!("cli.templates.required").into_owned(),
+            false => tr!("cli.templates.optional").into_owned(),
+        });
         if let Some(d) = &v.default {
-            facts.push(format!("default {d:?}"));
+            facts.push(tr!("cli.templates.default", value = format!("{d:?}")).into_owned());
         }
         if !v.options.is_empty() {
-            facts.push(format!("one of: {}", v.options.join(" | ")));
+            let options = v.options.join(" | ");
+            facts.push(tr!("cli.templates.one_of", options = options).into_owned());
         }
         p(&format!(
             "  {:<14} {} ({})",
@@ -219,7 +232,7 @@ fn show(src: &Sources, id: &str) -> Result<Exit, CliError> {
     }
     if let Some(s) = &t.system {
         p("");
-        p("system:");
+        p(&tr!("cli.templates.label.system"));
         p(s);
     }
     for (i, s) in t.steps.iter().enumerate() {
@@ -230,14 +243,15 @@ fn show(src: &Sources, id: &str) -> Result<Exit, CliError> {
                 .as_deref()
                 .map(|m| format!(" ({m})"))
                 .unwrap_or_default();
-            p(&format!(
-                "step {} of {}: {}{model}",
-                i + 1,
-                t.steps.len(),
-                s.name
+            p(&tr!(
+                "cli.templates.step",
+                n = i + 1,
+                of = t.steps.len(),
+                name = s.name,
+                model = model
             ));
         } else {
-            p("prompt:");
+            p(&tr!("cli.templates.label.prompt"));
         }
         p(&s.prompt);
     }
@@ -250,7 +264,10 @@ fn template_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     for p in paths {
         if p.is_dir() {
             let rd = std::fs::read_dir(p).map_err(|e| {
-                CliError::new(Exit::BadInput, format!("cannot read {}: {e}", p.display()))
+                CliError::new(
+                    Exit::BadInput,
+                    tr!("cli.templates.cannot_read", path = p.display(), error = e),
+                )
             })?;
             let mut found: Vec<PathBuf> = rd
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -292,7 +309,8 @@ fn validate(src: &Sources, paths: &[PathBuf]) -> Result<Exit, CliError> {
                     line: 1,
                     column: 1,
                     severity: Severity::Error,
-                    message: format!("duplicate id `{id}`: {} has the same id", first.display()),
+                    message: tr!("cli.templates.duplicate", id = id, other = first.display())
+                        .into_owned(),
                 });
             } else {
                 seen.insert(id.clone(), file.clone());
@@ -311,16 +329,21 @@ fn validate(src: &Sources, paths: &[PathBuf]) -> Result<Exit, CliError> {
         .filter(|p| p.severity == Severity::Error)
         .count();
     let warnings = problems.len() - errors;
-    eprintln!("{checked} template(s) checked: {errors} error(s), {warnings} warning(s)");
+    eprintln!(
+        "{}",
+        tr!(
+            "cli.templates.checked",
+            checked = checked,
+            errors = errors,
+            warnings = warnings
+        )
+    );
     Ok(if errors > 0 { Exit::BadInput } else { Exit::Ok })
 }
 
 fn new(src: &Sources, id: &str) -> Result<Exit, CliError> {
     let Some(dir) = &src.user else {
-        return Err(CliError::new(
-            Exit::Failure,
-            "there is no config folder to put templates in",
-        ));
+        return Err(CliError::new(Exit::Failure, tr!("cli.templates.no_folder")));
     };
     let path = templates::new_template_file(dir, id, &templates::skeleton(id))
         .map_err(|e| CliError::new(Exit::BadInput, e))?;

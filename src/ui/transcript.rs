@@ -277,7 +277,10 @@ fn turn_lines(
                 let why = turn
                     .error
                     .as_deref()
-                    .map(|e| tr!("app.transcript.why", error = sanitize(e)).into_owned())
+                    .map(|e| {
+                        let shown = crate::chat::record::shown_reason(e);
+                        tr!("app.transcript.why", error = sanitize(&shown)).into_owned()
+                    })
                     .unwrap_or_default();
                 let style = if other == MessageStatus::Error {
                     theme.error

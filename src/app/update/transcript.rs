@@ -104,7 +104,8 @@ pub(super) fn on_stream(app: &mut App, session_id: i64, event: StreamEvent, fx: 
                 app.unread.insert(session_id);
             }
             if status != MessageStatus::Complete {
-                let why = answer.reason.unwrap_or_default();
+                let saved = answer.reason.unwrap_or_default();
+                let why = crate::chat::record::shown_reason(&saved);
                 app.notice(
                     tr!(
                         "app.notice.answer_status",
