@@ -128,6 +128,12 @@ pub fn lookup(key: &'static str) -> Cow<'static, str> {
     crate::_rust_i18n_try_translate(code(), key).unwrap_or(Cow::Borrowed(key))
 }
 
+/// Builds the catalogs' lookup table now (it is built on the first lookup otherwise): the
+/// app does it on a thread of its own at start, off the first frame's path.
+pub fn warm() {
+    let _ = lookup("language.name");
+}
+
 /// The text of `key` with each `%{name}` replaced by its value (what `tr!("key", name =
 /// value)` calls).
 #[inline(never)]

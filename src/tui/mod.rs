@@ -114,7 +114,12 @@ pub fn run(start: Start) -> Result<(), String> {
         let policy = start.config.policy.clone();
         std::thread::Builder::new()
             .name("clerk-store".into())
-            .spawn(move || open_history(database.as_deref(), &policy))
+            .spawn(move || {
+                // The catalogs' lookup table is built on its first use: here, beside the
+                // history's opening, rather than inside the first frame.
+                crate::i18n::warm();
+                open_history(database.as_deref(), &policy)
+            })
             .map_err(|e| tr!("app.run.cannot_start", error = e).into_owned())?
     };
     let (themes, theme_errors) = ui::theme::load_all(Some(&start.themes_dir));
