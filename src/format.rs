@@ -1,10 +1,23 @@
 //! Small formatting helpers shared by the command line and the app: sizes, numbers with
-//! thousands separators, short token counts and money.
+//! thousands separators, short token counts, money, and columns padded by terminal cells.
 //!
 //! Pure string functions; they must not depend on anything but the standard library and
 //! the price table's money format.
 
 pub use crate::config::models::format_usd as usd;
+
+/// `text` followed by spaces up to `width` terminal cells, for columns whose texts are
+/// translated (`format!`'s `{:<w}` counts characters, and a Chinese character takes two).
+pub fn pad(text: &str, width: usize) -> String {
+    let used = unicode_width::UnicodeWidthStr::width(text);
+    format!("{text}{}", " ".repeat(width.saturating_sub(used)))
+}
+
+/// `text` after spaces up to `width` terminal cells (a right-aligned column, see [`pad`]).
+pub fn pad_left(text: &str, width: usize) -> String {
+    let used = unicode_width::UnicodeWidthStr::width(text);
+    format!("{}{text}", " ".repeat(width.saturating_sub(used)))
+}
 
 /// 1536 → "2 KB", 2621440 → "2.5 MB", 5368709120 → "5.0 GB".
 pub fn human_size(bytes: u64) -> String {

@@ -3,6 +3,7 @@
 //! The log goes to a file in the state folder, never to the terminal; it records what
 //! happened (model, status, timings), never keys or headers.
 
+pub use crate::format::{pad, pad_left};
 use std::io::IsTerminal;
 
 use clap::CommandFactory;
@@ -118,20 +119,6 @@ pub fn exit_quietly_on_broken_pipe() {
         }
         previous(info);
     }));
-}
-
-/// `text` followed by spaces up to `width` terminal cells (a Chinese character takes two),
-/// for the columns of a table whose headings are translated (`format!`'s `{:<w}` counts
-/// characters, not cells).
-pub fn pad(text: &str, width: usize) -> String {
-    let used = unicode_width::UnicodeWidthStr::width(text);
-    format!("{text}{}", " ".repeat(width.saturating_sub(used)))
-}
-
-/// `text` after spaces up to `width` terminal cells (a right-aligned column).
-pub fn pad_left(text: &str, width: usize) -> String {
-    let used = unicode_width::UnicodeWidthStr::width(text);
-    format!("{}{text}", " ".repeat(width.saturating_sub(used)))
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ mod usage;
 #[cfg(test)]
 mod tests;
 
+use crate::format::{pad, pad_left};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -216,19 +217,6 @@ fn clip(text: &str, width: usize) -> String {
         out.push(c);
     }
     out
-}
-
-/// `text` followed by spaces up to `width` terminal cells (`format!("{:<w}")` counts
-/// characters, and a Chinese character takes two cells).
-fn pad(text: &str, width: usize) -> String {
-    let w = markdown::display_width(text);
-    format!("{text}{}", " ".repeat(width.saturating_sub(w)))
-}
-
-/// `text` after spaces up to `width` terminal cells (right-aligned, see [`pad`]).
-fn pad_left(text: &str, width: usize) -> String {
-    let w = markdown::display_width(text);
-    format!("{}{text}", " ".repeat(width.saturating_sub(w)))
 }
 
 fn key_hint(app: &App, mode: Mode, cmd: Command) -> String {
