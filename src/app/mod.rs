@@ -855,11 +855,13 @@ impl App {
     /// writes; the turn keeps none while it streams), any other's its own. `read` runs
     /// with the live text locked: keep it short (copy, then work on the copy).
     pub fn with_turn_text<R>(&self, turn: &Turn, read: impl FnOnce(&str) -> R) -> R {
-        match (turn.status, self.current_live()) {
-            (MessageStatus::Streaming, Some(live)) if turn.role == Role::Assistant => {
-                live.text.with(read)
-            }
-            _ => read(&turn.content),
+        // Asked per message per frame: a settled one needs no lookup of the live answer.
+        if turn.status != MessageStatus::Streaming || turn.role != Role::Assistant {
+            return read(&turn.content);
+        }
+        match self.current_live() {
+            Some(live) => live.text.with(read),
+            None => read(&turn.content),
         }
     }
 
