@@ -599,7 +599,9 @@ fn the_model_picker_lists_the_endpoints_models() {
     let asked = |server: &MockServer| server.requests().iter().filter(|r| r.is_models()).count();
     assert_eq!(asked(&server), 1);
     // Closed and opened again: the kept list, no new request.
+    // One key at a time: Esc and the next key read together are Alt+key.
     t.keys(&["Escape"]);
+    t.wait_until("the picker to close", |s| !s.contains("offers 2 model(s)"));
     t.keys(&["C-l"]);
     t.wait_for("offers 2 model(s)");
     assert_eq!(asked(&server), 1);
@@ -962,7 +964,9 @@ fn a_policy_shows_in_the_status_bar_and_the_picker_lists_only_allowed_models() {
         !screen.contains("qwen-plus-gateway") && !screen.contains("gpt-4o "),
         "{screen}"
     );
+    // One key at a time: Esc and Ctrl+Q read together are Alt+Ctrl+Q.
     t.keys(&["Escape"]);
+    t.wait_until("the picker to close", |s| !s.contains("offers 3 model(s)"));
     t.keys(&["C-q"]);
     t.wait_for("CLERK_EXIT=0");
 }
