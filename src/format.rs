@@ -1,8 +1,8 @@
 //! Small formatting helpers shared by the command line and the app: sizes, numbers with
 //! thousands separators, short token counts, money, and columns padded by terminal cells.
 //!
-//! Pure string functions; they must not depend on anything but the standard library and
-//! the price table's money format.
+//! Pure string functions; they depend on nothing but the standard library, the price
+//! table's money format and the interface's language (units and nouns are translated).
 
 pub use crate::config::models::format_usd as usd;
 
@@ -28,7 +28,7 @@ pub fn human_size(bytes: u64) -> String {
     } else if bytes >= 1024 {
         format!("{} KB", bytes.div_ceil(1024))
     } else {
-        format!("{bytes} bytes")
+        tr!("size.bytes", n = bytes).into_owned()
     }
 }
 
@@ -45,10 +45,46 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// A count and its noun: (1, "page") → "1 page", (1204, "row") → "1,204 rows".
-pub fn counted(n: usize, noun: &str) -> String {
-    let s = if n == 1 { "" } else { "s" };
-    format!("{} {noun}{s}", thousands(n as u64))
+/// What a count counts (its words in each language are `count.*` in locales/common.yml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Noun {
+    Page,
+    Row,
+    Sheet,
+    Slide,
+    Model,
+    Session,
+    Message,
+    Profile,
+    KnowledgeBase,
+}
+
+/// A count and its noun in the interface's language: (1, Page) → "1 page", (1204, Row) →
+/// "1,204 rows"; in Chinese "1,204 行".
+pub fn counted(n: usize, noun: Noun) -> String {
+    let n = thousands(n as u64);
+    let one = n == "1";
+    let text = match noun {
+        Noun::Page if one => tr!("count.page.one", n = n),
+        Noun::Page => tr!("count.page.other", n = n),
+        Noun::Row if one => tr!("count.row.one", n = n),
+        Noun::Row => tr!("count.row.other", n = n),
+        Noun::Sheet if one => tr!("count.sheet.one", n = n),
+        Noun::Sheet => tr!("count.sheet.other", n = n),
+        Noun::Slide if one => tr!("count.slide.one", n = n),
+        Noun::Slide => tr!("count.slide.other", n = n),
+        Noun::Model if one => tr!("count.model.one", n = n),
+        Noun::Model => tr!("count.model.other", n = n),
+        Noun::Session if one => tr!("count.session.one", n = n),
+        Noun::Session => tr!("count.session.other", n = n),
+        Noun::Message if one => tr!("count.message.one", n = n),
+        Noun::Message => tr!("count.message.other", n = n),
+        Noun::Profile if one => tr!("count.profile.one", n = n),
+        Noun::Profile => tr!("count.profile.other", n = n),
+        Noun::KnowledgeBase if one => tr!("count.knowledge_base.one", n = n),
+        Noun::KnowledgeBase => tr!("count.knowledge_base.other", n = n),
+    };
+    text.into_owned()
 }
 
 /// What a document's chip and description count, in the order shown: sheets, slides,
@@ -60,10 +96,10 @@ pub fn document_counts(
     rows: Option<usize>,
 ) -> Vec<String> {
     [
-        (sheets, "sheet"),
-        (slides, "slide"),
-        (pages, "page"),
-        (rows, "row"),
+        (sheets, Noun::Sheet),
+        (slides, Noun::Slide),
+        (pages, Noun::Page),
+        (rows, Noun::Row),
     ]
     .into_iter()
     .filter_map(|(n, noun)| n.map(|n| counted(n, noun)))
@@ -98,12 +134,29 @@ mod tests {
         assert_eq!(short_tokens(45_300), "45.3k");
         assert_eq!(short_tokens(1_200_000), "1.2M");
         assert_eq!(usd(None), "cost unknown");
-        assert_eq!(counted(1, "page"), "1 page");
-        assert_eq!(counted(1204, "row"), "1,204 rows");
+        assert_eq!(counted(1, Noun::Page), "1 page");
+        assert_eq!(counted(1204, Noun::Row), "1,204 rows");
+        assert_eq!(counted(2, Noun::KnowledgeBase), "2 knowledge bases");
         assert_eq!(
             document_counts(Some(2), None, None, Some(340)),
             ["2 sheets", "340 rows"]
         );
         assert_eq!(document_counts(None, Some(1), None, None), ["1 slide"]);
+    }
+
+    #[test]
+    fn counts_sizes_and_money_follow_the_interfaces_language() {
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        assert_eq!(counted(1, Noun::Page), "1 页");
+        assert_eq!(counted(1204, Noun::Row), "1,204 行");
+        assert_eq!(
+            document_counts(Some(2), Some(12), Some(312), None),
+            ["2 个工作表", "12 张幻灯片", "312 页"]
+        );
+        assert_eq!(counted(3, Noun::Model), "3 个模型");
+        assert_eq!(human_size(900), "900 字节");
+        assert_eq!(human_size(1536), "2 KB");
+        assert_eq!(usd(None), "费用未知");
+        assert_eq!(usd(Some(1.5)), "$1.50");
     }
 }

@@ -87,6 +87,16 @@ fn claps_errors_are_chinese_and_keep_their_exit_code() {
     let out = run_in(&env, ZH, &["sesions"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(err(&out).contains("'sessions'"), "{}", err(&out));
+    // A value its parser refuses: the reason is Chinese too, the value and range kept.
+    let out = run_in(&env, ZH, &["kb", "search", "-k", "99", "年假"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = err(&out);
+    assert!(
+        e.contains("'99'") && e.contains("99 不在 1..=50 之内"),
+        "{e}"
+    );
+    let out = run_in(&env, ZH, &["kb", "search", "-k", "five", "年假"]);
+    assert!(err(&out).contains("不是整数"), "{}", err(&out));
     // In English, clap's own words.
     let out = run_in(&env, &[], &["ask", "--frobnicate", "hi"]);
     assert!(err(&out).starts_with("error: unexpected argument '--frobnicate'"));

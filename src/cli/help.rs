@@ -345,7 +345,7 @@ fn error_text(error: &clap::Error) -> String {
             "cli.clap.value_validation",
             value = value,
             arg = arg,
-            reason = error_source(error)
+            reason = reason_text(&error_source(error))
         )
         .into_owned(),
         ErrorKind::TooManyValues => tr!("cli.clap.too_many", value = value, arg = arg).into_owned(),
@@ -402,6 +402,25 @@ fn error_text(error: &clap::Error) -> String {
 }
 
 /// Why a value did not parse (the value parser's own words, which may be English).
+/// A value parser's reason in Chinese (only the Chinese path comes here): clap's range and
+/// the standard library's number errors are known; any other reason is kept as written.
+fn reason_text(reason: &str) -> String {
+    if let Some((value, range)) = reason.split_once(" is not in ") {
+        return tr!("cli.clap.reason.range", value = value, range = range).into_owned();
+    }
+    let text = match reason {
+        "invalid digit found in string" => tr!("cli.clap.reason.digit"),
+        "number too large to fit in target type" => tr!("cli.clap.reason.too_large"),
+        "number too small to fit in target type" => tr!("cli.clap.reason.too_small"),
+        "cannot parse integer from empty string" | "cannot parse float from empty string" => {
+            tr!("cli.clap.reason.empty")
+        }
+        "invalid float literal" => tr!("cli.clap.reason.float"),
+        other => return other.to_string(),
+    };
+    text.into_owned()
+}
+
 fn error_source(error: &clap::Error) -> String {
     std::error::Error::source(error)
         .map(ToString::to_string)

@@ -215,14 +215,14 @@ pub fn format_prices(info: Option<&ModelInfo>) -> String {
     };
     match info.and_then(|i| Some((i.input_per_million?, i.output_per_million?))) {
         Some((i, o)) => format!("{}/{}", usd(i), usd(o)),
-        None => "price unknown".to_string(),
+        None => tr!("money.price_unknown").into_owned(),
     }
 }
 
 /// `$0.000123` with enough digits to be non-zero, or `cost unknown`.
 pub fn format_usd(cost: Option<f64>) -> String {
     match cost {
-        None => "cost unknown".to_string(),
+        None => tr!("money.cost_unknown").into_owned(),
         Some(c) if c >= 0.01 => format!("${c:.2}"),
         Some(c) if c <= 0.0 => "$0".to_string(),
         Some(c) => format!("${c:.6}"),

@@ -6,7 +6,8 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use super::{CALL_TIMEOUT, Check, CheckId, MODELS_TIMEOUT, Said, State, counted, said};
+use super::{CALL_TIMEOUT, Check, CheckId, MODELS_TIMEOUT, Said, State, said};
+use crate::format::{Noun, counted};
 use crate::llm::meter::Tag;
 use crate::llm::{AnswerStatus, ChatMessage, ChatRequest, ChatRole, Endpoint, LlmError};
 
@@ -59,7 +60,7 @@ pub(super) async fn models(s: &mut State<'_>) -> Check {
                 Check::ok(
                     id,
                     said(|| {
-                        let count = counted(n, "model");
+                        let count = counted(n, Noun::Model);
                         tr!(
                             "doctor.models.ok",
                             url = url,
@@ -80,7 +81,7 @@ pub(super) async fn models(s: &mut State<'_>) -> Check {
                             true => tr!("doctor.models.empty"),
                             false => tr!("doctor.models.offers", list = list),
                         };
-                        let count = counted(n, "model");
+                        let count = counted(n, Noun::Model);
                         tr!(
                             "doctor.models.missing",
                             url = url,

@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::{Check, CheckId, HISTORY_BUDGET, State, counted, said};
+use super::{Check, CheckId, HISTORY_BUDGET, State, said};
 use crate::format::human_size;
+use crate::format::{Noun, counted};
 use crate::store::{Checked, StoreError};
 
 /// Below this, clerk cannot open the history for writing (`store::open`'s room check).
@@ -51,8 +52,8 @@ pub(super) async fn history(s: &mut State<'_>) -> Check {
                         let counts = match h.counts {
                             Some((sessions, messages)) => tr!(
                                 "doctor.history.counts",
-                                sessions = counted(sessions as usize, "session"),
-                                messages = counted(messages as usize, "message")
+                                sessions = counted(sessions as usize, Noun::Session),
+                                messages = counted(messages as usize, Noun::Message)
                             ),
                             None => "".into(),
                         };

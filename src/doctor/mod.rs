@@ -345,24 +345,6 @@ async fn run_one(id: CheckId, s: &mut State<'_>) -> Check {
     }
 }
 
-/// `n` things: "3 models" in English, "3 个模型" in Chinese (`noun` is one of the nouns
-/// of `doctor.noun.*` in locales/doctor.yml).
-fn counted(n: usize, noun: &str) -> String {
-    match crate::i18n::current() {
-        crate::i18n::Language::English => crate::format::counted(n, noun),
-        _ => {
-            let key = format!("doctor.noun.{}", noun.replace(' ', "_"));
-            let noun = crate::i18n::text(&key).unwrap_or_else(|| noun.to_string());
-            tr!(
-                "doctor.count",
-                n = crate::format::thousands(n as u64),
-                noun = noun
-            )
-            .into_owned()
-        }
-    }
-}
-
 /// Whether any check failed (exit 1).
 pub fn failed(checks: &[Check]) -> bool {
     checks.iter().any(|c| c.status == Status::Fail)

@@ -5,8 +5,9 @@
 //! The key is looked up exactly as every command looks it up (`secrets::resolve`); only
 //! where it came from is said, never the key or any part of it.
 
-use super::{Check, CheckId, Said, State, counted, net, said};
+use super::{Check, CheckId, Said, State, net, said};
 use crate::config::ConfigError;
+use crate::format::{Noun, counted};
 use crate::secrets::{self, KeySource, KeyStore, OsKeyring, SecretError};
 
 /// `config`: the config file parses (a failure names its file, line and key); problems in
@@ -37,8 +38,8 @@ pub(super) fn config(s: &mut State<'_>) -> Check {
                 tr!(
                     "doctor.config.ok",
                     path = path,
-                    profiles = counted(f.profiles.len(), "profile"),
-                    bases = counted(f.knowledge.len(), "knowledge base")
+                    profiles = counted(f.profiles.len(), Noun::Profile),
+                    bases = counted(f.knowledge.len(), Noun::KnowledgeBase)
                 )
             }),
         )

@@ -179,7 +179,7 @@ impl Citation {
     }
 }
 
-/// `file › section, page 3` (the parts that exist).
+/// `file › section, page 3` (the parts that exist; the page in the interface's language).
 pub fn place(path: &str, section: &str, page: Option<u32>) -> String {
     let mut out = path.to_string();
     if !section.is_empty() {
@@ -187,7 +187,7 @@ pub fn place(path: &str, section: &str, page: Option<u32>) -> String {
         out.push_str(section);
     }
     if let Some(p) = page {
-        out.push_str(&format!(", page {p}"));
+        out.push_str(&tr!("place.page", page = p));
     }
     out
 }

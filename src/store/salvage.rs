@@ -364,7 +364,7 @@ fn copy(old: &Connection, new: &mut Connection) -> Result<Salvaged, StoreError> 
                 return;
             };
             if !saved_sessions.contains(&session) && !rebuilt.contains(&session) {
-                let title = format!("Recovered session {session}");
+                let title = tr!("store.title.recovered_session", n = session).into_owned();
                 if rebuild.execute(rusqlite::params![session, title]).is_ok() {
                     rebuilt.insert(session);
                 }
@@ -457,8 +457,8 @@ fn retitle(tx: &Connection, session: i64) -> Result<(), StoreError> {
         )
         .optional()?;
     let title = match first.map(|q| title_from(&q)).filter(|t| !t.is_empty()) {
-        Some(t) => format!("Recovered: {t}"),
-        None => format!("Recovered session {session}"),
+        Some(t) => tr!("store.title.recovered", title = t).into_owned(),
+        None => tr!("store.title.recovered_session", n = session).into_owned(),
     };
     tx.execute(
         "UPDATE sessions SET title = ?2,

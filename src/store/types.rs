@@ -6,6 +6,8 @@
 //! values. The strings returned by `as_str` are stored on disk, so they must
 //! never change once released (add new variants instead).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 /// Row id of a session in the history database.
@@ -310,7 +312,9 @@ pub struct SearchHit {
 }
 
 /// A short, deterministic session title from the first question: its first non-empty line,
-/// Markdown markers trimmed, at most 60 characters (cut at a word, with an ellipsis).
+/// Markdown markers trimmed, at most 60 characters (cut at a word, with an ellipsis). The
+/// titles clerk makes itself ("Summary of a.pdf", "Untitled") are in the interface's
+/// language when the session is made, as a title typed then would be.
 pub fn title_from(text: &str) -> String {
     // Attached documents come first in a message: the question after them names it best,
     // else the first document's name.
@@ -325,13 +329,14 @@ pub fn title_from(text: &str) -> String {
             .split('"')
             .next()
             .unwrap_or_default();
-        return title_from(&format!("Summary of {name}"));
+        return title_from(&tr!("store.title.summary", name = name));
     }
     let line = text
         .lines()
         .map(|l| l.trim().trim_start_matches(['#', '>', '-', '*']).trim())
         .find(|l| !l.is_empty())
-        .unwrap_or("Untitled");
+        .map(Cow::Borrowed)
+        .unwrap_or_else(|| tr!("store.title.untitled"));
     let mut title = String::new();
     for w in line.split_whitespace() {
         let extra = usize::from(!title.is_empty()) + w.chars().count();
@@ -364,6 +369,12 @@ mod title_tests {
             title_from("<document name=\"a.pdf\">\nbody\n</document>"),
             "Summary of a.pdf"
         );
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        assert_eq!(
+            title_from("<document name=\"a.pdf\">\nbody\n</document>"),
+            "a.pdf 的摘要"
+        );
+        assert_eq!(title_from("  \n"), "未命名");
     }
 }
 

@@ -153,7 +153,7 @@ pub(super) fn prepare(
     let (sid, created) = match session_id {
         Some(id) => (id, false),
         None => {
-            let title = crate::store::title_from(text.as_deref().unwrap_or("Untitled"));
+            let title = crate::store::title_from(text.as_deref().unwrap_or_default());
             let id = s
                 .create_session(&NewSession {
                     title,

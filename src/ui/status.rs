@@ -16,11 +16,27 @@ use crate::app::{App, Focus, Level, Mode};
 use crate::format::short_tokens;
 use crate::llm::sanitize::sanitize;
 
-/// The status bar's left part: profile, model, context used, the session's cost.
-fn status_left(app: &App) -> String {
-    let mut left = format!(" {} · {}", app.setup.profile, app.setup.model);
+/// One item of the status bar's left part, and when it gives way on a narrow screen.
+struct Item {
+    text: String,
+    /// The order items give way in (1 first); `None`: never (the model, and whether anything
+    /// is saved, which must never be hidden).
+    gives_way: Option<u8>,
+}
+
+/// The status bar's left part: profile, model, knowledge base, context used, the session's
+/// cost, whether anything is saved, whether a policy is in force.
+fn left_items(app: &App) -> Vec<Item> {
+    let item = |text: String, gives_way: Option<u8>| Item { text, gives_way };
+    let mut items = vec![
+        item(app.setup.profile.clone(), Some(1)),
+        item(app.setup.model.clone(), None),
+    ];
     if let Some(kb) = app.session_kb() {
-        left.push_str(&format!(" · {}", tr!("app.status.kb", name = sanitize(kb))));
+        items.push(item(
+            tr!("app.status.kb", name = sanitize(kb)).into_owned(),
+            Some(5),
+        ));
     }
     // The conversation so far plus what is in the box (chips counted, typed text estimated).
     let draft = app.draft_tokens();
@@ -29,42 +45,86 @@ fn status_left(app: &App) -> String {
         (u, d) => Some(u.unwrap_or(0) + d),
     };
     if let (Some(used), Some(window)) = (used, app.setup.context_window) {
-        left.push_str(&format!(
-            " · {}/{} ({}%)",
+        let mut text = format!(
+            "{}/{} ({}%)",
             short_tokens(used),
             short_tokens(window),
             used * 100 / window.max(1)
-        ));
+        );
         if used > window {
-            left.push_str(&format!(" · {}", tr!("app.status.in_parts")));
+            text.push_str(&format!(" · {}", tr!("app.status.in_parts")));
         }
+        items.push(item(text, Some(4)));
     }
     if let Some(c) = app.session_cost() {
-        left.push_str(&format!(
-            " · {}",
-            crate::config::models::format_usd(Some(c))
-        ));
+        items.push(item(crate::config::models::format_usd(Some(c)), Some(2)));
     }
     if !app.setup.history {
-        left.push_str(&format!(" · {}", tr!("app.status.history_off")));
+        items.push(item(tr!("app.status.history_off").into_owned(), None));
     } else if app.incognito {
-        left.push_str(&format!(" · {}", tr!("app.status.incognito")));
+        items.push(item(tr!("app.status.incognito").into_owned(), None));
     }
     if app.setup.policy.in_force() {
-        left.push_str(&format!(" · {}", tr!("app.status.policy")));
+        items.push(item(tr!("app.status.policy").into_owned(), Some(6)));
     }
-    left.push(' ');
-    left
+    items
 }
 
-/// The status bar's key hints for the focused pane.
-fn status_hints(app: &App) -> String {
+/// The left part as drawn: ` default · gpt-4o-mini · 1.2k/128.0k (0%) `.
+fn join_left(items: &[Item]) -> String {
+    let texts: Vec<&str> = items.iter().map(|i| i.text.as_str()).collect();
+    format!(" {} ", texts.join(" · "))
+}
+
+/// The key hints as drawn (nothing when there are none left).
+fn join_hints(hints: &[String]) -> String {
+    if hints.is_empty() {
+        String::new()
+    } else {
+        format!(" {} ", hints.join(" · "))
+    }
+}
+
+/// The status bar's two sides fitted to `width` cells, giving way one item at a time: the
+/// key hints from the last (help stays), the profile, the cost, the help hint, the context
+/// used, the knowledge base, the policy. The model and whether anything is saved stay; only
+/// when they alone are too wide is the left part cut.
+fn fitted(app: &App, width: usize) -> (String, String) {
+    let mut left = left_items(app);
+    let mut hints = status_hints(app);
+    loop {
+        let (l, r) = (join_left(&left), join_hints(&hints));
+        if markdown::display_width(&l) + markdown::display_width(&r) <= width {
+            return (l, r);
+        }
+        if hints.len() > 1 {
+            hints.remove(hints.len() - 2);
+            continue;
+        }
+        let next = left
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| Some((item.gives_way?, i)))
+            .min();
+        match next {
+            Some((rank, _)) if rank >= 3 && !hints.is_empty() => hints.clear(),
+            Some((_, i)) => {
+                left.remove(i);
+            }
+            None if !hints.is_empty() => hints.clear(),
+            None => return (clip(&l, width), r),
+        }
+    }
+}
+
+/// The status bar's key hints for the focused pane, the help's last.
+fn status_hints(app: &App) -> Vec<String> {
     let mode = match app.focus {
         Focus::Input => Mode::Input,
         Focus::Sessions => Mode::Sessions,
         Focus::Transcript => Mode::Transcript,
     };
-    let hints: Vec<String> = match mode {
+    match mode {
         Mode::Sessions => vec![
             (Command::OpenSession, tr!("app.hint.open")),
             (Command::RenameSession, tr!("app.hint.rename")),
@@ -94,16 +154,15 @@ fn status_hints(app: &App) -> String {
             .key_for(mode, c)
             .map(|k| format!("{k} {what}"))
     })
-    .collect();
-    format!(" {} ", hints.join(" · "))
+    .collect()
 }
 
 /// Rows a notice too long for the status bar takes above it (wrapped, at most 3).
 pub(super) fn notice_rows(app: &App, width: u16) -> u16 {
     let Some(n) = &app.notice else { return 0 };
     let total = width as usize;
-    let used =
-        markdown::display_width(&status_left(app)) + markdown::display_width(&status_hints(app));
+    let (left, right) = fitted(app, total);
+    let used = markdown::display_width(&left) + markdown::display_width(&right);
     if markdown::display_width(&n.text) + 2 <= total.saturating_sub(used) {
         return 0;
     }
@@ -158,7 +217,7 @@ pub(super) fn draw_status(
     area: Rect,
     notice_above: bool,
 ) {
-    let left = status_left(app);
+    let total = area.width as usize;
     let (middle, mstyle) = match &app.notice {
         Some(_) if notice_above => (String::new(), theme.muted),
         Some(n) => (n.text.clone(), level_style(theme, n.level)),
@@ -172,16 +231,13 @@ pub(super) fn draw_status(
         ),
         None => (String::new(), theme.muted),
     };
-    let right = status_hints(app);
-    let total = area.width as usize;
-    let lw = markdown::display_width(&left);
-    let rw = markdown::display_width(&right);
-    let room = total.saturating_sub(lw + rw);
-    let right = if room == 0 && lw + rw > total {
-        String::new()
-    } else {
-        right
+    // What is said in the middle keeps its room (up to half the bar): items give way to it.
+    let said = match markdown::display_width(&middle) {
+        0 => 0,
+        w => (w + 2).min(total / 2),
     };
+    let (left, right) = fitted(app, total - said);
+    let lw = markdown::display_width(&left);
     let room = total.saturating_sub(lw + markdown::display_width(&right));
     let mid = clip(&sanitize(&middle), room.saturating_sub(2));
     let pad = room.saturating_sub(markdown::display_width(&mid));

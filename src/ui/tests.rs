@@ -1604,3 +1604,69 @@ fn an_incognito_session_and_a_policy_in_force_show_in_the_status_bar() {
     update(&mut app, key(KeyCode::F(6)));
     insta::assert_snapshot!("dialog_leave_incognito_80x24", draw(&app, 80, 24));
 }
+
+/// On a narrow screen the status bar gives way one item at a time, the key hints first
+/// (help last), and never hides the model or that nothing is saved; nothing is cut mid-word.
+#[test]
+fn a_narrow_status_bar_drops_items_whole_and_keeps_the_model_and_incognito() {
+    let last_row = |screen: &str| {
+        screen
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim_matches('"')
+            .to_string()
+    };
+    for language in [
+        crate::i18n::Language::English,
+        crate::i18n::Language::Chinese,
+    ] {
+        let _l = crate::i18n::scoped(language);
+        let mut s = setup(true);
+        s.policy.tighten(
+            crate::config::policy::PolicyFile {
+                allowed_models: Some(vec!["gpt-4o-mini".into()]),
+                ..Default::default()
+            },
+            std::path::Path::new("/etc/clerk/policy.toml"),
+        );
+        let mut app = App::new(s, (120, 20), NOW);
+        update(&mut app, key(KeyCode::F(6)));
+        update(&mut app, Msg::StoreSwitched);
+        update(&mut app, Msg::Tick(NOW + crate::app::NOTICE_MS + 1));
+        let incognito = tr!("app.status.incognito").into_owned();
+        let help = tr!("app.hint.help").into_owned();
+        let policy = tr!("app.status.policy").into_owned();
+        let wide = last_row(&draw(&app, 120, 20));
+        assert!(wide.contains(&help) && wide.contains(&policy), "{wide}");
+        let mut seen_help_alone = false;
+        for w in (40..=100).rev() {
+            let row = last_row(&draw(&app, w, 20));
+            assert!(
+                row.contains("gpt-4o-mini") && row.contains(&incognito),
+                "{w}: {row}"
+            );
+            assert!(!row.contains('…'), "cut at {w}: {row}");
+            // Help is the last hint to go, and the others go before it.
+            if row.contains(&help) && !row.contains(&tr!("app.hint.send").into_owned()) {
+                seen_help_alone = true;
+            }
+        }
+        assert!(seen_help_alone, "the help hint never stood alone");
+        // What the bar says in the middle (no key yet) keeps its room: the hints give way.
+        let mut s = setup(true);
+        s.has_key = false;
+        let bare = App::new(s, (60, 20), NOW);
+        let row = last_row(&draw(&bare, 60, 20));
+        let no_key = tr!("app.status.no_key", key = "F3").into_owned();
+        assert!(row.contains(&no_key), "{row}");
+        // The help hint gives way before the policy does.
+        assert!(
+            (40..=100).any(|w| {
+                let row = last_row(&draw(&app, w, 20));
+                row.contains(&policy) && !row.contains(&help)
+            }),
+            "the policy went before the help hint"
+        );
+    }
+}

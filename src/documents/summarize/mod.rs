@@ -25,6 +25,6 @@ pub use self::plan::{
 pub use self::progress::{Phase, Progress, progress_line};
 pub use self::prompts::{
     MERGE_SYSTEM, NOTES_SYSTEM, Note, compose, document_block, documents_text, final_documents,
-    is_built_from_parts, notes_prompt, notes_text, part_label,
+    is_built_from_parts, notes_prompt, notes_text, part_label, part_shown,
 };
 pub use self::run::{Done, Event, Job, RunError, run, run_as_answer};

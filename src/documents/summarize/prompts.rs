@@ -59,8 +59,11 @@ pub fn notes_prompt(hint: &str, name: &str, index: usize, of: usize, text: &str)
 /// Notes on one part (or on a group of parts, after a merge).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Note {
-    /// Which parts they cover, e.g. "report.pdf, part 3 of 12" or "report.pdf, parts 1–4".
+    /// Which parts they cover, e.g. "report.pdf, part 3 of 12" or "report.pdf, parts 1–4"
+    /// (for the model, in English like the rest of the prompt).
     pub label: String,
+    /// The same in the interface's language, for the user ([`part_shown`]).
+    pub shown: String,
     /// The notes.
     pub text: String,
 }
@@ -106,6 +109,21 @@ pub fn part_label(name: &str, index: usize, of: usize) -> String {
     }
 }
 
+/// [`part_label`] in the interface's language, for what the user reads.
+pub fn part_shown(name: &str, index: usize, of: usize) -> String {
+    if of <= 1 {
+        name.to_string()
+    } else {
+        tr!(
+            "documents.summarize.part",
+            name = name,
+            index = index,
+            of = of
+        )
+        .into_owned()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -123,6 +141,7 @@ mod tests {
         let n = final_documents(
             3,
             &[Note {
+                shown: String::new(),
                 label: "r.pdf, part 1 of 3".into(),
                 text: " n1 ".into(),
             }],
@@ -130,6 +149,12 @@ mod tests {
         assert!(n.contains("read in 3 parts"));
         assert!(n.contains("<notes on=\"r.pdf, part 1 of 3\">\nn1\n</notes>"));
         assert_eq!(part_label("r.pdf", 1, 1), "r.pdf");
+        // What the user reads follows the interface; what the model reads stays English.
+        assert_eq!(part_shown("r.pdf", 3, 12), "r.pdf, part 3 of 12");
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        assert_eq!(part_shown("r.pdf", 3, 12), "r.pdf 第 3 部分（共 12 部分）");
+        assert_eq!(part_label("r.pdf", 3, 12), "r.pdf, part 3 of 12");
+        drop(_zh);
         assert!(is_built_from_parts(
             "Answer.\n\n*Built from 3 parts of r.pdf (4 requests).*"
         ));

@@ -15,6 +15,7 @@ use super::plan::{Measured, NOTES_PROMPT_TOKENS, Part, Settings, fits_final, gro
 use super::progress::{Phase, Progress};
 use super::prompts::{
     MERGE_SYSTEM, NOTES_SYSTEM, Note, final_documents, notes_prompt, notes_text, part_label,
+    part_shown,
 };
 use crate::llm::stream::{AbortOnDrop, chat_to_end};
 use crate::llm::{
@@ -180,6 +181,8 @@ impl Tally {
 /// One notes or merge request to make.
 struct Task {
     label: String,
+    /// The label in the interface's language (errors).
+    shown: String,
     system: &'static str,
     user: String,
     tokens: u64,
@@ -208,6 +211,7 @@ pub async fn run(
             let d = &job.docs[p.doc];
             let label = part_label(&d.name, p.index, p.of);
             Task {
+                shown: part_shown(&d.name, p.index, p.of),
                 user: notes_prompt(&job.hint, &d.name, p.index, p.of, &d.text[p.start..p.end]),
                 label,
                 system: NOTES_SYSTEM,
@@ -234,6 +238,7 @@ pub async fn run(
                 let first = &notes[r.start].label;
                 let last = &notes[r.end - 1].label;
                 let label = format!("{first} … {last}");
+                let shown = format!("{} … {}", notes[r.start].shown, notes[r.end - 1].shown);
                 let user = format!(
                     "The user's request:\n<request>\n{}\n</request>\n\n{}",
                     job.hint.trim(),
@@ -242,6 +247,7 @@ pub async fn run(
                 let tokens = sizes[r].iter().sum::<u64>() + NOTES_PROMPT_TOKENS;
                 Task {
                     label,
+                    shown,
                     system: MERGE_SYSTEM,
                     user,
                     tokens,
@@ -381,10 +387,12 @@ async fn run_batch(
     let limit = job.settings.concurrency.max(1);
     let mut set = JoinSet::new();
     let mut labels = Vec::with_capacity(total);
+    let mut shown = Vec::with_capacity(total);
     let mut sent = Vec::with_capacity(total);
     let mut requests = Vec::with_capacity(total);
     for t in tasks {
         labels.push(t.label);
+        shown.push(t.shown);
         sent.push(t.tokens);
         requests.push(ChatRequest {
             model: job.model.clone(),
@@ -433,12 +441,12 @@ async fn run_batch(
             error: LlmError::Other(tr!("documents.summarize.task_failed", why = e).into_owned()),
         })?;
         let answer = result.map_err(|error| RunError::Part {
-            part: labels[i].clone(),
+            part: shown[i].clone(),
             error,
         })?;
         if answer.status != AnswerStatus::Complete {
             return Err(RunError::Incomplete {
-                part: labels[i].clone(),
+                part: shown[i].clone(),
                 status: answer.status,
                 reason: answer
                     .reason
@@ -451,6 +459,7 @@ async fn run_batch(
         tally.progress(phase, done, total);
         notes[i] = Some(Note {
             label: labels[i].clone(),
+            shown: shown[i].clone(),
             text: answer.text,
         });
     }
