@@ -796,3 +796,81 @@ fn english_left_on_a_chinese_screen_is_found() {
         Vec::<String>::new()
     );
 }
+
+/// The "before sending" dialog in Chinese, for a message `tokens` long that `room` holds
+/// (or not: `parts`), costing `cost` against a `limit`.
+fn zh_before_send(
+    w: u16,
+    h: u16,
+    tokens: u64,
+    parts: Option<(usize, usize)>,
+    cost: f64,
+    limit: f64,
+) -> App {
+    let mut app = zh_app(w, h);
+    let doc: String = (0..2_000).map(|i| format!("第 {i} 行：报销制度条款\n")).collect();
+    update(&mut app, Msg::Paste(doc));
+    typed(&mut app, "请总结");
+    let fx = update(&mut app, key(KeyCode::Enter));
+    let Some(crate::app::Effect::Check(out)) = fx.first() else {
+        panic!("expected a check, got {} effect(s)", fx.len())
+    };
+    let check = crate::app::attach::Check {
+        seq: out.seq,
+        outgoing: out.clone(),
+        found: Vec::new(),
+        redacted: None,
+        tokens,
+        room: Some(123_904),
+        parts,
+        cost: Some(cost),
+        over_limit: cost > limit,
+        limit,
+        redact: None,
+    };
+    update(&mut app, Msg::Checked(Box::new(check)));
+    app
+}
+
+#[test]
+fn the_before_sending_dialogs_in_chinese() {
+    // Too long for the window: read in parts.
+    zh("dialog_before_send_long", &[], |w, h| {
+        zh_before_send(w, h, 2_600_000, Some((330, 345)), 0.41, 0.05)
+    });
+    // It fits, but costs more than the per-request limit.
+    zh("dialog_before_send_cost", &[], |w, h| {
+        zh_before_send(w, h, 90_000, None, 0.08, 0.05)
+    });
+}
+
+#[test]
+fn template_search_sources_not_asked_and_a_too_small_screen_in_chinese() {
+    zh("dialog_templates_search", &[], |w, h| {
+        let mut app = zh_app(w, h);
+        app.templates = zh_templates();
+        app.dialog = Some(Dialog::Templates {
+            query: "会议".into(),
+            selected: 0,
+        });
+        app
+    });
+    // Nothing in the base matched: the model was not asked, the passages are still listed.
+    zh("dialog_sources_not_asked", &[], |w, h| {
+        let mut app = zh_grounded_app(w, h);
+        app.dialog = Some(Dialog::Sources {
+            grounding: zh_grounding(&[], false),
+            selected: 0,
+        });
+        app
+    });
+    let _zh = scoped(Language::Chinese);
+    for (w, h) in [(30, 8), (20, 6)] {
+        let app = zh_app(w, h);
+        let screen = draw(&app, w, h);
+        let left = english_left(&screen, &[]);
+        assert!(left.is_empty(), "{w}x{h}: {left:?}\n{screen}");
+        assert!(screen.contains('窗'), "{screen}");
+        snapshot(format!("zh_too_small_{w}x{h}"), screen);
+    }
+}
