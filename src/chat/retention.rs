@@ -40,10 +40,15 @@ pub fn apply(store: &mut Store, policy: &Policy, now_ms: i64) -> Result<Option<S
         policy = %rule.from.display(),
         "retention: sessions older than the policy's retention_days were deleted"
     );
-    Ok(Some(format!(
-        "{n} session(s) with no activity for {days} days were deleted (retention_days in {})",
-        rule.from.display()
-    )))
+    Ok(Some(
+        tr!(
+            "chat.retention.deleted",
+            n = n,
+            days = days,
+            file = rule.from.display()
+        )
+        .into_owned(),
+    ))
 }
 
 #[cfg(test)]

@@ -138,7 +138,7 @@ pub fn run(ctx: &Ctx, args: &SummarizeArgs) -> Result<Exit, CliError> {
                     .max_file_mb
                     .saturating_mul(1024 * 1024),
             )?
-            .ok_or_else(|| bad("`-` reads standard input, but nothing was piped in".into()))?;
+            .ok_or_else(|| bad(tr!("cli.summarize.nothing_piped").into_owned()))?;
             sources.push(Source::pasted("standard input", text));
             continue;
         }

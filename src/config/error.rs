@@ -127,7 +127,7 @@ impl fmt::Display for ConfigError {
 
 /// A message of the TOML reader or of serde in the interface's language: their known shapes
 /// are translated with the names and values they quote kept; anything else stays as written.
-fn reader_message(message: &str) -> String {
+pub fn reader_message(message: &str) -> String {
     if crate::i18n::current() == crate::i18n::Language::English {
         return message.to_string();
     }

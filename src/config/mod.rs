@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use error::ConfigError;
+pub use error::{ConfigError, reader_message};
 pub use knowledge::KnowledgeEntry;
 pub use models::{ModelInfo, ModelTable};
 pub use paths::Paths;

@@ -154,10 +154,24 @@ pub fn decode_text(
         let (text, _, had_errors) = enc.decode(bytes);
         let _ = bom;
         if had_errors {
-            notes.push(format!("{name}: invalid {} sequences replaced", enc.name()));
+            notes.push(
+                tr!(
+                    "documents.note.invalid_replaced",
+                    name = name,
+                    encoding = enc.name()
+                )
+                .into_owned(),
+            );
         }
         if enc != encoding_rs::UTF_8 {
-            notes.push(format!("{name}: decoded as {}", enc.name()));
+            notes.push(
+                tr!(
+                    "documents.note.decoded_as",
+                    name = name,
+                    encoding = enc.name()
+                )
+                .into_owned(),
+            );
         }
         return Ok(text.into_owned());
     }
@@ -172,14 +186,20 @@ pub fn decode_text(
         Err(_) => {
             let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
             if !had_errors {
-                notes.push(format!("{name}: decoded as GB18030 (GBK)"));
+                notes.push(
+                    tr!(
+                        "documents.note.decoded_as",
+                        name = name,
+                        encoding = "GB18030 (GBK)"
+                    )
+                    .into_owned(),
+                );
                 return Ok(text.into_owned());
             }
             let lossy = String::from_utf8_lossy(bytes);
             let replaced = lossy.matches('\u{FFFD}').count();
-            notes.push(format!(
-                "{name}: {replaced} invalid byte sequence(s) replaced with �"
-            ));
+            notes
+                .push(tr!("documents.note.bytes_replaced", name = name, n = replaced).into_owned());
             Ok(lossy.into_owned())
         }
     }

@@ -344,33 +344,44 @@ pub async fn fetch(endpoint: Result<&Endpoint, &str>, prepared: &Prepared) -> Fe
                 let answer =
                     tokio::time::timeout(RESTATE_TIMEOUT, chat_to_end(ep.clone(), request, |_| {}))
                         .await;
+                // What went wrong: in English for the request's record (`--json`), and in
+                // the interface's language for the note the user reads.
                 let (usage, error) = match answer {
-                    Err(_) => (
-                        None,
-                        Some(format!("no reply in {} s", RESTATE_TIMEOUT.as_secs())),
-                    ),
-                    Ok(Err(e)) => (None, Some(e.to_string())),
-                    Ok(Ok(a)) if a.status != AnswerStatus::Complete => (
-                        a.usage,
-                        Some(format!("the reply ended {}", a.status.as_str())),
-                    ),
+                    Err(_) => {
+                        let secs = RESTATE_TIMEOUT.as_secs();
+                        let said = tr!("knowledge.note.no_reply", secs = secs).into_owned();
+                        (None, Some((format!("no reply in {secs} s"), said)))
+                    }
+                    Ok(Err(e)) => (None, Some((e.to_string(), e.to_string()))),
+                    Ok(Ok(a)) if a.status != AnswerStatus::Complete => {
+                        let status = a.status.as_str();
+                        let said = tr!("knowledge.note.reply_ended", status = status).into_owned();
+                        (a.usage, Some((format!("the reply ended {status}"), said)))
+                    }
                     Ok(Ok(a)) => {
                         let got = restate::parse(&a.text, &ask.question, &prepared.to_restate);
                         let error = got.is_empty().then(|| {
-                            format!(
-                                "the model's reply was not a restatement in {into}: {}",
-                                excerpt(&a.text)
+                            let text = excerpt(&a.text);
+                            let said =
+                                tr!("knowledge.note.not_a_restatement", into = into, text = text)
+                                    .into_owned();
+                            (
+                                format!(
+                                    "the model's reply was not a restatement in {into}: {text}"
+                                ),
+                                said,
                             )
                         });
                         out.restated = got;
                         (a.usage, error)
                     }
                 };
-                if let Some(e) = &error {
+                let error = error.map(|(english, said)| {
                     out.notes.push(
-                        tr!("knowledge.note.not_restated", into = into, why = e).into_owned(),
+                        tr!("knowledge.note.not_restated", into = into, why = said).into_owned(),
                     );
-                }
+                    english
+                });
                 out.requests.push(SideRequest {
                     purpose: Purpose::Restate,
                     model: ask.model.clone(),
@@ -481,10 +492,14 @@ pub fn finish(
             .collect();
         let found = index.vector_rankings(&bases, model, vectors, VECTOR_POOL)?;
         if found.mismatched > 0 {
-            notes.push(format!(
-                "{} passage vectors are not of {model}'s size: run `clerk kb index` to make them again",
-                found.mismatched
-            ));
+            notes.push(
+                tr!(
+                    "knowledge.note.vectors_mismatched",
+                    n = found.mismatched,
+                    model = model
+                )
+                .into_owned(),
+            );
         }
         extra.extend(found.rankings);
     }

@@ -70,9 +70,8 @@ pub struct Theme {
     pub highlight: Style,
 }
 
-/// A broken theme file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("theme {path}: {message}; using the default theme")]
+/// A broken theme file (said in the interface's language).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThemeError {
     /// The file (or `built-in NAME`).
     pub path: String,
@@ -149,12 +148,22 @@ impl RoleSpec {
         let mut s = Style::default();
         if let Some(fg) = &self.fg {
             s = s.fg(parse_color(fg).ok_or_else(|| {
-                format!("roles.{key}.fg: `{fg}` is not a colour (use a name, #rrggbb or 0-255)")
+                tr!(
+                    "app.theme.not_a_colour",
+                    key = format!("roles.{key}.fg"),
+                    value = fg
+                )
+                .into_owned()
             })?);
         }
         if let Some(bg) = &self.bg {
             s = s.bg(parse_color(bg).ok_or_else(|| {
-                format!("roles.{key}.bg: `{bg}` is not a colour (use a name, #rrggbb or 0-255)")
+                tr!(
+                    "app.theme.not_a_colour",
+                    key = format!("roles.{key}.bg"),
+                    value = bg
+                )
+                .into_owned()
             })?);
         }
         for (on, m) in [
@@ -172,6 +181,15 @@ impl RoleSpec {
     }
 }
 
+impl std::fmt::Display for ThemeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = tr!("app.theme.broken", path = self.path, message = self.message);
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for ThemeError {}
+
 impl Theme {
     /// Parse a theme file's text. `path` names it in errors.
     pub fn parse(path: &str, text: &str, fallback_name: &str) -> Result<Theme, ThemeError> {
@@ -184,24 +202,30 @@ impl Theme {
                 .span()
                 .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             err(match line {
-                Some(l) => format!("line {l}: {}", e.message()),
-                None => e.message().to_string(),
+                Some(l) => tr!(
+                    "app.theme.at_line",
+                    line = l,
+                    message = crate::config::reader_message(e.message())
+                )
+                .into_owned(),
+                None => crate::config::reader_message(e.message()),
             })
         })?;
         for key in file.roles.keys() {
             if !ROLES.contains(&key.as_str()) {
-                return Err(err(format!(
-                    "roles.{key} is not a role; roles are: {}",
-                    ROLES.join(", ")
-                )));
+                return Err(err(tr!(
+                    "app.theme.not_a_role",
+                    key = format!("roles.{key}"),
+                    roles = ROLES.join(", ")
+                )
+                .into_owned()));
             }
         }
         let mut styles = Vec::with_capacity(ROLES.len());
         for role in ROLES {
-            let spec = file
-                .roles
-                .get(role)
-                .ok_or_else(|| err(format!("roles.{role} is missing")))?;
+            let spec = file.roles.get(role).ok_or_else(|| {
+                err(tr!("app.theme.missing", key = format!("roles.{role}")).into_owned())
+            })?;
             styles.push(spec.style(role).map_err(err)?);
         }
         let s = |i: usize| styles[i];
@@ -472,6 +496,22 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("roles.muted is missing"), "{e}");
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let e = Theme::parse("x.toml", "name = x\n", "x").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "主题 x.toml：第 1 行：文本值要加引号，这里应为 带引号的文本；改用默认主题"
+        );
+        let e = Theme::parse(
+            "x.toml",
+            "name = \"x\"\n[roles]\ntext = { fg = \"blurple\" }\n",
+            "x",
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("roles.text.fg：`blurple` 不是颜色"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -36,12 +36,12 @@ pub(in crate::documents) fn pptx(
         let n = i + 1;
         let Some((_, path)) = rels.get(id).filter(|(kind, _)| kind == "slide") else {
             doc.notes
-                .push(format!("slide {n} is missing from the file"));
+                .push(tr!("documents.note.slide_missing", n = n).into_owned());
             continue;
         };
         let Some(xml) = package.read(path)? else {
             doc.notes
-                .push(format!("slide {n} is missing from the file"));
+                .push(tr!("documents.note.slide_missing", n = n).into_owned());
             continue;
         };
         let slide = shapes(&xml).map_err(|e| package.corrupt(format!("{path}: {e}")))?;

@@ -808,7 +808,9 @@ fn zh_before_send(
     limit: f64,
 ) -> App {
     let mut app = zh_app(w, h);
-    let doc: String = (0..2_000).map(|i| format!("第 {i} 行：报销制度条款\n")).collect();
+    let doc: String = (0..2_000)
+        .map(|i| format!("第 {i} 行：报销制度条款\n"))
+        .collect();
     update(&mut app, Msg::Paste(doc));
     typed(&mut app, "请总结");
     let fx = update(&mut app, key(KeyCode::Enter));
