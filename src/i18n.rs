@@ -151,6 +151,38 @@ pub fn scoped(language: Language) -> Scoped {
     Scoped { before }
 }
 
+/// An error of the operating system in the interface's language: in Chinese the common
+/// kinds (a missing file, no permission, a full disk, a refused connection…) are said in
+/// Chinese with the system's error number kept; any other error keeps its own words.
+pub fn os_error(error: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    let Some(code) = error.raw_os_error() else {
+        return error.to_string();
+    };
+    if current() == Language::English {
+        return error.to_string();
+    }
+    let said = match error.kind() {
+        K::NotFound => tr!("os.not_found"),
+        K::PermissionDenied => tr!("os.permission_denied"),
+        K::AlreadyExists => tr!("os.already_exists"),
+        K::StorageFull => tr!("os.storage_full"),
+        K::QuotaExceeded => tr!("os.quota_exceeded"),
+        K::ReadOnlyFilesystem => tr!("os.read_only"),
+        K::IsADirectory => tr!("os.is_a_directory"),
+        K::NotADirectory => tr!("os.not_a_directory"),
+        K::DirectoryNotEmpty => tr!("os.directory_not_empty"),
+        K::FileTooLarge => tr!("os.file_too_large"),
+        K::ConnectionRefused => tr!("os.connection_refused"),
+        K::ConnectionReset => tr!("os.connection_reset"),
+        K::TimedOut => tr!("os.timed_out"),
+        K::BrokenPipe => tr!("os.broken_pipe"),
+        K::InvalidFilename => tr!("os.invalid_filename"),
+        _ => return error.to_string(),
+    };
+    tr!("os.error", said = said, code = code).into_owned()
+}
+
 /// Restores the thread's language when dropped (see [`scoped`]).
 #[derive(Debug)]
 pub struct Scoped {
@@ -300,6 +332,18 @@ mod tests {
         }
         assert!(count > 0);
         assert!(missing.is_empty(), "keys no catalog has: {missing:#?}");
+    }
+
+    #[test]
+    fn the_systems_errors_are_said_in_chinese_with_their_number() {
+        let missing = std::fs::read("/no/such/file/here").unwrap_err();
+        let english = os_error(&missing);
+        assert_eq!(english, missing.to_string());
+        let _zh = scoped(Language::Chinese);
+        assert_eq!(os_error(&missing), "找不到该文件或文件夹（系统错误 2）");
+        // An error clerk made itself keeps its words.
+        let own = std::io::Error::other("the archive is damaged");
+        assert_eq!(os_error(&own), "the archive is damaged");
     }
 
     #[test]

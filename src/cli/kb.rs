@@ -228,7 +228,7 @@ fn write_config(path: &Path, text: &str) -> Result<(), CliError> {
             tr!(
                 "cli.kb.cannot_write_config",
                 path = path.display(),
-                error = e
+                error = crate::i18n::os_error(&e)
             ),
         )
     };

@@ -111,8 +111,12 @@ pub fn run(ctx: &Ctx, cmd: &SessionsCommand) -> Result<Exit, CliError> {
     let mut store = ctx.open_store()?;
     let tty = output::stdout_is_tty();
     let mut out = std::io::stdout().lock();
-    let w =
-        |e: std::io::Error| CliError::new(Exit::Failure, tr!("cli.cannot_write_output", error = e));
+    let w = |e: std::io::Error| {
+        CliError::new(
+            Exit::Failure,
+            tr!("cli.cannot_write_output", error = crate::i18n::os_error(&e)),
+        )
+    };
     match cmd {
         SessionsCommand::List { all, limit, json } => {
             let list = store.list_sessions(*limit, *all)?;

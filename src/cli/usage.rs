@@ -101,8 +101,12 @@ pub fn run(ctx: &Ctx, args: &UsageArgs) -> Result<Exit, CliError> {
         (Vec::new(), Totals::default())
     };
     let mut out = std::io::stdout().lock();
-    let w =
-        |e: std::io::Error| CliError::new(Exit::Failure, tr!("cli.usage.cannot_write", error = e));
+    let w = |e: std::io::Error| {
+        CliError::new(
+            Exit::Failure,
+            tr!("cli.usage.cannot_write", error = crate::i18n::os_error(&e)),
+        )
+    };
     if args.json {
         let v = serde_json::json!({ "rows": rows, "total": total });
         writeln!(out, "{v}").map_err(w)?;

@@ -73,7 +73,11 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self {
             ConfigError::Read { path, source } => {
-                tr!("config.error.read", path = path.display(), error = source)
+                tr!(
+                    "config.error.read",
+                    path = path.display(),
+                    error = crate::i18n::os_error(source)
+                )
             }
             ConfigError::Missing(path) => tr!("config.error.missing", path = path.display()),
             ConfigError::Invalid {
@@ -110,7 +114,7 @@ impl fmt::Display for ConfigError {
             ConfigError::PolicyUnreadable { path, source } => tr!(
                 "config.error.policy_unreadable",
                 path = path.display(),
-                error = source
+                error = crate::i18n::os_error(source)
             ),
             ConfigError::PolicyMissing(path) => {
                 tr!("config.error.policy_missing", path = path.display())

@@ -44,7 +44,7 @@ pub fn extract_file(path: &Path, max_bytes: u64) -> Result<Document, ExtractErro
         .unwrap_or_else(|| path.display().to_string());
     let unreadable = |e: std::io::Error| ExtractError::Unreadable {
         name: path.display().to_string(),
-        why: e.to_string(),
+        why: crate::i18n::os_error(&e),
     };
     let meta = std::fs::metadata(path).map_err(unreadable)?;
     if meta.is_dir() {

@@ -90,8 +90,9 @@ pub fn read_file(path: &Path) -> Result<String, Problem> {
         severity: Severity::Error,
         message,
     };
-    let unreadable =
-        |e: std::io::Error| problem(tr!("templates.file.unreadable", why = e).into_owned());
+    let unreadable = |e: std::io::Error| {
+        problem(tr!("templates.file.unreadable", why = crate::i18n::os_error(&e)).into_owned())
+    };
     let meta = std::fs::metadata(path).map_err(unreadable)?;
     if meta.is_dir() {
         return Err(problem(tr!("templates.file.folder").into_owned()));
