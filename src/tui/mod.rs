@@ -168,10 +168,8 @@ pub fn run(start: Start) -> Result<(), String> {
     } = opening
         .join()
         .map_err(|_| tr!("app.run.history_thread").into_owned())??;
-    // The HTTP client (the system's root certificates: milliseconds) is built beside the
-    // first frame, not before it, and not beside the history's opening either: on two
-    // cores the three would share them, and the first frame waits for the history.
-    let endpoint = endpoint.map(Endpoint::warming);
+    // The HTTP client (the system's root certificates) is built once the first frame is
+    // on the screen (`warm_up`), not before or beside it.
     let mut theme_name = remembered_theme
         .or(start.config.file.theme.clone())
         .unwrap_or_else(|| ui::theme::DEFAULT_THEME.to_string());
@@ -326,11 +324,7 @@ async fn event_loop(
     let mut theme_name = String::new();
     let mut theme = Theme::default_theme();
     rt.run_effects(vec![Effect::LoadSessions]);
-    // The secret scanner's patterns are compiled once, here, off the UI's path, so the first
-    // Enter (which scans a short message in `update`) does not wait for them.
-    if rt.start.config.file.documents.scan_secrets {
-        tokio::task::spawn_blocking(|| crate::documents::secrets::scan(""));
-    }
+    let mut warmed = false;
     let mut last_draw = Instant::now() - STREAM_FRAME;
     // When the next frame is due (None: nothing changed). Keys and the like are drawn within
     // one 16 ms frame; streamed text alone is gathered for up to 50 ms (20 frames a second
@@ -366,6 +360,10 @@ async fn event_loop(
                 .map_err(|e| tr!("app.run.cannot_draw", error = e).into_owned())?;
             last_draw = Instant::now();
             next_draw = None;
+            if !warmed {
+                warmed = true;
+                rt.warm_up();
+            }
             // Debug builds only: lets the end-to-end test check that a real panic gives the
             // terminal back. Release builds do not contain this.
             #[cfg(debug_assertions)]
@@ -434,6 +432,25 @@ async fn event_loop(
 }
 
 impl Runtime {
+    /// Once the first frame is on the screen: the HTTP client (reading the system's root
+    /// certificates: ~55 M instructions) and the secret scanner's patterns (~24 M, so the
+    /// first Enter does not wait for them) are made on threads of their own. Made before or
+    /// beside the first frame, on two cores, they took its time (measured with callgrind:
+    /// they are 90% of the start's instructions; the first frame's own thread is 10%).
+    fn warm_up(&self) {
+        let endpoint = self
+            .endpoint
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some(endpoint) = endpoint {
+            endpoint.warming();
+        }
+        if self.start.config.file.documents.scan_secrets {
+            tokio::task::spawn_blocking(|| crate::documents::secrets::scan(""));
+        }
+    }
+
     fn send(&self, msg: Msg) {
         let _ = self.tx.send(msg);
     }
