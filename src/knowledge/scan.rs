@@ -141,10 +141,15 @@ impl Index {
                     found.score(pack, &question, &mut out)
                 })?,
                 Some(keep) => {
+                    // One read transaction: the candidates are read from the snapshot
+                    // their signs came from, under one lock (SQLite takes and drops its
+                    // file locks around each statement outside a transaction).
+                    let tx = self.conn.unchecked_transaction()?;
                     self.read_signs(&ready, model, &mut |signs| {
                         found.near(signs, &question, keep, &mut out)
                     })?;
                     self.rescore(model, &question, &mut found, &mut out)?;
+                    tx.commit()?;
                 }
             }
         }
@@ -227,9 +232,8 @@ impl Index {
         Ok(())
     }
 
-    /// Score the prefilter's candidates exactly, reading their 8-bit vectors by id (in the
-    /// order of the ids, which is the order of `passage_vectors`' index). A candidate whose
-    /// vector went meanwhile (another program indexing) is left out.
+    /// Score the prefilter's candidates exactly, reading their 8-bit vectors by id, all in
+    /// one statement (a statement a candidate cost twice as much: measured 4,096 lookups).
     fn rescore(
         &self,
         model: &str,
@@ -241,22 +245,29 @@ impl Index {
         for (slot, l) in found.0.iter_mut().enumerate() {
             wanted.extend(l.near.take().into_iter().map(|(_, id)| (id, slot)));
         }
+        if wanted.is_empty() {
+            return Ok(());
+        }
         wanted.sort_unstable();
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT scale, data FROM passage_vectors WHERE passage_id = ?1 AND model = ?2",
-        )?;
-        for (id, slot) in wanted {
-            let mut rows = stmt.query(params![id, model])?;
-            let Some(row) = rows.next()? else {
+        let ids: Vec<PassageId> = wanted.iter().map(|&(id, _)| id).collect();
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT passage_id, scale, data FROM passage_vectors
+             WHERE model = ?1 AND passage_id IN ({})",
+            id_list(&ids)
+        ))?;
+        let mut rows = stmt.query([model])?;
+        while let Some(row) = rows.next()? {
+            let id: PassageId = row.get(0)?;
+            let scale: f64 = row.get(1)?;
+            let data = blob(row, 2)?;
+            let Ok(at) = ids.binary_search(&id) else {
                 continue;
             };
-            let scale: f64 = row.get(0)?;
-            let data = blob(row, 1)?;
             if data.len() != question.dims {
                 continue;
             }
             out.rescored += 1;
-            found.0[slot]
+            found.0[wanted[at].1]
                 .scored
                 .push((question.score(data, scale as f32), id));
         }
