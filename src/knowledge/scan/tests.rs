@@ -215,7 +215,7 @@ fn with_every_vector_a_candidate_the_rescoring_gives_the_exact_rankings() {
 
 #[test]
 fn the_prefilter_finds_the_exact_top_40_at_384_and_1536_dimensions() {
-    // As many vectors as turn the prefilter on: the candidates are an eighth of each
+    // As many vectors as turn the prefilter on: the candidates are a quarter of each
     // language's.
     let n = EXACT_BELOW;
     for dims in [384, 1536] {
