@@ -773,11 +773,17 @@ mod tests {
         }
     }
 
+    /// Rows of packs, checked to be as many as rows of signs (made and dropped together).
     fn packs(index: &Index) -> i64 {
-        index
-            .conn
-            .query_row("SELECT count(*) FROM vector_packs", [], |r| r.get(0))
-            .unwrap()
+        let count = |table: &str| -> i64 {
+            index
+                .conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        let packs = count("vector_packs");
+        assert_eq!(count("vector_signs"), packs, "signs follow the packs");
+        packs
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! - `mod.rs` (this file): [`Index`], the open index database, and [`KnowledgeError`].
 //! - `schema.rs`: the database — `knowledge.sqlite3` beside the history, a private file,
 //!   WAL, migrations by `PRAGMA user_version` — and its tables: bases, files (size, mtime,
-//!   SHA-256, or why a file was skipped), passages, their FTS5 index, and a table of
-//!   vectors that later work fills.
+//!   SHA-256, or why a file was skipped), passages, their FTS5 index, the passages'
+//!   vectors and the packs and sign bits a vector search reads.
 //! - [`walk`]: a base as configured ([`Base`]: its folders and files, `include` and
 //!   `exclude` globs) and the files found in it (hidden folders, `.git`, and files that are
 //!   obviously not documents — images, archives — are passed over).
@@ -22,6 +22,8 @@
 //!   `kill -9`) leaves every file either as it was or as it now is.
 //! - `search.rs`: [`Index::search`].
 //! - [`found`]: whether the passages found answer the question at all.
+//! - `scan.rs`: [`Index::vector_rankings`], how a vector search reads the index: an exact
+//!   scan of a small base, a prefilter on sign bits and an exact rescoring of a large one.
 //! - `status.rs`: [`Index::status`], [`Index::list`], [`Index::remove`],
 //!   [`Index::languages`].
 //! - [`ground`]: answers grounded on the passages — retrieval with restatements
@@ -57,6 +59,7 @@ pub mod found;
 pub mod ground;
 pub mod passages;
 pub mod restate;
+mod scan;
 mod schema;
 mod search;
 mod status;
@@ -68,6 +71,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, ErrorCode};
 
+pub use self::scan::Scan;
 pub use self::search::{Hit, Query, Ranking, Retrieval};
 pub use self::status::{BaseInfo, Change, Stale, Status};
 pub use self::update::{Progress, Report};

@@ -18,7 +18,13 @@
 //!   language, which is what a search reads (SQLite spends about a microsecond a row, so a
 //!   row per vector made the scan of 130,000 cost 150 ms). Derived: the triggers on
 //!   `passage_vectors` delete a base's packs whenever one of its vectors comes or goes,
-//!   and they are made again by the next `kb index` or search.
+//!   and they are made again by the next `kb index` or search;
+//! - `vector_signs` (step 3): the sign bits of the packs' vectors (a bit a component, set
+//!   when it is above the mean of the vectors of its language, the `centre` kept with
+//!   them), a row per pack with its passage ids, in a table of their own
+//!   so that the prefilter of a large base reads them without the 8-bit data
+//!   (src/knowledge/scan.rs). Derived like the packs, by the same triggers and with them;
+//!   an index of step 2 (packs without signs) has both made again by its first search.
 //!
 //! It must not edit a released migration step (append one), and it writes no rows.
 
@@ -122,6 +128,29 @@ const MIGRATIONS: &[&str] = &[
     END;
     CREATE TRIGGER passage_vectors_removed AFTER DELETE ON passage_vectors BEGIN
         DELETE FROM vector_packs WHERE base_id = old.base_id AND model = old.model;
+    END;
+",
+    "
+    CREATE TABLE vector_signs (
+        id       INTEGER PRIMARY KEY,
+        base_id  INTEGER NOT NULL,
+        model    TEXT    NOT NULL,
+        language TEXT,
+        dims     INTEGER NOT NULL,
+        ids      BLOB    NOT NULL,
+        centre   BLOB    NOT NULL,
+        signs    BLOB    NOT NULL
+    );
+    CREATE INDEX vector_signs_by_base ON vector_signs (base_id, model);
+    DROP TRIGGER passage_vectors_added;
+    DROP TRIGGER passage_vectors_removed;
+    CREATE TRIGGER passage_vectors_added AFTER INSERT ON passage_vectors BEGIN
+        DELETE FROM vector_packs WHERE base_id = new.base_id AND model = new.model;
+        DELETE FROM vector_signs WHERE base_id = new.base_id AND model = new.model;
+    END;
+    CREATE TRIGGER passage_vectors_removed AFTER DELETE ON passage_vectors BEGIN
+        DELETE FROM vector_packs WHERE base_id = old.base_id AND model = old.model;
+        DELETE FROM vector_signs WHERE base_id = old.base_id AND model = old.model;
     END;
 ",
 ];

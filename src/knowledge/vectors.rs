@@ -1,8 +1,8 @@
 //! Vector search beside keyword search, when a base turns it on (`embeddings = "MODEL"`):
 //! passages embedded through the profile's `/v1/embeddings` while indexing, only those
 //! that have no vector yet (a changed file's passages are new rows), in batches; at search
-//! time the question's vectors are compared with every passage's in one pass over the
-//! `vectors` table and ranked per passage language, each language one [`Ranking`] to fuse.
+//! time the question's vectors are compared with the passages' and ranked per passage
+//! language, each language one [`Ranking`] to fuse (how the index is read: `scan.rs`).
 //!
 //! Why per language: a multilingual model puts a question nearer to passages in its own
 //! language than to the passage in the other language that answers it, so a single list
@@ -15,7 +15,6 @@
 //! docs/knowledge.md). Vectors are never needed: a gateway without an embeddings endpoint leaves
 //! keyword search as it is. Nothing here prints.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -198,7 +197,7 @@ pub fn normalise(v: &mut [f32]) -> bool {
 
 /// A vector as stored: its largest component's size over 127 (the scale), and each
 /// component over the scale, rounded, as an `i8`'s byte.
-fn quantise(v: &[f32]) -> (f32, Vec<u8>) {
+pub(super) fn quantise(v: &[f32]) -> (f32, Vec<u8>) {
     let largest = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
     if largest == 0.0 || !largest.is_finite() {
         return (0.0, vec![0; v.len()]);
@@ -215,7 +214,7 @@ fn quantise(v: &[f32]) -> (f32, Vec<u8>) {
 /// The dot product of two quantised vectors (before their scales), of the same size. In
 /// integers, whose sums the compiler may reorder: it multiplies and adds many at a time
 /// (a sum of floats must be added in order, one component after the other).
-fn dot(data: &[u8], q: &[u8]) -> i32 {
+pub(super) fn dot(data: &[u8], q: &[u8]) -> i32 {
     data.iter()
         .zip(q)
         .map(|(&d, &y)| i32::from(d as i8) * i32::from(y as i8))
@@ -286,6 +285,8 @@ pub struct VectorHits {
     pub scanned: usize,
     /// Vectors of another size than the question's (made by another model): skipped.
     pub mismatched: usize,
+    /// Candidates of the sign-bit prefilter scored exactly (0 when every vector was).
+    pub rescored: usize,
 }
 
 /// What embedding a base's passages did.
@@ -497,275 +498,6 @@ impl Index {
             Ok(())
         };
         run(self).map_err(|e| self.named(e))
-    }
-
-    /// Rank the passages of `bases` that have a vector of `model` by their best cosine with
-    /// any of `queries`, one ranking of at most `per_list` passages per passage language.
-    /// One pass over the vectors.
-    pub fn vector_rankings(
-        &self,
-        bases: &[&str],
-        model: &str,
-        queries: &[Vec<f32>],
-        per_list: usize,
-    ) -> Result<VectorHits, KnowledgeError> {
-        self.scan_vectors(bases, model, queries, per_list)
-            .map_err(|e| self.named(e))
-    }
-
-    fn scan_vectors(
-        &self,
-        bases: &[&str],
-        model: &str,
-        queries: &[Vec<f32>],
-        limit: usize,
-    ) -> Result<VectorHits, KnowledgeError> {
-        let per_list = limit;
-        let mut out = VectorHits::default();
-        let Some(dims) = queries.first().map(Vec::len) else {
-            return Ok(out);
-        };
-        let mut ids = Vec::new();
-        for b in bases {
-            ids.push(self.base_id_or_err(b)?);
-        }
-        if ids.is_empty() || queries.iter().any(|q| q.len() != dims) {
-            return Ok(out);
-        }
-        // The questions quantised as the vectors are: a cosine is then both scales times
-        // an integer dot product.
-        let queries: Vec<(f32, Vec<u8>)> = queries.iter().map(|q| quantise(q)).collect();
-        let mut languages: Vec<Option<String>> = Vec::new();
-        let mut lists: Vec<Vec<(f32, PassageId)>> = Vec::new();
-        let mut consider = |pack: PackRef<'_>| {
-            let slot = match languages.iter().position(|l| l.as_deref() == pack.language) {
-                Some(i) => i,
-                None => {
-                    languages.push(pack.language.map(str::to_string));
-                    lists.push(Vec::new());
-                    languages.len() - 1
-                }
-            };
-            let n = pack.scales.len() / 4;
-            out.scanned += n;
-            if pack.dims != dims || pack.data.len() != n * dims || pack.ids.len() != n * 8 {
-                out.mismatched += n;
-                return;
-            }
-            let list = &mut lists[slot];
-            for ((data, scale), id) in pack
-                .data
-                .chunks_exact(dims)
-                .zip(pack.scales.chunks_exact(4))
-                .zip(pack.ids.chunks_exact(8))
-            {
-                let best = queries
-                    .iter()
-                    .map(|(q_scale, q)| q_scale * dot(data, q) as f32)
-                    .fold(f32::MIN, f32::max);
-                let scale = f32::from_le_bytes([scale[0], scale[1], scale[2], scale[3]]);
-                let mut id8 = [0u8; 8];
-                id8.copy_from_slice(id);
-                list.push((best * scale, i64::from_le_bytes(id8)));
-            }
-        };
-        // A base whose packs are missing (vectors came or went since) has them made now,
-        // and kept when the index can be written; otherwise they serve this search only.
-        let mut packed = Vec::new();
-        for id in &ids {
-            if self.has_packs(*id, model)? {
-                packed.push(*id);
-            }
-        }
-        for id in ids.iter().filter(|id| !packed.contains(id)) {
-            let packs = self.make_packs(*id, model)?;
-            // A base without vectors of this model has nothing to keep (and no write).
-            if packs.is_empty() {
-                continue;
-            }
-            if let Err(e) = self.keep_packs(*id, model, &packs) {
-                tracing::info!("vector packs not kept (used for this search only): {e}");
-            }
-            for p in &packs {
-                consider(p.as_ref());
-            }
-        }
-        if !packed.is_empty() {
-            let list: Vec<String> = packed.iter().map(i64::to_string).collect();
-            let mut stmt = self.conn.prepare_cached(&format!(
-                "SELECT language, dims, ids, scales, data FROM vector_packs
-                 WHERE model = ?1 AND base_id IN ({})",
-                list.join(", ")
-            ))?;
-            let mut rows = stmt.query([model])?;
-            while let Some(row) = rows.next()? {
-                let blob = |i: usize| {
-                    row.get_ref(i)?.as_blob().map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            i,
-                            rusqlite::types::Type::Blob,
-                            e.into(),
-                        )
-                    })
-                };
-                let language = row.get_ref(0)?.as_str_or_null().map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        0,
-                        rusqlite::types::Type::Text,
-                        e.into(),
-                    )
-                })?;
-                consider(PackRef {
-                    language,
-                    dims: usize::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
-                    ids: blob(2)?,
-                    scales: blob(3)?,
-                    data: blob(4)?,
-                });
-            }
-        }
-        let mut by_language: HashMap<Option<String>, Vec<(f32, PassageId)>> =
-            languages.into_iter().zip(lists).collect();
-        let mut languages: Vec<Option<String>> = by_language.keys().cloned().collect();
-        languages.sort_unstable();
-        for language in languages {
-            let Some(mut list) = by_language.remove(&language) else {
-                continue;
-            };
-            if list.len() > per_list && per_list > 0 {
-                list.select_nth_unstable_by(per_list - 1, |a, b| b.0.total_cmp(&a.0));
-                list.truncate(per_list);
-            }
-            list.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            out.rankings.push(Ranking {
-                source: format!("vectors:{model}:{}", language.as_deref().unwrap_or("none")),
-                passages: list.into_iter().map(|(_, id)| id).collect(),
-            });
-        }
-        Ok(out)
-    }
-
-    fn has_packs(&self, base_id: i64, model: &str) -> rusqlite::Result<bool> {
-        self.conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM vector_packs WHERE base_id = ?1 AND model = ?2)",
-            )?
-            .query_row(params![base_id, model], |r| r.get(0))
-    }
-
-    /// `base_id`'s vectors of `model` in packs of at most [`PACK`], one language and one
-    /// size to a pack.
-    fn make_packs(&self, base_id: i64, model: &str) -> rusqlite::Result<Vec<Pack>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT passage_id, language, scale, data FROM passage_vectors
-             WHERE base_id = ?1 AND model = ?2 ORDER BY language, length(data), passage_id",
-        )?;
-        let mut rows = stmt.query(params![base_id, model])?;
-        let mut packs: Vec<Pack> = Vec::new();
-        while let Some(row) = rows.next()? {
-            let language: Option<String> = row.get(1)?;
-            let scale: f64 = row.get(2)?;
-            let data = row.get_ref(3)?.as_blob().map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Blob, e.into())
-            })?;
-            let same = packs.last().is_some_and(|p| {
-                p.language == language && p.dims == data.len() && p.ids.len() < PACK * 8
-            });
-            if !same {
-                packs.push(Pack {
-                    language,
-                    dims: data.len(),
-                    ..Pack::default()
-                });
-            }
-            if let Some(p) = packs.last_mut() {
-                p.ids
-                    .extend_from_slice(&row.get::<_, i64>(0)?.to_le_bytes());
-                p.scales.extend_from_slice(&(scale as f32).to_le_bytes());
-                p.data.extend_from_slice(data);
-            }
-        }
-        Ok(packs)
-    }
-
-    /// Keep `packs` as `base_id`'s packs of `model`. A deferred transaction: when another
-    /// program wrote since they were read, SQLite refuses the write (busy snapshot) and
-    /// nothing stale is kept.
-    fn keep_packs(&self, base_id: i64, model: &str, packs: &[Pack]) -> rusqlite::Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
-        tx.execute(
-            "DELETE FROM vector_packs WHERE base_id = ?1 AND model = ?2",
-            params![base_id, model],
-        )?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO vector_packs (base_id, model, language, dims, ids, scales, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for p in packs {
-                stmt.execute(params![
-                    base_id,
-                    model,
-                    p.language,
-                    p.dims as i64,
-                    p.ids,
-                    p.scales,
-                    p.data
-                ])?;
-            }
-        }
-        tx.commit()
-    }
-
-    /// Make and keep `base`'s packs of `model` when it has none (after embedding, so the
-    /// first search does not have to; packs that exist are current: see the schema).
-    pub fn pack_vectors(&self, base: &str, model: &str) -> Result<(), KnowledgeError> {
-        let run = || -> Result<(), KnowledgeError> {
-            let id = self.base_id_or_err(base)?;
-            if self.has_packs(id, model)? {
-                return Ok(());
-            }
-            let packs = self.make_packs(id, model)?;
-            Ok(self.keep_packs(id, model, &packs)?)
-        };
-        run().map_err(|e| self.named(e))
-    }
-}
-
-/// Vectors per row of `vector_packs` (96 KB at 384 dimensions).
-const PACK: usize = 256;
-
-/// Vectors of one base, model, passage language and size, side by side.
-#[derive(Debug, Default)]
-struct Pack {
-    language: Option<String>,
-    dims: usize,
-    /// Passage ids, little-endian `i64`s.
-    ids: Vec<u8>,
-    /// Scales, little-endian `f32`s.
-    scales: Vec<u8>,
-    /// `dims` bytes a vector.
-    data: Vec<u8>,
-}
-
-/// A pack as read: borrowed from SQLite's row or from a [`Pack`].
-struct PackRef<'a> {
-    language: Option<&'a str>,
-    dims: usize,
-    ids: &'a [u8],
-    scales: &'a [u8],
-    data: &'a [u8],
-}
-
-impl Pack {
-    fn as_ref(&self) -> PackRef<'_> {
-        PackRef {
-            language: self.language.as_deref(),
-            dims: self.dims,
-            ids: &self.ids,
-            scales: &self.scales,
-            data: &self.data,
-        }
     }
 }
 
