@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Whole-binary benchmark: does a long session cost what a short one does?
 
-Usage: python3 benches/session.py [path/to/clerk] [--turns 100] [--runs 3]
+Usage: python3 benches/session.py [path/to/clerk] [--turns 100] [--runs 3] [--starts 15]
 
 Against a local OpenAI-compatible server (Python standard library, 127.0.0.1):
 
 1. A fresh start: time from process start to the first complete frame and the peak memory
-   (VmHWM) right after it, with an empty history (median of 5 starts).
+   (VmHWM) right after it, with an empty history (median of --starts starts, default 15:
+   single starts vary by several milliseconds on a shared machine).
 2. An empty session: type a question, Enter, and a 2,000-token answer streams as fast as
    the socket allows; the CPU (user + system, all threads) of the whole process, from start
    to quit, and its peak memory.
@@ -14,6 +15,9 @@ Against a local OpenAI-compatible server (Python standard library, 127.0.0.1):
    characters of English, Chinese, code and tables) is opened from the session list, and the
    same question is answered in it: the whole process's CPU and peak memory again. (A start
    and quit alone is measured too, so the answer's share can be told.)
+4. The control: a session of 2 messages of the same kind, opened and answered the same way.
+   Its screen is like the long one's (a highlighted code block, a table, Chinese), so the
+   long case's cost over it is what the history's length costs.
 
 The long session is made the way a person makes one: by `clerk ask --session last`, turn
 after turn, against the same server, which reports token usage the way OpenAI does (counted
@@ -136,15 +140,13 @@ def answer_in(app, open_keys=None, opened=None):
 
 def main():
     args = sys.argv[1:]
-    turns, runs = 100, 3
-    for flag in ("--turns", "--runs"):
+    counts = {"--turns": 100, "--runs": 3, "--starts": 15}
+    for flag in counts:
         if flag in args:
             i = args.index(flag)
-            if flag == "--turns":
-                turns = int(args[i + 1])
-            else:
-                runs = int(args[i + 1])
+            counts[flag] = int(args[i + 1])
             del args[i:i + 2]
+    turns, runs, fresh = counts["--turns"], counts["--runs"], counts["--starts"]
     clerk = os.path.abspath(args[0] if args else "target/release/clerk")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -159,14 +161,16 @@ def main():
 
     # 1. A fresh start.
     firsts, peaks = [], []
-    for _ in range(5):
+    for _ in range(fresh):
         app = App(clerk, empty, 120, 40)
         t = app.read_until("F1 help")
         firsts.append((t - app.start) * 1000)
         app.drain(0.3)
         peaks.append(vm_hwm_mib(app.pid))
         app.quit()
-    print(f"fresh start: first frame {median(firsts):.1f} ms (runs {min(firsts):.1f}-{max(firsts):.1f}), "
+    q1, q3 = sorted(firsts)[len(firsts) // 4], sorted(firsts)[3 * len(firsts) // 4]
+    print(f"fresh start: first frame {median(firsts):.1f} ms (median of {fresh}; quartiles {q1:.1f}-{q3:.1f}, "
+          f"runs {min(firsts):.1f}-{max(firsts):.1f}), "
           f"peak memory {median(peaks):.1f} MiB")
 
     # The long session, made turn by turn with `clerk ask`.
@@ -184,8 +188,18 @@ def main():
         print(f"the long session is kept in {long_data}")
     print(f"made a session of {2 * turns} messages (~{chars // 1000} K characters) in {time.perf_counter() - t0:.1f} s")
 
+    # The control: a session of 2 messages of the same kind (prose, Chinese, a code block, a
+    # table), so its screen costs what the long one's does (highlighting a code block is
+    # most of it): the difference to the long case is what the history's length costs.
+    few_data = tempfile.mkdtemp()
+    r = subprocess.run([clerk, "ask", long_text(turns + 1, "Question")], env=dict(env, CLERK_DATA_DIR=few_data),
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"clerk ask failed for the short session: {r.stderr}")
+    few_end = f"end-of-answer-{Handler.turn}"
+
     Handler.mode = "answer"
-    starts, shorts, longs = [], [], []
+    starts, shorts, longs, fews = [], [], [], []
     for _ in range(runs):
         start = Run(clerk, empty, 120, 40)
         start.read_until("F1")
@@ -199,6 +213,10 @@ def main():
         longs.append(answer_in(Run(clerk, dict(env, CLERK_DATA_DIR=copy), 120, 40), b"\x1b[1;3B",
                                f"end-of-answer-{turns}"))
         shutil.rmtree(copy, ignore_errors=True)
+        copy = tempfile.mkdtemp()
+        shutil.copytree(few_data, copy, dirs_exist_ok=True)
+        fews.append(answer_in(Run(clerk, dict(env, CLERK_DATA_DIR=copy), 120, 40), b"\x1b[1;3B", few_end))
+        shutil.rmtree(copy, ignore_errors=True)
     print(f"start and quit alone: CPU {median([c for c, _ in starts]):.3f} s")
     s_cpu, s_mem = median([c for c, _ in shorts]), median([m for _, m in shorts])
     l_cpu, l_mem = median([c for c, _ in longs]), median([m for _, m in longs])
@@ -206,9 +224,13 @@ def main():
           f"peak memory {s_mem:.1f} MiB")
     print(f"{2 * turns}-message session opened, same answer (whole process): CPU {l_cpu:.3f} s "
           f"({l_cpu / max(s_cpu, 1e-9):.2f}x), peak memory {l_mem:.1f} MiB")
-    print(f"  (runs: empty {[round(c, 3) for c, _ in shorts]}, long {[round(c, 3) for c, _ in longs]})")
+    f_cpu, f_mem = median([c for c, _ in fews]), median([m for _, m in fews])
+    print(f"2-message session of the same kind opened, same answer (whole process): CPU {f_cpu:.3f} s, "
+          f"peak memory {f_mem:.1f} MiB; the long one costs {l_cpu / max(f_cpu, 1e-9):.2f}x this")
+    print(f"  (runs: empty {[round(c, 3) for c, _ in shorts]}, long {[round(c, 3) for c, _ in longs]}, "
+          f"2 messages {[round(c, 3) for c, _ in fews]})")
     server.shutdown()
-    for d in (home, empty["CLERK_DATA_DIR"]) + (() if os.environ.get("KEEP") else (long_data,)):
+    for d in (home, empty["CLERK_DATA_DIR"], few_data) + (() if os.environ.get("KEEP") else (long_data,)):
         shutil.rmtree(d, ignore_errors=True)
 
 

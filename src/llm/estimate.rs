@@ -14,16 +14,100 @@ pub fn estimate_tokens(text: &str) -> u64 {
 }
 
 /// Tokens in `text` from its characters alone: a CJK character about one token, other text
-/// about four bytes a token. One pass, no tokenizer.
+/// about four bytes a token. One pass over the bytes, no tokenizer: every range counted as
+/// CJK is of three-byte characters, so only those are decoded (a long session's prompt is
+/// estimated before each request: ~0.5 MB, where decoding every character cost ~3x more).
 pub fn rough_tokens(text: &str) -> u64 {
-    let (mut cjk, mut other) = (0u64, 0u64);
-    for c in text.chars() {
-        if matches!(c, '\u{3000}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}' | '\u{f900}'..='\u{faff}' | '\u{ff00}'..='\u{ffef}')
-        {
-            cjk += 1;
+    let b = text.as_bytes();
+    let mut cjk = 0u64;
+    let mut i = 0;
+    while i < b.len() {
+        let lead = b[i];
+        if lead < 0xE0 {
+            // ASCII, a two-byte character's lead or a continuation byte.
+            i += 1;
+        } else if lead < 0xF0 {
+            // `text` is a str: a three-byte lead is followed by its two continuation bytes.
+            let c = (u32::from(lead & 0x0F) << 12)
+                | (u32::from(b[i + 1] & 0x3F) << 6)
+                | u32::from(b[i + 2] & 0x3F);
+            cjk += u64::from(is_cjk(c));
+            i += 3;
         } else {
-            other += c.len_utf8() as u64;
+            i += 4;
         }
     }
-    cjk + other.div_ceil(4)
+    cjk + (b.len() as u64 - 3 * cjk).div_ceil(4)
+}
+
+fn is_cjk(c: u32) -> bool {
+    matches!(c, 0x3000..=0x9fff | 0xac00..=0xd7af | 0xf900..=0xfaff | 0xff00..=0xffef)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rough_tokens;
+
+    /// The estimate as first written, character by character.
+    fn by_chars(text: &str) -> u64 {
+        let (mut cjk, mut other) = (0u64, 0u64);
+        for c in text.chars() {
+            if matches!(c, '\u{3000}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}' | '\u{f900}'..='\u{faff}' | '\u{ff00}'..='\u{ffef}')
+            {
+                cjk += 1;
+            } else {
+                other += c.len_utf8() as u64;
+            }
+        }
+        cjk + other.div_ceil(4)
+    }
+
+    #[test]
+    fn the_byte_scan_counts_what_the_character_scan_did() {
+        // Each range's edges and their neighbours, two-, three- and four-byte characters.
+        let edges = [
+            '\u{7f}',
+            '\u{e9}',
+            '\u{7ff}',
+            '\u{800}',
+            '\u{2fff}',
+            '\u{3000}',
+            '\u{4e2d}',
+            '\u{9fff}',
+            '\u{a000}',
+            '\u{abff}',
+            '\u{ac00}',
+            '\u{d55c}',
+            '\u{d7af}',
+            '\u{d7b0}',
+            '\u{f8ff}',
+            '\u{f900}',
+            '\u{faff}',
+            '\u{fb00}',
+            '\u{feff}',
+            '\u{ff00}',
+            '\u{ff0c}',
+            '\u{ffef}',
+            '\u{fff0}',
+            '\u{fffd}',
+            '\u{1f44d}',
+            '\u{20000}',
+        ];
+        for c in edges {
+            for s in [c.to_string(), format!("a{c}b"), format!("{c}{c}{c}")] {
+                assert_eq!(rough_tokens(&s), by_chars(&s), "{:x}", c as u32);
+            }
+        }
+        let texts = [
+            "",
+            "The travel policy says economy class under six hours.",
+            "差旅报销需要在出差结束后三十天内提交发票，超出标准的住宿费用需要预算负责人事先审批。",
+            "Mixed 报销 text, café, 한국어, ｆｕｌｌｗｉｄｔｈ, emoji 👍 and `code`\n| 上海 | ¥900 |",
+        ];
+        for t in texts {
+            assert_eq!(rough_tokens(t), by_chars(t), "{t}");
+        }
+        assert_eq!(rough_tokens("差旅报销"), 4);
+        assert_eq!(rough_tokens("abcdefgh"), 2);
+    }
 }
