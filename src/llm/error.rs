@@ -286,24 +286,17 @@ impl LlmError {
     }
 }
 
-/// Shorten and sanitize a server-provided text for display: tags stripped for HTML, keys
-/// masked (a server may echo the key it refused), white space folded, at most `max`
-/// characters.
+/// Shorten and sanitize a server-provided text for display: for HTML, tags stripped,
+/// the insides of `<script>` and `<style>` left out (a proxy's block page is often mostly
+/// CSS) and a piece of text that repeats the one before it said once (a page's `<title>`
+/// is usually its `<h1>`); keys masked (a server may echo the key it refused), white space
+/// folded, at most `max` characters.
 pub fn excerpt(body: &str, max: usize) -> String {
-    let mut text = String::with_capacity(body.len().min(4096));
-    let mut in_tag = false;
-    let looks_html = body.trim_start().starts_with('<');
-    for c in body.chars().take(64 * 1024) {
-        match c {
-            '<' if looks_html => in_tag = true,
-            '>' if looks_html => {
-                in_tag = false;
-                text.push(' ');
-            }
-            _ if !in_tag => text.push(c),
-            _ => {}
-        }
-    }
+    let text = if body.trim_start().starts_with('<') {
+        html_text(body)
+    } else {
+        body.chars().take(64 * 1024).collect()
+    };
     let clean = sanitize(&crate::secrets::redact_keys(&text));
     let folded: Vec<&str> = clean.split_whitespace().collect();
     let joined = folded.join(" ");
@@ -317,6 +310,48 @@ pub fn excerpt(body: &str, max: usize) -> String {
     }
 }
 
+/// The text of an HTML page, piece by piece between tags (see `excerpt`).
+fn html_text(body: &str) -> String {
+    let body = match body.char_indices().nth(64 * 1024) {
+        Some((i, _)) => &body[..i],
+        None => body,
+    };
+    let lower = body.to_ascii_lowercase();
+    let mut pieces: Vec<String> = Vec::new();
+    let mut push = |text: &str| {
+        let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !folded.is_empty() && pieces.last() != Some(&folded) {
+            pieces.push(folded);
+        }
+    };
+    let mut at = 0;
+    while let Some(open) = body[at..].find('<').map(|i| at + i) {
+        push(&body[at..open]);
+        let Some(close) = body[open..].find('>').map(|i| open + i) else {
+            at = body.len();
+            break;
+        };
+        let name: String = lower[open + 1..close]
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        at = close + 1;
+        if name == "script" || name == "style" {
+            // Everything up to the closing tag is code, not text (it may hold `<`).
+            let end = format!("</{name}");
+            at = match lower[at..].find(&end) {
+                Some(i) => lower[at + i..]
+                    .find('>')
+                    .map_or(body.len(), |j| at + i + j + 1),
+                None => body.len(),
+            };
+        }
+    }
+    push(&body[at..]);
+    pieces.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,6 +361,14 @@ mod tests {
         let page = "<html><head><title>Access denied</title></head><body><h1>Blocked by \x1b]52;c;ZXZpbA==\x07proxy</h1>\n\n<p>Contact IT.</p></body></html>";
         let e = excerpt(page, 60);
         assert_eq!(e, "Access denied Blocked by proxy Contact IT.");
+        // A proxy's block page: its CSS and script left out, the title said once.
+        let page = "<!DOCTYPE html><html><head><title>Error response</title>\n<STYLE type=\"text/css\">body { font-family: sans-serif; color: #333 }</STYLE><script>var a = 1 < 2;</script></head><body><h1>Error response</h1><p>Error code: 501</p><p>Message: Unsupported method.</p></body></html>";
+        assert_eq!(
+            excerpt(page, 200),
+            "Error response Error code: 501 Message: Unsupported method."
+        );
+        // Not HTML: angle brackets are text.
+        assert_eq!(excerpt("quota < 0 > limit", 50), "quota < 0 > limit");
         assert!(excerpt(&"x".repeat(500), 10).ends_with('…'));
     }
 
