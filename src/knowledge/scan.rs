@@ -189,22 +189,15 @@ impl Index {
         model: &str,
         each: &mut dyn FnMut(PackRef<'_>),
     ) -> rusqlite::Result<()> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT language, dims, ids, scales, data FROM vector_packs
-             WHERE model = ?1 AND base_id IN ({})",
-            id_list(bases)
-        ))?;
-        let mut rows = stmt.query([model])?;
-        while let Some(row) = rows.next()? {
+        self.read_derived("vector_packs", "scales, data", bases, model, &mut |row| {
             each(PackRef {
-                language: text(row, 0)?,
-                dims: usize::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
-                ids: blob(row, 2)?,
-                scales: blob(row, 3)?,
-                data: blob(row, 4)?,
-            });
-        }
-        Ok(())
+                language: row.language,
+                dims: row.dims,
+                ids: row.ids,
+                scales: row.first,
+                data: row.second,
+            })
+        })
     }
 
     /// Every row of signs of `model` of `bases`, as SQLite lends it.
@@ -214,19 +207,40 @@ impl Index {
         model: &str,
         each: &mut dyn FnMut(SignsRef<'_>),
     ) -> rusqlite::Result<()> {
+        self.read_derived("vector_signs", "centre, signs", bases, model, &mut |row| {
+            each(SignsRef {
+                language: row.language,
+                dims: row.dims,
+                ids: row.ids,
+                centre: row.first,
+                signs: row.second,
+            })
+        })
+    }
+
+    /// The rows of `table` (`vector_packs` or `vector_signs`, which share their layout:
+    /// language, dims, ids, then the two blobs named in `blobs`) of `model` of `bases`.
+    fn read_derived(
+        &self,
+        table: &str,
+        blobs: &str,
+        bases: &[i64],
+        model: &str,
+        each: &mut dyn FnMut(DerivedRow<'_>),
+    ) -> rusqlite::Result<()> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT language, dims, ids, centre, signs FROM vector_signs
+            "SELECT language, dims, ids, {blobs} FROM {table}
              WHERE model = ?1 AND base_id IN ({})",
             id_list(bases)
         ))?;
         let mut rows = stmt.query([model])?;
         while let Some(row) = rows.next()? {
-            each(SignsRef {
+            each(DerivedRow {
                 language: text(row, 0)?,
                 dims: usize::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
                 ids: blob(row, 2)?,
-                centre: blob(row, 3)?,
-                signs: blob(row, 4)?,
+                first: blob(row, 3)?,
+                second: blob(row, 4)?,
             });
         }
         Ok(())
@@ -745,6 +759,15 @@ struct PackRef<'a> {
     ids: &'a [u8],
     scales: &'a [u8],
     data: &'a [u8],
+}
+
+/// A row of `vector_packs` or `vector_signs` as SQLite lends it (`Index::read_derived`).
+struct DerivedRow<'a> {
+    language: Option<&'a str>,
+    dims: usize,
+    ids: &'a [u8],
+    first: &'a [u8],
+    second: &'a [u8],
 }
 
 /// A row of `vector_signs` as read.

@@ -104,6 +104,11 @@ fn count(index: &Index, table: &str) -> i64 {
 
 /// Of `exact`'s passages, the share `other` found too, over every language; and whether
 /// the passages both found are in the same order in both (what the rescoring keeps).
+/// Each ranking's passages, in order: what two scans are compared by.
+fn ranked(hits: &VectorHits) -> Vec<&Vec<PassageId>> {
+    hits.rankings.iter().map(|r| &r.passages).collect()
+}
+
 fn overlap(exact: &VectorHits, other: &VectorHits) -> (usize, usize, bool) {
     assert_eq!(exact.rankings.len(), other.rankings.len());
     let (mut found, mut of, mut ordered) = (0, 0, true);
@@ -195,14 +200,7 @@ fn with_every_vector_a_candidate_the_rescoring_gives_the_exact_rankings() {
             .vector_rankings_by(&["b"], "m", &q, 40, Scan::Prefilter(1_000))
             .unwrap();
         assert_eq!(all.rescored, 1_000);
-        assert_eq!(
-            all.rankings.iter().map(|r| &r.passages).collect::<Vec<_>>(),
-            exact
-                .rankings
-                .iter()
-                .map(|r| &r.passages)
-                .collect::<Vec<_>>()
-        );
+        assert_eq!(ranked(&all), ranked(&exact));
         // Few candidates: fewer of the exact passages, still in the cosines' order.
         let few = index
             .vector_rankings_by(&["b"], "m", &q, 40, Scan::Prefilter(40))
@@ -264,17 +262,7 @@ fn a_small_base_is_scanned_exactly_and_a_large_one_prefiltered() {
     let auto = index.vector_rankings(&["small"], "m", &q, 40).unwrap();
     assert_eq!(auto.rescored, 0, "no prefilter below {EXACT_BELOW} vectors");
     assert_eq!(auto.scanned, small);
-    assert_eq!(
-        auto.rankings
-            .iter()
-            .map(|r| &r.passages)
-            .collect::<Vec<_>>(),
-        exact
-            .rankings
-            .iter()
-            .map(|r| &r.passages)
-            .collect::<Vec<_>>()
-    );
+    assert_eq!(ranked(&auto), ranked(&exact));
     // Two bases searched together count together.
     let both = index
         .vector_rankings(&["small", "more"], "m", &q, 40)
@@ -330,33 +318,12 @@ fn an_index_made_before_the_signs_searches_right_and_gets_them() {
     let exact = index
         .vector_rankings_by(&["old"], "m", &q, 40, Scan::Exact)
         .unwrap();
-    assert_eq!(
-        first
-            .rankings
-            .iter()
-            .map(|r| &r.passages)
-            .collect::<Vec<_>>(),
-        exact
-            .rankings
-            .iter()
-            .map(|r| &r.passages)
-            .collect::<Vec<_>>()
-    );
+    assert_eq!(ranked(&first), ranked(&exact));
     let next = index
         .vector_rankings_by(&["old"], "m", &q, 40, prefilter)
         .unwrap();
     assert_eq!(next.rescored, before.rescored, "then prefiltered");
-    assert_eq!(
-        next.rankings
-            .iter()
-            .map(|r| &r.passages)
-            .collect::<Vec<_>>(),
-        before
-            .rankings
-            .iter()
-            .map(|r| &r.passages)
-            .collect::<Vec<_>>()
-    );
+    assert_eq!(ranked(&next), ranked(&before));
     // The migrated triggers drop both when a vector comes.
     let id: PassageId = index
         .conn
