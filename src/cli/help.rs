@@ -286,28 +286,12 @@ fn report(error: &clap::Error) -> u8 {
         true => rendered.ansi().to_string(),
         false => rendered.to_string(),
     };
-    let text = super::help_wrap::wrap(&text, help_width(terminal));
+    let text = super::help_wrap::wrap(&text, super::output::text_width(terminal));
     let _ = match to_stdout {
         true => std::io::stdout().write_all(text.as_bytes()),
         false => std::io::stderr().write_all(text.as_bytes()),
     };
     code
-}
-
-/// The width help is wrapped to, as clap chooses it: the terminal's, else `COLUMNS`, else
-/// 100; at most 100.
-fn help_width(terminal: bool) -> usize {
-    let columns = match terminal {
-        true => crossterm::terminal::size()
-            .ok()
-            .map(|(w, _)| usize::from(w)),
-        false => None,
-    };
-    columns
-        .or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
-        .filter(|w| *w > 0)
-        .unwrap_or(100)
-        .min(100)
 }
 
 /// The text of a clap error, in the language in force: what is wrong, a tip when clap has

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use clap::Subcommand;
 use serde_json::json;
 
-use super::output::{self, clip, for_stdout, local_time, pad, pad_left};
+use super::output::{self, for_stdout, local_time, pad, pad_left};
 use super::{CliError, Ctx, Exit};
 use crate::config::KnowledgeEntry;
 use crate::config::knowledge::{EditError, valid_name, with_entry_added, with_entry_removed};
@@ -692,22 +692,16 @@ fn search(
         }
         writeln!(out, "{}\n", tr!("cli.kb.closest")).map_err(write_err)?;
     }
+    let width = tty.then(|| output::text_width(true));
     for (i, h) in r.hits.iter().enumerate() {
-        let mut place = h.path.clone();
-        if !h.section.is_empty() {
-            place.push_str(" › ");
-            place.push_str(&h.section);
-        }
-        if let Some(p) = h.page {
-            place.push_str(&tr!("cli.kb.page", page = p));
-        }
+        let place = crate::knowledge::cite::place(&h.path, &h.section, h.page);
         let base = if names.len() > 1 {
             format!("{}: ", h.base)
         } else {
             String::new()
         };
         writeln!(out, "[{}] {base}{}", i + 1, for_stdout(&place, tty)).map_err(write_err)?;
-        writeln!(out, "    {}\n", clip(&for_stdout(&h.text, tty), 400)).map_err(write_err)?;
+        writeln!(out, "{}\n", output::passage_excerpt(&h.text, 400, width)).map_err(write_err)?;
     }
     Ok(Exit::Ok)
 }
@@ -742,7 +736,11 @@ mod tests {
             summary_text(&report()),
             "procedures：已索引 1 个文件，未变 1,204 个，移除 2 个，跳过 0 个 · 3 个段落 · 1.5 秒"
         );
-        assert_eq!(tr!("cli.kb.page", page = 4), "（第 4 页）");
+        // A PDF passage's page, as `kb search` and the sources both say it.
+        assert_eq!(
+            crate::knowledge::cite::place("policy.pdf", "Hotels", Some(4)),
+            "policy.pdf › Hotels，第 4 页"
+        );
     }
 
     #[test]

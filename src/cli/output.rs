@@ -88,6 +88,34 @@ pub fn for_stdout(text: &str, tty: bool) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The width text is wrapped to on a terminal, as clap chooses it for help: the terminal's,
+/// else `COLUMNS`, else 100; at most 100 (longer lines are hard to read).
+pub fn text_width(terminal: bool) -> usize {
+    let columns = match terminal {
+        true => crossterm::terminal::size()
+            .ok()
+            .map(|(w, _)| usize::from(w)),
+        false => None,
+    };
+    columns
+        .or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
+        .filter(|w| *w > 0)
+        .unwrap_or(100)
+        .min(100)
+}
+
+/// The start of a passage under its place: folded to one line of at most `max`
+/// characters and indented by four spaces; on a terminal (`width`), made safe and wrapped
+/// to the width with every line indented (a long line folded back by the terminal would
+/// start at its first column, under the numbers).
+pub fn passage_excerpt(text: &str, max: usize, width: Option<usize>) -> String {
+    let line = format!("    {}", clip(&for_stdout(text, width.is_some()), max));
+    match width {
+        Some(w) => super::help_wrap::wrap(&line, w),
+        None => line,
+    }
+}
+
 /// Cut to `max` characters with an ellipsis.
 pub fn clip(text: &str, max: usize) -> String {
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -124,6 +152,28 @@ pub fn exit_quietly_on_broken_pipe() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_passage_is_indented_and_wrapped_on_a_terminal_and_one_line_in_a_pipe() {
+        let text = "| city | hotel limit per night |\n|---|---|\n| Shanghai | 900 |\n| Berlin | 180 |\n差旅报销需要在出差结束后三十天内提交发票，超出标准的住宿费用需要预算负责人事先审批。";
+        let piped = passage_excerpt(text, 400, None);
+        assert_eq!(piped.lines().count(), 1);
+        assert!(piped.starts_with("    | city |"));
+        let shown = passage_excerpt(text, 400, Some(40));
+        assert!(shown.lines().count() > 2, "{shown}");
+        for line in shown.lines() {
+            assert!(line.starts_with("    "), "{line:?}");
+            assert!(
+                unicode_width::UnicodeWidthStr::width(line) <= 40,
+                "{line:?}"
+            );
+        }
+        // The same words, only the breaks differ.
+        let words = |s: &str| s.split_whitespace().collect::<String>();
+        assert_eq!(words(&shown), words(&piped));
+        // Escape sequences never reach the terminal.
+        assert!(!passage_excerpt("a \x1b]52;c;ZXZpbA==\x07 b", 50, Some(40)).contains('\x1b'));
+    }
 
     #[test]
     fn money_is_never_zero_for_a_small_cost_and_unknown_is_said() {

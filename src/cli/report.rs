@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::output::{self, clip, for_stdout, money};
+use super::output::{self, for_stdout, money};
 use super::{CliError, Ctx, Exit};
 use crate::chat::{Driven, End};
 use crate::knowledge::cite::{place, sources_heading};
@@ -269,6 +269,9 @@ pub(super) fn print_passages(hits: &[crate::knowledge::Hit], tty: bool) {
             i + 1,
             for_stdout(&place(&h.path, &h.section, h.page), tty)
         );
-        println!("    {}", clip(&for_stdout(&h.text, tty), 300));
+        println!(
+            "{}",
+            output::passage_excerpt(&h.text, 300, tty.then(|| output::text_width(true)))
+        );
     }
 }

@@ -35,9 +35,11 @@ pub(super) fn sources_lines(app: &App, g: &Grounding) -> Vec<String> {
     };
     let mut out = Vec::new();
     if g.found() {
+        // The heading carries the key hint, so it is in the interface's language (the
+        // statements below follow the question's, as the answer does).
         out.push(format!(
             "{}{hint}{}",
-            sources_heading_in(lang),
+            sources_heading_in(interface_language()),
             tr!("app.sources.colon")
         ));
         out.extend(g.cited().map(|(n, p)| format!("[{n}] {}", where_of(p))));
@@ -58,6 +60,14 @@ pub(super) fn sources_lines(app: &App, g: &Grounding) -> Vec<String> {
             .map(|(i, p)| format!("[{}] {}", i + 1, where_of(p))),
     );
     out
+}
+
+/// The interface's language as the knowledge base's texts name languages (`en`, `zh`).
+fn interface_language() -> &'static str {
+    match crate::i18n::current() {
+        crate::i18n::Language::Chinese => "zh",
+        _ => "en",
+    }
 }
 
 /// Rows the sources under an answer take (for the height estimate of an answer not drawn

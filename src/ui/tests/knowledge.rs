@@ -260,3 +260,22 @@ fn a_table_passage_is_drawn_as_a_table_and_a_text_file_line_by_line() {
     let screen = drawn(&mut app, 80, 24);
     assert!(screen.contains("|---|---|"), "{screen}");
 }
+
+#[test]
+fn the_sources_heading_is_in_the_interfaces_language_with_its_key_hint() {
+    // A Chinese question in the English interface: the heading and its hint in English
+    // (they were "来源 (Alt+S, then 1–9, shows one):", two languages on one line).
+    let app = grounded_app(120, 40);
+    let lines = crate::ui::knowledge::sources_lines(&app, &grounding(&[1], true, "zh"));
+    assert!(lines[0].starts_with("Sources ("), "{lines:?}");
+    assert!(!lines[0].contains("来源"), "{lines:?}");
+    assert_eq!(
+        lines[1],
+        "[1] finance/travel-expense.md › Travel and expenses › Hotels › Limits by city"
+    );
+    // An English question in the Chinese interface: all Chinese.
+    let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+    let lines = crate::ui::knowledge::sources_lines(&app, &grounding(&[1], true, "en"));
+    assert!(lines[0].starts_with("来源（"), "{lines:?}");
+    assert!(!lines[0].contains("Sources"), "{lines:?}");
+}
