@@ -52,14 +52,17 @@ pub fn run(cli: &Cli, args: &DoctorArgs) -> Result<Exit, CliError> {
         notes,
         terminal: terminal_facts(),
     };
-    let colour = std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let terminal = std::io::stdout().is_terminal();
+    let colour = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    // On a terminal, a long detail is wrapped under its own column (folded by the terminal
+    // it would go on at the first column, under the marks); in a pipe, a line a check.
+    let width = terminal.then(|| super::output::text_width(true));
     let json = args.json;
     let rt = super::runtime()?;
     let checks = rt.block_on(doctor::run(&inputs, |check| {
         if !json {
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{}", doctor::line(check, colour));
+            let _ = writeln!(out, "{}", printed(check, colour, width));
             let _ = out.flush();
         }
     }));
@@ -79,6 +82,15 @@ pub fn run(cli: &Cli, args: &DoctorArgs) -> Result<Exit, CliError> {
 }
 
 /// 0 when nothing failed, 1 when a check failed.
+/// A check as printed: its line, wrapped to `width` on a terminal.
+fn printed(check: &doctor::Check, colour: bool, width: Option<usize>) -> String {
+    let line = doctor::line(check, colour);
+    match width {
+        Some(w) => super::help_wrap::wrap(&line, w),
+        None => line,
+    }
+}
+
 fn exit(checks: &[doctor::Check]) -> Exit {
     if doctor::failed(checks) {
         Exit::Failure
@@ -118,5 +130,37 @@ mod tests {
         assert_eq!(exit(&[ok.clone(), warn.clone()]), Exit::Ok);
         let fail = Check::fail(CheckId::Models, "rejected", "clerk auth login");
         assert_eq!(exit(&[ok, fail, warn]) as u8, 1);
+    }
+
+    #[test]
+    fn a_long_check_wraps_under_its_column_on_a_terminal_and_stays_one_line_in_a_pipe() {
+        let warn = Check::warn(
+            CheckId::Keyring,
+            "Secret Service cannot be reached (not used: the key comes from environment (CLERK_API_KEY)): no secret service provider or dbus session found",
+            "nothing to do while the key comes from the environment; to keep the key in the keyring instead, run `clerk auth login` once the Secret Service runs",
+        );
+        let piped = printed(&warn, false, None);
+        assert_eq!(piped.lines().count(), 2, "the detail and the fix");
+        let shown = printed(&warn, true, Some(60));
+        let lines: Vec<&str> = shown.lines().collect();
+        assert!(lines.len() > 4, "{shown}");
+        // Where the detail starts (the mark and the id are ASCII: a byte a cell).
+        let column = piped.find("Secret").unwrap();
+        for line in &lines[1..] {
+            assert!(line.starts_with(&" ".repeat(column)), "{line:?}");
+        }
+        for line in &lines {
+            let plain = crate::llm::sanitize::sanitize(line);
+            assert!(
+                unicode_width::UnicodeWidthStr::width(plain.as_str()) <= 60,
+                "{line:?}"
+            );
+        }
+        let words = |s: &str| {
+            crate::llm::sanitize::sanitize(s)
+                .split_whitespace()
+                .collect::<String>()
+        };
+        assert_eq!(words(&shown), words(&piped));
     }
 }
