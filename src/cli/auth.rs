@@ -179,7 +179,7 @@ fn status(ctx: &Ctx, offline: bool) -> Result<Exit, CliError> {
                     "cli.auth.status_line",
                     name = name,
                     key = key.masked(),
-                    source = source_text(&source),
+                    source = source.label(),
                     works = works
                 );
                 println!("{text}");
@@ -194,13 +194,4 @@ fn status(ctx: &Ctx, offline: bool) -> Result<Exit, CliError> {
         }
     }
     Ok(if active_ok { Exit::Ok } else { Exit::Auth })
-}
-
-/// Where a key came from, for people (`KeySource`'s own Display is the English one).
-fn source_text(source: &secrets::KeySource) -> String {
-    match source {
-        secrets::KeySource::Env(name) => tr!("cli.auth.source_env", name = name).into_owned(),
-        secrets::KeySource::Command => "api_key_cmd".to_string(),
-        secrets::KeySource::Keyring => tr!("cli.auth.source_keyring").into_owned(),
-    }
 }

@@ -195,7 +195,7 @@ pub(super) fn profile(s: &mut State<'_>) -> Check {
     let want = secrets::KeyFor::profile(name, &profile, setup.base_url.as_deref());
     match secrets::resolve(&want, &secrets::process_env, &OsKeyring) {
         Ok((key, source)) => {
-            let detail = said(|| tr!("doctor.profile.ok", which = which, source = source));
+            let detail = said(|| tr!("doctor.profile.ok", which = which, source = source.label()));
             s.key = Ok((key, source));
             Check::ok(id, detail)
         }
@@ -257,7 +257,7 @@ pub(super) fn keyring(s: &mut State<'_>) -> Check {
             keyring_fix(),
         ),
         (Ok((_, source)), _) => {
-            let used = said(|| tr!("doctor.keyring.not_used", source = source));
+            let used = said(|| tr!("doctor.keyring.not_used", source = source.label()));
             let reached = said(|| {
                 tr!(
                     "doctor.keyring.reached_unused",
@@ -280,7 +280,7 @@ pub(super) fn keyring(s: &mut State<'_>) -> Check {
                         tr!(
                             "doctor.keyring.unreachable_unused_fix",
                             backend = backend,
-                            source = source
+                            source = source.label()
                         )
                     }),
                 )

@@ -150,6 +150,18 @@ pub enum KeySource {
     Keyring,
 }
 
+impl KeySource {
+    /// Where the key came from, for people, in the interface's language (`Display` is the
+    /// English one, for logs and `--json`).
+    pub fn label(&self) -> String {
+        match self {
+            KeySource::Env(name) => tr!("secrets.source_env", name = name).into_owned(),
+            KeySource::Command => "api_key_cmd".to_string(),
+            KeySource::Keyring => tr!("secrets.source_keyring").into_owned(),
+        }
+    }
+}
+
 impl fmt::Display for KeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -377,6 +389,17 @@ fn shell(cmd: &str) -> Command {
 mod tests {
     use super::keyring::MemoryStore;
     use super::*;
+
+    #[test]
+    fn where_a_key_came_from_is_said_in_the_interfaces_language_and_logged_in_english() {
+        let env = KeySource::Env("CLERK_API_KEY");
+        assert_eq!(env.label(), "environment (CLERK_API_KEY)");
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        assert_eq!(env.label(), "环境变量（CLERK_API_KEY）");
+        assert_eq!(KeySource::Keyring.label(), "密钥环");
+        assert_eq!(KeySource::Command.label(), "api_key_cmd");
+        assert_eq!(env.to_string(), "environment (CLERK_API_KEY)");
+    }
 
     const CANARY: &str = "sk-test-CANARY0123456789abcd";
 
