@@ -121,7 +121,7 @@ fn api_error(
 ) -> (Check, Result<(), CheckId>) {
     let profile = s.setup().map(|x| x.profile.as_str()).unwrap_or("default");
     let source = said(|| match &s.key {
-        Ok((_, source)) => tr!("doctor.api.key_from", source = source),
+        Ok((_, source)) => tr!("doctor.api.key_from", source = source.label()),
         Err(_) => "".into(),
     });
     let error: Said = said(|| e);
