@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Whole-binary benchmark: does a long session cost what a short one does?
 
-Usage: python3 benches/session.py [path/to/clerk] [--turns 100] [--runs 3] [--starts 15]
+Usage: python3 benches/session.py [path/to/clerk] [--turns 100] [--runs 3] [--starts 15] [--instructions]
 
 Against a local OpenAI-compatible server (Python standard library, 127.0.0.1):
 
@@ -18,6 +18,10 @@ Against a local OpenAI-compatible server (Python standard library, 127.0.0.1):
 4. The control: a session of 2 messages of the same kind, opened and answered the same way.
    Its screen is like the long one's (a highlighted code block, a table, Chinese), so the
    long case's cost over it is what the history's length costs.
+
+With --instructions, the three answers are run once more each under valgrind's callgrind
+and the instructions the whole process executed are counted: CPU seconds of runs this short
+move by 10-20% from run to run on a shared machine, instruction counts by well under 1%.
 
 The long session is made the way a person makes one: by `clerk ask --session last`, turn
 after turn, against the same server, which reports token usage the way OpenAI does (counted
@@ -138,8 +142,32 @@ def answer_in(app, open_keys=None, opened=None):
     return app.finish()
 
 
+def instructions(clerk, env, open_keys=None, opened=None):
+    """One answer under callgrind: the instructions the whole process executed (all threads)."""
+    out = tempfile.mkdtemp()
+    wrapper = os.path.join(out, "clerk")
+    with open(wrapper, "w") as f:
+        f.write(f'#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file={out}/%p.out '
+                f'"{clerk}" "$@" 2>/dev/null\n')
+    os.chmod(wrapper, 0o755)
+    answer_in(Run(wrapper, env, 120, 40), open_keys, opened)
+    total = 0
+    for name in os.listdir(out):
+        if name.endswith(".out"):
+            for line in open(os.path.join(out, name)):
+                if line.startswith(("summary:", "totals:")):
+                    total = max(total, int(line.split()[1]))
+    shutil.rmtree(out, ignore_errors=True)
+    return total
+
+
 def main():
     args = sys.argv[1:]
+    count_instructions = "--instructions" in args
+    if count_instructions:
+        args.remove("--instructions")
+        if not shutil.which("valgrind"):
+            sys.exit("--instructions needs valgrind (apt install valgrind)")
     counts = {"--turns": 100, "--runs": 3, "--starts": 15}
     for flag in counts:
         if flag in args:
@@ -229,6 +257,19 @@ def main():
           f"peak memory {f_mem:.1f} MiB; the long one costs {l_cpu / max(f_cpu, 1e-9):.2f}x this")
     print(f"  (runs: empty {[round(c, 3) for c, _ in shorts]}, long {[round(c, 3) for c, _ in longs]}, "
           f"2 messages {[round(c, 3) for c, _ in fews]})")
+    if count_instructions:
+        counted = {}
+        for case, data, keys, needle in (("empty", empty["CLERK_DATA_DIR"], None, None),
+                                         ("long", long_data, b"\x1b[1;3B", f"end-of-answer-{turns}"),
+                                         ("few", few_data, b"\x1b[1;3B", few_end)):
+            copy = tempfile.mkdtemp()
+            shutil.copytree(data, copy, dirs_exist_ok=True)
+            counted[case] = instructions(clerk, dict(env, CLERK_DATA_DIR=copy), keys, needle)
+            shutil.rmtree(copy, ignore_errors=True)
+        e, lg, fw = counted["empty"], counted["long"], counted["few"]
+        print(f"instructions (callgrind, one run each): empty {e / 1e6:.1f} M, {2 * turns} messages "
+              f"{lg / 1e6:.1f} M ({lg / max(e, 1):.2f}x), 2 messages {fw / 1e6:.1f} M "
+              f"(the long one {lg / max(fw, 1):.2f}x this)")
     server.shutdown()
     for d in (home, empty["CLERK_DATA_DIR"], few_data) + (() if os.environ.get("KEEP") else (long_data,)):
         shutil.rmtree(d, ignore_errors=True)

@@ -101,8 +101,17 @@ impl ChatRequest {
             temperature: self.temperature,
             ..Default::default()
         };
-        serde_json::to_vec(&request)
-            .map(Bytes::from)
+        // Room for the texts and their framing up front: a long session's body is ~0.5 MB,
+        // which growing from nothing copies over and over.
+        let room = self
+            .messages
+            .iter()
+            .map(|m| m.content.len() + 64)
+            .sum::<usize>()
+            + 512;
+        let mut body = Vec::with_capacity(room);
+        serde_json::to_writer(&mut body, &request)
+            .map(|()| Bytes::from(body))
             .map_err(|e| LlmError::Other(tr!("llm.error.cannot_encode", why = e).into_owned()))
     }
 }

@@ -347,6 +347,29 @@ mod tests {
     }
 
     #[test]
+    fn text_is_read_back_exactly_and_text_that_is_not_utf8_is_an_error() {
+        let mut s = Store::open_in_memory().unwrap();
+        let a = s.create_session(&new_session("Chat", 100)).unwrap();
+        // Long enough for the SIMD check's blocks, with multi-byte characters across their
+        // edges: ASCII, CJK (3 bytes), accents (2), emoji (4).
+        let text = "Hotels stay within the limit. 差旅报销需要发票。é 👍\n".repeat(300);
+        let id = s
+            .add_message(&new_message(a, Role::User, &text, 110))
+            .unwrap();
+        assert_eq!(s.messages(a).unwrap()[0].content, text);
+        // Bytes that are not UTF-8, written behind the store's back (a damaged file or another
+        // program): an error, not a panic and not a lossy string.
+        s.conn
+            .execute(
+                "UPDATE messages SET content = CAST(x'48e4b8ff' AS TEXT) WHERE id = ?1",
+                [id],
+            )
+            .unwrap();
+        let err = s.messages(a).unwrap_err().to_string();
+        assert!(err.to_lowercase().contains("utf-8"), "{err}");
+    }
+
+    #[test]
     fn messages_round_trip_in_order() {
         let mut s = Store::open_in_memory().unwrap();
         let a = s.create_session(&new_session("Chat", 100)).unwrap();

@@ -5,7 +5,7 @@
 //! rows over.
 
 use rusqlite::Row;
-use rusqlite::types::Type;
+use rusqlite::types::{Type, ValueRef};
 
 use super::types::{Grounding, Message, MessageStatus, Role, Session, Usage};
 
@@ -79,6 +79,19 @@ pub(super) fn row_to_session(row: &Row<'_>) -> rusqlite::Result<Session> {
     })
 }
 
+/// A text column as a `String`, its UTF-8 checked with SIMD: opening a long session reads
+/// every message's text, and std's byte-by-byte check was most of that read on Chinese
+/// text. Anything else (not text, not UTF-8) is left to rusqlite, for its own error.
+fn get_text(row: &Row<'_>, idx: usize) -> rusqlite::Result<String> {
+    match row.get_ref(idx)? {
+        ValueRef::Text(bytes) => match simdutf8::basic::from_utf8(bytes) {
+            Ok(text) => Ok(text.to_owned()),
+            Err(_) => row.get(idx),
+        },
+        _ => row.get(idx),
+    }
+}
+
 /// Reads the columns of [`MESSAGE_COLUMNS`].
 pub(super) fn row_to_message(row: &Row<'_>) -> rusqlite::Result<Message> {
     let role: String = row.get(2)?;
@@ -87,7 +100,7 @@ pub(super) fn row_to_message(row: &Row<'_>) -> rusqlite::Result<Message> {
         id: row.get(0)?,
         session_id: row.get(1)?,
         role: text_to_role(2, &role)?,
-        content: row.get(3)?,
+        content: get_text(row, 3)?,
         status: text_to_status(4, &status)?,
         error: row.get(5)?,
         model: row.get(6)?,

@@ -181,7 +181,7 @@ const FOLD_CHARS: usize = 8_000;
 /// The start of a long text to show, and how many lines are left out.
 fn folded(text: &str) -> (&str, usize) {
     let mut end = text.len();
-    if let Some((i, _)) = text.match_indices('\n').nth(FOLD_LINES - 1) {
+    if let Some(i) = memchr::memchr_iter(b'\n', text.as_bytes()).nth(FOLD_LINES - 1) {
         end = i;
     }
     if end > FOLD_CHARS {
@@ -194,10 +194,7 @@ fn folded(text: &str) -> (&str, usize) {
         return (text, 0);
     }
     let rest = &text[end..];
-    let hidden = rest
-        .strip_prefix('\n')
-        .unwrap_or(rest)
-        .lines()
+    let hidden = split_lines(rest.strip_prefix('\n').unwrap_or(rest))
         .count()
         .max(1);
     (&text[..end], hidden)
@@ -392,16 +389,8 @@ fn estimate_rows(turn: &Turn, text: &str, width: u16) -> usize {
     // Widths without a table lookup per character: an ASCII line's is its length; any
     // other line's is taken as the mean of its bytes and characters (exact for CJK, 3 bytes
     // and 2 cells; a little over for accented Latin and emoji): a close estimate is enough.
-    let rows: usize = shown
-        .lines()
-        .map(|l| {
-            let w = if l.is_ascii() {
-                l.len()
-            } else {
-                (l.len() + l.chars().count()) / 2
-            };
-            w.div_ceil(body).max(1)
-        })
+    let rows: usize = split_lines(shown)
+        .map(|l| estimated_width(l).div_ceil(body).max(1))
         .sum();
     let trailer = match turn.role {
         Role::Assistant => 1 + usize::from(turn.status != MessageStatus::Complete),
@@ -412,6 +401,35 @@ fn estimate_rows(turn: &Turn, text: &str, width: u16) -> usize {
         .map_or(0, super::knowledge::sources_rows);
     // The header, the body, a "not shown" line, the status and usage lines, a blank line.
     1 + rows + usize::from(hidden > 0) + trailer + 1
+}
+
+/// The lines of `text` as `str::lines` gives them (split at `\n` or `\r\n`; a final line
+/// break ends the last line rather than starting an empty one), the breaks found with SIMD:
+/// a long session's every message is measured when it opens, ~1 MB.
+fn split_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut from = 0;
+    let breaks = memchr::memchr_iter(b'\n', text.as_bytes()).map(Some);
+    breaks.chain([None]).filter_map(move |at| {
+        let start = from;
+        match at {
+            Some(at) => {
+                from = at + 1;
+                let line = &text[start..at];
+                Some(line.strip_suffix('\r').unwrap_or(line))
+            }
+            None => (start < text.len()).then(|| &text[start..]),
+        }
+    })
+}
+
+/// A line's width in cells: an ASCII line's length, any other line's mean of its bytes and
+/// its characters (both checks run many bytes at a time).
+fn estimated_width(line: &str) -> usize {
+    if line.is_ascii() {
+        line.len()
+    } else {
+        (line.len() + line.chars().count()) / 2
+    }
 }
 
 /// The first line of each message and the total, from the heights.
@@ -743,5 +761,45 @@ mod stream_tests {
         }
         assert_eq!(got, full);
         assert!(got.iter().any(|l| l.contains("[2] rust")), "{got:#?}");
+    }
+
+    #[test]
+    fn lines_are_split_as_str_lines_splits_them() {
+        let long = "a paragraph of prose 报销\n".repeat(50);
+        for text in [
+            "",
+            "\n",
+            "\n\n",
+            "one",
+            "one\n",
+            "one\ntwo",
+            "one\r\ntwo\r\n",
+            "a\rb\n",
+            "trailing\r",
+            "\r\n",
+            "x\n\ny",
+            &long,
+        ] {
+            let ours: Vec<&str> = split_lines(text).collect();
+            assert_eq!(ours, text.lines().collect::<Vec<_>>(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_lines_estimated_width_is_exact_for_ascii_and_cjk_and_never_short() {
+        let width = super::markdown::display_width;
+        // Long enough for the counting to run in blocks, with characters across their edges.
+        let mixed = "Receipts within thirty days 差旅报销需要发票。".repeat(9);
+        for line in ["", "plain ASCII text", "报销流程，需要审批", mixed.as_str()] {
+            assert_eq!(estimated_width(line), width(line), "{line:?}");
+        }
+        for line in [
+            "café résumé naïve",
+            "👍 done 👍👍",
+            "Ça va? Привет мир",
+            "上海 ¥900",
+        ] {
+            assert!(estimated_width(line) >= width(line), "{line:?}");
+        }
     }
 }
