@@ -57,6 +57,8 @@ pub enum Command {
     PageUp,
     /// Scroll the transcript down a page.
     PageDown,
+    /// Jump to the start of the transcript.
+    ScrollTop,
     /// Jump to the end of the transcript.
     ScrollBottom,
     /// Select the previous message.
@@ -170,6 +172,7 @@ impl Command {
             Command::ScrollDown => tr!("app.cmd.scroll_down"),
             Command::PageUp => tr!("app.cmd.page_up"),
             Command::PageDown => tr!("app.cmd.page_down"),
+            Command::ScrollTop => tr!("app.cmd.scroll_top"),
             Command::ScrollBottom => tr!("app.cmd.scroll_bottom"),
             Command::SelectPrev => tr!("app.cmd.select_prev"),
             Command::SelectNext => tr!("app.cmd.select_next"),
@@ -420,6 +423,7 @@ const DEFAULTS: &[(Mode, &str, Command)] = &[
     // message box (as in chat apps), so typing after Tab is never a trap.
     (Mode::Transcript, "up", Command::SelectPrev),
     (Mode::Transcript, "down", Command::SelectNext),
+    (Mode::Transcript, "home", Command::ScrollTop),
     (Mode::Transcript, "end", Command::ScrollBottom),
     (Mode::Transcript, "delete", Command::DeleteMessage),
     (Mode::Transcript, "enter", Command::EditMessage),

@@ -1388,6 +1388,28 @@ fn scroll_up_one_line_at_a_time(w: u16, h: u16, end: &str) {
     assert!(seen_first, "scrolling ends at the first message");
 }
 
+/// Home in the transcript shows a long session's first message (its height above the view
+/// only estimated until then), End goes back to following the end.
+#[test]
+fn home_in_the_transcript_jumps_to_the_first_message_and_end_back() {
+    let mut app = base_app(80, 24);
+    long_session_ending(&mut app, 40, "end of answer");
+    let mut screen = Screen::new(80, 24);
+    let at_end = screen.frame(&mut app).join("\n");
+    assert!(!at_end.contains("Question 0"), "{at_end}");
+    update(&mut app, key(KeyCode::Tab));
+    assert_eq!(app.focus, crate::app::Focus::Transcript);
+    update(&mut app, key(KeyCode::Home));
+    let top = screen.frame(&mut app);
+    assert!(
+        top[0].contains("You"),
+        "the first message's header on the first row: {top:#?}"
+    );
+    assert!(top.join("\n").contains("Question 0"), "{top:#?}");
+    update(&mut app, key(KeyCode::End));
+    assert_eq!(screen.frame(&mut app).join("\n"), at_end);
+}
+
 /// One long paragraph (common in Chinese) grows the message box with its wrapped rows, up
 /// to a limit, instead of showing only its last row.
 #[test]

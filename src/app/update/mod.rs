@@ -371,6 +371,10 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
         Command::ScrollDown => transcript::scroll_down(app, 3),
         Command::PageUp => transcript::scroll_up(app, app.view.height.saturating_sub(2).max(1)),
         Command::PageDown => transcript::scroll_down(app, app.view.height.saturating_sub(2).max(1)),
+        Command::ScrollTop => {
+            app.scroll = Scroll::Top(0);
+            app.selected_turn = None;
+        }
         Command::ScrollBottom => {
             app.scroll = Scroll::Follow;
             app.new_below = false;
