@@ -41,6 +41,7 @@ fn request() -> ChatRequest {
         ],
         max_output_tokens: Some(100),
         temperature: None,
+        prompt_tokens: None,
     }
 }
 

@@ -358,6 +358,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
                 messages: fitted.messages,
                 max_output_tokens: max_output,
                 temperature: prompt.temperature,
+                prompt_tokens: None,
             };
             let saved = prompt.saved.clone().unwrap_or_else(|| user_text.clone());
             (saved, Work::Whole(request))
@@ -591,6 +592,7 @@ async fn smart_title(
         ],
         max_output_tokens: Some(24),
         temperature: None,
+        prompt_tokens: None,
     };
     let finished = tokio::time::timeout(
         Duration::from_secs(10),

@@ -131,6 +131,7 @@ pub async fn run(
             messages: plan.messages.clone(),
             max_output_tokens: plan.max_output_tokens,
             temperature: plan.temperature,
+            prompt_tokens: Some(prompt_tokens),
         };
         let price = prices.get(&model);
         let mut sink = Shown {
@@ -235,6 +236,7 @@ async fn judge<S: Future<Output = ()>>(
             messages,
             max_output_tokens: None,
             temperature: None,
+            prompt_tokens: Some(prompt_tokens),
         };
         let mut sink = Shown {
             progress: &mut *progress,

@@ -203,6 +203,7 @@ pub(super) async fn call(s: &mut State<'_>) -> Check {
         }],
         max_output_tokens: Some(1),
         temperature: None,
+        prompt_tokens: None,
     };
     let answered = tokio::time::timeout(
         CALL_TIMEOUT,

@@ -66,6 +66,7 @@ with one line per language that starts with the language's name and a colon (for
         ],
         max_output_tokens: Some(MAX_TOKENS),
         temperature: None,
+        prompt_tokens: None,
     }
 }
 

@@ -57,6 +57,10 @@ pub struct ChatRequest {
     pub max_output_tokens: Option<u64>,
     /// Sampling temperature (the server's default when `None`).
     pub temperature: Option<f32>,
+    /// The prompt's size in tokens when the caller has it (the chat core's, from the counts
+    /// kept with the messages): what a budget weighs and a stopped answer is counted with.
+    /// `None`: estimated here from the texts.
+    pub prompt_tokens: Option<u64>,
 }
 
 impl ChatRequest {
@@ -205,13 +209,16 @@ async fn chat(
     keep_text: bool,
 ) -> Result<Answer, LlmError> {
     let start = Instant::now();
-    // Estimated as sent: what a stopped answer is counted with, and what a budget weighs.
-    let prompt = request
-        .messages
-        .iter()
-        .map(|m| super::estimate::rough_tokens(&m.content) + 4)
-        .sum::<u64>()
-        + 3;
+    // What a stopped answer is counted with, and what a budget weighs: the caller's count,
+    // or estimated as sent (a long session's prompt is ~0.5 MB to go over again).
+    let prompt = request.prompt_tokens.unwrap_or_else(|| {
+        request
+            .messages
+            .iter()
+            .map(|m| super::estimate::rough_tokens(&m.content) + 4)
+            .sum::<u64>()
+            + 3
+    });
     // The admin's policy first: a model it does not allow is refused before anything else.
     endpoint.allow_chat_model(&request.model)?;
     if let Some(m) = endpoint.meter() {
@@ -505,4 +512,52 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Policy, Profile};
+    use crate::llm::meter::tests::Seen;
+    use std::sync::Arc;
+
+    /// The prompt a budget weighs: the caller's count when it gives one (the chat core's,
+    /// from counts kept with the messages), else the estimate from the texts. A refusing
+    /// meter stops the request before anything is sent, so no server is needed.
+    #[tokio::test]
+    async fn a_budget_weighs_the_callers_prompt_count_or_the_estimate() {
+        let key = crate::secrets::ApiKey::new("sk-test-0123456789").unwrap();
+        let seen = Arc::new(Seen {
+            refuse: Some("over budget".into()),
+            ..Seen::default()
+        });
+        let endpoint = Endpoint::new(
+            &Profile::default(),
+            &key,
+            Some("http://127.0.0.1:9/v1"),
+            &Policy::default(),
+        )
+        .unwrap()
+        .with_meter(seen.clone());
+        let text = "The travel policy says economy class. 差旅报销需要发票。".repeat(50);
+        let mut request = ChatRequest {
+            model: "gpt-4o-mini".into(),
+            messages: vec![ChatMessage {
+                role: ChatRole::User,
+                content: text.clone(),
+            }],
+            max_output_tokens: Some(100),
+            temperature: None,
+            prompt_tokens: Some(12_345),
+        };
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        for _ in 0..2 {
+            let refused = chat(&endpoint, &request, &tx, false).await;
+            assert!(matches!(refused, Err(LlmError::Refused(_))), "{refused:?}");
+            request.prompt_tokens = None;
+        }
+        let weighed: Vec<u64> = seen.allowed.lock().unwrap().iter().map(|a| a.2).collect();
+        let estimate = crate::llm::estimate::rough_tokens(&text) + 4 + 3;
+        assert_eq!(weighed, vec![12_345, estimate]);
+    }
 }

@@ -204,6 +204,7 @@ pub fn step_request(
             .map(u64::from)
             .or(plan.max_output_tokens),
         temperature: t.temperature,
+        prompt_tokens: None,
     };
     Ok((prompt, system, request))
 }

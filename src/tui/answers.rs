@@ -637,6 +637,7 @@ pub(super) async fn answer(
                 messages: fitted.messages,
                 max_output_tokens: max_out,
                 temperature: None,
+                prompt_tokens,
             };
             tokio::spawn(run_chat_deltas(endpoint, request, etx))
         }

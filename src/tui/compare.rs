@@ -198,6 +198,7 @@ async fn answer_pane(job: PaneJob, stop: oneshot::Receiver<()>) {
         messages: fitted.messages,
         max_output_tokens: max_out,
         temperature: None,
+        prompt_tokens: Some(prompt_tokens),
     };
     let stop = async move {
         if stop.await.is_err() {

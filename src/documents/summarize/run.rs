@@ -284,6 +284,7 @@ pub async fn run(
         messages,
         max_output_tokens: job.max_output_tokens,
         temperature: job.temperature,
+        prompt_tokens: None,
     };
     let answer = chat_to_end(endpoint, request, |ev| {
         let _ = tx.send(Event::Answer(ev));
@@ -408,6 +409,7 @@ async fn run_batch(
             ],
             max_output_tokens: Some(note_cap),
             temperature: Some(0.0),
+            prompt_tokens: None,
         });
     }
     // Each request is counted as a part (or a merge) of the answer it belongs to.
