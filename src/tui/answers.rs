@@ -40,6 +40,8 @@ use std::collections::HashMap;
 pub(super) struct AppSink {
     pub tx: UnboundedSender<Msg>,
     pub session_id: i64,
+    /// The model the answer was asked of: what the history keeps with it.
+    pub model: String,
 }
 
 impl AppSink {
@@ -87,10 +89,14 @@ impl Saver for AppSaver {
     }
 }
 
-/// Tell the app how the answer ended (the store already holds its final state).
+/// Tell the app how the answer ended (the store already holds its final state). The answer
+/// is shown with the model it was asked of, as the history keeps it and shows it once the
+/// session is opened again: not the server's own name for it (`gpt-4o-mini-2024-07-18`),
+/// nor none when the server names none.
 pub(super) fn report(sink: &AppSink, driven: Driven) {
     match driven.end {
-        End::Answered(a) | End::Stopped(a) => {
+        End::Answered(mut a) | End::Stopped(mut a) => {
+            a.model = Some(sink.model.clone());
             sink.send(StreamEvent::Done(a, driven.cost, Some(driven.usage)))
         }
         End::Failed(crate::llm::LlmError::Refused(text)) => sink.send(StreamEvent::Refused(text)),
@@ -511,6 +517,7 @@ pub(super) async fn answer(
     let mut sink = AppSink {
         tx: tx.clone(),
         session_id: p.session_id,
+        model: model.clone(),
     };
     let mut saver = AppSaver {
         store: store.clone(),
@@ -701,6 +708,46 @@ mod tests {
             now_ms: 1,
         })
         .unwrap()
+    }
+
+    /// The app shows a finished answer with the model it was asked of, as the history keeps
+    /// it: the same line before and after the session is opened again, whatever name the
+    /// server gave (its dated snapshot) or none.
+    #[test]
+    fn a_finished_answer_is_shown_with_the_model_it_was_asked_of() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let sink = AppSink {
+            tx,
+            session_id: 7,
+            model: "gpt-4o-mini".into(),
+        };
+        for served in [Some("gpt-4o-mini-2024-07-18"), None] {
+            let answer = Answer {
+                text: "ok".into(),
+                status: crate::llm::AnswerStatus::Complete,
+                reason: None,
+                finish_reason: Some("stop".into()),
+                usage: None,
+                model: served.map(str::to_string),
+                ttft: None,
+                duration: std::time::Duration::from_millis(5),
+                malformed: 0,
+            };
+            let driven = Driven {
+                end: End::Answered(answer),
+                cost: None,
+                usage: crate::store::Usage::default(),
+                save_error: None,
+            };
+            report(&sink, driven);
+            match rx.try_recv() {
+                Ok(Msg::Stream {
+                    session_id: 7,
+                    event: StreamEvent::Done(a, _, _),
+                }) => assert_eq!(a.model.as_deref(), Some("gpt-4o-mini"), "{served:?}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

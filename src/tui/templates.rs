@@ -303,6 +303,7 @@ impl Steps for AppSteps {
             map.insert(sid, stop);
         }
         self.sink.session_id = sid;
+        self.sink.model = step.model.to_string();
         self.saver.answer_id = answer_id;
         let of = step.of;
         let _ = self.tx.send(Msg::StepStarted {
@@ -480,6 +481,7 @@ pub(super) async fn run_template(
         sink: AppSink {
             tx: tx.clone(),
             session_id: 0,
+            model: String::new(),
         },
         saver: AppSaver {
             store,
