@@ -353,12 +353,14 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
             if let Some(note) = conversation::left_out_notice(fitted.omitted + older) {
                 eprintln!("{}", tr!("cli.note", text = note));
             }
+            // Estimated once, here: the stopped answer's count and the budget's weight.
+            let prompt_tokens = crate::chat::record::prompt_estimate(None, &fitted.messages);
             let request = ChatRequest {
                 model: model.clone(),
                 messages: fitted.messages,
                 max_output_tokens: max_output,
                 temperature: prompt.temperature,
-                prompt_tokens: None,
+                prompt_tokens: Some(prompt_tokens),
             };
             let saved = prompt.saved.clone().unwrap_or_else(|| user_text.clone());
             (saved, Work::Whole(request))
@@ -466,10 +468,7 @@ pub(super) fn send(ctx: &Ctx, how: &Sending, mut prompt: Prompt) -> Result<Exit,
     // The server's prompt tokens are the question's only when it was saved as it was sent.
     let plain = parts.is_none() && prompt.saved.is_none();
     let prompt_tokens = match &work {
-        Work::Whole(request) => Some(crate::chat::record::prompt_estimate(
-            None,
-            &request.messages,
-        )),
+        Work::Whole(request) => request.prompt_tokens,
         Work::Parts(_) => None,
     };
     // Counted in the usage ledger as this session's answer, from the knowledge bases it is

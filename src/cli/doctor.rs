@@ -81,7 +81,6 @@ pub fn run(cli: &Cli, args: &DoctorArgs) -> Result<Exit, CliError> {
     Ok(exit(&checks))
 }
 
-/// 0 when nothing failed, 1 when a check failed.
 /// A check as printed: its line, wrapped to `width` on a terminal.
 fn printed(check: &doctor::Check, colour: bool, width: Option<usize>) -> String {
     let line = doctor::line(check, colour);
@@ -91,6 +90,7 @@ fn printed(check: &doctor::Check, colour: bool, width: Option<usize>) -> String 
     }
 }
 
+/// 0 when nothing failed, 1 when a check failed.
 fn exit(checks: &[doctor::Check]) -> Exit {
     if doctor::failed(checks) {
         Exit::Failure

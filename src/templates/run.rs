@@ -337,6 +337,11 @@ pub async fn run<S: Steps + Send>(
             None,
             &request.messages,
         ));
+        // Estimated once: the request carries it to the budget and the usage ledger.
+        let request = ChatRequest {
+            prompt_tokens,
+            ..request
+        };
         let task = AbortOnDrop(tokio::spawn(run_chat_deltas(endpoint.clone(), request, tx)));
         let (sink, saver) = steps.sink_and_saver();
         let driven = drive(
