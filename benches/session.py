@@ -23,9 +23,11 @@ Cases 2-4 are run --runs times each (default 15) and their medians compared: one
 takes 30-50 ms of CPU, and the median of 5 moved the long/empty ratio by 0.2 between runs
 of the same binary.
 
-With --instructions, the three answers are run once more each under valgrind's callgrind
-and the instructions the whole process executed are counted: CPU seconds of runs this short
-move by 10-20% from run to run on a shared machine, instruction counts by well under 1%.
+With --instructions, the three answers and a start and quit alone are run once more each
+under valgrind's callgrind and the instructions the whole process executed are counted: CPU
+seconds of runs this short move by 10-20% from run to run on a shared machine, instruction
+counts by well under 1%. Both are also given less a start and quit alone: the answer's own
+share, the reading of the issue's "0.02 s" for the empty case.
 
 The long session is made the way a person makes one: by `clerk ask --session last`, turn
 after turn, against the same server, which reports token usage the way OpenAI does (counted
@@ -146,15 +148,27 @@ def answer_in(app, open_keys=None, opened=None):
     return app.finish()
 
 
-def instructions(clerk, env, open_keys=None, opened=None):
-    """One answer under callgrind: the instructions the whole process executed (all threads)."""
+def start_and_quit(app):
+    """Start, wait for the first frame and the start's work, quit: CPU and peak memory."""
+    app.read_until("F1")
+    app.drain(0.3)
+    return app.finish()
+
+
+def instructions(clerk, env, open_keys=None, opened=None, answer=True):
+    """One answer (or, with answer=False, a start and quit alone) under callgrind: the
+    instructions the whole process executed (all threads)."""
     out = tempfile.mkdtemp()
     wrapper = os.path.join(out, "clerk")
     with open(wrapper, "w") as f:
         f.write(f'#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file={out}/%p.out '
                 f'"{clerk}" "$@" 2>/dev/null\n')
     os.chmod(wrapper, 0o755)
-    answer_in(Run(wrapper, env, 120, 40), open_keys, opened)
+    app = Run(wrapper, env, 120, 40)
+    if answer:
+        answer_in(app, open_keys, opened)
+    else:
+        start_and_quit(app)
     total = 0
     for name in os.listdir(out):
         if name.endswith(".out"):
@@ -233,10 +247,7 @@ def main():
     Handler.mode = "answer"
     starts, shorts, longs, fews = [], [], [], []
     for _ in range(runs):
-        start = Run(clerk, empty, 120, 40)
-        start.read_until("F1")
-        start.drain(0.3)
-        starts.append(start.finish())
+        starts.append(start_and_quit(Run(clerk, empty, 120, 40)))
         # A copy each time too: each answer saves a session, and a list that grew run by run
         # would make the empty case a little dearer each time.
         copy = tempfile.mkdtemp()
@@ -264,6 +275,10 @@ def main():
     f_cpu, f_mem = median([c for c, _ in fews]), median([m for _, m in fews])
     print(f"2-message session of the same kind opened, same answer (whole process): CPU {f_cpu:.3f} s, "
           f"peak memory {f_mem:.1f} MiB; the long one costs {l_cpu / max(f_cpu, 1e-9):.2f}x this")
+    alone = median([c for c, _ in starts])
+    print(f"  the answers' own CPU, less a start and quit alone: empty {s_cpu - alone:.3f} s, "
+          f"{2 * turns} messages {l_cpu - alone:.3f} s ({(l_cpu - alone) / max(s_cpu - alone, 1e-9):.2f}x), "
+          f"2 messages {f_cpu - alone:.3f} s ({(f_cpu - alone) / max(s_cpu - alone, 1e-9):.2f}x)")
     print(f"  (runs: empty {[round(c, 3) for c, _ in shorts]}, long {[round(c, 3) for c, _ in longs]}, "
           f"2 messages {[round(c, 3) for c, _ in fews]})")
     if count_instructions:
@@ -275,10 +290,16 @@ def main():
             shutil.copytree(data, copy, dirs_exist_ok=True)
             counted[case] = instructions(clerk, dict(env, CLERK_DATA_DIR=copy), keys, needle)
             shutil.rmtree(copy, ignore_errors=True)
+        alone = instructions(clerk, empty, answer=False)
         e, lg, fw = counted["empty"], counted["long"], counted["few"]
         print(f"instructions (callgrind, one run each): empty {e / 1e6:.1f} M, {2 * turns} messages "
               f"{lg / 1e6:.1f} M ({lg / max(e, 1):.2f}x), 2 messages {fw / 1e6:.1f} M "
               f"(the long one {lg / max(fw, 1):.2f}x this)")
+        # The answer's own share: less what a start and quit alone executes.
+        e, lg, fw = (x - alone for x in (e, lg, fw))
+        print(f"  less a start and quit alone ({alone / 1e6:.1f} M): empty {e / 1e6:.1f} M, {2 * turns} messages "
+              f"{lg / 1e6:.1f} M ({lg / max(e, 1):.2f}x), 2 messages {fw / 1e6:.1f} M "
+              f"({fw / max(e, 1):.2f}x; the long one {lg / max(fw, 1):.2f}x this)")
     server.shutdown()
     for d in (home, empty["CLERK_DATA_DIR"], few_data) + (() if os.environ.get("KEEP") else (long_data,)):
         shutil.rmtree(d, ignore_errors=True)
