@@ -27,9 +27,9 @@ pub enum Origin {
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Origin::User(p) => write!(f, "user ({})", p.display()),
-            Origin::Team(p) => write!(f, "team ({})", p.display()),
-            Origin::BuiltIn => f.write_str("built-in"),
+            Origin::User(p) => f.write_str(&tr!("templates.origin.user", path = p.display())),
+            Origin::Team(p) => f.write_str(&tr!("templates.origin.team", path = p.display())),
+            Origin::BuiltIn => f.write_str(&tr!("templates.origin.built_in")),
         }
     }
 }
@@ -339,6 +339,16 @@ mod tests {
         // Valid ones first, broken ones last.
         assert!(lib.entries().last().unwrap().is_broken());
         assert_eq!(Origin::BuiltIn.to_string(), "built-in");
+        assert_eq!(
+            Origin::Team(team.clone()).to_string(),
+            format!("team ({})", team.display())
+        );
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        assert_eq!(Origin::BuiltIn.to_string(), "内置");
+        assert_eq!(
+            Origin::User(user.clone()).to_string(),
+            format!("个人（{}）", user.display())
+        );
     }
 
     #[test]

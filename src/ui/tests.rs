@@ -662,6 +662,43 @@ fn done_answer_meta_line() {
 }
 
 #[test]
+fn an_answers_own_token_count_is_said_to_be_an_estimate() {
+    // A stopped answer's server sent no usage: the counts kept are clerk's estimate.
+    let mut stopped = msg(13, Role::Assistant, "Partial.", MessageStatus::Interrupted);
+    stopped.usage = Usage {
+        tokens_in: Some(11),
+        tokens_cached: None,
+        tokens_out: Some(32),
+        estimated: true,
+    };
+    stopped.cost_usd = Some(0.000021);
+    let messages = vec![
+        msg(10, Role::User, "q", MessageStatus::Complete),
+        msg(11, Role::Assistant, "Whole.", MessageStatus::Complete),
+        msg(12, Role::User, "again", MessageStatus::Complete),
+        stopped,
+    ];
+    let mut app = base_app(120, 40);
+    open_transcript(&mut app, messages.clone());
+    let screen = draw(&app, 120, 40);
+    assert!(
+        screen.contains("gpt-4o-mini · 812 → 145 tokens · $0.000209"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("gpt-4o-mini · 11 → 32 tokens (estimated) · $0.000021"),
+        "{screen}"
+    );
+    assert_eq!(screen.matches("(estimated)").count(), 1, "{screen}");
+    let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+    let mut app = base_app(120, 40);
+    open_transcript(&mut app, messages);
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("11 → 32 个 token（估算）"), "{screen}");
+    assert!(screen.contains("812 → 145 个 token · "), "{screen}");
+}
+
+#[test]
 fn clicking_a_drawn_message_selects_that_message() {
     use ratatui::crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
     let mut app = base_app(120, 40);
