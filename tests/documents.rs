@@ -756,6 +756,43 @@ fn parts_are_read_at_most_concurrency_at_a_time_and_ctrl_c_stops_them() {
 }
 
 #[test]
+fn an_answer_that_fails_between_parts_keeps_what_the_parts_before_it_cost() {
+    let env = Env::new();
+    config(&env, &TINY.replace("concurrency = 2", "concurrency = 1"));
+    let path = env.write(env.home(), "policy.txt", &long_document());
+    // Two parts are read (12 tokens in, 1 out each, as the server counts), the third is
+    // refused: the answer fails, and its record keeps what was spent on the way.
+    env.server.push(Reply::stream(&["NOTE"]));
+    env.server.push(Reply::stream(&["NOTE"]));
+    env.server
+        .set_default(Reply::error(400, "bad part", "invalid_request_error", None));
+    let o = env.run(&[
+        "--model",
+        "tiny",
+        "ask",
+        "--file",
+        path.to_str().unwrap(),
+        "summarise",
+    ]);
+    assert_ne!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(env.server.chat_requests().len(), 3, "{}", err(&o));
+    let o = env.run(&["sessions", "show", "last", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let show: Value = serde_json::from_str(&out(&o)).unwrap();
+    let answer = &show["messages"][1];
+    assert_eq!(answer["role"], "assistant");
+    assert_eq!(answer["status"], "error", "{answer}");
+    assert_eq!(answer["usage"]["tokens_in"], 24, "{answer}");
+    assert_eq!(answer["usage"]["tokens_out"], 2, "{answer}");
+    assert_eq!(answer["usage"]["estimated"], true, "{answer}");
+    let cost = answer["cost_usd"].as_f64().unwrap();
+    assert!(
+        (cost - (24.0 * 0.15 + 2.0 * 0.60) / 1e6).abs() < 1e-12,
+        "{cost}"
+    );
+}
+
+#[test]
 fn a_long_history_is_trimmed_not_read_in_parts() {
     let env = Env::new();
     config(&env, TINY);

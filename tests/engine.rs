@@ -71,6 +71,7 @@ async fn run_with(profile: Profile) -> Run {
             Some(EngineEvent::Delta(d)) => deltas.push(d),
             Some(EngineEvent::Retrying(n)) => retries.push(n),
             Some(EngineEvent::Started) => {}
+            Some(EngineEvent::Spent(u)) => panic!("one request reports no running spend: {u:?}"),
             Some(EngineEvent::Finished(result)) => {
                 return Run {
                     deltas,

@@ -18,8 +18,8 @@ use super::live::LiveText;
 use super::record;
 use crate::config::ModelInfo;
 use crate::llm::stream::AbortOnDrop;
-use crate::llm::{Answer, AnswerStatus, EngineEvent, LlmError, RetryNotice};
-use crate::store::MessageFinish;
+use crate::llm::{Answer, AnswerStatus, EngineEvent, LlmError, RetryNotice, TokenUsage};
+use crate::store::{MessageFinish, Usage};
 
 /// Partial answers are saved at least this often.
 pub const SAVE_EVERY: Duration = Duration::from_secs(1);
@@ -104,6 +104,8 @@ pub struct Answering<'p> {
     dirty: bool,
     price: Option<&'p ModelInfo>,
     prompt_tokens: Option<u64>,
+    /// What the answer's requests used so far ([`EngineEvent::Spent`]).
+    spent: Option<TokenUsage>,
     save_error: Option<String>,
 }
 
@@ -116,6 +118,7 @@ impl<'p> Answering<'p> {
             dirty: false,
             price,
             prompt_tokens: None,
+            spent: None,
             save_error: None,
         }
     }
@@ -162,16 +165,21 @@ impl<'p> Answering<'p> {
                 None
             }
             EngineEvent::Started => None,
+            EngineEvent::Spent(u) => {
+                self.spent = Some(u);
+                None
+            }
             EngineEvent::Finished(Ok(mut answer)) => {
                 // The engine keeps no copy of the text: this is the answer's one string.
                 answer.text = self.text.finish();
-                let rec = record::finished(&answer, self.price, self.prompt_tokens, now_ms);
+                let rec = self.record(&answer, now_ms);
                 let r = saver.finish(&rec);
                 self.saved(r);
                 Some(self.end(End::Answered(answer), &rec))
             }
             EngineEvent::Finished(Err(e)) => {
-                let rec = record::failed(self.text.finish(), e.to_string(), now_ms);
+                let mut rec = record::failed(self.text.finish(), e.to_string(), now_ms);
+                self.count_spent(&mut rec);
                 let r = saver.finish(&rec);
                 self.saved(r);
                 Some(self.end(End::Failed(e), &rec))
@@ -191,7 +199,7 @@ impl<'p> Answering<'p> {
     /// The user stopped the answer after `elapsed`: keep what arrived, marked interrupted.
     pub fn stop(&mut self, elapsed: Duration, saver: &mut dyn Saver, now_ms: i64) -> Driven {
         let answer = self.cut(elapsed, record::STOPPED_BY_YOU);
-        let rec = record::finished(&answer, self.price, self.prompt_tokens, now_ms);
+        let rec = self.record(&answer, now_ms);
         let r = saver.finish(&rec);
         self.saved(r);
         self.end(End::Stopped(answer), &rec)
@@ -201,10 +209,32 @@ impl<'p> Answering<'p> {
     pub fn lost(&mut self, elapsed: Duration, saver: &mut dyn Saver, now_ms: i64) -> Driven {
         let why = crate::llm::reason::stored(|| tr!("llm.reason.task_ended"));
         let answer = self.cut(elapsed, &why);
-        let rec = record::finished(&answer, self.price, self.prompt_tokens, now_ms);
+        let rec = self.record(&answer, now_ms);
         let r = saver.finish(&rec);
         self.saved(r);
         self.end(End::Lost(answer), &rec)
+    }
+
+    /// The final record of an answer that ended, counted with what its requests spent when
+    /// neither the server's usage nor an estimate of the prompt is known.
+    fn record(&self, answer: &Answer, now_ms: i64) -> MessageFinish {
+        let mut rec = record::finished(answer, self.price, self.prompt_tokens, now_ms);
+        self.count_spent(&mut rec);
+        rec
+    }
+
+    /// A record without counts takes what the requests spent, marked estimated: the
+    /// requests cut short on the way are not in it.
+    fn count_spent(&self, rec: &mut MessageFinish) {
+        if let (None, Some(u)) = (rec.usage.tokens_in, self.spent) {
+            rec.usage = Usage {
+                tokens_in: Some(u.input),
+                tokens_cached: Some(u.cached),
+                tokens_out: Some(u.output),
+                estimated: true,
+            };
+            rec.cost_usd = record::cost(&rec.usage, self.price);
+        }
     }
 
     fn cut(&mut self, elapsed: Duration, why: &str) -> Answer {
@@ -418,6 +448,62 @@ mod tests {
             "Hello",
             "still drawn until the end reaches the screen"
         );
+    }
+
+    #[test]
+    fn a_summary_stopped_or_failed_between_parts_is_counted_with_what_its_parts_spent() {
+        let p = price();
+        let spent = |input, output| {
+            EngineEvent::Spent(TokenUsage {
+                input,
+                cached: 0,
+                output,
+            })
+        };
+        // Stopped after two parts: their counts, marked estimated, priced.
+        let (mut sink, mut saver) = (Shown::default(), Kept::default());
+        let mut a = Answering::new(Some(&p));
+        a.event(spent(0, 0), &mut sink, &mut saver, 1);
+        a.event(spent(500_000, 1_000), &mut sink, &mut saver, 1);
+        a.event(spent(1_000_000, 2_000), &mut sink, &mut saver, 1);
+        let d = a.stop(Duration::from_secs(3), &mut saver, 5);
+        let u = saver.finals[0].usage;
+        assert_eq!((u.tokens_in, u.tokens_out), (Some(1_000_000), Some(2_000)));
+        assert!(u.estimated, "parts cut short are not in it");
+        assert_eq!(d.usage, u);
+        // $0.15 a million in, $0.60 a million out.
+        assert!((d.cost.unwrap() - 0.1512).abs() < 1e-9, "{:?}", d.cost);
+        assert_eq!(saver.finals[0].cost_usd, d.cost);
+        // A part that failed: the parts before it are still counted.
+        let (mut sink, mut saver) = (Shown::default(), Kept::default());
+        let mut a = Answering::new(Some(&p));
+        a.event(spent(200_000, 300), &mut sink, &mut saver, 1);
+        let failed = EngineEvent::Finished(Err(LlmError::Other("part 3 failed".into())));
+        let d = a.event(failed, &mut sink, &mut saver, 2).unwrap();
+        assert!(matches!(d.end, End::Failed(_)));
+        assert_eq!(saver.finals[0].status, MessageStatus::Error);
+        assert_eq!(d.usage.tokens_in, Some(200_000));
+        assert!(d.cost.is_some());
+        // Finished: the server's total wins over the running one, not estimated.
+        let (mut sink, mut saver) = (Shown::default(), Kept::default());
+        let mut a = Answering::new(Some(&p));
+        a.event(spent(200_000, 300), &mut sink, &mut saver, 1);
+        let total = Some(TokenUsage {
+            input: 210_000,
+            cached: 0,
+            output: 900,
+        });
+        let d = a.event(done(total), &mut sink, &mut saver, 2).unwrap();
+        assert_eq!(
+            (d.usage.tokens_in, d.usage.estimated),
+            (Some(210_000), false)
+        );
+        // Nothing spent and nothing estimated: no counts, as before.
+        let (mut sink, mut saver) = (Shown::default(), Kept::default());
+        let mut a = Answering::new(Some(&p));
+        a.event(EngineEvent::Delta("x".into()), &mut sink, &mut saver, 1);
+        let d = a.stop(Duration::from_secs(1), &mut saver, 2);
+        assert_eq!((d.usage.tokens_in, d.cost), (None, None));
     }
 
     #[test]

@@ -335,7 +335,14 @@ pub async fn run_as_answer(
                 result = Some(r);
                 break;
             }
-            other => on_event(&other),
+            Event::Progress(p) => {
+                let _ = tx.send(EngineEvent::Spent(crate::llm::TokenUsage {
+                    input: p.tokens_in,
+                    cached: 0,
+                    output: p.tokens_out,
+                }));
+                on_event(&Event::Progress(p));
+            }
         }
     }
     drop(runner);
