@@ -761,7 +761,7 @@ fn an_answer_that_fails_between_parts_keeps_what_the_parts_before_it_cost() {
     config(&env, &TINY.replace("concurrency = 2", "concurrency = 1"));
     let path = env.write(env.home(), "policy.txt", &long_document());
     // Two parts are read (12 tokens in, 1 out each, as the server counts), the third is
-    // refused: the answer fails, and its record keeps what was spent on the way.
+    // refused: the answer fails, and its record keeps what the two cost.
     env.server.push(Reply::stream(&["NOTE"]));
     env.server.push(Reply::stream(&["NOTE"]));
     env.server
@@ -782,9 +782,8 @@ fn an_answer_that_fails_between_parts_keeps_what_the_parts_before_it_cost() {
     let answer = &show["messages"][1];
     assert_eq!(answer["role"], "assistant");
     assert_eq!(answer["status"], "error", "{answer}");
-    assert_eq!(answer["usage"]["tokens_in"], 24, "{answer}");
-    assert_eq!(answer["usage"]["tokens_out"], 2, "{answer}");
-    assert_eq!(answer["usage"]["estimated"], true, "{answer}");
+    // Not as the answer's tokens: those are read as the conversation's size.
+    assert!(answer["usage"]["tokens_in"].is_null(), "{answer}");
     let cost = answer["cost_usd"].as_f64().unwrap();
     assert!(
         (cost - (24.0 * 0.15 + 2.0 * 0.60) / 1e6).abs() < 1e-12,

@@ -215,25 +215,26 @@ impl<'p> Answering<'p> {
         self.end(End::Lost(answer), &rec)
     }
 
-    /// The final record of an answer that ended, counted with what its requests spent when
-    /// neither the server's usage nor an estimate of the prompt is known.
+    /// The final record of an answer that ended, with what its requests cost when neither
+    /// the server's usage nor an estimate of the prompt is known.
     fn record(&self, answer: &Answer, now_ms: i64) -> MessageFinish {
         let mut rec = record::finished(answer, self.price, self.prompt_tokens, now_ms);
         self.count_spent(&mut rec);
         rec
     }
 
-    /// A record without counts takes what the requests spent, marked estimated: the
-    /// requests cut short on the way are not in it.
+    /// A record without counts keeps what the requests made so far cost (the requests cut
+    /// short are not in it). Their tokens are not kept as the answer's: a message's counts
+    /// are read as the conversation's size, and many requests' sum is not one.
     fn count_spent(&self, rec: &mut MessageFinish) {
-        if let (None, Some(u)) = (rec.usage.tokens_in, self.spent) {
-            rec.usage = Usage {
+        if let (None, None, Some(u)) = (rec.usage.tokens_in, rec.cost_usd, self.spent) {
+            let used = Usage {
                 tokens_in: Some(u.input),
                 tokens_cached: Some(u.cached),
                 tokens_out: Some(u.output),
                 estimated: true,
             };
-            rec.cost_usd = record::cost(&rec.usage, self.price);
+            rec.cost_usd = record::cost(&used, self.price);
         }
     }
 
@@ -451,7 +452,7 @@ mod tests {
     }
 
     #[test]
-    fn a_summary_stopped_or_failed_between_parts_is_counted_with_what_its_parts_spent() {
+    fn a_summary_stopped_or_failed_between_parts_keeps_what_its_parts_cost() {
         let p = price();
         let spent = |input, output| {
             EngineEvent::Spent(TokenUsage {
@@ -460,21 +461,17 @@ mod tests {
                 output,
             })
         };
-        // Stopped after two parts: their counts, marked estimated, priced.
+        // Stopped after two parts: what they cost ($0.15 a million in, $0.60 out); no
+        // token counts, which would be read as the conversation's size.
         let (mut sink, mut saver) = (Shown::default(), Kept::default());
         let mut a = Answering::new(Some(&p));
-        a.event(spent(0, 0), &mut sink, &mut saver, 1);
         a.event(spent(500_000, 1_000), &mut sink, &mut saver, 1);
         a.event(spent(1_000_000, 2_000), &mut sink, &mut saver, 1);
         let d = a.stop(Duration::from_secs(3), &mut saver, 5);
-        let u = saver.finals[0].usage;
-        assert_eq!((u.tokens_in, u.tokens_out), (Some(1_000_000), Some(2_000)));
-        assert!(u.estimated, "parts cut short are not in it");
-        assert_eq!(d.usage, u);
-        // $0.15 a million in, $0.60 a million out.
         assert!((d.cost.unwrap() - 0.1512).abs() < 1e-9, "{:?}", d.cost);
         assert_eq!(saver.finals[0].cost_usd, d.cost);
-        // A part that failed: the parts before it are still counted.
+        assert_eq!((d.usage.tokens_in, d.usage.tokens_out), (None, None));
+        // A part that failed: the parts before it are still paid for.
         let (mut sink, mut saver) = (Shown::default(), Kept::default());
         let mut a = Answering::new(Some(&p));
         a.event(spent(200_000, 300), &mut sink, &mut saver, 1);
@@ -482,23 +479,25 @@ mod tests {
         let d = a.event(failed, &mut sink, &mut saver, 2).unwrap();
         assert!(matches!(d.end, End::Failed(_)));
         assert_eq!(saver.finals[0].status, MessageStatus::Error);
-        assert_eq!(d.usage.tokens_in, Some(200_000));
-        assert!(d.cost.is_some());
-        // Finished: the server's total wins over the running one, not estimated.
+        assert!((d.cost.unwrap() - 0.03018).abs() < 1e-9, "{:?}", d.cost);
+        // Finished: the server's total and its price, not the running one.
         let (mut sink, mut saver) = (Shown::default(), Kept::default());
         let mut a = Answering::new(Some(&p));
         a.event(spent(200_000, 300), &mut sink, &mut saver, 1);
         let total = Some(TokenUsage {
-            input: 210_000,
+            input: 1_000_000,
             cached: 0,
-            output: 900,
+            output: 0,
         });
         let d = a.event(done(total), &mut sink, &mut saver, 2).unwrap();
-        assert_eq!(
-            (d.usage.tokens_in, d.usage.estimated),
-            (Some(210_000), false)
-        );
-        // Nothing spent and nothing estimated: no counts, as before.
+        assert_eq!(d.usage.tokens_in, Some(1_000_000));
+        assert!((d.cost.unwrap() - 0.15).abs() < 1e-9, "{:?}", d.cost);
+        // A plain answer stopped: its estimate, as before; nothing spent: nothing.
+        let (mut sink, mut saver) = (Shown::default(), Kept::default());
+        let mut a = Answering::new(Some(&p)).with_prompt_tokens(Some(40));
+        a.event(spent(200_000, 300), &mut sink, &mut saver, 1);
+        let d = a.stop(Duration::from_secs(1), &mut saver, 2);
+        assert_eq!(d.usage.tokens_in, Some(40));
         let (mut sink, mut saver) = (Shown::default(), Kept::default());
         let mut a = Answering::new(Some(&p));
         a.event(EngineEvent::Delta("x".into()), &mut sink, &mut saver, 1);

@@ -130,8 +130,8 @@ pub enum EngineEvent {
     /// More answer text, exactly as received (sanitize before printing).
     Delta(String),
     /// What the requests made for this answer so far used, by the server's counts (a
-    /// summary read in parts says so after each part): an answer stopped or failed on the
-    /// way is counted with it rather than with nothing.
+    /// summary read in parts says so after each finished part): an answer stopped or
+    /// failed on the way keeps what they cost rather than nothing.
     Spent(TokenUsage),
     /// The end: an answer (possibly partial) or an error before it started.
     Finished(Result<Answer, LlmError>),

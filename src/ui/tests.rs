@@ -662,21 +662,26 @@ fn done_answer_meta_line() {
 }
 
 #[test]
-fn an_answers_own_token_count_is_said_to_be_an_estimate() {
+fn estimated_token_counts_say_so_and_a_cost_without_counts_is_shown() {
     // A stopped answer's server sent no usage: the counts kept are clerk's estimate.
     let mut stopped = msg(13, Role::Assistant, "Partial.", MessageStatus::Interrupted);
     stopped.usage = Usage {
-        tokens_in: Some(11),
+        tokens_in: Some(360_000),
         tokens_cached: None,
-        tokens_out: Some(32),
+        tokens_out: Some(1_280),
         estimated: true,
     };
     stopped.cost_usd = Some(0.000021);
+    // A summary stopped between parts: what its parts cost, and no counts.
+    let mut parts = msg(15, Role::Assistant, "", MessageStatus::Interrupted);
+    parts.cost_usd = Some(0.0512);
     let messages = vec![
         msg(10, Role::User, "q", MessageStatus::Complete),
         msg(11, Role::Assistant, "Whole.", MessageStatus::Complete),
         msg(12, Role::User, "again", MessageStatus::Complete),
         stopped,
+        msg(14, Role::User, "a long one", MessageStatus::Complete),
+        parts,
     ];
     let mut app = base_app(120, 40);
     open_transcript(&mut app, messages.clone());
@@ -686,15 +691,22 @@ fn an_answers_own_token_count_is_said_to_be_an_estimate() {
         "{screen}"
     );
     assert!(
-        screen.contains("gpt-4o-mini · 11 → 32 tokens (estimated) · $0.000021"),
+        screen.contains("gpt-4o-mini · 360,000 → 1,280 tokens (estimated) · $0.000021"),
         "{screen}"
     );
     assert_eq!(screen.matches("(estimated)").count(), 1, "{screen}");
+    assert!(
+        screen.contains("gpt-4o-mini · $0.05 · first token 0.4 s"),
+        "{screen}"
+    );
     let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
     let mut app = base_app(120, 40);
     open_transcript(&mut app, messages);
     let screen = draw(&app, 120, 40);
-    assert!(screen.contains("11 → 32 个 token（估算）"), "{screen}");
+    assert!(
+        screen.contains("360,000 → 1,280 个 token（估算）"),
+        "{screen}"
+    );
     assert!(screen.contains("812 → 145 个 token · "), "{screen}");
 }
 

@@ -312,12 +312,16 @@ fn turn_lines(
                 meta.push(sanitize(m));
             }
             if let (Some(i), Some(o)) = (turn.usage.tokens_in, turn.usage.tokens_out) {
+                let (i, o) = (crate::format::thousands(i), crate::format::thousands(o));
                 // The server sent no usage (stopped or cut off): clerk's own count, said so.
                 meta.push(if turn.usage.estimated {
                     tr!("app.transcript.tokens_estimated", i = i, o = o).into_owned()
                 } else {
                     tr!("app.transcript.tokens", i = i, o = o).into_owned()
                 });
+                meta.push(crate::config::models::format_usd(turn.cost_usd));
+            } else if turn.cost_usd.is_some() {
+                // What a summary's parts cost before it was stopped or failed.
                 meta.push(crate::config::models::format_usd(turn.cost_usd));
             }
             if let Some(t) = turn.ttft_ms {

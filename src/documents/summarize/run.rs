@@ -336,11 +336,14 @@ pub async fn run_as_answer(
                 break;
             }
             Event::Progress(p) => {
-                let _ = tx.send(EngineEvent::Spent(crate::llm::TokenUsage {
-                    input: p.tokens_in,
-                    cached: 0,
-                    output: p.tokens_out,
-                }));
+                // Once a part has been read: nothing is spent before.
+                if p.tokens_in > 0 {
+                    let _ = tx.send(EngineEvent::Spent(crate::llm::TokenUsage {
+                        input: p.tokens_in,
+                        cached: 0,
+                        output: p.tokens_out,
+                    }));
+                }
                 on_event(&Event::Progress(p));
             }
         }
