@@ -218,6 +218,9 @@ pub enum Effect {
         ground: Option<String>,
         /// The knowledge base a new session is grounded on.
         session_kb: Option<String>,
+        /// A new session's title when pasted text came with typed words: from the words
+        /// (`None`: the history names it from the message).
+        title: Option<String>,
     },
     /// Read files to attach (off the UI's path).
     Attach {

@@ -240,6 +240,7 @@ fn typing_goes_to_the_input_and_enter_sends_it() {
             model: "gpt-4o-mini".into(),
             ground: None,
             session_kb: None,
+            title: None,
         }]
     );
     assert_eq!(a.input_text(), "");
@@ -1105,6 +1106,7 @@ fn model_picker_and_system_prompt() {
             replace_from: None,
             ground: None,
             session_kb: None,
+            title: None,
         }]
     );
     // For a saved session it is stored at once; opening a session brings back its model.
@@ -1309,6 +1311,7 @@ fn edit_and_resend_replaces_the_question_and_what_followed() {
             replace_from: Some(10),
             ground: None,
             session_kb: None,
+            title: None,
         }]
     );
     let shown: Vec<&str> = a.transcript.iter().map(|t| t.content.as_str()).collect();
@@ -1409,15 +1412,36 @@ fn a_long_paste_becomes_a_chip_that_is_sent_whole() {
     update(&mut a, Msg::Paste("!".into()));
     assert_eq!(a.input_text(), "Summarise this!");
     let fx = update(&mut a, key(KeyCode::Enter));
-    let Some(Effect::Send { text, .. }) = fx.first() else {
+    let Some(Effect::Send { text, title, .. }) = fx.first() else {
         panic!("{fx:?}")
     };
     assert_eq!(
         *text,
         format!("{doc}\n\nSummarise this!\n\n{}", lines(9, "tail"))
     );
+    // The new session is named by the words typed, not by the pasted rows.
+    assert_eq!(title.as_deref(), Some("Summarise this!"));
     assert!(a.pastes.is_empty() && a.input_text().is_empty());
     assert_eq!(a.transcript[0].content, *text);
+}
+
+#[test]
+fn a_paste_sent_alone_or_into_an_open_session_leaves_the_title_to_the_history() {
+    for open in [false, true] {
+        let mut a = app();
+        if open {
+            a.current = Some(1);
+        }
+        update(&mut a, Msg::Paste(lines(40, "row")));
+        if open {
+            type_text(&mut a, "and this?");
+        }
+        let fx = update(&mut a, key(KeyCode::Enter));
+        let Some(Effect::Send { title, .. }) = fx.first() else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(*title, None, "open: {open}");
+    }
 }
 
 #[test]

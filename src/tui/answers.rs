@@ -116,14 +116,16 @@ pub(super) enum Replace {
     From(i64),
 }
 
-/// Who answers: the profile, model and knowledge base a new session is made with, and the
-/// tokens the prompt may take (the window less the answer's room; `None`: unknown).
+/// Who answers: the profile, model, knowledge base and title a new session is made with
+/// (no title: one from the question), and the tokens the prompt may take (the window less
+/// the answer's room; `None`: unknown).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct To<'a> {
     pub profile: &'a str,
     pub model: &'a str,
     pub budget: Option<u64>,
     pub knowledge: Option<&'a str>,
+    pub title: Option<&'a str>,
 }
 
 /// What the store prepared for an answer.
@@ -153,13 +155,17 @@ pub(super) fn prepare(
         model,
         budget,
         knowledge,
+        title,
     } = to;
     let now = now_ms();
     let e = |e: crate::store::StoreError| e.to_string();
     let (sid, created) = match session_id {
         Some(id) => (id, false),
         None => {
-            let title = crate::store::title_from(text.as_deref().unwrap_or_default());
+            let title = title.map_or_else(
+                || crate::store::title_from(text.as_deref().unwrap_or_default()),
+                str::to_string,
+            );
             let id = s
                 .create_session(&NewSession {
                     title,
@@ -420,6 +426,8 @@ pub(super) struct AnswerJob {
     pub ground: Option<Ground>,
     /// The knowledge base a new session is grounded on.
     pub session_kb: Option<String>,
+    /// A new session's title (`None`: named from the question).
+    pub title: Option<String>,
 }
 
 /// Fit on a blocking thread (counting a long conversation is slow); the conversation
@@ -467,6 +475,7 @@ pub(super) async fn answer(
         model,
         ground,
         session_kb,
+        title,
     } = job;
     let m = model.clone();
     let question = text.clone();
@@ -481,6 +490,7 @@ pub(super) async fn answer(
                 model: &m,
                 budget,
                 knowledge: session_kb.as_deref(),
+                title: title.as_deref(),
             };
             prepare(s, session_id, text, replace, to, system)
         })
@@ -751,6 +761,28 @@ mod tests {
     }
 
     #[test]
+    fn a_new_session_takes_the_title_it_is_given_else_one_from_the_question() {
+        let mut s = Store::open_in_memory().unwrap();
+        for (given, expected) in [
+            (Some("Summarise this"), "Summarise this"),
+            (None, "000001 row one"),
+        ] {
+            let to = To {
+                profile: "default",
+                model: "gpt-4o-mini",
+                budget: None,
+                knowledge: None,
+                title: given,
+            };
+            let text = "000001 row one\n000002 row two\n\nSummarise this".to_string();
+            let p = prepare(&mut s, None, Some(text), Replace::Nothing, to, None).unwrap();
+            assert!(p.created);
+            let made = s.session(p.session_id).unwrap().unwrap();
+            assert_eq!(made.title, expected);
+        }
+    }
+
+    #[test]
     fn a_resent_edit_replaces_the_question_and_what_followed_in_the_store() {
         let mut s = Store::open_in_memory().unwrap();
         let sid = session(&mut s);
@@ -768,6 +800,7 @@ mod tests {
                 model: "gpt-4o-mini",
                 budget: None,
                 knowledge: None,
+                title: None,
             },
             None,
         )
@@ -805,6 +838,7 @@ mod tests {
                 model: "m",
                 budget: None,
                 knowledge: None,
+                title: None,
             },
             None,
         )
@@ -840,6 +874,7 @@ mod tests {
             model: "m",
             budget: Some(2_500),
             knowledge: None,
+            title: None,
         };
         let p = prepare(
             &mut s,

@@ -66,6 +66,7 @@ impl Runtime {
                 long,
                 ground,
                 session_kb,
+                title,
             } => {
                 let replace = replace_from.map_or(Replace::Nothing, Replace::From);
                 let how = How {
@@ -73,6 +74,7 @@ impl Runtime {
                     long,
                     ground,
                     session_kb,
+                    title,
                 };
                 self.start_answer(session_id, Some(text), replace, model, how)
             }
@@ -339,6 +341,7 @@ impl Runtime {
             long,
             ground,
             session_kb,
+            title,
         } = how;
         let Some(endpoint) = self.answer_endpoint() else {
             self.send(Msg::SendRefused {
@@ -372,6 +375,7 @@ impl Runtime {
             model,
             ground,
             session_kb,
+            title,
         };
         let handle = tokio::spawn(answers::answer(
             job, session_id, text, replace, system, long,
@@ -490,6 +494,8 @@ struct How {
     ground: Option<String>,
     /// The knowledge base a new session is grounded on.
     session_kb: Option<String>,
+    /// A new session's title (`None`: named from the message).
+    title: Option<String>,
 }
 
 /// The program that opens a file the way the desktop does: `CLERK_OPENER` when set (a

@@ -270,6 +270,11 @@ pub(super) fn commit_send(
         None => app.pending_new = Some(Live::default()),
     }
     app.sent.push(text.clone());
+    // A new session is named by the words typed with a paste, not by the pasted text.
+    let title = (app.current.is_none() && !app.pastes.is_empty())
+        .then(|| app.input_text())
+        .filter(|typed| !typed.trim().is_empty())
+        .map(|typed| crate::store::title_from(&typed));
     let key = app.current.unwrap_or(NEW_SESSION);
     match &editing {
         // The draft set aside for the edit comes back.
@@ -304,6 +309,7 @@ pub(super) fn commit_send(
         long,
         ground,
         session_kb,
+        title,
     });
 }
 
