@@ -11,7 +11,7 @@ use std::process::Output;
 use serde_json::Value;
 use support::env::{Env, doctor_check, err, out, requests_of};
 use support::net::{Net, connect_proxy, dead_port, test_ca, toml_path};
-use support::server::Reply;
+use support::server::{Reply, chunk_frame, done_frame, finish_frame, usage_frame};
 
 /// The key every test's clerk gets (support::env): it must never be printed.
 const KEY: &str = "sk-templates-test-0123456789";
@@ -124,7 +124,14 @@ fn a_working_set_up_passes_with_the_checks_in_order_and_one_metered_call() {
     assert_eq!(calls[0].json()["max_completion_tokens"], 1);
     assert_eq!(ledger_count(&env, "doctor"), 1);
 
-    // The same as lines: a mark, the id, the detail; a fix under each warning.
+    // The same as lines: a mark, the id, the detail; a fix under each warning. (This
+    // server counts a long system prompt: the counts are grouped in thousands.)
+    env.server.push(Reply::sse(vec![
+        chunk_frame("ok"),
+        finish_frame("stop"),
+        usage_frame(12_345, 1, 0),
+        done_frame(),
+    ]));
     let o = env.run(&["doctor"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     let text = out(&o);
@@ -137,6 +144,7 @@ fn a_working_set_up_passes_with_the_checks_in_order_and_one_metered_call() {
         assert_eq!(words.next(), Some(id), "{text}");
     }
     assert!(text.contains("✓ config"), "{text}");
+    assert!(text.contains("; 12,345 tokens in, 1 out, $0.0"), "{text}");
     assert!(text.contains("! history"), "{text}");
     assert!(text.contains("fix: nothing to do: it is made"), "{text}");
     assert!(!text.contains('\x1b'), "no colours into a pipe: {text:?}");

@@ -106,7 +106,12 @@ pub(super) fn report(ctx: &Ctx, end: &Ending<'_>, outcome: Outcome) -> Result<Ex
                 let tokens = answer
                     .usage
                     .map(|u| {
-                        tr!("cli.report.tokens", input = u.input, output = u.output).into_owned()
+                        tr!(
+                            "cli.report.tokens",
+                            input = crate::format::thousands(u.input),
+                            output = crate::format::thousands(u.output)
+                        )
+                        .into_owned()
                     })
                     .unwrap_or_else(|| tr!("cli.report.no_usage").into_owned());
                 let line = tr!(

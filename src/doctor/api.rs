@@ -232,8 +232,8 @@ pub(super) async fn call(s: &mut State<'_>) -> Check {
                     let cost = crate::format::usd(cost);
                     tr!(
                         "doctor.call.usage",
-                        input = u.input,
-                        output = u.output,
+                        input = crate::format::thousands(u.input),
+                        output = crate::format::thousands(u.output),
                         cost = cost
                     )
                 }
