@@ -5,6 +5,7 @@
 //! table's money format and the interface's language (units and nouns are translated).
 
 pub use crate::config::models::format_usd as usd;
+use crate::store::{Message, MessageStatus, Role, Session};
 
 /// `text` followed by spaces up to `width` terminal cells, for columns whose texts are
 /// translated (`format!`'s `{:<w}` counts characters, and a Chinese character takes two).
@@ -115,6 +116,70 @@ pub fn short_tokens(n: u64) -> String {
     } else {
         n.to_string()
     }
+}
+
+/// A local date-time like `2026-11-28 14:05`.
+pub fn local_time(ms: i64) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_millis_opt(ms) {
+        chrono::LocalResult::Single(t) => t.format("%Y-%m-%d %H:%M").to_string(),
+        _ => "?".to_string(),
+    }
+}
+
+/// A session as Markdown: a title, then each message under a heading (what `clerk
+/// sessions export` prints and the app's export writes).
+pub fn session_markdown(session: &Session, messages: &[Message]) -> String {
+    let mut md = format!(
+        "# {}\n\n_Session {} · {} · {} · {}_\n\n",
+        session.title,
+        session.id,
+        session.model,
+        session.profile,
+        local_time(session.created_ms)
+    );
+    if let Some(s) = &session.system_prompt {
+        md.push_str(&format!("> System: {}\n\n", s.replace('\n', "\n> ")));
+    }
+    for m in messages {
+        let who = match m.role {
+            Role::User => "You",
+            Role::Assistant => "Assistant",
+            Role::System => "System",
+        };
+        md.push_str(&format!("## {who}\n\n"));
+        md.push_str(m.content.trim_end());
+        md.push_str("\n\n");
+        if m.role == Role::Assistant {
+            let mut facts = Vec::new();
+            if m.status != MessageStatus::Complete {
+                facts.push(format!(
+                    "{}{}",
+                    m.status.as_str(),
+                    m.error
+                        .as_ref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ));
+            }
+            if let (Some(i), Some(o)) = (m.usage.tokens_in, m.usage.tokens_out) {
+                facts.push(format!("{i} in / {o} out tokens"));
+                facts.push(usd(m.cost_usd));
+            } else if m.cost_usd.is_some() {
+                facts.push(usd(m.cost_usd));
+            }
+            if !facts.is_empty() {
+                md.push_str(&format!("_{}_\n\n", facts.join(" · ")));
+            }
+        }
+    }
+    md
+}
+
+/// A session as one JSON object, `{"session": …, "messages": […]}`, pretty-printed.
+pub fn session_json(session: &Session, messages: &[Message]) -> String {
+    let value = serde_json::json!({"session": session, "messages": messages});
+    format!("{value:#}\n")
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub enum Command {
     Help,
     /// Rename the session.
     RenameSession,
+    /// Write the session to a file (Markdown, or JSON).
+    ExportSession,
     /// Delete the session (with undo).
     DeleteSession,
     /// Pin or unpin the session.
@@ -162,6 +164,7 @@ impl Command {
             Command::Search => tr!("app.cmd.search"),
             Command::Help => tr!("app.cmd.help"),
             Command::RenameSession => tr!("app.cmd.rename_session"),
+            Command::ExportSession => tr!("app.cmd.export_session"),
             Command::DeleteSession => tr!("app.cmd.delete_session"),
             Command::PinSession => tr!("app.cmd.pin_session"),
             Command::ArchiveSession => tr!("app.cmd.archive_session"),
@@ -411,6 +414,7 @@ const DEFAULTS: &[(Mode, &str, Command)] = &[
     (Mode::Sessions, "j", Command::NextSession),
     (Mode::Sessions, "enter", Command::OpenSession),
     (Mode::Sessions, "r", Command::RenameSession),
+    (Mode::Sessions, "e", Command::ExportSession),
     (Mode::Sessions, "d", Command::DeleteSession),
     (Mode::Sessions, "delete", Command::DeleteSession),
     (Mode::Sessions, "p", Command::PinSession),

@@ -390,6 +390,15 @@ pub enum Dialog {
         /// The new title as typed.
         title: TextField,
     },
+    /// Export the session to a file.
+    Export {
+        /// Which.
+        id: SessionId,
+        /// Its title (shown).
+        title: String,
+        /// The file to write, as typed (`~` allowed; relative to where clerk started).
+        path: TextField,
+    },
     /// Confirm deleting a session.
     ConfirmDelete {
         /// Which.

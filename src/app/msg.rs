@@ -250,6 +250,8 @@ pub enum Effect {
     Stop(SessionId),
     /// Rename a session.
     Rename(SessionId, String),
+    /// Write a session to a new file: JSON when its name ends in `.json`, else Markdown.
+    Export(SessionId, String),
     /// Delete a session for good (after the undo window).
     Delete(SessionId),
     /// Delete one message.

@@ -651,6 +651,35 @@ fn rename_pin_archive_from_the_session_list() {
 }
 
 #[test]
+fn e_in_the_session_list_asks_where_to_export_it_named_after_it() {
+    let mut a = with_sessions();
+    a.focus = Focus::Sessions;
+    update(&mut a, key(KeyCode::Char('e')));
+    let Some(Dialog::Export { id: 2, path, .. }) = &a.dialog else {
+        panic!("{:?}", a.dialog)
+    };
+    assert_eq!(path.as_str(), "Newer.md");
+    // Another name: JSON; pasted text goes into the field too.
+    for _ in 0.."md".len() {
+        update(&mut a, key(KeyCode::Backspace));
+    }
+    update(&mut a, Msg::Paste("json".into()));
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert_eq!(fx, vec![Effect::Export(2, "Newer.json".into())]);
+    assert!(a.dialog.is_none());
+    // Esc writes nothing; an empty name is not taken.
+    update(&mut a, key(KeyCode::Char('e')));
+    assert!(update(&mut a, key(KeyCode::Esc)).is_empty());
+    assert!(a.dialog.is_none());
+    update(&mut a, key(KeyCode::Char('e')));
+    for _ in 0.."Newer.md".len() {
+        update(&mut a, key(KeyCode::Backspace));
+    }
+    assert!(update(&mut a, key(KeyCode::Enter)).is_empty());
+    assert!(matches!(&a.dialog, Some(Dialog::Export { .. })));
+}
+
+#[test]
 fn delete_asks_then_can_be_undone_or_happens_after_the_undo_time() {
     let mut a = with_sessions();
     a.focus = Focus::Sessions;

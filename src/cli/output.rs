@@ -68,14 +68,7 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// A local date-time like `2026-11-28 14:05`.
-pub fn local_time(ms: i64) -> String {
-    use chrono::TimeZone;
-    match chrono::Local.timestamp_millis_opt(ms) {
-        chrono::LocalResult::Single(t) => t.format("%Y-%m-%d %H:%M").to_string(),
-        _ => "?".to_string(),
-    }
-}
+pub use crate::format::local_time;
 
 pub use crate::config::models::format_usd as money;
 

@@ -10,10 +10,10 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
 use super::ask::resolve_session;
-use super::output::{self, clip, for_stdout, local_time, money, pad, pad_left};
+use super::output::{self, clip, for_stdout, local_time, pad, pad_left};
 use super::{CliError, Ctx, Exit};
-use crate::format::thousands;
-use crate::store::{Message, MessageStatus, Role, Session, Store};
+use crate::format::{session_json, session_markdown, thousands};
+use crate::store::{Message, Role, Session, Store};
 
 /// `clerk sessions …`
 #[derive(Debug, Subcommand)]
@@ -159,7 +159,7 @@ pub fn run(ctx: &Ctx, cmd: &SessionsCommand) -> Result<Exit, CliError> {
                 writeln!(out, "{}", json!({"session": session, "messages": messages}))
                     .map_err(w)?;
             } else {
-                out.write_all(for_stdout(&markdown(&session, &messages), tty).as_bytes())
+                out.write_all(for_stdout(&session_markdown(&session, &messages), tty).as_bytes())
                     .map_err(w)?;
             }
         }
@@ -207,10 +207,8 @@ pub fn run(ctx: &Ctx, cmd: &SessionsCommand) -> Result<Exit, CliError> {
         } => {
             let (session, messages) = load(&store, id)?;
             let text = match format {
-                Format::Md => markdown(&session, &messages),
-                Format::Json => {
-                    format!("{:#}\n", json!({"session": session, "messages": messages}))
-                }
+                Format::Md => session_markdown(&session, &messages),
+                Format::Json => session_json(&session, &messages),
             };
             match file {
                 Some(path) => {
@@ -347,50 +345,4 @@ fn load(store: &Store, which: &str) -> Result<(Session, Vec<Message>), CliError>
     let session = store.session(id)?.ok_or_else(|| no_session(id))?;
     let messages = store.messages(id)?;
     Ok((session, messages))
-}
-
-/// A session as Markdown: a title, then each message under a heading.
-pub fn markdown(session: &Session, messages: &[Message]) -> String {
-    let mut md = format!(
-        "# {}\n\n_Session {} · {} · {} · {}_\n\n",
-        session.title,
-        session.id,
-        session.model,
-        session.profile,
-        local_time(session.created_ms)
-    );
-    if let Some(s) = &session.system_prompt {
-        md.push_str(&format!("> System: {}\n\n", s.replace('\n', "\n> ")));
-    }
-    for m in messages {
-        let who = match m.role {
-            Role::User => "You",
-            Role::Assistant => "Assistant",
-            Role::System => "System",
-        };
-        md.push_str(&format!("## {who}\n\n"));
-        md.push_str(m.content.trim_end());
-        md.push_str("\n\n");
-        if m.role == Role::Assistant {
-            let mut facts = Vec::new();
-            if m.status != MessageStatus::Complete {
-                facts.push(format!(
-                    "{}{}",
-                    m.status.as_str(),
-                    m.error
-                        .as_ref()
-                        .map(|e| format!(": {e}"))
-                        .unwrap_or_default()
-                ));
-            }
-            if let (Some(i), Some(o)) = (m.usage.tokens_in, m.usage.tokens_out) {
-                facts.push(format!("{i} in / {o} out tokens"));
-                facts.push(money(m.cost_usd));
-            }
-            if !facts.is_empty() {
-                md.push_str(&format!("_{}_\n\n", facts.join(" · ")));
-            }
-        }
-    }
-    md
 }

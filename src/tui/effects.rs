@@ -140,6 +140,11 @@ impl Runtime {
                         Err(e) => Msg::Failed(e.to_string()),
                     })
             }
+            Effect::Export(id, path) => {
+                let path = std::path::absolute(super::paths::expand_home(&path))
+                    .unwrap_or_else(|_| super::paths::expand_home(&path));
+                self.store.job(move |s| export_session(s, id, &path));
+            }
             Effect::Delete(id) => self.store.job(move |s| match s.delete_session(id) {
                 Ok(_) => Msg::Tick(now_ms()),
                 Err(e) => Msg::Failed(e.to_string()),
@@ -517,6 +522,57 @@ fn opener(env: &dyn Fn(&str) -> Option<String>) -> String {
 /// Open `path` with `program` (the desktop's, [`opener`]), off the loop's thread: what to
 /// tell. The program is waited for a few seconds at most (a viewer that stays open is
 /// fine); a missing file, a missing program or one that fails is said with the file's path.
+/// On the store thread: write session `id` to a new file at `path` (JSON when its name ends
+/// in `.json`, else Markdown). A file already there is left alone; a write that fails
+/// leaves no half-written file.
+fn export_session(s: &mut crate::store::Store, id: i64, path: &std::path::Path) -> Msg {
+    use std::io::Write;
+    let shown = path.display();
+    let session = match s.session(id) {
+        Ok(Some(session)) => session,
+        Ok(None) => return Msg::Failed(tr!("app.export.gone").into_owned()),
+        Err(e) => return Msg::Failed(e.to_string()),
+    };
+    let messages = match s.messages(id) {
+        Ok(m) => m,
+        Err(e) => return Msg::Failed(e.to_string()),
+    };
+    let json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let text = if json {
+        crate::format::session_json(&session, &messages)
+    } else {
+        crate::format::session_markdown(&session, &messages)
+    };
+    let failed = |e: std::io::Error| {
+        Msg::Failed(tr!("app.export.failed", path = shown, error = e).into_owned())
+    };
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Msg::Failed(tr!("app.export.exists", path = shown).into_owned());
+        }
+        Err(e) => return failed(e),
+    };
+    match file
+        .write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+    {
+        Ok(()) => Msg::Info(tr!("app.notice.exported", path = shown).into_owned()),
+        Err(e) => {
+            // Not left behind half-written (a full disk).
+            drop(file);
+            let _ = std::fs::remove_file(path);
+            failed(e)
+        }
+    }
+}
+
 fn open_file(path: &std::path::Path, program: &str) -> Msg {
     use std::process::{Command, Stdio};
     let shown = path.display();
@@ -706,6 +762,71 @@ mod tests {
         assert_eq!(opener(&set), "my-viewer");
         let blank = |_: &str| Some("  ".to_string());
         assert_eq!(opener(&blank), default);
+    }
+
+    #[test]
+    fn an_export_writes_a_new_file_in_the_format_its_name_says_and_never_over_one() {
+        use crate::store::{NewMessage, NewSession, Role, Store};
+        let mut s = Store::open_in_memory().unwrap();
+        let id = s
+            .create_session(&NewSession {
+                title: "差旅报销".into(),
+                profile: "default".into(),
+                model: "gpt-4o-mini".into(),
+                system_prompt: None,
+                now_ms: 1,
+            })
+            .unwrap();
+        for (role, text) in [(Role::User, "How long?"), (Role::Assistant, "30 天内。")] {
+            s.add_message(&NewMessage {
+                session_id: id,
+                role,
+                content: text.into(),
+                status: crate::store::MessageStatus::Complete,
+                model: None,
+                now_ms: 2,
+            })
+            .unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let said = |m: Msg| match m {
+            Msg::Info(t) => Ok(t),
+            Msg::Failed(t) => Err(t),
+            other => panic!("{other:?}"),
+        };
+        let md = dir.path().join("travel.md");
+        let ok = said(export_session(&mut s, id, &md)).unwrap();
+        assert!(
+            ok.starts_with("exported to ") && ok.ends_with("travel.md"),
+            "{ok}"
+        );
+        let text = std::fs::read_to_string(&md).unwrap();
+        assert!(text.starts_with("# 差旅报销\n"), "{text}");
+        assert!(text.contains("## You\n\nHow long?") && text.contains("## Assistant\n\n30 天内。"));
+        let json = dir.path().join("travel.JSON");
+        said(export_session(&mut s, id, &json)).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(v["messages"][1]["content"], "30 天内。");
+        // A file already there is kept as it was.
+        std::fs::write(&md, "mine").unwrap();
+        let e = said(export_session(&mut s, id, &md)).unwrap_err();
+        assert!(
+            e.contains("already exists") && e.contains("travel.md"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&md).unwrap(), "mine");
+        // A folder that is not there: said, nothing made.
+        let nowhere = dir.path().join("no-such-folder/travel.md");
+        let e = said(export_session(&mut s, id, &nowhere)).unwrap_err();
+        assert!(
+            e.starts_with("not exported to ") && e.contains("nothing was written"),
+            "{e}"
+        );
+        assert!(!nowhere.exists());
+        // A session deleted meanwhile.
+        let e = said(export_session(&mut s, id + 1, &dir.path().join("x.md"))).unwrap_err();
+        assert!(e.contains("no longer in the history"), "{e}");
     }
 
     #[cfg(unix)]

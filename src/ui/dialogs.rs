@@ -419,6 +419,19 @@ pub(super) fn draw_dialog(
             3,
             vec![Line::from(field_spans(title.split(), theme, true))],
         ),
+        Dialog::Export { title, path, .. } => (
+            tr!("app.export.title"),
+            72,
+            5,
+            vec![
+                Line::from(Span::styled(
+                    tr!("app.export.question", title = sanitize(title)).into_owned(),
+                    theme.muted,
+                )),
+                Line::from(field_spans(path.split(), theme, true)),
+                Line::from(Span::styled(tr!("app.export.keys"), theme.muted)),
+            ],
+        ),
         Dialog::ConfirmDelete { title, .. } => (
             tr!("app.delete.title"),
             60,

@@ -132,6 +132,8 @@ fn status_hints(app: &App) -> Vec<String> {
             (Command::PinSession, tr!("app.hint.pin")),
             (Command::ShowArchived, tr!("app.hint.archived")),
             (Command::FilterSessions, tr!("app.hint.filter")),
+            // Last: the first to give way on a narrow bar (the help lists it too).
+            (Command::ExportSession, tr!("app.hint.export")),
         ],
         Mode::Transcript => vec![
             (Command::SelectPrev, tr!("app.hint.select")),

@@ -265,6 +265,14 @@ fn dialogs() {
             },
         ),
         (
+            "export",
+            Dialog::Export {
+                id: 1,
+                title: "我想了解差旅报销的流程".into(),
+                path: "我想了解差旅报销的流程.md".into(),
+            },
+        ),
+        (
             "delete",
             Dialog::ConfirmDelete {
                 id: 2,

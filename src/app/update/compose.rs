@@ -338,6 +338,7 @@ pub(super) fn on_paste(app: &mut App, text: &str, fx: &mut Vec<Effect>) {
             fx.push(Effect::Search(query.to_string()));
         }
         Some(Dialog::Rename { title, .. }) => title.insert_str(&one_line()),
+        Some(Dialog::Export { path, .. }) => path.insert_str(&one_line()),
         Some(Dialog::SystemPrompt { text: t }) => t.insert_str(&one_line()),
         Some(Dialog::Templates { query, selected }) => {
             query.insert_str(&one_line());

@@ -32,6 +32,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         Dialog::Templates { query, selected } => forms::picker_key(app, key, query, selected, fx),
         Dialog::Form(form) => forms::form_key(app, key, form, fx),
         Dialog::Rename { id, title } => on_rename(app, key, id, title, fx),
+        Dialog::Export { id, title, path } => on_export(key, id, title, path, fx),
         Dialog::ConfirmDelete { id, title } => on_confirm_delete(app, key, id, title, fx),
         Dialog::ConfirmQuit => on_confirm_quit(app, key, fx),
         Dialog::LeaveIncognito { quit } => super::incognito::on_leave_key(app, key, quit, fx),
@@ -275,6 +276,28 @@ fn on_rename(
         _ => {
             title.edit(&key);
             Some(Dialog::Rename { id, title })
+        }
+    }
+}
+
+/// Keys in the export dialog: Enter writes the file (never over one that exists).
+fn on_export(
+    key: KeyEvent,
+    id: SessionId,
+    title: String,
+    mut path: TextField,
+    fx: &mut Vec<Effect>,
+) -> Option<Dialog> {
+    match key.code {
+        KeyCode::Esc => None,
+        _ if is_ctrl_c(&key) => None,
+        KeyCode::Enter if !path.as_str().trim().is_empty() => {
+            fx.push(Effect::Export(id, path.as_str().trim().to_string()));
+            None
+        }
+        _ => {
+            path.edit(&key);
+            Some(Dialog::Export { id, title, path })
         }
     }
 }

@@ -338,6 +338,7 @@ fn run(app: &mut App, cmd: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
         }
         Command::Help => app.dialog = Some(Dialog::Help { scroll: 0 }),
         Command::RenameSession => sessions::ask_rename(app),
+        Command::ExportSession => sessions::ask_export(app),
         Command::DeleteSession => sessions::ask_delete(app),
         Command::PinSession => sessions::toggle_pin(app, fx),
         Command::ArchiveSession => sessions::archive(app, fx),

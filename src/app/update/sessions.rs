@@ -259,6 +259,41 @@ pub(super) fn open_next(app: &mut App, cmd: Command, fx: &mut Vec<Effect>) {
     open_selected(app, fx);
 }
 
+/// Ask where to write the target session: a file named after it, in the folder clerk was
+/// started in, until the user types another.
+pub(super) fn ask_export(app: &mut App) {
+    if let Some(s) = target_session(app) {
+        let path = format!("{}.md", file_stem(&s.title, s.id));
+        app.dialog = Some(Dialog::Export {
+            id: s.id,
+            title: s.title,
+            path: TextField::new(path),
+        });
+    }
+}
+
+/// A file name from a title: its letters and digits (any script), other runs as one `-`,
+/// at most 60 characters; `session-ID` when nothing is left.
+fn file_stem(title: &str, id: SessionId) -> String {
+    let mut stem = String::new();
+    for c in title.chars() {
+        if c.is_alphanumeric() {
+            stem.push(c);
+        } else if !stem.is_empty() && !stem.ends_with('-') {
+            stem.push('-');
+        }
+        if stem.chars().count() >= 60 {
+            break;
+        }
+    }
+    let stem = stem.trim_end_matches('-');
+    if stem.is_empty() {
+        format!("session-{id}")
+    } else {
+        stem.to_string()
+    }
+}
+
 /// Ask for the target session's new title.
 pub(super) fn ask_rename(app: &mut App) {
     if let Some(s) = target_session(app) {
@@ -379,4 +414,24 @@ fn target_session(app: &App) -> Option<SessionEntry> {
         app.current.or_else(|| app.selected_id())
     }?;
     app.sessions.iter().find(|s| s.id == id).cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_stem;
+
+    #[test]
+    fn an_export_is_named_after_the_title_in_any_script() {
+        assert_eq!(
+            file_stem("Q3 budget: review/notes?", 4),
+            "Q3-budget-review-notes"
+        );
+        assert_eq!(
+            file_stem("我想了解差旅报销的流程", 4),
+            "我想了解差旅报销的流程"
+        );
+        assert_eq!(file_stem("../../etc/passwd", 4), "etc-passwd");
+        assert_eq!(file_stem("***", 4), "session-4");
+        assert_eq!(file_stem(&"a".repeat(100), 4).chars().count(), 60);
+    }
 }
