@@ -546,7 +546,8 @@ fn export_session(s: &mut crate::store::Store, id: i64, path: &std::path::Path) 
         crate::format::session_markdown(&session, &messages)
     };
     let failed = |e: std::io::Error| {
-        Msg::Failed(tr!("app.export.failed", path = shown, error = e).into_owned())
+        let error = crate::i18n::os_error(&e);
+        Msg::Failed(tr!("app.export.failed", path = shown, error = error).into_owned())
     };
     let mut file = match std::fs::OpenOptions::new()
         .write(true)
@@ -824,6 +825,13 @@ mod tests {
             "{e}"
         );
         assert!(!nowhere.exists());
+        let _zh = crate::i18n::scoped(crate::i18n::Language::Chinese);
+        let e = said(export_session(&mut s, id, &nowhere)).unwrap_err();
+        assert!(
+            e.contains("没有写入任何内容") && !e.contains("No such file"),
+            "{e}"
+        );
+        drop(_zh);
         // A session deleted meanwhile.
         let e = said(export_session(&mut s, id + 1, &dir.path().join("x.md"))).unwrap_err();
         assert!(e.contains("no longer in the history"), "{e}");
