@@ -519,9 +519,6 @@ fn opener(env: &dyn Fn(&str) -> Option<String>) -> String {
     }
 }
 
-/// Open `path` with `program` (the desktop's, [`opener`]), off the loop's thread: what to
-/// tell. The program is waited for a few seconds at most (a viewer that stays open is
-/// fine); a missing file, a missing program or one that fails is said with the file's path.
 /// On the store thread: write session `id` to a new file at `path` (JSON when its name ends
 /// in `.json`, else Markdown). A file already there is left alone; a write that fails
 /// leaves no half-written file.
@@ -574,6 +571,9 @@ fn export_session(s: &mut crate::store::Store, id: i64, path: &std::path::Path) 
     }
 }
 
+/// Open `path` with `program` (the desktop's, [`opener`]), off the loop's thread: what to
+/// tell. The program is waited for a few seconds at most (a viewer that stays open is
+/// fine); a missing file, a missing program or one that fails is said with the file's path.
 fn open_file(path: &std::path::Path, program: &str) -> Msg {
     use std::process::{Command, Stdio};
     let shown = path.display();
