@@ -63,6 +63,7 @@ fn every_request_is_recorded_and_reported_by_day_model_json_and_csv() {
         "{total}"
     );
     assert_eq!(total["unpriced_requests"], 1);
+    assert_eq!(total["estimated_requests"], 0);
     let days = all["rows"].as_array().unwrap();
     assert_eq!(days.len(), 1, "{all}");
     assert_eq!(days[0]["key"].as_str().unwrap().len(), "2026-12-06".len());
@@ -82,7 +83,7 @@ fn every_request_is_recorded_and_reported_by_day_model_json_and_csv() {
     assert_eq!(
         lines.next(),
         Some(
-            "key,requests,prompt_tokens,cached_tokens,completion_tokens,cost_usd,unpriced_requests"
+            "key,requests,prompt_tokens,cached_tokens,completion_tokens,cost_usd,unpriced_requests,estimated_requests"
         )
     );
     assert!(
@@ -91,7 +92,7 @@ fn every_request_is_recorded_and_reported_by_day_model_json_and_csv() {
             .unwrap()
             .starts_with("gpt-4o-mini,1,1000000,0,1000000,0.75")
     );
-    assert_eq!(lines.next(), Some("llama3.2,1,2000,1000,100,,1"));
+    assert_eq!(lines.next(), Some("llama3.2,1,2000,1000,100,,1,0"));
 
     let table = out(&env.run(&["usage", "--by", "kind"]));
     assert!(table.contains("answer"), "{table}");
@@ -162,6 +163,13 @@ fn an_answer_cut_short_is_recorded_with_estimated_tokens() {
         .unwrap();
     assert!(estimated);
     assert_ne!(status, "complete");
+    // And the report says how many of its requests are estimates.
+    assert_eq!(t["estimated_requests"], 1, "{all}");
+    let table = out(&env.run(&["usage"]));
+    assert!(
+        table.contains("1 request(s) were stopped or cut off before the server counted them"),
+        "{table}"
+    );
 }
 
 #[test]

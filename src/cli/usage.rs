@@ -211,6 +211,10 @@ fn write_table(
         line(out, &r.key, &r.totals)?;
     }
     line(out, &tr!("cli.usage.total"), total)?;
+    if total.estimated_requests > 0 {
+        let count = thousands(total.estimated_requests);
+        writeln!(out, "{}", tr!("cli.usage.estimated", count = count))?;
+    }
     if total.unpriced_requests > 0 {
         writeln!(
             out,
@@ -227,7 +231,7 @@ fn write_table(
 fn write_csv(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
     writeln!(
         out,
-        "key,requests,prompt_tokens,cached_tokens,completion_tokens,cost_usd,unpriced_requests"
+        "key,requests,prompt_tokens,cached_tokens,completion_tokens,cost_usd,unpriced_requests,estimated_requests"
     )?;
     for r in rows {
         let t = &r.totals;
@@ -238,13 +242,14 @@ fn write_csv(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
         };
         writeln!(
             out,
-            "{key},{},{},{},{},{},{}",
+            "{key},{},{},{},{},{},{},{}",
             t.requests,
             t.prompt_tokens,
             t.cached_tokens,
             t.completion_tokens,
             t.cost_usd.map(|c| format!("{c}")).unwrap_or_default(),
-            t.unpriced_requests
+            t.unpriced_requests,
+            t.estimated_requests
         )?;
     }
     Ok(())

@@ -105,6 +105,9 @@ pub struct Totals {
     pub cost_usd: Option<f64>,
     /// Requests whose model had no price: their cost is unknown, not in `cost_usd`.
     pub unpriced_requests: u64,
+    /// Requests the server sent no counts for (stopped or cut off): their tokens and cost
+    /// are clerk's estimate.
+    pub estimated_requests: u64,
 }
 
 /// One group's totals.
@@ -283,7 +286,8 @@ const BY_COST: &str = "SUM(cost_usd) IS NULL, SUM(cost_usd) DESC, key";
 
 /// The totals' columns, read by [`totals_of`].
 const TOTALS: &str = "COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(cached_tokens), 0),
-     COALESCE(SUM(completion_tokens), 0), SUM(cost_usd), COUNT(*) - COUNT(cost_usd)";
+     COALESCE(SUM(completion_tokens), 0), SUM(cost_usd), COUNT(*) - COUNT(cost_usd),
+     COALESCE(SUM(estimated), 0)";
 
 /// Reads [`TOTALS`] starting at column `at`.
 fn totals_of(at: usize) -> impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<Totals> {
@@ -298,6 +302,7 @@ fn totals_of(at: usize) -> impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<Total
             completion_tokens: n(3)?,
             cost_usd: r.get(at + 4)?,
             unpriced_requests: n(5)?,
+            estimated_requests: n(6)?,
         })
     }
 }

@@ -397,6 +397,7 @@ fn usage_view() -> crate::app::UsageView {
         completion_tokens: requests * 410,
         cost_usd: cost,
         unpriced_requests: unpriced,
+        estimated_requests: 0,
     };
     crate::app::UsageView {
         today: t(14, Some(0.0312), 0),
@@ -468,6 +469,20 @@ fn usage_screen() {
         assert!(screen.contains(needle), "{needle} missing:\n{screen}");
     }
     insta::assert_snapshot!("dialog_usage_80x24_no_color", screen);
+    // Requests counted by clerk's estimate (stopped, cut off) are said, in either language.
+    let mut view = usage_view();
+    view.month.estimated_requests = 7;
+    for (language, said) in [
+        (crate::i18n::Language::English, "7 estimated"),
+        (crate::i18n::Language::Chinese, "7 次为估算"),
+    ] {
+        let _l = crate::i18n::scoped(language);
+        let mut app = base_app(120, 40);
+        update(&mut app, key(KeyCode::F(4)));
+        update(&mut app, Msg::UsageLoaded(Ok(Box::new(view.clone()))));
+        let screen = draw(&app, 120, 40);
+        assert_eq!(screen.matches(said).count(), 1, "{screen}");
+    }
 }
 
 #[test]

@@ -146,11 +146,15 @@ fn figure(
             style,
         ));
     }
-    let rest = format!(
+    let mut rest = format!(
         " · {} · {}",
         tr!("app.usage.requests", n = thousands(t.requests)),
         tokens(t)
     );
+    if t.estimated_requests > 0 {
+        let n = thousands(t.estimated_requests);
+        rest.push_str(&format!(" · {}", tr!("app.usage.estimated", n = n)));
+    }
     let used: usize = spans.iter().map(|s| display_width(&s.content)).sum();
     spans.push(Span::styled(
         clip(&rest, width.saturating_sub(used)),
