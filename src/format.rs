@@ -162,10 +162,11 @@ pub fn session_markdown(session: &Session, messages: &[Message]) -> String {
                         .unwrap_or_default()
                 ));
             }
-            if let (Some(i), Some(o)) = (m.usage.tokens_in, m.usage.tokens_out) {
+            let counted = m.usage.tokens_in.zip(m.usage.tokens_out);
+            if let Some((i, o)) = counted {
                 facts.push(format!("{i} in / {o} out tokens"));
-                facts.push(usd(m.cost_usd));
-            } else if m.cost_usd.is_some() {
+            }
+            if counted.is_some() || m.cost_usd.is_some() {
                 facts.push(usd(m.cost_usd));
             }
             if !facts.is_empty() {

@@ -54,11 +54,7 @@ pub use crate::llm::context::{estimate_tokens, rough_tokens};
 /// from the messages' text (with the chat format's few tokens per message).
 pub fn prompt_estimate(counted: Option<u64>, messages: &[crate::llm::ChatMessage]) -> u64 {
     counted.unwrap_or_else(|| {
-        messages
-            .iter()
-            .map(|m| rough_tokens(&m.content) + 4)
-            .sum::<u64>()
-            + 3
+        crate::llm::estimate::rough_prompt_tokens(messages.iter().map(|m| m.content.as_str()))
     })
 }
 

@@ -13,6 +13,12 @@ pub fn estimate_tokens(text: &str) -> u64 {
     }
 }
 
+/// A prompt's tokens from its messages' texts alone: [`rough_tokens`] each, plus the chat
+/// format's few tokens per message and per request.
+pub fn rough_prompt_tokens<'a>(texts: impl IntoIterator<Item = &'a str>) -> u64 {
+    texts.into_iter().map(|t| rough_tokens(t) + 4).sum::<u64>() + 3
+}
+
 /// Tokens in `text` from its characters alone: a CJK character about one token, other text
 /// about four bytes a token. One pass over the bytes, no tokenizer: every range counted as
 /// CJK is of three-byte characters, so only those are decoded (a long session's prompt is

@@ -216,12 +216,7 @@ async fn chat(
     // What a stopped answer is counted with, and what a budget weighs: the caller's count,
     // or estimated as sent (a long session's prompt is ~0.5 MB to go over again).
     let prompt = request.prompt_tokens.unwrap_or_else(|| {
-        request
-            .messages
-            .iter()
-            .map(|m| super::estimate::rough_tokens(&m.content) + 4)
-            .sum::<u64>()
-            + 3
+        super::estimate::rough_prompt_tokens(request.messages.iter().map(|m| m.content.as_str()))
     });
     // The admin's policy first: a model it does not allow is refused before anything else.
     endpoint.allow_chat_model(&request.model)?;

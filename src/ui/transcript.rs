@@ -311,7 +311,8 @@ fn turn_lines(
             if let Some(m) = &turn.model {
                 meta.push(sanitize(m));
             }
-            if let (Some(i), Some(o)) = (turn.usage.tokens_in, turn.usage.tokens_out) {
+            let counted = turn.usage.tokens_in.zip(turn.usage.tokens_out);
+            if let Some((i, o)) = counted {
                 let (i, o) = (crate::format::thousands(i), crate::format::thousands(o));
                 // The server sent no usage (stopped or cut off): clerk's own count, said so.
                 meta.push(if turn.usage.estimated {
@@ -319,9 +320,10 @@ fn turn_lines(
                 } else {
                     tr!("app.transcript.tokens", i = i, o = o).into_owned()
                 });
-                meta.push(crate::config::models::format_usd(turn.cost_usd));
-            } else if turn.cost_usd.is_some() {
-                // What a summary's parts cost before it was stopped or failed.
+            }
+            // With counts, the cost ("unknown" without a price); without, what a summary's
+            // parts cost before it was stopped or failed, if anything.
+            if counted.is_some() || turn.cost_usd.is_some() {
                 meta.push(crate::config::models::format_usd(turn.cost_usd));
             }
             if let Some(t) = turn.ttft_ms {
